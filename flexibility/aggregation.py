@@ -1,0 +1,198 @@
+"""Station aggregation: Minkowski sums, generalized-battery parameters, probabilistic envelopes.
+
+Paper §3.1.2–3.1.3. The projection of a Minkowski sum onto one interval's net power is the sum
+of the projections, so for every scenario the station bounds are
+
+    P_max_t = sum_n p_max_{n,t},   P_min_t = sum_n p_min_{n,t},
+    S_min_t = sum_n e_lo_{n,t},    S_max_t = sum_n e_hi_{n,t},
+
+and the arrival/departure drift of the equivalent storage (energy entering with plugging-in
+vehicles minus energy leaving with departing ones at their requirement) is
+
+    dS_t = sum_{n: a_n = t+1} e0_n - sum_{n: d_n = t+1} q_n,
+
+so that ``S_{t+1} = S_t + eta_ch P_ch_t dt - P_dis_t dt / eta_dis + dS_t`` (paper eq. for the
+generalized battery). The α inner envelope over M scenarios keeps, per interval, the boundary
+value reached in at least a share α of the scenarios (the probabilistic Minkowski sum).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import numpy as np
+
+from flexibility.fleet import Fleet, FloatArray
+from flexibility.vehicle import VehicleParams, bounds_at
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Generalized-battery parameters ``Theta_t`` of one or many stations/scenarios.
+
+    Every array has shape ``(..., T)``; leading axes index scenarios or stations.
+
+    Attributes:
+        p_max_kw: Largest aggregate net power (charging positive).
+        p_min_kw: Smallest aggregate net power (negative: discharging).
+        e_min_kwh: Lowest aggregate reachable energy at the interval start.
+        e_max_kwh: Highest aggregate reachable energy at the interval start.
+        ds_kwh: Exogenous energy drift from arrivals and departures at the end of the interval.
+        dt_h: Interval length in hours.
+        t0: Index of the first interval (envelopes over a remaining horizon start later).
+    """
+
+    p_max_kw: FloatArray
+    p_min_kw: FloatArray
+    e_min_kwh: FloatArray
+    e_max_kwh: FloatArray
+    ds_kwh: FloatArray
+    dt_h: float
+    t0: int = 0
+
+    @property
+    def p_ch_max_kw(self) -> FloatArray:
+        """Charging capability ``max(P_max, 0)`` (kW, non-negative)."""
+        return np.maximum(self.p_max_kw, 0.0)
+
+    @property
+    def p_dis_max_kw(self) -> FloatArray:
+        """Discharging capability ``max(-P_min, 0)`` (kW, non-negative)."""
+        return np.maximum(-self.p_min_kw, 0.0)
+
+    @property
+    def n_intervals(self) -> int:
+        """Number of intervals ``T``."""
+        return int(self.p_max_kw.shape[-1])
+
+    def map_arrays(self, fn) -> Envelope:  # noqa: ANN001
+        """Apply ``fn`` to every array (e.g. summing stations or selecting a scenario)."""
+        kw = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name in _ARRAYS}
+        return Envelope(**kw, dt_h=self.dt_h, t0=self.t0)
+
+    def __add__(self, other: Envelope) -> Envelope:
+        """Minkowski sum of two envelopes on the same interval grid."""
+        if (self.dt_h, self.t0, self.n_intervals) != (other.dt_h, other.t0, other.n_intervals):
+            raise ValueError("envelopes on different interval grids cannot be added")
+        kw = {n: getattr(self, n) + getattr(other, n) for n in _ARRAYS}
+        return Envelope(**kw, dt_h=self.dt_h, t0=self.t0)
+
+
+_ARRAYS = ("p_max_kw", "p_min_kw", "e_min_kwh", "e_max_kwh", "ds_kwh")
+
+
+def _scatter_add(values: FloatArray, idx: np.ndarray, n_intervals: int) -> FloatArray:
+    """Sum ``values[..., n]`` into bins ``idx[..., n]`` along a new last axis of length T.
+
+    Indices outside ``[0, T)`` are dropped.
+    """
+    lead = values.shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    v = values.reshape(rows, -1)
+    i = idx.reshape(rows, -1)
+    ok = (i >= 0) & (i < n_intervals)
+    flat = (np.arange(rows)[:, None] * n_intervals + i)[ok]
+    out = np.bincount(flat, weights=v[ok], minlength=rows * n_intervals)
+    return out.reshape(*lead, n_intervals)
+
+
+def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
+                     exclusive: bool = False) -> Envelope:
+    """Minkowski sum over the vehicle axis of the exact per-vehicle bounds.
+
+    Only connected (vehicle, interval) pairs are evaluated: the pairs are laid out flat
+    (ragged over vehicles), evaluated with :func:`~flexibility.vehicle.bounds_at` and summed per
+    (scenario, interval) with ``bincount``. This is exact and costs O(connected pairs).
+
+    Args:
+        fleet: Vehicles of shape ``(..., N)``; the vehicle axis is summed.
+        n_intervals: Number of intervals ``T``.
+        t0: First interval index.
+        exclusive: Use the charge/discharge-exclusive vehicle set (paper §4.2 benchmark).
+
+    Returns:
+        The envelope with arrays of shape ``(..., T)``.
+    """
+    shape = fleet.shape
+    lead = shape[:-1]
+    rows = int(np.prod(lead)) if lead else 1
+    params = VehicleParams.of(fleet).map(lambda x: x.reshape(-1))
+    first = np.clip(params.a, t0, t0 + n_intervals).astype(np.int64)
+    last = np.clip(params.d, t0, t0 + n_intervals).astype(np.int64)
+    count = np.maximum(last - first, 0)
+    total = int(count.sum())
+    veh = np.repeat(np.arange(count.size), count)
+    offsets = np.cumsum(count) - count
+    t = (first[veh] + (np.arange(total) - offsets[veh])).astype(np.float64)
+    p_max, p_min, e_lo, e_hi, _ = bounds_at(params.map(lambda x: x[veh]), t, exclusive)
+    n_veh = shape[-1] if shape else 1
+    bins = (veh // n_veh) * n_intervals + (t.astype(np.int64) - t0)
+    size = rows * n_intervals
+
+    def total_of(w: FloatArray) -> FloatArray:
+        return np.bincount(bins, weights=w, minlength=size).reshape(*lead, n_intervals)
+
+    a = params.a.reshape(shape).astype(np.int64)
+    d = params.d.reshape(shape).astype(np.int64)
+    dwell = d > a
+    e0 = params.e0.reshape(shape)
+    q = params.q.reshape(shape)
+    ds = (_scatter_add(np.where(dwell, e0, 0.0), a - 1 - t0, n_intervals)
+          - _scatter_add(np.where(dwell, q, 0.0), d - 1 - t0, n_intervals))
+    return Envelope(p_max_kw=total_of(p_max), p_min_kw=total_of(p_min),
+                    e_min_kwh=total_of(e_lo), e_max_kwh=total_of(e_hi), ds_kwh=ds,
+                    dt_h=fleet.dt_h, t0=t0)
+
+
+Side = Literal["inner", "outer"]
+
+
+def scenario_quantile(values: FloatArray, share: float, upper: bool, axis: int = 0) -> FloatArray:
+    """Boundary value reached in at least ``share`` of the scenarios along ``axis``.
+
+    For a lower boundary (``upper=False``) it is the largest ``v`` with
+    ``#{m: x_m >= v} >= share * M`` (the ``k``-th smallest, ``k = floor((1 - share) M)``);
+    for an upper boundary the smallest ``v`` with ``#{m: x_m <= v} >= share * M``.
+    """
+    x = np.sort(values, axis=axis)
+    m = x.shape[axis]
+    k = int(np.floor((1.0 - share) * m + 1e-9))
+    k = min(max(k, 0), m - 1)
+    return np.take(x, m - 1 - k if upper else k, axis=axis)
+
+
+def probabilistic_envelope(env: Envelope, alpha: float, side: Side = "inner",
+                           axis: int = 0) -> Envelope:
+    """α envelope over the scenario axis (probabilistic Minkowski sum, paper §3.1.2).
+
+    The inner envelope keeps, per interval, the charging capability, discharging capability
+    and energy band that at least a share ``alpha`` of the scenarios reach:
+    ``P_max^α`` and ``S_max^α`` are lower α-boundaries, ``P_min^α`` and ``S_min^α`` upper ones.
+    The outer envelope is its mirror (covers at least ``alpha`` of the scenarios from outside).
+    The drift ``dS`` is averaged.
+
+    Args:
+        env: Envelope with a scenario axis.
+        alpha: Confidence level in (0, 1).
+        side: ``"inner"`` (conservative, deliverable) or ``"outer"``.
+        axis: The scenario axis.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}; use e.g. 0.90")
+    inner = side == "inner"
+    q = lambda x, up: scenario_quantile(x, alpha, upper=up if inner else not up, axis=axis)  # noqa: E731
+    return Envelope(
+        p_max_kw=q(env.p_max_kw, False),
+        p_min_kw=q(env.p_min_kw, True),
+        e_min_kwh=q(env.e_min_kwh, True),
+        e_max_kwh=q(env.e_max_kwh, False),
+        ds_kwh=env.ds_kwh.mean(axis=axis),
+        dt_h=env.dt_h,
+        t0=env.t0,
+    )
+
+
+def mean_envelope(env: Envelope, axis: int = 0) -> Envelope:
+    """Expectation of ``Theta_t`` over the scenario axis (the paper's day-ahead form, §3.2.1)."""
+    return env.map_arrays(lambda x: x.mean(axis=axis))

@@ -1,0 +1,1 @@
+"""Feeders, LinDistFlow, clipping, AC checks (pandapower) and P-Q sets."""

@@ -1,0 +1,1 @@
+"""Road network, link and queue dynamics, and traffic assignment."""
