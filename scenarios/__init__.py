@@ -1,0 +1,1 @@
+"""Scenario files (TOML), behaviour calibration and sampling, shipped data."""

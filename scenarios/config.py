@@ -1,0 +1,203 @@
+"""Scenario files: a TOML document validated by pydantic.
+
+Every field has a unit in its name and a default; see README "Scenario file reference".
+Relative paths in a scenario file are resolved against the file's folder; the value
+``"builtin:perth_kinross"`` names the shipped Perth & Kinross sessions.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from scenarios.errors import InputError
+
+BUILTIN_SESSIONS = "builtin:perth_kinross"
+DEFAULT_SCENARIO = "paper_case"
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Efficiency = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _minutes(hhmm: str) -> int:
+    """Minutes after midnight of an ``HH:MM`` string."""
+    try:
+        h, m = hhmm.split(":")
+        value = int(h) * 60 + int(m)
+    except ValueError:
+        raise ValueError(f"{hhmm!r} is not HH:MM; write e.g. '06:00'") from None
+    if not (0 <= int(h) < 24 and 0 <= int(m) < 60):
+        raise ValueError(f"{hhmm!r} is not a time of day; use 00:00 to 23:59")
+    return value
+
+
+class Horizon(_Strict):
+    """The study horizon."""
+
+    start: str = "00:00"
+    n_intervals: int = Field(96, ge=1, le=10_000)
+    dt_min: int = Field(15, ge=1, le=1440)
+    previous_day_carry_over: bool = True
+
+    @field_validator("start")
+    @classmethod
+    def _check_start(cls, v: str) -> str:
+        _minutes(v)
+        return v
+
+    @property
+    def start_min(self) -> int:
+        """Horizon start in minutes after midnight."""
+        return _minutes(self.start)
+
+    @property
+    def dt_h(self) -> float:
+        """Interval length in hours."""
+        return self.dt_min / 60.0
+
+
+class EVParams(_Strict):
+    """Vehicle and charger parameters shared by the fleet."""
+
+    capacity_kwh: float = Field(60.0, gt=0)
+    p_ch_max_kw: float = Field(7.0, ge=0)
+    p_dis_max_kw: float = Field(7.0, ge=0)
+    soc_min: Fraction = 0.2
+    soc_max: Fraction = 0.9
+    soc_departure_min: Fraction = 0.6
+    eta_ch: Efficiency = 0.95
+    eta_dis: Efficiency = 0.95
+
+    @model_validator(mode="after")
+    def _check_soc(self) -> EVParams:
+        if self.soc_min > self.soc_max:
+            raise ValueError(f"soc_min ({self.soc_min}) is above soc_max ({self.soc_max}); "
+                             "make soc_min <= soc_max")
+        if self.soc_departure_min > self.soc_max:
+            raise ValueError(f"soc_departure_min ({self.soc_departure_min}) can never be "
+                             f"reached below soc_max ({self.soc_max}); lower it")
+        return self
+
+
+class InitialSOC(_Strict):
+    """How initial SOC is obtained from sessions (see ``scenarios.sessions``)."""
+
+    method: Literal["target_minus_delivered", "column"] = "target_minus_delivered"
+    target_soc: Fraction = 0.9
+    floor_soc: Fraction = 0.05
+
+
+class Behaviour(_Strict):
+    """Calibration data and participation."""
+
+    sessions: str = BUILTIN_SESSIONS
+    max_charger_kw: float = Field(22.0, gt=0)
+    max_dwell_h: float = Field(48.0, gt=0)
+    v2g_share: Fraction = 0.5
+    initial_soc: InitialSOC = InitialSOC()
+    unreachable_requirement: Literal["cap"] = "cap"
+
+
+class Station(_Strict):
+    """One charging station."""
+
+    name: str = Field(min_length=1)
+    n_ev: int = Field(ge=0)
+    bus: int | None = None
+
+
+class Assessment(_Strict):
+    """Settings of ``run_sim.py assess``."""
+
+    alpha: float = Field(0.90, gt=0.0, lt=1.0)
+    n_scenarios: int = Field(500, ge=1)
+    da_statistic: Literal["quantile", "mean"] = "quantile"
+    rt_times: list[str] = ["00:00", "06:00", "12:00", "18:00"]
+    alpha_sensitivity: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = [0.80, 0.90, 0.95, 0.99]
+
+    @field_validator("rt_times")
+    @classmethod
+    def _check_times(cls, v: list[str]) -> list[str]:
+        for s in v:
+            _minutes(s)
+        return v
+
+
+class Scenario(_Strict):
+    """A complete scenario file."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    horizon: Horizon = Horizon()
+    ev: EVParams = EVParams()
+    behaviour: Behaviour = Behaviour()
+    stations: list[Station] = Field(min_length=1)
+    assessment: Assessment = Assessment()
+    base_dir: str = Field(".", exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        names = [s.name for s in self.stations]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup or "ALL" in names:
+            raise ValueError(f"station names must be unique and not 'ALL' (got {sorted(dup)})")
+        return self
+
+    def sessions_path(self) -> Path:
+        """Resolved path of the calibration sessions CSV."""
+        if self.behaviour.sessions == BUILTIN_SESSIONS:
+            return Path(str(resources.files("scenarios") / "data" / "perth_kinross_2016_17.csv"))
+        path = Path(self.behaviour.sessions)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def with_overrides(self, **assessment: object) -> Scenario:
+        """A copy with assessment fields replaced (CLI options); re-validated."""
+        data = self.model_dump()
+        data["base_dir"] = self.base_dir
+        data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
+        return _validate(data, "command line")
+
+
+def _validate(data: dict, origin: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        extra = " (unknown field; check the spelling against README)" if \
+            err["type"] == "extra_forbidden" else ""
+        raise InputError(f"{origin}: {loc}: {msg}{extra}") from None
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario file (``None``: the built-in default scenario).
+
+    Raises:
+        InputError: Unreadable TOML or a field that fails validation (one line, names it).
+    """
+    if path is None:
+        path = Path(str(resources.files("scenarios") / f"{DEFAULT_SCENARIO}.toml"))
+    path = Path(path)
+    if not path.is_file():
+        builtin = Path(str(resources.files("scenarios") / f"{path}.toml"))
+        if builtin.is_file():
+            path = builtin
+        else:
+            raise InputError(f"--scenario: {path} does not exist; pass a TOML file or a "
+                             f"built-in name such as '{DEFAULT_SCENARIO}'")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    data["base_dir"] = str(path.parent)
+    return _validate(data, str(path))
