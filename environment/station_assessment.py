@@ -104,8 +104,8 @@ def rt_envelope(model: BehaviourModel, scenario: Scenario, observed: SessionDraw
     known = (observed.arrival_min[0] <= after_min) & (d > t_obs)
     future = observed.arrival_min[0] > after_min
     remaining = T - t_obs
-    known_env = station_envelope(observe_at(fleet.take(known), t_obs), remaining, t0=t_obs) \
-        if known.any() else None
+    known_env = station_envelope(observe_at(fleet.row(0).take(known), t_obs), remaining,
+                                 t0=t_obs) if known.any() else None
     days = session_day(observed)[0][future]
     n_future = {int(day): int(np.sum(days == day)) for day in np.unique(days)}
     draw = draw_sessions_after(model, hz, n_future, after_min, n_scenarios,

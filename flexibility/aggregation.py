@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.vehicle import VehicleParams, bounds_at
+from flexibility.vehicle import VehicleParams
 
 
 @dataclass(frozen=True)
@@ -117,17 +117,13 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     shape = fleet.shape
     lead = shape[:-1]
     rows = int(np.prod(lead)) if lead else 1
+    n_veh = shape[-1] if shape else 1
     params = VehicleParams.of(fleet).map(lambda x: x.reshape(-1))
     first = np.clip(params.a, t0, t0 + n_intervals).astype(np.int64)
     last = np.clip(params.d, t0, t0 + n_intervals).astype(np.int64)
     count = np.maximum(last - first, 0)
-    total = int(count.sum())
-    veh = np.repeat(np.arange(count.size), count)
-    offsets = np.cumsum(count) - count
-    t = (first[veh] + (np.arange(total) - offsets[veh])).astype(np.float64)
-    p_max, p_min, e_lo, e_hi, _ = bounds_at(params.map(lambda x: x[veh]), t, exclusive)
-    n_veh = shape[-1] if shape else 1
-    bins = (veh // n_veh) * n_intervals + (t.astype(np.int64) - t0)
+    p_max, p_min, e_lo, e_hi, t = _ragged_bounds(params, first, count, exclusive)
+    bins = np.repeat(np.arange(count.size) // n_veh * n_intervals - t0, count) + t
     size = rows * n_intervals
 
     def total_of(w: FloatArray) -> FloatArray:
@@ -143,6 +139,46 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     return Envelope(p_max_kw=total_of(p_max), p_min_kw=total_of(p_min),
                     e_min_kwh=total_of(e_lo), e_max_kwh=total_of(e_hi), ds_kwh=ds,
                     dt_h=fleet.dt_h, t0=t0)
+
+
+def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclusive: bool
+                   ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+    """The closed forms of :func:`~flexibility.vehicle.bounds_at` on connected pairs only.
+
+    Same equations, rewritten per vehicle as functions ``c + s t`` of the interval index so
+    that few per-vehicle constants are expanded to the pairs:
+    ``f_lo = max(lo, A - r_d t)`` with ``A = e0 + r_d a``; ``f_hi = min(hi, B + r_c t)`` with
+    ``B = e0 - r_c a``; the requirement line ``q - r_c (d - t) = C + r_c t`` with
+    ``C = q - r_c d``; then ``p_max = min(P_ch, a1 - f_lo / (dt eta_ch), a2 - eta_dis f_lo / dt)``
+    and ``p_min = max(-P_dis, delta_lo / (dt eta_ch) if delta_lo > 0 else eta_dis delta_lo / dt)``.
+
+    Returns:
+        ``(p_max, p_min, e_lo, e_hi, t)`` per connected pair, pairs ordered by vehicle.
+    """
+    total = int(count.sum())
+    rep = lambda x: np.repeat(x, count)  # noqa: E731
+    starts = np.cumsum(count) - count
+    t = np.arange(total, dtype=np.int64) - rep(starts - first)
+    tf = t.astype(np.float64)
+    dt, eta_c, eta_d = v.dt, v.eta_c, v.eta_d
+    rc = rep(v.rc)
+    rc_t = rc * tf
+    f_lo = np.maximum(rep(v.lo), rep(v.e0 + v.rd * v.a) - rep(v.rd) * tf)
+    f_hi = np.minimum(rep(v.hi), rep(v.e0 - v.rc * v.a) + rc_t)
+    req = rep(v.q - v.rc * v.d) + rc_t
+    if exclusive:
+        p_max = np.minimum(rep(v.pc), rep(v.hi / (dt * eta_c)) - f_lo / (dt * eta_c))
+    else:
+        k = 1.0 / eta_d - eta_c
+        a1 = (v.hi / dt + k * v.pd) / eta_c
+        a2 = eta_d * (v.hi / dt + k * v.pc)
+        p_max = np.minimum(np.minimum(rep(v.pc), rep(a1) - f_lo / (dt * eta_c)),
+                           rep(a2) - f_lo * (eta_d / dt))
+    delta_lo = np.maximum(rep(v.lo), req + rc) - f_hi
+    p_min = np.maximum(-rep(v.pd), delta_lo * np.where(delta_lo > 0, 1.0 / (dt * eta_c),
+                                                       eta_d / dt))
+    e_lo = np.maximum(f_lo, req)
+    return p_max, p_min, e_lo, f_hi, t
 
 
 Side = Literal["inner", "outer"]

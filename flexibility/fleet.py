@@ -134,6 +134,11 @@ class Fleet:
         dwell = (self.departure_idx - self.arrival_idx).astype(np.float64)
         return self.e_req_kwh > self.e_init_kwh + self.r_ch_kwh * dwell + tol_kwh
 
+    def row(self, m: int) -> Fleet:
+        """Scenario ``m`` of a ``(M, N)`` fleet as a 1-D fleet."""
+        return Fleet(**{n: np.broadcast_to(getattr(self, n), self.shape)[m] for n in _ARRAYS},
+                     eta_ch=self.eta_ch, eta_dis=self.eta_dis, dt_h=self.dt_h)
+
     def take(self, mask_or_index: NDArray[np.bool_] | NDArray[np.int64]) -> Fleet:
         """Vehicles selected along the last axis (for 1-D fleets)."""
         def pick(x: NDArray) -> NDArray:

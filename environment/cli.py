@@ -1,0 +1,221 @@
+"""Command-line interface of ``run_sim.py`` (argument parsing and run folders only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flexibility.fleet import FleetError
+from scenarios.errors import InputError
+
+DESCRIPTION = """\
+EV grid-flexibility co-simulator (station layer of the transmission-distribution-microgrid
+assessment of Wang et al. 2026).
+
+Commands:
+  assess     station-layer flexibility envelopes, day-ahead and real-time (default command)
+  calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
+
+Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'assess' runs
+on the built-in default scenario (the paper case) and writes runs/<timestamp>/.
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", metavar="FILE",
+                   help="scenario TOML file or built-in name (default: paper_case)")
+    p.add_argument("--behaviour", metavar="DIR",
+                   help="behaviour model folder written by 'calibrate' (default: fit the "
+                        "scenario's sessions CSV on the fly)")
+    p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its sub-commands."""
+    parser = argparse.ArgumentParser(prog="run_sim.py", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("assess", help="flexibility envelopes (station layer)",
+                       description="Compute day-ahead and real-time station envelopes and write "
+                                   "summary.json, envelopes.parquet and PNG plots to --out.")
+    _common(a)
+    a.add_argument("--layer", choices=["station"], default="station",
+                   help="layers to assess (station: the microgrid/station layer)")
+    a.add_argument("--alpha", type=float, help="confidence level of the inner envelope, in (0, 1)")
+    a.add_argument("--scenarios", type=int, metavar="M", help="behaviour scenarios M (>= 1)")
+    a.add_argument("--exclusivity-benchmark", action="store_true",
+                   help="also run the relaxation-vs-MILP benchmark (paper §4.2) for nEV = 8, "
+                        "12, 16, 20, 24 on one station (takes minutes)")
+    a.add_argument("--exclusivity-days", type=int, default=8, metavar="D",
+                   help="sampled days per size in the exclusivity benchmark (default 8)")
+    a.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
+    c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
+                       description="Clean a sessions CSV (columns: arrival, departure, "
+                                   "energy_kwh; optional charger_kw, charger_model, soc_init), "
+                                   "fit the Gaussian copula and save it to --out.")
+    c.add_argument("--sessions", required=True, metavar="FILE", help="sessions CSV")
+    c.add_argument("--out", required=True, metavar="DIR", help="folder for the fitted model")
+    c.add_argument("--capacity-kwh", type=float, default=60.0,
+                   help="battery capacity used to derive initial SOC (default 60)")
+    c.add_argument("--soc-method", choices=["target_minus_delivered", "column"],
+                   default="target_minus_delivered",
+                   help="initial SOC: target minus delivered energy, or the soc_init column")
+    c.add_argument("--target-soc", type=float, default=0.9, help="SOC at plug-out (default 0.9)")
+    c.add_argument("--floor-soc", type=float, default=0.05, help="lowest SOC (default 0.05)")
+    c.add_argument("--eta-ch", type=float, default=0.95, help="charging efficiency (0.95)")
+    c.add_argument("--max-charger-kw", type=float, default=22.0,
+                   help="keep charge points up to this rating, i.e. AC (default 22)")
+    c.add_argument("--max-dwell-h", type=float, default=48.0,
+                   help="drop sessions longer than this (default 48 h)")
+    c.add_argument("--default-charger-kw", type=float,
+                   help="rating for rows without charger_kw/known charger_model")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for bad input, one line on stderr)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "-h"):
+        argv = ["assess", *argv]
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "calibrate":
+            return _calibrate(args)
+        return _assess(args)
+    except (InputError, FleetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from scenarios.behaviour import BehaviourModel
+    from scenarios.sessions import load_sessions
+
+    for name in ("target_soc", "floor_soc", "eta_ch"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"--{name.replace('_', '-')}: {value} is outside [0, 1]")
+    sessions = load_sessions(args.sessions, args.max_charger_kw, args.max_dwell_h,
+                             args.default_charger_kw)
+    model = BehaviourModel.fit(sessions, str(args.sessions), args.soc_method, args.capacity_kwh,
+                               args.target_soc, args.floor_soc, args.eta_ch)
+    model.save(args.out)
+    rep = sessions.report
+    print(f"calibrated on {rep['rows_kept']} of {rep['rows_read']} sessions -> {args.out}")
+    return 0
+
+
+def load_behaviour(scenario, behaviour_dir: str | None):  # noqa: ANN001, ANN201
+    """The behaviour model: a calibrated folder, or a fit of the scenario's sessions."""
+    from scenarios.behaviour import BehaviourModel
+    from scenarios.sessions import load_sessions
+
+    if behaviour_dir:
+        return BehaviourModel.load(behaviour_dir)
+    b = scenario.behaviour
+    sessions = load_sessions(scenario.sessions_path(), b.max_charger_kw, b.max_dwell_h)
+    return BehaviourModel.fit(sessions, b.sessions, b.initial_soc.method,
+                              scenario.ev.capacity_kwh, b.initial_soc.target_soc,
+                              b.initial_soc.floor_soc, scenario.ev.eta_ch)
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from environment import outputs, plots
+    from environment.station_assessment import ALL, assess_station_layer
+    from flexibility.aggregation import probabilistic_envelope
+    from scenarios.config import load_scenario
+
+    t_start = time.perf_counter()
+    if args.scenarios is not None and args.scenarios < 1:
+        raise InputError(f"--scenarios: {args.scenarios} < 1; use at least 1 scenario")
+    if args.alpha is not None and not 0.0 < args.alpha < 1.0:
+        raise InputError(f"--alpha: {args.alpha} is outside (0, 1); use e.g. 0.90")
+    scenario = load_scenario(args.scenario)
+    scenario = scenario.with_overrides(alpha=args.alpha, n_scenarios=args.scenarios)
+    seed = scenario.seed if args.seed is None else args.seed
+    if seed < 0:
+        raise InputError(f"--seed: {seed} is negative; use a non-negative integer")
+    out = Path(args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    model = load_behaviour(scenario, args.behaviour)
+    rng = np.random.default_rng(seed)
+    result = assess_station_layer(scenario, model, rng)
+    hz, cfg = scenario.horizon, scenario.assessment
+
+    frames = [outputs.envelope_frame("station", "da", result.da, hz.start_min, hz.dt_min)]
+    frames += [outputs.envelope_frame("station", kind, per, hz.start_min, hz.dt_min)
+               for kind, per in result.rt.items()]
+    outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames))
+
+    summary = {
+        "scenario": scenario.name, "seed": seed, "alpha": cfg.alpha,
+        "n_ev": sum(s.n_ev for s in scenario.stations),
+        "n_scenarios": cfg.n_scenarios,
+        "da_statistic": cfg.da_statistic,
+        "layers": {"station": result.metrics.as_dict()},
+        "stations": {name: _metrics(env) for name, env in result.da.items() if name != ALL},
+        "alpha_sensitivity": [{"alpha": a, **m.as_dict()} for a, m in result.alpha_sensitivity],
+        "behaviour": {
+            "source": model.source,
+            "spearman_gap_max": max(r.gap for r in result.spearman if r.fitted),
+            "spearman": [{"pair": list(r.pair), "empirical": r.empirical,
+                          "generated": r.generated, "gap": r.gap, "fitted": r.fitted}
+                         for r in result.spearman],
+            **{k: v for k, v in model.meta.items() if k != "spearman_empirical"},
+        },
+        "unreachable_requirements_capped": result.unreachable_capped,
+        "n_sessions_sampled": result.n_sessions,
+        "rt_times": list(result.rt),
+    }
+    if args.exclusivity_benchmark:
+        from environment.exclusivity import exclusivity_benchmark
+
+        if args.exclusivity_days < 1:
+            raise InputError("--exclusivity-days: use at least 1 day")
+        bench = exclusivity_benchmark(scenario, model, np.random.default_rng([seed, 1]),
+                                      args.exclusivity_days)
+        summary["exclusivity_benchmark"] = bench.rows
+        outputs.write_parquet(out / "exclusivity.parquet", pd.DataFrame(bench.rows))
+        if not args.no_plots:
+            plots.plot_exclusivity(out / "exclusivity_benchmark.png", bench.relaxed, bench.milp,
+                                   bench.n_ev_shown, bench.rows, hz.start_min, hz.dt_min)
+    if not args.no_plots:
+        da_label = f"α = {cfg.alpha:.2f}" if cfg.da_statistic == "quantile" else "mean"
+        plots.plot_station_envelopes(out / "station_envelopes.png", result.da, result.rt,
+                                     hz.start_min, hz.dt_min, da_label)
+        sens_env = {a: _sum_inner(result.scenario_envelopes, a, probabilistic_envelope)
+                    for a in cfg.alpha_sensitivity}
+        plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", sens_env,
+                                     result.alpha_sensitivity, hz.start_min, hz.dt_min)
+        plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
+                                  cfg.n_scenarios * (scenario.stations[0].n_ev or 1))
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    outputs.write_json(out / "summary.json", summary)
+    m = result.metrics
+    print(f"{scenario.name}: station layer (α = {cfg.alpha:.2f}, M = {cfg.n_scenarios}) "
+          f"peak charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, "
+          f"area {m.area_kwh:.0f} kWh; Spearman gap "
+          f"{summary['behaviour']['spearman_gap_max']:.4f}; {summary['runtime_s']:.1f} s -> {out}")
+    return 0
+
+
+def _metrics(env) -> dict:  # noqa: ANN001
+    from flexibility.metrics import envelope_metrics
+
+    return envelope_metrics(env).as_dict()
+
+
+def _sum_inner(scen, alpha, inner):  # noqa: ANN001, ANN202
+    envs = [inner(env, alpha) for env in scen.values()]
+    total = envs[0]
+    for env in envs[1:]:
+        total = total + env
+    return total

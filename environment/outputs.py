@@ -1,0 +1,83 @@
+"""Run folders: atomic writes of ``summary.json`` and Parquet tables (the output contract).
+
+``envelopes.parquet`` has one row per (layer, kind, station, t) with the columns
+``layer, kind, station, t, time, p_ch_max_kw, p_dis_max_kw, e_min_kwh, e_max_kwh`` (the public
+contract) followed by ``p_max_kw, p_min_kw, ds_kwh`` (signed net-power bounds, charging positive,
+and the arrival/departure energy drift).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flexibility.aggregation import Envelope
+
+ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw",
+                    "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
+
+
+def _atomic(path: Path, write) -> None:  # noqa: ANN001
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, doc: dict) -> None:
+    """Atomically write a JSON document (NumPy scalars converted)."""
+    def default(o: object) -> object:
+        if isinstance(o, np.generic):
+            return o.item()
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(json.dumps(doc, indent=2, default=default) + "\n")
+
+    _atomic(path, write)
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    """Atomically write a Parquet table."""
+    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def clock(start_min: int, dt_min: int, t: np.ndarray) -> list[str]:
+    """``HH:MM`` labels of interval starts."""
+    minutes = (start_min + np.asarray(t) * dt_min) % 1440
+    return [f"{m // 60:02d}:{m % 60:02d}" for m in minutes.astype(int)]
+
+
+def envelope_frame(layer: str, kind: str, envelopes: dict[str, Envelope], start_min: int,
+                   dt_min: int) -> pd.DataFrame:
+    """Rows of the envelope table for one layer and kind, every station and ``ALL``."""
+    frames = []
+    for station, env in envelopes.items():
+        t = np.arange(env.t0, env.t0 + env.n_intervals)
+        frames.append(pd.DataFrame({
+            "layer": layer, "kind": kind, "station": station, "t": t,
+            "time": clock(start_min, dt_min, t),
+            "p_ch_max_kw": env.p_ch_max_kw, "p_dis_max_kw": env.p_dis_max_kw,
+            "e_min_kwh": env.e_min_kwh, "e_max_kwh": env.e_max_kwh,
+            "p_max_kw": env.p_max_kw, "p_min_kw": env.p_min_kw, "ds_kwh": env.ds_kwh,
+        }))
+    return pd.concat(frames, ignore_index=True)[ENVELOPE_COLUMNS]
+
+
+def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack envelope frames with stable dtypes."""
+    out = pd.concat(list(frames), ignore_index=True)
+    return out.astype({"layer": "string", "kind": "string", "station": "string",
+                       "t": "int32", "time": "string"})

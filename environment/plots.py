@@ -1,0 +1,147 @@
+"""Publication-style PNG figures of the station layer (paper Figures 4, 6–9 and Table 1 form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from flexibility.aggregation import Envelope  # noqa: E402
+from flexibility.metrics import EnvelopeMetrics  # noqa: E402
+from scenarios.behaviour import LABELS, SpearmanRow  # noqa: E402
+
+_STYLE = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150,
+          "savefig.bbox": "tight"}
+
+
+def _hours(env: Envelope, start_min: int, dt_min: int) -> np.ndarray:
+    """Interval start times in hours from the horizon start (as clock hours)."""
+    return (start_min + (env.t0 + np.arange(env.n_intervals + 1)) * dt_min) / 60.0
+
+
+def _step(ax, x, y, **kw):  # noqa: ANN001, ANN202
+    return ax.stairs(y, x, **kw)
+
+
+def plot_station_envelopes(path: Path, da: dict[str, Envelope],
+                           rt: dict[str, dict[str, Envelope]], start_min: int, dt_min: int,
+                           da_label: str) -> None:
+    """DA envelope of every station and the total, with RT envelopes at the observation times."""
+    names = list(da)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(len(names), 1, figsize=(7.5, 1.9 * len(names) + 0.6),
+                                 sharex=True)
+        axes = np.atleast_1d(axes)
+        colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(rt))))
+        for ax, name in zip(axes, names, strict=True):
+            env = da[name]
+            x = _hours(env, start_min, dt_min)
+            ax.stairs(env.p_ch_max_kw, x, baseline=0, fill=True, color="tab:blue", alpha=0.25,
+                      label=f"DA charging ({da_label})")
+            ax.stairs(-env.p_dis_max_kw, x, baseline=0, fill=True, color="tab:red", alpha=0.25,
+                      label=f"DA discharging ({da_label})")
+            for (kind, per), c in zip(rt.items(), colors, strict=True):
+                r = per[name]
+                xr = _hours(r, start_min, dt_min)
+                ax.stairs(r.p_ch_max_kw, xr, color=c, lw=1.1, label=kind.replace("rt@", "RT @ "))
+                ax.stairs(-r.p_dis_max_kw, xr, color=c, lw=1.1, ls="--")
+            ax.axhline(0, color="k", lw=0.6)
+            ax.set_ylabel(f"{name}\npower (kW)")
+        axes[-1].set_xlabel("time of day (h)")
+        axes[-1].set_xticks(np.arange(0, 25, 3) + (start_min // 60))
+        axes[0].legend(ncol=3, fontsize=7, loc="upper left", framealpha=0.9)
+        axes[0].set_title("Station-layer envelopes: charging (+) and discharging (−) capability;"
+                          " RT over the remaining horizon", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
+                           metrics: list[tuple[float, EnvelopeMetrics]], start_min: int,
+                           dt_min: int) -> None:
+    """Inner envelopes and their metrics for several confidence levels (paper Figures 8–9)."""
+    with plt.rc_context(_STYLE):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
+        colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(envelopes)))
+        for (alpha, env), c in zip(envelopes.items(), colors, strict=True):
+            x = _hours(env, start_min, dt_min)
+            ax.stairs(env.p_ch_max_kw, x, color=c, label=f"α = {alpha:.2f}")
+            ax.stairs(-env.p_dis_max_kw, x, color=c, ls="--")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlabel("time of day (h)")
+        ax.set_ylabel("total power capability (kW)")
+        ax.set_title("Inner envelope of all stations vs α (solid: charging, dashed: discharging)")
+        ax.legend(fontsize=7)
+        alphas = [a for a, _ in metrics]
+        bx.plot(alphas, [m.peak_ch_kw for _, m in metrics], "o-", label="peak charging (kW)")
+        bx.plot(alphas, [m.peak_dis_kw for _, m in metrics], "s-", label="peak discharging (kW)")
+        bx.set_xlabel("confidence level α")
+        bx.set_ylabel("peak (kW)")
+        cx = bx.twinx()
+        cx.plot(alphas, [m.area_kwh for _, m in metrics], "^-", color="tab:green",
+                label="area (kWh, right)")
+        cx.set_ylabel("envelope area (kWh)")
+        cx.grid(False)
+        lines = bx.get_lines() + cx.get_lines()
+        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="lower left")
+        bx.set_title("Metrics shrink as α grows")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_spearman_table(path: Path, rows: list[SpearmanRow], n_generated: int) -> None:
+    """Empirical vs copula-generated Spearman correlations as a table (paper Table 1 form)."""
+    cells = [[f"{LABELS[a]} vs {LABELS[b]}", f"{r.empirical:+.4f}", f"{r.generated:+.4f}",
+              f"{r.gap:.4f}", "yes" if r.fitted else "derived"]
+             for r in rows for a, b in [r.pair]]
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.8, 0.42 * len(rows) + 0.9))
+        ax.axis("off")
+        table = ax.table(cellText=cells, colLabels=["Variable pair", "Empirical",
+                                                    f"Generated (n = {n_generated})",
+                                                    "Absolute gap", "Copula variable"],
+                         loc="center", cellLoc="center")
+        table.auto_set_font_size(False)
+        table.set_fontsize(8)
+        table.scale(1, 1.4)
+        ax.set_title("Spearman rank correlation: data vs Gaussian-copula sample", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: int,
+                     table: list[dict], start_min: int, dt_min: int) -> None:
+    """Relaxed vs exclusive (MILP) envelopes and the scaling table (paper Figures 6–7)."""
+    with plt.rc_context(_STYLE):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
+        x = _hours(relaxed, start_min, dt_min)
+        ax.stairs(relaxed.p_ch_max_kw, x, color="tab:blue", lw=2.2, alpha=0.5,
+                  label="convex relaxation")
+        ax.stairs(-relaxed.p_dis_max_kw, x, color="tab:blue", lw=2.2, alpha=0.5)
+        ax.stairs(milp.p_ch_max_kw, x, color="k", lw=0.9, ls="--", label="MILP (exclusive)")
+        ax.stairs(-milp.p_dis_max_kw, x, color="k", lw=0.9, ls="--")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xlabel("time of day (h)")
+        ax.set_ylabel("power capability (kW)")
+        ax.set_title(f"One station, nEV = {n_ev_shown}: relaxed vs exclusive inner envelope")
+        ax.legend(fontsize=7)
+        n = [r["n_ev"] for r in table]
+        bx.plot(n, [r["apd_area_pct"] for r in table], "o-", label="area APD (%)")
+        bx.set_xlabel("vehicles per day (nEV)")
+        bx.set_ylabel("area APD (%)")
+        cx = bx.twinx()
+        cx.plot(n, [r["runtime_ratio"] for r in table], "s-", color="tab:orange",
+                label="MILP / relaxed runtime (right)")
+        cx.set_ylabel("runtime ratio (×)")
+        cx.grid(False)
+        lines = bx.get_lines() + cx.get_lines()
+        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="upper left")
+        bx.set_title("Relaxation error and cost vs fleet size")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
