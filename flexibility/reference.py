@@ -73,6 +73,8 @@ class TrajectoryModel:
         row_ub: list[float] = []
         # net-power columns of interval t: list of (col_ch, col_dis)
         self._by_t: dict[int, list[tuple[int, int]]] = {}
+        # energy at the start of interval t: list of (column or -1 for the fixed e0, e0)
+        self._e_at: dict[int, list[tuple[int, float]]] = {}
 
         def new_col(lb: float, ub: float, integer: bool = False) -> int:
             cols_lb.append(lb)
@@ -106,6 +108,8 @@ class TrajectoryModel:
                     u = new_col(0.0, 1.0, integer=True)
                     new_row([(ch, 1.0), (u, -float(pc[n]))], -_INF, 0.0)
                     new_row([(dis, 1.0), (u, float(pd[n]))], -_INF, float(pd[n]))
+                self._e_at.setdefault(t, []).append(
+                    (-1 if prev_e is None else prev_e, float(e0[n])))
                 prev_e = e_next
                 self._by_t.setdefault(t, []).append((ch, dis))
 
@@ -145,20 +149,36 @@ class TrajectoryModel:
         pairs = self._by_t.get(t, [])
         if not pairs:
             return 0.0
+        idx = np.array([c for pair in pairs for c in pair], dtype=np.int32)
+        return self._optimise(idx, np.tile([1.0, -1.0], len(pairs)), 0.0, maximise, t)
+
+    def extreme_energy(self, t: int) -> tuple[float, float]:
+        """Smallest and largest aggregate energy at the start of interval ``t`` (connected
+        vehicles only)."""
+        entries = self._e_at.get(t, [])
+        fixed = sum(e0 for col, e0 in entries if col < 0)
+        idx = np.array([col for col, _ in entries if col >= 0], dtype=np.int32)
+        if not idx.size:
+            return fixed, fixed
+        ones = np.ones(idx.size)
+        return (self._optimise(idx, ones, fixed, False, t),
+                self._optimise(idx, ones, fixed, True, t))
+
+    def _optimise(self, idx: np.ndarray, coef: np.ndarray, offset: float, maximise: bool,
+                  t: int) -> float:
+        """Optimise ``offset + coef @ x[idx]`` (all other costs zero) and return the value."""
         if self._cost_idx.size:
             self._h.changeColsCost(self._cost_idx.size, self._cost_idx,
                                    np.zeros(self._cost_idx.size))
-        idx = np.array([c for pair in pairs for c in pair], dtype=np.int32)
         sign = -1.0 if maximise else 1.0  # HiGHS minimises
-        cost = np.tile([sign, -sign], len(pairs))
-        self._h.changeColsCost(idx.size, idx, cost)
+        self._h.changeColsCost(idx.size, idx, sign * coef)
         self._cost_idx = idx
         self._h.run()
         status = self._h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS returned {self._h.modelStatusToString(status)} at t={t}")
         value = self._h.getInfo().objective_function_value
-        return -value if maximise else value
+        return offset + (-value if maximise else value)
 
     def interval_extremes(self, n_intervals: int, t0: int = 0) -> IntervalExtremes:
         """Solve the max and min problem for every interval ``t0 ... t0 + T - 1``."""

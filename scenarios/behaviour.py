@@ -67,9 +67,11 @@ class BehaviourModel:
         starts at clock minute ``day_start_min`` (arrivals in ``(start + after, 1440)`` or
         ``[0, start)`` on the clock)."""
         lo = day_start_min + after_min
-        intervals = [(lo, 1440.0)] if lo < 1440.0 else []
-        if day_start_min > 0:
-            intervals.append((-1.0, np.nextafter(day_start_min, -1.0)))
+        below_start = (-1.0, float(np.nextafter(day_start_min, -1.0)))
+        if lo >= 1440.0:  # the remaining part of the day lies after clock midnight
+            intervals = [(lo - 1440.0, below_start[1])]
+        else:
+            intervals = [(lo, 1440.0)] + ([below_start] if day_start_min > 0 else [])
         return self.copula.sample_where(rng, size, 0, intervals)
 
     def save(self, folder: str | Path) -> None:

@@ -39,8 +39,8 @@ class SessionDraw:
     v2g: np.ndarray
 
     def select(self, mask: np.ndarray) -> SessionDraw:
-        """Sessions where ``mask`` holds, as a ``(1, K)`` draw (for one realised day)."""
-        return SessionDraw(*(x[mask][None, :] for x in
+        """Sessions where ``mask`` (over the last axis) holds."""
+        return SessionDraw(*(x[..., mask] for x in
                              (self.arrival_min, self.dwell_min, self.soc_init, self.v2g)))
 
 

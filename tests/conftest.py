@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+
+from scenarios.behaviour import BehaviourModel
+from scenarios.config import load_scenario
+from scenarios.sessions import load_sessions
+
+
+@pytest.fixture(scope="session")
+def paper_scenario():
+    return load_scenario()
+
+
+@pytest.fixture(scope="session")
+def shipped_model(paper_scenario):
+    s = paper_scenario
+    sessions = load_sessions(s.sessions_path(), s.behaviour.max_charger_kw,
+                             s.behaviour.max_dwell_h)
+    return BehaviourModel.fit(sessions, "builtin", "target_minus_delivered",
+                              s.ev.capacity_kwh)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

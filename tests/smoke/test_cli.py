@@ -1,0 +1,132 @@
+"""Seeded end-to-end runs of run_sim.py: output contract, determinism, bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from environment.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw", "e_min_kwh",
+            "e_max_kwh"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["assess", "--layer", "station", "--scenarios", "40", "--seed", "7",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_output_contract(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    st = summary["layers"]["station"]
+    assert set(st) == {"peak_ch_kw", "peak_dis_kw", "area_kwh"}
+    for key in ("alpha", "n_ev", "n_scenarios", "seed", "runtime_s", "alpha_sensitivity"):
+        assert key in summary
+    assert summary["n_ev"] == 200 and summary["n_scenarios"] == 40 and summary["seed"] == 7
+    assert [r["alpha"] for r in summary["alpha_sensitivity"]] == [0.8, 0.9, 0.95, 0.99]
+    assert "spearman_gap_max" in summary["behaviour"]
+    assert isinstance(summary["unreachable_requirements_capped"], int)
+    env = pd.read_parquet(run_dir / "envelopes.parquet")
+    assert list(env.columns[:len(CONTRACT)]) == CONTRACT
+    assert set(env["layer"]) == {"station"}
+    assert set(env["kind"]) == {"da", "rt@00:00", "rt@06:00", "rt@12:00", "rt@18:00"}
+    assert set(env["station"]) == {"CS1", "CS2", "CS3", "CS4", "ALL"}
+    assert (env["p_ch_max_kw"] >= 0).all() and (env["p_dis_max_kw"] >= 0).all()
+    da = env[(env.kind == "da") & (env.station == "ALL")]
+    assert da["t"].tolist() == list(range(96)) and da["time"].iloc[-1] == "23:45"
+    rt18 = env[(env.kind == "rt@18:00") & (env.station == "ALL")]
+    assert rt18["t"].min() == 72  # remaining horizon only
+    # ALL is the sum of the stations
+    per = env[(env.kind == "da") & (env.station != "ALL")].groupby("t")["p_ch_max_kw"].sum()
+    np.testing.assert_allclose(per.to_numpy(), da["p_ch_max_kw"].to_numpy())
+    # headline metrics are those of the DA ALL envelope
+    area = float(((da.p_ch_max_kw + da.p_dis_max_kw) * 0.25).sum())
+    assert st["area_kwh"] == pytest.approx(area)
+    for png in ("station_envelopes.png", "alpha_sensitivity.png", "spearman_table.png"):
+        assert (run_dir / png).stat().st_size > 10_000
+
+
+def test_same_seed_same_outputs(run_dir, tmp_path):
+    assert main(["assess", "--scenarios", "40", "--seed", "7", "--no-plots",
+                 "--out", str(tmp_path)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "envelopes.parquet"),
+                                  pd.read_parquet(tmp_path / "envelopes.parquet"))
+
+
+def test_other_seed_other_outputs(run_dir, tmp_path):
+    assert main(["assess", "--scenarios", "40", "--seed", "8", "--no-plots",
+                 "--out", str(tmp_path)]) == 0
+    a = pd.read_parquet(run_dir / "envelopes.parquet")
+    b = pd.read_parquet(tmp_path / "envelopes.parquet")
+    assert not np.allclose(a.p_ch_max_kw, b.p_ch_max_kw)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["assess", "--alpha", "1.5"], "--alpha"),
+    (["assess", "--alpha", "0"], "--alpha"),
+    (["assess", "--scenarios", "0"], "--scenarios"),
+    (["assess", "--scenario", "nope.toml"], "--scenario"),
+    (["calibrate", "--sessions", "missing.csv", "--out", "x"], "sessions"),
+])
+def test_bad_cli_input_is_one_line(args, needle):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert needle in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("patch,needle", [
+    ({"soc_min = 0.20": "soc_min = 0.95"}, "ev: soc_min"),
+    ({"soc_departure_min = 0.60": "soc_departure_min = 0.95"}, "soc_departure_min"),
+    ({"\nalpha = 0.90": "\nalpha = 1.2"}, "assessment.alpha"),
+    ({"n_scenarios = 500": "n_scenarios = 0"}, "assessment.n_scenarios"),
+    ({"eta_ch = 0.95": "eta_chh = 0.95"}, "unknown field"),
+    ({'start = "00:00"': 'start = "25:00"'}, "horizon.start"),
+])
+def test_bad_scenario_file_names_the_field(tmp_path, patch, needle):
+    text = (ROOT / "scenarios" / "paper_case.toml").read_text()
+    for old, new in patch.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    res = run_cli("assess", "--scenario", str(f), "--out", str(tmp_path / "o"))
+    assert res.returncode == 2, res.stderr
+    assert needle in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_calibrate_then_assess_with_behaviour(tmp_path):
+    csv = tmp_path / "mine.csv"
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60 * 24 * 60, 300),
+                                                         unit="min")
+    dwell = pd.to_timedelta(rng.integers(30, 600, 300), unit="min")
+    pd.DataFrame({"arrival": start, "departure": start + dwell,
+                  "energy_kwh": rng.uniform(1, 3, 300), "charger_kw": 7.0,
+                  "soc_init": rng.uniform(0.2, 0.8, 300)}).to_csv(csv, index=False)
+    assert main(["calibrate", "--sessions", str(csv), "--out", str(tmp_path / "beh"),
+                 "--soc-method", "column"]) == 0
+    assert main(["assess", "--behaviour", str(tmp_path / "beh"), "--scenarios", "10",
+                 "--no-plots", "--out", str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["behaviour"]["source"] == str(csv)
+    assert summary["behaviour"]["initial_soc"]["method"] == "column"
+
+
+def test_help_lists_commands():
+    res = run_cli("--help")
+    assert res.returncode == 0 and "assess" in res.stdout and "calibrate" in res.stdout

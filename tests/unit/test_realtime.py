@@ -1,0 +1,34 @@
+"""Real-time envelopes: known vehicles exact, future arrivals conditional."""
+
+import numpy as np
+
+from environment.station_assessment import rt_envelope
+from flexibility.aggregation import station_envelope
+from scenarios.fleetgen import draw_sessions, fleet_from_sessions, observe_at
+
+
+def test_observe_at_uses_immediate_charging():
+    from flexibility.fleet import Fleet
+    f = Fleet([2], [20], [20.0], 12.0, 54.0, 36.0, 7.0, 7.0, eta_ch=0.95, dt_h=0.25)
+    o = observe_at(f, 6)
+    assert o.arrival_idx[0] == 6
+    assert o.e_init_kwh[0] == 20.0 + 4 * 0.95 * 7.0 * 0.25
+
+
+def test_rt_envelope_at_end_of_day_is_only_known_vehicles(paper_scenario, shipped_model):
+    """Late in the day almost nobody is still to come: RT equals the known fleet's envelope
+    when no vehicle of the observed day arrives after τ."""
+    rng = np.random.default_rng(3)
+    hz = paper_scenario.horizon
+    observed = draw_sessions(shipped_model, hz, 50, 1, 0.5, rng)
+    t_obs = 95
+    # force every session of the observed day to have arrived by τ
+    arrived = observed.arrival_min[0] <= t_obs * hz.dt_min
+    observed = observed.select(arrived)
+    env = rt_envelope(shipped_model, paper_scenario, observed, t_obs, 20, 0.9, rng)
+    fleet = fleet_from_sessions(observed, paper_scenario.ev, hz).row(0)
+    known = (fleet.departure_idx > t_obs)
+    ref = station_envelope(observe_at(fleet.take(known), t_obs), 1, t0=t_obs)
+    np.testing.assert_allclose(env.p_max_kw, ref.p_max_kw)
+    np.testing.assert_allclose(env.p_min_kw, ref.p_min_kw)
+    assert env.t0 == t_obs and env.n_intervals == 1
