@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input, one line on stderr)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "-h"):
+    if not argv or (argv[0].startswith("--") and argv[0] not in ("--help", "-h")):
         argv = ["assess", *argv]
     args = build_parser().parse_args(argv)
     try:
@@ -114,7 +114,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_behaviour(scenario, behaviour_dir: str | None):  # noqa: ANN001, ANN201
+def load_behaviour(scenario, behaviour_dir: str | None):
     """The behaviour model: a calibrated folder, or a fit of the scenario's sessions."""
     from scenarios.behaviour import BehaviourModel
     from scenarios.sessions import load_sessions
@@ -207,13 +207,13 @@ def _assess(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metrics(env) -> dict:  # noqa: ANN001
+def _metrics(env) -> dict:
     from flexibility.metrics import envelope_metrics
 
     return envelope_metrics(env).as_dict()
 
 
-def _sum_inner(scen, alpha, inner):  # noqa: ANN001, ANN202
+def _sum_inner(scen, alpha, inner):
     envs = [inner(env, alpha) for env in scen.values()]
     total = envs[0]
     for env in envs[1:]:

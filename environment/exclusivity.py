@@ -36,7 +36,7 @@ class ExclusivityResult:
     n_ev_shown: int
 
 
-def _solve_days(fleets, n_intervals: int, exclusive: bool) -> tuple[Envelope, float]:  # noqa: ANN001
+def _solve_days(fleets, n_intervals: int, exclusive: bool) -> tuple[Envelope, float]:
     """Per-day extremes over the trajectory set; returns the (M, T) envelope and runtime."""
     start = time.perf_counter()
     p_max = np.zeros((len(fleets), n_intervals))

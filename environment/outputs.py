@@ -23,7 +23,7 @@ ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_d
                     "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
 
 
-def _atomic(path: Path, write) -> None:  # noqa: ANN001
+def _atomic(path: Path, write) -> None:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -7,12 +7,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from flexibility.aggregation import Envelope  # noqa: E402
-from flexibility.metrics import EnvelopeMetrics  # noqa: E402
-from scenarios.behaviour import LABELS, SpearmanRow  # noqa: E402
+from flexibility.aggregation import Envelope
+from flexibility.metrics import EnvelopeMetrics
+from scenarios.behaviour import LABELS, SpearmanRow
 
 _STYLE = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150,
           "savefig.bbox": "tight"}
@@ -23,7 +23,7 @@ def _hours(env: Envelope, start_min: int, dt_min: int) -> np.ndarray:
     return (start_min + (env.t0 + np.arange(env.n_intervals + 1)) * dt_min) / 60.0
 
 
-def _step(ax, x, y, **kw):  # noqa: ANN001, ANN202
+def _step(ax, x, y, **kw):
     return ax.stairs(y, x, **kw)
 
 

@@ -66,7 +66,7 @@ class Envelope:
         """Number of intervals ``T``."""
         return int(self.p_max_kw.shape[-1])
 
-    def map_arrays(self, fn) -> Envelope:  # noqa: ANN001
+    def map_arrays(self, fn) -> Envelope:
         """Apply ``fn`` to every array (e.g. summing stations or selecting a scenario)."""
         kw = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name in _ARRAYS}
         return Envelope(**kw, dt_h=self.dt_h, t0=self.t0)
@@ -156,9 +156,17 @@ def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclu
         ``(p_max, p_min, e_lo, e_hi, t)`` per connected pair, pairs ordered by vehicle.
     """
     total = int(count.sum())
-    rep = lambda x: np.repeat(x, count)  # noqa: E731
+    veh = np.repeat(np.arange(count.size), count)
+
+    def rep(x: np.ndarray) -> np.ndarray | float:
+        """Per-vehicle value expanded to the pairs (a scalar when it is the same for all)."""
+        x = np.asarray(x)
+        if x.size and x.min() == x.max():
+            return float(x.flat[0])
+        return np.take(x, veh)
+
     starts = np.cumsum(count) - count
-    t = np.arange(total, dtype=np.int64) - rep(starts - first)
+    t = np.arange(total, dtype=np.int64) - np.take(starts - first, veh)
     tf = t.astype(np.float64)
     dt, eta_c, eta_d = v.dt, v.eta_c, v.eta_d
     rc = rep(v.rc)
@@ -175,7 +183,7 @@ def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclu
         p_max = np.minimum(np.minimum(rep(v.pc), rep(a1) - f_lo / (dt * eta_c)),
                            rep(a2) - f_lo * (eta_d / dt))
     delta_lo = np.maximum(rep(v.lo), req + rc) - f_hi
-    p_min = np.maximum(-rep(v.pd), delta_lo * np.where(delta_lo > 0, 1.0 / (dt * eta_c),
+    p_min = np.maximum(np.negative(rep(v.pd)), delta_lo * np.where(delta_lo > 0, 1.0 / (dt * eta_c),
                                                        eta_d / dt))
     e_lo = np.maximum(f_lo, req)
     return p_max, p_min, e_lo, f_hi, t

@@ -113,18 +113,25 @@ class Fleet:
         return self.p_dis_max_kw * self.dt_h / self.eta_dis
 
     def lower_energy_kwh(self) -> FloatArray:
-        """Effective floor ``lo = min(e_min, e_init)``: a vehicle arriving below the V2G floor is
-        never discharged further but need not be above the floor at plug-in."""
+        """Effective floor ``lo = min(e_min, e_init)``.
+
+        A vehicle arriving below the V2G floor is never discharged further but need not be
+        above the floor at plug-in.
+        """
         return np.minimum(self.e_min_kwh, self.e_init_kwh)
 
     def upper_energy_kwh(self) -> FloatArray:
-        """Effective ceiling ``hi = max(e_max, e_init)``: a vehicle arriving above the ceiling
-        may keep its energy (it is never forced to discharge)."""
+        """Effective ceiling ``hi = max(e_max, e_init)``.
+
+        A vehicle arriving above the ceiling may keep its energy (never forced to discharge).
+        """
         return np.maximum(self.e_max_kwh, self.e_init_kwh)
 
     def reachable_requirement_kwh(self) -> FloatArray:
-        """Departure requirement capped to what is reachable:
-        ``min(e_req, e_init + eta_ch * p_ch_max * dt_h * (d - a))``, and never below ``lo``."""
+        """Departure requirement capped to what is reachable.
+
+        ``q = max(lo, min(e_req, e_init + eta_ch * p_ch_max * dt_h * (d - a)))``.
+        """
         dwell = (self.departure_idx - self.arrival_idx).astype(np.float64)
         cap = self.e_init_kwh + self.r_ch_kwh * dwell
         return np.maximum(np.minimum(self.e_req_kwh, cap), self.lower_energy_kwh())

@@ -153,8 +153,10 @@ class TrajectoryModel:
         return self._optimise(idx, np.tile([1.0, -1.0], len(pairs)), 0.0, maximise, t)
 
     def extreme_energy(self, t: int) -> tuple[float, float]:
-        """Smallest and largest aggregate energy at the start of interval ``t`` (connected
-        vehicles only)."""
+        """Smallest and largest aggregate energy at the start of interval ``t``.
+
+        Only vehicles connected in interval ``t`` count.
+        """
         entries = self._e_at.get(t, [])
         fixed = sum(e0 for col, e0 in entries if col < 0)
         idx = np.array([col for col, _ in entries if col >= 0], dtype=np.int32)

@@ -111,7 +111,7 @@ class VehicleParams:
                    rd=b(fleet.r_dis_kwh), pc=b(fleet.p_ch_max_kw), pd=b(fleet.p_dis_max_kw),
                    dt=fleet.dt_h, eta_c=fleet.eta_ch, eta_d=fleet.eta_dis)
 
-    def map(self, fn) -> VehicleParams:  # noqa: ANN001
+    def map(self, fn) -> VehicleParams:
         """Apply ``fn`` to every array (indexing, broadcasting)."""
         arrays = ("a", "d", "e0", "lo", "hi", "q", "rc", "rd", "pc", "pd")
         kw = {n: fn(getattr(self, n)) for n in arrays}

@@ -63,9 +63,12 @@ class BehaviourModel:
 
     def sample_arriving_after(self, rng: np.random.Generator, size: tuple[int, ...],
                               after_min: float, day_start_min: float = 0.0) -> np.ndarray:
-        """Sessions conditioned to arrive later than ``after_min`` minutes into a day that
-        starts at clock minute ``day_start_min`` (arrivals in ``(start + after, 1440)`` or
-        ``[0, start)`` on the clock)."""
+        """Sessions conditioned to arrive later than ``after_min`` minutes into the day.
+
+        The day starts at clock minute ``day_start_min``: on the clock the arrivals lie in
+        ``(start + after, 1440)`` or ``[0, start)`` (or in ``(start + after - 1440, start)``
+        when the rest of the day lies after midnight).
+        """
         lo = day_start_min + after_min
         below_start = (-1.0, float(np.nextafter(day_start_min, -1.0)))
         if lo >= 1440.0:  # the remaining part of the day lies after clock midnight

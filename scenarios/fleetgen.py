@@ -72,8 +72,13 @@ def draw_sessions_after(model: BehaviourModel, horizon: Horizon, n_future: dict[
     """Sample the sessions still to come after ``after_min`` (minutes from horizon start).
 
     Args:
+        model: Behaviour model.
+        horizon: Study horizon.
         n_future: Number of sessions yet to arrive, per day index.
         after_min: Observation time; arrivals on its day are conditioned to come later.
+        n_scenarios: Number of sampled scenarios M.
+        v2g_share: Probability that a vehicle offers discharging.
+        rng: Random stream.
     """
     parts = []
     obs_day = int(after_min // DAY_MIN)
