@@ -130,7 +130,7 @@ def load_behaviour(scenario, behaviour_dir: str | None):
 
 def _assess(args: argparse.Namespace) -> int:
     from environment import outputs, plots
-    from environment.station_assessment import ALL, assess_station_layer
+    from environment.station_assessment import ALL, assess_station_layer, sum_envelopes
     from flexibility.aggregation import probabilistic_envelope
     from scenarios.config import load_scenario
 
@@ -191,7 +191,8 @@ def _assess(args: argparse.Namespace) -> int:
         da_label = f"α = {cfg.alpha:.2f}" if cfg.da_statistic == "quantile" else "mean"
         plots.plot_station_envelopes(out / "station_envelopes.png", result.da, result.rt,
                                      hz.start_min, hz.dt_min, da_label)
-        sens_env = {a: _sum_inner(result.scenario_envelopes, a, probabilistic_envelope)
+        sens_env = {a: sum_envelopes([probabilistic_envelope(env, a)
+                                      for env in result.scenario_envelopes.values()])
                     for a in cfg.alpha_sensitivity}
         plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", sens_env,
                                      result.alpha_sensitivity, hz.start_min, hz.dt_min)
@@ -211,11 +212,3 @@ def _metrics(env) -> dict:
     from flexibility.metrics import envelope_metrics
 
     return envelope_metrics(env).as_dict()
-
-
-def _sum_inner(scen, alpha, inner):
-    envs = [inner(env, alpha) for env in scen.values()]
-    total = envs[0]
-    for env in envs[1:]:
-        total = total + env
-    return total

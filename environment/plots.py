@@ -100,15 +100,16 @@ def plot_spearman_table(path: Path, rows: list[SpearmanRow], n_generated: int) -
               f"{r.gap:.4f}", "yes" if r.fitted else "derived"]
              for r in rows for a, b in [r.pair]]
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(7.8, 0.42 * len(rows) + 0.9))
+        fig, ax = plt.subplots(figsize=(8.4, 0.3 * len(rows) + 0.8))
         ax.axis("off")
         table = ax.table(cellText=cells, colLabels=["Variable pair", "Empirical",
                                                     f"Generated (n = {n_generated})",
                                                     "Absolute gap", "Copula variable"],
-                         loc="center", cellLoc="center")
+                         loc="center", cellLoc="center",
+                         colWidths=[0.36, 0.13, 0.2, 0.14, 0.17])
         table.auto_set_font_size(False)
         table.set_fontsize(8)
-        table.scale(1, 1.4)
+        table.scale(1, 1.5)
         ax.set_title("Spearman rank correlation: data vs Gaussian-copula sample", fontsize=9)
         fig.savefig(path)
         plt.close(fig)

@@ -71,7 +71,8 @@ class StationLayerResult:
         return envelope_metrics(self.da[ALL])
 
 
-def _sum(envs: list[Envelope]) -> Envelope:
+def sum_envelopes(envs: list[Envelope]) -> Envelope:
+    """Minkowski sum of envelopes on one interval grid (stations -> ``ALL``)."""
     total = envs[0]
     for env in envs[1:]:
         total = total + env
@@ -88,7 +89,7 @@ def da_envelopes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
     """Scenario envelopes and the DA envelope of every station (plus ``ALL``)."""
     scen = {name: station_envelope(f, n_intervals) for name, f in fleets.items()}
     da = {name: inner_or_mean(env, alpha, statistic) for name, env in scen.items()}
-    da[ALL] = _sum(list(da.values()))
+    da[ALL] = sum_envelopes(list(da.values()))
     return scen, da
 
 
@@ -136,7 +137,7 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
 
     sens = []
     for alpha in a_cfg.alpha_sensitivity:
-        total = _sum([probabilistic_envelope(env, alpha) for env in scen.values()])
+        total = sum_envelopes([probabilistic_envelope(env, alpha) for env in scen.values()])
         sens.append((alpha, envelope_metrics(total)))
 
     observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, scenario.behaviour.v2g_share, r)
@@ -151,7 +152,7 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
             continue
         per = {name: rt_envelope(model, scenario, observed[name], t_obs, M, a_cfg.alpha, rs)
                for name, rs in zip(observed, r.spawn(len(observed)), strict=True)}
-        per[ALL] = _sum(list(per.values()))
+        per[ALL] = sum_envelopes(list(per.values()))
         rt[f"rt@{hhmm}"] = per
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))
