@@ -141,7 +141,8 @@ def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: 
         cx.set_ylabel("runtime ratio (×)")
         cx.grid(False)
         lines = bx.get_lines() + cx.get_lines()
-        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="upper left")
+        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.2), ncol=2)
         bx.set_title("Relaxation error and cost vs fleet size")
         fig.tight_layout()
         fig.savefig(path)
