@@ -122,8 +122,9 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     first = np.clip(params.a, t0, t0 + n_intervals).astype(np.int64)
     last = np.clip(params.d, t0, t0 + n_intervals).astype(np.int64)
     count = np.maximum(last - first, 0)
-    p_max, p_min, e_lo, e_hi, t = _ragged_bounds(params, first, count, exclusive)
-    bins = np.repeat(np.arange(count.size) // n_veh * n_intervals - t0, count) + t
+    p_max, p_min, e_lo, e_hi, t, veh = _ragged_bounds(params, first, count, exclusive)
+    bins = veh // n_veh * n_intervals
+    bins += t - t0
     size = rows * n_intervals
 
     def total_of(w: FloatArray) -> FloatArray:
@@ -142,7 +143,8 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
 
 
 def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclusive: bool
-                   ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+                   ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray,
+                              np.ndarray]:
     """The closed forms of :func:`~flexibility.vehicle.bounds_at` on connected pairs only.
 
     Same equations, rewritten per vehicle as functions ``c + s t`` of the interval index so
@@ -153,7 +155,7 @@ def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclu
     and ``p_min = max(-P_dis, delta_lo / (dt eta_ch) if delta_lo > 0 else eta_dis delta_lo / dt)``.
 
     Returns:
-        ``(p_max, p_min, e_lo, e_hi, t)`` per connected pair, pairs ordered by vehicle.
+        ``(p_max, p_min, e_lo, e_hi, t, vehicle)`` per connected pair, ordered by vehicle.
     """
     total = int(count.sum())
     veh = np.repeat(np.arange(count.size), count)
@@ -166,27 +168,40 @@ def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclu
         return np.take(x, veh)
 
     starts = np.cumsum(count) - count
-    t = np.arange(total, dtype=np.int64) - np.take(starts - first, veh)
+    t = np.arange(total, dtype=np.int64)
+    t -= np.take(starts - first, veh)
     tf = t.astype(np.float64)
     dt, eta_c, eta_d = v.dt, v.eta_c, v.eta_d
     rc = rep(v.rc)
-    rc_t = rc * tf
-    f_lo = np.maximum(rep(v.lo), rep(v.e0 + v.rd * v.a) - rep(v.rd) * tf)
-    f_hi = np.minimum(rep(v.hi), rep(v.e0 - v.rc * v.a) + rc_t)
-    req = rep(v.q - v.rc * v.d) + rc_t
+    rc_t = np.multiply(rc, tf)
+    # f_lo = max(lo, A - r_d t), A = e0 + r_d a  (temporaries reused in place)
+    f_lo = np.multiply(rep(v.rd), tf, out=tf)
+    np.subtract(rep(v.e0 + v.rd * v.a), f_lo, out=f_lo)
+    np.maximum(f_lo, rep(v.lo), out=f_lo)
+    f_hi = np.add(rc_t, rep(v.e0 - v.rc * v.a))
+    np.minimum(f_hi, rep(v.hi), out=f_hi)
+    req = np.add(rc_t, rep(v.q - v.rc * v.d), out=rc_t)  # q - r_c (d - t)
     if exclusive:
-        p_max = np.minimum(rep(v.pc), rep(v.hi / (dt * eta_c)) - f_lo / (dt * eta_c))
+        p_max = np.multiply(f_lo, -1.0 / (dt * eta_c))
+        np.add(p_max, rep(v.hi / (dt * eta_c)), out=p_max)
+        np.minimum(p_max, rep(v.pc), out=p_max)
     else:
         k = 1.0 / eta_d - eta_c
         a1 = (v.hi / dt + k * v.pd) / eta_c
         a2 = eta_d * (v.hi / dt + k * v.pc)
-        p_max = np.minimum(np.minimum(rep(v.pc), rep(a1) - f_lo / (dt * eta_c)),
-                           rep(a2) - f_lo * (eta_d / dt))
-    delta_lo = np.maximum(rep(v.lo), req + rc) - f_hi
-    p_min = np.maximum(np.negative(rep(v.pd)), delta_lo * np.where(delta_lo > 0, 1.0 / (dt * eta_c),
-                                                       eta_d / dt))
-    e_lo = np.maximum(f_lo, req)
-    return p_max, p_min, e_lo, f_hi, t
+        p_max = np.multiply(f_lo, -1.0 / (dt * eta_c))
+        np.add(p_max, rep(a1), out=p_max)
+        np.minimum(p_max, rep(v.pc), out=p_max)
+        other = np.multiply(f_lo, -eta_d / dt)
+        np.add(other, rep(a2), out=other)
+        np.minimum(p_max, other, out=p_max)
+    delta_lo = np.add(req, rc)
+    np.maximum(delta_lo, rep(v.lo), out=delta_lo)
+    np.subtract(delta_lo, f_hi, out=delta_lo)
+    p_min = np.where(delta_lo > 0, delta_lo * (1.0 / (dt * eta_c)), delta_lo * (eta_d / dt))
+    np.maximum(p_min, np.negative(rep(v.pd)), out=p_min)
+    e_lo = np.maximum(f_lo, req, out=req)
+    return p_max, p_min, e_lo, f_hi, t, veh
 
 
 Side = Literal["inner", "outer"]
