@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,7 +56,6 @@ class Fleet:
     eta_ch: float = 0.95
     eta_dis: float = 0.95
     dt_h: float = 0.25
-    _checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("arrival_idx", "departure_idx"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.fleet import Fleet, concat_fleets
+from flexibility.fleet import Fleet
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import EVParams, Horizon
 
@@ -139,5 +139,5 @@ def observe_at(fleet: Fleet, t_obs: int) -> Fleet:
                  dt_h=fleet.dt_h)
 
 
-__all__ = ["SessionDraw", "concat_fleets", "draw_sessions", "draw_sessions_after",
+__all__ = ["SessionDraw", "draw_sessions", "draw_sessions_after",
            "fleet_from_sessions", "observe_at", "session_day"]
