@@ -26,6 +26,7 @@ from flexibility.aggregation import (
     station_envelope,
 )
 from flexibility.fleet import Fleet
+from flexibility.packaging import InnerBox, add_boxes, inner_quantile, station_inner_box
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario
@@ -53,6 +54,8 @@ class StationLayerResult:
         scenario_envelopes: Per-station scenario envelopes (arrays ``(M, T)``).
         alpha_sensitivity: ``(alpha, metrics of ALL)`` per requested confidence level.
         spearman: Empirical vs generated rank correlations (paper Table 1 form).
+        da_inner: DA inner (deliverable) box per station (see ``flexibility.packaging``).
+        rt_inner: RT inner boxes per observation label and station.
         unreachable_capped: Sessions whose departure requirement was capped to reachable.
         n_sessions: Sessions sampled over all scenarios and stations (with carry-over).
     """
@@ -64,6 +67,8 @@ class StationLayerResult:
     spearman: list[SpearmanRow]
     unreachable_capped: int
     n_sessions: int
+    da_inner: dict[str, InnerBox]
+    rt_inner: dict[str, dict[str, InnerBox]]
 
     @property
     def metrics(self) -> EnvelopeMetrics:
@@ -93,10 +98,22 @@ def da_envelopes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
     return scen, da
 
 
+def da_inner_boxes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
+                   statistic: str) -> dict[str, InnerBox]:
+    """DA inner box of every station: α inner quantile (or mean) of the scenario boxes."""
+    out = {}
+    for name, fleet in fleets.items():
+        box = station_inner_box(fleet, n_intervals)
+        out[name] = (InnerBox(box.lo_kw.mean(0), box.hi_kw.mean(0), box.dt_h)
+                     if statistic == "mean" else inner_quantile(box, alpha))
+    return out
+
+
 def rt_envelope(model: BehaviourModel, scenario: Scenario, observed: SessionDraw,
                 t_obs: int, n_scenarios: int, alpha: float,
-                rng: np.random.Generator) -> Envelope:
-    """Real-time envelope of one station at interval ``t_obs`` over the remaining horizon."""
+                rng: np.random.Generator) -> tuple[Envelope, InnerBox]:
+    """Real-time envelope and inner box of one station at interval ``t_obs`` over the
+    remaining horizon."""
     hz, ev = scenario.horizon, scenario.ev
     T = hz.n_intervals
     fleet = fleet_from_sessions(observed, ev, hz)
@@ -105,15 +122,20 @@ def rt_envelope(model: BehaviourModel, scenario: Scenario, observed: SessionDraw
     known = (observed.arrival_min[0] <= after_min) & (d > t_obs)
     future = observed.arrival_min[0] > after_min
     remaining = T - t_obs
-    known_env = station_envelope(observe_at(fleet.row(0).take(known), t_obs), remaining,
-                                 t0=t_obs) if known.any() else None
+    known_fleet = observe_at(fleet.row(0).take(known), t_obs) if known.any() else None
+    known_env = (station_envelope(known_fleet, remaining, t0=t_obs)
+                 if known_fleet is not None else None)
     days = session_day(observed)[0][future]
     n_future = {int(day): int(np.sum(days == day)) for day in np.unique(days)}
     draw = draw_sessions_after(model, hz, n_future, after_min, n_scenarios,
                                scenario.behaviour.v2g_share, rng)
-    fut = station_envelope(fleet_from_sessions(draw, ev, hz), remaining, t0=t_obs)
+    future_fleet = fleet_from_sessions(draw, ev, hz)
+    fut = station_envelope(future_fleet, remaining, t0=t_obs)
     env = probabilistic_envelope(fut, alpha)
-    return env + known_env if known_env is not None else env
+    box = inner_quantile(station_inner_box(future_fleet, remaining, t0=t_obs), alpha)
+    if known_fleet is None:
+        return env, box
+    return env + known_env, add_boxes(box, station_inner_box(known_fleet, remaining, t0=t_obs))
 
 
 def assess_station_layer(scenario: Scenario, model: BehaviourModel,
@@ -144,18 +166,23 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
                 for s, r in zip(scenario.stations, streams[1].spawn(len(scenario.stations)),
                                 strict=True)}
     rt: dict[str, dict[str, Envelope]] = {}
+    rt_inner: dict[str, dict[str, InnerBox]] = {}
     rt_rngs = streams[2].spawn(len(a_cfg.rt_times))
     for hhmm, r in zip(a_cfg.rt_times, rt_rngs, strict=True):
         minutes = (int(hhmm[:2]) * 60 + int(hhmm[3:]) - hz.start_min) % DAY_MIN
         t_obs = int(minutes // hz.dt_min)
         if t_obs >= T:
             continue
-        per = {name: rt_envelope(model, scenario, observed[name], t_obs, M, a_cfg.alpha, rs)
-               for name, rs in zip(observed, r.spawn(len(observed)), strict=True)}
+        both = {name: rt_envelope(model, scenario, observed[name], t_obs, M, a_cfg.alpha, rs)
+                for name, rs in zip(observed, r.spawn(len(observed)), strict=True)}
+        per = {name: pair[0] for name, pair in both.items()}
         per[ALL] = sum_envelopes(list(per.values()))
         rt[f"rt@{hhmm}"] = per
+        rt_inner[f"rt@{hhmm}"] = {name: pair[1] for name, pair in both.items()}
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))
     return StationLayerResult(da=da, rt=rt, scenario_envelopes=scen, alpha_sensitivity=sens,
                               spearman=spearman_table(model, regenerated),
-                              unreachable_capped=unreachable, n_sessions=n_sessions)
+                              unreachable_capped=unreachable, n_sessions=n_sessions,
+                              da_inner=da_inner_boxes(fleets, T, a_cfg.alpha, a_cfg.da_statistic),
+                              rt_inner=rt_inner)

@@ -131,6 +131,46 @@ class Assessment(_Strict):
         return v
 
 
+class Profiles(_Strict):
+    """Background load and PV of the feeder (see ``scenarios.profiles``)."""
+
+    source: str = "builtin:simbench_summer_weekday"
+    load_min_kw: float = Field(1150.0, ge=0)
+    load_peak_kw: float = Field(1850.0, ge=0)
+    pv_peak_kw: float = Field(600.0, ge=0)
+    pv_buses: list[int] = []
+
+    @model_validator(mode="after")
+    def _check_load(self) -> Profiles:
+        if self.load_min_kw > self.load_peak_kw:
+            raise ValueError(f"load_min_kw ({self.load_min_kw}) is above load_peak_kw "
+                             f"({self.load_peak_kw}); swap them")
+        return self
+
+
+class Grid(_Strict):
+    """The distribution feeder and its limits (paper §3.3, §4.1)."""
+
+    feeder: str = "case33bw"
+    bus_numbering: Literal["one_based", "index"] = "one_based"
+    v_min_pu: float = Field(0.95, gt=0)
+    v_max_pu: float = Field(1.05, gt=0)
+    substation_kw: float = Field(2000.0, gt=0)
+    line_margin: float = Field(1.0, gt=0)
+    thermal_polygon_sides: int = Field(12, ge=4, le=360)
+    policy: Literal["uniform", "optimal"] = "uniform"
+    converter_kva_per_kw: float = Field(1.0, gt=0)
+    pq_directions: int = Field(24, ge=4, le=720)
+    profiles: Profiles = Profiles()
+
+    @model_validator(mode="after")
+    def _check_voltage(self) -> Grid:
+        if self.v_min_pu >= self.v_max_pu:
+            raise ValueError(f"voltage limits inverted: v_min_pu = {self.v_min_pu} is not below "
+                             f"v_max_pu = {self.v_max_pu}; use e.g. 0.95 and 1.05")
+        return self
+
+
 class Scenario(_Strict):
     """A complete scenario file."""
 
@@ -142,6 +182,7 @@ class Scenario(_Strict):
     behaviour: Behaviour = Behaviour()
     stations: list[Station] = Field(min_length=1)
     assessment: Assessment = Assessment()
+    grid: Grid = Grid()
     base_dir: str = Field(".", exclude=True)
 
     @model_validator(mode="after")
@@ -159,11 +200,12 @@ class Scenario(_Strict):
         path = Path(self.behaviour.sessions)
         return path if path.is_absolute() else Path(self.base_dir) / path
 
-    def with_overrides(self, **assessment: object) -> Scenario:
-        """A copy with assessment fields replaced (CLI options); re-validated."""
+    def with_overrides(self, grid: dict | None = None, **assessment: object) -> Scenario:
+        """A copy with assessment (and grid) fields replaced (CLI options); re-validated."""
         data = self.model_dump()
         data["base_dir"] = self.base_dir
         data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
+        data["grid"].update({k: v for k, v in (grid or {}).items() if v is not None})
         return _validate(data, "command line")
 
 

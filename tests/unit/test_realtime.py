@@ -25,7 +25,7 @@ def test_rt_envelope_at_end_of_day_is_only_known_vehicles(paper_scenario, shippe
     # force every session of the observed day to have arrived by τ
     arrived = observed.arrival_min[0] <= t_obs * hz.dt_min
     observed = observed.select(arrived)
-    env = rt_envelope(shipped_model, paper_scenario, observed, t_obs, 20, 0.9, rng)
+    env, _ = rt_envelope(shipped_model, paper_scenario, observed, t_obs, 20, 0.9, rng)
     fleet = fleet_from_sessions(observed, paper_scenario.ev, hz).row(0)
     known = (fleet.departure_idx > t_obs)
     ref = station_envelope(observe_at(fleet.take(known), t_obs), 1, t0=t_obs)

@@ -1,0 +1,306 @@
+"""Distribution and transmission layers on top of the station layer (paper §3.3–3.4, §4.4–4.5).
+
+Build → solve → report:
+
+1. :func:`build_grid_model` loads the feeder, maps the station buses, spreads the background
+   load/PV over the buses and builds the LinDistFlow security set of every interval once.
+2. :func:`network_boxes` clips station boxes with the chosen policy, AC-checks the charging and
+   discharging corners of every interval and tightens them by bisection where AC violates a
+   limit (AC-corrected clipping), and measures the AC boundary along the same direction.
+3. :func:`assess_grid_layers` applies 2 to the station envelopes (distribution layer) and to the
+   deliverable inner boxes (transmission layer, intersected with the distribution boxes), for
+   the DA case and every RT observation, and traces the DA P–Q sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from environment.station_assessment import ALL, StationLayerResult, sum_envelopes
+from flexibility.aggregation import Envelope
+from flexibility.packaging import Boundary, InnerBox, package
+from grid.ac import Bisection, RadialSweep, ac_solver, bisect_segments
+from grid.clipping import BINDING_NAMES, ClipResult, clip, reference_point
+from grid.feeder import Feeder, FeederError, FloatArray, load_feeder
+from grid.lindistflow import KIND_NAMES, LinDistFlow, NetworkLimits, SecuritySet
+from grid.pq import PQResult, pq_projection
+from scenarios.config import Scenario
+from scenarios.profiles import Background, feeder_totals, read_shapes, spread
+
+
+@dataclass(frozen=True)
+class GridModel:
+    """Everything the network layers need about the feeder, built once per scenario.
+
+    Attributes:
+        feeder: The radial feeder.
+        ldf: Its LinDistFlow matrices.
+        solver: AC solver (radial sweep or pandapower).
+        limits: Security limits.
+        stations: Station names in column order.
+        station_bus: Scenario bus number per station (as written in the scenario).
+        pp_bus: pandapower bus index per station.
+        positions: Feeder positions of the stations.
+        background: Background load and PV per interval and position.
+        sec: LinDistFlow security set of every interval of the horizon.
+        policy: Allocation policy.
+    """
+
+    feeder: Feeder
+    ldf: LinDistFlow
+    solver: object
+    limits: NetworkLimits
+    stations: tuple[str, ...]
+    station_bus: tuple[int, ...]
+    pp_bus: tuple[int, ...]
+    positions: np.ndarray
+    background: Background
+    sec: SecuritySet
+    policy: str
+
+    def sec_window(self, t0: int, n: int) -> SecuritySet:
+        """The security set restricted to intervals ``t0 .. t0 + n - 1``."""
+        s = self.sec
+        return SecuritySet(a_p=s.a_p, a_q=s.a_q, b=s.b[t0:t0 + n], kind=s.kind,
+                           element=s.element)
+
+    def bg(self, t0: int, n: int) -> tuple[FloatArray, FloatArray]:
+        """Background consumption ``(P, Q)`` of intervals ``t0 .. t0 + n - 1``."""
+        b = self.background
+        return b.p_net_kw[t0:t0 + n], b.q_load_kvar[t0:t0 + n]
+
+
+def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel:
+    """Load the feeder, map stations, spread profiles and build the security set.
+
+    Raises:
+        FeederError: Unknown feeder or station bus, missing bus, meshed feeder.
+    """
+    g, hz = scenario.grid, scenario.horizon
+    feeder = load_feeder(g.feeder, scenario.base_dir, g.line_margin)
+    buses = []
+    for st in scenario.stations:
+        if st.bus is None:
+            raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
+                              f"station ({g.bus_numbering} numbering)")
+        buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
+    positions = np.asarray([feeder.position(b) for b in buses], dtype=np.int64)
+    p = g.profiles
+    load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
+                             hz.n_intervals, p.load_min_kw, p.load_peak_kw, p.pv_peak_kw)
+    pv_pos = [feeder.position(feeder.resolve_bus(b, g.bus_numbering)) for b in p.pv_buses]
+    background = spread(load, pv, feeder.load_p_kw, feeder.load_q_kvar, pv_pos or None)
+    limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
+    ldf = LinDistFlow(feeder)
+    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits)
+    return GridModel(feeder=feeder, ldf=ldf, solver=ac_solver(feeder), limits=limits,
+                     stations=tuple(s.name for s in scenario.stations),
+                     station_bus=tuple(int(s.bus) for s in scenario.stations),
+                     pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
+                     policy=policy or g.policy)
+
+
+@dataclass(frozen=True)
+class NetworkBoxes:
+    """Station boxes after LinDistFlow clipping and AC correction (arrays ``(T, J)``).
+
+    Attributes:
+        t0: First interval.
+        raw_lo_kw: Station lower bounds before clipping.
+        raw_hi_kw: Station upper bounds before clipping.
+        ldf: The LinDistFlow clipping.
+        lo_kw: AC-corrected lower bounds.
+        hi_kw: AC-corrected upper bounds.
+        ac_ch: AC correction of the charging corner (bisection on ``u0 -> hi_ldf``).
+        ac_dis: AC correction of the discharging corner.
+        ac_bound_ch: AC boundary along the charging direction, to the station box edge.
+        ray_end_ch: End of that ray per station.
+    """
+
+    t0: int
+    raw_lo_kw: FloatArray
+    raw_hi_kw: FloatArray
+    ldf: ClipResult
+    lo_kw: FloatArray
+    hi_kw: FloatArray
+    ac_ch: Bisection
+    ac_dis: Bisection
+    ac_bound_ch: Bisection
+    ray_end_ch: FloatArray
+
+    @property
+    def ac_boundary_ch_kw(self) -> FloatArray:
+        """Total charging boundary found by AC along the LinDistFlow direction ``(T,)``."""
+        u0 = reference_point(self.raw_lo_kw, self.raw_hi_kw)
+        lam = self.ac_bound_ch.lam[:, None]
+        return (u0 + lam * (self.ray_end_ch - u0)).sum(1)
+
+    @property
+    def binding_ch(self) -> list[str]:
+        """Binding family on the charging side after AC correction."""
+        return _binding(self.ldf.binding_ch, self.ac_ch)
+
+    @property
+    def binding_dis(self) -> list[str]:
+        """Binding family on the discharging side after AC correction."""
+        return _binding(self.ldf.binding_dis, self.ac_dis)
+
+
+def _binding(ldf_binding: np.ndarray, ac: Bisection) -> list[str]:
+    out = []
+    for b, lam, ac_b in zip(ldf_binding, ac.lam, ac.binding, strict=True):
+        out.append(f"{KIND_NAMES[ac_b]} (AC)" if lam < 1.0 and ac_b >= 0
+                   else BINDING_NAMES[int(b)])
+    return out
+
+
+def network_boxes(gm: GridModel, t0: int, lo_kw: FloatArray, hi_kw: FloatArray) -> NetworkBoxes:
+    """Clip station boxes ``[lo, hi]`` (``(T, J)``, from interval ``t0``) and AC-correct them."""
+    n = lo_kw.shape[0]
+    sec = gm.sec_window(t0, n)
+    res = clip(sec, lo_kw, hi_kw, gm.policy)
+    bg_p, bg_q = gm.bg(t0, n)
+    u0 = reference_point(lo_kw, hi_kw)
+    both = bisect_segments(gm.solver, np.vstack([bg_p, bg_p, bg_p]),
+                           np.vstack([bg_q, bg_q, bg_q]), gm.positions,
+                           np.vstack([u0, u0, u0]),
+                           np.vstack([res.hi_kw, res.lo_kw, _ray_end(u0, res.hi_kw, hi_kw)]),
+                           gm.limits)
+    ac_ch, ac_dis, bound = (_take(both, slice(k * n, (k + 1) * n)) for k in range(3))
+    hi = u0 + ac_ch.lam[:, None] * (res.hi_kw - u0)
+    lo = u0 + ac_dis.lam[:, None] * (res.lo_kw - u0)
+    return NetworkBoxes(t0=t0, raw_lo_kw=lo_kw, raw_hi_kw=hi_kw, ldf=res, lo_kw=lo, hi_kw=hi,
+                        ac_ch=ac_ch, ac_dis=ac_dis, ac_bound_ch=bound,
+                        ray_end_ch=_ray_end(u0, res.hi_kw, hi_kw))
+
+
+def _ray_end(u0: FloatArray, through: FloatArray, box_hi: FloatArray) -> FloatArray:
+    """Where the ray ``u0 -> through`` leaves the box ``u <= box_hi``."""
+    step = through - u0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(step > 1e-12, (box_hi - u0) / step, np.inf).min(axis=1)
+    s = np.where(np.isfinite(s), s, 1.0)
+    end = u0 + s[:, None] * step
+    flat = ~(step > 1e-12).any(axis=1)
+    end[flat] = box_hi[flat]  # nothing admitted by LinDistFlow: probe the full station box
+    return end
+
+
+def _take(b: Bisection, sl: slice) -> Bisection:
+    return Bisection(lam=b.lam[sl], start_feasible=b.start_feasible[sl], binding=b.binding[sl],
+                     vm_min_pu=b.vm_min_pu[sl], loading_max_pct=b.loading_max_pct[sl])
+
+
+def clip_energy(env: Envelope, lo_kw: FloatArray, hi_kw: FloatArray, eta_ch: float,
+                eta_dis: float) -> Envelope:
+    """Station envelope with clipped power bounds and the energy band they still reach.
+
+    With ``g(p) = eta_ch p`` for ``p >= 0`` and ``p / eta_dis`` otherwise, forward
+    ``S_max(t+1) = min(S_max(t+1), S_max(t) + g(hi_t) dt + dS_t)`` and
+    ``S_min(t+1) = max(S_min(t+1), S_min(t) + g(lo_t) dt + dS_t)``, then backward
+    ``S_min(t) = max(S_min(t), S_min(t+1) - g(hi_t) dt - dS_t)`` (energy needed later must be
+    reachable with the clipped charging power).
+    """
+    def g(p: FloatArray) -> FloatArray:
+        return np.where(p >= 0, eta_ch * p, p / eta_dis) * env.dt_h
+
+    e_hi = env.e_max_kwh.copy()
+    e_lo = env.e_min_kwh.copy()
+    gh, gl = g(hi_kw), g(lo_kw)
+    for t in range(env.n_intervals - 1):
+        e_hi[..., t + 1] = np.minimum(e_hi[..., t + 1], e_hi[..., t] + gh[..., t]
+                                      + env.ds_kwh[..., t])
+        e_lo[..., t + 1] = np.maximum(e_lo[..., t + 1], e_lo[..., t] + gl[..., t]
+                                      + env.ds_kwh[..., t])
+    for t in range(env.n_intervals - 2, -1, -1):
+        e_lo[..., t] = np.maximum(e_lo[..., t], e_lo[..., t + 1] - gh[..., t] - env.ds_kwh[..., t])
+    return Envelope(p_max_kw=hi_kw, p_min_kw=lo_kw, e_min_kwh=e_lo, e_max_kwh=e_hi,
+                    ds_kwh=env.ds_kwh, dt_h=env.dt_h, t0=env.t0)
+
+
+@dataclass(frozen=True)
+class LayerSet:
+    """Distribution and transmission results of one case (DA or one RT observation).
+
+    Attributes:
+        distribution: Effective envelope per station and ``ALL``.
+        transmission: Packaged boundary per station and ``ALL``.
+        dist_boxes: Clipping and AC details of the distribution layer.
+        trans_boxes: Clipping and AC details of the transmission inner boxes.
+        empty_intervals: Intervals where the deliverable box is empty (requirements the network
+            cannot serve); the boundary there is the point closest to feasibility.
+    """
+
+    distribution: dict[str, Envelope]
+    transmission: dict[str, Boundary]
+    dist_boxes: NetworkBoxes
+    trans_boxes: NetworkBoxes
+    empty_intervals: np.ndarray
+
+
+def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
+               eta_ch: float, eta_dis: float) -> LayerSet:
+    """Distribution and transmission layers for one set of station envelopes."""
+    names = list(gm.stations)
+    t0 = envs[names[0]].t0
+    lo = np.stack([envs[s].p_min_kw for s in names], axis=1)
+    hi = np.stack([envs[s].p_max_kw for s in names], axis=1)
+    dist = network_boxes(gm, t0, lo, hi)
+    distribution = {s: clip_energy(envs[s], dist.lo_kw[:, j], dist.hi_kw[:, j], eta_ch, eta_dis)
+                    for j, s in enumerate(names)}
+    distribution[ALL] = sum_envelopes([distribution[s] for s in names])
+    ilo = np.stack([boxes[s].lo_kw for s in names], axis=1)
+    ihi = np.stack([boxes[s].hi_kw for s in names], axis=1)
+    trans = network_boxes(gm, t0, ilo, ihi)
+    t_lo = np.maximum(trans.lo_kw, dist.lo_kw)
+    t_hi = np.minimum(trans.hi_kw, dist.hi_kw)
+    empty = (t_lo > t_hi + 1e-9).any(axis=1)
+    t_hi = np.maximum(t_hi, t_lo)
+    dt_h = envs[names[0]].dt_h
+    transmission = {s: package(t_lo[:, j], t_hi[:, j], dt_h, t0) for j, s in enumerate(names)}
+    transmission[ALL] = package(t_lo.sum(1), t_hi.sum(1), dt_h, t0)
+    return LayerSet(distribution=distribution, transmission=transmission, dist_boxes=dist,
+                    trans_boxes=trans, empty_intervals=np.flatnonzero(empty) + t0)
+
+
+@dataclass(frozen=True)
+class GridLayerResult:
+    """Distribution and transmission layers of a scenario.
+
+    Attributes:
+        model: The grid model used.
+        da: DA layers.
+        rt: RT layers per observation label.
+        pq: DA P–Q projection.
+        s_max_kva: Converter limits used by the P–Q sets ``(T, J)``.
+    """
+
+    model: GridModel
+    da: LayerSet
+    rt: dict[str, LayerSet]
+    pq: PQResult
+    s_max_kva: FloatArray
+
+
+def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
+                       gm: GridModel) -> GridLayerResult:
+    """Distribution and transmission layers for the DA case and every RT observation."""
+    ev = scenario.ev
+    da = layers_for(gm, station.da, station.da_inner, ev.eta_ch, ev.eta_dis)
+    rt = {kind: layers_for(gm, station.rt[kind], station.rt_inner[kind], ev.eta_ch, ev.eta_dis)
+          for kind in station.rt}
+    names = list(gm.stations)
+    lo = np.stack([station.da[s].p_min_kw for s in names], axis=1)
+    hi = np.stack([station.da[s].p_max_kw for s in names], axis=1)
+    s_max = scenario.grid.converter_kva_per_kw * np.maximum(hi, -lo)
+    bg_p, bg_q = gm.bg(0, lo.shape[0])
+    pq = pq_projection(gm.sec, lo, hi, s_max, scenario.grid.pq_directions, gm.solver, bg_p,
+                       bg_q, gm.positions, gm.limits)
+    return GridLayerResult(model=gm, da=da, rt=rt, pq=pq, s_max_kva=s_max)
+
+
+def is_fast_ac(gm: GridModel) -> bool:
+    """Whether AC checks use the radial sweep (else pandapower per point)."""
+    return isinstance(gm.solver, RadialSweep)

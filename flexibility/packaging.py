@@ -1,0 +1,165 @@
+"""Transmission packaging: a deliverable inner boundary ``B_t`` (paper §3.4).
+
+The station envelope sums per-interval projections, so it is an *outer* description: not every
+trajectory inside it can be split among the vehicles. The transmission layer needs the opposite
+guarantee — every trajectory inside ``B`` is deliverable — so it is built from inner boxes.
+
+**Vehicle inner box.** Vehicle ``n`` connected for the ``K_n = d_n - a_n`` intervals of its
+dwell gets one constant box ``[l_n, u_n]`` of net power such that *any* trajectory with
+``l_n <= p_{n,t} <= u_n`` is feasible. The stored energy is monotone in every past ``p_{n,s}``
+(``+eta_ch p dt`` when charging, ``+p dt / eta_dis`` when discharging), so it suffices that the
+all-``l`` trajectory respects the lower bounds and the departure requirement and the all-``u``
+trajectory the upper bound:
+
+    l_n = (q_n - e0_n) / (eta_ch dt K_n)                         if q_n >  e0_n,
+    l_n = -min(P_dis, eta_dis (e0_n - max(q_n, e_lo,n)) / (dt K_n))   otherwise,
+    u_n = min(P_ch, (e_hi,n - e0_n) / (eta_ch dt K_n)),
+
+with ``q_n`` the (reachable) requirement, ``e_lo = min(e_min, e0)`` and ``e_hi = max(e_max, e0)``.
+
+**Station inner box** ``[L_j,t, U_j,t] = sum_n x_{n,t} [l_n, u_n]`` (difference arrays,
+O(N + T)); over scenarios the α inner box keeps the ``U`` and ``L`` reached in a share α.
+
+**Boundary.** The station inner boxes are clipped by the security set like the distribution
+layer and intersected with the distribution-layer effective boxes; the transmission boundary
+of a set of stations is then
+
+    P_up_t = sum_j hi_j,t,   P_down_t = sum_j lo_j,t        (net power, charging positive),
+    E_max_t = sum_{s<t} P_up_s dt,   E_min_t = sum_{s<t} P_down_s dt   (cumulative energy),
+    R_up_t = P_up_t - P_down_{t-1},  R_down_t = P_up_{t-1} - P_down_t  (largest ramps).
+
+Any trajectory ``P_down <= p <= P_up`` is split to stations with one common
+``theta_t = (p_t - P_down_t) / (P_up_t - P_down_t)`` and to vehicles in the same way, which keeps
+every station inside a jointly feasible box and every vehicle inside its inner box. With a box
+package the energy and ramp limits are implied by the power limits (reported, never binding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flexibility.aggregation import scenario_quantile
+from flexibility.fleet import Fleet, FloatArray
+
+
+@dataclass(frozen=True)
+class InnerBox:
+    """Inner net-power box per interval (arrays ``(..., T)``, charging positive).
+
+    Attributes:
+        lo_kw: Lower bound of net power.
+        hi_kw: Upper bound of net power.
+        dt_h: Interval length.
+        t0: First interval index.
+    """
+
+    lo_kw: FloatArray
+    hi_kw: FloatArray
+    dt_h: float
+    t0: int = 0
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Packaged transmission boundary ``B_t = (P_up, P_down, E_min, E_max, R_up, R_down)``.
+
+    Attributes:
+        p_up_kw: Upper bound of net power (charging positive).
+        p_down_kw: Lower bound of net power (negative: discharging).
+        e_min_kwh: Least cumulative net energy drawn since ``t0`` at the start of ``t``.
+        e_max_kwh: Largest cumulative net energy at the start of ``t``.
+        ramp_up_kw: Largest increase ``p_t - p_{t-1}`` inside the boundary.
+        ramp_down_kw: Largest decrease ``p_{t-1} - p_t``.
+        dt_h: Interval length.
+        t0: First interval index.
+    """
+
+    p_up_kw: FloatArray
+    p_down_kw: FloatArray
+    e_min_kwh: FloatArray
+    e_max_kwh: FloatArray
+    ramp_up_kw: FloatArray
+    ramp_down_kw: FloatArray
+    dt_h: float
+    t0: int = 0
+
+
+def vehicle_boxes(fleet: Fleet) -> tuple[FloatArray, FloatArray]:
+    """Constant inner box ``(l_n, u_n)`` of every vehicle (see module docstring)."""
+    k = np.maximum(fleet.departure_idx - fleet.arrival_idx, 1).astype(float)
+    dt, eta_c, eta_d = fleet.dt_h, fleet.eta_ch, fleet.eta_dis
+    e0 = fleet.e_init_kwh
+    lo_e = fleet.lower_energy_kwh()
+    hi_e = fleet.upper_energy_kwh()
+    q = np.minimum(fleet.reachable_requirement_kwh(), hi_e)
+    need = q - e0
+    spare = e0 - np.maximum(q, lo_e)
+    lower = np.where(need > 0, need / (eta_c * dt * k),
+                     -np.minimum(fleet.p_dis_max_kw, eta_d * np.maximum(spare, 0.0) / (dt * k)))
+    lower = np.minimum(lower, fleet.p_ch_max_kw)
+    upper = np.minimum(fleet.p_ch_max_kw, (hi_e - e0) / (eta_c * dt * k))
+    upper = np.maximum(upper, lower)
+    return lower, upper
+
+
+def station_inner_box(fleet: Fleet, n_intervals: int, t0: int = 0) -> InnerBox:
+    """Sum of vehicle inner boxes over the vehicle axis on intervals ``t0 .. t0 + T - 1``."""
+    lower, upper = vehicle_boxes(fleet)
+    shape = np.broadcast(fleet.arrival_idx, lower).shape
+    lead = shape[:-1]
+    a = np.clip(np.broadcast_to(fleet.arrival_idx, shape) - t0, 0, n_intervals)
+    d = np.clip(np.broadcast_to(fleet.departure_idx, shape) - t0, 0, n_intervals)
+    rows = int(np.prod(lead)) if lead else 1
+    base = (np.arange(rows) * (n_intervals + 1)).reshape(*lead, 1) if lead else 0
+
+    def total(v: FloatArray) -> FloatArray:
+        v = np.where(d > a, np.broadcast_to(v, shape), 0.0)
+        size = rows * (n_intervals + 1)
+        diff = (np.bincount((a + base).ravel(), v.ravel(), size)
+                - np.bincount((d + base).ravel(), v.ravel(), size))
+        return np.cumsum(diff.reshape(*lead, n_intervals + 1), axis=-1)[..., :n_intervals]
+
+    return InnerBox(lo_kw=total(lower), hi_kw=total(upper), dt_h=fleet.dt_h, t0=t0)
+
+
+def inner_quantile(box: InnerBox, alpha: float, axis: int = 0) -> InnerBox:
+    """α inner box over the scenario axis: ``U`` and ``L`` reached in a share α of scenarios."""
+    return InnerBox(lo_kw=scenario_quantile(box.lo_kw, alpha, upper=True, axis=axis),
+                    hi_kw=scenario_quantile(box.hi_kw, alpha, upper=False, axis=axis),
+                    dt_h=box.dt_h, t0=box.t0)
+
+
+def add_boxes(a: InnerBox, b: InnerBox) -> InnerBox:
+    """Minkowski sum of two boxes on the same grid."""
+    return InnerBox(lo_kw=a.lo_kw + b.lo_kw, hi_kw=a.hi_kw + b.hi_kw, dt_h=a.dt_h, t0=a.t0)
+
+
+def package(lo_kw: FloatArray, hi_kw: FloatArray, dt_h: float, t0: int = 0) -> Boundary:
+    """Boundary parameters of a power box ``lo <= p <= hi`` (arrays ``(T,)``)."""
+    lo = np.asarray(lo_kw, dtype=float)
+    hi = np.asarray(hi_kw, dtype=float)
+    e_min = np.concatenate([[0.0], np.cumsum(lo)[:-1]]) * dt_h
+    e_max = np.concatenate([[0.0], np.cumsum(hi)[:-1]]) * dt_h
+    prev_lo = np.concatenate([[lo[0]], lo[:-1]])
+    prev_hi = np.concatenate([[hi[0]], hi[:-1]])
+    return Boundary(p_up_kw=hi, p_down_kw=lo, e_min_kwh=e_min, e_max_kwh=e_max,
+                    ramp_up_kw=hi - prev_lo, ramp_down_kw=prev_hi - lo, dt_h=dt_h, t0=t0)
+
+
+def disaggregate(p_kw: FloatArray, lo_kw: FloatArray, hi_kw: FloatArray) -> FloatArray:
+    """Split a total trajectory inside ``[sum lo, sum hi]`` with one common ``theta_t``.
+
+    Args:
+        p_kw: Total per interval ``(T,)``.
+        lo_kw: Member lower bounds ``(T, K)``.
+        hi_kw: Member upper bounds ``(T, K)``.
+
+    Returns:
+        Member setpoints ``lo + theta (hi - lo)`` of shape ``(T, K)``.
+    """
+    lo_t, hi_t = lo_kw.sum(axis=1), hi_kw.sum(axis=1)
+    width = hi_t - lo_t
+    theta = np.divide(p_kw - lo_t, width, out=np.zeros_like(width), where=width > 1e-12)
+    return lo_kw + np.clip(theta, 0.0, 1.0)[:, None] * (hi_kw - lo_kw)

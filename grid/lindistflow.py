@@ -1,0 +1,181 @@
+"""LinDistFlow (Baran & Wu 1989, linearised) and the distribution security set (paper §3.3.1).
+
+Powers are **consumption-positive** (the project's convention: charging positive; PV enters as
+negative consumption). With branch flows ``F = D s`` (``D`` the downstream incidence of
+:class:`~grid.feeder.Feeder`), losses neglected, the squared voltage magnitudes are
+
+    W_k = W_0 - 2 sum_b D[b, k] (r_b F^P_b + x_b F^Q_b) / S_base,        W = |V|^2 in p.u.
+
+so that ``W = W_0 - 2 (R P + X Q)`` with the path-resistance matrix ``R = D^T diag(r) D``.
+For station consumptions ``u`` (kW) and ``v`` (kvar) at buses ``s_j`` the security set of one
+interval is the polyhedron ``{(u, v) | A^P u + A^Q v <= b_t}`` made of three constraint
+families, one function each:
+
+* voltage: ``v_min^2 <= W_k <= v_max^2`` for every bus;
+* thermal: the circle ``(F^P_b)^2 + (F^Q_b)^2 <= S_b^2`` replaced by the inscribed regular
+  polygon ``cos(th_m) F^P_b + sin(th_m) F^Q_b <= S_b cos(pi / M)`` (conservative);
+* substation headroom: ``|sum_k P_k| <= P_sub`` (active power through the supply transformer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from grid.feeder import Feeder, FeederError, FloatArray, IntArray
+
+SUBSTATION, VOLTAGE, THERMAL = 0, 1, 2
+KIND_NAMES = ("substation", "voltage", "thermal")
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """Security limits of the distribution layer.
+
+    Attributes:
+        v_min_pu: Lower voltage magnitude limit.
+        v_max_pu: Upper voltage magnitude limit.
+        substation_kw: Active-power headroom of the supply transformer (both directions).
+        polygon_sides: Sides ``M`` of the polygon that replaces each thermal circle.
+    """
+
+    v_min_pu: float = 0.95
+    v_max_pu: float = 1.05
+    substation_kw: float = np.inf
+    polygon_sides: int = 12
+
+    def __post_init__(self) -> None:
+        if not 0 < self.v_min_pu < self.v_max_pu:
+            raise FeederError(f"voltage limits inverted or empty: v_min_pu = {self.v_min_pu}, "
+                              f"v_max_pu = {self.v_max_pu}; use e.g. 0.95 and 1.05")
+        if self.substation_kw <= 0:
+            raise FeederError(f"substation headroom must be positive, got {self.substation_kw}")
+        if self.polygon_sides < 4:
+            raise FeederError("thermal polygon needs at least 4 sides")
+
+
+@dataclass(frozen=True)
+class SecuritySet:
+    """``A^P u + A^Q v <= b_t`` for station consumptions, one row per constraint.
+
+    Attributes:
+        a_p: Coefficients on station active consumption (kW), shape ``(R, J)``.
+        a_q: Coefficients on station reactive consumption (kvar), shape ``(R, J)``.
+        b: Right-hand sides per interval, shape ``(T, R)`` (background included).
+        kind: Constraint family per row (``SUBSTATION``, ``VOLTAGE``, ``THERMAL``).
+        element: Bus position (voltage) or branch (thermal) of each row; ``-1`` substation.
+    """
+
+    a_p: FloatArray
+    a_q: FloatArray
+    b: FloatArray
+    kind: IntArray
+    element: IntArray
+
+
+class LinDistFlow:
+    """LinDistFlow matrices of one feeder, built once (sparse incidence, dense station columns).
+
+    Args:
+        feeder: The radial feeder.
+    """
+
+    def __init__(self, feeder: Feeder) -> None:
+        self.feeder = feeder
+        self.d = feeder.downstream()  # (n-1, n) sparse
+        self.dt = self.d.T.tocsr()
+
+    def branch_flows(self, s_kw: FloatArray) -> FloatArray:
+        """``F = D s``: flow into every branch (rows of ``s``: ``(..., n_bus)`` -> ``(..., n-1)``)."""
+        s = np.asarray(s_kw, dtype=float)
+        return (self.d @ s.reshape(-1, s.shape[-1]).T).T.reshape(*s.shape[:-1], -1)
+
+    def voltage_sq(self, p_kw: FloatArray, q_kvar: FloatArray) -> FloatArray:
+        """Squared voltage magnitudes ``W = W_0 - 2 (R P + X Q) / S_base`` per bus."""
+        fe = self.feeder
+        drop = (self.branch_flows(p_kw) * fe.r_pu + self.branch_flows(q_kvar) * fe.x_pu)
+        drop_bus = (self.dt @ drop.reshape(-1, drop.shape[-1]).T).T.reshape(*drop.shape[:-1], -1)
+        return fe.v_slack_pu ** 2 - 2.0 * drop_bus / fe.s_base_kva
+
+    def sensitivity(self, positions: IntArray) -> tuple[FloatArray, FloatArray]:
+        """``R[:, s]`` and ``X[:, s]`` (bus x station), in p.u. of squared voltage per kW."""
+        fe = self.feeder
+        cols = self.d[:, positions].toarray()  # (n-1, J)
+        r = self.dt @ (fe.r_pu[:, None] * cols)
+        x = self.dt @ (fe.x_pu[:, None] * cols)
+        return np.asarray(r) / fe.s_base_kva, np.asarray(x) / fe.s_base_kva
+
+    def security_set(self, positions: IntArray, p_bg_kw: FloatArray, q_bg_kvar: FloatArray,
+                     limits: NetworkLimits) -> SecuritySet:
+        """The security set for stations at ``positions`` given background consumption.
+
+        Args:
+            positions: Station bus positions (``J``).
+            p_bg_kw: Background active consumption per interval and position ``(T, n)``.
+            q_bg_kvar: Background reactive consumption ``(T, n)``.
+            limits: Voltage, substation and polygon settings.
+        """
+        parts = [substation_rows(self, positions, p_bg_kw, limits),
+                 voltage_rows(self, positions, p_bg_kw, q_bg_kvar, limits),
+                 thermal_rows(self, positions, p_bg_kw, q_bg_kvar, limits)]
+        return SecuritySet(a_p=np.vstack([p[0] for p in parts]),
+                           a_q=np.vstack([p[1] for p in parts]),
+                           b=np.hstack([p[2] for p in parts]),
+                           kind=np.concatenate([p[3] for p in parts]),
+                           element=np.concatenate([p[4] for p in parts]))
+
+
+Rows = tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]
+
+
+def substation_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
+                    limits: NetworkLimits) -> Rows:
+    """Headroom ``-P_sub <= sum_k P_bg,k + sum_j u_j <= P_sub`` (losses neglected)."""
+    j = positions.size
+    total = p_bg_kw.sum(axis=1)
+    a = np.vstack([np.ones(j), -np.ones(j)])
+    b = np.stack([limits.substation_kw - total, limits.substation_kw + total], axis=1)
+    return a, np.zeros_like(a), b, np.full(2, SUBSTATION), np.full(2, -1)
+
+
+def voltage_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
+                 q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
+    """``v_min^2 <= W_bg - 2 (R_s u + X_s v) <= v_max^2`` at every bus except the substation."""
+    r, x = ldf.sensitivity(positions)
+    w_bg = ldf.voltage_sq(p_bg_kw, q_bg_kvar)[:, 1:]
+    r, x = r[1:], x[1:]
+    a_p = np.vstack([2.0 * r, -2.0 * r])
+    a_q = np.vstack([2.0 * x, -2.0 * x])
+    b = np.hstack([w_bg - limits.v_min_pu ** 2, limits.v_max_pu ** 2 - w_bg])
+    bus = np.arange(1, ldf.feeder.n_bus)
+    return a_p, a_q, b, np.full(a_p.shape[0], VOLTAGE), np.concatenate([bus, bus])
+
+
+def thermal_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
+                 q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
+    """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= S_b cos(pi/M)`` for every branch and side ``m``."""
+    m = limits.polygon_sides
+    th = 2.0 * np.pi * np.arange(m) / m
+    cos, sin = np.cos(th), np.sin(th)
+    inc = ldf.d[:, positions].toarray()  # (n-1, J): station below branch
+    fp, fq = ldf.branch_flows(p_bg_kw), ldf.branch_flows(q_bg_kvar)  # (T, n-1)
+    rating = ldf.feeder.rating_kva * np.cos(np.pi / m)
+    a_p = (cos[:, None, None] * inc[None]).reshape(-1, positions.size)
+    a_q = (sin[:, None, None] * inc[None]).reshape(-1, positions.size)
+    b = rating[None, None, :] - (cos[None, :, None] * fp[:, None, :]
+                                 + sin[None, :, None] * fq[:, None, :])
+    n_br = inc.shape[0]
+    return (a_p, a_q, b.reshape(b.shape[0], -1), np.full(a_p.shape[0], THERMAL),
+            np.tile(np.arange(n_br), m))
+
+
+def station_positions(feeder: Feeder, pp_buses: list[int]) -> IntArray:
+    """Positions of the station buses (pandapower indices)."""
+    return np.asarray([feeder.position(b) for b in pp_buses], dtype=np.int64)
+
+
+def as_sparse(a: FloatArray) -> sp.csr_matrix:
+    """CSR copy of a dense coefficient block."""
+    return sp.csr_matrix(a)

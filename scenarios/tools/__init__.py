@@ -1,0 +1,1 @@
+"""Maintenance scripts that regenerate shipped data (not used at run time)."""
