@@ -15,11 +15,12 @@ from flexibility.fleet import FleetError
 from scenarios.errors import InputError
 
 DESCRIPTION = """\
-EV grid-flexibility co-simulator (station layer of the transmission-distribution-microgrid
-assessment of Wang et al. 2026).
+EV grid-flexibility co-simulator (the transmission-distribution-microgrid assessment of
+Wang et al. 2026).
 
 Commands:
-  assess     station-layer flexibility envelopes, day-ahead and real-time (default command)
+  assess     three-layer flexibility assessment (station -> distribution -> transmission),
+             day-ahead and real-time (default command)
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'assess' runs
@@ -43,12 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    a = sub.add_parser("assess", help="flexibility envelopes (station layer)",
-                       description="Compute day-ahead and real-time station envelopes and write "
-                                   "summary.json, envelopes.parquet and PNG plots to --out.")
+    a = sub.add_parser("assess", help="three-layer flexibility assessment",
+                       description="Compute day-ahead and real-time envelopes of the station "
+                                   "layer, clip them with the feeder (LinDistFlow, AC-checked "
+                                   "with pandapower's model), package the deliverable "
+                                   "transmission boundary and trace the P-Q sets; write "
+                                   "summary.json, envelopes.parquet, network.parquet, "
+                                   "ac_validation.parquet, pq.parquet and PNG plots to --out.")
     _common(a)
-    a.add_argument("--layer", choices=["station"], default="station",
-                   help="layers to assess (station: the microgrid/station layer)")
+    a.add_argument("--layer", choices=["all", "station"], default="all",
+                   help="all: station, distribution and transmission layers (default); "
+                        "station: the station layer only")
+    a.add_argument("--policy", choices=["uniform", "optimal"],
+                   help="allocation of network capacity among stations: uniform (common "
+                        "scaling, the paper) or optimal (LP maximising the total); default: "
+                        "the scenario's grid.policy")
     a.add_argument("--alpha", type=float, help="confidence level of the inner envelope, in (0, 1)")
     a.add_argument("--scenarios", type=int, metavar="M", help="behaviour scenarios M (>= 1)")
     a.add_argument("--exclusivity-benchmark", action="store_true",
@@ -91,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "calibrate":
             return _calibrate(args)
         return _assess(args)
-    except (InputError, FleetError) as exc:
+    except (InputError, FleetError) as exc:  # FeederError is an InputError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -153,6 +163,9 @@ def _assess(args: argparse.Namespace) -> int:
     frames = [outputs.envelope_frame("station", "da", result.da, hz.start_min, hz.dt_min)]
     frames += [outputs.envelope_frame("station", kind, per, hz.start_min, hz.dt_min)
                for kind, per in result.rt.items()]
+    grid = None
+    if args.layer == "all":
+        grid = _grid_layers(args, scenario, result, frames, out)
     outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames))
 
     summary = {
@@ -162,6 +175,7 @@ def _assess(args: argparse.Namespace) -> int:
         "da_statistic": cfg.da_statistic,
         "layers": {"station": result.metrics.as_dict()},
         "stations": {name: _metrics(env) for name, env in result.da.items() if name != ALL},
+        "policy": None,
         "alpha_sensitivity": [{"alpha": a, **m.as_dict()} for a, m in result.alpha_sensitivity],
         "behaviour": {
             "source": model.source,
@@ -175,6 +189,11 @@ def _assess(args: argparse.Namespace) -> int:
         "n_sessions_sampled": result.n_sessions,
         "rt_times": list(result.rt),
     }
+    if grid is not None:
+        gsum, gres, ac_rows = grid
+        stations = summary["stations"]
+        summary.update(gsum)
+        summary["stations"] = {n: {**gsum["stations"][n], **stations[n]} for n in stations}
     if args.exclusivity_benchmark:
         from environment.exclusivity import exclusivity_benchmark
 
@@ -198,14 +217,67 @@ def _assess(args: argparse.Namespace) -> int:
                                      result.alpha_sensitivity, hz.start_min, hz.dt_min)
         plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
                                   cfg.n_scenarios * (scenario.stations[0].n_ev or 1))
+        if grid is not None:
+            _grid_plots(out, scenario, result, gres, ac_rows)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     outputs.write_json(out / "summary.json", summary)
     m = result.metrics
     print(f"{scenario.name}: station layer (α = {cfg.alpha:.2f}, M = {cfg.n_scenarios}) "
           f"peak charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, "
           f"area {m.area_kwh:.0f} kWh; Spearman gap "
-          f"{summary['behaviour']['spearman_gap_max']:.4f}; {summary['runtime_s']:.1f} s -> {out}")
+          f"{summary['behaviour']['spearman_gap_max']:.4f}")
+    if grid is not None:
+        for layer in ("distribution", "transmission"):
+            lm = summary["layers"][layer]
+            print(f"  {layer} layer ({summary['policy']}): peak charging "
+                  f"{lm['peak_ch_kw']:.1f} kW, peak discharging {lm['peak_dis_kw']:.1f} kW, "
+                  f"area {lm['area_kwh']:.0f} kWh")
+        c = summary["clipping"]["charge"]
+        print(f"  charging-side clipping: mean {100 * c['mean_rate']:.1f} %, max "
+              f"{100 * c['max_rate']:.1f} % at {c['time_of_max']}; AC checks: "
+              f"{summary['ac']['corrected_intervals']} corners tightened, "
+              f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
+              "without EVs")
+    print(f"  {summary['runtime_s']:.1f} s -> {out}")
     return 0
+
+
+def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
+                 out: Path) -> tuple[dict, object, pd.DataFrame]:
+    """Distribution and transmission layers: tables written, summary entries returned."""
+    from environment import grid_report, outputs
+    from environment.grid_assessment import assess_grid_layers, build_grid_model
+
+    hz = scenario.horizon
+    gm = build_grid_model(scenario, args.policy)
+    gres = assess_grid_layers(scenario, result, gm)
+    frames += grid_report.layer_frames("da", gres.da, hz.start_min, hz.dt_min)
+    for kind, layers in gres.rt.items():
+        frames += grid_report.layer_frames(kind, layers, hz.start_min, hz.dt_min)
+    ac_rows = grid_report.ac_validation_frame(gres.da, hz.start_min, hz.dt_min)
+    outputs.write_parquet(out / "network.parquet",
+                          grid_report.network_frame(gres, hz.start_min, hz.dt_min))
+    outputs.write_parquet(out / "ac_validation.parquet", ac_rows)
+    outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.start_min, hz.dt_min))
+    return grid_report.grid_summary(result, gres, hz.start_min, hz.dt_min, ac_rows), gres, ac_rows
+
+
+def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> None:
+    """The distribution/transmission figures."""
+    from environment import grid_plots as gp
+    from environment.outputs import clock
+
+    hz = scenario.horizon
+    s, d = hz.start_min, hz.dt_min
+    gp.plot_three_layers(out / "three_layer_envelopes.png", result, gres, s, d)
+    gp.plot_clipping_rates(out / "clipping_rates.png", result, gres, s, d)
+    gp.plot_da_rt_transmission(out / "da_rt_transmission.png", gres, s, d)
+    gp.plot_layer_bars(out / "layer_comparison.png", result, gres)
+    gp.plot_ac_validation(out / "ac_validation.png", ac_rows, scenario.grid.v_min_pu, s, d)
+    gp.plot_pq_range(out / "pq_daily_range.png", gres, s, d)
+    gp.plot_pq_sets(out / "pq_sets.png", gres, ["12:00", "18:30", "21:00", "23:00"],
+                    clock(s, d, np.arange(hz.n_intervals)))
+    gp.plot_binding(out / "pq_binding.png", gres, s, d)
 
 
 def _metrics(env) -> dict:

@@ -3,7 +3,7 @@
 ``envelopes.parquet`` has one row per (layer, kind, station, t) with the columns
 ``layer, kind, station, t, time, p_ch_max_kw, p_dis_max_kw, e_min_kwh, e_max_kwh`` (the public
 contract) followed by ``p_max_kw, p_min_kw, ds_kwh`` (signed net-power bounds, charging positive,
-and the arrival/departure energy drift).
+and the arrival/departure energy drift) and ``ramp_up_kw, ramp_down_kw`` (transmission layer).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from flexibility.aggregation import Envelope
 
 ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw",
                     "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
+RAMP_COLUMNS = ["ramp_up_kw", "ramp_down_kw"]  # transmission layer only (NaN elsewhere)
 
 
 def _atomic(path: Path, write) -> None:
@@ -78,6 +79,7 @@ def envelope_frame(layer: str, kind: str, envelopes: dict[str, Envelope], start_
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Stack envelope frames with stable dtypes."""
-    out = pd.concat(list(frames), ignore_index=True)
+    out = pd.concat(list(frames), ignore_index=True).reindex(
+        columns=[*ENVELOPE_COLUMNS, *RAMP_COLUMNS])
     return out.astype({"layer": "string", "kind": "string", "station": "string",
                        "t": "int32", "time": "string"})

@@ -1,0 +1,230 @@
+"""PNG figures of the three-layer assessment (paper Figures 2, 3, 4, 5, 10, 11, 12, 14 in form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from environment.grid_assessment import GridLayerResult
+from environment.grid_report import boundary_metrics
+from environment.plots import _STYLE
+from environment.station_assessment import ALL, StationLayerResult
+from flexibility.metrics import envelope_metrics
+from grid.clipping import clipping_rate
+from grid.pq import PQ_BINDING
+
+LAYER_COLORS = {"station": "tab:blue", "distribution": "tab:orange", "transmission": "tab:green"}
+
+
+def _x(start_min: int, dt_min: int, t0: int, n: int) -> np.ndarray:
+    return (start_min + (t0 + np.arange(n + 1)) * dt_min) / 60.0
+
+
+def _hours_axis(ax, start_min: int) -> None:
+    ax.set_xlabel("time of day (h)")
+    ax.set_xticks(np.arange(0, 25, 3) + start_min // 60)
+
+
+def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, start_min: int,
+                      dt_min: int) -> None:
+    """Figure 2: the three DA envelopes of ``ALL`` (charging +, discharging −)."""
+    s, d, b = st.da[ALL], gr.da.distribution[ALL], gr.da.transmission[ALL]
+    x = _x(start_min, dt_min, 0, s.n_intervals)
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        for name, up, down in (("station", s.p_ch_max_kw, s.p_dis_max_kw),
+                               ("distribution", d.p_ch_max_kw, d.p_dis_max_kw),
+                               ("transmission", np.maximum(b.p_up_kw, 0),
+                                np.maximum(-b.p_down_kw, 0))):
+            c = LAYER_COLORS[name]
+            ax.stairs(up, x, color=c, lw=1.4, label=f"{name} layer")
+            ax.stairs(-down, x, color=c, lw=1.4)
+            ax.stairs(up, x, baseline=-down, fill=True, color=c, alpha=0.10)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_ylabel("aggregate power (kW)\ncharging (+) / discharging (−)")
+        _hours_axis(ax, start_min)
+        ax.legend(loc="upper left", fontsize=8)
+        ax.set_title("Three-layer DA envelopes: station → distribution (LinDistFlow + AC) → "
+                     "transmission (deliverable)", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
+                        start_min: int, dt_min: int) -> None:
+    """Figure 3: distribution-layer clipping rate per interval, both sides, max annotated."""
+    s, d = st.da[ALL], gr.da.distribution[ALL]
+    x = _x(start_min, dt_min, 0, s.n_intervals)
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        for label, raw, eff, c in (("charging side", s.p_ch_max_kw, d.p_ch_max_kw, "tab:blue"),
+                                   ("discharging side", s.p_dis_max_kw, d.p_dis_max_kw,
+                                    "tab:red")):
+            rate = 100 * np.nan_to_num(clipping_rate(raw, eff))
+            ax.stairs(rate, x, color=c, lw=1.3, label=label)
+            if rate.max() > 0:
+                k = int(np.argmax(rate))
+                ax.annotate(f"max {rate[k]:.1f} % at {x[k]:.2f} h", (0.5 * (x[k] + x[k + 1]),
+                            rate[k]), textcoords="offset points", xytext=(-60, 8), fontsize=7,
+                            arrowprops={"arrowstyle": "->", "lw": 0.6}, color=c)
+        ax.set_ylabel("clipping rate (%)")
+        ax.set_ylim(-2, 105)
+        _hours_axis(ax, start_min)
+        ax.legend(loc="upper left", fontsize=8)
+        ax.set_title("Distribution-layer clipping rate 1 − P_eff / P_station", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_da_rt_transmission(path: Path, gr: GridLayerResult, start_min: int,
+                            dt_min: int) -> None:
+    """Figure 4: DA vs RT transmission boundaries of ``ALL`` (RT over the remaining horizon)."""
+    da = gr.da.transmission[ALL]
+    x = _x(start_min, dt_min, 0, da.p_up_kw.size)
+    colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(gr.rt))))
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        ax.stairs(da.p_up_kw, x, baseline=da.p_down_kw, fill=True, color="0.6", alpha=0.35,
+                  label="DA boundary")
+        for (kind, ls), c in zip(gr.rt.items(), colors, strict=True):
+            b = ls.transmission[ALL]
+            xr = _x(start_min, dt_min, b.t0, b.p_up_kw.size)
+            ax.stairs(b.p_up_kw, xr, color=c, lw=1.2, label=kind.replace("rt@", "RT @ "))
+            ax.stairs(b.p_down_kw, xr, color=c, lw=1.2, ls="--")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_ylabel("net power (kW)\nP_up (solid) / P_down (dashed)")
+        _hours_axis(ax, start_min)
+        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        ax.set_title("Transmission-layer deliverable boundary: day-ahead vs real-time updates",
+                     fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> None:
+    """Figure 5: peaks (a) and area (b) per layer."""
+    ms = [envelope_metrics(st.da[ALL]), envelope_metrics(gr.da.distribution[ALL]),
+          boundary_metrics(gr.da.transmission[ALL])]
+    names = list(LAYER_COLORS)
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.0))
+        w = 0.38
+        idx = np.arange(3)
+        a.bar(idx - w / 2, [m.peak_ch_kw for m in ms], w, label="peak charging", color="tab:blue")
+        a.bar(idx + w / 2, [m.peak_dis_kw for m in ms], w, label="peak discharging",
+              color="tab:red")
+        a.set_xticks(idx, names)
+        a.set_ylabel("kW")
+        a.legend(fontsize=7)
+        a.set_title("(a) peak power", fontsize=9)
+        b.bar(idx, [m.area_kwh for m in ms], 0.6, color=[LAYER_COLORS[n] for n in names])
+        for i, m in enumerate(ms):
+            b.text(i, m.area_kwh, f"{m.area_kwh:.0f}", ha="center", va="bottom", fontsize=7)
+        b.set_xticks(idx, names)
+        b.set_ylabel("kWh")
+        b.set_title("(b) feasible-region area", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, start_min: int,
+                       dt_min: int) -> None:
+    """Figure 10: LinDistFlow vs AC charging boundary and min AC voltage, all intervals."""
+    x = _x(start_min, dt_min, int(rows.t.iloc[0]), len(rows))
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
+                                   gridspec_kw={"height_ratios": [2, 1]})
+        a.stairs(rows.station_kw, x, color="tab:blue", lw=1.0, ls=":", label="station layer")
+        a.stairs(rows.lindistflow_kw, x, color="tab:orange", lw=1.3, label="LinDistFlow boundary")
+        a.stairs(rows.ac_kw, x, color="k", lw=1.0, ls="--", label="AC boundary (pandapower model)")
+        a.set_ylabel("charging boundary (kW)")
+        a.legend(fontsize=7, loc="upper left")
+        a.set_title("LinDistFlow vs AC charging boundaries (uniform direction)", fontsize=9)
+        b.stairs(rows.min_vm_pu, x, color="tab:purple", lw=1.2, label="min AC voltage at corner")
+        b.axhline(v_min_pu, color="tab:red", lw=0.8, ls="--", label=f"limit {v_min_pu:.2f} p.u.")
+        b.set_ylabel("p.u.")
+        b.legend(fontsize=7, loc="lower left")
+        _hours_axis(b, start_min)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_pq_range(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) -> None:
+    """Figure 11 (and 13): feasible aggregate P range per interval, min voltage, max loading."""
+    p, q = gr.pq.ranges()
+    T = p.shape[0]
+    x = _x(start_min, dt_min, 0, T)
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
+                                   gridspec_kw={"height_ratios": [2, 1]})
+        a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, color="tab:green", alpha=0.35,
+                 label="feasible P_tot (AC-checked)")
+        a.stairs(q[:, 1], x, color="tab:purple", lw=0.9, label="Q_tot max")
+        a.stairs(q[:, 0], x, color="tab:purple", lw=0.9, ls="--", label="Q_tot min")
+        a.axhline(0, color="k", lw=0.6)
+        a.set_ylabel("kW / kvar")
+        a.legend(fontsize=7, loc="upper left", ncol=3)
+        a.set_title("Daily feasible aggregate P–Q ranges of the stations", fontsize=9)
+        b.stairs(gr.pq.vm_min_pu, x, color="tab:purple", lw=1.1, label="min voltage (p.u.)")
+        b.set_ylabel("min V (p.u.)")
+        b2 = b.twinx()
+        b2.stairs(gr.pq.loading_max_pct, x, color="tab:brown", lw=1.1, label="max loading (%)")
+        b2.set_ylabel("max loading (%)")
+        b.legend(fontsize=7, loc="lower left")
+        b2.legend(fontsize=7, loc="lower right")
+        _hours_axis(b, start_min)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_pq_sets(path: Path, gr: GridLayerResult, times: list[str], all_times: list[str]) -> None:
+    """Figure 12: projected P–Q polygons at representative times (LinDistFlow and AC)."""
+    shown = [t for t in times if t in all_times]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(7.5, 2.8), squeeze=False,
+                                 layout="constrained")
+        for ax, tt in zip(axes[0], shown, strict=False):
+            k = all_times.index(tt)
+            pq = gr.pq
+            close = np.r_[np.arange(pq.theta.size), 0]
+            ax.fill(pq.p_kw[k, close], pq.q_kvar[k, close], color="tab:orange", alpha=0.25,
+                    label="LinDistFlow")
+            ax.plot(pq.p_ac_kw[k, close], pq.q_ac_kvar[k, close], "k.-", lw=0.8, ms=3,
+                    label="AC-checked")
+            ax.set_title(tt, fontsize=9)
+            ax.set_xlabel("P_tot (kW)")
+            ax.axhline(0, color="k", lw=0.4)
+            ax.axvline(0, color="k", lw=0.4)
+        axes[0][0].set_ylabel("Q_tot (kvar)")
+        axes[0][0].legend(fontsize=6, loc="lower left")
+        fig.suptitle("Projected P–Q feasible sets of the stations", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_binding(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) -> None:
+    """Figure 14: dominant binding per interval and counts over all boundary points."""
+    dom = gr.pq.dominant()
+    T = len(dom)
+    hours = (start_min + (np.arange(T) + 0.5) * dt_min) / 60.0
+    labels = list(PQ_BINDING)
+    y = np.array([labels.index(d) for d in dom])
+    counts = np.bincount(gr.pq.binding.ravel(), minlength=len(labels))
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8), gridspec_kw={"width_ratios": [3, 1]})
+        a.scatter(hours, y, c=y, cmap="tab10", vmin=0, vmax=9, s=12)
+        a.set_yticks(range(len(labels)), labels)
+        _hours_axis(a, start_min)
+        a.set_title("Dominant binding per interval", fontsize=9)
+        b.barh(range(len(labels)), counts, color=plt.cm.tab10(np.arange(len(labels))))
+        b.set_yticks(range(len(labels)), [])
+        b.set_xlabel("boundary points")
+        b.set_title("Counts", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)

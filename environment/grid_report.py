@@ -1,0 +1,175 @@
+"""Tables and summary entries of the distribution and transmission layers (output contract).
+
+``envelopes.parquet`` gains ``layer = distribution`` and ``layer = transmission`` rows (per station
+and ``ALL``) and the columns ``ramp_up_kw, ramp_down_kw`` (transmission only). For the
+transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down`` and ``e_min_kwh, e_max_kwh`` are the
+cumulative net energy bounds of the boundary (see ``flexibility.packaging``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from environment.grid_assessment import GridLayerResult, LayerSet
+from environment.outputs import clock, envelope_frame
+from environment.station_assessment import ALL, StationLayerResult
+from flexibility.metrics import EnvelopeMetrics, envelope_metrics
+from flexibility.packaging import Boundary
+from grid.clipping import clipping_rate
+from grid.pq import PQ_BINDING
+
+
+def boundary_metrics(b: Boundary) -> EnvelopeMetrics:
+    """Peaks and area of a boundary, as for envelopes."""
+    ch, dis = np.maximum(b.p_up_kw, 0.0), np.maximum(-b.p_down_kw, 0.0)
+    return EnvelopeMetrics(float(ch.max(initial=0.0)), float(dis.max(initial=0.0)),
+                           float(np.sum(ch + dis) * b.dt_h))
+
+
+def boundary_frame(kind: str, bounds: dict[str, Boundary], start_min: int,
+                   dt_min: int) -> pd.DataFrame:
+    """Envelope-table rows of the transmission layer."""
+    frames = []
+    for station, b in bounds.items():
+        t = np.arange(b.t0, b.t0 + b.p_up_kw.size)
+        frames.append(pd.DataFrame({
+            "layer": "transmission", "kind": kind, "station": station, "t": t,
+            "time": clock(start_min, dt_min, t),
+            "p_ch_max_kw": np.maximum(b.p_up_kw, 0.0), "p_dis_max_kw": np.maximum(-b.p_down_kw, 0),
+            "e_min_kwh": b.e_min_kwh, "e_max_kwh": b.e_max_kwh, "p_max_kw": b.p_up_kw,
+            "p_min_kw": b.p_down_kw, "ds_kwh": np.nan, "ramp_up_kw": b.ramp_up_kw,
+            "ramp_down_kw": b.ramp_down_kw}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def layer_frames(kind: str, layers: LayerSet, start_min: int, dt_min: int) -> list[pd.DataFrame]:
+    """Distribution and transmission rows of one case."""
+    dist = envelope_frame("distribution", kind, layers.distribution, start_min, dt_min)
+    dist["ramp_up_kw"] = np.nan
+    dist["ramp_down_kw"] = np.nan
+    return [dist, boundary_frame(kind, layers.transmission, start_min, dt_min)]
+
+
+def network_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFrame:
+    """Background per interval and bus (pandapower index), as the clipping used it."""
+    gm = gr.model
+    bg = gm.background
+    T, n = bg.p_load_kw.shape
+    t = np.repeat(np.arange(T), n)
+    return pd.DataFrame({
+        "t": t.astype("int32"), "time": clock(start_min, dt_min, t),
+        "bus": np.tile(gm.feeder.bus_index, T).astype("int64"),
+        "p_load_kw": bg.p_load_kw.ravel(), "q_load_kvar": bg.q_load_kvar.ravel(),
+        "p_pv_kw": bg.p_pv_kw.ravel()})
+
+
+def ac_validation_frame(layers: LayerSet, start_min: int, dt_min: int) -> pd.DataFrame:
+    """Per interval: LinDistFlow vs AC charging boundary of ``ALL``, min voltage, binding."""
+    d = layers.dist_boxes
+    t = np.arange(d.t0, d.t0 + d.raw_hi_kw.shape[0])
+    ldf = d.ldf.hi_kw.sum(1)
+    ac = d.ac_boundary_ch_kw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(np.abs(ac) > 1e-9, 100.0 * (ldf - ac) / np.abs(ac), 0.0)
+    return pd.DataFrame({
+        "t": t, "time": clock(start_min, dt_min, t), "station_kw": d.raw_hi_kw.sum(1),
+        "lindistflow_kw": ldf, "ac_kw": ac, "corrected_kw": d.hi_kw.sum(1),
+        "rel_error_pct": rel, "min_vm_pu": d.ac_ch.vm_min_pu,
+        "max_loading_pct": d.ac_ch.loading_max_pct, "binding": d.binding_ch,
+        "background_infeasible": d.ldf.background_infeasible})
+
+
+def pq_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFrame:
+    """Vertices of the projected P–Q sets per interval and direction."""
+    pq = gr.pq
+    T, K = pq.p_kw.shape
+    t = np.repeat(np.arange(T), K)
+    return pd.DataFrame({
+        "t": t, "time": clock(start_min, dt_min, t),
+        "theta_deg": np.tile(np.degrees(pq.theta), T), "p_kw": pq.p_kw.ravel(),
+        "q_kvar": pq.q_kvar.ravel(), "p_ac_kw": pq.p_ac_kw.ravel(),
+        "q_ac_kvar": pq.q_ac_kvar.ravel(), "ac_feasible": pq.ac_feasible.ravel(),
+        "binding": [PQ_BINDING[k] for k in pq.binding.ravel()]})
+
+
+def _clip_stats(raw: np.ndarray, eff: np.ndarray, times: list[str]) -> dict:
+    rate = clipping_rate(raw, eff)
+    if np.all(np.isnan(rate)):
+        return {"mean_rate": 0.0, "max_rate": 0.0, "time_of_max": None, "intervals_clipped": 0}
+    k = int(np.nanargmax(rate))
+    return {"mean_rate": float(np.nanmean(rate)), "max_rate": float(rate[k]),
+            "time_of_max": times[k], "intervals_clipped": int(np.sum(rate > 1e-6))}
+
+
+def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: int,
+                 dt_min: int, ac_rows: pd.DataFrame) -> dict:
+    """Summary entries of the distribution and transmission layers (DA case)."""
+    gm = gr.model
+    da = gr.da
+    s_m = envelope_metrics(station.da[ALL])
+    d_m = envelope_metrics(da.distribution[ALL])
+    t_m = boundary_metrics(da.transmission[ALL])
+
+    def red(m: EnvelopeMetrics) -> dict:
+        def pct(a: float, b: float) -> float:
+            return 100.0 * (1.0 - a / b) if b > 0 else 0.0
+        return {"peak_ch_pct": pct(m.peak_ch_kw, s_m.peak_ch_kw),
+                "peak_dis_pct": pct(m.peak_dis_kw, s_m.peak_dis_kw),
+                "area_pct": pct(m.area_kwh, s_m.area_kwh)}
+
+    T = station.da[ALL].n_intervals
+    times = clock(start_min, dt_min, np.arange(T))
+    clipped = ac_rows[(ac_rows.lindistflow_kw < ac_rows.station_kw - 1e-6)
+                      | (ac_rows.corrected_kw < ac_rows.station_kw - 1e-6)]
+    pq = gr.pq
+    p_rng, q_rng = pq.ranges()
+    dominant = pq.dominant()
+    pq_times = [tt for tt in ("12:00", "18:30", "21:00", "23:00") if tt in times]
+    bind_ch = pd.Series(da.dist_boxes.binding_ch).value_counts().to_dict()
+    bind_dis = pd.Series(da.dist_boxes.binding_dis).value_counts().to_dict()
+    return {
+        "layers": {"station": s_m.as_dict(), "distribution": d_m.as_dict(),
+                   "transmission": t_m.as_dict()},
+        "reductions_pct": {"distribution": red(d_m), "transmission": red(t_m)},
+        "clipping": {
+            "charge": _clip_stats(station.da[ALL].p_ch_max_kw, da.distribution[ALL].p_ch_max_kw,
+                                  times),
+            "discharge": _clip_stats(station.da[ALL].p_dis_max_kw,
+                                     da.distribution[ALL].p_dis_max_kw, times),
+            "binding_counts": {"charge": bind_ch, "discharge": bind_dis},
+        },
+        "ac_validation": [
+            {"time": r.time, "lindistflow_kw": r.lindistflow_kw, "ac_kw": r.ac_kw,
+             "rel_error_pct": r.rel_error_pct, "min_vm_pu": r.min_vm_pu, "binding": r.binding}
+            for r in clipped.itertuples()],
+        "ac": {
+            "solver": type(gm.solver).__name__,
+            "background_infeasible_intervals": int(da.dist_boxes.ldf.background_infeasible.sum()),
+            "non_converged_points": int((~da.dist_boxes.ac_ch.start_feasible).sum()),
+            "corrected_intervals": int((da.dist_boxes.ac_ch.lam < 1.0).sum()
+                                       + (da.dist_boxes.ac_dis.lam < 1.0).sum()),
+            "max_abs_rel_error_pct": float(np.abs(clipped.rel_error_pct).max())
+            if len(clipped) else 0.0,
+        },
+        "transmission": {
+            "empty_intervals": [times[int(i)] for i in da.empty_intervals],
+            "rt": {kind: boundary_metrics(ls.transmission[ALL]).as_dict()
+                   for kind, ls in gr.rt.items()},
+        },
+        "pq": {
+            "directions": int(pq.theta.size),
+            "ac_infeasible_vertices": int((~pq.ac_feasible).sum()),
+            "rows": [{"time": tt, "p_min_kw": float(p_rng[times.index(tt), 0]),
+                      "p_max_kw": float(p_rng[times.index(tt), 1]),
+                      "q_min_kvar": float(q_rng[times.index(tt), 0]),
+                      "q_max_kvar": float(q_rng[times.index(tt), 1]),
+                      "dominant_binding": dominant[times.index(tt)]} for tt in pq_times],
+            "dominant_counts": pd.Series(dominant).value_counts().to_dict(),
+        },
+        "stations": {name: {"paper_bus": list(gm.feeder.net.bus.index).index(pp_bus) + 1,
+                            "pandapower_bus": pp_bus}
+                     for name, pp_bus in zip(gm.stations, gm.pp_bus, strict=True)},
+        "policy": gm.policy,
+        "feeder": gm.feeder.name,
+    }
