@@ -3,7 +3,8 @@
 Build → solve → report:
 
 1. :func:`build_grid_model` loads the feeder, maps the station buses, spreads the background
-   load/PV over the buses and builds the LinDistFlow security set of every interval once.
+   load/PV over the buses, solves the background AC operating point (its losses enter the
+   substation headroom) and builds the LinDistFlow security set of every interval once.
 2. :func:`network_boxes` clips station boxes with the chosen policy, AC-checks the charging and
    discharging corners of every interval and tightens them by bisection where AC violates a
    limit (AC-corrected clipping), and measures the AC boundary along the same direction.
@@ -94,8 +95,11 @@ def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel
     background = spread(load, pv, feeder.load_p_kw, feeder.load_q_kvar, pv_pos or None)
     limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
     ldf = LinDistFlow(feeder)
-    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits)
-    return GridModel(feeder=feeder, ldf=ldf, solver=ac_solver(feeder), limits=limits,
+    solver = ac_solver(feeder)
+    base = solver.solve(background.p_net_kw, background.q_load_kvar)
+    loss = np.where(base.converged, base.p_slack_kw - background.p_net_kw.sum(1), 0.0)
+    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
+    return GridModel(feeder=feeder, ldf=ldf, solver=solver, limits=limits,
                      stations=tuple(s.name for s in scenario.stations),
                      station_bus=tuple(int(s.bus) for s in scenario.stations),
                      pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
@@ -190,7 +194,8 @@ def _ray_end(u0: FloatArray, through: FloatArray, box_hi: FloatArray) -> FloatAr
 
 def _take(b: Bisection, sl: slice) -> Bisection:
     return Bisection(lam=b.lam[sl], start_feasible=b.start_feasible[sl], binding=b.binding[sl],
-                     vm_min_pu=b.vm_min_pu[sl], loading_max_pct=b.loading_max_pct[sl])
+                     vm_min_pu=b.vm_min_pu[sl], loading_max_pct=b.loading_max_pct[sl],
+                     end_converged=b.end_converged[sl])
 
 
 def clip_energy(env: Envelope, lo_kw: FloatArray, hi_kw: FloatArray, eta_ch: float,

@@ -77,7 +77,20 @@ def ac_validation_frame(layers: LayerSet, start_min: int, dt_min: int) -> pd.Dat
         "lindistflow_kw": ldf, "ac_kw": ac, "corrected_kw": d.hi_kw.sum(1),
         "rel_error_pct": rel, "min_vm_pu": d.ac_ch.vm_min_pu,
         "max_loading_pct": d.ac_ch.loading_max_pct, "binding": d.binding_ch,
-        "background_infeasible": d.ldf.background_infeasible})
+        "background_infeasible": d.ldf.background_infeasible,
+        "ac_note": [_ac_note(d, k) for k in range(len(t))]})
+
+
+def _ac_note(d, k: int) -> str:
+    """Why the AC check of interval ``k`` needed attention ('' when it did not)."""
+    if not d.ac_ch.start_feasible[k]:
+        return ("AC infeasible at the reference point (no EV change helps); "
+                "boundary kept at the reference point")
+    if not d.ac_ch.end_converged[k]:
+        return "AC did not converge at the LinDistFlow corner; bisected to a converged point"
+    if d.ac_ch.lam[k] < 1.0:
+        return "AC violated a limit at the LinDistFlow corner; tightened by bisection"
+    return ""
 
 
 def pq_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFrame:
@@ -146,7 +159,10 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
         "ac": {
             "solver": type(gm.solver).__name__,
             "background_infeasible_intervals": int(da.dist_boxes.ldf.background_infeasible.sum()),
-            "non_converged_points": int((~da.dist_boxes.ac_ch.start_feasible).sum()),
+            "reference_point_infeasible_intervals":
+                int((~da.dist_boxes.ac_ch.start_feasible).sum()),
+            "non_converged_intervals": [
+                r.time for r in ac_rows.itertuples() if "did not converge" in r.ac_note],
             "corrected_intervals": int((da.dist_boxes.ac_ch.lam < 1.0).sum()
                                        + (da.dist_boxes.ac_dis.lam < 1.0).sum()),
             "max_abs_rel_error_pct": float(np.abs(clipped.rel_error_pct).max())

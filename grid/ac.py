@@ -46,9 +46,11 @@ class AcResult:
         """First violated limit family per point (``-1``: AC-feasible; non-convergence counts
         as a voltage violation)."""
         out = np.full(self.p_slack_kw.shape, -1)
-        therm = self.loading_pct.max(axis=-1, initial=0.0) > 100.0 + 1e-7
-        volt = ((self.vm_pu.min(axis=-1) < limits.v_min_pu - tol)
-                | (self.vm_pu.max(axis=-1) > limits.v_max_pu + tol) | ~self.converged)
+        with np.errstate(invalid="ignore"):
+            therm = np.nan_to_num(self.loading_pct, nan=np.inf).max(axis=-1, initial=0.0) \
+                > 100.0 + 1e-7
+            volt = ((self.vm_pu.min(axis=-1) < limits.v_min_pu - tol)
+                    | (self.vm_pu.max(axis=-1) > limits.v_max_pu + tol) | ~self.converged)
         sub = np.abs(self.p_slack_kw) > limits.substation_kw * (1 + 1e-9)
         out[therm] = THERMAL
         out[volt] = VOLTAGE
@@ -82,6 +84,20 @@ class RadialSweep:
         v = np.full(s.shape, v0, dtype=complex)
         dz = self.d * self.z[:, None]  # (n-1, n): z_b on the rows of D
         done = np.zeros(s.shape[0], dtype=bool)
+        with np.errstate(all="ignore"):
+            v, done = self._iterate(s, v, v0, dz)
+            i_load = np.conj(s / v)
+        j_br = i_load @ self.d.T
+        i_ka = np.abs(j_br) * fe.i_base_ka
+        loading = 100.0 * i_ka / fe.i_max_ka
+        p_slack = (v0 * np.conj(i_load.sum(axis=-1))).real * fe.s_base_kva
+        ok = done & np.isfinite(v).all(axis=-1)
+        return AcResult(vm_pu=np.where(ok[:, None], np.abs(v), np.nan), loading_pct=loading,
+                        p_slack_kw=p_slack, converged=ok)
+
+    def _iterate(self, s, v, v0, dz):
+        """Sweep iterations until every point moved less than ``tol``."""
+        done = np.zeros(s.shape[0], dtype=bool)
         for _ in range(self.max_iter):
             i_load = np.conj(s / v)
             j_br = i_load @ self.d.T
@@ -91,13 +107,7 @@ class RadialSweep:
             done = step < self.tol
             if done.all():
                 break
-        i_load = np.conj(s / v)
-        j_br = i_load @ self.d.T
-        i_ka = np.abs(j_br) * fe.i_base_ka
-        loading = 100.0 * i_ka / fe.i_max_ka
-        p_slack = (v0 * np.conj(i_load.sum(axis=-1))).real * fe.s_base_kva
-        return AcResult(vm_pu=np.abs(v), loading_pct=loading, p_slack_kw=p_slack,
-                        converged=done & np.isfinite(v).all(axis=-1))
+        return v, done
 
 
 class PandapowerAc:
@@ -160,6 +170,7 @@ class Bisection:
         binding: Limit family violated just beyond ``lam`` (``-1`` if ``lam = 1``).
         vm_min_pu: Minimum voltage at ``lam``.
         loading_max_pct: Maximum branch loading at ``lam``.
+        end_converged: Whether AC converged at the segment end (``lam = 1``).
     """
 
     lam: FloatArray
@@ -167,6 +178,7 @@ class Bisection:
     binding: np.ndarray
     vm_min_pu: FloatArray
     loading_max_pct: FloatArray
+    end_converged: np.ndarray
 
     def binding_names(self) -> list[str]:
         """Names of the binding families (``"none"`` where nothing binds)."""
@@ -205,7 +217,7 @@ def bisect_segments(solver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray, position
 
     b = start_kw.shape[0]
     every = np.arange(b)
-    viol_end, _ = check(np.ones(b), every)
+    viol_end, res_end = check(np.ones(b), every)
     viol_start, _ = check(np.zeros(b), every)
     lo = np.where(viol_end < 0, 1.0, 0.0)
     hi = np.ones(b)
@@ -221,4 +233,5 @@ def bisect_segments(solver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray, position
     _, res = check(lo, every)
     return Bisection(lam=lo, start_feasible=viol_start < 0, binding=binding,
                      vm_min_pu=res.vm_pu.min(axis=-1),
-                     loading_max_pct=res.loading_pct.max(axis=-1, initial=0.0))
+                     loading_max_pct=res.loading_pct.max(axis=-1, initial=0.0),
+                     end_converged=res_end.converged)

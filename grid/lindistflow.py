@@ -12,9 +12,14 @@ interval is the polyhedron ``{(u, v) | A^P u + A^Q v <= b_t}`` made of three con
 families, one function each:
 
 * voltage: ``v_min^2 <= W_k <= v_max^2`` for every bus;
-* thermal: the circle ``(F^P_b)^2 + (F^Q_b)^2 <= S_b^2`` replaced by the inscribed regular
-  polygon ``cos(th_m) F^P_b + sin(th_m) F^Q_b <= S_b cos(pi / M)`` (conservative);
-* substation headroom: ``|sum_k P_k| <= P_sub`` (active power through the supply transformer).
+* thermal: a current limit ``I_b <= I_max,b``; with voltages held above ``v_min`` by the
+  voltage rows, ``|S_b| <= v_min S_b,rated`` implies it, and the circle is replaced by the
+  inscribed regular polygon ``cos(th_m) F^P_b + sin(th_m) F^Q_b <= v_min S_b cos(pi / M)``,
+  ``th_m = (2m + 1) pi / M``
+  (conservative on both counts);
+* substation headroom: ``|sum_k P_k + L_t| <= P_sub`` (active power through the supply
+  transformer), where ``L_t`` are the feeder losses of the background operating point (from an
+  AC solution, passed in by the caller; LinDistFlow itself has no losses).
 """
 
 from __future__ import annotations
@@ -108,7 +113,7 @@ class LinDistFlow:
         return np.asarray(r) / fe.s_base_kva, np.asarray(x) / fe.s_base_kva
 
     def security_set(self, positions: IntArray, p_bg_kw: FloatArray, q_bg_kvar: FloatArray,
-                     limits: NetworkLimits) -> SecuritySet:
+                     limits: NetworkLimits, loss_kw: FloatArray | None = None) -> SecuritySet:
         """The security set for stations at ``positions`` given background consumption.
 
         Args:
@@ -116,8 +121,10 @@ class LinDistFlow:
             p_bg_kw: Background active consumption per interval and position ``(T, n)``.
             q_bg_kvar: Background reactive consumption ``(T, n)``.
             limits: Voltage, substation and polygon settings.
+            loss_kw: Background feeder losses per interval ``(T,)`` added to the substation
+                flow (default: none).
         """
-        parts = [substation_rows(self, positions, p_bg_kw, limits),
+        parts = [substation_rows(self, positions, p_bg_kw, limits, loss_kw),
                  voltage_rows(self, positions, p_bg_kw, q_bg_kvar, limits),
                  thermal_rows(self, positions, p_bg_kw, q_bg_kvar, limits)]
         return SecuritySet(a_p=np.vstack([p[0] for p in parts]),
@@ -131,10 +138,10 @@ Rows = tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]
 
 
 def substation_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
-                    limits: NetworkLimits) -> Rows:
-    """Headroom ``-P_sub <= sum_k P_bg,k + sum_j u_j <= P_sub`` (losses neglected)."""
+                    limits: NetworkLimits, loss_kw: FloatArray | None = None) -> Rows:
+    """Headroom ``-P_sub <= sum_k P_bg,k + L_t + sum_j u_j <= P_sub``."""
     j = positions.size
-    total = p_bg_kw.sum(axis=1)
+    total = p_bg_kw.sum(axis=1) + (0.0 if loss_kw is None else loss_kw)
     a = np.vstack([np.ones(j), -np.ones(j)])
     b = np.stack([limits.substation_kw - total, limits.substation_kw + total], axis=1)
     return a, np.zeros_like(a), b, np.full(2, SUBSTATION), np.full(2, -1)
@@ -157,11 +164,11 @@ def thermal_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
                  q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
     """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= S_b cos(pi/M)`` for every branch and side ``m``."""
     m = limits.polygon_sides
-    th = 2.0 * np.pi * np.arange(m) / m
+    th = (2.0 * np.arange(m) + 1.0) * np.pi / m  # vertices on the axes: pure P keeps S
     cos, sin = np.cos(th), np.sin(th)
     inc = ldf.d[:, positions].toarray()  # (n-1, J): station below branch
     fp, fq = ldf.branch_flows(p_bg_kw), ldf.branch_flows(q_bg_kvar)  # (T, n-1)
-    rating = ldf.feeder.rating_kva * np.cos(np.pi / m)
+    rating = ldf.feeder.rating_kva * limits.v_min_pu * np.cos(np.pi / m)
     a_p = (cos[:, None, None] * inc[None]).reshape(-1, positions.size)
     a_q = (sin[:, None, None] * inc[None]).reshape(-1, positions.size)
     b = rating[None, None, :] - (cos[None, :, None] * fp[:, None, :]

@@ -3,7 +3,7 @@
 Per interval the stations are independent ``(P_j, Q_j)`` injections (consumption positive) with
 
     P_min,j <= P_j <= P_max,j,
-    P_j^2 + Q_j^2 <= S_j^2   (inscribed polygon: cos(phi_k) P_j + sin(phi_k) Q_j <= S_j cos(pi/K)),
+    P_j^2 + Q_j^2 <= S_j^2   (inscribed 16-gon with vertices on the axes),
     A^P P + A^Q Q <= b_t      (LinDistFlow security set),
 
 and the projection onto ``(P_tot, Q_tot) = (sum_j P_j, sum_j Q_j)`` is traced by support LPs along
@@ -74,8 +74,12 @@ class PQResult:
 
 
 def _converter_rows(n_station: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Inscribed polygon rows ``cos(phi) P_j + sin(phi) Q_j <= S_j cos(pi/K)``."""
-    phi = 2 * np.pi * np.arange(CONVERTER_SIDES) / CONVERTER_SIDES
+    """Inscribed polygon rows ``cos(phi) P_j + sin(phi) Q_j <= S_j cos(pi/K)``.
+
+    Edge normals at ``phi_k = (2k + 1) pi / K`` put vertices at ``(+-S, 0)`` and ``(0, +-S)``:
+    pure active (or reactive) operation keeps the full rating.
+    """
+    phi = (2 * np.arange(CONVERTER_SIDES) + 1) * np.pi / CONVERTER_SIDES
     eye = np.eye(n_station)
     a_p = (np.cos(phi)[:, None, None] * eye[None]).reshape(-1, n_station)
     a_q = (np.sin(phi)[:, None, None] * eye[None]).reshape(-1, n_station)
