@@ -26,8 +26,8 @@ from flexibility.aggregation import (
     station_envelope,
 )
 from flexibility.fleet import Fleet
-from flexibility.packaging import InnerBox, add_boxes, inner_quantile, station_inner_box
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
+from flexibility.packaging import InnerBox, add_boxes, inner_quantile, station_inner_box
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario
 from scenarios.fleetgen import (
@@ -112,8 +112,7 @@ def da_inner_boxes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
 def rt_envelope(model: BehaviourModel, scenario: Scenario, observed: SessionDraw,
                 t_obs: int, n_scenarios: int, alpha: float,
                 rng: np.random.Generator) -> tuple[Envelope, InnerBox]:
-    """Real-time envelope and inner box of one station at interval ``t_obs`` over the
-    remaining horizon."""
+    """Real-time envelope and inner box of one station at ``t_obs`` (remaining horizon)."""
     hz, ev = scenario.horizon, scenario.ev
     T = hz.n_intervals
     fleet = fleet_from_sessions(observed, ev, hz)

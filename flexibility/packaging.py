@@ -125,10 +125,14 @@ def station_inner_box(fleet: Fleet, n_intervals: int, t0: int = 0) -> InnerBox:
 
 
 def inner_quantile(box: InnerBox, alpha: float, axis: int = 0) -> InnerBox:
-    """α inner box over the scenario axis: ``U`` and ``L`` reached in a share α of scenarios."""
-    return InnerBox(lo_kw=scenario_quantile(box.lo_kw, alpha, upper=True, axis=axis),
-                    hi_kw=scenario_quantile(box.hi_kw, alpha, upper=False, axis=axis),
-                    dt_h=box.dt_h, t0=box.t0)
+    """α inner box over the scenario axis: ``U`` and ``L`` reached in a share α of scenarios.
+
+    Where the two quantiles cross (no box is common to a share α of the scenarios) the box
+    shrinks to the point ``U``.
+    """
+    lo = scenario_quantile(box.lo_kw, alpha, upper=True, axis=axis)
+    hi = scenario_quantile(box.hi_kw, alpha, upper=False, axis=axis)
+    return InnerBox(lo_kw=np.minimum(lo, hi), hi_kw=hi, dt_h=box.dt_h, t0=box.t0)
 
 
 def add_boxes(a: InnerBox, b: InnerBox) -> InnerBox:

@@ -43,8 +43,10 @@ class AcResult:
     converged: np.ndarray
 
     def violation(self, limits: NetworkLimits, tol: float = 1e-9) -> np.ndarray:
-        """First violated limit family per point (``-1``: AC-feasible; non-convergence counts
-        as a voltage violation)."""
+        """First violated limit family per point (``-1``: AC-feasible).
+
+        Non-convergence counts as a voltage violation.
+        """
         out = np.full(self.p_slack_kw.shape, -1)
         with np.errstate(invalid="ignore"):
             therm = np.nan_to_num(self.loading_pct, nan=np.inf).max(axis=-1, initial=0.0) \

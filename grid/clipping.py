@@ -171,7 +171,8 @@ def _solve_lp(cost: FloatArray, col_lo: FloatArray, col_hi: FloatArray, a: sp.cs
 
 def clip(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,
          policy: Policy = "uniform") -> ClipResult:
-    """Clip station boxes with the chosen allocation policy."""
+    """Clip station boxes with the chosen allocation policy (a crossed box is its upper end)."""
+    p_min_kw = np.minimum(p_min_kw, p_max_kw)
     if policy == "uniform":
         return clip_uniform(sec, p_min_kw, p_max_kw)
     if policy == "optimal":

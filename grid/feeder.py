@@ -15,6 +15,8 @@ index ``k - 1`` (``bus_numbering = "one_based"``; the k-th row of ``net.bus``).
 
 from __future__ import annotations
 
+import copy
+import functools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +102,7 @@ class Feeder:
         return int(where[0])
 
     def resolve_bus(self, bus: int, numbering: str) -> int:
-        """pandapower index of a station bus given in the scenario's numbering.
+        """Pandapower index of a station bus given in the scenario's numbering.
 
         Args:
             bus: The bus number as written in the scenario.
@@ -244,6 +246,14 @@ def run_ac(net: pp.pandapowerNet) -> None:
         pp.runpp(net, numba=False, init="flat", tolerance_mva=1e-10)
 
 
+@functools.lru_cache(maxsize=1)
+def _case33bw() -> pp.pandapowerNet:
+    """The parsed IEEE 33-bus case (parsing takes about a second; callers copy it)."""
+    import pandapower.networks as pn
+
+    return pn.case33bw()
+
+
 def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0) -> Feeder:
     """Load a feeder by name: ``case33bw``, a pandapower JSON file or a SimBench code.
 
@@ -258,15 +268,13 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
     Raises:
         FeederError: Unknown feeder, missing SimBench, or a feeder that is not radial.
     """
-    if spec == "case33bw":
-        import pandapower.networks as pn
-
-        net = pn.case33bw()
-    elif spec.endswith(".json"):
+    if spec.endswith(".json"):
         path = Path(spec) if Path(spec).is_absolute() else Path(base_dir) / spec
         if not path.is_file():
             raise FeederError(f"grid.feeder: {path} does not exist")
         net = pp.from_json(str(path))
+    elif spec == "case33bw":
+        net = copy.deepcopy(_case33bw())
     else:
         try:
             import simbench

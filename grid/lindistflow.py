@@ -93,7 +93,7 @@ class LinDistFlow:
         self.dt = self.d.T.tocsr()
 
     def branch_flows(self, s_kw: FloatArray) -> FloatArray:
-        """``F = D s``: flow into every branch (rows of ``s``: ``(..., n_bus)`` -> ``(..., n-1)``)."""
+        """``F = D s``: flow into every branch, ``(..., n_bus)`` -> ``(..., n_bus - 1)``."""
         s = np.asarray(s_kw, dtype=float)
         return (self.d @ s.reshape(-1, s.shape[-1]).T).T.reshape(*s.shape[:-1], -1)
 

@@ -46,6 +46,8 @@ class PQResult:
         binding: Binding family index per vertex into ``PQ_BINDING`` ``(T, K)``.
         vm_min_pu: Minimum AC voltage over the AC-corrected vertices ``(T,)``.
         loading_max_pct: Maximum AC line loading over the AC-corrected vertices ``(T,)``.
+        p_station_ac_kw: AC-corrected station set-points of every vertex ``(T, K, J)``.
+        q_station_ac_kvar: Reactive set-points ``(T, K, J)``.
     """
 
     theta: FloatArray
@@ -57,6 +59,8 @@ class PQResult:
     binding: np.ndarray
     vm_min_pu: FloatArray
     loading_max_pct: FloatArray
+    p_station_ac_kw: FloatArray
+    q_station_ac_kvar: FloatArray
 
     def ranges(self) -> tuple[FloatArray, FloatArray]:
         """AC-corrected ``(P_min, P_max)`` and ``(Q_min, Q_max)`` per interval, ``(T, 2)`` each."""
@@ -174,4 +178,5 @@ def pq_projection(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,
     return PQResult(theta=theta, p_kw=p_v.sum(-1), q_kvar=q_v.sum(-1), p_ac_kw=p_ac.sum(-1),
                     q_ac_kvar=q_ac.sum(-1), ac_feasible=(bis.lam >= 1.0).reshape(T, -1),
                     binding=binding, vm_min_pu=bis.vm_min_pu.reshape(T, -1).min(1),
-                    loading_max_pct=bis.loading_max_pct.reshape(T, -1).max(1))
+                    loading_max_pct=bis.loading_max_pct.reshape(T, -1).max(1),
+                    p_station_ac_kw=p_ac, q_station_ac_kvar=q_ac)

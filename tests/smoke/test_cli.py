@@ -19,9 +19,80 @@ CONTRACT = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_k
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert main(["assess", "--layer", "station", "--scenarios", "40", "--seed", "7",
-                 "--out", str(out)]) == 0
+    assert main(["assess", "--scenarios", "40", "--seed", "7", "--out", str(out)]) == 0
     return out
+
+
+def test_three_layer_contract(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for layer in ("station", "distribution", "transmission"):
+        assert set(summary["layers"][layer]) == {"peak_ch_kw", "peak_dis_kw", "area_kwh"}
+    for layer in ("distribution", "transmission"):
+        assert set(summary["reductions_pct"][layer]) == {"peak_ch_pct", "peak_dis_pct",
+                                                         "area_pct"}
+    for side in ("charge", "discharge"):
+        assert {"mean_rate", "max_rate", "time_of_max"} <= set(summary["clipping"][side])
+    assert summary["policy"] == "uniform"
+    rows = summary["ac_validation"]
+    assert rows and set(rows[0]) == {"time", "lindistflow_kw", "ac_kw", "rel_error_pct",
+                                     "min_vm_pu", "binding"}
+    assert summary["stations"]["CS1"]["paper_bus"] == 18
+    assert summary["stations"]["CS1"]["pandapower_bus"] == 17
+    assert summary["stations"]["CS4"]["pandapower_bus"] == 32
+    lay = summary["layers"]
+    for key in ("peak_ch_kw", "area_kwh"):  # layers contract
+        assert lay["transmission"][key] <= lay["distribution"][key] <= lay["station"][key]
+    env = pd.read_parquet(run_dir / "envelopes.parquet")
+    assert set(env["layer"]) == {"station", "distribution", "transmission"}
+    assert {"ramp_up_kw", "ramp_down_kw"} <= set(env.columns)
+    tr = env[env.layer == "transmission"]
+    assert tr.ramp_up_kw.notna().all() and env[env.layer != "transmission"].ramp_up_kw.isna().all()
+    assert set(tr["station"]) == {"CS1", "CS2", "CS3", "CS4", "ALL"}
+    assert set(tr["kind"]) == {"da", "rt@00:00", "rt@06:00", "rt@12:00", "rt@18:00"}
+    net = pd.read_parquet(run_dir / "network.parquet")
+    assert list(net.columns[:1]) == ["t"]
+    assert {"t", "bus", "p_load_kw", "q_load_kvar", "p_pv_kw"} <= set(net.columns)
+    assert len(net) == 96 * 33 and set(net.bus) == set(range(33))
+    assert net.groupby("t").p_load_kw.sum().max() == pytest.approx(1850.0)
+    for png in ("three_layer_envelopes.png", "clipping_rates.png", "da_rt_transmission.png",
+                "layer_comparison.png", "ac_validation.png", "pq_daily_range.png",
+                "pq_sets.png", "pq_binding.png"):
+        assert (run_dir / png).stat().st_size > 10_000
+
+
+def test_optimal_policy_allocates_at_least_as_much(run_dir, tmp_path):
+    assert main(["assess", "--scenarios", "40", "--seed", "7", "--no-plots", "--policy",
+                 "optimal", "--out", str(tmp_path)]) == 0
+    uni = json.loads((run_dir / "summary.json").read_text())
+    opt = json.loads((tmp_path / "summary.json").read_text())
+    assert opt["policy"] == "optimal"
+    e_u = pd.read_parquet(run_dir / "ac_validation.parquet")
+    e_o = pd.read_parquet(tmp_path / "ac_validation.parquet")
+    assert (e_o.lindistflow_kw >= e_u.lindistflow_kw - 1e-6).all()
+    assert opt["layers"]["station"] == uni["layers"]["station"]
+
+
+def test_station_layer_only(tmp_path):
+    assert main(["assess", "--layer", "station", "--scenarios", "10", "--no-plots",
+                 "--out", str(tmp_path)]) == 0
+    env = pd.read_parquet(tmp_path / "envelopes.parquet")
+    assert set(env["layer"]) == {"station"}
+    assert not (tmp_path / "network.parquet").exists()
+
+
+def test_ac_non_convergence_is_recorded_and_the_run_continues(tmp_path):
+    text = (ROOT / "scenarios" / "paper_case.toml").read_text()
+    text = text.replace("load_peak_kw = 1850.0", "load_peak_kw = 40000.0")
+    f = tmp_path / "heavy.toml"
+    f.write_text(text)
+    out = tmp_path / "o"
+    assert main(["assess", "--scenario", str(f), "--scenarios", "10", "--no-plots",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ac"]["background_infeasible_intervals"] > 0
+    assert summary["ac"]["reference_point_infeasible_intervals"] > 0
+    rows = pd.read_parquet(out / "ac_validation.parquet")
+    assert rows.ac_note.str.contains("infeasible at the reference point").any()
 
 
 def test_output_contract(run_dir):
@@ -36,7 +107,8 @@ def test_output_contract(run_dir):
     assert isinstance(summary["unreachable_requirements_capped"], int)
     env = pd.read_parquet(run_dir / "envelopes.parquet")
     assert list(env.columns[:len(CONTRACT)]) == CONTRACT
-    assert set(env["layer"]) == {"station"}
+    assert "station" in set(env["layer"])
+    env = env[env.layer == "station"]
     assert set(env["kind"]) == {"da", "rt@00:00", "rt@06:00", "rt@12:00", "rt@18:00"}
     assert set(env["station"]) == {"CS1", "CS2", "CS3", "CS4", "ALL"}
     assert (env["p_ch_max_kw"] >= 0).all() and (env["p_dis_max_kw"] >= 0).all()
@@ -95,6 +167,10 @@ def test_bad_cli_input_is_one_line(args, needle):
     ({"n_scenarios = 500": "n_scenarios = 0"}, "assessment.n_scenarios"),
     ({"eta_ch = 0.95": "eta_chh = 0.95"}, "unknown field"),
     ({'start = "00:00"': 'start = "25:00"'}, "horizon.start"),
+    ({"bus = 33": "bus = 40"}, "station bus 40 does not exist"),
+    ({"v_min_pu = 0.95": "v_min_pu = 1.10"}, "grid: voltage limits inverted"),
+    ({'feeder = "case33bw"': 'feeder = "meshed.json"'}, "meshed"),
+    ({'feeder = "case33bw"': 'feeder = "nowhere.json"'}, "does not exist"),
 ])
 def test_bad_scenario_file_names_the_field(tmp_path, patch, needle):
     text = (ROOT / "scenarios" / "paper_case.toml").read_text()
@@ -103,7 +179,16 @@ def test_bad_scenario_file_names_the_field(tmp_path, patch, needle):
         text = text.replace(old, new, 1)
     f = tmp_path / "bad.toml"
     f.write_text(text)
-    res = run_cli("assess", "--scenario", str(f), "--out", str(tmp_path / "o"))
+    if "meshed.json" in text:
+        import pandapower as pp
+        import pandapower.networks as pn
+
+        net = pn.case33bw()
+        net.line["in_service"] = True
+        net.line["max_i_ka"] = 0.4
+        pp.to_json(net, str(tmp_path / "meshed.json"))
+    res = run_cli("assess", "--scenario", str(f), "--scenarios", "5",
+                  "--out", str(tmp_path / "o"))
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
