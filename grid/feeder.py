@@ -131,15 +131,32 @@ def _branches(net: pp.pandapowerNet) -> list[tuple[str, int, int, int]]:
     open_lines = set()
     if len(net.switch):
         sw = net.switch
-        if ((sw.et == "b") & sw.closed).any():
-            raise FeederError("closed bus-bus switches are not supported; fuse the buses "
-                              "(pandapower.toolbox.fuse_buses) before loading the feeder")
         open_lines = set(sw.element[(sw.et == "l") & ~sw.closed].astype(int))
     out = [("line", int(i), int(r.from_bus), int(r.to_bus))
            for i, r in net.line.iterrows() if r.in_service and int(i) not in open_lines]
     out += [("trafo", int(i), int(r.hv_bus), int(r.lv_bus))
             for i, r in net.trafo.iterrows() if r.in_service]
     return out
+
+
+def _fuse_bus_switches(net: pp.pandapowerNet) -> None:
+    """Merge buses joined by closed bus-bus switches (in place; the first bus is kept)."""
+    sw = net.switch
+    closed = sw[(sw.et == "b") & sw.closed] if len(sw) else sw
+    if not len(closed):
+        return
+    from pandapower.toolbox import fuse_buses
+
+    keep = {}
+    for a, b in zip(closed.bus.astype(int), closed.element.astype(int), strict=True):
+        ra, rb = keep.get(a, a), keep.get(b, b)
+        if ra != rb:
+            fuse_buses(net, ra, rb)
+            for k, v in list(keep.items()):
+                if v == rb:
+                    keep[k] = ra
+            keep[rb] = ra
+    net.switch.drop(closed.index.intersection(net.switch.index), inplace=True)
 
 
 def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
@@ -152,6 +169,7 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
     if len(net.ext_grid[net.ext_grid.in_service]) != 1:
         raise FeederError(f"{name}: a feeder needs exactly one in-service ext_grid (the "
                           "substation)")
+    _fuse_bus_switches(net)
     if len(net.trafo3w):
         raise FeederError(f"{name}: three-winding transformers are not supported")
     slack = int(net.ext_grid[net.ext_grid.in_service].bus.iloc[0])
@@ -202,7 +220,7 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
             rating[k - 1] = float(tr.sn_mva) * 1e3 * float(tr.get("max_loading_percent", 100.0)
                                                           or 100.0) / 100.0
         i_base[k - 1] = s_base_mva / (np.sqrt(3.0) * float(vn[child]))
-    if np.any(i_max >= PLACEHOLDER_KA):
+    if np.any(np.isfinite(i_max) & (i_max >= PLACEHOLDER_KA)):
         raise FeederError(f"{name}: some lines carry no thermal rating (max_i_ka >= "
                           f"{PLACEHOLDER_KA:.0f}); set net.line.max_i_ka or use "
                           "grid.feeder.rate_lines_at_design_load")
@@ -243,7 +261,7 @@ def run_ac(net: pp.pandapowerNet) -> None:
     """``pandapower.runpp`` (Newton–Raphson) with the settings used everywhere here."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pp.runpp(net, numba=False, init="flat", tolerance_mva=1e-10)
+        pp.runpp(net, numba=False, init="dc", tolerance_mva=1e-10, max_iteration=50)
 
 
 @functools.lru_cache(maxsize=1)

@@ -90,3 +90,20 @@ def test_radial_sweep_flags_divergence():
     fe = case33bw()
     res = RadialSweep(fe, max_iter=50).solve(60 * fe.load_p_kw[None], 60 * fe.load_q_kvar[None])
     assert not res.converged[0]
+
+
+@pytest.mark.parametrize("scale,tol", [(1.0, 0.001), (3.0, 0.005)])
+def test_simbench_feeder_with_transformer_loads_through_the_same_interface(scale, tol):
+    """A SimBench LV grid (MV/LV transformer + lines): LinDistFlow vs pandapower AC."""
+    pytest.importorskip("simbench")
+    from grid.ac import PandapowerAc
+    from grid.feeder import load_feeder
+
+    fe = load_feeder("1-LV-rural1--0-sw")
+    assert not fe.lines_only and fe.branch[0][0] == "trafo"
+    p, q = scale * fe.load_p_kw[None], scale * fe.load_q_kvar[None]
+    ac = PandapowerAc(fe).solve(p, q)
+    assert ac.converged.all()
+    v = np.sqrt(LinDistFlow(fe).voltage_sq(p, q))
+    err = np.abs(v - ac.vm_pu).max()
+    assert 1e-6 < err <= tol
