@@ -113,7 +113,7 @@ def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> 
           boundary_metrics(gr.da.transmission[ALL])]
     names = list(LAYER_COLORS)
     with plt.rc_context(_STYLE):
-        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.0))
+        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.0), layout="constrained")
         w = 0.38
         idx = np.arange(3)
         a.bar(idx - w / 2, [m.peak_ch_kw for m in ms], w, label="peak charging", color="tab:blue")
@@ -146,7 +146,10 @@ def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, start_mi
         a.set_ylabel("charging boundary (kW)")
         a.legend(fontsize=7, loc="upper left")
         a.set_title("LinDistFlow vs AC charging boundaries (uniform direction)", fontsize=9)
-        b.stairs(rows.min_vm_pu, x, color="tab:purple", lw=1.2, label="min AC voltage at corner")
+        b.stairs(rows.min_vm_pu, x, color="tab:purple", lw=1.2, baseline=None,
+                 label="min AC voltage at corner")
+        vmin = float(np.nanmin(np.r_[rows.min_vm_pu, v_min_pu]))
+        b.set_ylim(vmin - 0.01, max(1.0, float(np.nanmax(rows.min_vm_pu))) + 0.005)
         b.axhline(v_min_pu, color="tab:red", lw=0.8, ls="--", label=f"limit {v_min_pu:.2f} p.u.")
         b.set_ylabel("p.u.")
         b.legend(fontsize=7, loc="lower left")
@@ -165,16 +168,21 @@ def plot_pq_range(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) 
                                    gridspec_kw={"height_ratios": [2, 1]})
         a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, color="tab:green", alpha=0.35,
                  label="feasible P_tot (AC-checked)")
-        a.stairs(q[:, 1], x, color="tab:purple", lw=0.9, label="Q_tot max")
-        a.stairs(q[:, 0], x, color="tab:purple", lw=0.9, ls="--", label="Q_tot min")
+        a.stairs(q[:, 1], x, color="tab:purple", lw=0.9, baseline=None, label="Q_tot max")
+        a.stairs(q[:, 0], x, color="tab:purple", lw=0.9, ls="--", baseline=None,
+                 label="Q_tot min")
         a.axhline(0, color="k", lw=0.6)
         a.set_ylabel("kW / kvar")
         a.legend(fontsize=7, loc="upper left", ncol=3)
         a.set_title("Daily feasible aggregate P–Q ranges of the stations", fontsize=9)
-        b.stairs(gr.pq.vm_min_pu, x, color="tab:purple", lw=1.1, label="min voltage (p.u.)")
+        b.stairs(gr.pq.vm_min_pu, x, color="tab:purple", lw=1.1, baseline=None,
+                 label="min voltage (p.u.)")
+        b.set_ylim(float(np.nanmin(gr.pq.vm_min_pu)) - 0.01, 1.0)
         b.set_ylabel("min V (p.u.)")
         b2 = b.twinx()
-        b2.stairs(gr.pq.loading_max_pct, x, color="tab:brown", lw=1.1, label="max loading (%)")
+        b2.stairs(gr.pq.loading_max_pct, x, color="tab:brown", lw=1.1, baseline=None,
+                  label="max loading (%)")
+        b2.set_ylim(0, 110)
         b2.set_ylabel("max loading (%)")
         b.legend(fontsize=7, loc="lower left")
         b2.legend(fontsize=7, loc="lower right")
