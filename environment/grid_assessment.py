@@ -8,9 +8,9 @@ Build → solve → report:
 2. :func:`network_boxes` clips station boxes with the chosen policy, AC-checks the charging and
    discharging corners of every interval and tightens them by bisection where AC violates a
    limit (AC-corrected clipping), and measures the AC boundary along the same direction.
-3. :func:`assess_grid_layers` applies 2 to the station envelopes (distribution layer) and to the
-   deliverable inner boxes (transmission layer, intersected with the distribution boxes), for
-   the DA case and every RT observation, and traces the DA P–Q sets.
+3. :func:`assess_grid_layers` applies 2 to the station envelopes (distribution layer),
+   intersects the deliverable inner boxes with the distribution boxes (transmission layer),
+   for the DA case and every RT observation, and traces the DA P–Q sets.
 """
 
 from __future__ import annotations
@@ -233,7 +233,6 @@ class LayerSet:
         distribution: Effective envelope per station and ``ALL``.
         transmission: Packaged boundary per station and ``ALL``.
         dist_boxes: Clipping and AC details of the distribution layer.
-        trans_boxes: Clipping and AC details of the transmission inner boxes.
         empty_intervals: Intervals where the deliverable box is empty (requirements the network
             cannot serve); the boundary there is the point closest to feasibility.
     """
@@ -241,7 +240,6 @@ class LayerSet:
     distribution: dict[str, Envelope]
     transmission: dict[str, Boundary]
     dist_boxes: NetworkBoxes
-    trans_boxes: NetworkBoxes
     empty_intervals: np.ndarray
 
 
@@ -258,16 +256,18 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
     distribution[ALL] = sum_envelopes([distribution[s] for s in names])
     ilo = np.stack([boxes[s].lo_kw for s in names], axis=1)
     ihi = np.stack([boxes[s].hi_kw for s in names], axis=1)
-    trans = network_boxes(gm, t0, ilo, ihi)
-    t_lo = np.maximum(trans.lo_kw, dist.lo_kw)
-    t_hi = np.minimum(trans.hi_kw, dist.hi_kw)
+    # Deliverable boxes: the inner boxes inside the (jointly feasible, AC-corrected)
+    # distribution boxes; every point is then deliverable and network-feasible, and B lies
+    # inside the distribution layer. Empty where the must-charge part of the inner boxes
+    # exceeds what the network gives the station (flagged; B is then the point t_lo).
+    t_lo, t_hi = np.maximum(ilo, dist.lo_kw), np.minimum(ihi, dist.hi_kw)
     empty = (t_lo > t_hi + 1e-9).any(axis=1)
     t_hi = np.maximum(t_hi, t_lo)
     dt_h = envs[names[0]].dt_h
     transmission = {s: package(t_lo[:, j], t_hi[:, j], dt_h, t0) for j, s in enumerate(names)}
     transmission[ALL] = package(t_lo.sum(1), t_hi.sum(1), dt_h, t0)
     return LayerSet(distribution=distribution, transmission=transmission, dist_boxes=dist,
-                    trans_boxes=trans, empty_intervals=np.flatnonzero(empty) + t0)
+                    empty_intervals=np.flatnonzero(empty) + t0)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ with ``q_n`` the (reachable) requirement, ``e_lo = min(e_min, e0)`` and ``e_hi =
 **Station inner box** ``[L_j,t, U_j,t] = sum_n x_{n,t} [l_n, u_n]`` (difference arrays,
 O(N + T)); over scenarios the α inner box keeps the ``U`` and ``L`` reached in a share α.
 
-**Boundary.** The station inner boxes are clipped by the security set like the distribution
-layer and intersected with the distribution-layer effective boxes; the transmission boundary
-of a set of stations is then
+**Boundary.** The station inner boxes are intersected with the distribution-layer effective
+boxes (jointly feasible for the network, AC-corrected); the transmission boundary of a set of
+stations is then
 
     P_up_t = sum_j hi_j,t,   P_down_t = sum_j lo_j,t        (net power, charging positive),
     E_max_t = sum_{s<t} P_up_s dt,   E_min_t = sum_{s<t} P_down_s dt   (cumulative energy),
