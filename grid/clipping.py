@@ -20,7 +20,8 @@ Two allocation policies:
   ``optimal >= uniform`` in total.
 
 The binding constraint per interval and side is the family of the row that stops the scaling
-(``substation``, ``voltage``, ``thermal``), ``station`` when the station envelope itself is the
+(``substation``, ``voltage``, ``thermal``), ``station converter`` when the station envelope (its
+converters and vehicles) is the
 limit, and ``background`` when the network is violated even at ``u0``.
 """
 
@@ -37,7 +38,7 @@ from grid.feeder import FloatArray
 from grid.lindistflow import KIND_NAMES, SecuritySet
 
 Policy = Literal["uniform", "optimal"]
-BINDING_NAMES = (*KIND_NAMES, "station", "background")
+BINDING_NAMES = (*KIND_NAMES, "station converter", "background")
 STATION, BACKGROUND = 3, 4
 _EPS = 1e-9
 
