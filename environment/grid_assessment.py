@@ -9,7 +9,8 @@ Build → solve → report:
    discharging corners of every interval and tightens them by bisection where AC violates a
    limit (AC-corrected clipping), and measures the AC boundary along the same direction.
 3. :func:`assess_grid_layers` applies 2 to the station envelopes (distribution layer),
-   intersects the deliverable inner boxes with the distribution boxes (transmission layer),
+   intersects the deliverable inner boxes with the distribution boxes (transmission layer;
+   where that is empty, applies 2 to the inner boxes themselves),
    for the DA case and every RT observation, and traces the DA P–Q sets.
 """
 
@@ -235,12 +236,15 @@ class LayerSet:
         dist_boxes: Clipping and AC details of the distribution layer.
         empty_intervals: Intervals where the deliverable box is empty (requirements the network
             cannot serve); the boundary there is the point closest to feasibility.
+        own_allocation_intervals: Intervals whose boundary comes from the inner boxes clipped
+            on their own (the distribution allocation could not hold them).
     """
 
     distribution: dict[str, Envelope]
     transmission: dict[str, Boundary]
     dist_boxes: NetworkBoxes
     empty_intervals: np.ndarray
+    own_allocation_intervals: np.ndarray
 
 
 def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
@@ -257,17 +261,31 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
     ilo = np.stack([boxes[s].lo_kw for s in names], axis=1)
     ihi = np.stack([boxes[s].hi_kw for s in names], axis=1)
     # Deliverable boxes: the inner boxes inside the (jointly feasible, AC-corrected)
-    # distribution boxes; every point is then deliverable and network-feasible, and B lies
-    # inside the distribution layer. Empty where the must-charge part of the inner boxes
-    # exceeds what the network gives the station (flagged; B is then the point t_lo).
+    # distribution boxes; every point is then deliverable and network-feasible. Where that is
+    # empty (the distribution allocation gives a station less than its vehicles must charge),
+    # the inner boxes clipped on their own are used: still deliverable, jointly feasible and
+    # inside the effective set, though not inside that interval's distribution allocation.
     t_lo, t_hi = np.maximum(ilo, dist.lo_kw), np.minimum(ihi, dist.hi_kw)
+    own_used = np.zeros(t_lo.shape[0], dtype=bool)
+    first_empty = (t_lo > t_hi + 1e-9).any(axis=1)
+    if first_empty.any():
+        rows = np.flatnonzero(first_empty)
+        own = network_boxes(gm, t0 + int(rows[0]), ilo[rows[0]:rows[-1] + 1],
+                            ihi[rows[0]:rows[-1] + 1])
+        k = rows - rows[0]
+        ok = ~own.ldf.background_infeasible[k] & own.ac_ch.start_feasible[k] \
+            & own.ac_dis.start_feasible[k]
+        t_lo[rows[ok]] = own.lo_kw[k[ok]]
+        t_hi[rows[ok]] = own.hi_kw[k[ok]]
+        own_used[rows[ok]] = True
     empty = (t_lo > t_hi + 1e-9).any(axis=1)
     t_hi = np.maximum(t_hi, t_lo)
     dt_h = envs[names[0]].dt_h
     transmission = {s: package(t_lo[:, j], t_hi[:, j], dt_h, t0) for j, s in enumerate(names)}
     transmission[ALL] = package(t_lo.sum(1), t_hi.sum(1), dt_h, t0)
     return LayerSet(distribution=distribution, transmission=transmission, dist_boxes=dist,
-                    empty_intervals=np.flatnonzero(empty) + t0)
+                    empty_intervals=np.flatnonzero(empty) + t0,
+                    own_allocation_intervals=np.flatnonzero(own_used) + t0)
 
 
 @dataclass(frozen=True)

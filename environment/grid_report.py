@@ -199,6 +199,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
         },
         "transmission": {
             "empty_intervals": [times[int(i)] for i in da.empty_intervals],
+            "own_allocation_intervals": [times[int(i)] for i in da.own_allocation_intervals],
             "rt": {kind: boundary_metrics(ls.transmission[ALL]).as_dict()
                    for kind, ls in gr.rt.items()},
         },

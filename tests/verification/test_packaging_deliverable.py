@@ -98,10 +98,14 @@ def test_trajectories_inside_B_are_deliverable(fleet, seed, mode):
     p = b.p_down_kw + theta * (b.p_up_kw - b.p_down_kw)
     res = disaggregation_lp(fleet, station_of, p, gm.sec)
     assert res.status == 0, res.message
-    # B lies inside the distribution-layer effective envelope
+    # B lies inside the distribution-layer allocation (except where it had to use its own)
     dist = layers.distribution[ALL]
-    assert np.all(b.p_up_kw <= dist.p_max_kw + 1e-7)
-    assert np.all(b.p_down_kw >= dist.p_min_kw - 1e-7)
+    inside = np.ones(T, dtype=bool)
+    inside[layers.own_allocation_intervals] = False
+    assert np.all(b.p_up_kw[inside] <= dist.p_max_kw[inside] + 1e-7)
+    assert np.all(b.p_down_kw[inside] >= dist.p_min_kw[inside] - 1e-7)
+    # and always inside the station layer
+    assert np.all(b.p_up_kw <= sum(e.p_max_kw for e in envs.values()) + 1e-7)
 
 
 @settings(max_examples=60, deadline=None)
