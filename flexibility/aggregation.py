@@ -98,7 +98,8 @@ def _scatter_add(values: FloatArray, idx: np.ndarray, n_intervals: int) -> Float
 
 
 def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
-                     exclusive: bool = False) -> Envelope:
+                     exclusive: bool = False, group: np.ndarray | None = None,
+                     n_groups: int = 1) -> Envelope:
     """Minkowski sum over the vehicle axis of the exact per-vehicle bounds.
 
     Only connected (vehicle, interval) pairs are evaluated: the pairs are laid out flat
@@ -110,9 +111,12 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
         n_intervals: Number of intervals ``T``.
         t0: First interval index.
         exclusive: Use the charge/discharge-exclusive vehicle set (paper §4.2 benchmark).
+        group: Optional group index in ``[0, n_groups)`` per vehicle (shape of the fleet):
+            the vehicle axis is then summed per group (e.g. per arrival interval).
+        n_groups: Number of groups.
 
     Returns:
-        The envelope with arrays of shape ``(..., T)``.
+        The envelope with arrays of shape ``(..., T)``, or ``(..., n_groups, T)`` with groups.
     """
     shape = fleet.shape
     lead = shape[:-1]
@@ -123,20 +127,29 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     last = np.clip(params.d, t0, t0 + n_intervals).astype(np.int64)
     count = np.maximum(last - first, 0)
     p_max, p_min, e_lo, e_hi, t, veh = _ragged_bounds(params, first, count, exclusive)
-    bins = veh // n_veh * n_intervals
+    g_all = (np.zeros(shape, dtype=np.int64) if group is None
+             else np.broadcast_to(group, shape).astype(np.int64))
+    lead_g = (*lead, n_groups) if group is not None else lead
+    g_veh = g_all.reshape(-1)
+    bins = (veh // n_veh * n_groups + np.take(g_veh, veh)) * n_intervals
     bins += t - t0
-    size = rows * n_intervals
+    size = rows * n_groups * n_intervals
 
     def total_of(w: FloatArray) -> FloatArray:
-        return np.bincount(bins, weights=w, minlength=size).reshape(*lead, n_intervals)
+        return np.bincount(bins, weights=w, minlength=size).reshape(*lead_g, n_intervals)
 
     a = params.a.reshape(shape).astype(np.int64)
     d = params.d.reshape(shape).astype(np.int64)
     dwell = d > a
     e0 = params.e0.reshape(shape)
     q = params.q.reshape(shape)
-    ds = (_scatter_add(np.where(dwell, e0, 0.0), a - 1 - t0, n_intervals)
-          - _scatter_add(np.where(dwell, q, 0.0), d - 1 - t0, n_intervals))
+    def drift(v: FloatArray, idx: np.ndarray) -> FloatArray:
+        idx = np.where((idx >= 0) & (idx < n_intervals), idx + g_all * n_intervals, -1)
+        out = _scatter_add(v, idx, n_groups * n_intervals)
+        return out.reshape(*lead_g, n_intervals)
+
+    ds = (drift(np.where(dwell, e0, 0.0), a - 1 - t0)
+          - drift(np.where(dwell, q, 0.0), d - 1 - t0))
     return Envelope(p_max_kw=total_of(p_max), p_min_kw=total_of(p_min),
                     e_min_kwh=total_of(e_lo), e_max_kwh=total_of(e_hi), ds_kwh=ds,
                     dt_h=fleet.dt_h, t0=t0)

@@ -104,22 +104,31 @@ def vehicle_boxes(fleet: Fleet) -> tuple[FloatArray, FloatArray]:
     return lower, upper
 
 
-def station_inner_box(fleet: Fleet, n_intervals: int, t0: int = 0) -> InnerBox:
-    """Sum of vehicle inner boxes over the vehicle axis on intervals ``t0 .. t0 + T - 1``."""
+def station_inner_box(fleet: Fleet, n_intervals: int, t0: int = 0,
+                      group: np.ndarray | None = None, n_groups: int = 1) -> InnerBox:
+    """Sum of vehicle inner boxes over the vehicle axis on intervals ``t0 .. t0 + T - 1``.
+
+    With ``group`` (index in ``[0, n_groups)`` per vehicle) the sum is taken per group and the
+    arrays get a group axis before the interval axis.
+    """
     lower, upper = vehicle_boxes(fleet)
     shape = np.broadcast(fleet.arrival_idx, lower).shape
     lead = shape[:-1]
     a = np.clip(np.broadcast_to(fleet.arrival_idx, shape) - t0, 0, n_intervals)
     d = np.clip(np.broadcast_to(fleet.departure_idx, shape) - t0, 0, n_intervals)
     rows = int(np.prod(lead)) if lead else 1
-    base = (np.arange(rows) * (n_intervals + 1)).reshape(*lead, 1) if lead else 0
+    g = 0 if group is None else np.broadcast_to(group, shape).astype(np.int64)
+    width = n_intervals + 1
+    base = (np.arange(rows) * n_groups).reshape(*lead, 1) if lead else 0
+    cell = (base + g) * width
+    lead_g = (*lead, n_groups) if group is not None else lead
 
     def total(v: FloatArray) -> FloatArray:
         v = np.where(d > a, np.broadcast_to(v, shape), 0.0)
-        size = rows * (n_intervals + 1)
-        diff = (np.bincount((a + base).ravel(), v.ravel(), size)
-                - np.bincount((d + base).ravel(), v.ravel(), size))
-        return np.cumsum(diff.reshape(*lead, n_intervals + 1), axis=-1)[..., :n_intervals]
+        size = rows * n_groups * width
+        diff = (np.bincount(np.broadcast_to(a + cell, shape).ravel(), v.ravel(), size)
+                - np.bincount(np.broadcast_to(d + cell, shape).ravel(), v.ravel(), size))
+        return np.cumsum(diff.reshape(*lead_g, width), axis=-1)[..., :n_intervals]
 
     return InnerBox(lo_kw=total(lower), hi_kw=total(upper), dt_h=fleet.dt_h, t0=t0)
 
