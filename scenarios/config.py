@@ -112,6 +112,7 @@ class Station(_Strict):
     name: str = Field(min_length=1)
     n_ev: int = Field(ge=0)
     bus: int | None = None
+    chargers: int | None = Field(None, ge=1)
 
 
 class Assessment(_Strict):
@@ -171,6 +172,18 @@ class Grid(_Strict):
         return self
 
 
+CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation"]
+
+
+class Simulation(_Strict):
+    """Settings of ``run_sim.py simulate`` (the co-simulated day)."""
+
+    policy: CallPolicy = "random-within"
+    n_scenarios: int = Field(200, ge=1)
+    queue_rule: Literal["wait", "leave"] = "wait"
+    regulation_period_min: float = Field(240.0, gt=0)
+
+
 class Scenario(_Strict):
     """A complete scenario file."""
 
@@ -183,6 +196,7 @@ class Scenario(_Strict):
     stations: list[Station] = Field(min_length=1)
     assessment: Assessment = Assessment()
     grid: Grid = Grid()
+    simulation: Simulation = Simulation()
     base_dir: str = Field(".", exclude=True)
 
     @model_validator(mode="after")
@@ -200,10 +214,12 @@ class Scenario(_Strict):
         path = Path(self.behaviour.sessions)
         return path if path.is_absolute() else Path(self.base_dir) / path
 
-    def with_overrides(self, grid: dict | None = None, **assessment: object) -> Scenario:
-        """A copy with assessment (and grid) fields replaced (CLI options); re-validated."""
+    def with_overrides(self, grid: dict | None = None, simulation: dict | None = None,
+                       **assessment: object) -> Scenario:
+        """A copy with assessment (grid, simulation) fields replaced (CLI options); re-validated."""
         data = self.model_dump()
         data["base_dir"] = self.base_dir
+        data["simulation"].update({k: v for k, v in (simulation or {}).items() if v is not None})
         data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
         data["grid"].update({k: v for k, v in (grid or {}).items() if v is not None})
         return _validate(data, "command line")

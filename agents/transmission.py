@@ -1,0 +1,68 @@
+"""Transmission agent (TSO): DA commitment, RT boundary, calls.
+
+It holds the day-ahead commitment, receives the real-time boundary and calls on it.
+
+Call policies (aggregate net power of interval ``k``, charging positive; ``[P_down, P_up]`` is
+the RT boundary published for ``k``):
+
+* ``none`` — no call: the fleet idles as far as the boundary allows, ``clip(0, P_down, P_up)``;
+* ``follow-da`` — the day-ahead schedule: the midpoint of the DA boundary of interval ``k``
+  (it may lie outside the RT boundary: that is what DA-vs-RT validation measures);
+* ``random-within`` — uniform in ``[P_down, P_up]`` (the box boundary implies the energy and
+  ramp limits, so they hold);
+* ``max-up`` / ``max-down`` — ``P_up`` / ``P_down``;
+* ``regulation`` — ``mid + s_k * half_width`` with a signal ``s_k in [-1, 1]``: a sine of
+  period ``regulation_period_min`` plus AR(1) noise, clipped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from flexibility.packaging import Boundary
+
+
+class TransmissionAgent(mesa.Agent):
+    """The transmission system operator.
+
+    Args:
+        model: The co-simulation model.
+        da_boundary: Day-ahead boundary of all stations.
+        policy: Call policy.
+        rng: Its own random stream.
+        regulation_period_min: Period of the regulation signal.
+    """
+
+    def __init__(self, model: mesa.Model, da_boundary: Boundary, policy: str,
+                 rng: np.random.Generator, regulation_period_min: float = 240.0) -> None:
+        super().__init__(model)
+        self.da = da_boundary
+        self.policy = policy
+        self.rng_calls = rng
+        self.period = regulation_period_min
+        self._noise = 0.0
+
+    def call(self, k: int, p_down_kw: float, p_up_kw: float, dt_min: float) -> float:
+        """The aggregate power requested for interval ``k``."""
+        lo, hi = p_down_kw, max(p_up_kw, p_down_kw)
+        u = self.rng_calls.random()  # drawn every tick: policies share one stream layout
+        e = self.rng_calls.standard_normal()
+        if self.policy == "none":
+            return min(max(0.0, lo), hi)
+        if self.policy == "follow-da":
+            return 0.5 * (self.da.p_up_kw[k] + self.da.p_down_kw[k])
+        if self.policy == "random-within":
+            return lo + u * (hi - lo)
+        if self.policy == "max-up":
+            return hi
+        if self.policy == "max-down":
+            return lo
+        if self.policy == "regulation":
+            self._noise = 0.8 * self._noise + 0.2 * e
+            s = 0.7 * math.sin(2 * math.pi * k * dt_min / self.period) + 0.3 * self._noise
+            s = min(max(s, -1.0), 1.0)
+            return 0.5 * (lo + hi) + s * 0.5 * (hi - lo)
+        raise ValueError(f"unknown call policy {self.policy!r}")

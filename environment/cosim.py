@@ -1,0 +1,234 @@
+"""The co-simulation kernel: a mesa ``Model`` on a simpy clock (minutes).
+
+One model simulates one horizon (a day on the default scenario). It owns the simpy
+``Environment``, the agents (mesa ``AgentSet`` per type), one ``numpy.random.Generator`` (from the
+seed; every random stream is spawned from it in a fixed order) and a :class:`Recorder`.
+
+EV sessions are simpy processes (``agents.ev``). Every ``dt_min`` a tick process runs the phases
+of interval ``k`` in this fixed order, **after** every EV event of the same minute (its timeout
+has a lower priority than simpy's normal events, so plug-ins and departures at ``k dt`` are seen):
+
+1. stations update their RT envelopes and deliverable boxes over ``[k, T)``;
+2. the grid agent clips them (LinDistFlow), AC-checks and corrects the corners, packages the
+   boundary and publishes it;
+3. the transmission agent calls on the boundary of interval ``k``;
+4. the call is split to stations with one ``theta`` inside their published boxes, and each
+   station splits its share to its EVs (``agents.station``);
+5. EVs integrate the set-points over the interval (energy applied at dispatch);
+6. the grid agent solves AC at the realised operating point; everything is recorded.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import simpy
+from simpy.events import Event
+from tqdm import tqdm
+
+from agents.ev import EVAgent, EVSpec
+from agents.grid_operator import GridAgent
+from agents.station import FuturePool, StationAgent
+from agents.transmission import TransmissionAgent
+from environment.grid_assessment import build_grid_model, layers_for
+from environment.recorder import Recorder
+from environment.station_assessment import ALL
+from flexibility.aggregation import probabilistic_envelope
+from flexibility.packaging import inner_quantile
+from grid.lindistflow import KIND_NAMES
+from scenarios.behaviour import BehaviourModel
+from scenarios.config import Scenario
+from scenarios.fleetgen import draw_sessions, fleet_from_sessions
+from traffic.interface import ScheduledArrival, TravelModel
+
+LATE = 2  # priority of tick timeouts: after simpy's URGENT (0) and NORMAL (1) events
+DELIVERY_TOL = 0.01  # a call counts as delivered within 1 % (plus 1 W)
+
+
+class LateTimeout(Event):
+    """A timeout processed after every normal event scheduled for the same time."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, LATE, delay)
+
+
+class CoSimModel(mesa.Model):
+    """Rolling real-time validation run of one scenario.
+
+    Args:
+        scenario: The scenario.
+        behaviour: Fitted behaviour model.
+        seed: Seed of the model's generator.
+        policy: Call policy (default: the scenario's ``simulation.policy``).
+        travel: Travel model deciding arrivals (default: the behaviour model's times).
+        progress: Show a progress bar over ticks.
+    """
+
+    def __init__(self, scenario: Scenario, behaviour: BehaviourModel, seed: int,
+                 policy: str | None = None, travel: TravelModel | None = None,
+                 progress: bool = False) -> None:
+        super().__init__(rng=np.random.default_rng(seed))
+        sc, hz, sim = scenario, scenario.horizon, scenario.simulation
+        self.scenario = sc
+        self.dt_min = float(hz.dt_min)
+        self.dt_h = hz.dt_h
+        self.n_intervals = hz.n_intervals
+        self.queue_rule = sim.queue_rule
+        self.policy = policy or sim.policy
+        self.env = simpy.Environment()
+        self.travel = travel or ScheduledArrival()
+        self.recorder = Recorder()
+        self.progress = progress
+        streams = self.rng.spawn(3)  # realised day, future pools, TSO calls
+        grid = build_grid_model(sc)
+        alpha, ev = sc.assessment.alpha, sc.ev
+        self.stations: dict[str, StationAgent] = {}
+        days = streams[0].spawn(len(sc.stations))
+        pools = streams[1].spawn(len(sc.stations))
+        for st, r_day, r_pool in zip(sc.stations, days, pools, strict=True):
+            pool_draw = draw_sessions(behaviour, hz, st.n_ev, sim.n_scenarios,
+                                      sc.behaviour.v2g_share, r_pool)
+            pool = FuturePool.build(fleet_from_sessions(pool_draw, ev, hz), hz.n_intervals)
+            day = draw_sessions(behaviour, hz, st.n_ev, 1, sc.behaviour.v2g_share, r_day)
+            chargers = st.chargers or max(1, day.arrival_min.shape[1])
+            station = StationAgent(self, st.name, chargers, pool, alpha)
+            self.stations[st.name] = station
+            self._create_evs(station, day)
+        self.grid_agent = GridAgent(self, grid, ev.eta_ch, ev.eta_dis)
+        da_envs, da_boxes = {}, {}
+        for name, station in self.stations.items():
+            env, box = station.pool.day_ahead()
+            da_envs[name] = probabilistic_envelope(env, alpha)
+            da_boxes[name] = inner_quantile(box, alpha)
+        self.da_layers = layers_for(grid, da_envs, da_boxes, ev.eta_ch, ev.eta_dis)
+        self.tso = TransmissionAgent(self, self.da_layers.transmission[ALL], self.policy,
+                                     streams[2], sim.regulation_period_min)
+        for agent in self.agents_by_type[EVAgent]:
+            self.env.process(agent.session(self.env))
+        self.env.process(self._ticks())
+
+    def _create_evs(self, station: StationAgent, day) -> None:
+        ev = self.scenario.ev
+        cap = ev.capacity_kwh
+        for arr, dwell, soc, v2g in zip(day.arrival_min[0], day.dwell_min[0], day.soc_init[0],
+                                        day.v2g[0], strict=True):
+            spec = EVSpec(capacity_kwh=cap, e_min_kwh=ev.soc_min * cap,
+                          e_max_kwh=ev.soc_max * cap, e_req_kwh=ev.soc_departure_min * cap,
+                          p_ch_max_kw=ev.p_ch_max_kw,
+                          p_dis_max_kw=ev.p_dis_max_kw if v2g else 0.0,
+                          eta_ch=ev.eta_ch, eta_dis=ev.eta_dis)
+            e0 = float(soc) * cap
+            departure = float(arr + dwell)
+            if arr < 0:  # carry-over: immediate charging until the horizon starts
+                hi = max(spec.e_max_kwh, e0)
+                e0 = min(hi, e0 + ev.eta_ch * ev.p_ch_max_kw * (-float(arr)) / 60.0)
+            if departure <= 0:
+                continue
+            EVAgent(self, station, spec, float(arr), departure, e0)
+
+    # -- clock -----------------------------------------------------------------------------
+    def _ticks(self):
+        bar = tqdm(total=self.n_intervals, desc="simulating", unit="tick",
+                   disable=not self.progress, leave=False)
+        for k in range(self.n_intervals):
+            yield LateTimeout(self.env, max(0.0, k * self.dt_min - self.env.now))
+            self.tick = k
+            self.step()
+            bar.update()
+        bar.close()
+
+    def run(self) -> None:
+        """Simulate the horizon; EVs still plugged in at its end are reported as such."""
+        self.env.run(until=self.n_intervals * self.dt_min + 1e-6)
+
+    def step(self) -> None:
+        """The phases of one tick (see module docstring)."""
+        k = self.tick
+        names = list(self.stations)
+        envs, boxes = {}, {}
+        for name, station in self.stations.items():
+            envs[name], boxes[name] = station.rt_update(k, self.n_intervals)
+        layers = self.grid_agent.clip_and_package(envs, boxes)
+        b_all = layers.transmission[ALL]
+        p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
+        call = self.tso.call(k, p_down, p_up, self.dt_min)
+        lo = np.array([layers.transmission[n].p_down_kw[0] for n in names])
+        hi = np.array([layers.transmission[n].p_up_kw[0] for n in names])
+        width = hi.sum() - lo.sum()
+        theta = 0.0 if width <= 1e-12 else min(max((call - lo.sum()) / width, 0.0), 1.0)
+        share = lo + theta * (hi - lo)
+        delivered = np.zeros(len(names))
+        for j, name in enumerate(names):
+            delivered[j], _ = self.stations[name].dispatch(k, float(share[j]), self.dt_h)
+        ac = self.grid_agent.operating_point(k, delivered)
+        self._record(k, names, layers, call, share, delivered, ac)
+
+    # -- recording -------------------------------------------------------------------------
+    def _record(self, k, names, layers, call, share, delivered, ac) -> None:
+        g = self.grid_agent.grid
+        lim = g.limits
+        vm = ac.vm_pu[0]
+        viol = int(ac.violation(lim)[0])
+        da = self.da_layers.transmission[ALL]
+        total = float(delivered.sum())
+        ok = abs(total - call) <= DELIVERY_TOL * abs(call) + 1e-3
+        rows = [*names, ALL]
+        b = layers.transmission
+        dist = layers.distribution
+        self.recorder.add_many(
+            "ticks", t=k, time_min=k * self.dt_min, station=rows,
+            p_up_kw=[float(b[n].p_up_kw[0]) for n in rows],
+            p_down_kw=[float(b[n].p_down_kw[0]) for n in rows],
+            dist_p_max_kw=[float(dist[n].p_max_kw[0]) for n in rows],
+            dist_p_min_kw=[float(dist[n].p_min_kw[0]) for n in rows],
+            da_p_up_kw=[np.nan] * len(names) + [float(da.p_up_kw[k])],
+            da_p_down_kw=[np.nan] * len(names) + [float(da.p_down_kw[k])],
+            call_kw=[*share.tolist(), call], delivered_kw=[*delivered.tolist(), total],
+            q_kvar=0.0, delivered_ok=[bool(abs(d - s) <= DELIVERY_TOL * abs(s) + 1e-3)
+                                      for d, s in zip(delivered, share, strict=True)] + [ok],
+            connected=[len(self.stations[n].controllable(k)) for n in names]
+            + [sum(len(s.controllable(k)) for s in self.stations.values())],
+            queue=[self.stations[n].queue_length for n in names]
+            + [sum(s.queue_length for s in self.stations.values())],
+            min_vm_pu=float(np.nanmin(vm)), max_loading_pct=float(np.nanmax(ac.loading_pct)),
+            p_slack_kw=float(ac.p_slack_kw[0]), ac_converged=bool(ac.converged[0]),
+            ac_violation=KIND_NAMES[viol] if viol >= 0 else "")
+        p_bg, q_bg = g.bg(k, 1)
+        inj = np.zeros(g.feeder.n_bus)
+        inj[g.positions] = delivered
+        self.recorder.add_many(
+            "network", t=k, bus=g.feeder.bus_index.tolist(),
+            p_background_kw=p_bg[0].tolist(), q_background_kvar=q_bg[0].tolist(),
+            p_station_kw=inj.tolist(), vm_pu=vm.tolist())
+
+    def ev_frame(self):
+        """Per-EV outcomes (after :meth:`run`)."""
+        import pandas as pd
+
+        rows = []
+        horizon_idx = self.n_intervals
+        for ev in self.agents_by_type[EVAgent]:
+            s = ev.spec
+            state = "plugged_at_end" if ev.state == "plugged" else ev.state
+            left = max(0, ev.departure_idx() - horizon_idx)
+            reachable = (ev.e_kwh + s.eta_ch * s.p_ch_max_kw * self.dt_h * left
+                         >= min(s.e_req_kwh, s.e_max_kwh) - 1e-6)
+            rows.append({
+                "ev": ev.unique_id, "station": ev.station.name,
+                "planned_arrival_min": ev.planned_arrival_min, "arrival_min": ev.arrival_min,
+                "plug_in_min": ev.plug_in_min, "departure_min": ev.departure_min,
+                "left_min": ev.left_min, "state": state,
+                "wait_min": (ev.plug_in_min - ev.arrival_min) if ev.plug_in_min is not None
+                and ev.arrival_min is not None and ev.planned_arrival_min >= 0 else 0.0,
+                "e_arrival_kwh": ev.e_arrival_kwh, "e_departure_kwh": ev.e_kwh,
+                "soc_departure": ev.e_kwh / s.capacity_kwh, "e_req_kwh": s.e_req_kwh,
+                "charged_kwh": ev.charged_kwh, "discharged_kwh": ev.discharged_kwh,
+                "shortfall_kwh": ev.shortfall_kwh if state in ("departed", "left_unserved")
+                else float("nan"),
+                "requirement_reachable": bool(reachable) if state == "plugged_at_end" else None,
+                "v2g": s.p_dis_max_kw > 0,
+                "controlled_ticks": ev.controlled_ticks})
+        return pd.DataFrame(rows)
