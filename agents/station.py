@@ -158,19 +158,20 @@ class StationAgent(mesa.Agent):
         rows = np.array([index[id(ev)] for ev in evs])
         return evs, lo[rows], hi[rows]
 
-    def dispatch(self, k: int, p_kw: float, dt_h: float) -> tuple[float, FloatArray]:
+    def dispatch(self, k: int, p_kw: float, dt_h: float
+                 ) -> tuple[float, list[EVAgent], FloatArray]:
         """Split a station set-point among its EVs and apply it for interval ``k``.
 
         Returns:
-            The delivered station power and the per-EV set-points.
+            The delivered station power, the EVs dispatched and their set-points.
         """
         evs, lo, hi = self.ev_boxes(k)
         if not evs:
-            return 0.0, np.zeros(0)
+            return 0.0, [], np.zeros(0)
         lo_t, hi_t = float(lo.sum()), float(hi.sum())
         width = hi_t - lo_t
         theta = 0.0 if width <= 1e-12 else min(max((p_kw - lo_t) / width, 0.0), 1.0)
         p = lo + theta * (hi - lo)
         for ev, pn in zip(evs, p, strict=True):
             ev.apply(float(pn), dt_h)
-        return float(p.sum()), p
+        return float(p.sum()), evs, p

@@ -19,12 +19,16 @@ EV grid-flexibility co-simulator (the transmission-distribution-microgrid assess
 Wang et al. 2026).
 
 Commands:
+  simulate   rolling real-time validation run: EV, station, grid and transmission agents on a
+             15-minute clock; the TSO calls on the published boundary and delivery is checked
+             (default command)
   assess     three-layer flexibility assessment (station -> distribution -> transmission),
-             day-ahead and real-time (default command)
+             day-ahead and real-time
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
-Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'assess' runs
-on the built-in default scenario (the paper case) and writes runs/<timestamp>/.
+Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
+on the built-in default scenario (the paper case: 200 EVs, 4 stations on IEEE 33-bus, one day,
+random calls within the published boundary) and writes runs/<timestamp>/.
 """
 
 
@@ -43,6 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run_sim.py", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    m = sub.add_parser("simulate", help="rolling real-time validation run (default)",
+                       description="Co-simulate one horizon: EVs arrive and queue for chargers, "
+                                   "stations update RT envelopes every tick, the grid agent clips "
+                                   "them (LinDistFlow + AC) and publishes the transmission "
+                                   "boundary, the TSO calls on it, stations dispatch their EVs "
+                                   "and delivery is checked. Writes summary.json, "
+                                   "ticks.parquet, evs.parquet, network.parquet, "
+                                   "setpoints.parquet and PNG plots.")
+    _common(m)
+    m.add_argument("--policy", choices=["none", "follow-da", "random-within", "max-up",
+                                        "max-down", "regulation"],
+                   help="TSO call policy (default: the scenario's simulation.policy, "
+                        "random-within in the paper case)")
+    m.add_argument("--scenarios", type=int, metavar="M",
+                   help="sampled future days per station for the RT envelopes (>= 1)")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    m.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
     a = sub.add_parser("assess", help="three-layer flexibility assessment",
                        description="Compute day-ahead and real-time envelopes of the station "
@@ -95,11 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for bad input, one line on stderr)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("--") and argv[0] not in ("--help", "-h")):
-        argv = ["assess", *argv]
+        argv = ["simulate", *argv]
     args = build_parser().parse_args(argv)
     try:
         if args.command == "calibrate":
             return _calibrate(args)
+        if args.command == "simulate":
+            return _simulate(args)
         return _assess(args)
     except (InputError, FleetError) as exc:  # FeederError is an InputError
         print(f"error: {exc}", file=sys.stderr)
@@ -239,6 +263,58 @@ def _assess(args: argparse.Namespace) -> int:
               f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
               "without EVs")
     print(f"  {summary['runtime_s']:.1f} s -> {out}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from environment import sim_report
+    from environment.cosim import CoSimModel
+    from scenarios.config import load_scenario
+
+    t_start = time.perf_counter()
+    if args.scenarios is not None and args.scenarios < 1:
+        raise InputError(f"--scenarios: {args.scenarios} < 1; use at least 1 scenario")
+    scenario = load_scenario(args.scenario)
+    scenario = scenario.with_overrides(simulation={"n_scenarios": args.scenarios,
+                                                   "policy": args.policy})
+    seed = scenario.seed if args.seed is None else args.seed
+    if seed < 0:
+        raise InputError(f"--seed: {seed} is negative; use a non-negative integer")
+    out = Path(args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    model = load_behaviour(scenario, args.behaviour)
+    sim = CoSimModel(scenario, model, seed, progress=not args.quiet)
+    sim.run()
+    rec = sim.recorder
+    ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
+    from environment.outputs import write_json, write_parquet
+
+    write_parquet(out / "ticks.parquet", ticks)
+    write_parquet(out / "network.parquet", network)
+    write_parquet(out / "evs.parquet", evs)
+    write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
+    g = scenario.grid
+    summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy,
+               **sim_report.validation_summary(ticks, evs, network, g.v_min_pu, g.v_max_pu),
+               "n_scenarios_rt": scenario.simulation.n_scenarios,
+               "queue_rule": scenario.simulation.queue_rule}
+    hz = scenario.horizon
+    if not args.no_plots:
+        sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.start_min,
+                                           sim.policy)
+        sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.start_min,
+                                        hz.dt_min, g.v_min_pu)
+        sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.start_min)
+        sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.start_min)
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    write_json(out / "summary.json", summary)
+    sf = summary["shortfall"]
+    print(f"{scenario.name} ({sim.policy}, seed {seed}): {summary['calls_delivered']}/"
+          f"{summary['ticks']} calls delivered ({100 * summary['deliverability_rate']:.1f} %); "
+          f"departure shortfalls {sf['count']} ({sf['kwh']:.1f} kWh), "
+          f"{sf['left_unserved']} EVs left without a charger; AC min "
+          f"{summary['ac']['min_vm_pu']:.4f} p.u., max loading "
+          f"{summary['ac']['max_loading_pct']:.1f} %, {summary['ac']['violations']} violations; "
+          f"{summary['runtime_s']:.1f} s -> {out}")
     return 0
 
 

@@ -162,7 +162,10 @@ class CoSimModel(mesa.Model):
         share = lo + theta * (hi - lo)
         delivered = np.zeros(len(names))
         for j, name in enumerate(names):
-            delivered[j], _ = self.stations[name].dispatch(k, float(share[j]), self.dt_h)
+            delivered[j], evs, p_ev = self.stations[name].dispatch(k, float(share[j]), self.dt_h)
+            if evs:
+                self.recorder.add_many("setpoints", t=k, station=name,
+                                       ev=[ev.unique_id for ev in evs], p_kw=p_ev.tolist())
         ac = self.grid_agent.operating_point(k, delivered)
         self._record(k, names, layers, call, share, delivered, ac)
 
