@@ -37,17 +37,17 @@ def validation_summary(ticks: pd.DataFrame, evs: pd.DataFrame, network: pd.DataF
     vm = network.vm_pu
     return {
         "deliverability_rate": float(a.delivered_ok.mean()),
-        "ticks": int(len(a)),
+        "ticks": len(a),
         "calls_delivered": int(a.delivered_ok.sum()),
         "calls_inside_boundary": int(inside.sum()),
         "boundary_held_rate": float(a.delivered_ok[inside].mean()) if inside.any() else None,
         "undelivered_kwh": float(np.abs(a.call_kw - a.delivered_kw).sum() * _dt_h(a)),
-        "shortfall": {"count": int(len(short)), "kwh": float(short.shortfall_kwh.sum()),
+        "shortfall": {"count": len(short), "kwh": float(short.shortfall_kwh.sum()),
                       "left_unserved": int((evs.state == "left_unserved").sum()),
-                      "plugged_at_end": int(len(end)),
-                      "plugged_at_end_unreachable": int((end.requirement_reachable == False)  # noqa: E712
-                                                        .sum())},
-        "evs": {"total": int(len(evs)), "departed": int(len(departed)),
+                      "plugged_at_end": len(end),
+                      "plugged_at_end_unreachable": int((~end.requirement_reachable
+                                                         .astype(bool)).sum())},
+        "evs": {"total": len(evs), "departed": len(departed),
                 "mean_wait_min": float(evs.wait_min.mean()) if len(evs) else 0.0,
                 "max_wait_min": float(evs.wait_min.max()) if len(evs) else 0.0,
                 "charged_kwh": float(evs.charged_kwh.sum()),
