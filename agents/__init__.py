@@ -1,4 +1,3 @@
-"""Mesa agents: EV, charging station, grid operator (DSO) and transmission operator (TSO).
-
-The agents arrive with the co-simulation issue; the package exists so that the layout is stable.
-"""
+"""Mesa agents: EV (``ev``), charging station (``station``), grid operator (``grid_operator``)
+and transmission operator (``transmission``); the kernel that runs them is
+``environment.cosim``."""
