@@ -1,3 +1,5 @@
-"""Mesa agents: EV (``ev``), charging station (``station``), grid operator (``grid_operator``)
-and transmission operator (``transmission``); the kernel that runs them is
-``environment.cosim``."""
+"""Mesa agents: EV, charging station, grid operator (DSO) and transmission operator (TSO).
+
+Modules ``ev``, ``station``, ``grid_operator`` and ``transmission``; the kernel that runs them is
+``environment.cosim``.
+"""
