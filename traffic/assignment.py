@@ -1,0 +1,355 @@
+"""Dynamic user equilibrium by iterated loading on path sets (paper §1.1, DUE conditions).
+
+Demand is split into groups (OD pair, user type, departure interval). Each group spreads its
+vehicles over its path set with shares ``s_p`` (vehicles are assigned by systematic sampling of
+the shares, so counts follow the shares exactly up to rounding). Iteration ``n``:
+
+1. load all vehicles (``traffic.dynamic``);
+2. estimate each link's time-dependent travel time ``tau_a(t)`` from the traversals (linear
+   interpolation over entry times, free flow outside them) and cost every path of a group at
+   its vehicles' mean departure time by walking ``tau`` along the path;
+3. generalized cost ``g = VOT * time + money``, with ``money = (price - coupon) * energy`` for
+   charging users and ``-(V2G price + subsidy) * energy`` for V2G users;
+4. relative gap ``sum_groups sum_p n_p (g_p - g_min) / (VOT * total travel time)``;
+5. move shares towards the cheapest path: ``s <- s + a_n (AON - s)``, ``a_n = 1 / (n + 1)``
+   (MSA), or, with ``scheme = "swap"``, shift from each path a share proportional to its cost
+   excess (``s_p * min(1, a_n * (g_p - g_min) / g_scale)``).
+
+It stops when the gap reaches the target (default 1 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+
+from traffic.dynamic import LinkModel, Loading, Trip, departures, load
+from traffic.network import NetworkError, RoadNetwork
+
+USERS = ("regular", "charging", "v2g")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Generalized-cost parameters (paper §3 case values by default).
+
+    Attributes:
+        value_of_time_per_h: Value of travel time (CNY/h).
+        charge_price_per_kwh: Charging price (CNY/kWh).
+        v2g_price_per_kwh: V2G discharge price (CNY/kWh).
+        charge_power_kw: Charging power per port.
+        v2g_power_kw: V2G power per port.
+        coupon_per_kwh: Charging coupon per station (CNY/kWh).
+        v2g_subsidy_per_kwh: V2G subsidy per station (CNY/kWh).
+    """
+
+    value_of_time_per_h: float = 30.0
+    charge_price_per_kwh: float = 2.0
+    v2g_price_per_kwh: float = 3.0
+    charge_power_kw: float = 60.0
+    v2g_power_kw: float = 40.0
+    coupon_per_kwh: dict[str, float] = field(default_factory=dict)
+    v2g_subsidy_per_kwh: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Time-varying OD demand over a loading period.
+
+    Attributes:
+        od_veh_h: Demand rate per OD pair (veh/h).
+        duration_min: Demand period (vehicles depart in ``[0, duration)``).
+        interval_min: Departure-interval length (the groups of the assignment).
+        profile: Multiplier per departure interval (default all 1).
+        charging_share: Share of charging users (lambda).
+        v2g_share: Share of V2G users (phi).
+    """
+
+    od_veh_h: dict[tuple[int, int], float]
+    duration_min: float = 120.0
+    interval_min: float = 10.0
+    profile: tuple[float, ...] = ()
+    charging_share: float = 0.0
+    v2g_share: float = 0.0
+
+    @property
+    def n_intervals(self) -> int:
+        """Departure intervals."""
+        return int(np.ceil(self.duration_min / self.interval_min - 1e-9))
+
+    def rate(self, od: tuple[int, int], k: int) -> float:
+        """Demand rate of an OD pair in departure interval ``k``."""
+        m = self.profile[k] if self.profile else 1.0
+        return self.od_veh_h[od] * m
+
+
+def _node_path_to_links(net: RoadNetwork, nodes: list[int], cost: np.ndarray) -> tuple[int, ...]:
+    out = []
+    for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+        cand = net.graph.get_edge_data(u, v)
+        out.append(min((e["index"] for e in cand.values()), key=lambda i: cost[i]))
+    return tuple(out)
+
+
+def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple[int, ...]]]:
+    """Candidate paths per (OD, user).
+
+    Regular users: the ``k_paths`` least free-flow-time simple paths over road and dummy
+    links. Charging (V2G) users: for every charging (V2G) link ``n -> m``, the free-flow
+    shortest path to ``n``, the station link, and the shortest path from ``m``.
+    """
+    t0 = net.t0_min
+    road = nx.DiGraph()
+    for i, ln in enumerate(net.links):
+        if ln.kind in ("road", "dummy"):
+            w = t0[i]
+            if not road.has_edge(ln.from_node, ln.to_node) or road[ln.from_node][ln.to_node][
+                    "weight"] > w:
+                road.add_edge(ln.from_node, ln.to_node, weight=w)
+    out: dict[tuple, list[tuple[int, ...]]] = {}
+    for od in ods:
+        o, d = od
+        if o not in road or d not in road or not nx.has_path(road, o, d):
+            raise NetworkError(f"OD pair {o}->{d} has no road path")
+        gen = nx.shortest_simple_paths(road, o, d, weight="weight")
+        paths = []
+        for nodes in gen:
+            paths.append(_node_path_to_links(net, nodes, t0))
+            if len(paths) >= k_paths:
+                break
+        out[(od, "regular")] = paths
+        for user, kind in (("charging", "charge"), ("v2g", "v2g")):
+            cand = []
+            for i, ln in enumerate(net.links):
+                if ln.kind != kind:
+                    continue
+                try:
+                    a = nx.shortest_path(road, o, ln.from_node, weight="weight") \
+                        if o != ln.from_node else [o]
+                    b = nx.shortest_path(road, ln.to_node, d, weight="weight") \
+                        if ln.to_node != d else [d]
+                except nx.NetworkXNoPath:
+                    continue
+                first = _node_path_to_links(net, a, t0) if len(a) > 1 else ()
+                last = _node_path_to_links(net, b, t0) if len(b) > 1 else ()
+                cand.append((*first, i, *last))
+            out[(od, user)] = cand
+    return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """Vehicles of one (OD, user, departure interval) and their path choice."""
+
+    od: tuple[int, int]
+    user: str
+    interval: int
+    depart_min: np.ndarray
+    paths: list[tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """A dynamic equilibrium.
+
+    Attributes:
+        loading: The final loading.
+        groups: The demand groups.
+        shares: Path shares per group.
+        gaps: Relative gap after every iteration.
+        costs: Generalized cost per group and path at the final iteration (CNY).
+    """
+
+    loading: Loading
+    groups: list[Group]
+    shares: list[np.ndarray]
+    gaps: list[float]
+    costs: list[np.ndarray]
+
+    @property
+    def relative_gap(self) -> float:
+        """The last relative gap."""
+        return self.gaps[-1]
+
+
+def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4) -> list[Group]:
+    """Departure times per group; user types split deterministically by the shares."""
+    for od in demand.od_veh_h:
+        if od not in net.od_veh_h and not (od[0] in net.graph and od[1] in net.graph):
+            raise NetworkError(f"OD pair {od} uses nodes not in the network")
+    sets = path_sets(net, list(demand.od_veh_h), k_paths)
+    groups = []
+    for od in demand.od_veh_h:
+        for k in range(demand.n_intervals):
+            start = k * demand.interval_min
+            end = min(start + demand.interval_min, demand.duration_min)
+            dep = departures(demand.rate(od, k), start, end)
+            if dep.size == 0:
+                continue
+            n = dep.size
+            idx = np.arange(n)
+            lam, phi = demand.charging_share, demand.v2g_share
+            is_c = np.floor((idx + 1) * lam + 1e-9) > np.floor(idx * lam + 1e-9)
+            is_v = ~is_c & (np.floor((idx + 1) * phi + 1e-9) > np.floor(idx * phi + 1e-9))
+            for user, mask in (("regular", ~is_c & ~is_v), ("charging", is_c), ("v2g", is_v)):
+                if not mask.any():
+                    continue
+                paths = sets[(od, user)]
+                if not paths:
+                    raise NetworkError(f"OD {od[0]}->{od[1]}: {user} users have no path through "
+                                       "a station; add a station link on their way")
+                groups.append(Group(od, user, k, dep[mask], paths))
+    return groups
+
+
+def _assign(groups: list[Group], shares: list[np.ndarray]) -> list[Trip]:
+    trips = []
+    vid = 0
+    for g_i, (g, s) in enumerate(zip(groups, shares, strict=True)):
+        n = g.depart_min.size
+        cum = np.cumsum(s)
+        cum[-1] = 1.0
+        pick = np.searchsorted(cum, (np.arange(n) + 0.5) / n, side="right")
+        pick = np.minimum(pick, len(g.paths) - 1)
+        for t, p in zip(g.depart_min, pick, strict=True):
+            trips.append(Trip(vid, g.od, g.user, float(t), g.paths[p], g_i))
+            vid += 1
+    trips.sort(key=lambda tr: (tr.depart_min, tr.vid))
+    return trips
+
+
+def link_time_functions(net: RoadNetwork, ld: Loading):
+    """``tau_a(t)``: interpolated traversal time by entry time (free flow outside the data)."""
+    order = np.lexsort((ld.enter_min, ld.link))
+    link, enter, tt = ld.link[order], ld.enter_min[order], (ld.exit_min - ld.enter_min)[order]
+    bounds = np.searchsorted(link, np.arange(len(net.links) + 1))
+    t0 = net.t0_min.copy()
+    for i, ln in enumerate(net.links):
+        if ln.kind in ("charge", "v2g"):
+            t0[i] = ln.t0_min + ln.service_min
+
+    def tau(a: int, t: float) -> float:
+        lo, hi = bounds[a], bounds[a + 1]
+        if hi == lo:
+            return float(t0[a])
+        e, y = enter[lo:hi], tt[lo:hi]
+        if t < e[0] or t > e[-1]:
+            return float(t0[a]) if t < e[0] else float(max(t0[a], y[-1] - (t - e[-1])))
+        return float(np.interp(t, e, y))
+
+    return tau
+
+
+def path_time(tau, path: tuple[int, ...], depart: float) -> float:
+    """Travel time of a path for a departure at ``depart`` (walks ``tau`` link by link)."""
+    t = depart
+    for a in path:
+        t += tau(a, t)
+    return t - depart
+
+
+def money(net: RoadNetwork, path: tuple[int, ...], user: str, prices: Prices) -> float:
+    """Monetary part of the generalized cost of a path (CNY)."""
+    total = 0.0
+    for a in path:
+        ln = net.links[a]
+        if ln.kind == "charge" and user == "charging":
+            e = prices.charge_power_kw * ln.service_min / 60.0
+            total += (prices.charge_price_per_kwh - prices.coupon_per_kwh.get(ln.station, 0.0)) * e
+        elif ln.kind == "v2g" and user == "v2g":
+            e = prices.v2g_power_kw * ln.service_min / 60.0
+            total -= (prices.v2g_price_per_kwh
+                      + prices.v2g_subsidy_per_kwh.get(ln.station, 0.0)) * e
+    return total
+
+
+def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue",
+               prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
+               scheme: Literal["msa", "swap"] = "swap", k_paths: int = 4,
+               step_offset: float = 3.0, swap_rate: float = 10.0,
+               callback=None) -> AssignmentResult:
+    """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring)."""
+    prices = prices or Prices()
+    vot = prices.value_of_time_per_h / 60.0  # CNY per minute
+    groups = build_groups(net, demand, k_paths)
+    shares = _initial_shares(net, demand, groups, prices, vot)
+    fixed = [np.array([money(net, p, g.user, prices) for p in g.paths]) for g in groups]
+    gaps: list[float] = []
+    costs: list[np.ndarray] = []
+    ld = None
+    damp = 0
+    for n in range(1, max_iter + 1):
+        trips = _assign(groups, shares)
+        ld = load(net, trips, link_model)
+        tau = link_time_functions(net, ld)
+        excess = 0.0
+        costs = []
+        for g, fx in zip(groups, fixed, strict=True):
+            dep = float(g.depart_min.mean())
+            c = np.array([vot * path_time(tau, p, dep) for p in g.paths]) + fx
+            costs.append(c)
+        counts = _group_counts(groups, trips)
+        for c, cnt in zip(costs, counts, strict=True):
+            excess += float(cnt @ (c - c.min()))
+        total_time = float(np.nansum(ld.travel_time_min()))
+        gap = excess / (vot * total_time) if total_time > 0 else 0.0
+        gaps.append(gap)
+        if callback is not None:
+            callback(n, gap)
+        if gap <= target_gap:
+            break
+        if len(gaps) > 1 and gap > gaps[-2]:
+            damp += 1  # the last move overshot: take smaller steps from now on
+        step = 1.0 / (n + 1 + step_offset) / (1 + damp)
+        for i, c in enumerate(costs):
+            best = int(np.argmin(c))
+            s = shares[i]
+            if scheme == "msa":
+                aon = np.zeros_like(s)
+                aon[best] = 1.0
+                shares[i] = s + step * (aon - s)
+            else:
+                rel = (c - c[best]) / max(abs(c[best]), vot)
+                move = s * np.minimum(1.0, swap_rate * step * rel)
+                move[best] = 0.0
+                shares[i] = s - move
+                shares[i][best] += move.sum()
+    return AssignmentResult(loading=ld, groups=groups, shares=shares, gaps=gaps, costs=costs)
+
+
+def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], prices: Prices,
+                    vot: float) -> list[np.ndarray]:
+    """Regular users start from the static UE path split of their OD (its paths join the path
+    set); station users from the free-flow cheapest path.
+    """
+    from traffic.static import static_ue
+
+    road = RoadNetwork(net.name, net.links, {od: q for od, q in demand.od_veh_h.items()})
+    sue = static_ue(road, target_gap=1e-6)
+    shares = []
+    for g in groups:
+        if g.user == "regular" and g.od in sue.paths:
+            split = {p: f for p, f in sue.paths[g.od] if f > 1e-9}
+            for p in split:
+                if p not in g.paths:
+                    g.paths.append(p)
+            s = np.array([split.get(p, 0.0) for p in g.paths])
+            shares.append(s / s.sum())
+            continue
+        ff = np.array([net.t0_min[list(p)].sum() * vot + money(net, p, g.user, prices)
+                       for p in g.paths])
+        s = np.zeros(len(g.paths))
+        s[int(np.argmin(ff))] = 1.0
+        shares.append(s)
+    return shares
+
+
+def _group_counts(groups: list[Group], trips: list[Trip]) -> list[np.ndarray]:
+    counts = [np.zeros(len(g.paths)) for g in groups]
+    for tr in trips:
+        g = groups[tr.group]
+        counts[tr.group][g.paths.index(tr.path)] += 1.0
+    return counts
