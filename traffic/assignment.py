@@ -20,6 +20,7 @@ It stops when the gap reaches the target (default 1 %).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -88,7 +89,7 @@ class Demand:
 
 def _node_path_to_links(net: RoadNetwork, nodes: list[int], cost: np.ndarray) -> tuple[int, ...]:
     out = []
-    for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+    for u, v in itertools.pairwise(nodes):
         cand = net.graph.get_edge_data(u, v)
         out.append(min((e["index"] for e in cand.values()), key=lambda i: cost[i]))
     return tuple(out)
@@ -322,7 +323,9 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
 
 def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], prices: Prices,
                     vot: float) -> list[np.ndarray]:
-    """Regular users start from the static UE path split of their OD (its paths join the path
+    """Initial path shares.
+
+    Regular users start from the static UE path split of their OD (its paths join the path
     set); station users from the free-flow cheapest path.
     """
     from traffic.static import static_ue

@@ -158,9 +158,10 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
 
 def departures(rate_veh_h: float, start_min: float, end_min: float,
                offset: float = 0.5) -> np.ndarray:
-    """Deterministic departure times of a constant flow: the n-th vehicle leaves when the
-    cumulative demand reaches ``n + offset`` (so a flow of q veh/h gives exactly q vehicles
-    per hour).
+    """Deterministic departure times of a constant flow.
+
+    The n-th vehicle leaves when the cumulative demand reaches ``n + offset``, so a flow of
+    q veh/h gives exactly q vehicles per hour.
     """
     if rate_veh_h <= 0 or end_min <= start_min:
         return np.zeros(0)
