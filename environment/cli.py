@@ -24,6 +24,8 @@ Commands:
              (default command)
   assess     three-layer flexibility assessment (station -> distribution -> transmission),
              day-ahead and real-time
+  traffic    road traffic: static or dynamic user equilibrium on a road network with
+             charging/V2G stations (Nguyen-Dupuis built in)
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
@@ -90,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampled days per size in the exclusivity benchmark (default 8)")
     a.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
+    tr = sub.add_parser("traffic", help="static or dynamic traffic assignment",
+                        description="Solve a user equilibrium on a road network: static "
+                                    "(path-based, relative gap 1e-8) or dynamic (event-driven "
+                                    "loading of individual vehicles, iterated to a relative "
+                                    "gap of 1 %%). Writes summary.json, links.parquet, "
+                                    "stations.parquet (dynamic) and PNG plots.")
+    tr.add_argument("--network", default="nguyen-dupuis",
+                    help="built-in network (nguyen-dupuis) when no --scenario is given")
+    tr.add_argument("--scenario", metavar="FILE",
+                    help="scenario with a [traffic] section (network, stations, demand), "
+                         "e.g. nd_coupled")
+    tr.add_argument("--assignment", choices=["static", "dynamic"], default="dynamic",
+                    help="static UE (one period) or dynamic UE (default)")
+    tr.add_argument("--link-model", choices=["queue", "bpr"],
+                    help="dynamic link model: point queue or the paper's BPR on inflow "
+                         "(default: the scenario's, queue)")
+    tr.add_argument("--target-gap", type=float, help="relative gap to stop at")
+    tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
+    tr.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "
                                    "energy_kwh; optional charger_kw, charger_model, soc_init), "
@@ -124,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             return _calibrate(args)
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "traffic":
+            return _traffic(args)
         return _assess(args)
     except (InputError, FleetError) as exc:  # FeederError is an InputError
         print(f"error: {exc}", file=sys.stderr)
@@ -315,6 +339,72 @@ def _simulate(args: argparse.Namespace) -> int:
           f"{summary['ac']['min_vm_pu']:.4f} p.u., max loading "
           f"{summary['ac']['max_loading_pct']:.1f} %, {summary['ac']['violations']} violations; "
           f"{summary['runtime_s']:.1f} s -> {out}")
+    return 0
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    from environment.outputs import write_json, write_parquet
+    from scenarios.config import Traffic, load_scenario
+    from traffic import report
+    from traffic.assignment import dynamic_ue
+    from traffic.scenario import build_demand, build_network, build_prices
+    from traffic.static import static_ue
+
+    t_start = time.perf_counter()
+    if args.scenario:
+        scenario = load_scenario(args.scenario)
+        if scenario.traffic is None:
+            raise InputError(f"--scenario: {args.scenario} has no [traffic] section")
+        cfg, name = scenario.traffic, scenario.name
+    else:
+        if args.network != "nguyen-dupuis":
+            raise InputError(f"--network: {args.network!r} is not built in; use "
+                             "nguyen-dupuis or a --scenario with a [traffic] section")
+        cfg, name = Traffic(charging_share=0.0, v2g_share=0.0), args.network
+    if args.target_gap is not None and not args.target_gap > 0:
+        raise InputError("--target-gap: must be positive, e.g. 0.01")
+    net = build_network(cfg)
+    out = Path(args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    start = int(cfg.start[:2]) * 60 + int(cfg.start[3:])
+    summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
+    if args.assignment == "static":
+        res = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)
+        write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), res))
+        summary.update({"relative_gap": res.relative_gap, "iterations": len(res.gaps),
+                        "total_travel_time_veh_min": res.total_travel_time_veh_min,
+                        "od_costs": {f"{o}-{d}": c for (o, d), c in res.od_cost_min.items()},
+                        "od_costs_unit": "minutes", "gaps": res.gaps})
+        print_line = (f"static UE: relative gap {res.relative_gap:.2e} after {len(res.gaps)} "
+                      f"iterations, total travel time {res.total_travel_time_veh_min:.0f} "
+                      "veh·min per hour")
+    else:
+        demand, prices = build_demand(cfg, net), build_prices(cfg)
+        model = args.link_model or cfg.link_model
+        target = args.target_gap or cfg.target_gap
+        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations, scheme="msa")
+        horizon = res.loading.exit_min.max(initial=cfg.duration_min)
+        n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
+        links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)
+        stations = report.stations_frame(net, res.loading, cfg.interval_min, n_int, start,
+                                         prices)
+        write_parquet(out / "links.parquet", links)
+        write_parquet(out / "stations.parquet", stations)
+        summary.update(report.summary_dynamic(res, net))
+        summary["link_model"] = model
+        summary["target_gap"] = target
+        if not args.no_plots:
+            report.plot_gap(out / "gap_convergence.png", res.gaps, target)
+            report.plot_link_queues(out / "link_queues.png", links)
+            if len(stations):
+                report.plot_station_queues(out / "station_queues.png", stations)
+                sta = report.sta_station_loads(net, demand, prices)
+                report.plot_dta_vs_sta(out / "dta_vs_sta_station_loads.png", stations, sta,
+                                       cfg.interval_min, 30.0)
+        print_line = (f"dynamic UE ({model}): relative gap {res.relative_gap:.4f} after "
+                      f"{len(res.gaps)} iterations, {len(res.loading.trips)} vehicles")
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    write_json(out / "summary.json", summary)
+    print(f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> {out}")
     return 0
 
 

@@ -31,6 +31,7 @@ from traffic.dynamic import LinkModel, Loading, Trip, departures, load
 from traffic.network import NetworkError, RoadNetwork
 
 USERS = ("regular", "charging", "v2g")
+GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 @dataclass(frozen=True)
@@ -192,9 +193,10 @@ def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4) -> list[Gro
                 continue
             n = dep.size
             idx = np.arange(n)
-            lam, phi = demand.charging_share, demand.v2g_share
-            is_c = np.floor((idx + 1) * lam + 1e-9) > np.floor(idx * lam + 1e-9)
-            is_v = ~is_c & (np.floor((idx + 1) * phi + 1e-9) > np.floor(idx * phi + 1e-9))
+            # user types by a low-discrepancy sequence: shares hold in every group
+            frac = ((idx + 0.5) * GOLDEN + 0.5 * k) % 1.0
+            is_c = frac < demand.charging_share
+            is_v = ~is_c & (frac < demand.charging_share + demand.v2g_share)
             for user, mask in (("regular", ~is_c & ~is_v), ("charging", is_c), ("v2g", is_v)):
                 if not mask.any():
                     continue
@@ -330,7 +332,7 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
     """
     from traffic.static import static_ue
 
-    road = RoadNetwork(net.name, net.links, {od: q for od, q in demand.od_veh_h.items()})
+    road = RoadNetwork(net.name, net.road_only().links, dict(demand.od_veh_h))
     sue = static_ue(road, target_gap=1e-6)
     shares = []
     for g in groups:

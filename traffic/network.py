@@ -110,9 +110,20 @@ class RoadNetwork:
         return np.array([ln.capacity_veh_h for ln in self.links])
 
     def road_only(self) -> RoadNetwork:
-        """The network without station links (regular users' view)."""
-        keep = tuple(ln for ln in self.links if ln.kind in ("road", "dummy"))
+        """The road links only (regular users' view); they must come first in ``links``."""
+        keep = tuple(ln for ln in self.links if ln.kind == "road")
+        if any(ln.kind != "road" for ln in self.links[:len(keep)]):
+            raise NetworkError(f"{self.name}: road links must precede station links")
         return RoadNetwork(self.name, keep, self.od_veh_h)
+
+    def full_times(self, road_time_min: np.ndarray) -> np.ndarray:
+        """Link times of the whole network from road-link times.
+
+        Station links take access plus service time; dummy links their own time.
+        """
+        t = np.array([ln.t0_min + ln.service_min for ln in self.links])
+        t[:road_time_min.size] = road_time_min
+        return t
 
 
 def _check_link(ln: Link) -> None:

@@ -26,13 +26,19 @@ from traffic.network import RoadNetwork
 
 
 def bpr_time(t0_min: np.ndarray, cap_veh_h: np.ndarray, x_veh_h: np.ndarray) -> np.ndarray:
-    """``t0 (1 + 0.15 (x / c)^4)`` in minutes."""
-    return t0_min * (1.0 + 0.15 * (x_veh_h / cap_veh_h) ** 4)
+    """``t0 (1 + 0.15 (x / c)^4)`` in minutes (links without capacity: ``t0``)."""
+    ratio = np.divide(x_veh_h, cap_veh_h, out=np.zeros_like(x_veh_h, dtype=float),
+                      where=cap_veh_h > 0)
+    return t0_min * (1.0 + 0.15 * ratio ** 4)
 
 
 def bpr_derivative(t0_min: np.ndarray, cap_veh_h: np.ndarray, x_veh_h: np.ndarray) -> np.ndarray:
-    """``dt/dx = 0.6 t0 x^3 / c^4`` (min per veh/h)."""
-    return 0.6 * t0_min * x_veh_h ** 3 / cap_veh_h ** 4
+    """``dt/dx = 0.6 t0 x^3 / c^4`` (min per veh/h; 0 without capacity)."""
+    ratio = np.divide(x_veh_h, cap_veh_h, out=np.zeros_like(x_veh_h, dtype=float),
+                      where=cap_veh_h > 0)
+    inv = np.divide(1.0, cap_veh_h, out=np.zeros_like(x_veh_h, dtype=float),
+                    where=cap_veh_h > 0)
+    return 0.6 * t0_min * ratio ** 3 * inv
 
 
 @dataclass(frozen=True)

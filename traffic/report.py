@@ -1,0 +1,217 @@
+"""Tables and figures of ``run_sim.py traffic`` (static and dynamic assignment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from environment.plots import _STYLE
+from traffic.assignment import AssignmentResult, Demand, Prices
+from traffic.dynamic import Loading, link_table
+from traffic.network import RoadNetwork
+from traffic.static import StaticResult, static_ue
+
+
+def static_links_frame(net: RoadNetwork, res: StaticResult) -> pd.DataFrame:
+    """One row per link: flow and travel time at the static equilibrium."""
+    return pd.DataFrame({
+        "link": [ln.number for ln in net.links],
+        "from_node": [ln.from_node for ln in net.links],
+        "to_node": [ln.to_node for ln in net.links],
+        "flow_veh_h": res.flow_veh_h, "travel_time_min": res.time_min})
+
+
+def dynamic_links_frame(net: RoadNetwork, ld: Loading, interval_min: float, n_intervals: int,
+                        start_min: float) -> pd.DataFrame:
+    """Per link and interval: inflow, outflow (veh per interval), mean travel time, queue."""
+    tab = link_table(net, ld, interval_min, n_intervals)
+    rows = []
+    for i, ln in enumerate(net.links):
+        for k in range(n_intervals):
+            rows.append((ln.number, ln.from_node, ln.to_node, ln.kind, k,
+                         _clock(start_min + k * interval_min), tab["inflow"][i, k],
+                         tab["outflow"][i, k], tab["travel_time_min"][i, k], tab["queue"][i, k]))
+    return pd.DataFrame(rows, columns=["link", "from_node", "to_node", "kind", "interval", "time",
+                                       "inflow", "outflow", "travel_time_min", "queue"])
+
+
+def stations_frame(net: RoadNetwork, ld: Loading, interval_min: float, n_intervals: int,
+                   start_min: float, prices: Prices) -> pd.DataFrame:
+    """Per station, service and interval: arrivals, queue, waits, vehicles in service, power."""
+    rows = []
+    for i, ln in enumerate(net.links):
+        if ln.kind not in ("charge", "v2g"):
+            continue
+        m = ld.link == i
+        enter, exit_, wait = ld.enter_min[m], ld.exit_min[m], ld.wait_min[m]
+        start_service = exit_ - ln.service_min
+        power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
+        for k in range(n_intervals):
+            a, b = k * interval_min, (k + 1) * interval_min
+            arr = (enter >= a) & (enter < b)
+            queued = np.sum((enter + ln.t0_min <= b) & (start_service > b))
+            overlap = np.clip(np.minimum(exit_, b) - np.maximum(start_service, a), 0, None)
+            in_service = overlap.sum() / interval_min
+            rows.append((ln.station, ln.kind, ln.bus, k, _clock(start_min + a), int(arr.sum()),
+                         int(queued), float(wait[arr].mean()) if arr.any() else 0.0,
+                         float(wait[arr].max()) if arr.any() else 0.0, in_service,
+                         in_service * power))
+    return pd.DataFrame(rows, columns=["station", "service", "bus", "interval", "time",
+                                       "arrivals", "queue", "mean_wait_min", "max_wait_min",
+                                       "in_service", "p_kw"])
+
+
+def sta_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
+                      sta_interval_min: float = 30.0, iterations: int = 200) -> pd.DataFrame:
+    """Static counterpart of the station loads (paper §3.3).
+
+    The demand is aggregated into ``sta_interval_min`` intervals with instantaneous
+    propagation. Per interval: road times from a static UE of that interval's demand; station
+    users split over their station paths by MSA to equalize the generalized cost, a station
+    taking the paper's static waiting term ``t_s + t_s (h / ports)^3`` with occupancy
+    ``h = flow * t_s / 60``; the load is ``power * min(h, ports)``.
+    """
+    from traffic.assignment import money, path_sets
+
+    sets = {key: paths for key, paths in path_sets(net, list(demand.od_veh_h)).items()
+            if key[1] != "regular" and paths}
+    vot = prices.value_of_time_per_h / 60.0
+    rows = []
+    n = int(np.ceil(demand.duration_min / sta_interval_min - 1e-9))
+    for k in range(n):
+        a = k * sta_interval_min
+        idx = [j for j in range(demand.n_intervals)
+               if a <= j * demand.interval_min < a + sta_interval_min]
+        od = {p: float(np.mean([demand.rate(p, j) for j in idx])) for p in demand.od_veh_h}
+        sue = static_ue(RoadNetwork(net.name, net.road_only().links, od), target_gap=1e-6)
+        times = net.full_times(sue.time_min)
+        road_only = np.array([ln.kind == "road" for ln in net.links])
+        users = {key: od[key[0]] * (demand.charging_share if key[1] == "charging"
+                                    else demand.v2g_share) for key in sets}
+        base = {key: np.array([vot * times[list(p)][road_only[list(p)]].sum()
+                               + money(net, p, key[1], prices) for p in paths])
+                for key, paths in sets.items()}
+        flows = {key: np.eye(len(paths))[int(np.argmin(base[key]))] * users[key]
+                 for key, paths in sets.items()}
+        for it in range(1, iterations + 1):
+            occ = np.zeros(len(net.links))
+            for key, paths in sets.items():
+                for p, f in zip(paths, flows[key], strict=True):
+                    st = next(i for i in p if net.links[i].kind in ("charge", "v2g"))
+                    occ[st] += f * net.links[st].service_min / 60.0
+            for key, paths in sets.items():
+                cost = base[key].copy()
+                for j, p in enumerate(paths):
+                    st = next(i for i in p if net.links[i].kind in ("charge", "v2g"))
+                    ln = net.links[st]
+                    cost[j] += vot * (ln.t0_min + ln.service_min
+                                      + ln.service_min * (occ[st] / ln.ports) ** 3)
+                aon = np.eye(len(paths))[int(np.argmin(cost))] * users[key]
+                flows[key] = flows[key] + (aon - flows[key]) / (it + 1)
+        load: dict[str, float] = {}
+        for i, ln in enumerate(net.links):
+            if ln.kind in ("charge", "v2g"):
+                power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
+                load[ln.station] = load.get(ln.station, 0.0) + power * min(occ[i], ln.ports)
+        for st, p_kw in load.items():
+            rows.append((st, k, a, p_kw))
+    return pd.DataFrame(rows, columns=["station", "interval", "start_min", "p_kw"])
+
+
+def _clock(minutes: float) -> str:
+    m = round(minutes) % 1440
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def plot_gap(path: Path, gaps: list[float], target: float) -> None:
+    """Relative gap per DUE iteration."""
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.semilogy(np.arange(1, len(gaps) + 1), gaps, "o-", ms=3)
+        ax.axhline(target, color="tab:red", ls="--", lw=0.8, label=f"target {target:g}")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("relative gap")
+        ax.legend(fontsize=8)
+        ax.set_title("Dynamic user equilibrium: convergence", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_link_queues(path: Path, links: pd.DataFrame, top: int = 6) -> None:
+    """Queues over time on the most congested links."""
+    worst = links.groupby("link").queue.max().nlargest(top).index
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        for ln in worst:
+            s = links[links.link == ln]
+            ax.step(s.interval, s.queue, where="post",
+                    label=f"link {ln} ({s.from_node.iloc[0]}→{s.to_node.iloc[0]})")
+        ax.set_xlabel("interval")
+        ax.set_ylabel("vehicles queued")
+        ax.legend(fontsize=7, ncol=2)
+        ax.set_title("Link queues (point-queue vehicles held at the exit)", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_station_queues(path: Path, stations: pd.DataFrame) -> None:
+    """Arrivals and queues at every station service."""
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
+        for (st, kind), s in stations.groupby(["station", "service"]):
+            a.step(s.interval, s.arrivals, where="post", label=f"{st} {kind}")
+            b.step(s.interval, s.queue, where="post", label=f"{st} {kind}")
+        a.set_ylabel("arrivals / interval")
+        b.set_ylabel("queued")
+        b.set_xlabel("interval")
+        a.legend(fontsize=7, ncol=3)
+        a.set_title("Station arrivals and queues", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
+                    interval_min: float, sta_interval_min: float) -> None:
+    """Net station load (kW) over time: DTA (per interval) vs STA (per aggregate interval)."""
+    dta = stations.groupby(["station", "interval"]).p_kw.sum().reset_index()
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        colors = dict(zip(sorted(dta.station.unique()), plt.cm.tab10.colors, strict=False))
+        for st, s in dta.groupby("station"):
+            x = np.r_[s.interval.to_numpy(), s.interval.max() + 1] * interval_min
+            ax.stairs(s.p_kw / 1e3, x, color=colors[st], lw=1.3, baseline=None,
+                      label=f"{st} DTA")
+        for st, s in sta.groupby("station"):
+            x = np.r_[s.start_min.to_numpy(), s.start_min.max() + sta_interval_min]
+            ax.stairs(s.p_kw / 1e3, x, color=colors.get(st, "k"), lw=1.0, ls="--",
+                      baseline=None, label=f"{st} STA")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel("minutes from the start")
+        ax.set_ylabel("net station load (MW)")
+        ax.legend(fontsize=7, ncol=3)
+        ax.set_title("Station loads: dynamic vs static traffic assignment", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def summary_dynamic(res: AssignmentResult, net: RoadNetwork) -> dict:
+    """Summary entries of a dynamic assignment."""
+    ld = res.loading
+    tt = ld.travel_time_min()
+    od_costs = {}
+    for g, c in zip(res.groups, res.costs, strict=True):
+        key = f"{g.od[0]}-{g.od[1]}"
+        od_costs.setdefault(key, {}).setdefault(g.user, []).append(float(c.min()))
+    return {
+        "relative_gap": res.relative_gap, "iterations": len(res.gaps), "gaps": res.gaps,
+        "vehicles": len(ld.trips),
+        "total_travel_time_veh_min": float(np.nansum(tt)),
+        "od_costs": {k: {u: float(np.mean(v)) for u, v in d.items()} for k, d in od_costs.items()},
+        "od_costs_unit": "CNY (generalized cost, mean over departure intervals)",
+    }
