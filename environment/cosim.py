@@ -88,15 +88,18 @@ class CoSimModel(mesa.Model):
         self.stations: dict[str, StationAgent] = {}
         days = streams[0].spawn(len(sc.stations))
         pools = streams[1].spawn(len(sc.stations))
-        for st, r_day, r_pool in zip(sc.stations, days, pools, strict=True):
-            pool_draw = draw_sessions(behaviour, hz, st.n_ev, sim.n_scenarios,
-                                      sc.behaviour.v2g_share, r_pool)
-            pool = FuturePool.build(fleet_from_sessions(pool_draw, ev, hz), hz.n_intervals)
-            day = draw_sessions(behaviour, hz, st.n_ev, 1, sc.behaviour.v2g_share, r_day)
-            chargers = st.chargers or max(1, day.arrival_min.shape[1])
-            station = StationAgent(self, st.name, chargers, pool, alpha)
-            self.stations[st.name] = station
-            self._create_evs(station, day)
+        if sc.traffic is not None:
+            self._traffic_stations(alpha)
+        else:
+            for st, r_day, r_pool in zip(sc.stations, days, pools, strict=True):
+                pool_draw = draw_sessions(behaviour, hz, st.n_ev, sim.n_scenarios,
+                                          sc.behaviour.v2g_share, r_pool)
+                pool = FuturePool.build(fleet_from_sessions(pool_draw, ev, hz), hz.n_intervals)
+                day = draw_sessions(behaviour, hz, st.n_ev, 1, sc.behaviour.v2g_share, r_day)
+                chargers = st.chargers or max(1, day.arrival_min.shape[1])
+                station = StationAgent(self, st.name, chargers, pool, alpha)
+                self.stations[st.name] = station
+                self._create_evs(station, day)
         self.grid_agent = GridAgent(self, grid, ev.eta_ch, ev.eta_dis)
         da_envs, da_boxes = {}, {}
         for name, station in self.stations.items():
@@ -110,9 +113,35 @@ class CoSimModel(mesa.Model):
             self.env.process(agent.session(self.env))
         self.env.process(self._ticks())
 
-    def _create_evs(self, station: StationAgent, day) -> None:
+    def _traffic_stations(self, alpha: float) -> None:
+        """Stations and EVs from the traffic equilibrium (scenarios with ``[traffic]``).
+
+        The equilibrium is the forecast of later arrivals too (a one-scenario pool), and the
+        travel model hands every EV its equilibrium arrival at the station.
+        """
+        from traffic.coupling import AssignedArrivals, traffic_sessions
+
+        sc, hz = self.scenario, self.scenario.horizon
+        ts = traffic_sessions(sc)
+        self.traffic = ts
+        travel = AssignedArrivals()
+        self.travel = travel
+        for st in sc.stations:
+            day = ts.draws[st.name]
+            pool = FuturePool.build(fleet_from_sessions(day, sc.ev, hz), hz.n_intervals)
+            chargers = st.chargers or max(1, day.arrival_min.shape[1])
+            station = StationAgent(self, st.name, chargers, pool, alpha)
+            self.stations[st.name] = station
+            for ev_agent, t_station, t_trip in zip(
+                    self._create_evs(station, day), day.arrival_min[0],
+                    ts.trip_start_min[st.name], strict=True):
+                ev_agent.planned_arrival_min = float(t_trip)
+                travel.arrival[ev_agent.unique_id] = float(t_station)
+
+    def _create_evs(self, station: StationAgent, day) -> list[EVAgent]:
         ev = self.scenario.ev
         cap = ev.capacity_kwh
+        created: list[EVAgent] = []
         for arr, dwell, soc, v2g in zip(day.arrival_min[0], day.dwell_min[0], day.soc_init[0],
                                         day.v2g[0], strict=True):
             spec = EVSpec(capacity_kwh=cap, e_min_kwh=ev.soc_min * cap,
@@ -127,7 +156,8 @@ class CoSimModel(mesa.Model):
                 e0 = min(hi, e0 + ev.eta_ch * ev.p_ch_max_kw * (-float(arr)) / 60.0)
             if departure <= 0:
                 continue
-            EVAgent(self, station, spec, float(arr), departure, e0)
+            created.append(EVAgent(self, station, spec, float(arr), departure, e0))
+        return created
 
     # -- clock -----------------------------------------------------------------------------
     def _ticks(self):

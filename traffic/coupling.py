@@ -1,0 +1,95 @@
+"""Traffic-driven EV sessions for the co-simulator (the other side of ``traffic.interface``).
+
+For a scenario with a ``[traffic]`` section the dynamic user equilibrium decides who charges
+where and when: every charging or V2G user becomes an EV session at the station whose link it
+used. The station sees the EV when its service starts — after the trip and any queue at the
+ports — and the EV leaves when its service ends. :class:`AssignedArrivals` is the travel model
+that tells each EV agent that arrival time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenarios.config import Scenario
+from scenarios.errors import InputError
+from scenarios.fleetgen import SessionDraw
+from traffic.assignment import AssignmentResult, dynamic_ue
+from traffic.scenario import build_demand, build_network, build_prices
+
+
+@dataclass(frozen=True)
+class TrafficSessions:
+    """EV sessions per station from a traffic equilibrium (arrays of shape ``(1, N)``).
+
+    Attributes:
+        draws: Sessions per station: ``arrival_min`` is the service start, relative to the
+            horizon start.
+        trip_start_min: Departure from the origin per station and session (horizon minutes).
+        result: The dynamic equilibrium.
+    """
+
+    draws: dict[str, SessionDraw]
+    trip_start_min: dict[str, np.ndarray]
+    result: AssignmentResult
+
+
+class AssignedArrivals:
+    """Travel model: each EV reaches its station when the traffic equilibrium says."""
+
+    def __init__(self) -> None:
+        self.arrival: dict[int, float] = {}
+
+    def arrival_min(self, ev_id: int, station: str, planned_min: float) -> float:
+        """The equilibrium arrival of this EV (its planned trip start if unknown)."""
+        return self.arrival.get(ev_id, planned_min)
+
+
+def traffic_sessions(scenario: Scenario) -> TrafficSessions:
+    """Run the dynamic equilibrium of the scenario and turn station users into sessions.
+
+    Raises:
+        InputError: A traffic station that is not one of the scenario's stations (or on
+            another bus).
+    """
+    cfg = scenario.traffic
+    names = {s.name: s for s in scenario.stations}
+    for st in cfg.stations:
+        if st.name not in names:
+            raise InputError(f"traffic.stations.{st.name}: not among [[stations]]; add it there "
+                             "with its bus and chargers")
+        if names[st.name].bus is not None and st.bus is not None and names[st.name].bus != st.bus:
+            raise InputError(f"traffic.stations.{st.name}: bus {st.bus} differs from "
+                             f"stations.{st.name}.bus = {names[st.name].bus}")
+    offset = (int(cfg.start[:2]) * 60 + int(cfg.start[3:])) - scenario.horizon.start_min
+    offset = ((offset + 720) % 1440) - 720
+    horizon_min = scenario.horizon.n_intervals * scenario.horizon.dt_min
+    if offset < 0 or offset + cfg.duration_min > horizon_min:
+        raise InputError(f"traffic.start/duration_min: demand {cfg.start} + "
+                         f"{cfg.duration_min:g} min lies outside the horizon "
+                         f"({scenario.horizon.start} + {horizon_min} min); align them")
+    net = build_network(cfg)
+    res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
+                     cfg.target_gap, cfg.max_iterations, scheme="msa")
+    ld = res.loading
+    trips = {t.vid: t for t in ld.trips}
+    rows: dict[str, list[tuple[float, float, float, float, bool]]] = {n: [] for n in names}
+    for a, vid, exit_ in zip(ld.link, ld.vid, ld.exit_min, strict=True):
+        ln = net.links[int(a)]
+        if ln.kind not in ("charge", "v2g"):
+            continue
+        trip = trips[int(vid)]
+        start = exit_ - ln.service_min
+        soc = cfg.soc_arrival_v2g if trip.user == "v2g" else cfg.soc_arrival_charging
+        rows[ln.station].append((start + offset, ln.service_min, soc,
+                                 trip.depart_min + offset, trip.user == "v2g"))
+    draws, starts = {}, {}
+    for name, r in rows.items():
+        r.sort()
+        arr = np.array(r, dtype=float).reshape(-1, 5)
+        draws[name] = SessionDraw(arrival_min=arr[None, :, 0], dwell_min=arr[None, :, 1],
+                                  soc_init=arr[None, :, 2], v2g=arr[None, :, 4].astype(bool))
+        starts[name] = arr[:, 3]
+    return TrafficSessions(draws=draws, trip_start_min=starts, result=res)
