@@ -4,7 +4,9 @@ Demand is split into groups (OD pair, user type, departure interval). Each group
 vehicles over its path set with shares ``s_p`` (vehicles are assigned by systematic sampling of
 the shares, so counts follow the shares exactly up to rounding). Iteration ``n``:
 
-1. load all vehicles (``traffic.dynamic``);
+1. load all vehicles (``traffic.dynamic``); with the BPR link model the link times of a loading
+   follow the inflow per interval of the earlier loadings (smoothed by MSA), so that travel time
+   stays a function of the interval inflow as in the paper's BPR;
 2. estimate each link's time-dependent travel time ``tau_a(t)`` from the traversals (linear
    interpolation over entry times, free flow outside them) and cost every path of a group at
    its vehicles' mean departure time by walking ``tau`` along the path;
@@ -284,9 +286,13 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
     costs: list[np.ndarray] = []
     ld = None
     damp = 0
+    inflow = None  # BPR: smoothed inflow per link and interval (veh/h)
     for n in range(1, max_iter + 1):
         trips = _assign(groups, shares)
-        ld = load(net, trips, link_model)
+        ld = load(net, trips, link_model, window_min=demand.interval_min, inflow_veh_h=inflow)
+        if link_model == "bpr":
+            fresh = _inflow_table(net, ld, demand.interval_min)
+            inflow = fresh if inflow is None else _smooth(inflow, fresh, 1.0 / (n + 1))
         tau = link_time_functions(net, ld)
         excess = 0.0
         costs = []
@@ -350,6 +356,25 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
         s[int(np.argmin(ff))] = 1.0
         shares.append(s)
     return shares
+
+
+def _inflow_table(net: RoadNetwork, ld: Loading, interval_min: float) -> np.ndarray:
+    """Inflow rate per link and interval (veh/h) of a loading."""
+    n_int = int(ld.enter_min.max(initial=0.0) // interval_min) + 2
+    k = (ld.enter_min // interval_min).astype(int)
+    table = np.zeros((len(net.links), n_int))
+    np.add.at(table, (ld.link, k), 60.0 / interval_min)
+    return table
+
+
+def _smooth(old: np.ndarray, new: np.ndarray, step: float) -> np.ndarray:
+    """``old + step (new - old)`` on the union of both interval ranges."""
+    width = max(old.shape[1], new.shape[1])
+    a = np.zeros((old.shape[0], width))
+    b = np.zeros_like(a)
+    a[:, :old.shape[1]] = old
+    b[:, :new.shape[1]] = new
+    return a + step * (b - a)
 
 
 def _group_counts(groups: list[Group], trips: list[Trip]) -> list[np.ndarray]:

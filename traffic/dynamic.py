@@ -94,8 +94,20 @@ class _LinkState:
 
 
 def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
-         window_min: float = 10.0, station_model: str = "queue") -> Loading:
-    """Load the trips on the network (see module docstring)."""
+         window_min: float = 10.0, station_model: str = "queue",
+         inflow_veh_h: np.ndarray | None = None) -> Loading:
+    """Load the trips on the network (see module docstring).
+
+    Args:
+        net: Network.
+        trips: Vehicles with their paths.
+        link_model: ``queue`` or ``bpr``.
+        window_min: BPR: inflow window (also the interval of ``inflow_veh_h``).
+        station_model: ``queue`` (ports as a simpy Resource) or ``bpr`` (waiting term).
+        inflow_veh_h: BPR: inflow rate per link and interval to use instead of the running
+            window (the assignment passes the smoothed inflows of earlier loadings, which
+            keeps the travel times a fixed function of time during one loading).
+    """
     env = simpy.Environment()
     states = []
     for ln in net.links:
@@ -130,11 +142,15 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
             else:
                 if link_model == "queue":
                     out = max(enter + s.t0, s.last_exit + s.cap_h)
+                elif inflow_veh_h is not None:
+                    k = min(int(enter // window_min), inflow_veh_h.shape[1] - 1)
+                    w = inflow_veh_h[a, k]
                 else:
                     s.entries.append(enter)
                     while s.entries and s.entries[0] <= enter - window_min:
                         s.entries.popleft()
                     w = len(s.entries) * 60.0 / window_min
+                if link_model != "queue":
                     out = max(enter + s.t0 * (1.0 + 0.15 * (w * s.cap_h / 60.0) ** 4),
                               s.last_exit)
                 s.last_exit = out
