@@ -24,6 +24,9 @@ Commands:
              (default command)
   assess     three-layer flexibility assessment (station -> distribution -> transmission),
              day-ahead and real-time
+  montecarlo Monte Carlo of co-simulated days on dask.distributed (resumable, sweeps)
+  compare-da-rt
+             day-ahead boundary vs the real-time boundaries of co-simulated replicates
   traffic    road traffic: static or dynamic user equilibrium on a road network with
              charging/V2G stations (Nguyen-Dupuis built in)
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
@@ -92,6 +95,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampled days per size in the exclusivity benchmark (default 8)")
     a.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 
+    for name, text in (("montecarlo", "Run N co-simulated days (each with its own seed from "
+                                      "the scenario seed) on dask.distributed and summarise "
+                                      "every metric with mean, std and 95 %% CI."),
+                       ("compare-da-rt", "Run N co-simulated days and compare the day-ahead "
+                                         "boundary with the real-time boundaries per interval "
+                                         "(paper Figure 4 form).")):
+        mc = sub.add_parser(name, help=text.split(" and ")[0].lower(), description=text +
+                            " Writes summary.json, replicates.parquet, replicates/<id>/ and "
+                            "PNG plots to --out; --resume continues a run.")
+        mc.add_argument("--scenario", metavar="FILE", help="scenario TOML or built-in name")
+        mc.add_argument("--behaviour", metavar="DIR", help="behaviour model folder")
+        mc.add_argument("--replicates", type=int, required=True, metavar="N",
+                        help="replicates (co-simulated days) per sweep point")
+        g = mc.add_mutually_exclusive_group()
+        g.add_argument("--workers", type=int, default=1, metavar="K",
+                       help="worker processes of a local dask cluster (default 1)")
+        g.add_argument("--scheduler", metavar="ADDR",
+                       help="use an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
+        mc.add_argument("--out", required=True, metavar="DIR", help="output folder")
+        mc.add_argument("--resume", action="store_true",
+                        help="continue a run in --out, skipping finished replicates")
+        mc.add_argument("--ci-target", type=float, metavar="X",
+                        help="stop once the 95 %% CI half-width of --ci-metric is below X")
+        mc.add_argument("--ci-metric", default="deliverability_rate",
+                        help="metric for --ci-target (default deliverability_rate)")
+        mc.add_argument("--sweep", action="append", metavar="KEY=V1,V2",
+                        help="sweep a scenario parameter (repeatable; grid product): n_ev, "
+                             "alpha, policy, n_scenarios, v2g_share, substation_kw or a "
+                             "dotted field such as grid.v_min_pu")
+        mc.add_argument("--quiet", action="store_true", help="no progress bar")
+        mc.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
     tr = sub.add_parser("traffic", help="static or dynamic traffic assignment",
                         description="Solve a user equilibrium on a road network: static "
                                     "(path-based, relative gap 1e-8) or dynamic (event-driven "
@@ -148,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command == "traffic":
             return _traffic(args)
+        if args.command in ("montecarlo", "compare-da-rt"):
+            return _montecarlo(args)
         return _assess(args)
     except (InputError, FleetError) as exc:  # FeederError is an InputError
         print(f"error: {exc}", file=sys.stderr)
@@ -339,6 +376,88 @@ def _simulate(args: argparse.Namespace) -> int:
           f"{summary['ac']['min_vm_pu']:.4f} p.u., max loading "
           f"{summary['ac']['max_loading_pct']:.1f} %, {summary['ac']['violations']} violations; "
           f"{summary['runtime_s']:.1f} s -> {out}")
+    return 0
+
+
+def _montecarlo(args: argparse.Namespace) -> int:
+    from environment import mc_report
+    from environment.montecarlo import (
+        Cluster,
+        load_ticks,
+        run_montecarlo,
+        summarize,
+        write_tables,
+    )
+    from environment.outputs import write_json, write_parquet
+    from scenarios.config import load_scenario
+
+    t_start = time.perf_counter()
+    if args.replicates < 1:
+        raise InputError(f"--replicates: {args.replicates} < 1; use at least 1")
+    if args.scheduler is None and args.workers < 1:
+        raise InputError(f"--workers: {args.workers} < 1; use at least 1")
+    if args.ci_target is not None and not args.ci_target > 0:
+        raise InputError("--ci-target: must be positive, e.g. 0.005")
+    scenario = load_scenario(args.scenario)
+    points = mc_report.sweep_points(scenario, mc_report.parse_sweeps(args.sweep))
+    out = Path(args.out)
+    model = load_behaviour(scenario, args.behaviour)
+    cluster = Cluster(args.workers, args.scheduler)
+    results = []
+    interrupted = False
+    try:
+        for params, sc in points:
+            folder = out / "sweep" / mc_report.point_folder(params) if params else out
+            run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
+                                 args.ci_target, args.ci_metric, not args.quiet,
+                                 label=mc_report.point_folder(params) if params else "")
+            results.append((params, run))
+            if run.interrupted:
+                interrupted = True
+                break
+    finally:
+        workers = cluster.workers
+        cluster.close()
+    hz = scenario.horizon
+    for params, run in results:
+        write_tables(run)
+        summary = {"scenario": scenario.name, "seed": scenario.seed, "command": args.command,
+                   "sweep_point": params,
+                   **summarize(run, workers, time.perf_counter() - t_start)}
+        ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
+            if len(run.metrics) else None
+        if args.command == "compare-da-rt" and ticks is not None and len(ticks):
+            table, da_summary = mc_report.da_rt_tables(ticks)
+            write_parquet(run.folder / "da_rt.parquet", table)
+            summary["da_vs_rt"] = da_summary
+            if not args.no_plots:
+                mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.start_min,
+                                     hz.dt_min)
+        if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
+            mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.start_min,
+                                      hz.dt_min)
+            names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "station_area_kwh",
+                     "distribution_area_kwh", "transmission_area_kwh"]
+            mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)
+            mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
+                                       ["deliverability_rate", "transmission_area_kwh",
+                                        "bte_ch_kwh"])
+        write_json(run.folder / "summary.json", summary)
+    if len(results) > 1 or (results and results[0][0]):
+        keys = list(results[0][0])
+        metrics = ["deliverability_rate", "transmission_area_kwh", "bte_ch_kwh",
+                   "shortfall_kwh"]
+        table = mc_report.sweep_table(results, metrics)
+        write_parquet(out / "sweep.parquet", table)
+        if not args.no_plots:
+            mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
+    done = sum(len(r.metrics) for _, r in results)
+    print(f"{scenario.name}: {args.command} {done} replicates over {len(results)} point(s) on "
+          f"{workers} worker(s); {time.perf_counter() - t_start:.1f} s -> {out}")
+    if interrupted:
+        print("interrupted: finished replicates are kept; run again with --resume",
+              file=sys.stderr)
+        return 130
     return 0
 
 

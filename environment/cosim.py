@@ -197,10 +197,10 @@ class CoSimModel(mesa.Model):
                 self.recorder.add_many("setpoints", t=k, station=name,
                                        ev=[ev.unique_id for ev in evs], p_kw=p_ev.tolist())
         ac = self.grid_agent.operating_point(k, delivered)
-        self._record(k, names, layers, call, share, delivered, ac)
+        self._record(k, names, envs, layers, call, share, delivered, ac)
 
     # -- recording -------------------------------------------------------------------------
-    def _record(self, k, names, layers, call, share, delivered, ac) -> None:
+    def _record(self, k, names, envs, layers, call, share, delivered, ac) -> None:
         g = self.grid_agent.grid
         lim = g.limits
         vm = ac.vm_pu[0]
@@ -215,6 +215,10 @@ class CoSimModel(mesa.Model):
             "ticks", t=k, time_min=k * self.dt_min, station=rows,
             p_up_kw=[float(b[n].p_up_kw[0]) for n in rows],
             p_down_kw=[float(b[n].p_down_kw[0]) for n in rows],
+            station_p_max_kw=[float(envs[n].p_max_kw[0]) for n in names]
+            + [float(sum(envs[n].p_max_kw[0] for n in names))],
+            station_p_min_kw=[float(envs[n].p_min_kw[0]) for n in names]
+            + [float(sum(envs[n].p_min_kw[0] for n in names))],
             dist_p_max_kw=[float(dist[n].p_max_kw[0]) for n in rows],
             dist_p_min_kw=[float(dist[n].p_min_kw[0]) for n in rows],
             da_p_up_kw=[np.nan] * len(names) + [float(da.p_up_kw[k])],

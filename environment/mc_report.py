@@ -1,0 +1,266 @@
+"""Monte Carlo figures, the DA-vs-RT comparison and parameter sweeps."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from environment.montecarlo import MCRun, ci95
+from environment.plots import _STYLE
+from scenarios.config import Scenario, _validate
+from scenarios.errors import InputError
+
+SWEEP_ALIASES = {"alpha": "assessment.alpha", "policy": "simulation.policy",
+                 "n_scenarios": "simulation.n_scenarios", "v2g_share": "behaviour.v2g_share",
+                 "substation_kw": "grid.substation_kw", "seed": "seed"}
+PERCENTILES = (5, 25, 50, 75, 95)
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+def parse_sweeps(specs: list[str] | None) -> list[tuple[str, list[str]]]:
+    """``["alpha=0.8,0.9", "n_ev=100,200"]`` -> ``[("alpha", ["0.8", "0.9"]), ...]``."""
+    out = []
+    for spec in specs or []:
+        key, sep, values = spec.partition("=")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key.strip() or not vals:
+            raise InputError(f"--sweep: {spec!r} is not KEY=V1,V2,...; e.g. alpha=0.8,0.9")
+        out.append((key.strip(), vals))
+    return out
+
+
+def apply_sweep(scenario: Scenario, key: str, value: str) -> Scenario:
+    """The scenario with one parameter set (aliases, ``n_ev`` or any dotted field path).
+
+    Raises:
+        InputError: Unknown key or a value the scenario schema rejects.
+    """
+    data = scenario.model_dump()
+    data["base_dir"] = scenario.base_dir
+    parsed = _parse(value)
+    if key == "n_ev":
+        for st in data["stations"]:
+            st["n_ev"] = parsed
+    else:
+        path = SWEEP_ALIASES.get(key, key).split(".")
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise _unknown(key)
+            node = node[part]
+        if not isinstance(node, dict) or path[-1] not in node:
+            raise _unknown(key)
+        node[path[-1]] = parsed
+    return _validate(data, f"--sweep {key}={value}")
+
+
+def _unknown(key: str) -> InputError:
+    return InputError(f"--sweep: unknown key {key!r}; use n_ev, one of "
+                      f"{', '.join(sorted(SWEEP_ALIASES))}, or a dotted scenario field such "
+                      "as grid.v_min_pu")
+
+
+def _parse(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def sweep_points(scenario: Scenario, sweeps: list[tuple[str, list[str]]]
+                 ) -> list[tuple[dict[str, str], Scenario]]:
+    """The grid product of the sweeps, each point's scenario validated up front."""
+    if not sweeps:
+        return [({}, scenario)]
+    keys = [k for k, _ in sweeps]
+    points = []
+    for values in itertools.product(*(v for _, v in sweeps)):
+        sc = scenario
+        for k, v in zip(keys, values, strict=True):
+            sc = apply_sweep(sc, k, v)
+        points.append((dict(zip(keys, values, strict=True)), sc))
+    return points
+
+
+def point_folder(params: dict[str, str]) -> str:
+    """Folder name of a sweep point."""
+    return "__".join(f"{k}={v}" for k, v in params.items()) or "base"
+
+
+def sweep_table(results: list[tuple[dict[str, str], MCRun]], metrics: list[str]) -> pd.DataFrame:
+    """One row per sweep point: parameters, replicates and mean/CI of the metrics."""
+    rows = []
+    for params, run in results:
+        row = {**params, "replicates": len(run.metrics)}
+        for m in metrics:
+            if m in run.metrics:
+                mean, _std, low, high = ci95(run.metrics[m].to_numpy())
+                row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = mean, low, high
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[str]) -> None:
+    """Metric means (with 95 % CI) against the first swept parameter."""
+    x_key = keys[0]
+    others = keys[1:]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.0),
+                                 squeeze=False, layout="constrained")
+        groups = table.groupby(others) if others else [((), table)]
+        for ax, m in zip(axes[0], metrics, strict=True):
+            for name, g in groups:
+                x = np.arange(len(g))
+                y = g[f"{m}_mean"].to_numpy()
+                err = np.vstack([y - g[f"{m}_ci_low"], g[f"{m}_ci_high"] - y])
+                label = ", ".join(f"{k}={v}" for k, v in zip(others, np.atleast_1d(name),
+                                                             strict=False)) or "mean"
+                ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+                ax.set_xticks(x, g[x_key].astype(str))
+            ax.set_xlabel(x_key)
+            ax.set_title(m, fontsize=8)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle("Sweep: means with 95 % confidence intervals", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+# -- Monte Carlo figures -----------------------------------------------------------------------
+def plot_fan_charts(path: Path, ticks: pd.DataFrame, start_min: int, dt_min: float) -> None:
+    """Percentile bands across replicates of each layer's boundary (all stations)."""
+    layers = (("station", "station_p_max_kw", "station_p_min_kw"),
+              ("distribution", "dist_p_max_kw", "dist_p_min_kw"),
+              ("transmission", "p_up_kw", "p_down_kw"))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.0), sharex=True, layout="constrained")
+        for ax, (name, hi, lo) in zip(axes, layers, strict=True):
+            for col, color in ((hi, "tab:blue"), (lo, "tab:red")):
+                piv = ticks.pivot(index="t", columns="replicate", values=col)
+                x = (start_min + piv.index.to_numpy() * dt_min) / 60.0
+                q = np.percentile(piv.to_numpy(), PERCENTILES, axis=1)
+                ax.fill_between(x, q[0], q[4], color=color, alpha=0.15, step="post")
+                ax.fill_between(x, q[1], q[3], color=color, alpha=0.3, step="post")
+                ax.step(x, q[2], where="post", color=color, lw=1.0)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_ylabel(f"{name}\n(kW)")
+        axes[0].set_title("Boundaries across replicates: median, 25–75 % and 5–95 % bands "
+                          "(upper: charging, lower: discharging)", fontsize=9)
+        axes[-1].set_xlabel("time of day (h)")
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_histograms(path: Path, metrics: pd.DataFrame, names: list[str]) -> None:
+    """Histograms of day metrics across replicates."""
+    names = [n for n in names if n in metrics]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(8, 4.6), squeeze=False,
+                                 layout="constrained")
+        for ax, n in zip(axes.ravel(), names, strict=False):
+            ax.hist(metrics[n], bins=min(20, max(5, len(metrics) // 2)), color="tab:blue",
+                    alpha=0.8)
+            ax.set_title(n, fontsize=8)
+        for ax in axes.ravel()[len(names):]:
+            ax.axis("off")
+        fig.suptitle("Day metrics across replicates", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def plot_convergence(path: Path, metrics: pd.DataFrame, names: list[str]) -> None:
+    """Running mean and 95 % CI of the estimates against the number of replicates."""
+    names = [n for n in names if n in metrics]
+    m = metrics.sort_values("replicate")
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.0), squeeze=False,
+                                 layout="constrained")
+        for ax, n in zip(axes[0], names, strict=True):
+            x = m[n].to_numpy()
+            k = np.arange(2, x.size + 1)
+            est = np.array([ci95(x[:j]) for j in k])
+            ax.plot(k, est[:, 0], color="k", lw=1.0)
+            ax.fill_between(k, est[:, 2], est[:, 3], color="tab:blue", alpha=0.25)
+            ax.set_xlabel("replicates N")
+            ax.set_title(n, fontsize=8)
+        fig.suptitle("Convergence of the estimates (mean and 95 % CI)", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+# -- DA vs RT ----------------------------------------------------------------------------------
+def da_rt_tables(ticks: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Per interval across replicates: DA overstatement and how often RT fell below DA.
+
+    * overstatement: ``DA P_up - RT P_up`` (kW; % of DA P_up where positive);
+    * ``rt_below_da_share``: replicates whose RT P_up fell below the DA commitment;
+    * ``da_undeliverable_share``: replicates in which a call the DA boundary promised
+      (its upper or lower edge) lay outside the RT boundary.
+    """
+    t = ticks.copy()
+    t["over_kw"] = t.da_p_up_kw - t.p_up_kw
+    t["below"] = t.p_up_kw < t.da_p_up_kw - 1e-6
+    t["undeliverable"] = t.below | (t.p_down_kw > t.da_p_down_kw + 1e-6)
+    g = t.groupby("t")
+    table = pd.DataFrame({
+        "da_p_up_kw": g.da_p_up_kw.first(), "da_p_down_kw": g.da_p_down_kw.first(),
+        "rt_p_up_median_kw": g.p_up_kw.median(), "rt_p_up_p5_kw": g.p_up_kw.quantile(0.05),
+        "rt_p_up_p95_kw": g.p_up_kw.quantile(0.95),
+        "overstatement_kw": g.over_kw.mean(),
+        "rt_below_da_share": g.below.mean(), "da_undeliverable_share": g.undeliverable.mean(),
+    }).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["overstatement_pct"] = np.where(table.da_p_up_kw > 1e-9,
+                                              100 * table.overstatement_kw / table.da_p_up_kw,
+                                              np.nan)
+    per_rep = t.groupby("replicate").agg(over=("over_kw", "mean"), below=("below", "mean"),
+                                         und=("undeliverable", "mean"))
+    summary = {
+        "overstatement_kw_mean": float(table.overstatement_kw.mean()),
+        "overstatement_kw_max": float(table.overstatement_kw.max()),
+        "overstatement_pct_mean": float(np.nanmean(table.overstatement_pct)),
+        "rt_below_da_share_mean": float(table.rt_below_da_share.mean()),
+        "da_undeliverable_share_mean": float(table.da_undeliverable_share.mean()),
+        "per_replicate": {
+            "overstatement_kw": dict(zip(["mean", "std", "ci_low", "ci_high"],
+                                         ci95(per_rep.over.to_numpy()), strict=True)),
+            "rt_below_da_share": dict(zip(["mean", "std", "ci_low", "ci_high"],
+                                          ci95(per_rep.below.to_numpy()), strict=True)),
+        },
+    }
+    return table, summary
+
+
+def plot_da_rt(path: Path, table: pd.DataFrame, ticks: pd.DataFrame, start_min: int,
+               dt_min: float) -> None:
+    """Paper Figure 4 form (DA band vs RT percentiles) and the distribution across replicates."""
+    x = (start_min + table.t.to_numpy() * dt_min) / 60.0
+    per_rep = (ticks.assign(over=ticks.da_p_up_kw - ticks.p_up_kw)
+               .groupby("replicate").over.mean())
+    with plt.rc_context(_STYLE):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained",
+                                   gridspec_kw={"width_ratios": [3, 1]})
+        a.fill_between(x, table.da_p_down_kw, table.da_p_up_kw, step="post", color="0.6",
+                       alpha=0.35, label="DA boundary")
+        a.fill_between(x, table.rt_p_up_p5_kw, table.rt_p_up_p95_kw, step="post",
+                       color="tab:green", alpha=0.3, label="RT P_up, 5–95 %")
+        a.step(x, table.rt_p_up_median_kw, where="post", color="tab:green", lw=1.2,
+               label="RT P_up, median")
+        a.axhline(0, color="k", lw=0.5)
+        a.set_xlabel("time of day (h)")
+        a.set_ylabel("net power (kW)")
+        a.legend(fontsize=7)
+        a.set_title("Day-ahead vs real-time transmission boundary", fontsize=9)
+        b.hist(per_rep, bins=min(15, max(5, per_rep.size // 2)), color="tab:purple", alpha=0.8)
+        b.set_xlabel("mean DA − RT P_up (kW)")
+        b.set_title("per replicate", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)

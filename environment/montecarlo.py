@@ -1,0 +1,325 @@
+"""Monte Carlo replicates of the co-simulated day on dask.distributed, with a resumable store.
+
+* **Seeds.** Replicate ``i`` runs with ``SeedSequence(scenario.seed).spawn(N)[i]``: its result
+  depends on ``i`` only, never on the number of workers or the order replicates finish in.
+* **Store.** ``DIR/replicates/<i>/`` holds ``metrics.json``, ``ticks.parquet`` and
+  ``evs.parquet``. A worker writes them into a temporary folder and renames it into place, so a
+  replicate folder either is complete or does not exist. ``DIR/manifest.json`` (rewritten
+  atomically after every completion) lists the finished replicates; on ``--resume`` the folders
+  are the truth and finished replicates are skipped.
+* **Failures.** Each replicate is a dask task with retries: a replicate lost with a dead worker
+  runs again on a restarted one. Ctrl-C cancels what is running; everything finished stays.
+* **Early stop** (``ci_target``): after every completion the 95 % confidence half-width of the
+  target metric is computed over the *contiguous prefix* of finished replicates ``0..m-1``; the
+  run stops at the first ``m >= min_replicates`` whose half-width is below the target. Using the
+  prefix keeps the stopping point independent of completion order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from environment.outputs import write_json, write_parquet
+from scenarios.behaviour import BehaviourModel
+from scenarios.config import Scenario
+from scenarios.errors import InputError
+
+MIN_REPLICATES = 5
+
+
+def replicate_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    """Independent seed sequences of replicates ``0..n-1``."""
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> dict[str, float]:
+    """Day metrics of one replicate (deterministic given its seed).
+
+    Layer metrics use the envelope of the *current* interval at every tick (the realised RT
+    trajectory of each layer, all stations): peak charging/discharging and area
+    ``sum_t (P_ch + P_dis) dt``. The clipping rate is ``1 - P_dist / P_station`` on the charging
+    side (mean over ticks with something to clip) and the BTE the energy clipped.
+    """
+    from environment.sim_report import validation_summary
+
+    a = ticks[ticks.station == "ALL"].sort_values("t")
+    out: dict[str, float] = {}
+    for layer, hi, lo in (("station", a.station_p_max_kw, a.station_p_min_kw),
+                          ("distribution", a.dist_p_max_kw, a.dist_p_min_kw),
+                          ("transmission", a.p_up_kw, a.p_down_kw)):
+        ch, dis = np.maximum(hi.to_numpy(), 0.0), np.maximum(-lo.to_numpy(), 0.0)
+        out[f"{layer}_peak_ch_kw"] = float(ch.max(initial=0.0))
+        out[f"{layer}_peak_dis_kw"] = float(dis.max(initial=0.0))
+        out[f"{layer}_area_kwh"] = float(np.sum(ch + dis) * dt_h)
+    raw = np.maximum(a.station_p_max_kw.to_numpy(), 0.0)
+    eff = np.maximum(a.dist_p_max_kw.to_numpy(), 0.0)
+    ok = raw > 1e-9
+    out["clipping_rate_ch"] = float(np.mean(1.0 - eff[ok] / raw[ok])) if ok.any() else 0.0
+    out["bte_ch_kwh"] = float(np.sum(np.maximum(raw - eff, 0.0)) * dt_h)
+    v = validation_summary(ticks, evs, pd.DataFrame({"vm_pu": [a.min_vm_pu.min()]}), 0.0, 2.0)
+    out["deliverability_rate"] = v["deliverability_rate"]
+    out["shortfall_count"] = float(v["shortfall"]["count"])
+    out["shortfall_kwh"] = v["shortfall"]["kwh"]
+    out["left_unserved"] = float(v["shortfall"]["left_unserved"])
+    out["ac_violations"] = float(v["ac"]["violations"])
+    out["min_vm_pu"] = float(a.min_vm_pu.min())
+    out["max_loading_pct"] = float(a.max_loading_pct.max())
+    out["da_overstatement_kw"] = float(np.mean(a.da_p_up_kw - a.p_up_kw))
+    return out
+
+
+def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
+                  seed: np.random.SeedSequence, folder: str) -> dict:
+    """One co-simulated day; writes its folder atomically and returns its metrics."""
+    from environment.cosim import CoSimModel
+
+    t0 = time.perf_counter()
+    model = CoSimModel(scenario, behaviour, seed)
+    model.run()
+    ticks = model.recorder.frame("ticks")
+    evs = model.ev_frame()
+    metrics = {"replicate": rep, **replicate_metrics(ticks, evs, scenario.horizon.dt_h)}
+    info = {"runtime_s": time.perf_counter() - t0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    root = Path(folder) / "replicates"
+    final = root / f"{rep:05d}"
+    tmp = root / f".tmp-{rep:05d}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    ticks.to_parquet(tmp / "ticks.parquet", index=False)
+    evs.to_parquet(tmp / "evs.parquet", index=False)
+    (tmp / "metrics.json").write_text(json.dumps({"metrics": metrics, "info": info}, indent=1))
+    if final.exists():  # finished meanwhile by a retried twin: identical by construction
+        shutil.rmtree(tmp)
+    else:
+        os.rename(tmp, final)
+    return {"metrics": metrics, "info": info}
+
+
+def finished(folder: Path) -> dict[int, dict]:
+    """Replicates whose folders are complete (the store's truth)."""
+    root = folder / "replicates"
+    out = {}
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.name.startswith(".") or not (d / "metrics.json").is_file():
+                continue
+            out[int(d.name)] = json.loads((d / "metrics.json").read_text())
+    return out
+
+
+def ci95(x: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and the 95 % t-interval of the mean."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    mean = float(x.mean()) if n else float("nan")
+    std = float(x.std(ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("inf")
+    return mean, std, mean - half, mean + half
+
+
+def prefix(done: dict[int, dict]) -> int:
+    """Length of the contiguous prefix ``0..m-1`` of finished replicates."""
+    m = 0
+    while m in done:
+        m += 1
+    return m
+
+
+@dataclass(frozen=True)
+class MCRun:
+    """A finished (or stopped) Monte Carlo run.
+
+    Attributes:
+        folder: Output folder.
+        metrics: One row per replicate used (sorted by replicate), deterministic columns only.
+        info: Per replicate runtime, peak memory and worker.
+        requested: Replicates requested.
+        stopped_early: Whether ``ci_target`` stopped the run.
+        interrupted: Whether the run was interrupted.
+    """
+
+    folder: Path
+    metrics: pd.DataFrame
+    info: pd.DataFrame
+    requested: int
+    stopped_early: bool
+    interrupted: bool
+
+
+class Cluster:
+    """A dask client on a local process cluster (loopback) or an existing scheduler.
+
+    Args:
+        workers: Worker processes of the local cluster (one thread each).
+        scheduler: Address of an existing scheduler (``tcp://host:port``) instead.
+    """
+
+    def __init__(self, workers: int = 1, scheduler: str | None = None) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            try:
+                self.client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise InputError(f"--scheduler: cannot reach {scheduler} ({exc})") from None
+        else:
+            env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                    "MKL_NUM_THREADS")}
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", dashboard_address=None,
+                                        env=env, silence_logs=50)
+            self.client = Client(self.cluster)
+        self.workers = len(self.client.scheduler_info()["workers"])
+
+    def close(self) -> None:
+        """Shut the client (and the local cluster) down."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourModel,
+                   replicates: int, folder: Path, resume: bool = False,
+                   ci_target: float | None = None, ci_metric: str = "deliverability_rate",
+                   progress: bool = True, label: str = "",
+                   on_done: Callable[[dict[int, dict]], None] | None = None) -> MCRun:
+    """Run (or resume) ``replicates`` co-simulated days into ``folder``."""
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    folder = Path(folder)
+    done = finished(folder)
+    if done and not resume:
+        raise InputError(f"--out: {folder} already holds {len(done)} finished replicates; "
+                         "add --resume to continue it or choose another folder")
+    seeds = replicate_seeds(scenario.seed, replicates)
+    todo = [i for i in range(replicates) if i not in done]
+    manifest = folder / "manifest.json"
+    write_manifest(manifest, scenario, replicates, done)
+    stopped = interrupted = False
+    if _should_stop(done, ci_target, ci_metric):
+        todo = []
+        stopped = True
+    client = cluster.client
+    futures = []
+    bar = tqdm(total=replicates, initial=len(done), desc=label or "replicates", unit="rep",
+               disable=not progress, leave=False)
+    try:
+        if todo:
+            scen_f = client.scatter(scenario, broadcast=True)
+            beh_f = client.scatter(behaviour, broadcast=True)
+            futures = [client.submit(run_replicate, scen_f, beh_f, i, seeds[i], str(folder),
+                                     key=f"{label}rep-{i}-{scenario.seed}", retries=3,
+                                     pure=False) for i in todo]
+            for fut in as_completed(futures):
+                res = fut.result()
+                done[res["metrics"]["replicate"]] = res
+                write_manifest(manifest, scenario, replicates, done)
+                bar.update()
+                if on_done is not None:
+                    on_done(done)
+                if _should_stop(done, ci_target, ci_metric):
+                    stopped = True
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for f in futures:
+            f.cancel()
+        bar.close()
+        write_manifest(manifest, scenario, replicates, finished(folder))
+    done = finished(folder)
+    used = sorted(done)
+    if stopped:
+        used = list(range(_stop_point(done, ci_target, ci_metric)))
+    rows = [done[i]["metrics"] for i in used]
+    info = pd.DataFrame([{"replicate": i, **done[i]["info"]} for i in used])
+    return MCRun(folder=folder, metrics=pd.DataFrame(rows), info=info, requested=replicates,
+                 stopped_early=stopped, interrupted=interrupted)
+
+
+def _stop_point(done: dict[int, dict], target: float | None, metric: str) -> int:
+    m = prefix(done)
+    for k in range(MIN_REPLICATES, m + 1):
+        x = np.array([done[i]["metrics"][metric] for i in range(k)])
+        mean, _, low, _high = ci95(x)
+        if mean - low < target:
+            return k
+    return m
+
+
+def _should_stop(done: dict[int, dict], target: float | None, metric: str) -> bool:
+    if target is None:
+        return False
+    m = prefix(done)
+    if m < MIN_REPLICATES:
+        return False
+    if metric not in done[0]["metrics"]:
+        raise InputError(f"--ci-metric: {metric!r} is not a replicate metric; use one of "
+                         f"{sorted(done[0]['metrics'])}")
+    return _stop_point(done, target, metric) < m or _half(done, m, metric) < target
+
+
+def _half(done: dict[int, dict], m: int, metric: str) -> float:
+    x = np.array([done[i]["metrics"][metric] for i in range(m)])
+    mean, _, low, _ = ci95(x)
+    return mean - low
+
+
+def write_manifest(path: Path, scenario: Scenario, requested: int,
+                   done: dict[int, dict]) -> None:
+    """Atomically rewrite the manifest of finished replicates."""
+    write_json(path, {"scenario": scenario.name, "seed": scenario.seed,
+                      "replicates_requested": requested,
+                      "replicates_finished": sorted(int(i) for i in done)})
+
+
+def summarize(run: MCRun, workers: int, runtime_s: float) -> dict:
+    """Mean, std and 95 % CI of every metric, plus bookkeeping."""
+    out: dict = {"replicates_requested": run.requested,
+                 "replicates_done": len(run.metrics), "workers": workers,
+                 "runtime_s": round(runtime_s, 3), "stopped_early": run.stopped_early,
+                 "interrupted": run.interrupted, "metrics": {}}
+    for col in run.metrics.columns:
+        if col == "replicate":
+            continue
+        mean, std, low, high = ci95(run.metrics[col].to_numpy())
+        out["metrics"][col] = {"mean": mean, "std": std, "ci95": [low, high]}
+    if len(run.info):
+        out["peak_rss_mb_max"] = float(run.info.peak_rss_mb.max())
+    return out
+
+
+def write_tables(run: MCRun) -> None:
+    """``replicates.parquet`` (deterministic metrics) and ``replicates_runtime.parquet``."""
+    write_parquet(run.folder / "replicates.parquet",
+                  run.metrics.sort_values("replicate").reset_index(drop=True))
+    if len(run.info):
+        write_parquet(run.folder / "replicates_runtime.parquet", run.info)
+
+
+def load_ticks(folder: Path, reps: list[int]) -> pd.DataFrame:
+    """The ``ALL`` tick rows of the given replicates (column ``replicate`` added)."""
+    frames = []
+    for i in reps:
+        t = pd.read_parquet(folder / "replicates" / f"{i:05d}" / "ticks.parquet")
+        t = t[t.station == "ALL"].copy()
+        t["replicate"] = i
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
