@@ -347,6 +347,7 @@ def _simulate(args: argparse.Namespace) -> int:
     sim.run()
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
+    sim.release()
     from environment.outputs import write_json, write_parquet
 
     write_parquet(out / "ticks.parquet", ticks)

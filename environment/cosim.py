@@ -174,6 +174,15 @@ class CoSimModel(mesa.Model):
         """Simulate the horizon; EVs still plugged in at its end are reported as such."""
         self.env.run(until=self.n_intervals * self.dt_min + 1e-6)
 
+    def release(self) -> None:
+        """Let the finished model be garbage-collected.
+
+        mesa 3 numbers agents per model in a class-level ``Agent._ids`` dictionary keyed by the
+        model, which keeps every model (and its hundreds of MB of envelope pools) alive for the
+        life of the process; drop this model's entry.
+        """
+        mesa.Agent._ids.pop(self, None)
+
     def step(self) -> None:
         """The phases of one tick (see module docstring)."""
         k = self.tick

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -90,6 +91,9 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
     model.run()
     ticks = model.recorder.frame("ticks")
     evs = model.ev_frame()
+    model.release()  # mesa's class-level agent counter would keep the model alive
+    del model
+    gc.collect()  # the model and its agents form cycles holding hundreds of MB of arrays
     metrics = {"replicate": rep, **replicate_metrics(ticks, evs, scenario.horizon.dt_h)}
     info = {"runtime_s": time.perf_counter() - t0,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -222,8 +226,8 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
                disable=not progress, leave=False)
     try:
         if todo:
-            scen_f = client.scatter(scenario, broadcast=True)
-            beh_f = client.scatter(behaviour, broadcast=True)
+            scen_f = client.scatter(scenario, broadcast=True, hash=False)
+            beh_f = client.scatter(behaviour, broadcast=True, hash=False)
             futures = [client.submit(run_replicate, scen_f, beh_f, i, seeds[i], str(folder),
                                      key=f"{label}rep-{i}-{scenario.seed}", retries=3,
                                      pure=False) for i in todo]

@@ -1,0 +1,161 @@
+"""Monte Carlo on dask.distributed: workers, determinism, resume after a kill, dead worker,
+early stop, sweeps, DA vs RT, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from environment.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = """
+name = "small"
+seed = 7
+[horizon]
+n_intervals = 32
+[[stations]]
+name = "CS1"
+n_ev = 8
+bus = 18
+chargers = 8
+[[stations]]
+name = "CS2"
+n_ev = 8
+bus = 33
+chargers = 8
+[simulation]
+n_scenarios = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    f = tmp_path_factory.mktemp("sc") / "small.toml"
+    f.write_text(SMALL)
+    return str(f)
+
+
+@pytest.fixture(scope="module")
+def one_worker(small, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mc1")
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--workers", "1",
+                 "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_summary_and_store(one_worker):
+    s = json.loads((one_worker / "summary.json").read_text())
+    assert s["replicates_done"] == 6 and s["workers"] == 1
+    for m in ("deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "clipping_rate_ch",
+              "station_area_kwh", "distribution_peak_ch_kw", "transmission_area_kwh"):
+        entry = s["metrics"][m]
+        assert entry["ci95"][0] <= entry["mean"] <= entry["ci95"][1]
+    reps = pd.read_parquet(one_worker / "replicates.parquet")
+    assert reps.replicate.tolist() == list(range(6))
+    manifest = json.loads((one_worker / "manifest.json").read_text())
+    assert manifest["replicates_finished"] == list(range(6))
+    for i in range(6):
+        assert (one_worker / "replicates" / f"{i:05d}" / "ticks.parquet").is_file()
+    for png in ("fan_charts.png", "histograms.png", "convergence.png"):
+        assert (one_worker / png).stat().st_size > 10_000
+
+
+def test_two_workers_give_identical_replicates(small, one_worker, tmp_path):
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--workers", "2",
+                 "--quiet", "--no-plots", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["workers"] == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(one_worker / "replicates.parquet"),
+                                  pd.read_parquet(tmp_path / "replicates.parquet"))
+
+
+def _wait_for(manifest: Path, n: int, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if manifest.is_file():
+            done = json.loads(manifest.read_text())["replicates_finished"]
+            if len(done) >= n:
+                return done
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.2)
+    raise AssertionError("no progress")
+
+
+def test_resume_after_a_killed_run(small, one_worker, tmp_path):
+    proc = _cli("montecarlo", "--scenario", small, "--replicates", "6", "--workers", "1",
+                "--quiet", "--no-plots", "--out", str(tmp_path), start_new_session=True)
+    done = _wait_for(tmp_path / "manifest.json", 2, proc)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its dask workers, mid-run
+    proc.wait()
+    assert len(done) < 6
+    # a second plain run refuses to overwrite; --resume finishes the rest
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
+                 "--no-plots", "--out", str(tmp_path)]) == 2
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
+                 "--no-plots", "--resume", "--out", str(tmp_path)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(one_worker / "replicates.parquet"),
+                                  pd.read_parquet(tmp_path / "replicates.parquet"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["replicates_finished"] == list(range(6))
+
+
+def test_a_worker_killed_mid_replicate_is_retried(small, one_worker, tmp_path):
+    proc = _cli("montecarlo", "--scenario", small, "--replicates", "6", "--workers", "2",
+                "--quiet", "--no-plots", "--out", str(tmp_path))
+    _wait_for(tmp_path / "manifest.json", 1, proc)
+    workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+               if "dask" in " ".join(c.cmdline()) or "spawn" in " ".join(c.cmdline())]
+    assert workers
+    workers[-1].kill()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    pd.testing.assert_frame_equal(pd.read_parquet(one_worker / "replicates.parquet"),
+                                  pd.read_parquet(tmp_path / "replicates.parquet"))
+
+
+def test_ci_target_stops_early_and_deterministically(small, one_worker, tmp_path):
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
+                 "--no-plots", "--resume", "--ci-target", "1e9", "--ci-metric",
+                 "transmission_area_kwh", "--out", str(one_worker)]) == 0
+    s = json.loads((one_worker / "summary.json").read_text())
+    assert s["stopped_early"] and s["replicates_done"] == 5
+
+
+def test_sweep_and_compare_da_rt(small, tmp_path):
+    assert main(["compare-da-rt", "--scenario", small, "--replicates", "2", "--quiet",
+                 "--sweep", "n_ev=4,8", "--out", str(tmp_path)]) == 0
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert sweep.n_ev.tolist() == ["4", "8"] and (sweep.replicates == 2).all()
+    point = tmp_path / "sweep" / "n_ev=8"
+    s = json.loads((point / "summary.json").read_text())
+    assert {"overstatement_kw_mean", "rt_below_da_share_mean",
+            "da_undeliverable_share_mean"} <= set(s["da_vs_rt"])
+    table = pd.read_parquet(point / "da_rt.parquet")
+    assert len(table) == 32 and table.rt_below_da_share.between(0, 1).all()
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    assert (point / "da_vs_rt.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--sweep", "bogus=1,2"], "unknown key 'bogus'"),
+    (["--sweep", "alpha"], "not KEY=V1,V2"),
+    (["--sweep", "alpha=1.5"], "assessment.alpha"),
+    (["--replicates", "0"], "--replicates"),
+])
+def test_bad_montecarlo_input(small, args, needle, tmp_path, capsys):
+    base = ["montecarlo", "--scenario", small, "--replicates", "2", "--out", str(tmp_path)]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
