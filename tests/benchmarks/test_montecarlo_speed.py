@@ -12,7 +12,7 @@ import pytest
 from environment.montecarlo import Cluster, run_montecarlo
 
 pytestmark = pytest.mark.benchmark
-N = 6
+N = 10
 
 
 def _throughput(workers, scenario, model, tmp_path):

@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_replicate_is_retried(small, one_worker, tmp_path):
                if "dask" in " ".join(c.cmdline()) or "spawn" in " ".join(c.cmdline())]
     assert workers
     workers[-1].kill()
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     pd.testing.assert_frame_equal(pd.read_parquet(one_worker / "replicates.parquet"),
                                   pd.read_parquet(tmp_path / "replicates.parquet"))
