@@ -55,7 +55,9 @@ class FuturePool:
 
         def suffix(x: np.ndarray) -> np.ndarray:
             out = np.zeros((x.shape[0], T + 2, T), dtype=np.float32)
-            out[:, :T + 1] = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
+            rev = np.ascontiguousarray(x[:, ::-1], dtype=np.float32)
+            np.cumsum(rev, axis=1, out=rev)
+            out[:, :T + 1] = rev[:, ::-1]
             return out
 
         return cls(env=env.map_arrays(suffix), box_lo_kw=suffix(box.lo_kw),

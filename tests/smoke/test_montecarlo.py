@@ -159,3 +159,22 @@ def test_bad_montecarlo_input(small, args, needle, tmp_path, capsys):
     assert main(base + args) == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_existing_scheduler(small, one_worker, tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert main(["montecarlo", "--scenario", small, "--replicates", "2", "--scheduler",
+                     cluster.scheduler_address, "--quiet", "--no-plots",
+                     "--out", str(tmp_path)]) == 0
+    got = pd.read_parquet(tmp_path / "replicates.parquet")
+    want = pd.read_parquet(one_worker / "replicates.parquet").iloc[:2]
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_unreachable_scheduler_is_one_line(small, tmp_path, capsys):
+    assert main(["montecarlo", "--scenario", small, "--replicates", "1", "--scheduler",
+                 "tcp://127.0.0.1:9", "--out", str(tmp_path)]) == 2
+    assert "--scheduler" in capsys.readouterr().err
