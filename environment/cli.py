@@ -416,9 +416,17 @@ def _montecarlo(args: argparse.Namespace) -> int:
             if run.interrupted:
                 interrupted = True
                 break
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         workers = cluster.workers
-        cluster.close()
+        cluster.close()  # workers stop here: replicates still running may finish first
+    from environment.montecarlo import finished, write_manifest
+
+    for params, sc in points:  # the folders are the truth; bring every manifest up to date
+        folder = out / "sweep" / mc_report.point_folder(params) if params else out
+        if (folder / "manifest.json").is_file():
+            write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
     hz = scenario.horizon
     for params, run in results:
         write_tables(run)

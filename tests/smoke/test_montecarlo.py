@@ -178,3 +178,19 @@ def test_unreachable_scheduler_is_one_line(small, tmp_path, capsys):
     assert main(["montecarlo", "--scenario", small, "--replicates", "1", "--scheduler",
                  "tcp://127.0.0.1:9", "--out", str(tmp_path)]) == 2
     assert "--scheduler" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_finished_replicates(small, tmp_path):
+    proc = _cli("montecarlo", "--scenario", small, "--replicates", "6", "--workers", "1",
+                "--quiet", "--no-plots", "--out", str(tmp_path))
+    _wait_for(tmp_path / "manifest.json", 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    folders = sorted(int(p.name) for p in (tmp_path / "replicates").iterdir()
+                     if not p.name.startswith("."))
+    assert manifest["replicates_finished"] == folders and 1 <= len(folders) < 6
+    for i in folders:
+        assert json.loads((tmp_path / "replicates" / f"{i:05d}" / "metrics.json").read_text())
