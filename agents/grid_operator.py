@@ -26,13 +26,11 @@ class GridAgent(mesa.Agent):
         self.grid = grid
         self.eta_ch = eta_ch
         self.eta_dis = eta_dis
-        self.published: LayerSet | None = None
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
         """LinDistFlow clipping, AC correction and packaging over the remaining horizon."""
-        self.published = layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
-        return self.published
+        return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
 
     def operating_point(self, k: int, station_p_kw: np.ndarray) -> AcResult:
         """AC power flow at the realised station powers of interval ``k`` (unity power factor)."""

@@ -26,7 +26,13 @@ import simpy
 from agents.ev import EVAgent
 from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.packaging import InnerBox, inner_quantile, station_inner_box, vehicle_boxes
+from flexibility.packaging import (
+    InnerBox,
+    disaggregate,
+    inner_quantile,
+    station_inner_box,
+    vehicle_boxes,
+)
 
 
 @dataclass(frozen=True)
@@ -170,10 +176,7 @@ class StationAgent(mesa.Agent):
         evs, lo, hi = self.ev_boxes(k)
         if not evs:
             return 0.0, [], np.zeros(0)
-        lo_t, hi_t = float(lo.sum()), float(hi.sum())
-        width = hi_t - lo_t
-        theta = 0.0 if width <= 1e-12 else min(max((p_kw - lo_t) / width, 0.0), 1.0)
-        p = lo + theta * (hi - lo)
+        p = disaggregate(np.array([p_kw]), lo[None], hi[None])[0]
         for ev, pn in zip(evs, p, strict=True):
             ev.apply(float(pn), dt_h)
         return float(p.sum()), evs, p

@@ -412,7 +412,7 @@ def _montecarlo(args: argparse.Namespace) -> int:
             run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
                                  args.ci_target, args.ci_metric, not args.quiet,
                                  label=mc_report.point_folder(params) if params else "")
-            results.append((params, run))
+            results.append((params, sc, run))
             if run.interrupted:
                 interrupted = True
                 break
@@ -428,9 +428,10 @@ def _montecarlo(args: argparse.Namespace) -> int:
         if (folder / "manifest.json").is_file():
             write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
     hz = scenario.horizon
-    for params, run in results:
+    for params, sc, run in results:
+        hz = sc.horizon
         write_tables(run)
-        summary = {"scenario": scenario.name, "seed": scenario.seed, "command": args.command,
+        summary = {"scenario": sc.name, "seed": sc.seed, "command": args.command,
                    "sweep_point": params,
                    **summarize(run, workers, time.perf_counter() - t_start)}
         ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
@@ -452,15 +453,15 @@ def _montecarlo(args: argparse.Namespace) -> int:
                                        ["deliverability_rate", "transmission_area_kwh",
                                         "bte_ch_kwh"])
         write_json(run.folder / "summary.json", summary)
-    if len(results) > 1 or (results and results[0][0]):
+    if len(results) > 1 or (results and results[0][0]):  # a sweep
         keys = list(results[0][0])
         metrics = ["deliverability_rate", "transmission_area_kwh", "bte_ch_kwh",
                    "shortfall_kwh"]
-        table = mc_report.sweep_table(results, metrics)
+        table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics)
         write_parquet(out / "sweep.parquet", table)
         if not args.no_plots:
             mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
-    done = sum(len(r.metrics) for _, r in results)
+    done = sum(len(r.metrics) for _, _, r in results)
     print(f"{scenario.name}: {args.command} {done} replicates over {len(results)} point(s) on "
           f"{workers} worker(s); {time.perf_counter() - t_start:.1f} s -> {out}")
     if interrupted:
@@ -509,7 +510,7 @@ def _traffic(args: argparse.Namespace) -> int:
         demand, prices = build_demand(cfg, net), build_prices(cfg)
         model = args.link_model or cfg.link_model
         target = args.target_gap or cfg.target_gap
-        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations, scheme="msa")
+        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
         horizon = res.loading.exit_min.max(initial=cfg.duration_min)
         n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
         links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)
@@ -517,7 +518,7 @@ def _traffic(args: argparse.Namespace) -> int:
                                          prices)
         write_parquet(out / "links.parquet", links)
         write_parquet(out / "stations.parquet", stations)
-        summary.update(report.summary_dynamic(res, net))
+        summary.update(report.summary_dynamic(res))
         summary["link_model"] = model
         summary["target_gap"] = target
         if not args.no_plots:

@@ -34,7 +34,7 @@ from environment.grid_assessment import build_grid_model, layers_for
 from environment.recorder import Recorder
 from environment.station_assessment import ALL
 from flexibility.aggregation import probabilistic_envelope
-from flexibility.packaging import inner_quantile
+from flexibility.packaging import disaggregate, inner_quantile
 from grid.lindistflow import KIND_NAMES
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -196,9 +196,7 @@ class CoSimModel(mesa.Model):
         call = self.tso.call(k, p_down, p_up, self.dt_min)
         lo = np.array([layers.transmission[n].p_down_kw[0] for n in names])
         hi = np.array([layers.transmission[n].p_up_kw[0] for n in names])
-        width = hi.sum() - lo.sum()
-        theta = 0.0 if width <= 1e-12 else min(max((call - lo.sum()) / width, 0.0), 1.0)
-        share = lo + theta * (hi - lo)
+        share = disaggregate(np.array([call]), lo[None], hi[None])[0]
         delivered = np.zeros(len(names))
         for j, name in enumerate(names):
             delivered[j], evs, p_ev = self.stations[name].dispatch(k, float(share[j]), self.dt_h)

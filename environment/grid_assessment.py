@@ -23,10 +23,16 @@ import numpy as np
 from environment.station_assessment import ALL, StationLayerResult, sum_envelopes
 from flexibility.aggregation import Envelope
 from flexibility.packaging import Boundary, InnerBox, package
-from grid.ac import Bisection, RadialSweep, ac_solver, bisect_segments
+from grid.ac import Bisection, ac_solver, bisect_segments
 from grid.clipping import BINDING_NAMES, ClipResult, clip, reference_point
 from grid.feeder import Feeder, FeederError, FloatArray, load_feeder
-from grid.lindistflow import KIND_NAMES, LinDistFlow, NetworkLimits, SecuritySet
+from grid.lindistflow import (
+    KIND_NAMES,
+    LinDistFlow,
+    NetworkLimits,
+    SecuritySet,
+    station_positions,
+)
 from grid.pq import PQResult, pq_projection
 from scenarios.config import Scenario
 from scenarios.profiles import Background, feeder_totals, read_shapes, spread
@@ -88,7 +94,7 @@ def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel
             raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
                               f"station ({g.bus_numbering} numbering)")
         buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
-    positions = np.asarray([feeder.position(b) for b in buses], dtype=np.int64)
+    positions = station_positions(feeder, buses)
     p = g.profiles
     load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
                              hz.n_intervals, p.load_min_kw, p.load_peak_kw, p.pv_peak_kw)
@@ -323,7 +329,3 @@ def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
                        bg_q, gm.positions, gm.limits)
     return GridLayerResult(model=gm, da=da, rt=rt, pq=pq, s_max_kva=s_max)
 
-
-def is_fast_ac(gm: GridModel) -> bool:
-    """Whether AC checks use the radial sweep (else pandapower per point)."""
-    return isinstance(gm.solver, RadialSweep)

@@ -38,6 +38,12 @@ from scenarios.config import Scenario
 from scenarios.errors import InputError
 
 MIN_REPLICATES = 5
+METRIC_NAMES = tuple(
+    [f"{layer}_{m}" for layer in ("station", "distribution", "transmission")
+     for m in ("peak_ch_kw", "peak_dis_kw", "area_kwh")]
+    + ["clipping_rate_ch", "bte_ch_kwh", "deliverability_rate", "shortfall_count",
+       "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
+       "da_overstatement_kw"])
 
 
 def replicate_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -208,6 +214,9 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
     from tqdm import tqdm
 
     folder = Path(folder)
+    if ci_target is not None and ci_metric not in METRIC_NAMES:
+        raise InputError(f"--ci-metric: {ci_metric!r} is not a replicate metric; use one of "
+                         f"{', '.join(METRIC_NAMES)}")
     done = finished(folder)
     if done and not resume:
         raise InputError(f"--out: {folder} already holds {len(done)} finished replicates; "
@@ -251,39 +260,30 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
     done = finished(folder)
     used = sorted(done)
     if stopped:
-        used = list(range(_stop_point(done, ci_target, ci_metric)))
+        used = list(range(_stop_point(done, ci_target, ci_metric) or prefix(done)))
     rows = [done[i]["metrics"] for i in used]
     info = pd.DataFrame([{"replicate": i, **done[i]["info"]} for i in used])
     return MCRun(folder=folder, metrics=pd.DataFrame(rows), info=info, requested=replicates,
                  stopped_early=stopped, interrupted=interrupted)
 
 
-def _stop_point(done: dict[int, dict], target: float | None, metric: str) -> int:
-    m = prefix(done)
-    for k in range(MIN_REPLICATES, m + 1):
-        x = np.array([done[i]["metrics"][metric] for i in range(k)])
-        mean, _, low, _high = ci95(x)
+def _stop_point(done: dict[int, dict], target: float | None, metric: str) -> int | None:
+    """Where an early stop falls, or ``None``.
+
+    The first ``m >= MIN_REPLICATES`` within the finished prefix whose 95 % half-width of
+    ``metric`` over replicates ``0..m-1`` is below ``target``.
+    """
+    if target is None:
+        return None
+    for k in range(MIN_REPLICATES, prefix(done) + 1):
+        mean, _, low, _ = ci95(np.array([done[i]["metrics"][metric] for i in range(k)]))
         if mean - low < target:
             return k
-    return m
+    return None
 
 
 def _should_stop(done: dict[int, dict], target: float | None, metric: str) -> bool:
-    if target is None:
-        return False
-    m = prefix(done)
-    if m < MIN_REPLICATES:
-        return False
-    if metric not in done[0]["metrics"]:
-        raise InputError(f"--ci-metric: {metric!r} is not a replicate metric; use one of "
-                         f"{sorted(done[0]['metrics'])}")
-    return _stop_point(done, target, metric) < m or _half(done, m, metric) < target
-
-
-def _half(done: dict[int, dict], m: int, metric: str) -> float:
-    x = np.array([done[i]["metrics"][metric] for i in range(m)])
-    mean, _, low, _ = ci95(x)
-    return mean - low
+    return _stop_point(done, target, metric) is not None
 
 
 def write_manifest(path: Path, scenario: Scenario, requested: int,

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandapower as pp
+from pandapower.powerflow import LoadflowNotConverged
 
 from grid.feeder import Feeder, FloatArray, run_ac
-from grid.lindistflow import KIND_NAMES, SUBSTATION, THERMAL, VOLTAGE, NetworkLimits
+from grid.lindistflow import SUBSTATION, THERMAL, VOLTAGE, NetworkLimits
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class PandapowerAc:
             net.load.loc[self.loads, "q_mvar"] = q_kvar[i] / 1e3
             try:
                 run_ac(net)
-            except Exception:  # pandapower raises LoadflowNotConverged and numerical errors
+            except (LoadflowNotConverged, np.linalg.LinAlgError):
                 continue
             res = net.res_bus.vm_pu.loc[fe.bus_index].to_numpy()
             vm[i] = res
@@ -181,10 +182,6 @@ class Bisection:
     vm_min_pu: FloatArray
     loading_max_pct: FloatArray
     end_converged: np.ndarray
-
-    def binding_names(self) -> list[str]:
-        """Names of the binding families (``"none"`` where nothing binds)."""
-        return [KIND_NAMES[k] if k >= 0 else "none" for k in self.binding]
 
 
 def bisect_segments(solver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray, positions: np.ndarray,

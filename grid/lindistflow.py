@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from grid.feeder import Feeder, FeederError, FloatArray, IntArray
 
@@ -124,7 +123,7 @@ class LinDistFlow:
             loss_kw: Background feeder losses per interval ``(T,)`` added to the substation
                 flow (default: none).
         """
-        parts = [substation_rows(self, positions, p_bg_kw, limits, loss_kw),
+        parts = [substation_rows(positions, p_bg_kw, limits, loss_kw),
                  voltage_rows(self, positions, p_bg_kw, q_bg_kvar, limits),
                  thermal_rows(self, positions, p_bg_kw, q_bg_kvar, limits)]
         return SecuritySet(a_p=np.vstack([p[0] for p in parts]),
@@ -137,8 +136,8 @@ class LinDistFlow:
 Rows = tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]
 
 
-def substation_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
-                    limits: NetworkLimits, loss_kw: FloatArray | None = None) -> Rows:
+def substation_rows(positions: IntArray, p_bg_kw: FloatArray, limits: NetworkLimits,
+                    loss_kw: FloatArray | None = None) -> Rows:
     """Headroom ``-P_sub <= sum_k P_bg,k + L_t + sum_j u_j <= P_sub``."""
     j = positions.size
     total = p_bg_kw.sum(axis=1) + (0.0 if loss_kw is None else loss_kw)
@@ -162,7 +161,7 @@ def voltage_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
 
 def thermal_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
                  q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
-    """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= S_b cos(pi/M)`` for every branch and side ``m``."""
+    """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= v_min S_b cos(pi/M)`` per branch and side ``m``."""
     m = limits.polygon_sides
     th = (2.0 * np.arange(m) + 1.0) * np.pi / m  # vertices on the axes: pure P keeps S
     cos, sin = np.cos(th), np.sin(th)
@@ -181,8 +180,3 @@ def thermal_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
 def station_positions(feeder: Feeder, pp_buses: list[int]) -> IntArray:
     """Positions of the station buses (pandapower indices)."""
     return np.asarray([feeder.position(b) for b in pp_buses], dtype=np.int64)
-
-
-def as_sparse(a: FloatArray) -> sp.csr_matrix:
-    """CSR copy of a dense coefficient block."""
-    return sp.csr_matrix(a)

@@ -93,7 +93,7 @@ def spread(load_kw: FloatArray, pv_kw: FloatArray, nominal_p_kw: FloatArray,
     p = load_kw[:, None] * w[None, :]
     if pv_positions:
         wpv = np.zeros_like(w)
-        wpv[pv_positions] = 1.0 / len(pv_positions)
+        np.add.at(wpv, pv_positions, 1.0 / len(pv_positions))  # repeated buses count twice
     else:
         wpv = w
     return Background(p_load_kw=p, q_load_kvar=p * ratio[None, :],

@@ -5,7 +5,7 @@ import numpy as np
 from environment.grid_assessment import GridModel
 from grid.ac import ac_solver
 from grid.feeder import load_feeder
-from grid.lindistflow import LinDistFlow, NetworkLimits
+from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
 from scenarios.profiles import Background
 
 _FEEDER = {}
@@ -27,7 +27,7 @@ def small_grid_model(load_scale, substation_kw, paper_buses=(18, 33), v_min_pu=0
                     p_pv_kw=np.zeros((scale.size, fe.n_bus)))
     limits = NetworkLimits(v_min_pu, 1.05, substation_kw, 12)
     pp_bus = tuple(fe.resolve_bus(b, "one_based") for b in paper_buses)
-    positions = np.array([fe.position(b) for b in pp_bus])
+    positions = station_positions(fe, list(pp_bus))
     ldf = LinDistFlow(fe)
     sec = ldf.security_set(positions, bg.p_net_kw, bg.q_load_kvar, limits)
     return GridModel(feeder=fe, ldf=ldf, solver=ac_solver(fe), limits=limits,

@@ -13,24 +13,21 @@ the shares, so counts follow the shares exactly up to rounding). Iteration ``n``
 3. generalized cost ``g = VOT * time + money``, with ``money = (price - coupon) * energy`` for
    charging users and ``-(V2G price + subsidy) * energy`` for V2G users;
 4. relative gap ``sum_groups sum_p n_p (g_p - g_min) / (VOT * total travel time)``;
-5. move shares towards the cheapest path: ``s <- s + a_n (AON - s)``, ``a_n = 1 / (n + 1)``
-   (MSA), or, with ``scheme = "swap"``, shift from each path a share proportional to its cost
-   excess (``s_p * min(1, a_n * (g_p - g_min) / g_scale)``).
+5. move shares towards the cheapest path (MSA): ``s <- s + a_n (AON - s)`` with
+   ``a_n = 1 / (n + 1 + offset) / (1 + d)``, ``d`` counting the iterations whose gap rose.
 
 It stops when the gap reaches the target (default 1 %).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from typing import Literal
 
 import networkx as nx
 import numpy as np
 
 from traffic.dynamic import LinkModel, Loading, Trip, departures, load
-from traffic.network import NetworkError, RoadNetwork
+from traffic.network import NetworkError, RoadNetwork, node_path_to_links
 
 USERS = ("regular", "charging", "v2g")
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -90,14 +87,6 @@ class Demand:
         return self.od_veh_h[od] * m
 
 
-def _node_path_to_links(net: RoadNetwork, nodes: list[int], cost: np.ndarray) -> tuple[int, ...]:
-    out = []
-    for u, v in itertools.pairwise(nodes):
-        cand = net.graph.get_edge_data(u, v)
-        out.append(min((e["index"] for e in cand.values()), key=lambda i: cost[i]))
-    return tuple(out)
-
-
 def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple[int, ...]]]:
     """Candidate paths per (OD, user).
 
@@ -121,7 +110,7 @@ def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple
         gen = nx.shortest_simple_paths(road, o, d, weight="weight")
         paths = []
         for nodes in gen:
-            paths.append(_node_path_to_links(net, nodes, t0))
+            paths.append(node_path_to_links(net, nodes, t0))
             if len(paths) >= k_paths:
                 break
         out[(od, "regular")] = paths
@@ -137,8 +126,8 @@ def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple
                         if ln.to_node != d else [d]
                 except nx.NetworkXNoPath:
                     continue
-                first = _node_path_to_links(net, a, t0) if len(a) > 1 else ()
-                last = _node_path_to_links(net, b, t0) if len(b) > 1 else ()
+                first = node_path_to_links(net, a, t0) if len(a) > 1 else ()
+                last = node_path_to_links(net, b, t0) if len(b) > 1 else ()
                 cand.append((*first, i, *last))
             out[(od, user)] = cand
     return out
@@ -273,8 +262,7 @@ def money(net: RoadNetwork, path: tuple[int, ...], user: str, prices: Prices) ->
 
 def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue",
                prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
-               scheme: Literal["msa", "swap"] = "swap", k_paths: int = 4,
-               step_offset: float = 3.0, swap_rate: float = 10.0,
+               k_paths: int = 4, step_offset: float = 3.0,
                callback=None) -> AssignmentResult:
     """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring)."""
     prices = prices or Prices()
@@ -314,18 +302,9 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
             damp += 1  # the last move overshot: take smaller steps from now on
         step = 1.0 / (n + 1 + step_offset) / (1 + damp)
         for i, c in enumerate(costs):
-            best = int(np.argmin(c))
-            s = shares[i]
-            if scheme == "msa":
-                aon = np.zeros_like(s)
-                aon[best] = 1.0
-                shares[i] = s + step * (aon - s)
-            else:
-                rel = (c - c[best]) / max(abs(c[best]), vot)
-                move = s * np.minimum(1.0, swap_rate * step * rel)
-                move[best] = 0.0
-                shares[i] = s - move
-                shares[i][best] += move.sum()
+            aon = np.zeros_like(shares[i])
+            aon[int(np.argmin(c))] = 1.0
+            shares[i] = shares[i] + step * (aon - shares[i])
     return AssignmentResult(loading=ld, groups=groups, shares=shares, gaps=gaps, costs=costs)
 
 

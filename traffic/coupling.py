@@ -72,7 +72,7 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
                          f"({scenario.horizon.start} + {horizon_min} min); align them")
     net = build_network(cfg)
     res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
-                     cfg.target_gap, cfg.max_iterations, scheme="msa")
+                     cfg.target_gap, cfg.max_iterations)
     ld = res.loading
     trips = {t.vid: t for t in ld.trips}
     rows: dict[str, list[tuple[float, float, float, float, bool]]] = {n: [] for n in names}

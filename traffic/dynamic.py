@@ -13,7 +13,8 @@ Every vehicle is a simpy process that departs at its time and traverses its path
 Station links (``charge``/``v2g``) have ``ports`` parallel servers (a simpy ``Resource``): the
 vehicle needs the access time ``t0``, waits for a free port and holds it for ``service_min``.
 With ``station_model = "bpr"`` the paper's waiting-time term replaces the explicit queue:
-``t = t0 + t_s + t_max (h / ports)^3`` with ``h`` the vehicles on the link.
+``t = t0 + t_s + t_max (h / ports)^3`` with ``h`` the vehicles on the link and the maximum
+acceptable wait ``t_max`` taken equal to the service time ``t_s``.
 """
 
 from __future__ import annotations

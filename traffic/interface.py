@@ -1,10 +1,9 @@
 """The seam between EV agents and the traffic model.
 
 An EV agent asks its travel model when it reaches its station; the agent does not care how that
-time is produced. Until the dynamic traffic assignment lands, :class:`ScheduledArrival` returns
-the arrival time drawn from the behaviour model. A traffic model implements the same protocol
-(it may also be a simpy process of its own that decides the time), so no agent changes when it
-plugs in.
+time is produced. :class:`ScheduledArrival` returns the arrival time drawn from the behaviour
+model; ``traffic.coupling.AssignedArrivals`` returns the arrival the dynamic traffic
+equilibrium decides. No agent changes between the two.
 """
 
 from __future__ import annotations

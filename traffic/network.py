@@ -15,6 +15,7 @@ standard OD demand 1→2 400, 1→3 800, 4→2 600, 4→3 200 veh/h.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -143,6 +144,15 @@ def _check_link(ln: Link) -> None:
             raise NetworkError(f"{where}: a station link needs ports >= 1 and service_min > 0")
     if ln.kind == "dummy" and ln.t0_min < 0:
         raise NetworkError(f"{where}: negative time on a dummy link")
+
+
+def node_path_to_links(net: RoadNetwork, nodes: list[int], cost: np.ndarray) -> tuple[int, ...]:
+    """Link indices along a node path (the cheapest of parallel links)."""
+    out = []
+    for u, v in itertools.pairwise(nodes):
+        cand = net.graph.get_edge_data(u, v)
+        out.append(min((e["index"] for e in cand.values()), key=lambda i: cost[i]))
+    return tuple(out)
 
 
 def nguyen_dupuis() -> RoadNetwork:

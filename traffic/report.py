@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from environment.plots import _STYLE
-from traffic.assignment import AssignmentResult, Demand, Prices
+from traffic.assignment import AssignmentResult, Demand, Prices, money, path_sets
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
 from traffic.static import StaticResult, static_ue
@@ -77,8 +77,6 @@ def sta_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
     taking the paper's static waiting term ``t_s + t_s (h / ports)^3`` with occupancy
     ``h = flow * t_s / 60``; the load is ``power * min(h, ports)``.
     """
-    from traffic.assignment import money, path_sets
-
     sets = {key: paths for key, paths in path_sets(net, list(demand.od_veh_h)).items()
             if key[1] != "regular" and paths}
     vot = prices.value_of_time_per_h / 60.0
@@ -86,8 +84,9 @@ def sta_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
     n = int(np.ceil(demand.duration_min / sta_interval_min - 1e-9))
     for k in range(n):
         a = k * sta_interval_min
-        idx = [j for j in range(demand.n_intervals)
-               if a <= j * demand.interval_min < a + sta_interval_min]
+        idx = [j for j in range(demand.n_intervals)  # demand intervals overlapping [a, a + S)
+               if j * demand.interval_min < a + sta_interval_min
+               and (j + 1) * demand.interval_min > a]
         od = {p: float(np.mean([demand.rate(p, j) for j in idx])) for p in demand.od_veh_h}
         sue = static_ue(RoadNetwork(net.name, net.road_only().links, od), target_gap=1e-6)
         times = net.full_times(sue.time_min)
@@ -200,7 +199,7 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
         plt.close(fig)
 
 
-def summary_dynamic(res: AssignmentResult, net: RoadNetwork) -> dict:
+def summary_dynamic(res: AssignmentResult) -> dict:
     """Summary entries of a dynamic assignment."""
     ld = res.loading
     tt = ld.travel_time_min()

@@ -16,13 +16,12 @@ below in a few dozen iterations.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
-from traffic.network import RoadNetwork
+from traffic.network import RoadNetwork, node_path_to_links
 
 
 def bpr_time(t0_min: np.ndarray, cap_veh_h: np.ndarray, x_veh_h: np.ndarray) -> np.ndarray:
@@ -73,11 +72,7 @@ def shortest_path(net: RoadNetwork, time_min: np.ndarray, o: int, d: int) -> tup
         return min(time_min[e["index"]] for e in data.values())
 
     nodes = nx.dijkstra_path(net.graph, o, d, weight=weight)
-    out = []
-    for u, v in itertools.pairwise(nodes):
-        cand = net.graph.get_edge_data(u, v)
-        out.append(min((e["index"] for e in cand.values()), key=lambda i: time_min[i]))
-    return tuple(out)
+    return node_path_to_links(net, nodes, time_min)
 
 
 def relative_gap(net: RoadNetwork, flow: np.ndarray, time_min: np.ndarray) -> tuple[float, dict]:

@@ -2,7 +2,7 @@
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_montecarlo_speed.py -s
 Each cluster is warmed up with one replicate (imports, feeder parse) before the timed batch of
-6 replicates; peak resident memory per worker process is reported.
+10 replicates; peak resident memory per worker process is reported.
 """
 
 import time

@@ -34,7 +34,7 @@ def test_traffic_speed(benchmark):
     benchmark.pedantic(load, args=(net, trips, "queue"), rounds=3, iterations=1)
     t_load = benchmark.stats.stats.median
     t0 = time.perf_counter()
-    res = dynamic_ue(net, demand, "queue", target_gap=0.01, scheme="msa")
+    res = dynamic_ue(net, demand, "queue", target_gap=0.01)
     t_due = time.perf_counter() - t0
     t0 = time.perf_counter()
     sue = static_ue(net, target_gap=1e-8)

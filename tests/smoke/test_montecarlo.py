@@ -3,6 +3,7 @@ early stop, sweeps, DA vs RT, bad input."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from scipy import stats
 
 from environment.cli import main
 
@@ -59,11 +61,14 @@ def _cli(*args, **kw):
 def test_summary_and_store(one_worker):
     s = json.loads((one_worker / "summary.json").read_text())
     assert s["replicates_done"] == 6 and s["workers"] == 1
+    reps = pd.read_parquet(one_worker / "replicates.parquet")
     for m in ("deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "clipping_rate_ch",
               "station_area_kwh", "distribution_peak_ch_kw", "transmission_area_kwh"):
-        entry = s["metrics"][m]
-        assert entry["ci95"][0] <= entry["mean"] <= entry["ci95"][1]
-    reps = pd.read_parquet(one_worker / "replicates.parquet")
+        x = reps[m].to_numpy()  # the summary's CI is the t-interval of the replicates' mean
+        low, high = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x)) \
+            if x.std() > 0 else (x.mean(), x.mean())
+        assert s["metrics"][m]["mean"] == pytest.approx(x.mean())
+        assert s["metrics"][m]["ci95"] == pytest.approx([low, high])
     assert reps.replicate.tolist() == list(range(6))
     manifest = json.loads((one_worker / "manifest.json").read_text())
     assert manifest["replicates_finished"] == list(range(6))
@@ -126,11 +131,16 @@ def test_a_worker_killed_mid_replicate_is_retried(small, one_worker, tmp_path):
 
 
 def test_ci_target_stops_early_and_deterministically(small, one_worker, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(one_worker, run)  # resume a copy: the module's run stays as it is
     assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
                  "--no-plots", "--resume", "--ci-target", "1e9", "--ci-metric",
-                 "transmission_area_kwh", "--out", str(one_worker)]) == 0
-    s = json.loads((one_worker / "summary.json").read_text())
+                 "transmission_area_kwh", "--out", str(run)]) == 0
+    s = json.loads((run / "summary.json").read_text())
     assert s["stopped_early"] and s["replicates_done"] == 5
+    assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
+                 "--ci-target", "1", "--ci-metric", "bogus", "--out",
+                 str(tmp_path / "x")]) == 2
 
 
 def test_sweep_and_compare_da_rt(small, tmp_path):
@@ -193,4 +203,5 @@ def test_ctrl_c_keeps_finished_replicates(small, tmp_path):
                      if not p.name.startswith("."))
     assert manifest["replicates_finished"] == folders and 1 <= len(folders) < 6
     for i in folders:
-        assert json.loads((tmp_path / "replicates" / f"{i:05d}" / "metrics.json").read_text())
+        doc = json.loads((tmp_path / "replicates" / f"{i:05d}" / "metrics.json").read_text())
+        assert doc["metrics"]["replicate"] == i and "deliverability_rate" in doc["metrics"]

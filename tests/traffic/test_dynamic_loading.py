@@ -48,6 +48,17 @@ def test_station_ports_serve_like_a_deterministic_multi_server_queue():
     assert sorted(ld.exit_min) == [30, 30, 60, 60, 90, 90]
 
 
+def test_station_waiting_term_alternative():
+    """station_model='bpr': t = t0 + t_s + t_s (h / ports)^3 with h counted on entry."""
+    link = Link(1, 1, 2, 2.0, 1.0, kind="charge", ports=2, service_min=30.0, station="CS",
+                bus=5)
+    net = RoadNetwork("station", (link,), {(1, 2): 1.0})
+    trips = [Trip(i, (1, 2), "charging", 0.0, (0,)) for i in range(3)]
+    ld = load(net, trips, "queue", station_model="bpr")
+    expected = [2.0 + 30.0 + 30.0 * (h / 2) ** 3 for h in (1, 2, 3)]
+    assert sorted(ld.exit_min) == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("model", ["queue", "bpr"])
 def test_conservation_fifo_no_loss(model):
     net = nguyen_dupuis()
@@ -86,8 +97,7 @@ def test_conservation_fifo_no_loss(model):
 
 def test_dynamic_ue_reaches_one_percent_gap():
     net = nguyen_dupuis()
-    res = dynamic_ue(net, Demand(dict(net.od_veh_h), 120.0, 10.0), "queue", target_gap=0.01,
-                     scheme="msa")
+    res = dynamic_ue(net, Demand(dict(net.od_veh_h), 120.0, 10.0), "queue", target_gap=0.01)
     assert res.relative_gap <= 0.01
     assert len(res.gaps) < 60
     assert res.loading.arrive_min.size == sum(g.depart_min.size for g in res.groups)

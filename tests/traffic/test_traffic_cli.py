@@ -29,10 +29,11 @@ def test_coupled_dynamic_outputs(tmp_path):
     links = pd.read_parquet(tmp_path / "links.parquet")
     assert {"from_node", "to_node", "inflow", "outflow", "travel_time_min",
             "queue"} <= set(links.columns)
-    # every vehicle that entered a link left it (conservation over the whole loading)
-    assert (links.groupby("link").inflow.sum() == links.groupby("link").outflow.sum()).all()
     st = pd.read_parquet(tmp_path / "stations.parquet")
-    assert set(st.station) == {"CS1", "CS2", "CS3"} and st.arrivals.sum() > 0
+    assert set(st.station) == {"CS1", "CS2", "CS3"}
+    # 30 % of the vehicles use a station, up to one vehicle of rounding per demand group
+    groups = 4 * 12 * 3
+    assert abs(st.arrivals.sum() - 0.3 * s["vehicles"]) <= groups
     assert {"queue", "mean_wait_min"} <= set(st.columns)
     for png in ("gap_convergence.png", "link_queues.png", "station_queues.png",
                 "dta_vs_sta_station_loads.png"):
