@@ -1,0 +1,160 @@
+"""``run_sim.py assess``: the three-layer assessment, its tables and figures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from environment.runs import load_behaviour, resolve_seed, run_folder
+from scenarios.errors import InputError
+
+
+def run_assess(args: argparse.Namespace) -> int:
+    """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
+    from environment import outputs, plots
+    from environment.station_assessment import ALL, assess_station_layer, sum_envelopes
+    from flexibility.aggregation import probabilistic_envelope
+    from scenarios.config import load_scenario
+
+    t_start = time.perf_counter()
+    if args.scenarios is not None and args.scenarios < 1:
+        raise InputError(f"--scenarios: {args.scenarios} < 1; use at least 1 scenario")
+    if args.alpha is not None and not 0.0 < args.alpha < 1.0:
+        raise InputError(f"--alpha: {args.alpha} is outside (0, 1); use e.g. 0.90")
+    scenario = load_scenario(args.scenario)
+    scenario = scenario.with_overrides(alpha=args.alpha, n_scenarios=args.scenarios)
+    seed = resolve_seed(scenario, args.seed)
+    out = run_folder(args.out)
+    model = load_behaviour(scenario, args.behaviour)
+    rng = np.random.default_rng(seed)
+    result = assess_station_layer(scenario, model, rng)
+    hz, cfg = scenario.horizon, scenario.assessment
+
+    frames = [outputs.envelope_frame("station", "da", result.da, hz.start_min, hz.dt_min)]
+    frames += [outputs.envelope_frame("station", kind, per, hz.start_min, hz.dt_min)
+               for kind, per in result.rt.items()]
+    grid = None
+    if args.layer == "all":
+        grid = _grid_layers(args, scenario, result, frames, out)
+    outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames))
+
+    summary = {
+        "scenario": scenario.name, "seed": seed, "alpha": cfg.alpha,
+        "n_ev": sum(s.n_ev for s in scenario.stations),
+        "n_scenarios": cfg.n_scenarios,
+        "da_statistic": cfg.da_statistic,
+        "layers": {"station": result.metrics.as_dict()},
+        "stations": {name: _metrics(env) for name, env in result.da.items() if name != ALL},
+        "policy": None,
+        "alpha_sensitivity": [{"alpha": a, **m.as_dict()} for a, m in result.alpha_sensitivity],
+        "behaviour": {
+            "source": model.source,
+            "spearman_gap_max": max(r.gap for r in result.spearman if r.fitted),
+            "spearman": [{"pair": list(r.pair), "empirical": r.empirical,
+                          "generated": r.generated, "gap": r.gap, "fitted": r.fitted}
+                         for r in result.spearman],
+            **{k: v for k, v in model.meta.items() if k != "spearman_empirical"},
+        },
+        "unreachable_requirements_capped": result.unreachable_capped,
+        "n_sessions_sampled": result.n_sessions,
+        "rt_times": list(result.rt),
+    }
+    if grid is not None:
+        gsum, gres, ac_rows = grid
+        stations = summary["stations"]
+        summary.update(gsum)
+        summary["stations"] = {n: {**gsum["stations"][n], **stations[n]} for n in stations}
+    if args.exclusivity_benchmark:
+        from environment.exclusivity import exclusivity_benchmark
+
+        if args.exclusivity_days < 1:
+            raise InputError("--exclusivity-days: use at least 1 day")
+        bench = exclusivity_benchmark(scenario, model, np.random.default_rng([seed, 1]),
+                                      args.exclusivity_days)
+        summary["exclusivity_benchmark"] = bench.rows
+        outputs.write_parquet(out / "exclusivity.parquet", pd.DataFrame(bench.rows))
+        if not args.no_plots:
+            plots.plot_exclusivity(out / "exclusivity_benchmark.png", bench.relaxed, bench.milp,
+                                   bench.n_ev_shown, bench.rows, hz.start_min, hz.dt_min)
+    if not args.no_plots:
+        da_label = f"α = {cfg.alpha:.2f}" if cfg.da_statistic == "quantile" else "mean"
+        plots.plot_station_envelopes(out / "station_envelopes.png", result.da, result.rt,
+                                     hz.start_min, hz.dt_min, da_label)
+        sens_env = {a: sum_envelopes([probabilistic_envelope(env, a)
+                                      for env in result.scenario_envelopes.values()])
+                    for a in cfg.alpha_sensitivity}
+        plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", sens_env,
+                                     result.alpha_sensitivity, hz.start_min, hz.dt_min)
+        plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
+                                  cfg.n_scenarios * (scenario.stations[0].n_ev or 1))
+        if grid is not None:
+            _grid_plots(out, scenario, result, gres, ac_rows)
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    outputs.write_json(out / "summary.json", summary)
+    m = result.metrics
+    print(f"{scenario.name}: station layer (α = {cfg.alpha:.2f}, M = {cfg.n_scenarios}) "
+          f"peak charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, "
+          f"area {m.area_kwh:.0f} kWh; Spearman gap "
+          f"{summary['behaviour']['spearman_gap_max']:.4f}")
+    if grid is not None:
+        for layer in ("distribution", "transmission"):
+            lm = summary["layers"][layer]
+            print(f"  {layer} layer ({summary['policy']}): peak charging "
+                  f"{lm['peak_ch_kw']:.1f} kW, peak discharging {lm['peak_dis_kw']:.1f} kW, "
+                  f"area {lm['area_kwh']:.0f} kWh")
+        c = summary["clipping"]["charge"]
+        print(f"  charging-side clipping: mean {100 * c['mean_rate']:.1f} %, max "
+              f"{100 * c['max_rate']:.1f} % at {c['time_of_max']}; AC checks: "
+              f"{summary['ac']['corrected_intervals']} corners tightened, "
+              f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
+              "without EVs")
+    print(f"  {summary['runtime_s']:.1f} s -> {out}")
+    return 0
+
+
+def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
+                 out: Path) -> tuple[dict, object, pd.DataFrame]:
+    """Distribution and transmission layers: tables written, summary entries returned."""
+    from environment import grid_report, outputs
+    from environment.grid_assessment import assess_grid_layers, build_grid_model
+
+    hz = scenario.horizon
+    gm = build_grid_model(scenario, args.policy)
+    gres = assess_grid_layers(scenario, result, gm)
+    frames += grid_report.layer_frames("da", gres.da, hz.start_min, hz.dt_min)
+    for kind, layers in gres.rt.items():
+        frames += grid_report.layer_frames(kind, layers, hz.start_min, hz.dt_min)
+    ac_rows = grid_report.ac_validation_frame(gres.da, hz.start_min, hz.dt_min)
+    outputs.write_parquet(out / "network.parquet",
+                          grid_report.network_frame(gres, hz.start_min, hz.dt_min))
+    outputs.write_parquet(out / "ac_validation.parquet", ac_rows)
+    outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.start_min, hz.dt_min))
+    return grid_report.grid_summary(result, gres, hz.start_min, hz.dt_min, ac_rows), gres, ac_rows
+
+
+def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> None:
+    """The distribution/transmission figures."""
+    from environment import grid_plots as gp
+    from environment.outputs import clock
+
+    hz = scenario.horizon
+    s, d = hz.start_min, hz.dt_min
+    gp.plot_three_layers(out / "three_layer_envelopes.png", result, gres, s, d)
+    gp.plot_clipping_rates(out / "clipping_rates.png", result, gres, s, d)
+    gp.plot_da_rt_transmission(out / "da_rt_transmission.png", gres, s, d)
+    gp.plot_layer_bars(out / "layer_comparison.png", result, gres)
+    gp.plot_ac_validation(out / "ac_validation.png", ac_rows, scenario.grid.v_min_pu, s, d)
+    gp.plot_pq_range(out / "pq_daily_range.png", gres, s, d)
+    gp.plot_pq_sets(out / "pq_sets.png", gres, ["12:00", "18:30", "21:00", "23:00"],
+                    clock(s, d, np.arange(hz.n_intervals)))
+    gp.plot_binding(out / "pq_binding.png", gres, s, d)
+
+
+def _metrics(env) -> dict:
+    from flexibility.metrics import envelope_metrics
+
+    return envelope_metrics(env).as_dict()

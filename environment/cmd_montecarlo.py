@@ -1,0 +1,103 @@
+"""``run_sim.py montecarlo`` and ``compare-da-rt``: replicates on dask, sweeps, reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from environment.runs import load_behaviour
+from scenarios.errors import InputError
+
+
+def run_montecarlo_command(args: argparse.Namespace) -> int:
+    """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
+    from environment import mc_report
+    from environment.montecarlo import (
+        Cluster,
+        load_ticks,
+        run_montecarlo,
+        summarize,
+        write_tables,
+    )
+    from environment.outputs import write_json, write_parquet
+    from scenarios.config import load_scenario
+
+    t_start = time.perf_counter()
+    if args.replicates < 1:
+        raise InputError(f"--replicates: {args.replicates} < 1; use at least 1")
+    if args.scheduler is None and args.workers < 1:
+        raise InputError(f"--workers: {args.workers} < 1; use at least 1")
+    if args.ci_target is not None and not args.ci_target > 0:
+        raise InputError("--ci-target: must be positive, e.g. 0.005")
+    scenario = load_scenario(args.scenario)
+    points = mc_report.sweep_points(scenario, mc_report.parse_sweeps(args.sweep))
+    out = Path(args.out)
+    model = load_behaviour(scenario, args.behaviour)
+    cluster = Cluster(args.workers, args.scheduler)
+    results = []
+    interrupted = False
+    try:
+        for params, sc in points:
+            folder = out / "sweep" / mc_report.point_folder(params) if params else out
+            run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
+                                 args.ci_target, args.ci_metric, not args.quiet,
+                                 label=mc_report.point_folder(params) if params else "")
+            results.append((params, sc, run))
+            if run.interrupted:
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        workers = cluster.workers
+        cluster.close()  # workers stop here: replicates still running may finish first
+    from environment.montecarlo import finished, write_manifest
+
+    for params, sc in points:  # the folders are the truth; bring every manifest up to date
+        folder = out / "sweep" / mc_report.point_folder(params) if params else out
+        if (folder / "manifest.json").is_file():
+            write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
+    hz = scenario.horizon
+    for params, sc, run in results:
+        hz = sc.horizon
+        write_tables(run)
+        summary = {"scenario": sc.name, "seed": sc.seed, "command": args.command,
+                   "sweep_point": params,
+                   **summarize(run, workers, time.perf_counter() - t_start)}
+        ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
+            if len(run.metrics) else None
+        if args.command == "compare-da-rt" and ticks is not None and len(ticks):
+            table, da_summary = mc_report.da_rt_tables(ticks)
+            write_parquet(run.folder / "da_rt.parquet", table)
+            summary["da_vs_rt"] = da_summary
+            if not args.no_plots:
+                mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.start_min,
+                                     hz.dt_min)
+        if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
+            mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.start_min,
+                                      hz.dt_min)
+            names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "station_area_kwh",
+                     "distribution_area_kwh", "transmission_area_kwh"]
+            mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)
+            mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
+                                       ["deliverability_rate", "transmission_area_kwh",
+                                        "bte_ch_kwh"])
+        write_json(run.folder / "summary.json", summary)
+    if len(results) > 1 or (results and results[0][0]):  # a sweep
+        keys = list(results[0][0])
+        metrics = ["deliverability_rate", "transmission_area_kwh", "bte_ch_kwh",
+                   "shortfall_kwh"]
+        table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics)
+        write_parquet(out / "sweep.parquet", table)
+        if not args.no_plots:
+            mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
+    done = sum(len(r.metrics) for _, _, r in results)
+    print(f"{scenario.name}: {args.command} {done} replicates over {len(results)} point(s) on "
+          f"{workers} worker(s); {time.perf_counter() - t_start:.1f} s -> {out}")
+    if interrupted:
+        print("interrupted: finished replicates are kept; run again with --resume",
+              file=sys.stderr)
+        return 130
+    return 0

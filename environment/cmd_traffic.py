@@ -1,0 +1,78 @@
+"""``run_sim.py traffic``: static or dynamic user equilibrium, tables and figures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from environment.runs import run_folder
+from scenarios.errors import InputError
+
+
+def run_traffic(args: argparse.Namespace) -> int:
+    """Run ``traffic``: a static or dynamic equilibrium, its tables, summary and figures."""
+    from environment.outputs import write_json, write_parquet
+    from scenarios.config import Traffic, load_scenario
+    from traffic import report
+    from traffic.assignment import dynamic_ue
+    from traffic.scenario import build_demand, build_network, build_prices
+    from traffic.static import static_ue
+
+    t_start = time.perf_counter()
+    if args.scenario:
+        scenario = load_scenario(args.scenario)
+        if scenario.traffic is None:
+            raise InputError(f"--scenario: {args.scenario} has no [traffic] section")
+        cfg, name = scenario.traffic, scenario.name
+    else:
+        if args.network != "nguyen-dupuis":
+            raise InputError(f"--network: {args.network!r} is not built in; use "
+                             "nguyen-dupuis or a --scenario with a [traffic] section")
+        cfg, name = Traffic(charging_share=0.0, v2g_share=0.0), args.network
+    if args.target_gap is not None and not args.target_gap > 0:
+        raise InputError("--target-gap: must be positive, e.g. 0.01")
+    net = build_network(cfg)
+    out = run_folder(args.out)
+    start = int(cfg.start[:2]) * 60 + int(cfg.start[3:])
+    summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
+    if args.assignment == "static":
+        res = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)
+        write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), res))
+        summary.update({"relative_gap": res.relative_gap, "iterations": len(res.gaps),
+                        "total_travel_time_veh_min": res.total_travel_time_veh_min,
+                        "od_costs": {f"{o}-{d}": c for (o, d), c in res.od_cost_min.items()},
+                        "od_costs_unit": "minutes", "gaps": res.gaps})
+        print_line = (f"static UE: relative gap {res.relative_gap:.2e} after {len(res.gaps)} "
+                      f"iterations, total travel time {res.total_travel_time_veh_min:.0f} "
+                      "veh·min per hour")
+    else:
+        demand, prices = build_demand(cfg, net), build_prices(cfg)
+        model = args.link_model or cfg.link_model
+        target = args.target_gap or cfg.target_gap
+        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
+        horizon = res.loading.exit_min.max(initial=cfg.duration_min)
+        n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
+        links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)
+        stations = report.stations_frame(net, res.loading, cfg.interval_min, n_int, start,
+                                         prices)
+        write_parquet(out / "links.parquet", links)
+        write_parquet(out / "stations.parquet", stations)
+        summary.update(report.summary_dynamic(res))
+        summary["link_model"] = model
+        summary["target_gap"] = target
+        if not args.no_plots:
+            report.plot_gap(out / "gap_convergence.png", res.gaps, target)
+            report.plot_link_queues(out / "link_queues.png", links)
+            if len(stations):
+                report.plot_station_queues(out / "station_queues.png", stations)
+                sta = report.sta_station_loads(net, demand, prices)
+                report.plot_dta_vs_sta(out / "dta_vs_sta_station_loads.png", stations, sta,
+                                       cfg.interval_min, 30.0)
+        print_line = (f"dynamic UE ({model}): relative gap {res.relative_gap:.4f} after "
+                      f"{len(res.gaps)} iterations, {len(res.loading.trips)} vehicles")
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    write_json(out / "summary.json", summary)
+    print(f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> {out}")
+    return 0

@@ -1,0 +1,39 @@
+"""Shared pieces of the command-line runs: behaviour model, seed, output folder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from scenarios.errors import InputError
+
+
+def run_folder(out: str | None) -> Path:
+    """The output folder: ``out``, or ``runs/<timestamp>``."""
+    return Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+
+def resolve_seed(scenario, seed: int | None) -> int:
+    """The run's seed: the option, else the scenario's.
+
+    Raises:
+        InputError: A negative seed.
+    """
+    seed = scenario.seed if seed is None else seed
+    if seed < 0:
+        raise InputError(f"--seed: {seed} is negative; use a non-negative integer")
+    return seed
+
+
+def load_behaviour(scenario, behaviour_dir: str | None):
+    """The behaviour model: a calibrated folder, or a fit of the scenario's sessions."""
+    from scenarios.behaviour import BehaviourModel
+    from scenarios.sessions import load_sessions
+
+    if behaviour_dir:
+        return BehaviourModel.load(behaviour_dir)
+    b = scenario.behaviour
+    sessions = load_sessions(scenario.sessions_path(), b.max_charger_kw, b.max_dwell_h)
+    return BehaviourModel.fit(sessions, b.sessions, b.initial_soc.method,
+                              scenario.ev.capacity_kwh, b.initial_soc.target_soc,
+                              b.initial_soc.floor_soc, scenario.ev.eta_ch)
