@@ -1,4 +1,4 @@
-"""Command-line interface of ``run_sim.py`` (argument parsing and run folders only)."""
+"""Command-line interface of ``run_sim.py``: argument parsing and dispatch to ``cmd_*`` modules."""
 
 from __future__ import annotations
 
