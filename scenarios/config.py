@@ -123,6 +123,11 @@ class Assessment(_Strict):
     da_statistic: Literal["quantile", "mean"] = "quantile"
     rt_times: list[str] = ["00:00", "06:00", "12:00", "18:00"]
     alpha_sensitivity: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = [0.80, 0.90, 0.95, 0.99]
+    # "total": one set of kept behaviour days for every station (the α set of the total, what a
+    # TSO buys); "stations": each station keeps its own days and the total is their sum
+    aggregation: Literal["total", "stations"] = "total"
+    # fresh sampled days (another seed) on which coverage of the α sets is measured; 0: skip
+    coverage_days: int = Field(200, ge=0)
 
     @field_validator("rt_times")
     @classmethod

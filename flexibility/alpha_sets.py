@@ -1,0 +1,248 @@
+"""α sets of sampled fleets around their reference operating points (paper §3.1.2, §3.2).
+
+A case (the day ahead, or real time at τ) is ``M`` sampled fleets of all stations. Each scenario
+``m`` has an exact flexibility set ``Q_m`` and a feasible reference trajectory ``R^m`` (the
+energy-share policy's reference, ``flexibility.inner``). Sets are described **relative to the
+reference**: ``Q_m - R^m`` always contains 0, so intersections over scenarios are never empty and
+every energy band satisfies ``E_min <= E_max``.
+
+* **Station layer** (outer description of the α set): per interval, the exact projections
+  ``[P_min^m - R^m, P_max^m - R^m]`` (closed form of ``flexibility.vehicle``) and the cumulative
+  energy band ``[Y^-_m - Y^R_m, Y^+_m - Y^R_m]`` of the surrogate, intersected over the kept
+  scenarios, then placed at the mean kept reference ``R_hat``.
+* **Kept scenarios** ``K``: ``ceil(alpha M)`` scenarios, discarded greedily (the one whose removal
+  widens the intersection most first), either jointly for all stations (``"total"``, the α set
+  of the total) or per station (``"stations"``, the sum of the station α sets).
+
+Energies in these envelopes are cumulative net grid energy since the first interval, after each
+interval (kWh); ``ds_kwh`` is 0 (arrivals and departures are inside the vehicle sets).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from flexibility.aggregation import Envelope, station_envelope
+from flexibility.battery import Battery, VehicleBatteries, compact_fleet, vehicle_batteries
+from flexibility.fleet import Fleet, FloatArray
+from flexibility.inner import (
+    InnerSet,
+    _station_sum,
+    deviations,
+    discard_greedy,
+    inner_set,
+    share_policy,
+)
+
+Aggregation = Literal["total", "stations"]
+
+
+@dataclass(frozen=True)
+class CaseSets:
+    """All stations' sampled fleets of one case and their per-scenario sets.
+
+    Attributes:
+        names: Station names (column order ``j``).
+        fleet: All vehicles ``(M, N)`` (compacted: connected vehicles first).
+        station: Station index per vehicle ``(M, N)``.
+        vb: Surrogate batteries ``(M, N, T)``.
+        exact: Per-scenario, per-station exact projections (batteries ``(M, J, T)``): power rows
+            from the lossy closed form, energy rows the surrogate's reachable band.
+        ref_kw: Per-scenario, per-station reference power ``(M, J, T)`` (no network).
+        n_intervals: ``T``.
+        t0: First interval.
+        dt_h: Interval length.
+    """
+
+    names: tuple[str, ...]
+    fleet: Fleet
+    station: np.ndarray
+    vb: VehicleBatteries
+    exact: Battery
+    ref_kw: FloatArray
+    n_intervals: int
+    t0: int
+    dt_h: float
+
+    @property
+    def n_scenarios(self) -> int:
+        """Number of scenarios ``M``."""
+        return int(self.ref_kw.shape[0])
+
+
+def join_fleets(fleets: list[Fleet]) -> tuple[Fleet, np.ndarray]:
+    """Concatenate station fleets ``(M, N_j)`` along the vehicle axis, with station indices."""
+    names = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
+             "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
+    first = fleets[0]
+    arrays = {n: np.concatenate([np.broadcast_to(getattr(f, n), f.shape) for f in fleets],
+                                axis=-1) for n in names}
+    station = np.concatenate([np.full(f.shape[-1], j) for j, f in enumerate(fleets)])
+    m = arrays["arrival_idx"].shape[0]
+    return (Fleet(**arrays, eta_ch=first.eta_ch, eta_dis=first.eta_dis, dt_h=first.dt_h),
+            np.broadcast_to(station, (m, station.size)))
+
+
+def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
+              t0: int = 0) -> CaseSets:
+    """Per-scenario sets of a case from its station fleets (each ``(M, N_j)``)."""
+    joined, station = join_fleets(fleets)
+    fleet, st = compact_fleet(joined, station, n_intervals, t0)
+    vb = vehicle_batteries(fleet, n_intervals, t0)
+    J = len(names)
+    pol, _, _ = share_policy(vb, st, J)
+    ref = _station_sum(np.diff(pol.y_ref_kwh, axis=-1, prepend=0.0) / fleet.dt_h, st, J)
+    env = [station_envelope(f, n_intervals, t0) for f in fleets]
+    p_hi = np.stack([np.broadcast_to(e.p_max_kw, ref[:, 0].shape) for e in env], axis=1)
+    p_lo = np.stack([np.broadcast_to(e.p_min_kw, ref[:, 0].shape) for e in env], axis=1)
+    exact = Battery(p_lo_kw=p_lo, p_hi_kw=p_hi,
+                    y_lo_kwh=_station_sum(vb.y_alap_kwh, st, J),
+                    y_hi_kwh=_station_sum(vb.y_asap_kwh, st, J), dt_h=fleet.dt_h, t0=t0)
+    return CaseSets(names=names, fleet=fleet, station=st, vb=vb, exact=exact, ref_kw=ref,
+                    n_intervals=n_intervals, t0=t0, dt_h=fleet.dt_h)
+
+
+def n_kept(alpha: float, m: int) -> int:
+    """``ceil(alpha M)`` scenarios, at least one."""
+    return max(1, min(m, math.ceil(alpha * m - 1e-9)))
+
+
+def _total(b: Battery) -> Battery:
+    """Sum over the station axis (``-2``)."""
+    return Battery(b.p_lo_kw.sum(-2), b.p_hi_kw.sum(-2), b.y_lo_kwh.sum(-2), b.y_hi_kwh.sum(-2),
+                   b.dt_h, b.t0)
+
+
+def _intersect_rows(dev: Battery, kept: np.ndarray) -> Battery:
+    """Row-wise intersection over kept scenarios (axis 0), without tightening."""
+    return Battery(dev.p_lo_kw[kept].max(axis=0), dev.p_hi_kw[kept].min(axis=0),
+                   dev.y_lo_kwh[kept].max(axis=0), dev.y_hi_kwh[kept].min(axis=0), dev.dt_h,
+                   dev.t0)
+
+
+def _as_envelope(b: Battery) -> Envelope:
+    """A battery (arrays ``(..., T)``) as an envelope table row set (``ds = 0``)."""
+    return Envelope(p_max_kw=b.p_hi_kw, p_min_kw=b.p_lo_kw, e_min_kwh=b.y_lo_kwh,
+                    e_max_kwh=b.y_hi_kwh, ds_kwh=np.zeros_like(b.p_hi_kw), dt_h=b.dt_h, t0=b.t0)
+
+
+@dataclass(frozen=True)
+class StationRows:
+    """Station-layer α rows of one case.
+
+    Attributes:
+        envelopes: Per station name and ``"ALL"``: the α rows placed at the mean kept reference.
+        kept: Kept scenarios ``(M,)`` for ``"total"``, ``(J, M)`` for ``"stations"``.
+        ref_hat_kw: Mean kept reference per station ``(J, T)``.
+    """
+
+    envelopes: dict[str, Envelope]
+    kept: np.ndarray
+    ref_hat_kw: FloatArray
+
+
+def station_rows(cs: CaseSets, alpha: float, aggregation: Aggregation = "total",
+                 statistic: str = "quantile") -> StationRows:
+    """Station-layer α rows (module docstring); ``statistic = "mean"`` averages instead."""
+    dev = deviations(cs.exact, cs.ref_kw)  # (M, J, T)
+    J = len(cs.names)
+    M = cs.n_scenarios
+    if statistic == "mean":
+        kept = np.ones(M, dtype=bool)
+        rows = Battery(dev.p_lo_kw.mean(0), dev.p_hi_kw.mean(0), dev.y_lo_kwh.mean(0),
+                       dev.y_hi_kwh.mean(0), dev.dt_h, dev.t0)
+        ref_hat = cs.ref_kw.mean(0)
+    elif aggregation == "total":
+        kept = discard_greedy(_total(dev), n_kept(alpha, M))
+        rows = _intersect_rows(dev, kept)
+        ref_hat = cs.ref_kw[kept].mean(0)
+    else:
+        kept = np.stack([discard_greedy(dev.take((slice(None), j)), n_kept(alpha, M))
+                         for j in range(J)])
+        parts = [_intersect_rows(dev.take((slice(None), j)), kept[j]) for j in range(J)]
+        rows = Battery(*(np.stack([getattr(p, f) for p in parts]) for f in
+                         ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), dev.dt_h, dev.t0)
+        ref_hat = np.stack([cs.ref_kw[kept[j], j].mean(0) for j in range(J)])
+    y_hat = np.cumsum(ref_hat, axis=-1) * cs.dt_h
+    placed = Battery(rows.p_lo_kw + ref_hat, rows.p_hi_kw + ref_hat, rows.y_lo_kwh + y_hat,
+                     rows.y_hi_kwh + y_hat, cs.dt_h, cs.t0)
+    envs = {name: _as_envelope(placed.take(j)) for j, name in enumerate(cs.names)}
+    envs["ALL"] = _as_envelope(_total(placed))
+    return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
+
+
+def transmission_set(cs: CaseSets, alpha: float, net_lo: FloatArray | None,
+                     net_hi: FloatArray | None) -> InnerSet:
+    """The deliverable α battery of the total inside the network boxes ``(T, J)``."""
+    return inner_set(cs.vb, cs.station, len(cs.names), alpha, net_lo, net_hi)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Out-of-sample coverage of one layer's α set on fresh sampled days.
+
+    Attributes:
+        whole_day: Share of fresh days on which the whole set is covered.
+        per_interval_min: Smallest, over intervals, share of fresh days covering that
+            interval's power range.
+        per_interval: That share per interval.
+    """
+
+    whole_day: float
+    per_interval_min: float
+    per_interval: FloatArray
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict for JSON output."""
+        return {"whole_day": self.whole_day, "per_interval_min": self.per_interval_min}
+
+
+def _covers_rows(outer: Battery, inner: Battery, tol: float = 1e-6
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Whether ``inner``'s rows lie inside each scenario of ``outer`` (``(M, T)``).
+
+    Returns:
+        ``(power rows inside per interval (M, T), all rows inside over the day (M,))``.
+    """
+    p_ok = (inner.p_lo_kw >= outer.p_lo_kw - tol) & (inner.p_hi_kw <= outer.p_hi_kw + tol)
+    y_ok = (inner.y_lo_kwh >= outer.y_lo_kwh - tol) & (inner.y_hi_kwh <= outer.y_hi_kwh + tol)
+    return p_ok, (p_ok & y_ok).all(axis=-1)
+
+
+def outer_coverage(fresh: CaseSets, rows: Battery) -> Coverage:
+    """Coverage of total α rows (deviations, ``(T,)``) by fresh days' exact projections.
+
+    A fresh day covers the rows when every interval's power range and cumulative energy band
+    of the rows lies inside that day's exact projections around its own reference (a
+    necessary condition for every trajectory of the rows' set to be deliverable that day).
+    """
+    dev = _total(deviations(fresh.exact, fresh.ref_kw))
+    tight = rows.tightened()
+    p_ok, day_ok = _covers_rows(dev, tight)
+    share = p_ok.mean(axis=0)
+    return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
+
+
+def inner_coverage(fresh_inner: Battery, fresh_ref_kw: FloatArray, fresh_exact_dev: Battery,
+                   deviation: Battery) -> Coverage:
+    """Coverage of a deliverable α deviation battery on fresh days.
+
+    Whole day: the α battery (tightened) lies inside the fresh day's own deliverable battery
+    ``B_m' - R^m'`` — every trajectory is then deliverable that day by the share policy (a
+    sufficient condition). Per interval: the power range lies inside the fresh day's exact
+    projection (necessary).
+    """
+    tight = deviation.tightened()
+    inner_dev = deviations(fresh_inner, fresh_ref_kw)
+    _, day_ok = _covers_rows(inner_dev, tight)
+    p_ok, _ = _covers_rows(fresh_exact_dev, tight)
+    share = p_ok.mean(axis=0)
+    return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
+
+
+__all__ = ["Aggregation", "CaseSets", "Coverage", "StationRows", "case_sets", "inner_coverage",
+           "join_fleets", "n_kept", "outer_coverage", "station_rows", "transmission_set"]

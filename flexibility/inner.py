@@ -1,0 +1,446 @@
+"""Deliverable inner batteries of a fleet and their α intersection (paper §3.1.2, §3.4).
+
+**Energy-share policy.** Every vehicle ``n`` of a scenario gets a feasible reference trajectory
+``Y^r_n = Y^-_n + theta_j (Y^+_n - Y^-_n)`` between its as-late- and as-soon-as-possible
+trajectories (``flexibility.battery``; ``theta_j`` per station, fitted into the network boxes).
+A deviation ``delta = X - R`` of the aggregate from ``R = sum_n r_n``, with cumulative energy
+``D_t = dt sum_{s<=t} delta_s``, is shared by energy:
+
+    C_n(t) = phi_n(t) D_t,     phi_n(t) = omega_n(t) / sum_m omega_m(t),
+
+so vehicle ``n`` follows ``Y_n = Y^r_n + C_n`` and its power deviation is
+
+    delta_n,t = phi_n(t) delta_t + (phi_n(t) - phi_n(t-1)) D_{t-1} / dt.
+
+``omega_n(t)`` is the vehicle's symmetric room: ``min(Y^+ - Y^r, Y^r - Y^-)``, capped by the energy
+it can take on since plug-in and give back before it leaves
+(``sum_s min(p_hi - r, r - p_lo) dt``); it is 0 outside the vehicle's active intervals, so every
+vehicle leaves on its reference. ``sum_n phi_n = 1`` keeps ``sum_n delta_n = delta``.
+
+**Deviation battery.** ``delta_t in [-Dn_t, Up_t]``, ``D_t in [-EL_t, EU_t]``. Every vehicle stays
+feasible for every deviation in it when, for each ``n, t`` (``Δphi^± = max(±Δphi, 0)``)
+
+    phi_n(t) EU_t <= Y^max_n(t) - Y^r_n(t),              phi_n(t) EL_t <= Y^r_n(t) - Y^min_n(t),
+    phi_n(t) Up_t + (Δphi^+ EU_{t-1} + Δphi^- EL_{t-1}) / dt <= p_hi,n,t - r_n,t,
+    phi_n(t) Dn_t + (Δphi^+ EL_{t-1} + Δphi^- EU_{t-1}) / dt <= r_n,t - p_lo,n,t,
+
+and the same power rows hold for every station ``j`` with ``Phi_j = sum_{n in j} phi_n`` against
+its network box ``[lo_j, hi_j]`` (jointly feasible boxes from the distribution layer). The rows
+are solved in closed form: the energy bounds take a share ``kappa`` of their cap and leave a share
+``rho`` of every power room for the transfers ``Δphi D``; the power bounds take the rest. A small
+grid of ``(kappa, rho)`` is searched for the largest area. The scenario's inner battery is
+``B_m = R + {delta}``: box ``[R - Dn, R + Up]``, cumulative energy ``[Y^R - EL, Y^R + EU]``.
+Every trajectory in ``B_m`` is deliverable in scenario ``m`` by construction (the policy is the
+proof; ``split`` computes it).
+
+**α intersection (scenario discarding).** The α set is a set of aggregate trajectories each
+feasible in at least a share α of the scenarios. Intersecting the inner batteries of a kept set
+``K`` of ``ceil(alpha M)`` scenarios gives a battery (box and band intersect row by row) inside
+every ``B_m``, ``m in K``: a whole-day guarantee on those scenarios. The discarded scenarios are
+chosen greedily, one at a time, as the one whose removal widens the intersection most.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flexibility.battery import Battery, VehicleBatteries, cumulative_to_power
+from flexibility.fleet import FloatArray
+
+# (tau_h, gamma, kappa): measured on the paper case over tau in {0.25..4} h, gamma in
+# {0.5, 1, 2}, kappa in {0.25, 0.5, 1}: the largest α set (see the README's method notes)
+DEFAULT_PARAMS = (0.5, 1.0, 0.25)
+
+
+@dataclass(frozen=True)
+class SharePolicy:
+    """The energy-share policy of one or many scenarios (arrays ``(..., N, T)``).
+
+    Attributes:
+        y_ref_kwh: Reference cumulative energy of every vehicle.
+        omega_kwh: Energy shares ``omega_n(t)`` (0 outside a vehicle's active intervals).
+        station: Station index of every vehicle ``(..., N)``.
+        n_stations: Number of stations ``J``.
+        dt_h: Interval length.
+    """
+
+    y_ref_kwh: FloatArray
+    omega_kwh: FloatArray
+    station: np.ndarray
+    n_stations: int
+    dt_h: float
+
+    def split(self, delta_kw: FloatArray) -> FloatArray:
+        """Vehicle powers for aggregate deviations ``delta`` (``(..., T)``) from the reference.
+
+        ``D = dt cumsum(delta)``, ``s = D / Omega`` (0 where ``Omega = 0``),
+        ``C_n = omega_n s`` and ``x_n = diff(Y^r_n + C_n) / dt``.
+        """
+        d_kwh = np.cumsum(delta_kw, axis=-1) * self.dt_h
+        omega = self.omega_kwh.sum(axis=-2)
+        s = np.divide(d_kwh, omega, out=np.zeros_like(d_kwh), where=omega > 1e-12)
+        return cumulative_to_power(self.y_ref_kwh + self.omega_kwh * s[..., None, :],
+                                   self.dt_h)
+
+
+@dataclass(frozen=True)
+class InnerSet:
+    """Inner batteries of every scenario and their α intersection around a reference.
+
+    Attributes:
+        scenarios: Inner battery ``B_m`` of each scenario, absolute (arrays ``(M, T)``).
+        ref_kw: Reference aggregate power ``R^m`` of each scenario ``(M, T)``.
+        kept: Scenarios kept for the α set (boolean ``(M,)``).
+        deviation: Tightened intersection of the kept deviation sets ``B_m - R^m`` (arrays
+            ``(T,)``); it always contains 0.
+        alpha_set: ``R_hat + deviation`` with ``R_hat`` the mean reference of the kept scenarios.
+        network_misfit: Scenarios whose reference could not be placed inside the network boxes
+            (the network cannot serve what those vehicles must charge).
+        unsheddable_kw: Per scenario and interval, the must-serve load outside the network
+            boxes, kW ``(M, T)``.
+        params: Chosen ``(tau_h, gamma, kappa)``.
+    """
+
+    scenarios: Battery
+    ref_kw: FloatArray
+    kept: np.ndarray
+    deviation: Battery
+    alpha_set: Battery
+    network_misfit: np.ndarray
+    unsheddable_kw: FloatArray
+    params: tuple[float, float, float]
+
+
+def _station_sum(x: FloatArray, station: np.ndarray, n_stations: int) -> FloatArray:
+    """Sum ``(..., N, T)`` over vehicles per station -> ``(..., J, T)``."""
+    onehot = (station[..., :, None] == np.arange(n_stations)).astype(np.float64)  # (..., N, J)
+    return np.einsum("...nt,...nj->...jt", x, onehot)
+
+
+def _reference_rates(vb: VehicleBatteries) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Constant-rate reference powers ``(r^-, r*, r^+)`` of every vehicle (``(..., N, T)``).
+
+    A vehicle connected for ``K`` intervals of the window ends it between its as-late- and
+    as-soon-as-possible energies ``Y^-_end <= Y_end <= Y^+_end``. The lower band is convex and
+    the upper band concave (maxima and minima of lines from ``y_{a-1} = 0``), so the straight
+    line from 0 to any ``Y_end`` in the band stays inside the band at every interval: the
+    constant rate ``r = Y_end / (K dt)`` is a feasible reference. ``r^-`` and ``r^+`` end at the
+    band's edges; ``r*`` is the rate closest to the middle of the power range (the most
+    symmetric room for deviations).
+    """
+    batt = vb.battery
+    dt = batt.dt_h
+    conn = (batt.p_hi_kw > batt.p_lo_kw) | vb.active
+    k = conn.sum(axis=-1)
+    last = np.maximum(batt.n_intervals - 1 - np.argmax(conn[..., ::-1], axis=-1), 0)[..., None]
+    denom = np.where(k > 0, k * dt, 1.0)[..., None]
+    r_lo = np.take_along_axis(vb.y_alap_kwh, last, axis=-1) / denom
+    r_hi = np.take_along_axis(vb.y_asap_kwh, last, axis=-1) / denom
+    mid = np.where(conn, 0.5 * (batt.p_hi_kw + batt.p_lo_kw), 0.0).max(axis=-1, keepdims=True)
+    r_mid = np.clip(mid, r_lo, np.maximum(r_lo, r_hi))
+    return tuple(np.where(conn, x, 0.0) for x in (r_lo, r_mid, r_hi))  # type: ignore[return-value]
+
+
+def _blend(anchors: tuple[FloatArray, FloatArray, FloatArray], theta: FloatArray) -> FloatArray:
+    """Piecewise-linear reference: ``r^- -> r*`` for ``theta`` in [0, 0.5], ``r* -> r^+`` above."""
+    lo, mid, hi = anchors
+    a = np.clip(2.0 * theta, 0.0, 1.0)
+    b = np.clip(2.0 * theta - 1.0, 0.0, 1.0)
+    return np.where(theta <= 0.5, lo + a * (mid - lo), mid + b * (hi - mid))
+
+
+def _fit_theta(prof: list[FloatArray], net_lo: FloatArray | None, net_hi: FloatArray | None
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Station ``theta`` in [0, 1] keeping the blended station reference in the network box.
+
+    Args:
+        prof: Station powers of the anchors ``(r^-, r*, r^+)``, each ``(..., J, T)``.
+        net_lo: Network box lower bounds ``(J, T)`` (``None``: no network).
+        net_hi: Upper bounds.
+
+    Returns:
+        ``(theta (..., J), misfit (..., J) bool, excess_kw (..., J, T))`` — ``theta = 0.5``
+        (the symmetric reference) when it fits, else the closest value that does; the excess
+        of the best reference over the box where none fits.
+    """
+    lead = prof[0].shape[:-1]
+    if net_lo is None or net_hi is None:
+        return np.full(lead, 0.5), np.zeros(lead, dtype=bool), np.zeros_like(prof[0])
+    grid = np.linspace(0.0, 1.0, 21)
+    viol = np.stack([(np.maximum(_blend(tuple(prof), g) - net_hi, 0.0)  # type: ignore[arg-type]
+                      + np.maximum(net_lo - _blend(tuple(prof), g), 0.0)).max(axis=-1)
+                     for g in grid], axis=-1)  # (..., J, G)
+    fits = viol <= 1e-6
+    dist = np.where(fits, np.abs(grid - 0.5), np.inf)
+    pick = np.where(fits.any(axis=-1), np.argmin(dist, axis=-1), np.argmin(viol, axis=-1))
+    theta = grid[pick]
+    misfit = ~fits.any(axis=-1)
+    ref = _blend(tuple(prof), theta[..., None])  # type: ignore[arg-type]
+    excess = np.maximum(ref - net_hi, 0.0) + np.maximum(net_lo - ref, 0.0)
+    return theta, misfit, excess
+
+
+def _rate_limited(target: FloatArray, step: FloatArray) -> FloatArray:
+    """Largest ``w <= target`` with ``|w_t - w_{t-1}| <= step_t`` and ``w_{-1} = w_T = 0``.
+
+    A forward pass bounds the rises, a backward pass the falls (arrays ``(..., T)``, time
+    last; the passes run time-first on contiguous memory).
+    """
+    w = np.ascontiguousarray(np.moveaxis(np.maximum(target, 0.0), -1, 0)).copy()
+    s = np.ascontiguousarray(np.moveaxis(np.broadcast_to(step, target.shape), -1, 0))
+    T = w.shape[0]
+    np.minimum(w[0], s[0], out=w[0])
+    for t in range(1, T):
+        np.minimum(w[t], w[t - 1] + s[t], out=w[t])
+    for t in range(T - 1, 0, -1):
+        np.minimum(w[t - 1], w[t] + s[t], out=w[t - 1])
+    return np.moveaxis(w, 0, -1)
+
+
+def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
+                 net_lo: FloatArray | None = None, net_hi: FloatArray | None = None,
+                 tau_h: float = 1.0, gamma: float = 1.0
+                 ) -> tuple[SharePolicy, np.ndarray, FloatArray]:
+    """References and energy shares ``omega`` of every vehicle (module docstring).
+
+    Args:
+        vb: Vehicle batteries ``(..., N, T)``.
+        station: Station index per vehicle (broadcast to ``(..., N)``).
+        n_stations: Number of stations.
+        net_lo: Network lower bounds per station ``(T, J)`` (``None``: no network).
+        net_hi: Network upper bounds.
+        tau_h: Hours of full deviation power a vehicle's share may hold
+            (``omega <= tau p_room``).
+        gamma: Rate limit of the shares, ``|omega_t - omega_{t-1}| <= gamma p_room_t dt``.
+
+    Returns:
+        ``(policy, misfit (..., J), excess_kw (..., J, T))``.
+    """
+    dt = vb.battery.dt_h
+    batt = vb.battery
+    st = np.broadcast_to(station, vb.y_asap_kwh.shape[:-1])
+    anchors = _reference_rates(vb)
+    nl = None if net_lo is None else np.asarray(net_lo).T  # (J, T)
+    nh = None if net_hi is None else np.asarray(net_hi).T
+    prof = [_station_sum(x, st, n_stations) for x in anchors]
+    theta, misfit, excess = _fit_theta(prof, nl, nh)
+    th = np.take_along_axis(theta, st, axis=-1)[..., None]
+    r = _blend(anchors, th)
+    y_ref = np.clip(np.cumsum(r, axis=-1) * dt, vb.y_alap_kwh, vb.y_asap_kwh)
+    r = cumulative_to_power(y_ref, dt)
+    batt = vb.battery
+    room = np.where(vb.active, np.minimum(batt.p_hi_kw - r, r - batt.p_lo_kw), 0.0)
+    room = np.maximum(room, 0.0)
+    half_band = np.minimum(vb.y_asap_kwh - y_ref, y_ref - vb.y_alap_kwh)
+    target = np.where(vb.active, np.minimum(half_band, tau_h * room), 0.0)
+    omega = _rate_limited(target, gamma * room * dt)
+    return (SharePolicy(y_ref_kwh=y_ref, omega_kwh=omega, station=st, n_stations=n_stations,
+                        dt_h=dt), misfit, excess)
+
+
+def _shifted(x: FloatArray) -> FloatArray:
+    """``x_{t-1}`` with ``x_{-1} = 0`` along the last axis."""
+    return np.concatenate([np.zeros_like(x[..., :1]), x[..., :-1]], axis=-1)
+
+
+def _min_ratio(num: FloatArray, den: FloatArray, axis: int) -> FloatArray:
+    """``min over axis of num / den`` over entries with ``den > 0`` (``inf`` if none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(den > 1e-12, num / den, np.inf)
+    return q.min(axis=axis)
+
+
+def deviation_battery(vb: VehicleBatteries, pol: SharePolicy, kappa: float,
+                      net_lo: FloatArray | None = None, net_hi: FloatArray | None = None
+                      ) -> Battery:
+    """Inner battery ``B = R + {delta}`` of each scenario in closed form (module docstring).
+
+    With the deviation state ``s_t = D_t / Omega_t`` bounded by ``|s_t| <= k_t`` (``k = kappa``,
+    halved where an interval's rows cannot hold the transfers), each row ``i`` (vehicle or
+    station, share ``w_i``, rooms ``u_i, l_i``) bounds the state's step:
+
+        Δs_t <= (u_i dt - |Δw_i| k_{t-1}) / w_i,     -Δs_t <= (l_i dt - |Δw_i| k_{t-1}) / w_i,
+
+    and ``delta_t dt = Omega_t Δs_t + ΔOmega_t s_{t-1}`` gives the power box
+    ``Up_t = (sigma+_t Omega_t - |ΔOmega_t| k_{t-1}) / dt`` (likewise ``Dn_t``); the energy band
+    is ``|D_t| <= k_t Omega_t``. Where no vehicle holds a share (``Omega_t = 0``) the deviation
+    must return: ``D_t = 0`` and ``|delta_t| <= k_{t-1} Omega_{t-1} / dt``.
+
+    Returns:
+        Absolute bounds (arrays ``(..., T)``), not yet tightened.
+    """
+    dt = pol.dt_h
+    batt = vb.battery
+    y_ref, w_n = pol.y_ref_kwh, pol.omega_kwh
+    r = cumulative_to_power(y_ref, dt)
+    rows = [(w_n, np.maximum(batt.p_hi_kw - r, 0.0), np.maximum(r - batt.p_lo_kw, 0.0))]
+    if net_lo is not None and net_hi is not None:
+        w_j = _station_sum(w_n, pol.station, pol.n_stations)
+        r_j = _station_sum(r, pol.station, pol.n_stations)
+        nl, nh = np.asarray(net_lo).T, np.asarray(net_hi).T
+        rows.append((w_j, np.maximum(nh - r_j, 0.0), np.maximum(r_j - nl, 0.0)))
+    omega = w_n.sum(axis=-2)
+    d_omega = np.abs(omega - _shifted(omega))
+    k = np.full(omega.shape, float(kappa))
+    k = np.where(omega > 1e-12, k, 0.0)
+    for _ in range(8):
+        k_prev = _shifted(k)
+        sig_up = np.full(omega.shape, np.inf)
+        sig_dn = np.full(omega.shape, np.inf)
+        short = np.zeros(omega.shape, dtype=bool)
+        for w, u_room, l_room in rows:
+            dw = np.abs(w - _shifted(w)) * k_prev[..., None, :]
+            num_u = u_room * dt - dw
+            num_l = l_room * dt - dw
+            short |= ((num_u < -1e-9) | (num_l < -1e-9)).any(axis=-2)
+            sig_up = np.minimum(sig_up, _min_ratio(np.maximum(num_u, 0.0), w, -2))
+            sig_dn = np.minimum(sig_dn, _min_ratio(np.maximum(num_l, 0.0), w, -2))
+        on = omega > 1e-12
+        back = k_prev * _shifted(omega) / dt  # the deviation returns where no share is held
+        with np.errstate(invalid="ignore"):
+            up = np.where(on, (sig_up * omega - d_omega * k_prev) / dt, back)
+            dn = np.where(on, (sig_dn * omega - d_omega * k_prev) / dt, back)
+        bad = short | (up < -1e-9) | (dn < -1e-9)
+        if not bad.any():
+            break
+        # the transfers at t do not fit: hold less deviation energy at t - 1
+        shrink = np.concatenate([bad[..., 1:], np.zeros_like(bad[..., :1])], axis=-1)
+        k = np.where(shrink, k * 0.5, k)
+    else:
+        shrink = np.concatenate([bad[..., 1:], np.zeros_like(bad[..., :1])], axis=-1)
+        k = np.where(shrink, 0.0, k)
+        k_prev = _shifted(k)
+        up = np.where(bad, 0.0, up)
+        dn = np.where(bad, 0.0, dn)
+    up = np.where(np.isfinite(up), np.maximum(up, 0.0), 0.0)
+    dn = np.where(np.isfinite(dn), np.maximum(dn, 0.0), 0.0)
+    band = k * omega
+    r_tot, y_r = r.sum(axis=-2), y_ref.sum(axis=-2)
+    return Battery(p_lo_kw=r_tot - dn, p_hi_kw=r_tot + up, y_lo_kwh=y_r - band,
+                   y_hi_kwh=y_r + band, dt_h=dt, t0=batt.t0)
+
+
+def intersect(batt: Battery, kept: np.ndarray) -> Battery:
+    """Row-by-row intersection of the kept batteries (axis 0), tightened."""
+    return Battery(p_lo_kw=batt.p_lo_kw[kept].max(axis=0), p_hi_kw=batt.p_hi_kw[kept].min(axis=0),
+                   y_lo_kwh=batt.y_lo_kwh[kept].max(axis=0),
+                   y_hi_kwh=batt.y_hi_kwh[kept].min(axis=0), dt_h=batt.dt_h,
+                   t0=batt.t0).tightened()
+
+
+def discard_greedy(batt: Battery, n_keep: int, unusable: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Scenarios to keep: drop, one at a time, the one whose removal widens the set most.
+
+    Rows are normalised per interval (power by the median box width, energy by the median band
+    width) so that power and energy count alike. Unusable scenarios (empty ``B_m``) go first.
+
+    Returns:
+        Boolean mask ``(M,)`` with ``n_keep`` true entries.
+    """
+    m = batt.p_lo_kw.shape[0]
+    keep = np.ones(m, dtype=bool)
+    if unusable is not None:
+        bad = np.flatnonzero(unusable)[: max(m - n_keep, 0)]
+        keep[bad] = False
+    width_p = np.maximum(np.median(batt.p_hi_kw - batt.p_lo_kw, axis=0), 1e-3)
+    width_y = np.maximum(np.median(batt.y_hi_kwh - batt.y_lo_kwh, axis=0), 1e-3)
+    # lower rows enter negated so that every row is an "upper" bound: intersection = min
+    rows = np.concatenate([batt.p_hi_kw / width_p, -batt.p_lo_kw / width_p,
+                           batt.y_hi_kwh / width_y, -batt.y_lo_kwh / width_y], axis=-1)
+    while keep.sum() > n_keep:
+        idx = np.flatnonzero(keep)
+        sub = rows[idx]
+        order = np.argpartition(sub, 1, axis=0)  # at least two kept inside the loop
+        first = np.take_along_axis(sub, order[:1], axis=0)[0]
+        second = np.take_along_axis(sub, order[1:2], axis=0)[0]
+        gain = np.zeros(len(idx))
+        np.add.at(gain, order[0], second - first)
+        keep[idx[int(np.argmax(gain))]] = False
+    return keep
+
+
+def deviations(batt: Battery, ref_kw: FloatArray) -> Battery:
+    """``B - R``: the battery relative to the reference trajectory ``R`` (same leading axes)."""
+    y_ref = np.cumsum(ref_kw, axis=-1) * batt.dt_h
+    return Battery(batt.p_lo_kw - ref_kw, batt.p_hi_kw - ref_kw, batt.y_lo_kwh - y_ref,
+                   batt.y_hi_kwh - y_ref, batt.dt_h, batt.t0)
+
+
+def shifted_by(batt: Battery, ref_kw: FloatArray) -> Battery:
+    """``R + B`` for a reference power trajectory ``R``."""
+    return deviations(batt, -np.asarray(ref_kw))
+
+
+@dataclass(frozen=True)
+class ScenarioBatteries:
+    """Deliverable inner batteries of every scenario (before any α intersection).
+
+    Attributes:
+        batteries: ``B_m``, absolute (arrays ``(M, T)``).
+        ref_kw: Reference aggregate power ``R^m`` ``(M, T)``.
+        misfit: Scenarios whose ``B_m`` is empty (reference outside the network boxes, or a
+            vehicle set empty) ``(M,)``.
+        unsheddable_kw: Must-serve load outside the network boxes per scenario ``(M, T)``.
+        params: ``(tau_h, gamma, kappa)`` of the policy.
+    """
+
+    batteries: Battery
+    ref_kw: FloatArray
+    misfit: np.ndarray
+    unsheddable_kw: FloatArray
+    params: tuple[float, float, float]
+
+    @property
+    def deviation(self) -> Battery:
+        """``B_m - R^m`` (contains 0 wherever ``B_m`` is not empty)."""
+        return deviations(self.batteries, self.ref_kw)
+
+
+def scenario_batteries(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
+                       net_lo: FloatArray | None = None, net_hi: FloatArray | None = None,
+                       params: tuple[float, float, float] = DEFAULT_PARAMS
+                       ) -> ScenarioBatteries:
+    """Inner battery of every scenario by the energy-share policy (module docstring)."""
+    tau, gamma, kappa = params
+    pol, misfit_j, excess = share_policy(vb, station, n_stations, net_lo, net_hi, tau, gamma)
+    misfit = misfit_j.any(axis=-1) | ~vb.feasible.all(axis=-1)
+    scen = deviation_battery(vb, pol, kappa, net_lo, net_hi)
+    ref = cumulative_to_power(pol.y_ref_kwh, pol.dt_h).sum(axis=-2)
+    return ScenarioBatteries(batteries=scen, ref_kw=ref, misfit=misfit,
+                             unsheddable_kw=excess.sum(axis=-2), params=params)
+
+
+def alpha_intersection(sb: ScenarioBatteries, alpha: float) -> InnerSet:
+    """Keep ``ceil(alpha M)`` scenarios greedily and intersect their deviation batteries."""
+    m = sb.ref_kw.shape[0]
+    n_keep = max(1, min(m, math.ceil(alpha * m - 1e-9)))
+    dev = sb.deviation
+    kept = discard_greedy(dev, n_keep, sb.misfit)
+    joint = intersect(dev, kept)
+    r_hat = sb.ref_kw[kept].mean(axis=0)
+    return InnerSet(scenarios=sb.batteries, ref_kw=sb.ref_kw, kept=kept, deviation=joint,
+                    alpha_set=shifted_by(joint, r_hat), network_misfit=sb.misfit,
+                    unsheddable_kw=sb.unsheddable_kw, params=sb.params)
+
+
+def inner_set(vb: VehicleBatteries, station: np.ndarray, n_stations: int, alpha: float,
+              net_lo: FloatArray | None = None, net_hi: FloatArray | None = None,
+              params: tuple[float, float, float] = DEFAULT_PARAMS) -> InnerSet:
+    """Inner batteries of the scenarios ``(M, N, T)`` and their α intersection.
+
+    Args:
+        vb: Vehicle batteries with a scenario axis first.
+        station: Station index per vehicle.
+        n_stations: Number of stations.
+        alpha: Share of scenarios the set must be feasible in (``ceil(alpha M)`` are kept; with
+            one scenario, that scenario).
+        net_lo: Network box lower bounds ``(T, J)`` (``None``: no network).
+        net_hi: Upper bounds.
+        params: ``(tau_h, gamma, kappa)`` of the policy.
+    """
+    sb = scenario_batteries(vb, station, n_stations, net_lo, net_hi, params)
+    return alpha_intersection(sb, alpha)
