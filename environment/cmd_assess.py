@@ -16,8 +16,7 @@ from scenarios.errors import InputError
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
     from environment import outputs, plots
-    from environment.station_assessment import ALL, assess_station_layer, sum_envelopes
-    from flexibility.aggregation import probabilistic_envelope
+    from environment.station_assessment import ALL, assess_station_layer
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -62,11 +61,16 @@ def run_assess(args: argparse.Namespace) -> int:
         "unreachable_requirements_capped": result.unreachable_capped,
         "n_sessions_sampled": result.n_sessions,
         "rt_times": list(result.rt),
+        "aggregation": cfg.aggregation,
+        "coverage": {"station": {f"{a:.2f}": c.as_dict() for a, c in result.coverage.items()},
+                     "days": cfg.coverage_days},
     }
     if grid is not None:
         gsum, gres, ac_rows = grid
         stations = summary["stations"]
+        coverage = summary["coverage"]
         summary.update(gsum)
+        summary["coverage"] = {**coverage, **gsum["coverage"]}
         summary["stations"] = {n: {**gsum["stations"][n], **stations[n]} for n in stations}
     if args.exclusivity_benchmark:
         from environment.exclusivity import exclusivity_benchmark
@@ -84,10 +88,7 @@ def run_assess(args: argparse.Namespace) -> int:
         da_label = f"α = {cfg.alpha:.2f}" if cfg.da_statistic == "quantile" else "mean"
         plots.plot_station_envelopes(out / "station_envelopes.png", result.da, result.rt,
                                      hz.start_min, hz.dt_min, da_label)
-        sens_env = {a: sum_envelopes([probabilistic_envelope(env, a)
-                                      for env in result.scenario_envelopes.values()])
-                    for a in cfg.alpha_sensitivity}
-        plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", sens_env,
+        plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", result.alpha_envelopes,
                                      result.alpha_sensitivity, hz.start_min, hz.dt_min)
         plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
                                   cfg.n_scenarios * (scenario.stations[0].n_ev or 1))

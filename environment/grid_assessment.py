@@ -17,6 +17,7 @@ Build → solve → report:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from grid.lindistflow import (
 from grid.pq import PQResult, pq_projection
 from scenarios.config import Scenario
 from scenarios.profiles import Background, feeder_totals, read_shapes, spread
+
+if TYPE_CHECKING:
+    from environment.transmission_assessment import PackageInfo
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ class LayerSet:
             cannot serve); the boundary there is the point closest to feasibility.
         own_allocation_intervals: Intervals whose boundary comes from the inner boxes clipped
             on their own (the distribution allocation could not hold them).
+        package: How the α battery was built and its coverage (``assess``; ``None`` for the
+            per-tick box packaging of the co-simulator).
     """
 
     distribution: dict[str, Envelope]
@@ -251,6 +257,7 @@ class LayerSet:
     dist_boxes: NetworkBoxes
     empty_intervals: np.ndarray
     own_allocation_intervals: np.ndarray
+    package: PackageInfo | None = None
 
 
 def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
@@ -316,10 +323,15 @@ class GridLayerResult:
 def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
                        gm: GridModel) -> GridLayerResult:
     """Distribution and transmission layers for the DA case and every RT observation."""
-    ev = scenario.ev
-    da = layers_for(gm, station.da, station.da_inner, ev.eta_ch, ev.eta_dis)
-    rt = {kind: layers_for(gm, station.rt[kind], station.rt_inner[kind], ev.eta_ch, ev.eta_dis)
-          for kind in station.rt}
+    from environment.transmission_assessment import case_layers
+
+    a_cfg = scenario.assessment
+    frac = station.keep_fraction[a_cfg.alpha]
+    da = case_layers(gm, station.da_case, frac, station.fresh, tuple(a_cfg.alpha_sensitivity),
+                     a_cfg.alpha)
+    kept = da.package.inner.kept if da.package is not None else None
+    frac_t = float(kept.mean()) if kept is not None else frac
+    rt = {kind: case_layers(gm, case, frac_t) for kind, case in station.rt_cases.items()}
     names = list(gm.stations)
     lo = np.stack([station.da[s].p_min_kw for s in names], axis=1)
     hi = np.stack([station.da[s].p_max_kw for s in names], axis=1)
@@ -328,4 +340,3 @@ def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
     pq = pq_projection(gm.sec, lo, hi, s_max, scenario.grid.pq_directions, gm.solver, bg_p,
                        bg_q, gm.positions, gm.limits)
     return GridLayerResult(model=gm, da=da, rt=rt, pq=pq, s_max_kva=s_max)
-

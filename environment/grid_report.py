@@ -2,8 +2,9 @@
 
 ``envelopes.parquet`` gains ``layer = distribution`` and ``layer = transmission`` rows (per station
 and ``ALL``) and the columns ``ramp_up_kw, ramp_down_kw`` (transmission only). For the
-transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down`` and ``e_min_kwh, e_max_kwh`` are the
-cumulative net energy bounds of the boundary (see ``flexibility.packaging``).
+transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down``. In every layer ``e_min_kwh,
+e_max_kwh`` are cumulative net grid energy bounds after each interval (see
+``flexibility.alpha_sets``).
 """
 
 from __future__ import annotations
@@ -160,6 +161,27 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
     p_rng, q_rng = pq.ranges()
     dominant = pq.dominant()
     pq_times = [tt for tt in ("12:00", "18:30", "21:00", "23:00") if tt in times]
+    pk = da.package
+    packaging, coverage, grid_info = {}, {}, {}
+    if pk is not None:
+        inner = pk.inner
+        packaging = {
+            "efficiency": pk.efficiency,
+            "method": "energy-share policy inner battery, α intersection around the mean "
+                      "kept reference (flexibility.inner)",
+            "kept_scenarios": int(inner.kept.sum()),
+            "scenarios_unusable": int(inner.network_misfit.sum()),
+            "policy_params": {"tau_h": inner.params[0], "gamma": inner.params[1],
+                              "kappa": inner.params[2]},
+            "per_scenario_area_kwh_mean": float(inner.scenarios.area_kwh().mean()),
+            "rt": {kind: ls.package.efficiency for kind, ls in gr.rt.items()
+                   if ls.package is not None},
+        }
+        coverage = {layer: {f"{a:.2f}": c.as_dict() for a, c in per.items()}
+                    for layer, per in pk.coverage.items()}
+        grid_info = {"infeasible_intervals": [times[int(i) - da.dist_boxes.t0]
+                                              for i in pk.infeasible_intervals],
+                     "unsheddable_kwh": float(pk.unsheddable_kw.sum() * station.da[ALL].dt_h)}
     bind_ch = pd.Series(da.dist_boxes.binding_ch).value_counts().to_dict()
     bind_dis = pd.Series(da.dist_boxes.binding_dis).value_counts().to_dict()
     return {
@@ -218,4 +240,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
                      for name, pp_bus in zip(gm.stations, gm.pp_bus, strict=True)},
         "policy": gm.policy,
         "feeder": gm.feeder.name,
+        "packaging": packaging,
+        "coverage": coverage,
+        "grid": grid_info,
     }

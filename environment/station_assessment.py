@@ -10,7 +10,9 @@ Build → compute → report, with no I/O here (see ``environment.outputs``):
   time — and the number still to arrive that day is known; their sessions are sampled from the
   copula conditioned on arriving after τ. The envelope over the remaining horizon is the known
   part plus the α inner envelope of the sampled part.
-* ``ALL`` is the sum of the station envelopes (what the distribution layer receives).
+* Envelopes are the α rows of ``flexibility.alpha_sets``: the kept scenarios' exact
+  projections around their references, intersected, at the mean kept reference; energies are
+  cumulative net grid energy after each interval. ``ALL`` is the total.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.aggregation import (
-    Envelope,
-    mean_envelope,
-    probabilistic_envelope,
-    station_envelope,
+from flexibility.aggregation import Envelope, station_envelope
+from flexibility.alpha_sets import (
+    CaseSets,
+    Coverage,
+    StationRows,
+    calibrate_keep,
+    case_sets,
+    n_kept,
+    outer_coverage,
+    split_days,
+    station_rows,
+    total_deviation,
 )
+from flexibility.battery import Battery
 from flexibility.fleet import Fleet
+from flexibility.inner import discard_order, intersect, keep_mask
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
-from flexibility.packaging import InnerBox, add_boxes, inner_quantile, station_inner_box
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario
 from scenarios.fleetgen import (
@@ -44,31 +54,52 @@ ALL = "ALL"
 
 
 @dataclass(frozen=True)
+class Case:
+    """One case (the day ahead, or real time at τ) of the station layer.
+
+    Attributes:
+        sets: The sampled fleets of all stations and their per-scenario sets.
+        rows: The α rows (envelopes per station and ``ALL``) and the kept scenarios.
+    """
+
+    sets: CaseSets
+    rows: StationRows
+
+
+@dataclass(frozen=True)
 class StationLayerResult:
     """Everything the station layer produces.
 
     Attributes:
-        da: Day-ahead envelope per station name and ``ALL`` (arrays of shape ``(T,)``).
-        rt: Real-time envelopes per observation label (``"rt@HH:MM"``), per station and ``ALL``,
-            over the remaining horizon.
-        scenario_envelopes: Per-station scenario envelopes (arrays ``(M, T)``).
+        da: Day-ahead α envelope per station name and ``ALL`` (arrays of shape ``(T,)``).
+        rt: Real-time α envelopes per observation label (``"rt@HH:MM"``), per station and
+            ``ALL``, over the remaining horizon.
+        da_case: The DA case (fleets, per-scenario sets, kept scenarios).
+        rt_cases: The RT cases per observation label.
+        fresh: Fresh DA days (another random stream) for out-of-sample coverage, or ``None``:
+            even days calibrate the number of kept scenarios, odd days measure coverage.
+        keep_fraction: Kept share of the scenarios per confidence level (calibrated on the
+            validation days, else ``ceil(alpha M) / M``).
         alpha_sensitivity: ``(alpha, metrics of ALL)`` per requested confidence level.
+        alpha_envelopes: ``ALL`` α envelope per requested confidence level.
+        coverage: Station-layer coverage on the fresh days per confidence level.
         spearman: Empirical vs generated rank correlations (paper Table 1 form).
-        da_inner: DA inner (deliverable) box per station (see ``flexibility.packaging``).
-        rt_inner: RT inner boxes per observation label and station.
         unreachable_capped: Sessions whose departure requirement was capped to reachable.
         n_sessions: Sessions sampled over all scenarios and stations (with carry-over).
     """
 
     da: dict[str, Envelope]
     rt: dict[str, dict[str, Envelope]]
-    scenario_envelopes: dict[str, Envelope]
+    da_case: Case
+    rt_cases: dict[str, Case]
+    fresh: CaseSets | None
+    keep_fraction: dict[float, float]
     alpha_sensitivity: list[tuple[float, EnvelopeMetrics]]
+    alpha_envelopes: dict[float, Envelope]
+    coverage: dict[float, Coverage]
     spearman: list[SpearmanRow]
     unreachable_capped: int
     n_sessions: int
-    da_inner: dict[str, InnerBox]
-    rt_inner: dict[str, dict[str, InnerBox]]
 
     @property
     def metrics(self) -> EnvelopeMetrics:
@@ -84,57 +115,68 @@ def sum_envelopes(envs: list[Envelope]) -> Envelope:
     return total
 
 
-def inner_or_mean(env: Envelope, alpha: float, statistic: str) -> Envelope:
-    """DA reduction over the scenario axis (axis 0)."""
-    return mean_envelope(env) if statistic == "mean" else probabilistic_envelope(env, alpha)
+def make_case(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int, t0: int,
+              keep_fraction: float, aggregation: str, statistic: str = "quantile") -> Case:
+    """Per-scenario sets and α rows of one case keeping a share of its scenarios."""
+    cs = case_sets(names, fleets, n_intervals, t0)
+    n_keep = max(1, round(keep_fraction * cs.n_scenarios))
+    return Case(sets=cs, rows=station_rows(cs, n_keep, aggregation, statistic))
 
 
-def da_envelopes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
-                 statistic: str) -> tuple[dict[str, Envelope], dict[str, Envelope]]:
-    """Scenario envelopes and the DA envelope of every station (plus ``ALL``)."""
-    scen = {name: station_envelope(f, n_intervals) for name, f in fleets.items()}
-    da = {name: inner_or_mean(env, alpha, statistic) for name, env in scen.items()}
-    da[ALL] = sum_envelopes(list(da.values()))
-    return scen, da
+def calibrated_rows(cs: CaseSets, fresh: CaseSets | None, alphas: list[float]
+                    ) -> tuple[dict[float, int], dict[float, Coverage]]:
+    """Kept-scenario counts per α (calibrated on validation days) and test coverage.
+
+    Without fresh days the count is ``ceil(alpha M)`` and no coverage is measured.
+    """
+    m = cs.n_scenarios
+    if fresh is None:
+        return {a: n_kept(a, m) for a in alphas}, {}
+    dev = total_deviation(cs)
+    order = discard_order(dev)
+    days = total_deviation(fresh)
+    val, test = split_days(fresh.n_scenarios)
+    val_days, test_days = days.take(val), days.take(test)
+
+    def rows(keep: np.ndarray) -> Battery:
+        return intersect(dev, keep)
+
+    keeps, cover = {}, {}
+    for a in alphas:
+        keeps[a] = calibrate_keep(order, m, a,
+                                  lambda k: outer_coverage(val_days, rows(k)).whole_day)
+        cover[a] = outer_coverage(test_days, rows(keep_mask(m, order, keeps[a])))
+    return keeps, cover
 
 
-def da_inner_boxes(fleets: dict[str, Fleet], n_intervals: int, alpha: float,
-                   statistic: str) -> dict[str, InnerBox]:
-    """DA inner box of every station: α inner quantile (or mean) of the scenario boxes."""
-    out = {}
-    for name, fleet in fleets.items():
-        box = station_inner_box(fleet, n_intervals)
-        out[name] = (InnerBox(box.lo_kw.mean(0), box.hi_kw.mean(0), box.dt_h)
-                     if statistic == "mean" else inner_quantile(box, alpha))
-    return out
+def rt_fleet(model: BehaviourModel, scenario: Scenario, observed: SessionDraw, t_obs: int,
+             n_scenarios: int, rng: np.random.Generator) -> Fleet:
+    """One station's RT fleets ``(M, N)`` at ``t_obs``.
 
-
-def rt_envelope(model: BehaviourModel, scenario: Scenario, observed: SessionDraw,
-                t_obs: int, n_scenarios: int, alpha: float,
-                rng: np.random.Generator) -> tuple[Envelope, InnerBox]:
-    """Real-time envelope and inner box of one station at ``t_obs`` (remaining horizon)."""
+    The plugged-in EVs are known exactly (the same in every scenario); next to them stand ``M``
+    conditional samples of the EVs still to arrive.
+    """
     hz, ev = scenario.horizon, scenario.ev
-    T = hz.n_intervals
     fleet = fleet_from_sessions(observed, ev, hz)
     d = fleet.departure_idx[0]
     after_min = t_obs * hz.dt_min
     known = (observed.arrival_min[0] <= after_min) & (d > t_obs)
     future = observed.arrival_min[0] > after_min
-    remaining = T - t_obs
-    known_fleet = observe_at(fleet.row(0).take(known), t_obs) if known.any() else None
-    known_env = (station_envelope(known_fleet, remaining, t0=t_obs)
-                 if known_fleet is not None else None)
     days = session_day(observed)[0][future]
     n_future = {int(day): int(np.sum(days == day)) for day in np.unique(days)}
     draw = draw_sessions_after(model, hz, n_future, after_min, n_scenarios,
                                scenario.behaviour.v2g_share, rng)
-    future_fleet = fleet_from_sessions(draw, ev, hz)
-    fut = station_envelope(future_fleet, remaining, t0=t_obs)
-    env = probabilistic_envelope(fut, alpha)
-    box = inner_quantile(station_inner_box(future_fleet, remaining, t0=t_obs), alpha)
-    if known_fleet is None:
-        return env, box
-    return env + known_env, add_boxes(box, station_inner_box(known_fleet, remaining, t0=t_obs))
+    fut = fleet_from_sessions(draw, ev, hz)
+    m = fut.shape[0]
+    if not known.any():
+        return fut
+    kf = observe_at(fleet.row(0).take(known), t_obs)
+    names = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
+             "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
+    arrays = {n: np.concatenate([np.broadcast_to(getattr(kf, n), (m, kf.shape[-1])),
+                                 np.broadcast_to(getattr(fut, n), fut.shape)], axis=-1)
+              for n in names}
+    return Fleet(**arrays, eta_ch=fut.eta_ch, eta_dis=fut.eta_dis, dt_h=fut.dt_h)
 
 
 def assess_station_layer(scenario: Scenario, model: BehaviourModel,
@@ -142,46 +184,68 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
     """Run the whole station-layer assessment of a scenario.
 
     Random streams are spawned from ``rng`` in a fixed order (scenarios per station, the
-    realised day, the RT conditional samples, the Table 1 regeneration), so the result depends
-    only on the seed.
+    realised day, the RT conditional samples, the Table 1 regeneration, the fresh coverage
+    days), so the result depends only on the seed.
     """
     a_cfg, hz = scenario.assessment, scenario.horizon
     T, M = hz.n_intervals, a_cfg.n_scenarios
-    streams = rng.spawn(4)
-    draws = {s.name: draw_sessions(model, hz, s.n_ev, M, scenario.behaviour.v2g_share, r)
-             for s, r in zip(scenario.stations, streams[0].spawn(len(scenario.stations)),
-                             strict=True)}
-    fleets = {name: fleet_from_sessions(d, scenario.ev, hz) for name, d in draws.items()}
-    unreachable = int(sum(np.sum(f.unreachable_mask()) for f in fleets.values()))
-    n_sessions = int(sum(f.arrival_idx.size for f in fleets.values()))
-    scen, da = da_envelopes(fleets, T, a_cfg.alpha, a_cfg.da_statistic)
+    names = tuple(s.name for s in scenario.stations)
+    streams = rng.spawn(5)
+    v2g = scenario.behaviour.v2g_share
 
-    sens = []
+    def sample_fleets(r: np.random.Generator, m: int) -> list[Fleet]:
+        return [fleet_from_sessions(draw_sessions(model, hz, s.n_ev, m, v2g, rs), scenario.ev,
+                                    hz)
+                for s, rs in zip(scenario.stations, r.spawn(len(scenario.stations)),
+                                 strict=True)]
+
+    fleets = sample_fleets(streams[0], M)
+    unreachable = int(sum(np.sum(f.unreachable_mask()) for f in fleets))
+    n_sessions = int(sum(f.arrival_idx.size for f in fleets))
+    da_sets = case_sets(names, fleets, T, 0)
+    fresh = (case_sets(names, sample_fleets(streams[4], a_cfg.coverage_days), T, 0)
+             if a_cfg.coverage_days > 1 else None)
+    alphas = sorted({a_cfg.alpha, *a_cfg.alpha_sensitivity})
+    keeps, coverage = calibrated_rows(da_sets, fresh, alphas)
+    da_case = Case(da_sets, station_rows(da_sets, keeps[a_cfg.alpha], a_cfg.aggregation,
+                                         a_cfg.da_statistic))
+    sens, sens_env = [], {}
     for alpha in a_cfg.alpha_sensitivity:
-        total = sum_envelopes([probabilistic_envelope(env, alpha) for env in scen.values()])
-        sens.append((alpha, envelope_metrics(total)))
+        rows = station_rows(da_sets, keeps[alpha], a_cfg.aggregation)
+        sens_env[alpha] = rows.envelopes[ALL]
+        sens.append((alpha, envelope_metrics(sens_env[alpha])))
+    fraction = keeps[a_cfg.alpha] / M
 
-    observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, scenario.behaviour.v2g_share, r)
+    observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, v2g, r)
                 for s, r in zip(scenario.stations, streams[1].spawn(len(scenario.stations)),
                                 strict=True)}
     rt: dict[str, dict[str, Envelope]] = {}
-    rt_inner: dict[str, dict[str, InnerBox]] = {}
+    rt_cases: dict[str, Case] = {}
     rt_rngs = streams[2].spawn(len(a_cfg.rt_times))
     for hhmm, r in zip(a_cfg.rt_times, rt_rngs, strict=True):
         minutes = (int(hhmm[:2]) * 60 + int(hhmm[3:]) - hz.start_min) % DAY_MIN
         t_obs = int(minutes // hz.dt_min)
         if t_obs >= T:
             continue
-        both = {name: rt_envelope(model, scenario, observed[name], t_obs, M, a_cfg.alpha, rs)
-                for name, rs in zip(observed, r.spawn(len(observed)), strict=True)}
-        per = {name: pair[0] for name, pair in both.items()}
-        per[ALL] = sum_envelopes(list(per.values()))
-        rt[f"rt@{hhmm}"] = per
-        rt_inner[f"rt@{hhmm}"] = {name: pair[1] for name, pair in both.items()}
+        station_fleets = [rt_fleet(model, scenario, observed[name], t_obs, M, rs)
+                          for name, rs in zip(names, r.spawn(len(names)), strict=True)]
+        label = f"rt@{hhmm}"
+        rt_cases[label] = make_case(names, station_fleets, T - t_obs, t_obs, fraction,
+                                    a_cfg.aggregation)
+        rt[label] = rt_cases[label].rows.envelopes
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))
-    return StationLayerResult(da=da, rt=rt, scenario_envelopes=scen, alpha_sensitivity=sens,
+    return StationLayerResult(da=da_case.rows.envelopes, rt=rt, da_case=da_case,
+                              rt_cases=rt_cases, fresh=fresh,
+                              keep_fraction={a: k / M for a, k in keeps.items()},
+                              alpha_sensitivity=sens,
+                              alpha_envelopes=sens_env, coverage=coverage,
                               spearman=spearman_table(model, regenerated),
-                              unreachable_capped=unreachable, n_sessions=n_sessions,
-                              da_inner=da_inner_boxes(fleets, T, a_cfg.alpha, a_cfg.da_statistic),
-                              rt_inner=rt_inner)
+                              unreachable_capped=unreachable, n_sessions=n_sessions)
+
+
+def exact_envelopes(fleets: list[Fleet], names: tuple[str, ...], n_intervals: int,
+                    t0: int = 0) -> dict[str, Envelope]:
+    """Per-scenario exact station envelopes (power projections), for reference plots."""
+    return {name: station_envelope(f, n_intervals, t0) for name, f in zip(names, fleets,
+                                                                          strict=True)}

@@ -21,20 +21,21 @@ interval (kWh); ``ds_kwh`` is 0 (arrivals and departures are inside the vehicle 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from flexibility.aggregation import Envelope, station_envelope
-from flexibility.battery import Battery, VehicleBatteries, compact_fleet, vehicle_batteries
+from flexibility.battery import Battery, compact_fleet, cumulative_to_power, vehicle_batteries
 from flexibility.fleet import Fleet, FloatArray
 from flexibility.inner import (
-    InnerSet,
+    FLEET_ARRAYS,
     _station_sum,
     deviations,
     discard_greedy,
-    inner_set,
+    keep_mask,
     share_policy,
 )
 
@@ -49,7 +50,6 @@ class CaseSets:
         names: Station names (column order ``j``).
         fleet: All vehicles ``(M, N)`` (compacted: connected vehicles first).
         station: Station index per vehicle ``(M, N)``.
-        vb: Surrogate batteries ``(M, N, T)``.
         exact: Per-scenario, per-station exact projections (batteries ``(M, J, T)``): power rows
             from the lossy closed form, energy rows the surrogate's reachable band.
         ref_kw: Per-scenario, per-station reference power ``(M, J, T)`` (no network).
@@ -61,7 +61,6 @@ class CaseSets:
     names: tuple[str, ...]
     fleet: Fleet
     station: np.ndarray
-    vb: VehicleBatteries
     exact: Battery
     ref_kw: FloatArray
     n_intervals: int
@@ -88,21 +87,34 @@ def join_fleets(fleets: list[Fleet]) -> tuple[Fleet, np.ndarray]:
 
 
 def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
-              t0: int = 0) -> CaseSets:
-    """Per-scenario sets of a case from its station fleets (each ``(M, N_j)``)."""
+              t0: int = 0, chunk: int = 8) -> CaseSets:
+    """Per-scenario sets of a case from its station fleets (each ``(M, N_j)``).
+
+    The per-vehicle surrogate arrays are built a few scenarios at a time (``chunk``); only the
+    per-station results ``(M, J, T)`` are kept.
+    """
     joined, station = join_fleets(fleets)
     fleet, st = compact_fleet(joined, station, n_intervals, t0)
-    vb = vehicle_batteries(fleet, n_intervals, t0)
     J = len(names)
-    pol, _, _ = share_policy(vb, st, J)
-    ref = _station_sum(np.diff(pol.y_ref_kwh, axis=-1, prepend=0.0) / fleet.dt_h, st, J)
+    m = fleet.shape[0]
+    refs, y_lo, y_hi = [], [], []
+    for s in range(0, m, chunk):
+        rows = slice(s, min(m, s + chunk))
+        sub = Fleet(**{n: np.broadcast_to(getattr(fleet, n), fleet.shape)[rows]
+                       for n in FLEET_ARRAYS}, eta_ch=fleet.eta_ch, eta_dis=fleet.eta_dis,
+                    dt_h=fleet.dt_h)
+        vb = vehicle_batteries(sub, n_intervals, t0)
+        pol, _, _ = share_policy(vb, st[rows], J)
+        refs.append(_station_sum(cumulative_to_power(pol.y_ref_kwh, fleet.dt_h), st[rows], J))
+        y_lo.append(_station_sum(vb.y_alap_kwh, st[rows], J))
+        y_hi.append(_station_sum(vb.y_asap_kwh, st[rows], J))
+    ref = np.concatenate(refs)
     env = [station_envelope(f, n_intervals, t0) for f in fleets]
     p_hi = np.stack([np.broadcast_to(e.p_max_kw, ref[:, 0].shape) for e in env], axis=1)
     p_lo = np.stack([np.broadcast_to(e.p_min_kw, ref[:, 0].shape) for e in env], axis=1)
-    exact = Battery(p_lo_kw=p_lo, p_hi_kw=p_hi,
-                    y_lo_kwh=_station_sum(vb.y_alap_kwh, st, J),
-                    y_hi_kwh=_station_sum(vb.y_asap_kwh, st, J), dt_h=fleet.dt_h, t0=t0)
-    return CaseSets(names=names, fleet=fleet, station=st, vb=vb, exact=exact, ref_kw=ref,
+    exact = Battery(p_lo_kw=p_lo, p_hi_kw=p_hi, y_lo_kwh=np.concatenate(y_lo),
+                    y_hi_kwh=np.concatenate(y_hi), dt_h=fleet.dt_h, t0=t0)
+    return CaseSets(names=names, fleet=fleet, station=st, exact=exact, ref_kw=ref,
                     n_intervals=n_intervals, t0=t0, dt_h=fleet.dt_h)
 
 
@@ -145,9 +157,17 @@ class StationRows:
     ref_hat_kw: FloatArray
 
 
-def station_rows(cs: CaseSets, alpha: float, aggregation: Aggregation = "total",
+def total_deviation(cs: CaseSets) -> Battery:
+    """Per-scenario exact rows of the total relative to the reference ``(M, T)``."""
+    return _total(deviations(cs.exact, cs.ref_kw))
+
+
+def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
                  statistic: str = "quantile") -> StationRows:
-    """Station-layer α rows (module docstring); ``statistic = "mean"`` averages instead."""
+    """Station-layer α rows keeping ``n_keep`` scenarios (module docstring).
+
+    ``statistic = "mean"`` averages the rows of all scenarios instead.
+    """
     dev = deviations(cs.exact, cs.ref_kw)  # (M, J, T)
     J = len(cs.names)
     M = cs.n_scenarios
@@ -157,12 +177,11 @@ def station_rows(cs: CaseSets, alpha: float, aggregation: Aggregation = "total",
                        dev.y_hi_kwh.mean(0), dev.dt_h, dev.t0)
         ref_hat = cs.ref_kw.mean(0)
     elif aggregation == "total":
-        kept = discard_greedy(_total(dev), n_kept(alpha, M))
+        kept = discard_greedy(_total(dev), n_keep)
         rows = _intersect_rows(dev, kept)
         ref_hat = cs.ref_kw[kept].mean(0)
     else:
-        kept = np.stack([discard_greedy(dev.take((slice(None), j)), n_kept(alpha, M))
-                         for j in range(J)])
+        kept = np.stack([discard_greedy(dev.take((slice(None), j)), n_keep) for j in range(J)])
         parts = [_intersect_rows(dev.take((slice(None), j)), kept[j]) for j in range(J)]
         rows = Battery(*(np.stack([getattr(p, f) for p in parts]) for f in
                          ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), dev.dt_h, dev.t0)
@@ -175,10 +194,24 @@ def station_rows(cs: CaseSets, alpha: float, aggregation: Aggregation = "total",
     return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
 
 
-def transmission_set(cs: CaseSets, alpha: float, net_lo: FloatArray | None,
-                     net_hi: FloatArray | None) -> InnerSet:
-    """The deliverable α battery of the total inside the network boxes ``(T, J)``."""
-    return inner_set(cs.vb, cs.station, len(cs.names), alpha, net_lo, net_hi)
+def calibrate_keep(order: np.ndarray, m: int, alpha: float,
+                   coverage_of: Callable[[np.ndarray], float]) -> int:
+    """Fewest kept scenarios whose α set still has validation coverage ``>= alpha``.
+
+    ``coverage_of(keep_mask)`` returns the whole-day coverage on validation days; it falls as
+    scenarios are discarded (the set grows). Bisection over the number kept, from all ``M``
+    (the smallest set) down; if even all ``M`` fall short, all are kept.
+    """
+    lo, hi = 1, m  # invariant: hi is acceptable (or m)
+    if coverage_of(keep_mask(m, order, m)) < alpha:
+        return m
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if coverage_of(keep_mask(m, order, mid)) >= alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
 
 
 @dataclass(frozen=True)
@@ -213,36 +246,39 @@ def _covers_rows(outer: Battery, inner: Battery, tol: float = 1e-6
     return p_ok, (p_ok & y_ok).all(axis=-1)
 
 
-def outer_coverage(fresh: CaseSets, rows: Battery) -> Coverage:
-    """Coverage of total α rows (deviations, ``(T,)``) by fresh days' exact projections.
+def outer_coverage(day_rows: Battery, rows: Battery) -> Coverage:
+    """Coverage of α rows (deviations, ``(T,)``) by days' exact projections (``(D, T)``).
 
-    A fresh day covers the rows when every interval's power range and cumulative energy band
-    of the rows lies inside that day's exact projections around its own reference (a
-    necessary condition for every trajectory of the rows' set to be deliverable that day).
+    A day covers the rows when every interval's power range and cumulative energy band of the
+    (tightened) rows lies inside that day's exact projections around its own reference — a
+    necessary condition for every trajectory of the rows' set to be deliverable that day.
     """
-    dev = _total(deviations(fresh.exact, fresh.ref_kw))
-    tight = rows.tightened()
-    p_ok, day_ok = _covers_rows(dev, tight)
+    p_ok, day_ok = _covers_rows(day_rows, rows.tightened())
     share = p_ok.mean(axis=0)
     return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
 
 
-def inner_coverage(fresh_inner: Battery, fresh_ref_kw: FloatArray, fresh_exact_dev: Battery,
-                   deviation: Battery) -> Coverage:
-    """Coverage of a deliverable α deviation battery on fresh days.
+def inner_coverage(day_inner: Battery, day_exact: Battery, deviation: Battery) -> Coverage:
+    """Coverage of a deliverable α deviation battery on days (batteries ``(D, T)``).
 
-    Whole day: the α battery (tightened) lies inside the fresh day's own deliverable battery
-    ``B_m' - R^m'`` — every trajectory is then deliverable that day by the share policy (a
-    sufficient condition). Per interval: the power range lies inside the fresh day's exact
-    projection (necessary).
+    Whole day: the α battery (tightened) lies inside the day's own deliverable battery
+    ``B_m - R^m`` (``day_inner``) — every trajectory is then deliverable that day by the share
+    policy (a sufficient condition). Per interval: the power range lies inside the day's exact
+    projection ``day_exact`` (necessary).
     """
     tight = deviation.tightened()
-    inner_dev = deviations(fresh_inner, fresh_ref_kw)
-    _, day_ok = _covers_rows(inner_dev, tight)
-    p_ok, _ = _covers_rows(fresh_exact_dev, tight)
+    _, day_ok = _covers_rows(day_inner, tight)
+    p_ok, _ = _covers_rows(day_exact, tight)
     share = p_ok.mean(axis=0)
     return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
 
 
-__all__ = ["Aggregation", "CaseSets", "Coverage", "StationRows", "case_sets", "inner_coverage",
-           "join_fleets", "n_kept", "outer_coverage", "station_rows", "transmission_set"]
+def split_days(n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validation (even) and test (odd) day indices of the fresh days."""
+    idx = np.arange(n_days)
+    return idx[::2], idx[1::2]
+
+
+__all__ = ["Aggregation", "CaseSets", "Coverage", "StationRows", "calibrate_keep", "case_sets",
+           "inner_coverage", "join_fleets", "n_kept", "outer_coverage", "split_days",
+           "station_rows", "total_deviation"]

@@ -47,8 +47,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.battery import Battery, VehicleBatteries, cumulative_to_power
-from flexibility.fleet import FloatArray
+from flexibility.battery import (
+    Battery,
+    VehicleBatteries,
+    cumulative_to_power,
+    vehicle_batteries,
+)
+from flexibility.fleet import Fleet, FloatArray
+
+FLEET_ARRAYS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
+                "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
 
 # (tau_h, gamma, kappa): measured on the paper case over tau in {0.25..4} h, gamma in
 # {0.5, 1, 2}, kappa in {0.25, 0.5, 1}: the largest α set (see the README's method notes)
@@ -331,36 +339,56 @@ def intersect(batt: Battery, kept: np.ndarray) -> Battery:
                    t0=batt.t0).tightened()
 
 
-def discard_greedy(batt: Battery, n_keep: int, unusable: np.ndarray | None = None
-                   ) -> np.ndarray:
-    """Scenarios to keep: drop, one at a time, the one whose removal widens the set most.
+def discard_order(batt: Battery, n_min: int = 1, unusable: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """Greedy discard order: repeatedly drop the scenario whose removal widens the set most.
 
     Rows are normalised per interval (power by the median box width, energy by the median band
     width) so that power and energy count alike. Unusable scenarios (empty ``B_m``) go first.
+    Discarding stops when ``n_min`` scenarios remain.
 
     Returns:
-        Boolean mask ``(M,)`` with ``n_keep`` true entries.
+        Scenario indices in discard order (length ``M - n_min``); the first ``k`` are the ``k``
+        discarded when ``M - k`` are kept.
     """
     m = batt.p_lo_kw.shape[0]
     keep = np.ones(m, dtype=bool)
+    order: list[int] = []
     if unusable is not None:
-        bad = np.flatnonzero(unusable)[: max(m - n_keep, 0)]
-        keep[bad] = False
+        for i in np.flatnonzero(unusable)[: max(m - n_min, 0)]:
+            keep[i] = False
+            order.append(int(i))
     width_p = np.maximum(np.median(batt.p_hi_kw - batt.p_lo_kw, axis=0), 1e-3)
     width_y = np.maximum(np.median(batt.y_hi_kwh - batt.y_lo_kwh, axis=0), 1e-3)
     # lower rows enter negated so that every row is an "upper" bound: intersection = min
     rows = np.concatenate([batt.p_hi_kw / width_p, -batt.p_lo_kw / width_p,
                            batt.y_hi_kwh / width_y, -batt.y_lo_kwh / width_y], axis=-1)
-    while keep.sum() > n_keep:
+    while keep.sum() > max(n_min, 1):
         idx = np.flatnonzero(keep)
         sub = rows[idx]
-        order = np.argpartition(sub, 1, axis=0)  # at least two kept inside the loop
-        first = np.take_along_axis(sub, order[:1], axis=0)[0]
-        second = np.take_along_axis(sub, order[1:2], axis=0)[0]
+        part = np.argpartition(sub, 1, axis=0)  # at least two kept inside the loop
+        first = np.take_along_axis(sub, part[:1], axis=0)[0]
+        second = np.take_along_axis(sub, part[1:2], axis=0)[0]
         gain = np.zeros(len(idx))
-        np.add.at(gain, order[0], second - first)
-        keep[idx[int(np.argmax(gain))]] = False
+        np.add.at(gain, part[0], second - first)
+        drop = int(idx[int(np.argmax(gain))])
+        keep[drop] = False
+        order.append(drop)
+    return np.asarray(order, dtype=np.int64)
+
+
+def keep_mask(m: int, order: np.ndarray, n_keep: int) -> np.ndarray:
+    """Kept scenarios when the first ``M - n_keep`` of a discard order are dropped."""
+    keep = np.ones(m, dtype=bool)
+    keep[order[: max(m - n_keep, 0)]] = False
     return keep
+
+
+def discard_greedy(batt: Battery, n_keep: int, unusable: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Kept scenarios (boolean ``(M,)``, ``n_keep`` true) by :func:`discard_order`."""
+    m = batt.p_lo_kw.shape[0]
+    return keep_mask(m, discard_order(batt, n_keep, unusable), n_keep)
 
 
 def deviations(batt: Battery, ref_kw: FloatArray) -> Battery:
@@ -386,6 +414,9 @@ class ScenarioBatteries:
             vehicle set empty) ``(M,)``.
         unsheddable_kw: Must-serve load outside the network boxes per scenario ``(M, T)``.
         params: ``(tau_h, gamma, kappa)`` of the policy.
+        station_ref_kw: Reference power per station ``(M, J, T)``.
+        station_share: Each station's share ``W_j / Omega`` of the deviation energy
+            ``(M, J, T)`` (0 where no vehicle holds a share).
     """
 
     batteries: Battery
@@ -393,6 +424,8 @@ class ScenarioBatteries:
     misfit: np.ndarray
     unsheddable_kw: FloatArray
     params: tuple[float, float, float]
+    station_ref_kw: FloatArray
+    station_share: FloatArray
 
     @property
     def deviation(self) -> Battery:
@@ -409,17 +442,29 @@ def scenario_batteries(vb: VehicleBatteries, station: np.ndarray, n_stations: in
     pol, misfit_j, excess = share_policy(vb, station, n_stations, net_lo, net_hi, tau, gamma)
     misfit = misfit_j.any(axis=-1) | ~vb.feasible.all(axis=-1)
     scen = deviation_battery(vb, pol, kappa, net_lo, net_hi)
-    ref = cumulative_to_power(pol.y_ref_kwh, pol.dt_h).sum(axis=-2)
-    return ScenarioBatteries(batteries=scen, ref_kw=ref, misfit=misfit,
-                             unsheddable_kw=excess.sum(axis=-2), params=params)
+    r_j = _station_sum(cumulative_to_power(pol.y_ref_kwh, pol.dt_h), pol.station, n_stations)
+    w_j = _station_sum(pol.omega_kwh, pol.station, n_stations)
+    omega = w_j.sum(axis=-2, keepdims=True)
+    share = np.divide(w_j, omega, out=np.zeros_like(w_j), where=omega > 1e-12)
+    return ScenarioBatteries(batteries=scen, ref_kw=r_j.sum(axis=-2), misfit=misfit,
+                             unsheddable_kw=excess.sum(axis=-2), params=params,
+                             station_ref_kw=r_j, station_share=share)
 
 
-def alpha_intersection(sb: ScenarioBatteries, alpha: float) -> InnerSet:
-    """Keep ``ceil(alpha M)`` scenarios greedily and intersect their deviation batteries."""
+def alpha_intersection(sb: ScenarioBatteries, n_keep: int,
+                       order: np.ndarray | None = None) -> InnerSet:
+    """Keep ``n_keep`` scenarios (greedy discard order) and intersect their deviation batteries.
+
+    Args:
+        sb: The scenarios' inner batteries.
+        n_keep: Scenarios to keep (``ceil(alpha M)`` for the in-sample α definition).
+        order: A precomputed :func:`discard_order` of ``sb.deviation`` (computed if ``None``).
+    """
     m = sb.ref_kw.shape[0]
-    n_keep = max(1, min(m, math.ceil(alpha * m - 1e-9)))
     dev = sb.deviation
-    kept = discard_greedy(dev, n_keep, sb.misfit)
+    if order is None:
+        order = discard_order(dev, n_keep, sb.misfit)
+    kept = keep_mask(m, order, n_keep)
     joint = intersect(dev, kept)
     r_hat = sb.ref_kw[kept].mean(axis=0)
     return InnerSet(scenarios=sb.batteries, ref_kw=sb.ref_kw, kept=kept, deviation=joint,
@@ -443,4 +488,40 @@ def inner_set(vb: VehicleBatteries, station: np.ndarray, n_stations: int, alpha:
         params: ``(tau_h, gamma, kappa)`` of the policy.
     """
     sb = scenario_batteries(vb, station, n_stations, net_lo, net_hi, params)
-    return alpha_intersection(sb, alpha)
+    m = sb.ref_kw.shape[0]
+    return alpha_intersection(sb, max(1, min(m, math.ceil(alpha * m - 1e-9))))
+
+
+def _concat_batteries(parts: list[Battery]) -> Battery:
+    first = parts[0]
+    return Battery(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                     ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), first.dt_h, first.t0)
+
+
+def fleet_batteries(fleet: Fleet, station: np.ndarray, n_stations: int, n_intervals: int,
+                    t0: int = 0, net_lo: FloatArray | None = None,
+                    net_hi: FloatArray | None = None,
+                    params: tuple[float, float, float] = DEFAULT_PARAMS,
+                    chunk: int = 8) -> ScenarioBatteries:
+    """:func:`scenario_batteries` of a fleet ``(M, N)``, a few scenarios at a time.
+
+    The per-vehicle arrays ``(chunk, N, T)`` stay small enough to be reused from the cache
+    instead of allocating ``(M, N, T)`` arrays; the result is identical.
+    """
+    m = fleet.shape[0]
+    parts = []
+    for s in range(0, m, chunk):
+        rows = slice(s, min(m, s + chunk))
+        sub = Fleet(**{n: np.broadcast_to(getattr(fleet, n), fleet.shape)[rows]
+                       for n in FLEET_ARRAYS}, eta_ch=fleet.eta_ch, eta_dis=fleet.eta_dis,
+                    dt_h=fleet.dt_h)
+        vb = vehicle_batteries(sub, n_intervals, t0)
+        parts.append(scenario_batteries(vb, np.broadcast_to(station, fleet.shape)[rows],
+                                        n_stations, net_lo, net_hi, params))
+    return ScenarioBatteries(
+        batteries=_concat_batteries([p.batteries for p in parts]),
+        ref_kw=np.concatenate([p.ref_kw for p in parts]),
+        misfit=np.concatenate([p.misfit for p in parts]),
+        unsheddable_kw=np.concatenate([p.unsheddable_kw for p in parts]), params=params,
+        station_ref_kw=np.concatenate([p.station_ref_kw for p in parts]),
+        station_share=np.concatenate([p.station_share for p in parts]))

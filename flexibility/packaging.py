@@ -176,3 +176,32 @@ def disaggregate(p_kw: FloatArray, lo_kw: FloatArray, hi_kw: FloatArray) -> Floa
     width = hi_t - lo_t
     theta = np.divide(p_kw - lo_t, width, out=np.zeros_like(width), where=width > 1e-12)
     return lo_kw + np.clip(theta, 0.0, 1.0)[:, None] * (hi_kw - lo_kw)
+
+
+def battery_boundary(batt) -> Boundary:
+    """Boundary parameters of a generalized battery (``flexibility.battery.Battery``, ``(T,)``).
+
+    Power and energy rows are the tightened battery's (``E`` is the cumulative net energy after
+    each interval). The ramp rows are the largest changes the battery admits, bounded by the
+    power rows and by the energy rows through
+    ``(x_t - x_{t-1}) dt = y_t - 2 y_{t-1} + y_{t-2}``:
+
+        R_up_t = min(P_up_t - P_down_{t-1}, (E_max_t - 2 E_min_{t-1} + E_max_{t-2}) / dt),
+        R_down_t = min(P_up_{t-1} - P_down_t, (2 E_max_{t-1} - E_min_t - E_min_{t-2}) / dt),
+
+    with ``y_{-1} = 0`` and ``x_{-1}`` free within the first interval's box.
+    """
+    b = batt.tightened()
+    lo, hi, ylo, yhi, dt = b.p_lo_kw, b.p_hi_kw, b.y_lo_kwh, b.y_hi_kwh, b.dt_h
+    prev_lo = np.concatenate([lo[:1], lo[:-1]])
+    prev_hi = np.concatenate([hi[:1], hi[:-1]])
+    z = np.zeros(1)
+    ylo1, yhi1 = np.concatenate([z, ylo[:-1]]), np.concatenate([z, yhi[:-1]])
+    ylo2, yhi2 = np.concatenate([z, z, ylo[:-2]])[: ylo.size], np.concatenate(
+        [z, z, yhi[:-2]])[: yhi.size]
+    r_up = np.minimum(hi - prev_lo, (yhi - 2 * ylo1 + yhi2) / dt)
+    r_dn = np.minimum(prev_hi - lo, (2 * yhi1 - ylo - ylo2) / dt)
+    r_up[0], r_dn[0] = hi[0] - lo[0], hi[0] - lo[0]
+    return Boundary(p_up_kw=hi, p_down_kw=lo, e_min_kwh=ylo, e_max_kwh=yhi,
+                    ramp_up_kw=np.maximum(r_up, 0.0), ramp_down_kw=np.maximum(r_dn, 0.0),
+                    dt_h=dt, t0=b.t0)
