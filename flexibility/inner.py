@@ -210,7 +210,7 @@ def _rate_limited(target: FloatArray, step: FloatArray) -> FloatArray:
 
 def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
                  net_lo: FloatArray | None = None, net_hi: FloatArray | None = None,
-                 tau_h: float = 1.0, gamma: float = 1.0
+                 tau_h: float = 0.5, gamma: float = 1.0
                  ) -> tuple[SharePolicy, np.ndarray, FloatArray]:
     """References and energy shares ``omega`` of every vehicle (module docstring).
 
