@@ -1,14 +1,138 @@
-"""Grid agent (DSO): clipping, AC checks and packaging every tick; AC after dispatch."""
+"""Grid agent (DSO): clipping, AC checks and packaging every tick; AC after dispatch.
+
+**The grid can say no.** Every tick the DSO packages the transmission boundary over the
+remaining horizon (:func:`environment.grid_assessment.layers_for`) and then checks it against
+what the network can carry before publishing (:meth:`GridAgent.publish`). For interval ``i``
+of the remaining horizon, with station ``j``'s packaged lower bound ``P_down_j,i`` (its
+plugged-in vehicles' must-charge under the dispatch rule), the must-serve vector is
+``m_j,i = max(P_down_j,i, 0)``. The interval is **grid-infeasible** when
+
+* ``P_down_j,i`` exceeds the distribution layer's maximum ``P_max^D_j,i`` for some station or
+  in total (the packaged lower bound lies above what the distribution layer admits), or
+* the layer set lists ``i`` in ``empty_intervals`` (no deliverable box fits the network), or
+* the must-serve vector itself is not AC-feasible (checked for the current and the next
+  interval, the two a call is made on; later intervals only get the distribution checks).
+
+For those intervals the AC network admits ``lam* sum_j m_j,i``, with ``lam*`` the largest
+common scaling of the must-serve vector that is AC-feasible (bisection from the background
+alone, :func:`grid.ac.bisect_segments`; ``0`` when the background alone violates a limit), and
+the **unsheddable load** is ``(1 - lam*) sum_j m_j,i`` (kW): load the fleet cannot shed and the
+network cannot carry. ``lam* = 1`` (the must-serve point is AC-feasible although above the
+LinDistFlow distribution maximum) gives an infeasibility flag with zero unsheddable load.
+
+The published boundary is **never above the distribution layer**: per station
+``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
+must-serve point is not AC-feasible), re-packaged so energy and ramp limits follow.
+
+**Violation labels** (:func:`violation_labels`) at the realised operating point: every limit
+violated, by type — ``undervoltage`` / ``overvoltage`` (bus voltage outside
+``[v_min, v_max]``), ``line`` (line current above its rating), ``transformer`` (transformer
+loading above 100 %), ``substation`` (``|P_slack|`` above ``grid.substation_kw``) and
+``nonconvergence`` — joined with ``;`` in this order (``""``: AC-feasible).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
 from environment.grid_assessment import GridModel, LayerSet, layers_for
+from environment.station_assessment import ALL
 from flexibility.aggregation import Envelope
-from flexibility.packaging import InnerBox
-from grid.ac import AcResult
+from flexibility.packaging import Boundary, InnerBox, package
+from grid.ac import AcResult, bisect_segments
+from grid.lindistflow import NetworkLimits
+
+VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",
+                   "nonconvergence")
+FEASIBILITY_TOL_KW = 1e-3  # a lower bound counts as above the distribution layer beyond 1 W
+AC_CHECKED_ROWS = 2  # the current and the next interval get the AC must-serve check
+
+
+def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Sequence[str],
+                     tol_pu: float = 1e-9, tol_pct: float = 1e-7) -> list[str]:
+    """Every violated limit per operating point, ``;``-joined in ``VIOLATION_TYPES`` order.
+
+    Args:
+        ac: AC results of a batch (``B`` points).
+        limits: Voltage limits and substation headroom.
+        branch_elements: pandapower element of every branch in feeder order (``"line"`` or
+            ``"trafo"``), as in ``Feeder.branch``.
+        tol_pu: Voltage tolerance.
+        tol_pct: Loading tolerance (percentage points).
+
+    Returns:
+        One label string per point (``""`` when every limit holds).
+    """
+    vm = np.atleast_2d(ac.vm_pu)
+    loading = np.nan_to_num(np.atleast_2d(ac.loading_pct), nan=0.0)
+    is_trafo = np.array([e == "trafo" for e in branch_elements], dtype=bool)
+    over = loading > 100.0 + tol_pct
+    with np.errstate(invalid="ignore"):
+        flags = {
+            "undervoltage": np.nanmin(np.where(np.isnan(vm), np.inf, vm), axis=1)
+            < limits.v_min_pu - tol_pu,
+            "overvoltage": np.nanmax(np.where(np.isnan(vm), -np.inf, vm), axis=1)
+            > limits.v_max_pu + tol_pu,
+            "line": (over & ~is_trafo).any(axis=1),
+            "transformer": (over & is_trafo).any(axis=1),
+            "substation": np.abs(np.nan_to_num(np.atleast_1d(ac.p_slack_kw)))
+            > limits.substation_kw * (1 + 1e-9),
+            "nonconvergence": ~np.atleast_1d(ac.converged),
+        }
+    return [";".join(name for name in VIOLATION_TYPES if flags[name][b])
+            for b in range(vm.shape[0])]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the DSO publishes at one tick, over the remaining horizon ``[k, T)``.
+
+    Attributes:
+        layers: Distribution and transmission layers as packaged (before the checks).
+        transmission: Published boundary per station and ``ALL``, capped at the distribution
+            layer (and at the AC-servable point where the must-serve load is not AC-feasible).
+        infeasible: Grid-infeasible intervals ``(T - k,)`` (see module docstring).
+        must_serve_kw: Must-serve load ``max(P_down_j, 0)`` per interval and station
+            ``(T - k, J)``.
+        servable_share: ``lam*``, the share of the must-serve vector the AC network admits
+            ``(T - k,)`` (1 where it is feasible or not checked).
+    """
+
+    layers: LayerSet
+    transmission: dict[str, Boundary]
+    infeasible: np.ndarray
+    must_serve_kw: np.ndarray
+    servable_share: np.ndarray
+
+    @property
+    def unsheddable_kw(self) -> np.ndarray:
+        """Must-serve load the network cannot carry, per interval and station ``(T - k, J)``."""
+        return (1.0 - self.servable_share)[:, None] * self.must_serve_kw
+
+
+def cap_at_distribution(layers: LayerSet, names: Sequence[str],
+                        cap_kw: np.ndarray | None = None) -> dict[str, Boundary]:
+    """Transmission boundaries capped per station at the distribution maximum (or ``cap_kw``).
+
+    Args:
+        layers: The packaged layers.
+        names: Station names in grid order.
+        cap_kw: Caps per interval and station ``(T, J)`` (default: distribution maxima).
+    """
+    b = layers.transmission
+    lo = np.stack([b[n].p_down_kw for n in names], axis=1)
+    hi = np.stack([b[n].p_up_kw for n in names], axis=1)
+    cap = np.stack([layers.distribution[n].p_max_kw for n in names], axis=1) \
+        if cap_kw is None else cap_kw
+    lo, hi = np.minimum(lo, cap), np.minimum(hi, cap)
+    first = b[names[0]]
+    out = {n: package(lo[:, j], hi[:, j], first.dt_h, first.t0) for j, n in enumerate(names)}
+    out[ALL] = package(lo.sum(1), hi.sum(1), first.dt_h, first.t0)
+    return out
 
 
 class GridAgent(mesa.Agent):
@@ -26,11 +150,45 @@ class GridAgent(mesa.Agent):
         self.grid = grid
         self.eta_ch = eta_ch
         self.eta_dis = eta_dis
+        self.branch_elements = tuple(e for e, _ in grid.feeder.branch)
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
         """LinDistFlow clipping, AC correction and packaging over the remaining horizon."""
         return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
+
+    def publish(self, envs: dict[str, Envelope], boxes: dict[str, InnerBox]) -> Publication:
+        """Package the boundary, check it against the network and publish it capped.
+
+        See the module docstring for the infeasibility test, the unsheddable load and the cap.
+        """
+        g = self.grid
+        names = list(g.stations)
+        layers = self.clip_and_package(envs, boxes)
+        b, dist = layers.transmission, layers.distribution
+        lo = np.stack([b[n].p_down_kw for n in names], axis=1)
+        d_hi = np.stack([dist[n].p_max_kw for n in names], axis=1)
+        n_rows = lo.shape[0]
+        t0 = b[names[0]].t0
+        tol = FEASIBILITY_TOL_KW
+        above = (lo > d_hi + tol).any(axis=1) | (lo.sum(1) > d_hi.sum(1) + tol)
+        empty = np.zeros(n_rows, dtype=bool)
+        idx = np.asarray(layers.empty_intervals, dtype=int) - t0
+        empty[idx[(idx >= 0) & (idx < n_rows)]] = True
+        must = np.maximum(lo, 0.0)
+        must_total = must.sum(1)
+        lam = np.ones(n_rows)
+        rows = np.flatnonzero((np.arange(n_rows) < AC_CHECKED_ROWS) & (must_total > tol))
+        if rows.size:
+            bg_p, bg_q = g.bg(t0, n_rows)
+            bis = bisect_segments(g.solver, bg_p[rows], bg_q[rows], g.positions,
+                                  np.zeros((rows.size, len(names))), must[rows], g.limits)
+            lam[rows] = np.where(bis.start_feasible, bis.lam, 0.0)
+        not_servable = lam < 1.0
+        cap = np.where(not_servable[:, None], np.minimum(d_hi, lam[:, None] * must), d_hi)
+        return Publication(layers=layers, transmission=cap_at_distribution(layers, names, cap),
+                           infeasible=above | empty | not_servable, must_serve_kw=must,
+                           servable_share=lam)
 
     def operating_point(self, k: int, station_p_kw: np.ndarray) -> AcResult:
         """AC power flow at the realised station powers of interval ``k`` (unity power factor)."""
@@ -39,3 +197,7 @@ class GridAgent(mesa.Agent):
         p = p_bg.copy()
         p[0, g.positions] += station_p_kw
         return g.solver.solve(p, q_bg.copy())
+
+    def labels(self, ac: AcResult) -> list[str]:
+        """Violation labels of AC results against this feeder's limits."""
+        return violation_labels(ac, self.grid.limits, self.branch_elements)

@@ -12,7 +12,14 @@ the RT boundary published for ``k``):
   ramp limits, so they hold);
 * ``max-up`` / ``max-down`` — ``P_up`` / ``P_down``;
 * ``regulation`` — ``mid + s_k * half_width`` with a signal ``s_k in [-1, 1]``: a sine of
-  period ``regulation_period_min`` plus AR(1) noise, clipped.
+  period ``regulation_period_min`` plus AR(1) noise, clipped;
+* ``edge-da`` — an edge of the day-ahead boundary of interval ``k``: ``P_up`` or ``P_down``
+  with probability 1/2 each (the promise the TSO bought day-ahead, called at its extremes);
+* ``edge-prev`` — the same on the boundary published at tick ``k - 1`` for interval ``k``
+  (:meth:`TransmissionAgent.receive`; at ``k = 0`` the DA boundary, the last one published
+  before the horizon).
+
+Every policy draws the same two numbers per tick, so the stream layout does not depend on it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,19 @@ class TransmissionAgent(mesa.Agent):
         self.rng_calls = rng
         self.period = regulation_period_min
         self._noise = 0.0
+        self.prev: Boundary | None = None
+
+    def receive(self, boundary: Boundary) -> None:
+        """Keep the boundary published this tick (over the remaining horizon) for the next."""
+        self.prev = boundary
+
+    def edges(self, k: int, layer: str) -> tuple[float, float]:
+        """``(P_down, P_up)`` of interval ``k`` in the ``da`` or ``prev`` boundary."""
+        b = self.da if layer == "da" or self.prev is None else self.prev
+        i = k - b.t0
+        if not 0 <= i < len(b.p_up_kw):
+            raise IndexError(f"interval {k} is not in the {layer} boundary")
+        return float(b.p_down_kw[i]), float(b.p_up_kw[i])
 
     def call(self, k: int, p_down_kw: float, p_up_kw: float, dt_min: float) -> float:
         """The aggregate power requested for interval ``k``."""
@@ -60,6 +80,9 @@ class TransmissionAgent(mesa.Agent):
             return hi
         if self.policy == "max-down":
             return lo
+        if self.policy in ("edge-da", "edge-prev"):
+            down, up = self.edges(k, self.policy.removeprefix("edge-"))
+            return up if u < 0.5 else down
         if self.policy == "regulation":
             self._noise = 0.8 * self._noise + 0.2 * e
             s = 0.7 * math.sin(2 * math.pi * k * dt_min / self.period) + 0.3 * self._noise

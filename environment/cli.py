@@ -28,7 +28,27 @@ Commands:
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
 on the built-in default scenario (the paper case: 200 EVs, 4 stations on IEEE 33-bus, one day,
 random calls within the published boundary) and writes runs/<timestamp>/.
+
+Exit codes:
+  0    success; for 'simulate': the day was physically valid (no AC violation at the realised
+       operating point, no must-charge load the network could not carry)
+  2    bad input (one line on stderr naming the field and the fix)
+  3    'simulate' only: outputs written, but the day was PHYSICALLY INVALID (AC violations at
+       the realised point and/or grid-infeasible ticks; summary.json valid = false)
+  130  'montecarlo' interrupted (Ctrl-C); finished replicates are kept (--resume)
+'montecarlo' exits 0 even when replicate days are invalid: it records them (replicates.parquet
+column valid, summary.json invalid_day_share).
 """
+SIMULATE_EPILOG = """\
+exit codes: 0 physically valid day; 2 bad input; 3 physically invalid day (an AC violation at
+a realised operating point -- undervoltage, overvoltage, line, transformer or substation --
+or a grid-infeasible tick, i.e. must-charge load the network could not carry). The outputs are
+written in every case but 2; the console line leads with 'PHYSICALLY INVALID' for 3.
+"""
+
+
+POLICIES = ["none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
+            "edge-prev"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -54,12 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "boundary, the TSO calls on it, stations dispatch their EVs "
                                    "and delivery is checked. Writes summary.json, "
                                    "ticks.parquet, evs.parquet, network.parquet, "
-                                   "setpoints.parquet and PNG plots.")
+                                   "setpoints.parquet and PNG plots.",
+                       epilog=SIMULATE_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(m)
-    m.add_argument("--policy", choices=["none", "follow-da", "random-within", "max-up",
-                                        "max-down", "regulation"],
+    m.add_argument("--policy", choices=POLICIES,
                    help="TSO call policy (default: the scenario's simulation.policy, "
-                        "random-within in the paper case)")
+                        "random-within in the paper case); edge-da / edge-prev call at an edge "
+                        "of the day-ahead / previous tick's boundary, which can fail")
     m.add_argument("--scenarios", type=int, metavar="M",
                    help="sampled future days per station for the RT envelopes (>= 1)")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -118,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweep a scenario parameter (repeatable; grid product): n_ev, "
                              "alpha, policy, n_scenarios, v2g_share, substation_kw or a "
                              "dotted field such as grid.v_min_pu")
+        mc.add_argument("--policy", choices=POLICIES,
+                        help="TSO call policy of every replicate (default: the scenario's)")
+        mc.add_argument("--calibration", action="store_true",
+                        help="sweep alpha over 0.8, 0.9, 0.95, 0.99 and write calibration."
+                             "parquet and calibration.png (hold rate per layer vs alpha); "
+                             "use with --policy edge-da or edge-prev")
         mc.add_argument("--quiet", action="store_true", help="no progress bar")
         mc.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
 

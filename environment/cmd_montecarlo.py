@@ -1,4 +1,14 @@
-"""``run_sim.py montecarlo`` and ``compare-da-rt``: replicates on dask, sweeps, reports."""
+"""``run_sim.py montecarlo`` and ``compare-da-rt``: replicates on dask, sweeps, reports.
+
+``--calibration`` adds the sweep ``alpha = 0.8, 0.9, 0.95, 0.99`` (``CALIBRATION_ALPHAS``) and
+writes ``calibration.parquet`` / ``calibration.png``: per α and layer (``da``, ``prev``,
+``rt``) the hold rate (mean over replicates with its 95 % CI), to read against α. Use it with a
+policy that calls on the edges of an earlier boundary (``--policy edge-da`` or ``edge-prev``);
+calls inside the current boundary are delivered by construction.
+
+Days that were physically invalid (AC violations, grid-infeasible ticks) are recorded per
+replicate and summarised as ``invalid_day_share``; the command still exits 0.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +42,14 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     if args.ci_target is not None and not args.ci_target > 0:
         raise InputError("--ci-target: must be positive, e.g. 0.005")
     scenario = load_scenario(args.scenario)
-    points = mc_report.sweep_points(scenario, mc_report.parse_sweeps(args.sweep))
+    sweeps = mc_report.parse_sweeps(args.sweep)
+    calibration = bool(getattr(args, "calibration", False))
+    if calibration:
+        if any(k == "alpha" for k, _ in sweeps):
+            raise InputError("--calibration sweeps alpha itself; drop --sweep alpha=...")
+        sweeps = [("alpha", [str(a) for a in mc_report.CALIBRATION_ALPHAS]), *sweeps]
+    policy = getattr(args, "policy", None)
+    points = mc_report.sweep_points(scenario, sweeps)
     out = Path(args.out)
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
@@ -43,7 +60,8 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
             folder = out / "sweep" / mc_report.point_folder(params) if params else out
             run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
                                  args.ci_target, args.ci_metric, not args.quiet,
-                                 label=mc_report.point_folder(params) if params else "")
+                                 label=mc_report.point_folder(params) if params else "",
+                                 policy=policy)
             results.append((params, sc, run))
             if run.interrupted:
                 interrupted = True
@@ -64,7 +82,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         hz = sc.horizon
         write_tables(run)
         summary = {"scenario": sc.name, "seed": sc.seed, "command": args.command,
-                   "sweep_point": params,
+                   "sweep_point": params, "policy": policy or sc.simulation.policy,
                    **summarize(run, workers, time.perf_counter() - t_start)}
         ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
             if len(run.metrics) else None
@@ -89,13 +107,23 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         keys = list(results[0][0])
         metrics = ["deliverability_rate", "transmission_area_kwh", "bte_ch_kwh",
                    "shortfall_kwh"]
-        table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics)
+        extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt"))]
+        table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
         write_parquet(out / "sweep.parquet", table)
         if not args.no_plots:
             mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
+        if calibration:
+            cal = mc_report.calibration_table([(p, r) for p, _, r in results])
+            write_parquet(out / "calibration.parquet", cal)
+            if not args.no_plots:
+                mc_report.plot_calibration(out / "calibration.png", cal,
+                                           policy or scenario.simulation.policy)
     done = sum(len(r.metrics) for _, _, r in results)
+    invalid = sum(int((r.metrics["valid"] < 0.5).sum()) for _, _, r in results
+                  if "valid" in r.metrics)
     print(f"{scenario.name}: {args.command} {done} replicates over {len(results)} point(s) on "
-          f"{workers} worker(s); {time.perf_counter() - t_start:.1f} s -> {out}")
+          f"{workers} worker(s), {invalid} physically invalid day(s); "
+          f"{time.perf_counter() - t_start:.1f} s -> {out}")
     if interrupted:
         print("interrupted: finished replicates are kept; run again with --resume",
               file=sys.stderr)

@@ -1,4 +1,18 @@
-"""``run_sim.py simulate``: one co-simulated horizon, its tables and figures."""
+"""``run_sim.py simulate``: one co-simulated horizon, its tables and figures.
+
+Exit codes:
+
+* ``0`` — the day was physically valid: no AC violation at any realised operating point and no
+  grid-infeasible tick (must-charge load the network could not carry);
+* ``2`` — bad input (one line on stderr naming the field);
+* ``3`` — the run finished and wrote its outputs, but the day was **physically invalid**: some
+  tick had an AC violation at the realised point (``summary.json`` ``ac.violations_by_type``)
+  or must-charge load the network could not carry (``grid.infeasible_ticks``,
+  ``grid.unsheddable_kwh``); ``summary.json`` has ``valid = false`` and the console line leads
+  with ``PHYSICALLY INVALID``.
+
+A high deliverability rate never makes an invalid day valid.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +51,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
     g = scenario.grid
     summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy,
-               **sim_report.validation_summary(ticks, evs, network, g.v_min_pu, g.v_max_pu),
+               **sim_report.validation_summary(ticks, evs, network, g.v_min_pu, g.v_max_pu,
+                                               g.substation_kw),
                "n_scenarios_rt": scenario.simulation.n_scenarios,
                "queue_rule": scenario.simulation.queue_rule}
     hz = scenario.horizon
@@ -45,17 +60,20 @@ def run_simulate(args: argparse.Namespace) -> int:
         sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.start_min,
                                            sim.policy)
         sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.start_min,
-                                        hz.dt_min, g.v_min_pu)
+                                        hz.dt_min, g.v_min_pu, g.v_max_pu)
         sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.start_min)
         sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.start_min)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     write_json(out / "summary.json", summary)
     sf = summary["shortfall"]
-    print(f"{scenario.name} ({sim.policy}, seed {seed}): {summary['calls_delivered']}/"
-          f"{summary['ticks']} calls delivered ({100 * summary['deliverability_rate']:.1f} %); "
-          f"departure shortfalls {sf['count']} ({sf['kwh']:.1f} kWh), "
-          f"{sf['left_unserved']} EVs left without a charger; AC min "
+    val = summary.get("validation", {}).get("hold_rate", {})
+    holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
+    print(f"{sim_report.headline(summary)} — {scenario.name} ({sim.policy}, seed {seed}): "
+          f"{summary['calls_delivered']}/{summary['ticks']} calls delivered "
+          f"({100 * summary['deliverability_rate']:.1f} %; hold rate {holds}); "
+          f"departure shortfalls {sf['count']} ({sf['kwh']:.1f} kWh, {sf['left_early']} left "
+          f"early), {sf['left_unserved']} EVs left without a charger; AC min "
           f"{summary['ac']['min_vm_pu']:.4f} p.u., max loading "
           f"{summary['ac']['max_loading_pct']:.1f} %, {summary['ac']['violations']} violations; "
           f"{summary['runtime_s']:.1f} s -> {out}")
-    return 0
+    return int(summary["exit_code"])

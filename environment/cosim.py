@@ -10,12 +10,20 @@ has a lower priority than simpy's normal events, so plug-ins and departures at `
 
 1. stations update their RT envelopes and deliverable boxes over ``[k, T)``;
 2. the grid agent clips them (LinDistFlow), AC-checks and corrects the corners, packages the
-   boundary and publishes it;
-3. the transmission agent calls on the boundary of interval ``k``;
+   boundary, checks that the must-charge load fits the network and publishes the boundary
+   capped at the distribution layer, with an infeasibility flag and the unsheddable load
+   (``agents.grid_operator``);
+3. the transmission agent calls on the boundary of interval ``k`` (its policy decides which:
+   the one published now, the one published at ``k - 1`` or the day-ahead one);
 4. the call is split to stations with one ``theta`` inside their published boxes, and each
    station splits its share to its EVs (``agents.station``);
 5. EVs integrate the set-points over the interval (energy applied at dispatch);
-6. the grid agent solves AC at the realised operating point; everything is recorded.
+6. the grid agent solves AC at the realised operating point and labels every violated limit;
+   everything is recorded, including whether the call lay inside the DA, previous and current
+   boundary of interval ``k`` (``environment.validation``).
+
+The realised EVs deviate from the forecast (no-shows, early departures, arrival-SOC errors;
+``environment.validation.Deviations``); the forecast pools do not.
 """
 
 from __future__ import annotations
@@ -26,16 +34,22 @@ import simpy
 from simpy.events import Event
 from tqdm import tqdm
 
-from agents.ev import EVAgent, EVSpec
-from agents.grid_operator import GridAgent
+from agents.ev import EVSpec
+from agents.grid_operator import GridAgent, cap_at_distribution
 from agents.station import FuturePool, StationAgent
 from agents.transmission import TransmissionAgent
 from environment.grid_assessment import build_grid_model, layers_for
 from environment.recorder import Recorder
 from environment.station_assessment import ALL
+from environment.validation import (
+    DEFAULT_DEVIATIONS,
+    Deviations,
+    RealisedEV,
+    apply_deviations,
+    inside,
+)
 from flexibility.aggregation import probabilistic_envelope
 from flexibility.packaging import disaggregate, inner_quantile
-from grid.lindistflow import KIND_NAMES
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
@@ -65,11 +79,13 @@ class CoSimModel(mesa.Model):
         policy: Call policy (default: the scenario's ``simulation.policy``).
         travel: Travel model deciding arrivals (default: the behaviour model's times).
         progress: Show a progress bar over ticks.
+        deviations: How the realised EVs deviate from the forecast (default:
+            ``DEFAULT_DEVIATIONS``; ``Deviations.none()`` for the forecast day itself).
     """
 
     def __init__(self, scenario: Scenario, behaviour: BehaviourModel, seed: int,
                  policy: str | None = None, travel: TravelModel | None = None,
-                 progress: bool = False) -> None:
+                 progress: bool = False, deviations: Deviations | None = None) -> None:
         super().__init__(rng=np.random.default_rng(seed))
         sc, hz, sim = scenario, scenario.horizon, scenario.simulation
         self.scenario = sc
@@ -82,7 +98,12 @@ class CoSimModel(mesa.Model):
         self.travel = travel or ScheduledArrival()
         self.recorder = Recorder()
         self.progress = progress
-        streams = self.rng.spawn(3)  # realised day, future pools, TSO calls
+        self.deviations = DEFAULT_DEVIATIONS if deviations is None else deviations
+        self.evs: list[RealisedEV] = []
+        # realised day, future pools, TSO calls, deviations of the realised day (spawning a
+        # fourth child leaves the first three as they were)
+        streams = self.rng.spawn(4)
+        self._dev_streams = iter(streams[3].spawn(len(sc.stations)))
         grid = build_grid_model(sc)
         alpha, ev = sc.assessment.alpha, sc.ev
         self.stations: dict[str, StationAgent] = {}
@@ -107,9 +128,10 @@ class CoSimModel(mesa.Model):
             da_envs[name] = probabilistic_envelope(env, alpha)
             da_boxes[name] = inner_quantile(box, alpha)
         self.da_layers = layers_for(grid, da_envs, da_boxes, ev.eta_ch, ev.eta_dis)
-        self.tso = TransmissionAgent(self, self.da_layers.transmission[ALL], self.policy,
+        self.da_boundary = cap_at_distribution(self.da_layers, list(grid.stations))
+        self.tso = TransmissionAgent(self, self.da_boundary[ALL], self.policy,
                                      streams[2], sim.regulation_period_min)
-        for agent in self.agents_by_type[EVAgent]:
+        for agent in self.evs:
             self.env.process(agent.session(self.env))
         self.env.process(self._ticks())
 
@@ -132,18 +154,27 @@ class CoSimModel(mesa.Model):
             chargers = st.chargers or max(1, day.arrival_min.shape[1])
             station = StationAgent(self, st.name, chargers, pool, alpha)
             self.stations[st.name] = station
-            for ev_agent, t_station, t_trip in zip(
-                    self._create_evs(station, day), day.arrival_min[0],
-                    ts.trip_start_min[st.name], strict=True):
-                ev_agent.planned_arrival_min = float(t_trip)
-                travel.arrival[ev_agent.unique_id] = float(t_station)
+            t_station = day.arrival_min[0]
+            t_trip = np.asarray(ts.trip_start_min[st.name])
+            for i, ev_agent in self._create_evs(station, day):
+                ev_agent.planned_arrival_min = float(t_trip[i])
+                travel.arrival[ev_agent.unique_id] = float(t_station[i])
 
-    def _create_evs(self, station: StationAgent, day) -> list[EVAgent]:
+    def _create_evs(self, station: StationAgent, forecast) -> list[tuple[int, RealisedEV]]:
+        """The realised EVs of a station (the day's draw after the deviations).
+
+        Returns:
+            Each EV created with the index of its session in ``forecast``.
+        """
         ev = self.scenario.ev
         cap = ev.capacity_kwh
-        created: list[EVAgent] = []
-        for arr, dwell, soc, v2g in zip(day.arrival_min[0], day.dwell_min[0], day.soc_init[0],
-                                        day.v2g[0], strict=True):
+        real = apply_deviations(forecast, self.deviations, self.dt_min, next(self._dev_streams))
+        day = real.draw
+        created: list[tuple[int, RealisedEV]] = []
+        for i, arr, dwell, soc, v2g, actual in zip(real.kept, day.arrival_min[0],
+                                                   day.dwell_min[0], day.soc_init[0],
+                                                   day.v2g[0], real.actual_departure_min,
+                                                   strict=True):
             spec = EVSpec(capacity_kwh=cap, e_min_kwh=ev.soc_min * cap,
                           e_max_kwh=ev.soc_max * cap, e_req_kwh=ev.soc_departure_min * cap,
                           p_ch_max_kw=ev.p_ch_max_kw,
@@ -154,9 +185,11 @@ class CoSimModel(mesa.Model):
             if arr < 0:  # carry-over: immediate charging until the horizon starts
                 hi = max(spec.e_max_kwh, e0)
                 e0 = min(hi, e0 + ev.eta_ch * ev.p_ch_max_kw * (-float(arr)) / 60.0)
-            if departure <= 0:
+            if departure <= 0 or actual <= 0:
                 continue
-            created.append(EVAgent(self, station, spec, float(arr), departure, e0))
+            agent = RealisedEV(self, station, spec, float(arr), float(actual), e0, departure)
+            created.append((int(i), agent))
+            self.evs.append(agent)
         return created
 
     # -- clock -----------------------------------------------------------------------------
@@ -190,12 +223,15 @@ class CoSimModel(mesa.Model):
         envs, boxes = {}, {}
         for name, station in self.stations.items():
             envs[name], boxes[name] = station.rt_update(k, self.n_intervals)
-        layers = self.grid_agent.clip_and_package(envs, boxes)
-        b_all = layers.transmission[ALL]
+        pub = self.grid_agent.publish(envs, boxes)
+        b_all = pub.transmission[ALL]
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
+        edges = {"da": self.tso.edges(k, "da"), "prev": self.tso.edges(k, "prev"),
+                 "rt": (p_down, p_up)}
         call = self.tso.call(k, p_down, p_up, self.dt_min)
-        lo = np.array([layers.transmission[n].p_down_kw[0] for n in names])
-        hi = np.array([layers.transmission[n].p_up_kw[0] for n in names])
+        self.tso.receive(b_all)
+        lo = np.array([pub.transmission[n].p_down_kw[0] for n in names])
+        hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
         share = disaggregate(np.array([call]), lo[None], hi[None])[0]
         delivered = np.zeros(len(names))
         for j, name in enumerate(names):
@@ -204,42 +240,58 @@ class CoSimModel(mesa.Model):
                 self.recorder.add_many("setpoints", t=k, station=name,
                                        ev=[ev.unique_id for ev in evs], p_kw=p_ev.tolist())
         ac = self.grid_agent.operating_point(k, delivered)
-        self._record(k, names, envs, layers, call, share, delivered, ac)
+        self._record(k, names, envs, pub, edges, call, share, delivered, ac)
 
     # -- recording -------------------------------------------------------------------------
-    def _record(self, k, names, envs, layers, call, share, delivered, ac) -> None:
+    def _record(self, k, names, envs, pub, edges, call, share, delivered, ac) -> None:
         g = self.grid_agent.grid
-        lim = g.limits
         vm = ac.vm_pu[0]
-        viol = int(ac.violation(lim)[0])
-        da = self.da_layers.transmission[ALL]
+        label = self.grid_agent.labels(ac)[0]
+        layers = pub.layers
         total = float(delivered.sum())
         ok = abs(total - call) <= DELIVERY_TOL * abs(call) + 1e-3
         rows = [*names, ALL]
-        b = layers.transmission
+        n_st = len(names)
+        b = pub.transmission
+        packaged = layers.transmission
         dist = layers.distribution
+        station_ok = [bool(abs(d - s) <= DELIVERY_TOL * abs(s) + 1e-3)
+                      for d, s in zip(delivered, share, strict=True)]
+        unshed = pub.unsheddable_kw[0]
+        nan = [np.nan] * n_st
+        in_layer = {layer: bool(inside(np.array(call), *map(np.array, edges[layer])))
+                    for layer in edges}
         self.recorder.add_many(
             "ticks", t=k, time_min=k * self.dt_min, station=rows,
             p_up_kw=[float(b[n].p_up_kw[0]) for n in rows],
             p_down_kw=[float(b[n].p_down_kw[0]) for n in rows],
+            packaged_p_up_kw=[float(packaged[n].p_up_kw[0]) for n in rows],
+            packaged_p_down_kw=[float(packaged[n].p_down_kw[0]) for n in rows],
             station_p_max_kw=[float(envs[n].p_max_kw[0]) for n in names]
             + [float(sum(envs[n].p_max_kw[0] for n in names))],
             station_p_min_kw=[float(envs[n].p_min_kw[0]) for n in names]
             + [float(sum(envs[n].p_min_kw[0] for n in names))],
             dist_p_max_kw=[float(dist[n].p_max_kw[0]) for n in rows],
             dist_p_min_kw=[float(dist[n].p_min_kw[0]) for n in rows],
-            da_p_up_kw=[np.nan] * len(names) + [float(da.p_up_kw[k])],
-            da_p_down_kw=[np.nan] * len(names) + [float(da.p_down_kw[k])],
+            da_p_up_kw=[*nan, edges["da"][1]], da_p_down_kw=[*nan, edges["da"][0]],
+            prev_p_up_kw=[*nan, edges["prev"][1]], prev_p_down_kw=[*nan, edges["prev"][0]],
             call_kw=[*share.tolist(), call], delivered_kw=[*delivered.tolist(), total],
-            q_kvar=0.0, delivered_ok=[bool(abs(d - s) <= DELIVERY_TOL * abs(s) + 1e-3)
-                                      for d, s in zip(delivered, share, strict=True)] + [ok],
+            q_kvar=0.0, delivered_ok=[*station_ok, ok],
+            inside_da=[False] * n_st + [in_layer["da"]],
+            inside_prev=[False] * n_st + [in_layer["prev"]],
+            inside_rt=[False] * n_st + [in_layer["rt"]],
+            grid_infeasible=bool(pub.infeasible[0]),
+            must_serve_kw=[*pub.must_serve_kw[0].tolist(), float(pub.must_serve_kw[0].sum())],
+            unsheddable_kw=[*unshed.tolist(), float(unshed.sum())],
             connected=[len(self.stations[n].controllable(k)) for n in names]
             + [sum(len(s.controllable(k)) for s in self.stations.values())],
             queue=[self.stations[n].queue_length for n in names]
             + [sum(s.queue_length for s in self.stations.values())],
-            min_vm_pu=float(np.nanmin(vm)), max_loading_pct=float(np.nanmax(ac.loading_pct)),
+            min_vm_pu=float(np.nanmin(vm)) if np.isfinite(vm).any() else np.nan,
+            max_vm_pu=float(np.nanmax(vm)) if np.isfinite(vm).any() else np.nan,
+            max_loading_pct=float(np.nanmax(ac.loading_pct)),
             p_slack_kw=float(ac.p_slack_kw[0]), ac_converged=bool(ac.converged[0]),
-            ac_violation=KIND_NAMES[viol] if viol >= 0 else "")
+            ac_violation=label)
         p_bg, q_bg = g.bg(k, 1)
         inj = np.zeros(g.feeder.n_bus)
         inj[g.positions] = delivered
@@ -254,7 +306,7 @@ class CoSimModel(mesa.Model):
 
         rows = []
         horizon_idx = self.n_intervals
-        for ev in self.agents_by_type[EVAgent]:
+        for ev in self.evs:
             s = ev.spec
             state = "plugged_at_end" if ev.state == "plugged" else ev.state
             left = max(0, ev.departure_idx() - horizon_idx)
@@ -265,6 +317,8 @@ class CoSimModel(mesa.Model):
                 "planned_arrival_min": ev.planned_arrival_min, "arrival_min": ev.arrival_min,
                 "plug_in_min": ev.plug_in_min, "departure_min": ev.departure_min,
                 "left_min": ev.left_min, "state": state,
+                "declared_departure_min": ev.declared_departure_min,
+                "left_early": ev.left_early,
                 "wait_min": (ev.plug_in_min - ev.arrival_min) if ev.plug_in_min is not None
                 and ev.arrival_min is not None and ev.planned_arrival_min >= 0 else 0.0,
                 "e_arrival_kwh": ev.e_arrival_kwh, "e_departure_kwh": ev.e_kwh,

@@ -21,6 +21,8 @@ SWEEP_ALIASES = {"alpha": "assessment.alpha", "policy": "simulation.policy",
                  "n_scenarios": "simulation.n_scenarios", "v2g_share": "behaviour.v2g_share",
                  "substation_kw": "grid.substation_kw", "seed": "seed"}
 PERCENTILES = (5, 25, 50, 75, 95)
+CALIBRATION_ALPHAS = (0.8, 0.9, 0.95, 0.99)
+LAYERS = ("da", "prev", "rt")
 
 
 # -- sweeps ------------------------------------------------------------------------------------
@@ -130,6 +132,65 @@ def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[s
             ax.set_title(m, fontsize=8)
         axes[0][0].legend(fontsize=7)
         fig.suptitle("Sweep: means with 95 % confidence intervals", fontsize=9)
+        fig.savefig(path)
+        plt.close(fig)
+
+
+# -- calibration -------------------------------------------------------------------------------
+def calibration_table(results: list[tuple[dict[str, str], MCRun]]) -> pd.DataFrame:
+    """Hold rate per α and layer: one row per (sweep point, layer).
+
+    Columns: the sweep parameters, ``alpha`` (float), ``layer``, ``replicates`` (with at least
+    one call inside the layer), ``hold_rate_mean``, ``hold_rate_ci_low``, ``hold_rate_ci_high``,
+    ``pooled_hold_rate`` (is not computed: replicates weigh equally), ``undelivered_kwh_mean``
+    and ``invalid_day_share``.
+    """
+    rows = []
+    for params, run in results:
+        m = run.metrics
+        for layer in LAYERS:
+            col = f"hold_rate_{layer}"
+            x = m[col].to_numpy(float) if col in m else np.array([])
+            mean, _std, low, high = ci95(x)
+            und = m.get(f"undelivered_kwh_{layer}")
+            rows.append({**params, "alpha": float(params["alpha"]), "layer": layer,
+                         "replicates": int(np.isfinite(x).sum()), "hold_rate_mean": mean,
+                         "hold_rate_ci_low": low, "hold_rate_ci_high": high,
+                         "undelivered_kwh_mean": float(und.mean()) if und is not None
+                         and len(und) else float("nan"),
+                         "invalid_day_share": float(1.0 - m["valid"].mean())
+                         if "valid" in m and len(m) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
+    """Hold rate against α per layer (mean and 95 % CI over replicates), with the diagonal."""
+    colors = {"da": "tab:gray", "prev": "tab:blue", "rt": "tab:green"}
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
+        a = np.array(sorted(table.alpha.unique()))
+        ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.02, 1.0], color="k", lw=0.8, ls=":",
+                label="hold rate = α")
+        for i, layer in enumerate(LAYERS):
+            g = table[table.layer == layer].groupby("alpha", as_index=False).first()
+            g = g.sort_values("alpha")
+            y = g.hold_rate_mean.to_numpy()
+            ok = np.isfinite(y)
+            if not ok.any():
+                continue
+            err = np.vstack([y - g.hold_rate_ci_low.to_numpy(),
+                             g.hold_rate_ci_high.to_numpy() - y])
+            err = np.where(np.isfinite(err), np.clip(err, 0, 1), 0.0)
+            x = g.alpha.to_numpy() + (i - 1) * 0.003
+            ax.errorbar(x[ok], y[ok], yerr=err[:, ok], marker="o", capsize=3,
+                        color=colors[layer], label=f"calls inside {layer} boundary")
+        ax.set_xlabel("confidence level α of the inner envelopes")
+        ax.set_ylabel("hold rate (delivered within 1 %)")
+        ax.set_ylim(max(0.0, float(np.nanmin(table.hold_rate_ci_low.clip(lower=0)) - 0.05))
+                    if table.hold_rate_ci_low.notna().any() else 0.0, 1.02)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"Calibration: hold rate vs α (policy {policy}; mean, 95 % CI)",
+                     fontsize=9)
         fig.savefig(path)
         plt.close(fig)
 

@@ -13,6 +13,14 @@
   target metric is computed over the *contiguous prefix* of finished replicates ``0..m-1``; the
   run stops at the first ``m >= min_replicates`` whose half-width is below the target. Using the
   prefix keeps the stopping point independent of completion order.
+* **Validity.** Every replicate records whether its day was physically valid (``valid``: no AC
+  violation at a realised operating point, no grid-infeasible tick), ``violation_ticks`` and
+  ``infeasible_ticks``; the summary gives ``invalid_day_share``. Invalid days do not change the
+  exit code of ``montecarlo`` (0): they are results.
+* **Layers.** Per replicate the hold rate and undelivered energy of the calls inside the DA,
+  previous-tick and current boundary (``hold_rate_{da,prev,rt}``,
+  ``undelivered_kwh_{da,prev,rt}``; NaN where no call lay inside a layer, left out of the mean
+  and CI).
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ METRIC_NAMES = tuple(
      for m in ("peak_ch_kw", "peak_dis_kw", "area_kwh")]
     + ["clipping_rate_ch", "bte_ch_kwh", "deliverability_rate", "shortfall_count",
        "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
-       "da_overstatement_kw"])
+       "da_overstatement_kw", "valid", "violation_ticks", "infeasible_ticks",
+       "unsheddable_kwh"]
+    + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh") for layer in ("da", "prev", "rt")])
 
 
 def replicate_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -84,16 +94,34 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     out["min_vm_pu"] = float(a.min_vm_pu.min())
     out["max_loading_pct"] = float(a.max_loading_pct.max())
     out["da_overstatement_kw"] = float(np.mean(a.da_p_up_kw - a.p_up_kw))
+    out["valid"] = float(v["valid"])
+    out["violation_ticks"] = float(v["ac"]["violations"])
+    out["infeasible_ticks"] = float(v["grid"]["infeasible_ticks"])
+    out["unsheddable_kwh"] = v["grid"]["unsheddable_kwh"]
+    val = v.get("validation", {"hold_rate": {}, "undelivered_kwh": {}})
+    for layer in ("da", "prev", "rt"):
+        rate = val["hold_rate"].get(layer)
+        out[f"hold_rate_{layer}"] = float("nan") if rate is None else rate
+        out[f"undelivered_kwh_{layer}"] = float(val["undelivered_kwh"].get(layer, 0.0))
     return out
 
 
 def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
-                  seed: np.random.SeedSequence, folder: str) -> dict:
-    """One co-simulated day; writes its folder atomically and returns its metrics."""
+                  seed: np.random.SeedSequence, folder: str, policy: str | None = None) -> dict:
+    """One co-simulated day; writes its folder atomically and returns its metrics.
+
+    Args:
+        scenario: The scenario.
+        behaviour: Fitted behaviour model.
+        rep: Replicate index.
+        seed: Its seed sequence.
+        folder: Output folder of the run.
+        policy: Call policy (default: the scenario's).
+    """
     from environment.cosim import CoSimModel
 
     t0 = time.perf_counter()
-    model = CoSimModel(scenario, behaviour, seed)
+    model = CoSimModel(scenario, behaviour, seed, policy=policy)
     model.run()
     ticks = model.recorder.frame("ticks")
     evs = model.ev_frame()
@@ -133,8 +161,9 @@ def finished(folder: Path) -> dict[int, dict]:
 
 
 def ci95(x: np.ndarray) -> tuple[float, float, float, float]:
-    """Mean, standard deviation and the 95 % t-interval of the mean."""
+    """Mean, standard deviation and the 95 % t-interval of the mean (NaN entries dropped)."""
     x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
     n = x.size
     mean = float(x.mean()) if n else float("nan")
     std = float(x.std(ddof=1)) if n > 1 else 0.0
@@ -208,8 +237,12 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
                    replicates: int, folder: Path, resume: bool = False,
                    ci_target: float | None = None, ci_metric: str = "deliverability_rate",
                    progress: bool = True, label: str = "",
-                   on_done: Callable[[dict[int, dict]], None] | None = None) -> MCRun:
-    """Run (or resume) ``replicates`` co-simulated days into ``folder``."""
+                   on_done: Callable[[dict[int, dict]], None] | None = None,
+                   policy: str | None = None) -> MCRun:
+    """Run (or resume) ``replicates`` co-simulated days into ``folder``.
+
+    ``policy`` is the call policy of every replicate (default: the scenario's).
+    """
     from dask.distributed import as_completed
     from tqdm import tqdm
 
@@ -238,8 +271,8 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
             scen_f = client.scatter(scenario, broadcast=True, hash=False)
             beh_f = client.scatter(behaviour, broadcast=True, hash=False)
             futures = [client.submit(run_replicate, scen_f, beh_f, i, seeds[i], str(folder),
-                                     key=f"{label}rep-{i}-{scenario.seed}", retries=3,
-                                     pure=False) for i in todo]
+                                     policy, key=f"{label}rep-{i}-{scenario.seed}",
+                                     retries=3, pure=False) for i in todo]
             for fut in as_completed(futures):
                 res = fut.result()
                 done[res["metrics"]["replicate"]] = res
@@ -305,6 +338,9 @@ def summarize(run: MCRun, workers: int, runtime_s: float) -> dict:
             continue
         mean, std, low, high = ci95(run.metrics[col].to_numpy())
         out["metrics"][col] = {"mean": mean, "std": std, "ci95": [low, high]}
+    if "valid" in run.metrics and len(run.metrics):
+        out["invalid_day_share"] = float(1.0 - run.metrics["valid"].mean())
+        out["invalid_days"] = int((run.metrics["valid"] < 0.5).sum())
     if len(run.info):
         out["peak_rss_mb_max"] = float(run.info.peak_rss_mb.max())
     return out

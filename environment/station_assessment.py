@@ -27,6 +27,7 @@ from flexibility.alpha_sets import (
     Coverage,
     StationRows,
     calibrate_keep,
+    calibration_target,
     case_sets,
     n_kept,
     outer_coverage,
@@ -143,7 +144,7 @@ def calibrated_rows(cs: CaseSets, fresh: CaseSets | None, alphas: list[float]
 
     keeps, cover = {}, {}
     for a in alphas:
-        keeps[a] = calibrate_keep(order, m, a,
+        keeps[a] = calibrate_keep(order, m, calibration_target(a, len(val)),
                                   lambda k: outer_coverage(val_days, rows(k)).whole_day)
         cover[a] = outer_coverage(test_days, rows(keep_mask(m, order, keeps[a])))
     return keeps, cover

@@ -31,6 +31,7 @@ from flexibility.alpha_sets import (
     CaseSets,
     Coverage,
     calibrate_keep,
+    calibration_target,
     inner_coverage,
     outer_coverage,
     split_days,
@@ -204,12 +205,12 @@ def _calibrate(case: Case, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarr
     out: dict[str, dict[float, Coverage]] = {"distribution": {}, "transmission": {}}
     keeps: dict[float, int] = {}
     for a in sorted({alpha, *alphas}):
-        k = calibrate_keep(order, m, a, lambda kp: inner_coverage(
+        k = calibrate_keep(order, m, calibration_target(a, len(val)), lambda kp: inner_coverage(
             f_inner.take(val), f_exact.take(val), intersect(dev, kp)).whole_day)
         keeps[a] = k
         out["transmission"][a] = inner_coverage(f_inner.take(test), f_exact.take(test),
                                                 intersect(dev, keep_mask(m, order, k)))
-        ks = calibrate_keep(s_order, m, a, lambda kp: outer_coverage(
+        ks = calibrate_keep(s_order, m, calibration_target(a, len(val)), lambda kp: outer_coverage(
             f_exact.take(val), intersect(s_dev, kp)).whole_day)
         rows = station_rows(cs, ks)
         env = rows.envelopes[ALL]

@@ -194,20 +194,20 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
     return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
 
 
-def calibrate_keep(order: np.ndarray, m: int, alpha: float,
+def calibrate_keep(order: np.ndarray, m: int, target: float,
                    coverage_of: Callable[[np.ndarray], float]) -> int:
-    """Fewest kept scenarios whose α set still has validation coverage ``>= alpha``.
+    """Fewest kept scenarios whose α set still has validation coverage ``>= target``.
 
     ``coverage_of(keep_mask)`` returns the whole-day coverage on validation days; it falls as
     scenarios are discarded (the set grows). Bisection over the number kept, from all ``M``
     (the smallest set) down; if even all ``M`` fall short, all are kept.
     """
     lo, hi = 1, m  # invariant: hi is acceptable (or m)
-    if coverage_of(keep_mask(m, order, m)) < alpha:
+    if coverage_of(keep_mask(m, order, m)) < target:
         return m
     while lo < hi:
         mid = (lo + hi) // 2
-        if coverage_of(keep_mask(m, order, mid)) >= alpha:
+        if coverage_of(keep_mask(m, order, mid)) >= target:
             hi = mid
         else:
             lo = mid + 1
@@ -273,12 +273,37 @@ def inner_coverage(day_inner: Battery, day_exact: Battery, deviation: Battery) -
     return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
 
 
+def calibration_target(alpha: float, n_validation: int) -> float:
+    """Validation coverage to aim for: ``alpha`` plus one binomial standard error.
+
+    With ``n`` validation days the measured coverage scatters by ``sqrt(alpha (1 - alpha) / n)``
+    around the true one; aiming one standard error higher keeps the coverage on other days near
+    or above ``alpha`` instead of below it half the time.
+    """
+    if n_validation <= 0:
+        return alpha
+    return min(1.0, alpha + float(np.sqrt(alpha * (1.0 - alpha) / n_validation)))
+
+
 def split_days(n_days: int) -> tuple[np.ndarray, np.ndarray]:
     """Validation (even) and test (odd) day indices of the fresh days."""
     idx = np.arange(n_days)
     return idx[::2], idx[1::2]
 
 
-__all__ = ["Aggregation", "CaseSets", "Coverage", "StationRows", "calibrate_keep", "case_sets",
-           "inner_coverage", "join_fleets", "n_kept", "outer_coverage", "split_days",
-           "station_rows", "total_deviation"]
+__all__ = [
+    "Aggregation",
+    "CaseSets",
+    "Coverage",
+    "StationRows",
+    "calibrate_keep",
+    "calibration_target",
+    "case_sets",
+    "inner_coverage",
+    "join_fleets",
+    "n_kept",
+    "outer_coverage",
+    "split_days",
+    "station_rows",
+    "total_deviation",
+]

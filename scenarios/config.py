@@ -177,7 +177,8 @@ class Grid(_Strict):
         return self
 
 
-CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation"]
+CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
+                     "edge-da", "edge-prev"]
 
 
 class Simulation(_Strict):

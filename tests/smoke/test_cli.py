@@ -65,6 +65,27 @@ def test_three_layer_contract(run_dir):
         assert (run_dir / png).stat().st_size > 10_000
 
 
+def test_energy_bands_are_never_empty_and_layers_nest(run_dir):
+    """E_min <= E_max in every row (layer, kind, station, interval); the network layers never
+    enlarge the station layer's power range."""
+    env = pd.read_parquet(run_dir / "envelopes.parquet")
+    assert (env.e_min_kwh <= env.e_max_kwh + 1e-6).all()
+    assert (env.p_min_kw <= env.p_max_kw + 1e-6).all()
+    key = ["kind", "station", "t"]
+    st = env[env.layer == "station"].set_index(key)
+    for layer in ("distribution", "transmission"):
+        other = env[env.layer == layer].set_index(key)
+        joined = other.join(st, rsuffix="_st")
+        assert (joined.p_max_kw <= joined.p_max_kw_st + 1e-6).all(), layer
+        assert (joined.p_min_kw >= joined.p_min_kw_st - 1e-6).all(), layer
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for layer in ("station", "distribution", "transmission"):
+        cov = summary["coverage"][layer]
+        assert set(cov) == {"0.80", "0.90", "0.95", "0.99"}
+        assert all(0.0 <= c["whole_day"] <= 1.0 for c in cov.values())
+    assert 0.0 < summary["packaging"]["efficiency"] <= 1.0 + 1e-9
+
+
 def test_optimal_policy_allocates_at_least_as_much(run_dir, tmp_path):
     assert main(["assess", "--scenarios", "40", "--seed", "7", "--no-plots", "--policy",
                  "optimal", "--out", str(tmp_path)]) == 0

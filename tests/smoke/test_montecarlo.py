@@ -70,6 +70,14 @@ def test_summary_and_store(one_worker):
         assert s["metrics"][m]["mean"] == pytest.approx(x.mean())
         assert s["metrics"][m]["ci95"] == pytest.approx([low, high])
     assert reps.replicate.tolist() == list(range(6))
+    for col in ("valid", "violation_ticks", "infeasible_ticks", "hold_rate_da", "hold_rate_prev",
+                "hold_rate_rt", "undelivered_kwh_da", "undelivered_kwh_prev",
+                "undelivered_kwh_rt"):
+        assert col in reps
+    assert s["invalid_day_share"] == pytest.approx(1.0 - reps.valid.mean())
+    assert ((reps.valid == 1.0) == ((reps.violation_ticks == 0)
+                                    & (reps.infeasible_ticks == 0))).all()
+    assert s["metrics"]["hold_rate_rt"]["mean"] == pytest.approx(reps.hold_rate_rt.mean())
     manifest = json.loads((one_worker / "manifest.json").read_text())
     assert manifest["replicates_finished"] == list(range(6))
     for i in range(6):
@@ -156,6 +164,26 @@ def test_sweep_and_compare_da_rt(small, tmp_path):
     assert len(table) == 32 and table.rt_below_da_share.between(0, 1).all()
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
     assert (point / "da_vs_rt.png").stat().st_size > 10_000
+
+
+def test_calibration_sweep_and_invalid_days(small, tmp_path):
+    out = tmp_path / "cal"
+    assert main(["montecarlo", "--scenario", small, "--replicates", "2", "--calibration",
+                 "--policy", "edge-da", "--quiet", "--out", str(out)]) == 0
+    cal = pd.read_parquet(out / "calibration.parquet")
+    assert sorted(cal.alpha.unique()) == [0.8, 0.9, 0.95, 0.99]
+    assert set(cal.layer) == {"da", "prev", "rt"} and len(cal) == 12
+    da = cal[cal.layer == "da"]
+    assert da.hold_rate_mean.between(0, 1).all() and (da.replicates == 2).all()
+    reps = pd.read_parquet(out / "sweep" / "alpha=0.9" / "replicates.parquet")
+    assert da[da.alpha == 0.9].hold_rate_mean.iloc[0] == pytest.approx(reps.hold_rate_da.mean())
+    assert (out / "calibration.png").stat().st_size > 10_000
+    # a physically impossible feeder: every day invalid, Monte Carlo still exits 0
+    bad = tmp_path / "bad"
+    assert main(["montecarlo", "--scenario", small, "--replicates", "2", "--sweep",
+                 "substation_kw=1", "--quiet", "--no-plots", "--out", str(bad)]) == 0
+    s = json.loads((bad / "sweep" / "substation_kw=1" / "summary.json").read_text())
+    assert s["invalid_day_share"] == 1.0
 
 
 @pytest.mark.parametrize("args,needle", [

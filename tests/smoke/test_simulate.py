@@ -30,6 +30,11 @@ def test_summary_contract(day):
     assert set(s["shortfall"]) >= {"count", "kwh"}
     assert set(s["ac"]) >= {"violations", "min_vm_pu", "max_loading_pct"}
     assert s["ticks"] == 96 and s["policy"] == "random-within"
+    assert s["valid"] is True and s["exit_code"] == 0
+    assert set(s["grid"]) >= {"infeasible_ticks", "unsheddable_kwh"}
+    assert s["ac"]["violations_by_type"] == {}
+    for key in ("hold_rate", "undelivered_kwh"):
+        assert set(s["validation"][key]) == {"da", "prev", "rt"}
     for png in ("boundary_calls.png", "voltage_heatmap.png", "da_vs_rt.png", "occupancy.png"):
         assert (out / png).stat().st_size > 10_000
 
@@ -38,8 +43,10 @@ def test_deliverability_under_random_within(day):
     out, _ = day
     s = json.loads((out / "summary.json").read_text())
     assert s["deliverability_rate"] >= 0.99
-    assert s["shortfall"]["count"] == 0
-    assert s["ac"]["violations"] == 0
+    assert s["validation"]["hold_rate"]["rt"] >= 0.99  # calls inside the current boundary
+    assert s["shortfall"]["count"] == s["shortfall"]["left_early"] == 0
+    assert s["evs"]["left_early"] > 0  # the realised day deviates from the forecast
+    assert s["ac"]["violations"] == 0 and s["grid"]["infeasible_ticks"] == 0
 
 
 def test_energy_balance_per_ev(day):
@@ -97,10 +104,19 @@ def _shipped():
 
 @pytest.mark.parametrize("name", _shipped())
 def test_every_shipped_scenario_runs(name, tmp_path):
-    assert main(["simulate", "--scenario", name, "--scenarios", "20", "--seed", "3", "--quiet",
-                 "--no-plots", "--out", str(tmp_path)]) == 0
+    code = main(["simulate", "--scenario", name, "--scenarios", "20", "--seed", "3", "--quiet",
+                 "--no-plots", "--out", str(tmp_path)])
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["scenario"] == name and s["ticks"] > 0
+    assert code == s["exit_code"] == (0 if s["valid"] else 3)
+    if name == "nd_coupled":  # 1,000 EVs at 60 kW behind a 2 MW substation: it cannot hold
+        assert code == 3 and s["ac"]["violations"] > 0 and s["grid"]["infeasible_ticks"] > 0
+        ticks = pd.read_parquet(tmp_path / "ticks.parquet")
+        a = ticks[ticks.station == "ALL"]
+        # the published boundary never lies above the distribution layer
+        assert (a.p_up_kw <= a.dist_p_max_kw + 1e-6).all()
+        bad = a[a.ac_violation != ""]
+        assert bad.ac_violation.str.contains("line").all()
 
 
 @pytest.mark.parametrize("policy", ["none", "follow-da", "max-up", "max-down", "regulation"])
@@ -117,6 +133,66 @@ def test_policies(policy, tmp_path):
         np.testing.assert_allclose(a.call_kw, 0.5 * (a.da_p_up_kw + a.da_p_down_kw))
     inside = (a.call_kw >= a.p_down_kw - 1e-6) & (a.call_kw <= a.p_up_kw + 1e-6)
     assert a.delivered_ok[inside].all()  # the published boundary always holds
+
+
+SHRUNK = """
+name = "tiny_substation"
+seed = 11
+[horizon]
+n_intervals = 24
+[[stations]]
+name = "CS1"
+n_ev = 10
+bus = 18
+chargers = 10
+[[stations]]
+name = "CS2"
+n_ev = 10
+bus = 33
+chargers = 10
+[grid]
+substation_kw = 1.0
+[simulation]
+n_scenarios = 10
+"""
+
+
+def test_tiny_substation_is_physically_invalid(tmp_path, capsys):
+    f = tmp_path / "tiny.toml"
+    f.write_text(SHRUNK)
+    out = tmp_path / "out"
+    assert main(["simulate", "--scenario", str(f), "--quiet", "--out", str(out)]) == 3
+    line = capsys.readouterr().out
+    assert line.startswith("PHYSICALLY INVALID")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["valid"] is False and s["exit_code"] == 3
+    assert s["ac"]["violations"] == s["ticks"] == 24
+    assert s["ac"]["violations_by_type"]["substation"] == 24
+    ticks = pd.read_parquet(out / "ticks.parquet")
+    a = ticks[ticks.station == "ALL"]
+    assert (a.p_slack_kw.abs() > 1.0).all()
+    # must-charge load the background already leaves no room for is flagged, never published
+    must = a[a.must_serve_kw > 1e-3]
+    assert must.grid_infeasible.all()
+    np.testing.assert_allclose(must.unsheddable_kw, must.must_serve_kw)
+    assert (a.p_up_kw <= 1e-9).all()
+    assert s["grid"]["infeasible_ticks"] == int(a.grid_infeasible.sum())
+    for png in ("boundary_calls.png", "voltage_heatmap.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_calls_on_the_day_ahead_edges_can_fail(tmp_path):
+    code = main(["simulate", "--policy", "edge-da", "--scenarios", "20", "--seed", "5",
+                 "--quiet", "--no-plots", "--out", str(tmp_path)])
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert code == s["exit_code"] and s["policy"] == "edge-da"
+    ticks = pd.read_parquet(tmp_path / "ticks.parquet")
+    a = ticks[ticks.station == "ALL"]
+    assert a.inside_da.all()  # every call is an edge of the DA boundary
+    hold = s["validation"]["hold_rate"]
+    assert hold["da"] == pytest.approx(a.delivered_ok.mean())
+    assert hold["da"] < 1.0  # the DA promise does not always hold in real time
+    assert s["validation"]["undelivered_kwh"]["da"] > 0
 
 
 def test_bad_simulate_input_is_one_line(capsys):

@@ -41,8 +41,9 @@ def test_coupled_dynamic_outputs(tmp_path):
 
 
 def test_coupled_simulation_rides_the_traffic_model(tmp_path):
+    # the coupled case overloads its 2 MW substation in the evening: the run says so (exit 3)
     assert main(["simulate", "--scenario", "nd_coupled", "--quiet", "--no-plots",
-                 "--out", str(tmp_path)]) == 0
+                 "--out", str(tmp_path)]) == 3
     evs = pd.read_parquet(tmp_path / "evs.parquet")
     traffic_evs = len(evs)
     assert traffic_evs > 500  # 30 % of about 4,000 vehicles

@@ -123,3 +123,21 @@ def test_call_policies():
         assert all(-5.0 <= c <= 40.0 for c in calls[policy])
     with pytest.raises(ValueError, match="unknown call policy"):
         TransmissionAgent(m, da, "bogus", np.random.default_rng(1)).call(0, 0, 1, 15)
+
+
+def test_edge_policies_call_on_earlier_boundaries():
+    m = Bare()
+    da = package(np.array([-10.0, -20.0, -5.0]), np.array([30.0, 50.0, 40.0]), 0.25)
+    prev = package(np.array([-1.0, -2.0]), np.array([3.0, 4.0]), 0.25, t0=1)
+    for policy, layer in (("edge-da", "da"), ("edge-prev", "prev")):
+        tso = TransmissionAgent(m, da, policy, np.random.default_rng(3))
+        first = tso.call(0, -5.0, 5.0, 15.0)  # before any publication: prev is the DA
+        assert first in (-10.0, 30.0)
+        tso.receive(prev)
+        calls = [tso.call(k, -5.0, 5.0, 15.0) for k in (1, 2) for _ in range(20)]
+        down_up = {k: tso.edges(k, layer) for k in (1, 2)}
+        want = {k: set(down_up[k]) for k in (1, 2)}
+        assert set(calls[:20]) == want[1] and set(calls[20:]) == want[2]  # both edges occur
+        assert tso.edges(1, "prev") == (-1.0, 3.0) and tso.edges(1, "da") == (-20.0, 50.0)
+    with pytest.raises(IndexError):
+        tso.edges(0, "prev")  # interval 0 is not in a boundary published at tick 0

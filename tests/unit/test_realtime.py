@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from environment.station_assessment import rt_envelope
+from environment.station_assessment import make_case, rt_fleet
 from flexibility.aggregation import station_envelope
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions, observe_at
 
@@ -16,19 +16,21 @@ def test_observe_at_uses_immediate_charging():
 
 
 def test_rt_envelope_at_end_of_day_is_only_known_vehicles(paper_scenario, shipped_model):
-    """Late in the day almost nobody is still to come: RT equals the known fleet's envelope
-    when no vehicle of the observed day arrives after τ."""
+    """Late in the day nobody is still to come: every RT scenario is the known fleet, and the
+    RT station rows equal the known fleet's exact projections (power) and reachable band."""
     rng = np.random.default_rng(3)
     hz = paper_scenario.horizon
     observed = draw_sessions(shipped_model, hz, 50, 1, 0.5, rng)
     t_obs = 95
-    # force every session of the observed day to have arrived by τ
     arrived = observed.arrival_min[0] <= t_obs * hz.dt_min
     observed = observed.select(arrived)
-    env, _ = rt_envelope(shipped_model, paper_scenario, observed, t_obs, 20, 0.9, rng)
+    fleet_rt = rt_fleet(shipped_model, paper_scenario, observed, t_obs, 20, rng)
+    case = make_case(("CS",), [fleet_rt], hz.n_intervals - t_obs, t_obs, 0.9, "total")
+    env = case.rows.envelopes["CS"]
     fleet = fleet_from_sessions(observed, paper_scenario.ev, hz).row(0)
     known = (fleet.departure_idx > t_obs)
     ref = station_envelope(observe_at(fleet.take(known), t_obs), 1, t0=t_obs)
     np.testing.assert_allclose(env.p_max_kw, ref.p_max_kw)
     np.testing.assert_allclose(env.p_min_kw, ref.p_min_kw)
     assert env.t0 == t_obs and env.n_intervals == 1
+    assert (env.e_min_kwh <= env.e_max_kwh).all()
