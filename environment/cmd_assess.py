@@ -33,13 +33,14 @@ def run_assess(args: argparse.Namespace) -> int:
     result = assess_station_layer(scenario, model, rng)
     hz, cfg = scenario.horizon, scenario.assessment
 
+    grid_frames: list = []
+    grid = None
+    if args.layer == "all":
+        grid, result = _grid_layers(args, scenario, result, grid_frames, out)
     frames = [outputs.envelope_frame("station", "da", result.da, hz.start_min, hz.dt_min)]
     frames += [outputs.envelope_frame("station", kind, per, hz.start_min, hz.dt_min)
                for kind, per in result.rt.items()]
-    grid = None
-    if args.layer == "all":
-        grid = _grid_layers(args, scenario, result, frames, out)
-    outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames))
+    outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames + grid_frames))
 
     summary = {
         "scenario": scenario.name, "seed": seed, "alpha": cfg.alpha,
@@ -118,7 +119,7 @@ def run_assess(args: argparse.Namespace) -> int:
 
 
 def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
-                 out: Path) -> tuple[dict, object, pd.DataFrame]:
+                 out: Path) -> tuple[tuple[dict, object, pd.DataFrame], object]:
     """Distribution and transmission layers: tables written, summary entries returned."""
     from environment import grid_report, outputs
     from environment.grid_assessment import assess_grid_layers, build_grid_model
@@ -134,7 +135,9 @@ def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
                           grid_report.network_frame(gres, hz.start_min, hz.dt_min))
     outputs.write_parquet(out / "ac_validation.parquet", ac_rows)
     outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.start_min, hz.dt_min))
-    return grid_report.grid_summary(result, gres, hz.start_min, hz.dt_min, ac_rows), gres, ac_rows
+    result = _recentred(result, gres)
+    return ((grid_report.grid_summary(result, gres, hz.start_min, hz.dt_min, ac_rows), gres,
+             ac_rows), result)
 
 
 def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> None:
@@ -153,6 +156,18 @@ def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> Non
     gp.plot_pq_sets(out / "pq_sets.png", gres, ["12:00", "18:30", "21:00", "23:00"],
                     clock(s, d, np.arange(hz.n_intervals)))
     gp.plot_binding(out / "pq_binding.png", gres, s, d)
+
+
+def _recentred(result, gres):
+    """The station result with its rows on the network-feasible reference of each case.
+
+    See ``environment.transmission_assessment.case_layers``; the α sensitivity (paper Table 4)
+    stays on the station layer's own reference.
+    """
+    from dataclasses import replace
+
+    return replace(result, da=gres.da.package.station,
+                   rt={kind: ls.package.station for kind, ls in gres.rt.items()})
 
 
 def _metrics(env) -> dict:

@@ -329,9 +329,11 @@ def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
     frac = station.keep_fraction[a_cfg.alpha]
     da = case_layers(gm, station.da_case, frac, station.fresh, tuple(a_cfg.alpha_sensitivity),
                      a_cfg.alpha)
-    kept = da.package.inner.kept if da.package is not None else None
-    frac_t = float(kept.mean()) if kept is not None else frac
-    rt = {kind: case_layers(gm, case, frac_t) for kind, case in station.rt_cases.items()}
+    inner = da.package.inner if da.package is not None else None
+    frac_t = float(inner.kept.mean()) if inner is not None else frac
+    scale_t = inner.scale if inner is not None else 1.0
+    rt = {kind: case_layers(gm, case, frac_t, scale=scale_t)
+          for kind, case in station.rt_cases.items()}
     names = list(gm.stations)
     lo = np.stack([station.da[s].p_min_kw for s in names], axis=1)
     hi = np.stack([station.da[s].p_max_kw for s in names], axis=1)

@@ -27,6 +27,7 @@ from flexibility.alpha_sets import (
     Coverage,
     StationRows,
     calibrate_keep,
+    calibrate_scale,
     calibration_target,
     case_sets,
     n_kept,
@@ -35,7 +36,6 @@ from flexibility.alpha_sets import (
     station_rows,
     total_deviation,
 )
-from flexibility.battery import Battery
 from flexibility.fleet import Fleet
 from flexibility.inner import discard_order, intersect, keep_mask
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
@@ -61,10 +61,22 @@ class Case:
     Attributes:
         sets: The sampled fleets of all stations and their per-scenario sets.
         rows: The α rows (envelopes per station and ``ALL``) and the kept scenarios.
+        aggregation: ``"total"`` or ``"stations"`` (see ``flexibility.alpha_sets``).
+        statistic: ``"quantile"`` (the α set) or ``"mean"``.
+        scale: Shrink factor of the rows towards the reference (calibration).
     """
 
     sets: CaseSets
     rows: StationRows
+    aggregation: str = "total"
+    statistic: str = "quantile"
+    scale: float = 1.0
+
+    @property
+    def n_kept(self) -> int:
+        """Scenarios kept for the station rows (per station with ``"stations"``)."""
+        kept = np.asarray(self.rows.kept)
+        return int(kept.reshape(-1, kept.shape[-1])[0].sum())
 
 
 @dataclass(frozen=True)
@@ -117,36 +129,41 @@ def sum_envelopes(envs: list[Envelope]) -> Envelope:
 
 
 def make_case(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int, t0: int,
-              keep_fraction: float, aggregation: str, statistic: str = "quantile") -> Case:
+              keep_fraction: float, aggregation: str, statistic: str = "quantile",
+              scale: float = 1.0) -> Case:
     """Per-scenario sets and α rows of one case keeping a share of its scenarios."""
     cs = case_sets(names, fleets, n_intervals, t0)
     n_keep = max(1, round(keep_fraction * cs.n_scenarios))
-    return Case(sets=cs, rows=station_rows(cs, n_keep, aggregation, statistic))
+    return Case(sets=cs, rows=station_rows(cs, n_keep, aggregation, statistic, scale=scale),
+                aggregation=aggregation, statistic=statistic, scale=scale)
 
 
 def calibrated_rows(cs: CaseSets, fresh: CaseSets | None, alphas: list[float]
-                    ) -> tuple[dict[float, int], dict[float, Coverage]]:
-    """Kept-scenario counts per α (calibrated on validation days) and test coverage.
+                    ) -> tuple[dict[float, tuple[int, float]], dict[float, Coverage]]:
+    """Kept-scenario count and shrink factor per α, and the test coverage.
 
-    Without fresh days the count is ``ceil(alpha M)`` and no coverage is measured.
+    The fewest kept scenarios whose intersection reaches the calibration target on the
+    validation days; where even all ``M`` fall short, the intersection of all is shrunk
+    towards the reference until it does. Without fresh days: ``ceil(alpha M)`` and no shrink.
     """
     m = cs.n_scenarios
     if fresh is None:
-        return {a: n_kept(a, m) for a in alphas}, {}
+        return {a: (n_kept(a, m), 1.0) for a in alphas}, {}
     dev = total_deviation(cs)
     order = discard_order(dev)
     days = total_deviation(fresh)
     val, test = split_days(fresh.n_scenarios)
     val_days, test_days = days.take(val), days.take(test)
-
-    def rows(keep: np.ndarray) -> Battery:
-        return intersect(dev, keep)
-
     keeps, cover = {}, {}
     for a in alphas:
-        keeps[a] = calibrate_keep(order, m, calibration_target(a, len(val)),
-                                  lambda k: outer_coverage(val_days, rows(k)).whole_day)
-        cover[a] = outer_coverage(test_days, rows(keep_mask(m, order, keeps[a])))
+        target = calibration_target(a, len(val))
+        k = calibrate_keep(order, m, target,
+                           lambda kp: outer_coverage(val_days, intersect(dev, kp)).whole_day)
+        rows = intersect(dev, keep_mask(m, order, k))
+        s = calibrate_scale(target, lambda f, r=rows: outer_coverage(val_days,
+                                                                     r.scaled(f)).whole_day)
+        keeps[a] = (k, s)
+        cover[a] = outer_coverage(test_days, rows.scaled(s))
     return keeps, cover
 
 
@@ -208,14 +225,17 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
              if a_cfg.coverage_days > 1 else None)
     alphas = sorted({a_cfg.alpha, *a_cfg.alpha_sensitivity})
     keeps, coverage = calibrated_rows(da_sets, fresh, alphas)
-    da_case = Case(da_sets, station_rows(da_sets, keeps[a_cfg.alpha], a_cfg.aggregation,
-                                         a_cfg.da_statistic))
+    k_da, s_da = keeps[a_cfg.alpha]
+    da_case = Case(da_sets, station_rows(da_sets, k_da, a_cfg.aggregation, a_cfg.da_statistic,
+                                         scale=s_da), a_cfg.aggregation, a_cfg.da_statistic,
+                   s_da)
     sens, sens_env = [], {}
     for alpha in a_cfg.alpha_sensitivity:
-        rows = station_rows(da_sets, keeps[alpha], a_cfg.aggregation)
+        rows = station_rows(da_sets, keeps[alpha][0], a_cfg.aggregation,
+                            scale=keeps[alpha][1])
         sens_env[alpha] = rows.envelopes[ALL]
         sens.append((alpha, envelope_metrics(sens_env[alpha])))
-    fraction = keeps[a_cfg.alpha] / M
+    fraction = k_da / M
 
     observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, v2g, r)
                 for s, r in zip(scenario.stations, streams[1].spawn(len(scenario.stations)),
@@ -232,13 +252,13 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
                           for name, rs in zip(names, r.spawn(len(names)), strict=True)]
         label = f"rt@{hhmm}"
         rt_cases[label] = make_case(names, station_fleets, T - t_obs, t_obs, fraction,
-                                    a_cfg.aggregation)
+                                    a_cfg.aggregation, scale=s_da)
         rt[label] = rt_cases[label].rows.envelopes
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))
     return StationLayerResult(da=da_case.rows.envelopes, rt=rt, da_case=da_case,
                               rt_cases=rt_cases, fresh=fresh,
-                              keep_fraction={a: k / M for a, k in keeps.items()},
+                              keep_fraction={a: k / M for a, (k, _) in keeps.items()},
                               alpha_sensitivity=sens,
                               alpha_envelopes=sens_env, coverage=coverage,
                               spearman=spearman_table(model, regenerated),

@@ -20,7 +20,7 @@ For one case (DA or RT at τ) of the station layer:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from flexibility.alpha_sets import (
     CaseSets,
     Coverage,
     calibrate_keep,
+    calibrate_scale,
     calibration_target,
     inner_coverage,
     outer_coverage,
@@ -63,6 +64,7 @@ class PackageInfo:
         unsheddable_kw: Load above the network's bound that no control can shed, per interval
             (largest over kept scenarios).
         coverage: Out-of-sample coverage per layer and α (empty when not measured).
+        station: Station rows re-centred on the network-feasible reference.
     """
 
     inner: InnerSet
@@ -70,6 +72,7 @@ class PackageInfo:
     infeasible_intervals: np.ndarray
     unsheddable_kw: np.ndarray
     coverage: dict[str, dict[float, Coverage]]
+    station: dict[str, Envelope]
 
 
 def _envelope(b: Battery) -> Envelope:
@@ -121,10 +124,24 @@ def area_kwh(lo_kw: np.ndarray, hi_kw: np.ndarray, dt_h: float) -> float:
     return float(np.sum(np.maximum(hi_kw, 0.0) + np.maximum(-lo_kw, 0.0)) * dt_h)
 
 
+def clip_boundary(b: Boundary, env: Envelope) -> Boundary:
+    """The boundary's battery intersected row by row with an envelope's rows, re-packaged."""
+    return battery_boundary(Battery(np.maximum(b.p_down_kw, env.p_min_kw),
+                                    np.minimum(b.p_up_kw, env.p_max_kw),
+                                    np.maximum(b.e_min_kwh, env.e_min_kwh),
+                                    np.minimum(b.e_max_kwh, env.e_max_kwh), b.dt_h, b.t0))
+
+
 def case_layers(gm: GridModel, case: Case, keep_fraction: float,
                 fresh: CaseSets | None = None, alphas: tuple[float, ...] = (),
-                alpha: float | None = None) -> LayerSet:
+                alpha: float | None = None, scale: float = 1.0) -> LayerSet:
     """Distribution and transmission layers of one case (module docstring).
+
+    All three layers of the case are placed at one reference ``R_hat``: the mean, over the
+    scenarios kept for the transmission set, of the network-feasible references. The station
+    rows are therefore re-centred here (``PackageInfo.station``); with every layer containing
+    ``R_hat`` the layers nest (transmission inside distribution inside station) and no energy
+    band is empty.
 
     Args:
         gm: The grid model.
@@ -135,91 +152,103 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
             days) and coverage is measured for every ``alphas`` (test days).
         alphas: Confidence levels whose coverage is measured.
         alpha: The case's confidence level.
+        scale: Shrink factor of the transmission set when it is not calibrated.
     """
     cs = case.sets
     names = cs.names
-    envs = case.rows.envelopes
-    # the network admits station powers regardless of which day comes: clip the hull of the
-    # scenarios' exact projections, then intersect the α rows with those jointly feasible boxes
+    # the network admits station powers whichever day comes: clip the hull of the scenarios'
+    # exact projections to jointly feasible boxes (LinDistFlow, AC-corrected)
     hull_lo, hull_hi = cs.exact.p_lo_kw.min(axis=0).T, cs.exact.p_hi_kw.max(axis=0).T
     dist = network_boxes(gm, cs.t0, hull_lo, hull_hi)
-    distribution: dict[str, Envelope] = {}
-    crossed = np.zeros(cs.n_intervals, dtype=bool)
-    for j, s in enumerate(names):
-        lo = np.maximum(envs[s].p_min_kw, dist.lo_kw[:, j])
-        hi = np.minimum(envs[s].p_max_kw, dist.hi_kw[:, j])
-        crossed |= lo > hi + 1e-9
-        distribution[s], c = distribution_rows(envs[s], np.minimum(lo, hi), hi)
-        crossed |= c
-    total, c = distribution_rows(
-        envs[ALL], sum(distribution[s].p_min_kw for s in names),
-        sum(distribution[s].p_max_kw for s in names))
-    distribution[ALL] = total
-    crossed |= c
     sb = fleet_batteries(cs.fleet, cs.station, len(names), cs.n_intervals, cs.t0, dist.lo_kw,
                          dist.hi_kw)
+    cs_net = replace(cs, ref_kw=sb.station_ref_kw)  # network-feasible references
     m = cs.n_scenarios
     order = discard_order(sb.deviation, 1, sb.misfit)
     coverage: dict[str, dict[float, Coverage]] = {}
     n_keep = max(1, round(keep_fraction * m))
     if fresh is not None and alpha is not None:
-        n_keep, coverage = _calibrate(case, fresh, dist.lo_kw, dist.hi_kw, sb, order,
-                                      alphas or (alpha,), alpha)
-    inner = alpha_intersection(sb, n_keep, order)
-    transmission = station_boundaries(inner, sb, names)
+        n_keep, scale, coverage = _calibrate(cs_net, fresh, dist.lo_kw, dist.hi_kw, sb, order,
+                                             alphas or (alpha,), alpha)
+    inner = alpha_intersection(sb, n_keep, order, scale)
+    ref_hat = sb.station_ref_kw[inner.kept].mean(axis=0)  # (J, T)
+    station = station_rows(cs_net, case.n_kept, case.aggregation, case.statistic,
+                           ref_hat, case.scale).envelopes
+    distribution: dict[str, Envelope] = {}
+    crossed = np.zeros(cs.n_intervals, dtype=bool)
+    for j, s in enumerate(names):
+        lo = np.maximum(station[s].p_min_kw, dist.lo_kw[:, j])
+        hi = np.minimum(station[s].p_max_kw, dist.hi_kw[:, j])
+        crossed |= lo > hi + 1e-9
+        distribution[s], c = distribution_rows(station[s], np.minimum(lo, hi), hi)
+        crossed |= c
+    total, c = distribution_rows(
+        station[ALL], sum(distribution[s].p_min_kw for s in names),
+        sum(distribution[s].p_max_kw for s in names))
+    distribution[ALL] = total
+    crossed |= c
+    transmission = {name: clip_boundary(b, distribution[name])
+                    for name, b in station_boundaries(inner, sb, names).items()}
     b_all = transmission[ALL]
     exact_area = area_kwh(total.p_min_kw, total.p_max_kw, total.dt_h)
     efficiency = (area_kwh(b_all.p_down_kw, b_all.p_up_kw, b_all.dt_h) / exact_area
                   if exact_area > 0 else 1.0)
-    kept = inner.kept
-    unshed = sb.unsheddable_kw[kept].max(axis=0)
+    unshed = sb.unsheddable_kw[inner.kept].max(axis=0)
     infeasible = np.flatnonzero(crossed | (unshed > 1e-6)) + cs.t0
     return LayerSet(distribution=distribution, transmission=transmission, dist_boxes=dist,
                     empty_intervals=infeasible, own_allocation_intervals=np.zeros(0, int),
                     package=PackageInfo(inner=inner, efficiency=float(efficiency),
                                         infeasible_intervals=infeasible,
-                                        unsheddable_kw=unshed, coverage=coverage))
+                                        unsheddable_kw=unshed, coverage=coverage,
+                                        station=station))
 
 
-def _calibrate(case: Case, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
+def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
                sb: ScenarioBatteries, order: np.ndarray, alphas: tuple[float, ...],
-               alpha: float) -> tuple[int, dict[str, dict[float, Coverage]]]:
-    """Kept count for ``alpha`` and test coverage of both network layers for every α.
+               alpha: float) -> tuple[int, float, dict[str, dict[float, Coverage]]]:
+    """Kept count for ``alpha`` and test coverage of the three layers for every α.
 
-    The transmission set keeps the fewest scenarios whose validation coverage (fresh even days
-    whose own deliverable battery contains it) reaches α; coverage is then measured on the odd
-    days. Distribution rows are measured with the station layer's calibrated rows clipped to
-    the same network boxes.
+    Every set is relative to the network-feasible references, the fresh days' too. The
+    transmission set keeps the fewest scenarios whose validation coverage (even fresh days
+    whose own deliverable battery contains it) reaches the calibration target; the station
+    rows likewise with the days' exact projections; distribution rows are the station rows
+    clipped to the network boxes. Coverage is measured on the odd days.
     """
     names = fresh.names
     m = sb.ref_kw.shape[0]
     fsb = fleet_batteries(fresh.fleet, fresh.station, len(names), fresh.n_intervals, fresh.t0,
                           net_lo, net_hi)
     f_inner = fsb.deviation
-    f_exact = total_deviation(fresh)
+    f_exact = total_deviation(replace(fresh, ref_kw=fsb.station_ref_kw))
     val, test = split_days(fresh.n_scenarios)
     dev = sb.deviation
-    cs = case.sets
     s_dev = total_deviation(cs)
     s_order = discard_order(s_dev)
-    out: dict[str, dict[float, Coverage]] = {"distribution": {}, "transmission": {}}
-    keeps: dict[float, int] = {}
+    out: dict[str, dict[float, Coverage]] = {"station": {}, "distribution": {},
+                                             "transmission": {}}
+    keeps: dict[float, tuple[int, float]] = {}
     for a in sorted({alpha, *alphas}):
-        k = calibrate_keep(order, m, calibration_target(a, len(val)), lambda kp: inner_coverage(
+        target = calibration_target(a, len(val))
+        k = calibrate_keep(order, m, target, lambda kp: inner_coverage(
             f_inner.take(val), f_exact.take(val), intersect(dev, kp)).whole_day)
-        keeps[a] = k
+        joint = intersect(dev, keep_mask(m, order, k))
+        s = calibrate_scale(target, lambda f, j=joint: inner_coverage(
+            f_inner.take(val), f_exact.take(val), j.scaled(f)).whole_day)
+        keeps[a] = (k, s)
         out["transmission"][a] = inner_coverage(f_inner.take(test), f_exact.take(test),
-                                                intersect(dev, keep_mask(m, order, k)))
-        ks = calibrate_keep(s_order, m, calibration_target(a, len(val)), lambda kp: outer_coverage(
+                                                joint.scaled(s))
+        ks = calibrate_keep(s_order, m, target, lambda kp: outer_coverage(
             f_exact.take(val), intersect(s_dev, kp)).whole_day)
-        rows = station_rows(cs, ks)
-        env = rows.envelopes[ALL]
-        ref = rows.ref_hat_kw.sum(axis=0)
-        lo = np.maximum(env.p_min_kw, net_lo.sum(1))
-        hi = np.minimum(env.p_max_kw, net_hi.sum(1))
-        dist_env, _ = distribution_rows(env, np.minimum(lo, hi), hi)
-        y = np.cumsum(ref) * env.dt_h
-        out["distribution"][a] = outer_coverage(f_exact.take(test), Battery(
-            dist_env.p_min_kw - ref, dist_env.p_max_kw - ref, dist_env.e_min_kwh - y,
-            dist_env.e_max_kwh - y, env.dt_h, env.t0))
-    return keeps[alpha], out
+        s_rows = intersect(s_dev, keep_mask(m, s_order, ks))
+        ss = calibrate_scale(target, lambda f, r=s_rows: outer_coverage(
+            f_exact.take(val), r.scaled(f)).whole_day)
+        s_rows = s_rows.scaled(ss)
+        out["station"][a] = outer_coverage(f_exact.take(test), s_rows)
+        ref = sb.station_ref_kw[keep_mask(m, order, k)].mean(axis=0).sum(axis=0)
+        # the network boxes are absolute: relative to the reference they move by -R_hat
+        lo = np.maximum(s_rows.p_lo_kw, net_lo.sum(1) - ref)
+        hi = np.minimum(s_rows.p_hi_kw, net_hi.sum(1) - ref)
+        d_rows = Battery(np.minimum(lo, hi), hi, s_rows.y_lo_kwh, s_rows.y_hi_kwh, s_rows.dt_h,
+                         s_rows.t0)
+        out["distribution"][a] = outer_coverage(f_exact.take(test), d_rows)
+    return keeps[alpha][0], keeps[alpha][1], out

@@ -163,10 +163,13 @@ def total_deviation(cs: CaseSets) -> Battery:
 
 
 def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
-                 statistic: str = "quantile") -> StationRows:
+                 statistic: str = "quantile", ref_hat_kw: FloatArray | None = None,
+                 scale: float = 1.0) -> StationRows:
     """Station-layer α rows keeping ``n_keep`` scenarios (module docstring).
 
-    ``statistic = "mean"`` averages the rows of all scenarios instead.
+    ``statistic = "mean"`` averages the rows of all scenarios instead. The rows are placed at
+    ``ref_hat_kw`` (per station ``(J, T)``) when given, else at the mean kept reference, and
+    shrunk by ``scale`` towards it (see :func:`calibrate_scale`).
     """
     dev = deviations(cs.exact, cs.ref_kw)  # (M, J, T)
     J = len(cs.names)
@@ -186,6 +189,9 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
         rows = Battery(*(np.stack([getattr(p, f) for p in parts]) for f in
                          ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), dev.dt_h, dev.t0)
         ref_hat = np.stack([cs.ref_kw[kept[j], j].mean(0) for j in range(J)])
+    if ref_hat_kw is not None:
+        ref_hat = np.asarray(ref_hat_kw)
+    rows = rows.scaled(scale)
     y_hat = np.cumsum(ref_hat, axis=-1) * cs.dt_h
     placed = Battery(rows.p_lo_kw + ref_hat, rows.p_hi_kw + ref_hat, rows.y_lo_kwh + y_hat,
                      rows.y_hi_kwh + y_hat, cs.dt_h, cs.t0)
@@ -271,6 +277,25 @@ def inner_coverage(day_inner: Battery, day_exact: Battery, deviation: Battery) -
     p_ok, _ = _covers_rows(day_exact, tight)
     share = p_ok.mean(axis=0)
     return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
+
+
+def calibrate_scale(target: float, coverage_of: Callable[[float], float],
+                    iterations: int = 12) -> float:
+    """Largest shrink factor ``s`` in [0, 1] of a deviation set reaching ``target`` coverage.
+
+    Bisection on the validation coverage ``coverage_of(s)``, which rises as the set shrinks
+    towards 0 (every day's own set contains 0).
+    """
+    if coverage_of(1.0) >= target:
+        return 1.0
+    lo, hi = 0.0, 1.0  # invariant: lo acceptable
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        if coverage_of(mid) >= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def calibration_target(alpha: float, n_validation: int) -> float:

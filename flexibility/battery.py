@@ -109,6 +109,15 @@ class Battery:
         ok &= (y >= self.y_lo_kwh - tol) & (y <= self.y_hi_kwh + tol)
         return ok.all(axis=-1)
 
+    def scaled(self, factor: float) -> Battery:
+        """``factor * B``.
+
+        For a set containing 0 (a deviation set) and ``0 <= factor <= 1`` this is a subset, so
+        it keeps every guarantee of ``B``.
+        """
+        return Battery(self.p_lo_kw * factor, self.p_hi_kw * factor, self.y_lo_kwh * factor,
+                       self.y_hi_kwh * factor, self.dt_h, self.t0)
+
     def take(self, index) -> Battery:
         """Select along the leading axes."""
         return Battery(self.p_lo_kw[index], self.p_hi_kw[index], self.y_lo_kwh[index],

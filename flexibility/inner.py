@@ -110,6 +110,7 @@ class InnerSet:
         unsheddable_kw: Per scenario and interval, the must-serve load outside the network
             boxes, kW ``(M, T)``.
         params: Chosen ``(tau_h, gamma, kappa)``.
+        scale: Shrink factor of the intersection (1: none).
     """
 
     scenarios: Battery
@@ -120,6 +121,7 @@ class InnerSet:
     network_misfit: np.ndarray
     unsheddable_kw: FloatArray
     params: tuple[float, float, float]
+    scale: float = 1.0
 
 
 def _station_sum(x: FloatArray, station: np.ndarray, n_stations: int) -> FloatArray:
@@ -452,24 +454,27 @@ def scenario_batteries(vb: VehicleBatteries, station: np.ndarray, n_stations: in
 
 
 def alpha_intersection(sb: ScenarioBatteries, n_keep: int,
-                       order: np.ndarray | None = None) -> InnerSet:
+                       order: np.ndarray | None = None, scale: float = 1.0) -> InnerSet:
     """Keep ``n_keep`` scenarios (greedy discard order) and intersect their deviation batteries.
 
     Args:
         sb: The scenarios' inner batteries.
         n_keep: Scenarios to keep (``ceil(alpha M)`` for the in-sample α definition).
         order: A precomputed :func:`discard_order` of ``sb.deviation`` (computed if ``None``).
+        scale: Shrink factor in [0, 1] of the intersection towards 0 (still inside every kept
+            scenario's set, which contains 0): used when even all scenarios kept leave too
+            little coverage on other days.
     """
     m = sb.ref_kw.shape[0]
     dev = sb.deviation
     if order is None:
         order = discard_order(dev, n_keep, sb.misfit)
     kept = keep_mask(m, order, n_keep)
-    joint = intersect(dev, kept)
+    joint = intersect(dev, kept).scaled(scale).tightened()
     r_hat = sb.ref_kw[kept].mean(axis=0)
     return InnerSet(scenarios=sb.batteries, ref_kw=sb.ref_kw, kept=kept, deviation=joint,
                     alpha_set=shifted_by(joint, r_hat), network_misfit=sb.misfit,
-                    unsheddable_kw=sb.unsheddable_kw, params=sb.params)
+                    unsheddable_kw=sb.unsheddable_kw, params=sb.params, scale=scale)
 
 
 def inner_set(vb: VehicleBatteries, station: np.ndarray, n_stations: int, alpha: float,
