@@ -28,6 +28,8 @@ The realised EVs deviate from the forecast (no-shows, early departures, arrival-
 
 from __future__ import annotations
 
+import math
+
 import mesa
 import numpy as np
 import simpy
@@ -38,9 +40,10 @@ from agents.ev import EVSpec
 from agents.grid_operator import GridAgent, cap_at_distribution
 from agents.station import FuturePool, StationAgent
 from agents.transmission import TransmissionAgent
-from environment.grid_assessment import build_grid_model, layers_for
+from environment.grid_assessment import build_grid_model
 from environment.recorder import Recorder
-from environment.station_assessment import ALL
+from environment.station_assessment import ALL, make_case
+from environment.transmission_assessment import case_layers
 from environment.validation import (
     DEFAULT_DEVIATIONS,
     Deviations,
@@ -48,8 +51,8 @@ from environment.validation import (
     apply_deviations,
     inside,
 )
-from flexibility.aggregation import probabilistic_envelope
-from flexibility.packaging import disaggregate, inner_quantile
+from flexibility.fleet import Fleet
+from flexibility.packaging import disaggregate
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
@@ -107,6 +110,7 @@ class CoSimModel(mesa.Model):
         grid = build_grid_model(sc)
         alpha, ev = sc.assessment.alpha, sc.ev
         self.stations: dict[str, StationAgent] = {}
+        self._pool_fleets: list[Fleet] = []
         days = streams[0].spawn(len(sc.stations))
         pools = streams[1].spawn(len(sc.stations))
         if sc.traffic is not None:
@@ -115,19 +119,23 @@ class CoSimModel(mesa.Model):
             for st, r_day, r_pool in zip(sc.stations, days, pools, strict=True):
                 pool_draw = draw_sessions(behaviour, hz, st.n_ev, sim.n_scenarios,
                                           sc.behaviour.v2g_share, r_pool)
-                pool = FuturePool.build(fleet_from_sessions(pool_draw, ev, hz), hz.n_intervals)
+                pool_fleet = fleet_from_sessions(pool_draw, ev, hz)
+                self._pool_fleets.append(pool_fleet)
+                pool = FuturePool.build(pool_fleet, hz.n_intervals)
                 day = draw_sessions(behaviour, hz, st.n_ev, 1, sc.behaviour.v2g_share, r_day)
                 chargers = st.chargers or max(1, day.arrival_min.shape[1])
                 station = StationAgent(self, st.name, chargers, pool, alpha)
                 self.stations[st.name] = station
                 self._create_evs(station, day)
         self.grid_agent = GridAgent(self, grid, ev.eta_ch, ev.eta_dis)
-        da_envs, da_boxes = {}, {}
-        for name, station in self.stations.items():
-            env, box = station.pool.day_ahead()
-            da_envs[name] = probabilistic_envelope(env, alpha)
-            da_boxes[name] = inner_quantile(box, alpha)
-        self.da_layers = layers_for(grid, da_envs, da_boxes, ev.eta_ch, ev.eta_dis)
+        # the day-ahead commitment: the α battery of the pools (assess's DA transmission layer,
+        # ``ceil(alpha M)`` sampled days kept, placed at their mean reference)
+        names = tuple(self.stations)
+        m = self._pool_fleets[0].shape[0]
+        keep = math.ceil(alpha * m - 1e-9) / m
+        da_case = make_case(names, self._pool_fleets, hz.n_intervals, 0, keep,
+                            sc.assessment.aggregation)
+        self.da_layers = case_layers(grid, da_case, keep)
         self.da_boundary = cap_at_distribution(self.da_layers, list(grid.stations))
         self.tso = TransmissionAgent(self, self.da_boundary[ALL], self.policy,
                                      streams[2], sim.regulation_period_min)
@@ -150,7 +158,9 @@ class CoSimModel(mesa.Model):
         self.travel = travel
         for st in sc.stations:
             day = ts.draws[st.name]
-            pool = FuturePool.build(fleet_from_sessions(day, sc.ev, hz), hz.n_intervals)
+            pool_fleet = fleet_from_sessions(day, sc.ev, hz)
+            self._pool_fleets.append(pool_fleet)
+            pool = FuturePool.build(pool_fleet, hz.n_intervals)
             chargers = st.chargers or max(1, day.arrival_min.shape[1])
             station = StationAgent(self, st.name, chargers, pool, alpha)
             self.stations[st.name] = station
