@@ -335,8 +335,9 @@ def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
     rt = {kind: case_layers(gm, case, frac_t, scale=scale_t)
           for kind, case in station.rt_cases.items()}
     names = list(gm.stations)
-    lo = np.stack([station.da[s].p_min_kw for s in names], axis=1)
-    hi = np.stack([station.da[s].p_max_kw for s in names], axis=1)
+    rows = da.package.station if da.package is not None else station.da
+    lo = np.stack([rows[s].p_min_kw for s in names], axis=1)
+    hi = np.stack([rows[s].p_max_kw for s in names], axis=1)
     s_max = scenario.grid.converter_kva_per_kw * np.maximum(hi, -lo)
     bg_p, bg_q = gm.bg(0, lo.shape[0])
     pq = pq_projection(gm.sec, lo, hi, s_max, scenario.grid.pq_directions, gm.solver, bg_p,

@@ -95,7 +95,9 @@ def test_optimal_policy_allocates_at_least_as_much(run_dir, tmp_path):
     e_u = pd.read_parquet(run_dir / "ac_validation.parquet")
     e_o = pd.read_parquet(tmp_path / "ac_validation.parquet")
     assert (e_o.lindistflow_kw >= e_u.lindistflow_kw - 1e-6).all()
-    assert opt["layers"]["station"] == uni["layers"]["station"]
+    # the station layer's own α set does not depend on the DSO policy (its rows in the
+    # three-layer tables are placed on the network-feasible reference of each policy)
+    assert opt["alpha_sensitivity"] == uni["alpha_sensitivity"]
 
 
 def test_station_layer_only(tmp_path):

@@ -73,10 +73,11 @@ def test_pq_vertices_after_correction_are_ac_feasible(paper_layers):
 
 def test_pq_projection_contains_the_optimal_clipping(paper_layers):
     """max P_tot over the P-Q set (Q free) >= the optimal P-only allocation (Q = 0)."""
-    _, st, gm, gr = paper_layers
+    _, _, gm, gr = paper_layers
     names = list(gm.stations)
-    lo = np.stack([st.da[s].p_min_kw for s in names], axis=1)
-    hi = np.stack([st.da[s].p_max_kw for s in names], axis=1)
+    rows = gr.da.package.station  # the station rows the network layers were built on
+    lo = np.stack([rows[s].p_min_kw for s in names], axis=1)
+    hi = np.stack([rows[s].p_max_kw for s in names], axis=1)
     opt = clip_optimal(gm.sec, lo, hi)
     k0 = int(np.argmin(np.abs(gr.pq.theta)))
     k180 = int(np.argmin(np.abs(gr.pq.theta - np.pi)))
