@@ -31,11 +31,11 @@ from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import Battery, compact_fleet, cumulative_to_power, vehicle_batteries
 from flexibility.fleet import Fleet, FloatArray
 from flexibility.inner import (
-    FLEET_ARRAYS,
     _station_sum,
     deviations,
     discard_greedy,
     keep_mask,
+    scenario_chunks,
     share_policy,
 )
 
@@ -96,13 +96,8 @@ def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
     joined, station = join_fleets(fleets)
     fleet, st = compact_fleet(joined, station, n_intervals, t0)
     J = len(names)
-    m = fleet.shape[0]
     refs, y_lo, y_hi = [], [], []
-    for s in range(0, m, chunk):
-        rows = slice(s, min(m, s + chunk))
-        sub = Fleet(**{n: np.broadcast_to(getattr(fleet, n), fleet.shape)[rows]
-                       for n in FLEET_ARRAYS}, eta_ch=fleet.eta_ch, eta_dis=fleet.eta_dis,
-                    dt_h=fleet.dt_h)
+    for rows, sub in scenario_chunks(fleet, chunk):
         vb = vehicle_batteries(sub, n_intervals, t0)
         pol, _, _ = share_policy(vb, st[rows], J)
         refs.append(_station_sum(cumulative_to_power(pol.y_ref_kwh, fleet.dt_h), st[rows], J))

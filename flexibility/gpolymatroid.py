@@ -64,6 +64,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from flexibility.lp import highs_model
+
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
@@ -389,19 +391,9 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
                           shape=(n_row, n_col))
     row_lo = row_hi = np.concatenate([np.zeros(M), X[cov]])
 
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_col, n_row
-    lp.col_cost_ = np.r_[np.zeros(2 * M), np.ones(2 * cov.size)]
-    lp.col_lower_ = np.r_[xlo, ylo, np.zeros(2 * cov.size)]
-    lp.col_upper_ = np.r_[xhi, yhi, np.full(2 * cov.size, tol)]
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
+    h = highs_model(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
+                    np.r_[xlo, ylo, np.zeros(2 * cov.size)],
+                    np.r_[xhi, yhi, np.full(2 * cov.size, tol)], a, row_lo, row_hi)
     h.run()
     status = h.getModelStatus()
     if status in (highspy.HighsModelStatus.kInfeasible,

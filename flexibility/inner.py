@@ -503,6 +503,16 @@ def _concat_batteries(parts: list[Battery]) -> Battery:
                      ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), first.dt_h, first.t0)
 
 
+def scenario_chunks(fleet: Fleet, chunk: int):
+    """Yield ``(rows, sub_fleet)`` for consecutive blocks of ``chunk`` scenarios of ``(M, N)``."""
+    m = fleet.shape[0]
+    for s in range(0, m, chunk):
+        rows = slice(s, min(m, s + chunk))
+        yield rows, Fleet(**{n: np.broadcast_to(getattr(fleet, n), fleet.shape)[rows]
+                             for n in FLEET_ARRAYS}, eta_ch=fleet.eta_ch,
+                          eta_dis=fleet.eta_dis, dt_h=fleet.dt_h)
+
+
 def fleet_batteries(fleet: Fleet, station: np.ndarray, n_stations: int, n_intervals: int,
                     t0: int = 0, net_lo: FloatArray | None = None,
                     net_hi: FloatArray | None = None,
@@ -513,13 +523,8 @@ def fleet_batteries(fleet: Fleet, station: np.ndarray, n_stations: int, n_interv
     The per-vehicle arrays ``(chunk, N, T)`` stay small enough to be reused from the cache
     instead of allocating ``(M, N, T)`` arrays; the result is identical.
     """
-    m = fleet.shape[0]
     parts = []
-    for s in range(0, m, chunk):
-        rows = slice(s, min(m, s + chunk))
-        sub = Fleet(**{n: np.broadcast_to(getattr(fleet, n), fleet.shape)[rows]
-                       for n in FLEET_ARRAYS}, eta_ch=fleet.eta_ch, eta_dis=fleet.eta_dis,
-                    dt_h=fleet.dt_h)
+    for rows, sub in scenario_chunks(fleet, chunk):
         vb = vehicle_batteries(sub, n_intervals, t0)
         parts.append(scenario_batteries(vb, np.broadcast_to(station, fleet.shape)[rows],
                                         n_stations, net_lo, net_hi, params))

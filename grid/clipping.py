@@ -34,6 +34,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from flexibility.lp import highs_model
 from grid.feeder import FloatArray
 from grid.lindistflow import KIND_NAMES, SecuritySet
 
@@ -151,18 +152,7 @@ def clip_optimal(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray) -
 def _solve_lp(cost: FloatArray, col_lo: FloatArray, col_hi: FloatArray, a: sp.csc_matrix,
               row_lo: FloatArray, row_hi: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Minimise ``cost x`` with HiGHS; returns the primal solution and row duals."""
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = col_lo, col_hi
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(lp)
+    h = highs_model(cost, col_lo, col_hi, a, row_lo, row_hi)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"clipping LP not optimal: {h.modelStatusToString(h.getModelStatus())}")

@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 from scipy import sparse  # noqa: E402
 
 from flexibility.gpolymatroid import BatterySet, contains, disaggregate, optimise  # noqa: E402
+from flexibility.lp import highs_model  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_limits
@@ -79,20 +80,8 @@ def joint_lp(batt, cost):
     later = np.arange(T)[None, :] >= tt[last][:, None]
     y_lo[last] = np.where(later, batt.y_min_kwh[nn[last]], -np.inf).max(axis=1)
     y_hi[last] = np.where(later, batt.y_max_kwh[nn[last]], np.inf).min(axis=1)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = 2 * M, M
-    lp.col_cost_ = np.r_[cost[tt], np.zeros(M)]
-    lp.col_lower_ = np.r_[batt.u_min_kw[nn, tt], y_lo]
-    lp.col_upper_ = np.r_[batt.u_max_kw[nn, tt], y_hi]
-    lp.row_lower_ = lp.row_upper_ = np.zeros(M)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+    h = highs_model(np.r_[cost[tt], np.zeros(M)], np.r_[batt.u_min_kw[nn, tt], y_lo],
+                    np.r_[batt.u_max_kw[nn, tt], y_hi], a, np.zeros(M), np.zeros(M), threads=1)
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()

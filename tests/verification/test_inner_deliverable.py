@@ -22,15 +22,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flexibility.battery import Battery, vehicle_batteries
+from flexibility.battery import vehicle_batteries
 from flexibility.fleet import Fleet
-from flexibility.gpolymatroid import BatterySet, optimise
 from flexibility.inner import (
     alpha_intersection,
     deviations,
     scenario_batteries,
     share_policy,
 )
+from tests.batteries import battery_vertices
 
 TOL = 1e-6
 
@@ -100,20 +100,6 @@ def violations(raw: dict, m: int, x_kw: np.ndarray) -> list[str]:
             if e + raw["eta_c"] * pc * dt * left < q - TOL:
                 out.append(f"vehicle {n} misses its requirement {q} (has {e}, {left} left)")
     return out
-
-
-def battery_vertices(b: Battery, rng: np.random.Generator, n_random: int) -> np.ndarray:
-    """Extreme trajectories of a battery ``(T,)``: random directions and per-interval extremes."""
-    T = b.n_intervals
-    bs = BatterySet(b.p_lo_kw[None], b.p_hi_kw[None], b.y_lo_kwh[None], b.y_hi_kwh[None],
-                    b.dt_h)
-    costs = [rng.normal(size=T) for _ in range(n_random)]
-    for t in range(T):
-        for s in (-1.0, 1.0):
-            c = np.zeros(T)
-            c[t] = s
-            costs.append(c)
-    return np.array([optimise(bs, c)[0] for c in costs])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

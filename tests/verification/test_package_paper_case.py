@@ -21,9 +21,9 @@ from environment.grid_assessment import build_grid_model
 from environment.station_assessment import make_case
 from environment.transmission_assessment import case_layers
 from flexibility.battery import vehicle_batteries
-from flexibility.gpolymatroid import BatterySet, optimise
 from flexibility.inner import share_policy
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
+from tests.batteries import battery_vertices
 
 M = 30
 
@@ -147,19 +147,6 @@ def lp_split_exists(sc, raw, total_kw, net_lo, net_hi):
     return res.status == 0
 
 
-def vertices(dev, rng, n_random):
-    T = dev.n_intervals
-    bs = BatterySet(dev.p_lo_kw[None], dev.p_hi_kw[None], dev.y_lo_kwh[None], dev.y_hi_kwh[None],
-                    dev.dt_h)
-    costs = list(rng.normal(size=(n_random, T)))
-    for t in range(T):
-        for s in (-1.0, 1.0):
-            c = np.zeros(T)
-            c[t] = s
-            costs.append(c)
-    return np.array([optimise(bs, c)[0] for c in costs])
-
-
 def test_extreme_trajectories_disaggregate_on_kept_days(case):
     sc, draws, fleets, layers = case
     pk = layers.package
@@ -168,7 +155,7 @@ def test_extreme_trajectories_disaggregate_on_kept_days(case):
     assert not dev.empty_mask()
     assert (dev.y_lo_kwh <= dev.y_hi_kwh + 1e-9).all()
     net_lo, net_hi = layers.dist_boxes.lo_kw, layers.dist_boxes.hi_kw
-    delta = vertices(dev, np.random.default_rng(5), 1000)
+    delta = battery_vertices(dev, np.random.default_rng(5), 1000)
     assert len(delta) >= 1000 + 2 * sc.horizon.n_intervals
     from flexibility.alpha_sets import join_fleets
 
@@ -193,7 +180,7 @@ def test_lp_over_raw_sessions_finds_a_split(case):
     net_lo, net_hi = layers.dist_boxes.lo_kw, layers.dist_boxes.hi_kw
     m = int(np.flatnonzero(inner.kept)[0])
     raw = raw_vehicles(sc, draws, m)
-    for delta in vertices(dev, np.random.default_rng(9), 2)[:2]:
+    for delta in battery_vertices(dev, np.random.default_rng(9), 2)[:2]:
         assert lp_split_exists(sc, raw, inner.ref_kw[m] + delta, net_lo, net_hi)
     # and the check can fail: a total beyond the fleet's power is not deliverable
     too_much = inner.ref_kw[m] + dev.p_hi_kw + 50.0
