@@ -127,7 +127,7 @@ class InnerSet:
 def _station_sum(x: FloatArray, station: np.ndarray, n_stations: int) -> FloatArray:
     """Sum ``(..., N, T)`` over vehicles per station -> ``(..., J, T)``."""
     onehot = (station[..., :, None] == np.arange(n_stations)).astype(np.float64)  # (..., N, J)
-    return np.einsum("...nt,...nj->...jt", x, onehot)
+    return np.matmul(np.swapaxes(onehot, -1, -2), x)  # (..., J, N) @ (..., N, T)
 
 
 def _reference_rates(vb: VehicleBatteries) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -365,17 +365,33 @@ def discard_order(batt: Battery, n_min: int = 1, unusable: np.ndarray | None = N
     # lower rows enter negated so that every row is an "upper" bound: intersection = min
     rows = np.concatenate([batt.p_hi_kw / width_p, -batt.p_lo_kw / width_p,
                            batt.y_hi_kwh / width_y, -batt.y_lo_kwh / width_y], axis=-1)
+    # every column sorted once; p1/p2 point at the smallest and second-smallest kept entries
+    srt = np.argsort(rows, axis=0, kind="stable")  # (M, C)
+    vals = np.take_along_axis(rows, srt, axis=0)
+    cols = np.arange(rows.shape[1])
+
+    def advance(p: np.ndarray) -> np.ndarray:
+        """Move each pointer forward to the next kept scenario (or past the end)."""
+        while True:
+            inside = p < m
+            stale = np.zeros_like(inside)
+            stale[inside] = ~keep[srt[p[inside], cols[inside]]]
+            if not stale.any():
+                return p
+            p = np.where(stale, p + 1, p)
+
+    p1 = advance(np.zeros(rows.shape[1], dtype=np.int64))
+    p2 = advance(p1 + 1)
     while keep.sum() > max(n_min, 1):
-        idx = np.flatnonzero(keep)
-        sub = rows[idx]
-        part = np.argpartition(sub, 1, axis=0)  # at least two kept inside the loop
-        first = np.take_along_axis(sub, part[:1], axis=0)[0]
-        second = np.take_along_axis(sub, part[1:2], axis=0)[0]
-        gain = np.zeros(len(idx))
-        np.add.at(gain, part[0], second - first)
-        drop = int(idx[int(np.argmax(gain))])
+        first = srt[p1, cols]
+        gain = np.bincount(first, weights=vals[np.minimum(p2, m - 1), cols] - vals[p1, cols],
+                           minlength=m)
+        gain[~keep] = -np.inf
+        drop = int(np.argmax(gain))
         keep[drop] = False
         order.append(drop)
+        p1 = advance(np.where(first == drop, p2, p1))
+        p2 = advance(np.maximum(p2, p1 + 1))
     return np.asarray(order, dtype=np.int64)
 
 
