@@ -108,6 +108,17 @@ def run_assess(args: argparse.Namespace) -> int:
             print(f"  {layer} layer ({summary['policy']}): peak charging "
                   f"{lm['peak_ch_kw']:.1f} kW, peak discharging {lm['peak_dis_kw']:.1f} kW, "
                   f"area {lm['area_kwh']:.0f} kWh")
+        cov = summary.get("coverage", {})
+        key = f"{cfg.alpha:.2f}"
+        if all(key in cov.get(layer, {}) for layer in ("station", "distribution",
+                                                         "transmission")):
+            print(f"  whole-day coverage at α = {cfg.alpha:.2f} on "
+                  f"{cfg.coverage_days // 2} fresh days: station "
+                  f"{cov['station'][key]['whole_day']:.2f}, distribution "
+                  f"{cov['distribution'][key]['whole_day']:.2f}, transmission "
+                  f"{cov['transmission'][key]['whole_day']:.2f}; packaging efficiency "
+                  f"{100 * summary['packaging']['efficiency']:.0f} % of the exact deliverable "
+                  "area")
         c = summary["clipping"]["charge"]
         print(f"  charging-side clipping: mean {100 * c['mean_rate']:.1f} %, max "
               f"{100 * c['max_rate']:.1f} % at {c['time_of_max']}; AC checks: "
