@@ -51,6 +51,7 @@ from environment.validation import (
     apply_deviations,
     inside,
 )
+from flexibility.alpha_sets import case_sets
 from flexibility.fleet import Fleet
 from flexibility.packaging import disaggregate
 from scenarios.behaviour import BehaviourModel
@@ -103,9 +104,9 @@ class CoSimModel(mesa.Model):
         self.progress = progress
         self.deviations = DEFAULT_DEVIATIONS if deviations is None else deviations
         self.evs: list[RealisedEV] = []
-        # realised day, future pools, TSO calls, deviations of the realised day (spawning a
-        # fourth child leaves the first three as they were)
-        streams = self.rng.spawn(4)
+        # realised day, future pools, TSO calls, deviations of the realised day, fresh days of
+        # the DA calibration (spawning more children leaves the earlier ones as they were)
+        streams = self.rng.spawn(5)
         self._dev_streams = iter(streams[3].spawn(len(sc.stations)))
         grid = build_grid_model(sc)
         alpha, ev = sc.assessment.alpha, sc.ev
@@ -129,13 +130,22 @@ class CoSimModel(mesa.Model):
                 self._create_evs(station, day)
         self.grid_agent = GridAgent(self, grid, ev.eta_ch, ev.eta_dis)
         # the day-ahead commitment: the α battery of the pools (assess's DA transmission layer,
-        # ``ceil(alpha M)`` sampled days kept, placed at their mean reference)
+        # placed at the kept days' mean reference); with ``assessment.coverage_days`` the kept
+        # share and shrink are calibrated on fresh sampled days as in ``assess``
         names = tuple(self.stations)
         m = self._pool_fleets[0].shape[0]
         keep = math.ceil(alpha * m - 1e-9) / m
         da_case = make_case(names, self._pool_fleets, hz.n_intervals, 0, keep,
                             sc.assessment.aggregation)
-        self.da_layers = case_layers(grid, da_case, keep)
+        fresh = None
+        n_fresh = sc.assessment.coverage_days
+        if sc.traffic is None and n_fresh > 1:
+            fresh = case_sets(names, [
+                fleet_from_sessions(draw_sessions(behaviour, hz, st.n_ev, n_fresh,
+                                                  sc.behaviour.v2g_share, r), ev, hz)
+                for st, r in zip(sc.stations, streams[4].spawn(len(sc.stations)),
+                                 strict=True)], hz.n_intervals)
+        self.da_layers = case_layers(grid, da_case, keep, fresh, (alpha,), alpha)
         self.da_boundary = cap_at_distribution(self.da_layers, list(grid.stations))
         self.tso = TransmissionAgent(self, self.da_boundary[ALL], self.policy,
                                      streams[2], sim.regulation_period_min)

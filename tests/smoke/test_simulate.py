@@ -182,7 +182,7 @@ def test_tiny_substation_is_physically_invalid(tmp_path, capsys):
 
 
 def test_calls_on_the_day_ahead_edges_can_fail(tmp_path):
-    code = main(["simulate", "--policy", "edge-da", "--scenarios", "20", "--seed", "5",
+    code = main(["simulate", "--policy", "edge-da", "--scenarios", "20", "--seed", "2",
                  "--quiet", "--no-plots", "--out", str(tmp_path)])
     s = json.loads((tmp_path / "summary.json").read_text())
     assert code == s["exit_code"] and s["policy"] == "edge-da"
