@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.aggregation import Envelope, station_envelope
+from flexibility.aggregation import Envelope
 from flexibility.alpha_sets import (
     CaseSets,
     Coverage,
@@ -264,9 +264,3 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
                               spearman=spearman_table(model, regenerated),
                               unreachable_capped=unreachable, n_sessions=n_sessions)
 
-
-def exact_envelopes(fleets: list[Fleet], names: tuple[str, ...], n_intervals: int,
-                    t0: int = 0) -> dict[str, Envelope]:
-    """Per-scenario exact station envelopes (power projections), for reference plots."""
-    return {name: station_envelope(f, n_intervals, t0) for name, f in zip(names, fleets,
-                                                                          strict=True)}

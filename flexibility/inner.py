@@ -42,7 +42,6 @@ chosen greedily, one at a time, as the one whose removal widens the intersection
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -491,26 +490,6 @@ def alpha_intersection(sb: ScenarioBatteries, n_keep: int,
     return InnerSet(scenarios=sb.batteries, ref_kw=sb.ref_kw, kept=kept, deviation=joint,
                     alpha_set=shifted_by(joint, r_hat), network_misfit=sb.misfit,
                     unsheddable_kw=sb.unsheddable_kw, params=sb.params, scale=scale)
-
-
-def inner_set(vb: VehicleBatteries, station: np.ndarray, n_stations: int, alpha: float,
-              net_lo: FloatArray | None = None, net_hi: FloatArray | None = None,
-              params: tuple[float, float, float] = DEFAULT_PARAMS) -> InnerSet:
-    """Inner batteries of the scenarios ``(M, N, T)`` and their α intersection.
-
-    Args:
-        vb: Vehicle batteries with a scenario axis first.
-        station: Station index per vehicle.
-        n_stations: Number of stations.
-        alpha: Share of scenarios the set must be feasible in (``ceil(alpha M)`` are kept; with
-            one scenario, that scenario).
-        net_lo: Network box lower bounds ``(T, J)`` (``None``: no network).
-        net_hi: Upper bounds.
-        params: ``(tau_h, gamma, kappa)`` of the policy.
-    """
-    sb = scenario_batteries(vb, station, n_stations, net_lo, net_hi, params)
-    m = sb.ref_kw.shape[0]
-    return alpha_intersection(sb, max(1, min(m, math.ceil(alpha * m - 1e-9))))
 
 
 def _concat_batteries(parts: list[Battery]) -> Battery:
