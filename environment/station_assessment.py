@@ -36,8 +36,8 @@ from flexibility.alpha_sets import (
     station_rows,
     total_deviation,
 )
+from flexibility.discard import discard_order, intersect, keep_mask
 from flexibility.fleet import Fleet
-from flexibility.inner import discard_order, intersect, keep_mask
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario

@@ -40,15 +40,8 @@ from flexibility.alpha_sets import (
     total_deviation,
 )
 from flexibility.battery import Battery
-from flexibility.inner import (
-    InnerSet,
-    ScenarioBatteries,
-    alpha_intersection,
-    discard_order,
-    fleet_batteries,
-    intersect,
-    keep_mask,
-)
+from flexibility.discard import discard_order, intersect, keep_mask
+from flexibility.inner import InnerSet, ScenarioBatteries, alpha_intersection, fleet_batteries
 from flexibility.packaging import Boundary, battery_boundary
 
 

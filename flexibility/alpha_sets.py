@@ -29,15 +29,9 @@ import numpy as np
 
 from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import Battery, compact_fleet, cumulative_to_power, vehicle_batteries
+from flexibility.discard import deviations, discard_greedy, keep_mask
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.inner import (
-    _station_sum,
-    deviations,
-    discard_greedy,
-    keep_mask,
-    scenario_chunks,
-    share_policy,
-)
+from flexibility.inner import _station_sum, scenario_chunks, share_policy
 
 Aggregation = Literal["total", "stations"]
 

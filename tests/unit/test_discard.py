@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from flexibility.battery import Battery
-from flexibility.inner import discard_order
+from flexibility.discard import discard_order
 
 
 def brute_order(batt: Battery, n_min: int) -> list[int]:

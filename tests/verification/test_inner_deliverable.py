@@ -23,13 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flexibility.battery import vehicle_batteries
+from flexibility.discard import deviations
 from flexibility.fleet import Fleet
-from flexibility.inner import (
-    alpha_intersection,
-    deviations,
-    scenario_batteries,
-    share_policy,
-)
+from flexibility.inner import alpha_intersection, scenario_batteries, share_policy
 from tests.batteries import battery_vertices
 
 TOL = 1e-6
