@@ -2,7 +2,7 @@
 
 import sys
 
-from environment.cli import main
+from environment.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

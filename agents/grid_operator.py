@@ -39,11 +39,11 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from environment.grid_assessment import GridModel, LayerSet, layers_for
-from environment.station_assessment import ALL
 from flexibility.aggregation import Envelope
+from flexibility.cases import ALL
 from flexibility.packaging import Boundary, InnerBox, package
 from grid.ac import AcResult, bisect_segments
+from grid.layers import GridModel, LayerSet, layers_for
 from grid.lindistflow import NetworkLimits
 
 VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from flexibility.common import FloatArray, IntArray, ModelInputError
 
 
-class FleetError(ValueError):
+class FleetError(ModelInputError):
     """A fleet's parameters are inconsistent (names the field and the fix)."""
 
 

@@ -64,11 +64,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from flexibility.common import FloatArray, IntArray
 from flexibility.lp import highs_model
 
-FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-IntArray = NDArray[np.int64]
 
 EMPTY_TOL_KWH = 1e-7
 

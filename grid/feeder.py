@@ -25,16 +25,13 @@ import networkx as nx
 import numpy as np
 import pandapower as pp
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
-from scenarios.errors import InputError
+from flexibility.common import FloatArray, IntArray, ModelInputError
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 PLACEHOLDER_KA = 9999.0  # case33bw and other test cases mark "no rating" with 99999 kA
 
 
-class FeederError(InputError):
+class FeederError(ModelInputError):
     """A feeder cannot be used (meshed, unknown bus, missing rating); names the fix."""
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import stats
 
-FloatArray = NDArray[np.float64]
+from flexibility.common import FloatArray
 
 
 def spearman_to_pearson(rho_s: FloatArray) -> FloatArray:

@@ -14,7 +14,6 @@ the listed ``pv_buses``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,29 +21,10 @@ import numpy as np
 import pandas as pd
 
 from flexibility.fleet import FloatArray
+from grid.background import Background, spread  # noqa: F401  (re-exported)
 from scenarios.errors import InputError
 
 BUILTIN_PROFILES = "builtin:simbench_summer_weekday"
-
-
-@dataclass(frozen=True)
-class Background:
-    """Background consumption per interval and bus position (consumption positive).
-
-    Attributes:
-        p_load_kw: Active load ``(T, n_bus)``.
-        q_load_kvar: Reactive load ``(T, n_bus)``.
-        p_pv_kw: PV generation ``(T, n_bus)`` (non-negative; enters as negative consumption).
-    """
-
-    p_load_kw: FloatArray
-    q_load_kvar: FloatArray
-    p_pv_kw: FloatArray
-
-    @property
-    def p_net_kw(self) -> FloatArray:
-        """Net active consumption ``P_load - P_pv``."""
-        return self.p_load_kw - self.p_pv_kw
 
 
 def read_shapes(source: str, base_dir: str | Path = ".") -> pd.DataFrame:
@@ -84,17 +64,3 @@ def feeder_totals(shapes: pd.DataFrame, start_min: int, dt_min: int, n_intervals
     return load, pv
 
 
-def spread(load_kw: FloatArray, pv_kw: FloatArray, nominal_p_kw: FloatArray,
-           nominal_q_kvar: FloatArray, pv_positions: list[int] | None) -> Background:
-    """Spread feeder totals over bus positions (see module docstring)."""
-    w = nominal_p_kw / nominal_p_kw.sum()
-    ratio = np.divide(nominal_q_kvar, nominal_p_kw, out=np.zeros_like(nominal_p_kw),
-                      where=nominal_p_kw > 0)
-    p = load_kw[:, None] * w[None, :]
-    if pv_positions:
-        wpv = np.zeros_like(w)
-        np.add.at(wpv, pv_positions, 1.0 / len(pv_positions))  # repeated buses count twice
-    else:
-        wpv = w
-    return Background(p_load_kw=p, q_load_kvar=p * ratio[None, :],
-                      p_pv_kw=pv_kw[:, None] * wpv[None, :])

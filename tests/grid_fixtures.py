@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from environment.grid_assessment import GridModel
 from grid.ac import ac_solver
+from grid.background import Background
 from grid.feeder import load_feeder
+from grid.layers import GridModel
 from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
-from scenarios.profiles import Background
 
 _FEEDER = {}
 

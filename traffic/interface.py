@@ -2,7 +2,7 @@
 
 An EV agent asks its travel model when it reaches its station; the agent does not care how that
 time is produced. :class:`ScheduledArrival` returns the arrival time drawn from the behaviour
-model; ``traffic.coupling.AssignedArrivals`` returns the arrival the dynamic traffic
+model; ``environment.traffic_coupling.AssignedArrivals`` returns the arrival the dynamic traffic
 equilibrium decides. No agent changes between the two.
 """
 

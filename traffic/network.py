@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from scenarios.errors import InputError
+from flexibility.common import ModelInputError
 
 LINK_KINDS = ("road", "charge", "v2g", "dummy")
 
@@ -34,7 +34,7 @@ NGUYEN_DUPUIS_LINKS = (  # (from, to, free-flow min, capacity veh/h), numbered 1
 NGUYEN_DUPUIS_OD = {(1, 2): 400.0, (1, 3): 800.0, (4, 2): 600.0, (4, 3): 200.0}
 
 
-class NetworkError(InputError):
+class NetworkError(ModelInputError):
     """A road network or its demand is unusable (names the element and the fix)."""
 
 

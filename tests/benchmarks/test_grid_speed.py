@@ -14,8 +14,9 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from environment.grid_assessment import assess_grid_layers, build_grid_model
-from environment.station_assessment import assess_station_layer
+from environment.assessment.grid import assess_grid_layers
+from environment.assessment.station import assess_station_layer
+from environment.grid_setup import build_grid_model
 from grid.ac import RadialSweep
 from grid.feeder import run_ac
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from environment.montecarlo import Cluster, run_montecarlo
+from environment.experiments.montecarlo import Cluster, run_montecarlo
 
 pytestmark = pytest.mark.benchmark
 N = 10

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from environment.grid_assessment import assess_grid_layers, build_grid_model
-from environment.station_assessment import assess_station_layer
+from environment.assessment.grid import assess_grid_layers
+from environment.assessment.station import assess_station_layer
+from environment.grid_setup import build_grid_model
 from flexibility.alpha_sets import join_fleets
 from flexibility.battery import compact_fleet
 from flexibility.inner import fleet_batteries

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from environment.cosim import CoSimModel
+from environment.model import CoSimModel
 
 pytestmark = pytest.mark.benchmark
 

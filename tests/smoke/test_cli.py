@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from environment.cli import main
+from environment.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw", "e_min_kwh",

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from scipy import stats
 
-from environment.cli import main
+from environment.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = """

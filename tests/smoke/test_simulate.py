@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from environment.cli import main
+from environment.cli.main import main
 
 TABLES = ("ticks", "evs", "network", "setpoints")
 

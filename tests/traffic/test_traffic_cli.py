@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from environment.cli import main
+from environment.cli.main import main
 from traffic.network import NetworkError
 from traffic.scenario import build_network
 
@@ -72,8 +72,8 @@ def test_bad_station_and_demand_are_named(paper_scenario):
     bad = cfg.model_copy(update={"stations": [cfg.stations[0].model_copy(update={"node": 99})]})
     with pytest.raises(NetworkError, match="node 99 is not in the network"):
         build_network(bad)
+    from environment.traffic_coupling import traffic_sessions
     from scenarios.errors import InputError
-    from traffic.coupling import traffic_sessions
 
     scen = load_scenario("nd_coupled")
     late = scen.model_copy(update={"traffic": cfg.model_copy(update={"start": "22:00"})})

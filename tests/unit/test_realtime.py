@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from environment.station_assessment import make_case, rt_fleet
+from environment.assessment.station import rt_fleet
 from flexibility.aggregation import station_envelope
+from flexibility.cases import make_case
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions, observe_at
 
 

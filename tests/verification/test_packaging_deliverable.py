@@ -8,10 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from environment.grid_assessment import layers_for
-from environment.station_assessment import ALL
 from flexibility.aggregation import station_envelope
+from flexibility.cases import ALL
 from flexibility.packaging import station_inner_box
+from grid.layers import layers_for
 from tests.grid_fixtures import small_grid_model
 from tests.strategies import fleets
 

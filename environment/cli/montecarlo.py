@@ -17,14 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from environment.runs import load_behaviour
+from environment.cli.runs import load_behaviour
 from scenarios.errors import InputError
 
 
 def run_montecarlo_command(args: argparse.Namespace) -> int:
     """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
-    from environment import mc_report
-    from environment.montecarlo import (
+    from environment.experiments.montecarlo import (
         Cluster,
         load_ticks,
         run_montecarlo,
@@ -32,6 +31,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         write_tables,
     )
     from environment.outputs import write_json, write_parquet
+    from environment.reporting import mc_report
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -71,7 +71,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     finally:
         workers = cluster.workers
         cluster.close()  # workers stop here: replicates still running may finish first
-    from environment.montecarlo import finished, write_manifest
+    from environment.experiments.montecarlo import finished, write_manifest
 
     for params, sc in points:  # the folders are the truth; bring every manifest up to date
         folder = out / "sweep" / mc_report.point_folder(params) if params else out

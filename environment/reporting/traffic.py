@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.plots import _STYLE
+from environment.reporting.plots import _STYLE
 from traffic.assignment import AssignmentResult, Demand, Prices, money, path_sets
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork

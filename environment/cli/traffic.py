@@ -7,15 +7,15 @@ import time
 
 import numpy as np
 
-from environment.runs import run_folder
+from environment.cli.runs import run_folder
 from scenarios.errors import InputError
 
 
 def run_traffic(args: argparse.Namespace) -> int:
     """Run ``traffic``: a static or dynamic equilibrium, its tables, summary and figures."""
     from environment.outputs import write_json, write_parquet
+    from environment.reporting import traffic as report
     from scenarios.config import Traffic, load_scenario
-    from traffic import report
     from traffic.assignment import dynamic_ue
     from traffic.scenario import build_demand, build_network, build_prices
     from traffic.static import static_ue

@@ -1,45 +1,36 @@
-"""Distribution and transmission layers on top of the station layer (paper §3.3–3.4, §4.4–4.5).
+"""One tick's network layers: clip station boxes, AC-correct them and package (grid ∘ flexibility).
 
-Build → solve → report:
+The step the grid agent runs every tick and the offline assessment runs per case:
 
-1. :func:`build_grid_model` loads the feeder, maps the station buses, spreads the background
-   load/PV over the buses, solves the background AC operating point (its losses enter the
-   substation headroom) and builds the LinDistFlow security set of every interval once.
-2. :func:`network_boxes` clips station boxes with the chosen policy, AC-checks the charging and
-   discharging corners of every interval and tightens them by bisection where AC violates a
-   limit (AC-corrected clipping), and measures the AC boundary along the same direction.
-3. :func:`assess_grid_layers` applies 2 to the station envelopes (distribution layer),
-   intersects the deliverable inner boxes with the distribution boxes (transmission layer;
-   where that is empty, applies 2 to the inner boxes themselves),
-   for the DA case and every RT observation, and traces the DA P–Q sets.
+1. :func:`network_boxes` clips station boxes with the chosen policy (LinDistFlow security set,
+   ``grid.clipping``), AC-checks the charging and discharging corners of every interval and
+   tightens them by bisection where AC violates a limit (AC-corrected clipping), and measures
+   the AC boundary along the same direction.
+2. :func:`layers_for` applies 1 to the station envelopes (distribution layer, energy rows by
+   :func:`clip_energy`), intersects the deliverable inner boxes with the distribution boxes
+   (transmission layer; where that is empty, applies 1 to the inner boxes themselves) and
+   packages the boundary.
+
+:class:`GridModel` holds everything about the feeder that is built once (``environment``
+builds it from a scenario).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from environment.station_assessment import ALL, StationLayerResult, sum_envelopes
 from flexibility.aggregation import Envelope
+from flexibility.alpha_sets import Coverage
+from flexibility.cases import ALL, sum_envelopes
+from flexibility.inner import InnerSet
 from flexibility.packaging import Boundary, InnerBox, package
-from grid.ac import Bisection, ac_solver, bisect_segments
+from grid.ac import Bisection, bisect_segments
+from grid.background import Background
 from grid.clipping import BINDING_NAMES, ClipResult, clip, reference_point
-from grid.feeder import Feeder, FeederError, FloatArray, load_feeder
-from grid.lindistflow import (
-    KIND_NAMES,
-    LinDistFlow,
-    NetworkLimits,
-    SecuritySet,
-    station_positions,
-)
-from grid.pq import PQResult, pq_projection
-from scenarios.config import Scenario
-from scenarios.profiles import Background, feeder_totals, read_shapes, spread
-
-if TYPE_CHECKING:
-    from environment.transmission_assessment import PackageInfo
+from grid.feeder import Feeder, FloatArray
+from grid.lindistflow import KIND_NAMES, LinDistFlow, NetworkLimits, SecuritySet
 
 
 @dataclass(frozen=True)
@@ -82,39 +73,6 @@ class GridModel:
         """Background consumption ``(P, Q)`` of intervals ``t0 .. t0 + n - 1``."""
         b = self.background
         return b.p_net_kw[t0:t0 + n], b.q_load_kvar[t0:t0 + n]
-
-
-def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel:
-    """Load the feeder, map stations, spread profiles and build the security set.
-
-    Raises:
-        FeederError: Unknown feeder or station bus, missing bus, meshed feeder.
-    """
-    g, hz = scenario.grid, scenario.horizon
-    feeder = load_feeder(g.feeder, scenario.base_dir, g.line_margin)
-    buses = []
-    for st in scenario.stations:
-        if st.bus is None:
-            raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
-                              f"station ({g.bus_numbering} numbering)")
-        buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
-    positions = station_positions(feeder, buses)
-    p = g.profiles
-    load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
-                             hz.n_intervals, p.load_min_kw, p.load_peak_kw, p.pv_peak_kw)
-    pv_pos = [feeder.position(feeder.resolve_bus(b, g.bus_numbering)) for b in p.pv_buses]
-    background = spread(load, pv, feeder.load_p_kw, feeder.load_q_kvar, pv_pos or None)
-    limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
-    ldf = LinDistFlow(feeder)
-    solver = ac_solver(feeder)
-    base = solver.solve(background.p_net_kw, background.q_load_kvar)
-    loss = np.where(base.converged, base.p_slack_kw - background.p_net_kw.sum(1), 0.0)
-    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
-    return GridModel(feeder=feeder, ldf=ldf, solver=solver, limits=limits,
-                     stations=tuple(s.name for s in scenario.stations),
-                     station_bus=tuple(int(s.bus) for s in scenario.stations),
-                     pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
-                     policy=policy or g.policy)
 
 
 @dataclass(frozen=True)
@@ -237,6 +195,29 @@ def clip_energy(env: Envelope, lo_kw: FloatArray, hi_kw: FloatArray, eta_ch: flo
 
 
 @dataclass(frozen=True)
+class PackageInfo:
+    """How the transmission boundary of a case was built and how good it is.
+
+    Attributes:
+        inner: The α inner set (per-scenario batteries, kept scenarios, deviation battery).
+        efficiency: Transmission area / area of the exact deliverable set (the distribution
+            rows: the α set of the sampled fleets inside the network boxes).
+        infeasible_intervals: Intervals where the network cannot carry the must-serve load.
+        unsheddable_kw: Load above the network's bound that no control can shed, per interval
+            (largest over kept scenarios).
+        coverage: Out-of-sample coverage per layer and α (empty when not measured).
+        station: Station rows re-centred on the network-feasible reference.
+    """
+
+    inner: InnerSet
+    efficiency: float
+    infeasible_intervals: np.ndarray
+    unsheddable_kw: np.ndarray
+    coverage: dict[str, dict[float, Coverage]]
+    station: dict[str, Envelope]
+
+
+@dataclass(frozen=True)
 class LayerSet:
     """Distribution and transmission results of one case (DA or one RT observation).
 
@@ -301,45 +282,3 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
                     own_allocation_intervals=np.flatnonzero(own_used) + t0)
 
 
-@dataclass(frozen=True)
-class GridLayerResult:
-    """Distribution and transmission layers of a scenario.
-
-    Attributes:
-        model: The grid model used.
-        da: DA layers.
-        rt: RT layers per observation label.
-        pq: DA P–Q projection.
-        s_max_kva: Converter limits used by the P–Q sets ``(T, J)``.
-    """
-
-    model: GridModel
-    da: LayerSet
-    rt: dict[str, LayerSet]
-    pq: PQResult
-    s_max_kva: FloatArray
-
-
-def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
-                       gm: GridModel) -> GridLayerResult:
-    """Distribution and transmission layers for the DA case and every RT observation."""
-    from environment.transmission_assessment import case_layers
-
-    a_cfg = scenario.assessment
-    frac = station.keep_fraction[a_cfg.alpha]
-    da = case_layers(gm, station.da_case, frac, station.fresh, tuple(a_cfg.alpha_sensitivity),
-                     a_cfg.alpha)
-    inner = da.package.inner if da.package is not None else None
-    frac_t = float(inner.kept.mean()) if inner is not None else frac
-    scale_t = inner.scale if inner is not None else 1.0
-    rt = {kind: case_layers(gm, case, frac_t, scale=scale_t)
-          for kind, case in station.rt_cases.items()}
-    names = list(gm.stations)
-    rows = da.package.station if da.package is not None else station.da
-    lo = np.stack([rows[s].p_min_kw for s in names], axis=1)
-    hi = np.stack([rows[s].p_max_kw for s in names], axis=1)
-    s_max = scenario.grid.converter_kva_per_kw * np.maximum(hi, -lo)
-    bg_p, bg_q = gm.bg(0, lo.shape[0])
-    pq = pq_projection(gm.sec, lo, hi, s_max, scenario.grid.pq_directions, gm.solver, bg_p,
-                       bg_q, gm.positions, gm.limits)
-    return GridLayerResult(model=gm, da=da, rt=rt, pq=pq, s_max_kva=s_max)

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.montecarlo import MCRun, ci95
-from environment.plots import _STYLE
+from environment.experiments.montecarlo import MCRun, ci95
+from environment.reporting.plots import _STYLE
 from scenarios.config import Scenario, _validate
 from scenarios.errors import InputError
 

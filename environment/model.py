@@ -40,10 +40,8 @@ from agents.ev import EVSpec
 from agents.grid_operator import GridAgent, cap_at_distribution
 from agents.station import FuturePool, StationAgent
 from agents.transmission import TransmissionAgent
-from environment.grid_assessment import build_grid_model
+from environment.grid_setup import build_grid_model
 from environment.recorder import Recorder
-from environment.station_assessment import ALL, make_case
-from environment.transmission_assessment import case_layers
 from environment.validation import (
     DEFAULT_DEVIATIONS,
     Deviations,
@@ -52,8 +50,10 @@ from environment.validation import (
     inside,
 )
 from flexibility.alpha_sets import case_sets
+from flexibility.cases import ALL, make_case
 from flexibility.fleet import Fleet
 from flexibility.packaging import disaggregate
+from grid.alpha_layers import case_layers
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
@@ -159,7 +159,7 @@ class CoSimModel(mesa.Model):
         The equilibrium is the forecast of later arrivals too (a one-scenario pool), and the
         travel model hands every EV its equilibrium arrival at the station.
         """
-        from traffic.coupling import AssignedArrivals, traffic_sessions
+        from environment.traffic_coupling import AssignedArrivals, traffic_sessions
 
         sc, hz = self.scenario, self.scenario.horizon
         ts = traffic_sessions(sc)

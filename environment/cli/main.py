@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flexibility.fleet import FleetError
+from flexibility.common import ModelInputError
 from scenarios.errors import InputError
 
 DESCRIPTION = """\
@@ -202,21 +202,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "calibrate":
             return _calibrate(args)
         if args.command == "simulate":
-            from environment.cmd_simulate import run_simulate
+            from environment.cli.simulate import run_simulate
 
             return run_simulate(args)
         if args.command == "traffic":
-            from environment.cmd_traffic import run_traffic
+            from environment.cli.traffic import run_traffic
 
             return run_traffic(args)
         if args.command in ("montecarlo", "compare-da-rt"):
-            from environment.cmd_montecarlo import run_montecarlo_command
+            from environment.cli.montecarlo import run_montecarlo_command
 
             return run_montecarlo_command(args)
-        from environment.cmd_assess import run_assess
+        from environment.cli.assess import run_assess
 
         return run_assess(args)
-    except (InputError, FleetError) as exc:  # FeederError is an InputError
+    except ModelInputError as exc:  # InputError, FeederError, NetworkError, FleetError, ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.plots import _STYLE
-from environment.station_assessment import ALL
+from environment.reporting.plots import _STYLE
+from flexibility.cases import ALL
 
 EXIT_VALID, EXIT_INVALID = 0, 3
 

@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from environment.runs import load_behaviour, resolve_seed, run_folder
+from environment.cli.runs import load_behaviour, resolve_seed, run_folder
 from scenarios.errors import InputError
 
 
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
-    from environment import outputs, plots
-    from environment.station_assessment import ALL, assess_station_layer
+    from environment import outputs
+    from environment.assessment.station import assess_station_layer
+    from environment.reporting import plots
+    from flexibility.cases import ALL
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -74,7 +76,7 @@ def run_assess(args: argparse.Namespace) -> int:
         summary["coverage"] = {**coverage, **gsum["coverage"]}
         summary["stations"] = {n: {**gsum["stations"][n], **stations[n]} for n in stations}
     if args.exclusivity_benchmark:
-        from environment.exclusivity import exclusivity_benchmark
+        from environment.assessment.exclusivity import exclusivity_benchmark
 
         if args.exclusivity_days < 1:
             raise InputError("--exclusivity-days: use at least 1 day")
@@ -132,8 +134,10 @@ def run_assess(args: argparse.Namespace) -> int:
 def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
                  out: Path) -> tuple[tuple[dict, object, pd.DataFrame], object]:
     """Distribution and transmission layers: tables written, summary entries returned."""
-    from environment import grid_report, outputs
-    from environment.grid_assessment import assess_grid_layers, build_grid_model
+    from environment import outputs
+    from environment.assessment.grid import assess_grid_layers
+    from environment.grid_setup import build_grid_model
+    from environment.reporting import grid_report
 
     hz = scenario.horizon
     gm = build_grid_model(scenario, args.policy)
@@ -153,8 +157,8 @@ def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
 
 def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> None:
     """The distribution/transmission figures."""
-    from environment import grid_plots as gp
     from environment.outputs import clock
+    from environment.reporting import grid_plots as gp
 
     hz = scenario.horizon
     s, d = hz.start_min, hz.dt_min
@@ -172,7 +176,7 @@ def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> Non
 def _recentred(result, gres):
     """The station result with its rows on the network-feasible reference of each case.
 
-    See ``environment.transmission_assessment.case_layers``; the α sensitivity (paper Table 4)
+    See ``grid.alpha_layers.case_layers``; the α sensitivity (paper Table 4)
     stays on the station layer's own reference.
     """
     from dataclasses import replace

@@ -11,10 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.grid_assessment import GridLayerResult
-from environment.grid_report import boundary_metrics
-from environment.plots import _STYLE
-from environment.station_assessment import ALL, StationLayerResult
+from environment.assessment.grid import GridLayerResult
+from environment.assessment.station import StationLayerResult
+from environment.reporting.grid_report import boundary_metrics
+from environment.reporting.plots import _STYLE
+from flexibility.cases import ALL
 from flexibility.metrics import envelope_metrics
 from grid.clipping import clipping_rate
 from grid.pq import PQ_BINDING

@@ -69,7 +69,7 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     ``sum_t (P_ch + P_dis) dt``. The clipping rate is ``1 - P_dist / P_station`` on the charging
     side (mean over ticks with something to clip) and the BTE the energy clipped.
     """
-    from environment.sim_report import validation_summary
+    from environment.reporting.sim_report import validation_summary
 
     a = ticks[ticks.station == "ALL"].sort_values("t")
     out: dict[str, float] = {}
@@ -118,7 +118,7 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
         folder: Output folder of the run.
         policy: Call policy (default: the scenario's).
     """
-    from environment.cosim import CoSimModel
+    from environment.model import CoSimModel
 
     t0 = time.perf_counter()
     model = CoSimModel(scenario, behaviour, seed, policy=policy)

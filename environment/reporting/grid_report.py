@@ -12,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from environment.grid_assessment import GridLayerResult, LayerSet
+from environment.assessment.grid import GridLayerResult
+from environment.assessment.station import StationLayerResult
 from environment.outputs import clock, envelope_frame
-from environment.station_assessment import ALL, StationLayerResult
+from flexibility.cases import ALL
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
 from flexibility.packaging import Boundary
 from grid.clipping import clipping_rate
+from grid.layers import LayerSet
 from grid.pq import PQ_BINDING
 
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from environment.runs import load_behaviour, resolve_seed, run_folder
+from environment.cli.runs import load_behaviour, resolve_seed, run_folder
 from scenarios.errors import InputError
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``simulate``: one co-simulated horizon, its tables, summary and figures."""
-    from environment import sim_report
-    from environment.cosim import CoSimModel
+    from environment.model import CoSimModel
+    from environment.reporting import sim_report
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()

@@ -20,12 +20,10 @@ For one case (DA or RT at τ) of the station layer:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
-from environment.grid_assessment import GridModel, LayerSet, network_boxes
-from environment.station_assessment import ALL, Case
 from flexibility.aggregation import Envelope
 from flexibility.alpha_sets import (
     CaseSets,
@@ -40,32 +38,11 @@ from flexibility.alpha_sets import (
     total_deviation,
 )
 from flexibility.battery import Battery
+from flexibility.cases import ALL, Case
 from flexibility.discard import discard_order, intersect, keep_mask
 from flexibility.inner import InnerSet, ScenarioBatteries, alpha_intersection, fleet_batteries
 from flexibility.packaging import Boundary, battery_boundary
-
-
-@dataclass(frozen=True)
-class PackageInfo:
-    """How the transmission boundary of a case was built and how good it is.
-
-    Attributes:
-        inner: The α inner set (per-scenario batteries, kept scenarios, deviation battery).
-        efficiency: Transmission area / area of the exact deliverable set (the distribution
-            rows: the α set of the sampled fleets inside the network boxes).
-        infeasible_intervals: Intervals where the network cannot carry the must-serve load.
-        unsheddable_kw: Load above the network's bound that no control can shed, per interval
-            (largest over kept scenarios).
-        coverage: Out-of-sample coverage per layer and α (empty when not measured).
-        station: Station rows re-centred on the network-feasible reference.
-    """
-
-    inner: InnerSet
-    efficiency: float
-    infeasible_intervals: np.ndarray
-    unsheddable_kw: np.ndarray
-    coverage: dict[str, dict[float, Coverage]]
-    station: dict[str, Envelope]
+from grid.layers import GridModel, LayerSet, PackageInfo, network_boxes
 
 
 def _envelope(b: Battery) -> Envelope:

@@ -1,0 +1,1 @@
+"""Offline assessment pipelines: station, distribution and transmission layers, DA and RT."""

@@ -1,0 +1,1 @@
+"""Experiments on the kernel: Monte Carlo replicates, sweeps, day-ahead vs real time."""

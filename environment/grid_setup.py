@@ -1,0 +1,48 @@
+"""Scenario → grid model: load the feeder, map stations, spread profiles, build the security set."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grid.ac import ac_solver
+from grid.background import spread
+from grid.feeder import FeederError, load_feeder
+from grid.layers import GridModel
+from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
+from scenarios.config import Scenario
+from scenarios.profiles import feeder_totals, read_shapes
+
+
+def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel:
+    """Load the feeder, map stations, spread profiles and build the security set.
+
+    Raises:
+        FeederError: Unknown feeder or station bus, missing bus, meshed feeder.
+    """
+    g, hz = scenario.grid, scenario.horizon
+    feeder = load_feeder(g.feeder, scenario.base_dir, g.line_margin)
+    buses = []
+    for st in scenario.stations:
+        if st.bus is None:
+            raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
+                              f"station ({g.bus_numbering} numbering)")
+        buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
+    positions = station_positions(feeder, buses)
+    p = g.profiles
+    load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
+                             hz.n_intervals, p.load_min_kw, p.load_peak_kw, p.pv_peak_kw)
+    pv_pos = [feeder.position(feeder.resolve_bus(b, g.bus_numbering)) for b in p.pv_buses]
+    background = spread(load, pv, feeder.load_p_kw, feeder.load_q_kvar, pv_pos or None)
+    limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
+    ldf = LinDistFlow(feeder)
+    solver = ac_solver(feeder)
+    base = solver.solve(background.p_net_kw, background.q_load_kvar)
+    loss = np.where(base.converged, base.p_slack_kw - background.p_net_kw.sum(1), 0.0)
+    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
+    return GridModel(feeder=feeder, ldf=ldf, solver=solver, limits=limits,
+                     stations=tuple(s.name for s in scenario.stations),
+                     station_bus=tuple(int(s.bus) for s in scenario.stations),
+                     pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
+                     policy=policy or g.policy)
+
+

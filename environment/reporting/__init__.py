@@ -1,0 +1,1 @@
+"""Tables and figures of every command (one style module; no backend switch at import)."""
