@@ -40,8 +40,8 @@ import mesa
 import numpy as np
 
 from flexibility.aggregation import Envelope
-from flexibility.cases import ALL
 from flexibility.packaging import Boundary, InnerBox, package
+from flexibility.stations import PerStation
 from grid.ac import AcResult, bisect_segments
 from grid.layers import GridModel, LayerSet, layers_for
 from grid.lindistflow import NetworkLimits
@@ -93,7 +93,7 @@ class Publication:
 
     Attributes:
         layers: Distribution and transmission layers as packaged (before the checks).
-        transmission: Published boundary per station and ``ALL``, capped at the distribution
+        transmission: Published boundary per station and in total, capped at the distribution
             layer (and at the AC-servable point where the must-serve load is not AC-feasible).
         infeasible: Grid-infeasible intervals ``(T - k,)`` (see module docstring).
         must_serve_kw: Must-serve load ``max(P_down_j, 0)`` per interval and station
@@ -103,7 +103,7 @@ class Publication:
     """
 
     layers: LayerSet
-    transmission: dict[str, Boundary]
+    transmission: PerStation[Boundary]
     infeasible: np.ndarray
     must_serve_kw: np.ndarray
     servable_share: np.ndarray
@@ -115,7 +115,7 @@ class Publication:
 
 
 def cap_at_distribution(layers: LayerSet, names: Sequence[str],
-                        cap_kw: np.ndarray | None = None) -> dict[str, Boundary]:
+                        cap_kw: np.ndarray | None = None) -> PerStation[Boundary]:
     """Transmission boundaries capped per station at the distribution maximum (or ``cap_kw``).
 
     Args:
@@ -130,9 +130,9 @@ def cap_at_distribution(layers: LayerSet, names: Sequence[str],
         if cap_kw is None else cap_kw
     lo, hi = np.minimum(lo, cap), np.minimum(hi, cap)
     first = b[names[0]]
-    out = {n: package(lo[:, j], hi[:, j], first.dt_h, first.t0) for j, n in enumerate(names)}
-    out[ALL] = package(lo.sum(1), hi.sum(1), first.dt_h, first.t0)
-    return out
+    return PerStation({n: package(lo[:, j], hi[:, j], first.dt_h, first.t0)
+                       for j, n in enumerate(names)},
+                      package(lo.sum(1), hi.sum(1), first.dt_h, first.t0))
 
 
 class GridAgent(mesa.Agent):

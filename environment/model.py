@@ -50,9 +50,10 @@ from environment.validation import (
     inside,
 )
 from flexibility.alpha_sets import case_sets
-from flexibility.cases import ALL, make_case
+from flexibility.cases import make_case
 from flexibility.fleet import Fleet
 from flexibility.packaging import disaggregate
+from flexibility.stations import TOTAL_LABEL
 from grid.alpha_layers import case_layers
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -147,7 +148,7 @@ class CoSimModel(mesa.Model):
                                  strict=True)], hz.n_intervals)
         self.da_layers = case_layers(grid, da_case, keep, fresh, (alpha,), alpha)
         self.da_boundary = cap_at_distribution(self.da_layers, list(grid.stations))
-        self.tso = TransmissionAgent(self, self.da_boundary[ALL], self.policy,
+        self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy,
                                      streams[2], sim.regulation_period_min)
         for agent in self.evs:
             self.env.process(agent.session(self.env))
@@ -244,7 +245,7 @@ class CoSimModel(mesa.Model):
         for name, station in self.stations.items():
             envs[name], boxes[name] = station.rt_update(k, self.n_intervals)
         pub = self.grid_agent.publish(envs, boxes)
-        b_all = pub.transmission[ALL]
+        b_all = pub.transmission.total
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
         edges = {"da": self.tso.edges(k, "da"), "prev": self.tso.edges(k, "prev"),
                  "rt": (p_down, p_up)}
@@ -270,7 +271,7 @@ class CoSimModel(mesa.Model):
         layers = pub.layers
         total = float(delivered.sum())
         ok = abs(total - call) <= DELIVERY_TOL * abs(call) + 1e-3
-        rows = [*names, ALL]
+        rows = [*names, TOTAL_LABEL]
         n_st = len(names)
         b = pub.transmission
         packaged = layers.transmission
@@ -283,16 +284,16 @@ class CoSimModel(mesa.Model):
                     for layer in edges}
         self.recorder.add_many(
             "ticks", t=k, time_min=k * self.dt_min, station=rows,
-            p_up_kw=[float(b[n].p_up_kw[0]) for n in rows],
-            p_down_kw=[float(b[n].p_down_kw[0]) for n in rows],
-            packaged_p_up_kw=[float(packaged[n].p_up_kw[0]) for n in rows],
-            packaged_p_down_kw=[float(packaged[n].p_down_kw[0]) for n in rows],
+            p_up_kw=[float(x.p_up_kw[0]) for _, x in b.labelled()],
+            p_down_kw=[float(x.p_down_kw[0]) for _, x in b.labelled()],
+            packaged_p_up_kw=[float(x.p_up_kw[0]) for _, x in packaged.labelled()],
+            packaged_p_down_kw=[float(x.p_down_kw[0]) for _, x in packaged.labelled()],
             station_p_max_kw=[float(envs[n].p_max_kw[0]) for n in names]
             + [float(sum(envs[n].p_max_kw[0] for n in names))],
             station_p_min_kw=[float(envs[n].p_min_kw[0]) for n in names]
             + [float(sum(envs[n].p_min_kw[0] for n in names))],
-            dist_p_max_kw=[float(dist[n].p_max_kw[0]) for n in rows],
-            dist_p_min_kw=[float(dist[n].p_min_kw[0]) for n in rows],
+            dist_p_max_kw=[float(x.p_max_kw[0]) for _, x in dist.labelled()],
+            dist_p_min_kw=[float(x.p_min_kw[0]) for _, x in dist.labelled()],
             da_p_up_kw=[*nan, edges["da"][1]], da_p_down_kw=[*nan, edges["da"][0]],
             prev_p_up_kw=[*nan, edges["prev"][1]], prev_p_down_kw=[*nan, edges["prev"][0]],
             call_kw=[*share.tolist(), call], delivered_kw=[*delivered.tolist(), total],

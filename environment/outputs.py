@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from flexibility.aggregation import Envelope
+from flexibility.stations import PerStation
 
 ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw",
                     "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
@@ -61,11 +62,11 @@ def clock(start_min: int, dt_min: int, t: np.ndarray) -> list[str]:
     return [f"{m // 60:02d}:{m % 60:02d}" for m in minutes.astype(int)]
 
 
-def envelope_frame(layer: str, kind: str, envelopes: dict[str, Envelope], start_min: int,
+def envelope_frame(layer: str, kind: str, envelopes: PerStation[Envelope], start_min: int,
                    dt_min: int) -> pd.DataFrame:
-    """Rows of the envelope table for one layer and kind, every station and ``ALL``."""
+    """Rows of the envelope table for one layer and kind, every station and the total."""
     frames = []
-    for station, env in envelopes.items():
+    for station, env in envelopes.labelled():
         t = np.arange(env.t0, env.t0 + env.n_intervals)
         frames.append(pd.DataFrame({
             "layer": layer, "kind": kind, "station": station, "t": t,

@@ -180,7 +180,7 @@ def inside(call_kw: np.ndarray, lo_kw: np.ndarray, hi_kw: np.ndarray) -> np.ndar
 
 
 def layer_validation(all_ticks: pd.DataFrame, dt_h: float) -> dict[str, dict[str, float | None]]:
-    """Hold rate and undelivered energy per layer from the ``ALL`` tick rows.
+    """Hold rate and undelivered energy per layer from the total (``station = ALL``) tick rows.
 
     Returns:
         ``{"hold_rate": {layer: rate or None}, "undelivered_kwh": {layer: kWh},

@@ -32,6 +32,7 @@ from flexibility.battery import Battery, compact_fleet, cumulative_to_power, veh
 from flexibility.discard import deviations, discard_greedy, keep_mask
 from flexibility.fleet import Fleet, FloatArray
 from flexibility.inner import _station_sum, scenario_chunks, share_policy
+from flexibility.stations import PerStation
 
 Aggregation = Literal["total", "stations"]
 
@@ -136,12 +137,12 @@ class StationRows:
     """Station-layer α rows of one case.
 
     Attributes:
-        envelopes: Per station name and ``"ALL"``: the α rows placed at the mean kept reference.
+        envelopes: Per station and their total: the α rows placed at the mean kept reference.
         kept: Kept scenarios ``(M,)`` for ``"total"``, ``(J, M)`` for ``"stations"``.
         ref_hat_kw: Mean kept reference per station ``(J, T)``.
     """
 
-    envelopes: dict[str, Envelope]
+    envelopes: PerStation[Envelope]
     kept: np.ndarray
     ref_hat_kw: FloatArray
 
@@ -184,8 +185,8 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
     y_hat = np.cumsum(ref_hat, axis=-1) * cs.dt_h
     placed = Battery(rows.p_lo_kw + ref_hat, rows.p_hi_kw + ref_hat, rows.y_lo_kwh + y_hat,
                      rows.y_hi_kwh + y_hat, cs.dt_h, cs.t0)
-    envs = {name: _as_envelope(placed.take(j)) for j, name in enumerate(cs.names)}
-    envs["ALL"] = _as_envelope(_total(placed))
+    envs = PerStation({name: _as_envelope(placed.take(j)) for j, name in enumerate(cs.names)},
+                      _as_envelope(_total(placed)))
     return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
 
 

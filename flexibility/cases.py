@@ -2,7 +2,7 @@
 
 A *case* is the day ahead or real time at τ: the sampled fleets of every station, their
 per-scenario exact sets around each day's reference (``flexibility.alpha_sets``) and the α rows
-of the kept scenarios. ``ALL`` names the total over the stations in every per-station mapping.
+of the kept scenarios, per station and in total (``flexibility.stations.PerStation``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from flexibility.alpha_sets import (
 from flexibility.discard import discard_order, intersect, keep_mask
 from flexibility.fleet import Fleet
 
-ALL = "ALL"
-
 
 @dataclass(frozen=True)
 class Case:
@@ -38,7 +36,7 @@ class Case:
 
     Attributes:
         sets: The sampled fleets of all stations and their per-scenario sets.
-        rows: The α rows (envelopes per station and ``ALL``) and the kept scenarios.
+        rows: The α rows (envelopes per station and total) and the kept scenarios.
         aggregation: ``"total"`` or ``"stations"`` (see ``flexibility.alpha_sets``).
         statistic: ``"quantile"`` (the α set) or ``"mean"``.
         scale: Shrink factor of the rows towards the reference (calibration).
@@ -58,7 +56,7 @@ class Case:
 
 
 def sum_envelopes(envs: list[Envelope]) -> Envelope:
-    """Minkowski sum of envelopes on one interval grid (stations -> ``ALL``)."""
+    """Minkowski sum of envelopes on one interval grid (stations -> total)."""
     total = envs[0]
     for env in envs[1:]:
         total = total + env

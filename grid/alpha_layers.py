@@ -38,10 +38,11 @@ from flexibility.alpha_sets import (
     total_deviation,
 )
 from flexibility.battery import Battery
-from flexibility.cases import ALL, Case
+from flexibility.cases import Case
 from flexibility.discard import discard_order, intersect, keep_mask
 from flexibility.inner import InnerSet, ScenarioBatteries, alpha_intersection, fleet_batteries
 from flexibility.packaging import Boundary, battery_boundary
+from flexibility.stations import PerStation
 from grid.layers import GridModel, LayerSet, PackageInfo, network_boxes
 
 
@@ -69,11 +70,11 @@ def distribution_rows(env: Envelope, lo_kw: np.ndarray, hi_kw: np.ndarray
 
 
 def station_boundaries(inner: InnerSet, sb: ScenarioBatteries, names: tuple[str, ...]
-                       ) -> dict[str, Boundary]:
-    """Boundary of ``ALL`` and the indicative station split (module docstring)."""
+                       ) -> PerStation[Boundary]:
+    """Boundary of the total and the indicative station split (module docstring)."""
     kept = inner.kept
     total = inner.alpha_set.tightened()
-    out = {ALL: battery_boundary(total)}
+    out: dict[str, Boundary] = {}
     dev = inner.deviation.tightened()
     share = sb.station_share[kept].mean(axis=0)  # (J, T)
     none = share.sum(axis=0) <= 1e-12
@@ -86,7 +87,7 @@ def station_boundaries(inner: InnerSet, sb: ScenarioBatteries, names: tuple[str,
                     y_ref + share[j] * dev.y_lo_kwh, y_ref + share[j] * dev.y_hi_kwh, dt,
                     total.t0)
         out[name] = battery_boundary(b)
-    return out
+    return PerStation(out, battery_boundary(total))
 
 
 def area_kwh(lo_kw: np.ndarray, hi_kw: np.ndarray, dt_h: float) -> float:
@@ -144,22 +145,22 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
     ref_hat = sb.station_ref_kw[inner.kept].mean(axis=0)  # (J, T)
     station = station_rows(cs_net, case.n_kept, case.aggregation, case.statistic,
                            ref_hat, case.scale).envelopes
-    distribution: dict[str, Envelope] = {}
+    per: dict[str, Envelope] = {}
     crossed = np.zeros(cs.n_intervals, dtype=bool)
     for j, s in enumerate(names):
         lo = np.maximum(station[s].p_min_kw, dist.lo_kw[:, j])
         hi = np.minimum(station[s].p_max_kw, dist.hi_kw[:, j])
         crossed |= lo > hi + 1e-9
-        distribution[s], c = distribution_rows(station[s], np.minimum(lo, hi), hi)
+        per[s], c = distribution_rows(station[s], np.minimum(lo, hi), hi)
         crossed |= c
-    total, c = distribution_rows(
-        station[ALL], sum(distribution[s].p_min_kw for s in names),
-        sum(distribution[s].p_max_kw for s in names))
-    distribution[ALL] = total
+    total, c = distribution_rows(station.total, sum(per[s].p_min_kw for s in names),
+                                 sum(per[s].p_max_kw for s in names))
+    distribution = PerStation(per, total)
     crossed |= c
-    transmission = {name: clip_boundary(b, distribution[name])
-                    for name, b in station_boundaries(inner, sb, names).items()}
-    b_all = transmission[ALL]
+    split = station_boundaries(inner, sb, names)
+    transmission = PerStation({n: clip_boundary(split[n], per[n]) for n in names},
+                              clip_boundary(split.total, total))
+    b_all = transmission.total
     exact_area = area_kwh(total.p_min_kw, total.p_max_kw, total.dt_h)
     efficiency = (area_kwh(b_all.p_down_kw, b_all.p_up_kw, b_all.dt_h) / exact_area
                   if exact_area > 0 else 1.0)

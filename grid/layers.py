@@ -23,9 +23,10 @@ import numpy as np
 
 from flexibility.aggregation import Envelope
 from flexibility.alpha_sets import Coverage
-from flexibility.cases import ALL, sum_envelopes
+from flexibility.cases import sum_envelopes
 from flexibility.inner import InnerSet
 from flexibility.packaging import Boundary, InnerBox, package
+from flexibility.stations import PerStation
 from grid.ac import Bisection, bisect_segments
 from grid.background import Background
 from grid.clipping import BINDING_NAMES, ClipResult, clip, reference_point
@@ -214,7 +215,7 @@ class PackageInfo:
     infeasible_intervals: np.ndarray
     unsheddable_kw: np.ndarray
     coverage: dict[str, dict[float, Coverage]]
-    station: dict[str, Envelope]
+    station: PerStation[Envelope]
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,8 @@ class LayerSet:
     """Distribution and transmission results of one case (DA or one RT observation).
 
     Attributes:
-        distribution: Effective envelope per station and ``ALL``.
-        transmission: Packaged boundary per station and ``ALL``.
+        distribution: Effective envelope per station and in total.
+        transmission: Packaged boundary per station and in total.
         dist_boxes: Clipping and AC details of the distribution layer.
         empty_intervals: Intervals where the deliverable box is empty (requirements the network
             cannot serve); the boundary there is the point closest to feasibility.
@@ -233,8 +234,8 @@ class LayerSet:
             per-tick box packaging of the co-simulator).
     """
 
-    distribution: dict[str, Envelope]
-    transmission: dict[str, Boundary]
+    distribution: PerStation[Envelope]
+    transmission: PerStation[Boundary]
     dist_boxes: NetworkBoxes
     empty_intervals: np.ndarray
     own_allocation_intervals: np.ndarray
@@ -249,9 +250,9 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
     lo = np.stack([envs[s].p_min_kw for s in names], axis=1)
     hi = np.stack([envs[s].p_max_kw for s in names], axis=1)
     dist = network_boxes(gm, t0, lo, hi)
-    distribution = {s: clip_energy(envs[s], dist.lo_kw[:, j], dist.hi_kw[:, j], eta_ch, eta_dis)
-                    for j, s in enumerate(names)}
-    distribution[ALL] = sum_envelopes([distribution[s] for s in names])
+    per = {s: clip_energy(envs[s], dist.lo_kw[:, j], dist.hi_kw[:, j], eta_ch, eta_dis)
+           for j, s in enumerate(names)}
+    distribution = PerStation(per, sum_envelopes([per[s] for s in names]))
     ilo = np.stack([boxes[s].lo_kw for s in names], axis=1)
     ihi = np.stack([boxes[s].hi_kw for s in names], axis=1)
     # Deliverable boxes: the inner boxes inside the (jointly feasible, AC-corrected)
@@ -275,8 +276,9 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
     empty = (t_lo > t_hi + 1e-9).any(axis=1)
     t_hi = np.maximum(t_hi, t_lo)
     dt_h = envs[names[0]].dt_h
-    transmission = {s: package(t_lo[:, j], t_hi[:, j], dt_h, t0) for j, s in enumerate(names)}
-    transmission[ALL] = package(t_lo.sum(1), t_hi.sum(1), dt_h, t0)
+    transmission = PerStation({s: package(t_lo[:, j], t_hi[:, j], dt_h, t0)
+                               for j, s in enumerate(names)},
+                              package(t_lo.sum(1), t_hi.sum(1), dt_h, t0))
     return LayerSet(distribution=distribution, transmission=transmission, dist_boxes=dist,
                     empty_intervals=np.flatnonzero(empty) + t0,
                     own_allocation_intervals=np.flatnonzero(own_used) + t0)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flexibility.stations import TOTAL_LABEL
 from scenarios.errors import InputError
 
 BUILTIN_SESSIONS = "builtin:perth_kinross"
@@ -284,7 +285,7 @@ class Scenario(_Strict):
     def _unique_names(self) -> Scenario:
         names = [s.name for s in self.stations]
         dup = {n for n in names if names.count(n) > 1}
-        if dup or "ALL" in names:
+        if dup or TOTAL_LABEL in names:
             raise ValueError(f"station names must be unique and not 'ALL' (got {sorted(dup)})")
         return self
 

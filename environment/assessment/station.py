@@ -12,7 +12,7 @@ Build → compute → report, with no I/O here (see ``environment.outputs``):
   part plus the α inner envelope of the sampled part.
 * Envelopes are the α rows of ``flexibility.alpha_sets``: the kept scenarios' exact
   projections around their references, intersected, at the mean kept reference; energies are
-  cumulative net grid energy after each interval. ``ALL`` is the total.
+  cumulative net grid energy after each interval, per station and in total.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from flexibility.alpha_sets import (
     case_sets,
     station_rows,
 )
-from flexibility.cases import ALL, Case, calibrated_rows, make_case
+from flexibility.cases import Case, calibrated_rows, make_case
 from flexibility.fleet import Fleet
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
+from flexibility.stations import PerStation
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario
 from scenarios.fleetgen import (
@@ -49,25 +50,25 @@ class StationLayerResult:
     """Everything the station layer produces.
 
     Attributes:
-        da: Day-ahead α envelope per station name and ``ALL`` (arrays of shape ``(T,)``).
+        da: Day-ahead α envelope per station and in total (arrays of shape ``(T,)``).
         rt: Real-time α envelopes per observation label (``"rt@HH:MM"``), per station and
-            ``ALL``, over the remaining horizon.
+            in total, over the remaining horizon.
         da_case: The DA case (fleets, per-scenario sets, kept scenarios).
         rt_cases: The RT cases per observation label.
         fresh: Fresh DA days (another random stream) for out-of-sample coverage, or ``None``:
             even days calibrate the number of kept scenarios, odd days measure coverage.
         keep_fraction: Kept share of the scenarios per confidence level (calibrated on the
             validation days, else ``ceil(alpha M) / M``).
-        alpha_sensitivity: ``(alpha, metrics of ALL)`` per requested confidence level.
-        alpha_envelopes: ``ALL`` α envelope per requested confidence level.
+        alpha_sensitivity: ``(alpha, metrics of the total)`` per requested confidence level.
+        alpha_envelopes: Total α envelope per requested confidence level.
         coverage: Station-layer coverage on the fresh days per confidence level.
         spearman: Empirical vs generated rank correlations (paper Table 1 form).
         unreachable_capped: Sessions whose departure requirement was capped to reachable.
         n_sessions: Sessions sampled over all scenarios and stations (with carry-over).
     """
 
-    da: dict[str, Envelope]
-    rt: dict[str, dict[str, Envelope]]
+    da: PerStation[Envelope]
+    rt: dict[str, PerStation[Envelope]]
     da_case: Case
     rt_cases: dict[str, Case]
     fresh: CaseSets | None
@@ -81,8 +82,8 @@ class StationLayerResult:
 
     @property
     def metrics(self) -> EnvelopeMetrics:
-        """Headline metrics of the DA envelope of ``ALL``."""
-        return envelope_metrics(self.da[ALL])
+        """Headline metrics of the total DA envelope."""
+        return envelope_metrics(self.da.total)
 
 
 def rt_fleet(model: BehaviourModel, scenario: Scenario, observed: SessionDraw, t_obs: int,
@@ -151,14 +152,14 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
     for alpha in a_cfg.alpha_sensitivity:
         rows = station_rows(da_sets, keeps[alpha][0], a_cfg.aggregation,
                             scale=keeps[alpha][1])
-        sens_env[alpha] = rows.envelopes[ALL]
+        sens_env[alpha] = rows.envelopes.total
         sens.append((alpha, envelope_metrics(sens_env[alpha])))
     fraction = k_da / M
 
     observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, v2g, r)
                 for s, r in zip(scenario.stations, streams[1].spawn(len(scenario.stations)),
                                 strict=True)}
-    rt: dict[str, dict[str, Envelope]] = {}
+    rt: dict[str, PerStation[Envelope]] = {}
     rt_cases: dict[str, Case] = {}
     rt_rngs = streams[2].spawn(len(a_cfg.rt_times))
     for hhmm, r in zip(a_cfg.rt_times, rt_rngs, strict=True):

@@ -18,7 +18,6 @@ def run_assess(args: argparse.Namespace) -> int:
     from environment import outputs
     from environment.assessment.station import assess_station_layer
     from environment.reporting import plots
-    from flexibility.cases import ALL
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -50,7 +49,7 @@ def run_assess(args: argparse.Namespace) -> int:
         "n_scenarios": cfg.n_scenarios,
         "da_statistic": cfg.da_statistic,
         "layers": {"station": result.metrics.as_dict()},
-        "stations": {name: _metrics(env) for name, env in result.da.items() if name != ALL},
+        "stations": {name: _metrics(env) for name, env in result.da.stations.items()},
         "policy": None,
         "alpha_sensitivity": [{"alpha": a, **m.as_dict()} for a, m in result.alpha_sensitivity],
         "behaviour": {

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from environment.outputs import write_json, write_parquet
+from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
@@ -71,7 +72,7 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     """
     from environment.reporting.sim_report import validation_summary
 
-    a = ticks[ticks.station == "ALL"].sort_values("t")
+    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     out: dict[str, float] = {}
     for layer, hi, lo in (("station", a.station_p_max_kw, a.station_p_min_kw),
                           ("distribution", a.dist_p_max_kw, a.dist_p_min_kw),
@@ -355,11 +356,11 @@ def write_tables(run: MCRun) -> None:
 
 
 def load_ticks(folder: Path, reps: list[int]) -> pd.DataFrame:
-    """The ``ALL`` tick rows of the given replicates (column ``replicate`` added)."""
+    """The total (``station = ALL``) tick rows of the replicates (column ``replicate`` added)."""
     frames = []
     for i in reps:
         t = pd.read_parquet(folder / "replicates" / f"{i:05d}" / "ticks.parquet")
-        t = t[t.station == "ALL"].copy()
+        t = t[t.station == TOTAL_LABEL].copy()
         t["replicate"] = i
         frames.append(t)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -15,7 +15,6 @@ from environment.assessment.grid import GridLayerResult
 from environment.assessment.station import StationLayerResult
 from environment.reporting.grid_report import boundary_metrics
 from environment.reporting.plots import _STYLE
-from flexibility.cases import ALL
 from flexibility.metrics import envelope_metrics
 from grid.clipping import clipping_rate
 from grid.pq import PQ_BINDING
@@ -34,8 +33,8 @@ def _hours_axis(ax, start_min: int) -> None:
 
 def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, start_min: int,
                       dt_min: int) -> None:
-    """Figure 2: the three DA envelopes of ``ALL`` (charging +, discharging −)."""
-    s, d, b = st.da[ALL], gr.da.distribution[ALL], gr.da.transmission[ALL]
+    """Figure 2: the three DA envelopes of the total (charging +, discharging −)."""
+    s, d, b = st.da.total, gr.da.distribution.total, gr.da.transmission.total
     x = _x(start_min, dt_min, 0, s.n_intervals)
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
@@ -60,7 +59,7 @@ def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, s
 def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
                         start_min: int, dt_min: int) -> None:
     """Figure 3: distribution-layer clipping rate per interval, both sides, max annotated."""
-    s, d = st.da[ALL], gr.da.distribution[ALL]
+    s, d = st.da.total, gr.da.distribution.total
     x = _x(start_min, dt_min, 0, s.n_intervals)
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.2))
@@ -85,8 +84,8 @@ def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
 
 def plot_da_rt_transmission(path: Path, gr: GridLayerResult, start_min: int,
                             dt_min: int) -> None:
-    """Figure 4: DA vs RT transmission boundaries of ``ALL`` (RT over the remaining horizon)."""
-    da = gr.da.transmission[ALL]
+    """Figure 4: DA vs RT transmission boundaries of the total (RT over the remaining horizon)."""
+    da = gr.da.transmission.total
     x = _x(start_min, dt_min, 0, da.p_up_kw.size)
     colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(gr.rt))))
     with plt.rc_context(_STYLE):
@@ -94,7 +93,7 @@ def plot_da_rt_transmission(path: Path, gr: GridLayerResult, start_min: int,
         ax.stairs(da.p_up_kw, x, baseline=da.p_down_kw, fill=True, color="0.6", alpha=0.35,
                   label="DA boundary")
         for (kind, ls), c in zip(gr.rt.items(), colors, strict=True):
-            b = ls.transmission[ALL]
+            b = ls.transmission.total
             xr = _x(start_min, dt_min, b.t0, b.p_up_kw.size)
             ax.stairs(b.p_up_kw, xr, color=c, lw=1.2, label=kind.replace("rt@", "RT @ "))
             ax.stairs(b.p_down_kw, xr, color=c, lw=1.2, ls="--")
@@ -110,8 +109,8 @@ def plot_da_rt_transmission(path: Path, gr: GridLayerResult, start_min: int,
 
 def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> None:
     """Figure 5: peaks (a) and area (b) per layer."""
-    ms = [envelope_metrics(st.da[ALL]), envelope_metrics(gr.da.distribution[ALL]),
-          boundary_metrics(gr.da.transmission[ALL])]
+    ms = [envelope_metrics(st.da.total), envelope_metrics(gr.da.distribution.total),
+          boundary_metrics(gr.da.transmission.total)]
     names = list(LAYER_COLORS)
     with plt.rc_context(_STYLE):
         fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.0), layout="constrained")

@@ -1,9 +1,9 @@
 """Tables and summary entries of the distribution and transmission layers (output contract).
 
 ``envelopes.parquet`` gains ``layer = distribution`` and ``layer = transmission`` rows (per station
-and ``ALL``) and the columns ``ramp_up_kw, ramp_down_kw`` (transmission only). For the
-transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down``. In every layer ``e_min_kwh,
-e_max_kwh`` are cumulative net grid energy bounds after each interval (see
+and their total, ``station = ALL``) and the columns ``ramp_up_kw, ramp_down_kw`` (transmission
+only). For the transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down``. In every layer
+``e_min_kwh, e_max_kwh`` are cumulative net grid energy bounds after each interval (see
 ``flexibility.alpha_sets``).
 """
 
@@ -15,9 +15,9 @@ import pandas as pd
 from environment.assessment.grid import GridLayerResult
 from environment.assessment.station import StationLayerResult
 from environment.outputs import clock, envelope_frame
-from flexibility.cases import ALL
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
 from flexibility.packaging import Boundary
+from flexibility.stations import PerStation
 from grid.clipping import clipping_rate
 from grid.layers import LayerSet
 from grid.pq import PQ_BINDING
@@ -30,11 +30,11 @@ def boundary_metrics(b: Boundary) -> EnvelopeMetrics:
                            float(np.sum(ch + dis) * b.dt_h))
 
 
-def boundary_frame(kind: str, bounds: dict[str, Boundary], start_min: int,
+def boundary_frame(kind: str, bounds: PerStation[Boundary], start_min: int,
                    dt_min: int) -> pd.DataFrame:
     """Envelope-table rows of the transmission layer."""
     frames = []
-    for station, b in bounds.items():
+    for station, b in bounds.labelled():
         t = np.arange(b.t0, b.t0 + b.p_up_kw.size)
         frames.append(pd.DataFrame({
             "layer": "transmission", "kind": kind, "station": station, "t": t,
@@ -68,7 +68,7 @@ def network_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFr
 
 
 def ac_validation_frame(layers: LayerSet, start_min: int, dt_min: int) -> pd.DataFrame:
-    """Per interval: LinDistFlow vs AC charging boundary of ``ALL``, min voltage, binding."""
+    """Per interval: LinDistFlow vs AC charging boundary of the total, min voltage, binding."""
     d = layers.dist_boxes
     t = np.arange(d.t0, d.t0 + d.raw_hi_kw.shape[0])
     ldf = d.ldf.hi_kw.sum(1)
@@ -144,9 +144,9 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
     """Summary entries of the distribution and transmission layers (DA case)."""
     gm = gr.model
     da = gr.da
-    s_m = envelope_metrics(station.da[ALL])
-    d_m = envelope_metrics(da.distribution[ALL])
-    t_m = boundary_metrics(da.transmission[ALL])
+    s_m = envelope_metrics(station.da.total)
+    d_m = envelope_metrics(da.distribution.total)
+    t_m = boundary_metrics(da.transmission.total)
 
     def red(m: EnvelopeMetrics) -> dict:
         def pct(a: float, b: float) -> float:
@@ -155,7 +155,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
                 "peak_dis_pct": pct(m.peak_dis_kw, s_m.peak_dis_kw),
                 "area_pct": pct(m.area_kwh, s_m.area_kwh)}
 
-    T = station.da[ALL].n_intervals
+    T = station.da.total.n_intervals
     times = clock(start_min, dt_min, np.arange(T))
     clipped = ac_rows[(ac_rows.lindistflow_kw < ac_rows.station_kw - 1e-6)
                       | (ac_rows.corrected_kw < ac_rows.station_kw - 1e-6)]
@@ -183,7 +183,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
                     for layer, per in pk.coverage.items()}
         grid_info = {"infeasible_intervals": [times[int(i) - da.dist_boxes.t0]
                                               for i in pk.infeasible_intervals],
-                     "unsheddable_kwh": float(pk.unsheddable_kw.sum() * station.da[ALL].dt_h)}
+                     "unsheddable_kwh": float(pk.unsheddable_kw.sum() * station.da.total.dt_h)}
     bind_ch = pd.Series(da.dist_boxes.binding_ch).value_counts().to_dict()
     bind_dis = pd.Series(da.dist_boxes.binding_dis).value_counts().to_dict()
     return {
@@ -191,19 +191,19 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
                    "transmission": t_m.as_dict()},
         "reductions_pct": {"distribution": red(d_m), "transmission": red(t_m)},
         "clipping": {
-            "charge": _clip_stats(station.da[ALL].p_ch_max_kw, da.distribution[ALL].p_ch_max_kw,
+            "charge": _clip_stats(station.da.total.p_ch_max_kw, da.distribution.total.p_ch_max_kw,
                                   times),
-            "discharge": _clip_stats(station.da[ALL].p_dis_max_kw,
-                                     da.distribution[ALL].p_dis_max_kw, times),
+            "discharge": _clip_stats(station.da.total.p_dis_max_kw,
+                                     da.distribution.total.p_dis_max_kw, times),
             "binding_counts": {"charge": bind_ch, "discharge": bind_dis},
         },
         "bte": {
-            "charge": bottleneck_truncation(station.da[ALL].p_ch_max_kw,
-                                            da.distribution[ALL].p_ch_max_kw,
-                                            da.dist_boxes.binding_ch, station.da[ALL].dt_h),
-            "discharge": bottleneck_truncation(station.da[ALL].p_dis_max_kw,
-                                               da.distribution[ALL].p_dis_max_kw,
-                                               da.dist_boxes.binding_dis, station.da[ALL].dt_h),
+            "charge": bottleneck_truncation(station.da.total.p_ch_max_kw,
+                                            da.distribution.total.p_ch_max_kw,
+                                            da.dist_boxes.binding_ch, station.da.total.dt_h),
+            "discharge": bottleneck_truncation(station.da.total.p_dis_max_kw,
+                                               da.distribution.total.p_dis_max_kw,
+                                               da.dist_boxes.binding_dis, station.da.total.dt_h),
         },
         "ac_validation": [
             {"time": r.time, "lindistflow_kw": r.lindistflow_kw, "ac_kw": r.ac_kw,
@@ -224,7 +224,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
         "transmission": {
             "empty_intervals": [times[int(i)] for i in da.empty_intervals],
             "own_allocation_intervals": [times[int(i)] for i in da.own_allocation_intervals],
-            "rt": {kind: boundary_metrics(ls.transmission[ALL]).as_dict()
+            "rt": {kind: boundary_metrics(ls.transmission.total).as_dict()
                    for kind, ls in gr.rt.items()},
         },
         "pq": {

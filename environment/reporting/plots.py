@@ -12,6 +12,7 @@ import numpy as np
 
 from flexibility.aggregation import Envelope
 from flexibility.metrics import EnvelopeMetrics
+from flexibility.stations import PerStation
 from scenarios.behaviour import LABELS, SpearmanRow
 
 _STYLE = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150,
@@ -27,25 +28,25 @@ def _step(ax, x, y, **kw):
     return ax.stairs(y, x, **kw)
 
 
-def plot_station_envelopes(path: Path, da: dict[str, Envelope],
-                           rt: dict[str, dict[str, Envelope]], start_min: int, dt_min: int,
+def plot_station_envelopes(path: Path, da: PerStation[Envelope],
+                           rt: dict[str, PerStation[Envelope]], start_min: int, dt_min: int,
                            da_label: str) -> None:
     """DA envelope of every station and the total, with RT envelopes at the observation times."""
-    names = list(da)
+    names = [label for label, _ in da.labelled()]
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(names), 1, figsize=(7.5, 1.9 * len(names) + 0.6),
                                  sharex=True)
         axes = np.atleast_1d(axes)
         colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(rt))))
         for ax, name in zip(axes, names, strict=True):
-            env = da[name]
+            env = da.by_label(name)
             x = _hours(env, start_min, dt_min)
             ax.stairs(env.p_ch_max_kw, x, baseline=0, fill=True, color="tab:blue", alpha=0.25,
                       label=f"DA charging ({da_label})")
             ax.stairs(-env.p_dis_max_kw, x, baseline=0, fill=True, color="tab:red", alpha=0.25,
                       label=f"DA discharging ({da_label})")
             for (kind, per), c in zip(rt.items(), colors, strict=True):
-                r = per[name]
+                r = per.by_label(name)
                 xr = _hours(r, start_min, dt_min)
                 ax.stairs(r.p_ch_max_kw, xr, color=c, lw=1.1, label=kind.replace("rt@", "RT @ "))
                 ax.stairs(-r.p_dis_max_kw, xr, color=c, lw=1.1, ls="--")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from environment.reporting.plots import _STYLE
-from flexibility.cases import ALL
+from flexibility.stations import TOTAL_LABEL
 
 EXIT_VALID, EXIT_INVALID = 0, 3
 
@@ -39,7 +39,7 @@ def validation_summary(ticks: pd.DataFrame, evs: pd.DataFrame, network: pd.DataF
     """
     from environment.validation import layer_validation
 
-    a = ticks[ticks.station == ALL].sort_values("t")
+    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     dt_h = _dt_h(a)
     inside = (a.call_kw >= a.p_down_kw - 1e-6) & (a.call_kw <= a.p_up_kw + 1e-6)
     departed = evs[evs.state == "departed"]
@@ -149,7 +149,7 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, start_min: int, pol
     at the realised point are marked at the top of the axes (red triangles), grid-infeasible
     ticks (must-charge load the network cannot carry) are shaded.
     """
-    a = ticks[ticks.station == ALL].sort_values("t")
+    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     x = _hours(a, start_min)
     mid = 0.5 * (x[1:] + x[:-1])
     with plt.rc_context(_STYLE):
@@ -232,7 +232,7 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, start_min: int, dt_m
 
 def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
     """DA boundary vs the RT boundary published at each tick (paper Figure 4 form)."""
-    a = ticks[ticks.station == ALL].sort_values("t")
+    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     x = _hours(a, start_min)
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.4))
@@ -253,7 +253,7 @@ def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
 
 def plot_occupancy(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
     """Connected EVs and queue per station."""
-    per = ticks[ticks.station != ALL]
+    per = ticks[ticks.station != TOTAL_LABEL]
     names = list(dict.fromkeys(per.station))
     with plt.rc_context(_STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True)

@@ -9,7 +9,6 @@ import pytest
 from environment.assessment.grid import assess_grid_layers
 from environment.assessment.station import assess_station_layer
 from environment.grid_setup import build_grid_model
-from flexibility.cases import ALL
 from grid.clipping import clip_optimal
 from grid.feeder import run_ac
 
@@ -85,4 +84,4 @@ def test_pq_projection_contains_the_optimal_clipping(paper_layers):
     k180 = int(np.argmin(np.abs(gr.pq.theta - np.pi)))
     assert np.all(gr.pq.p_kw[:, k0] >= opt.hi_kw.sum(1) - 1e-4)
     assert np.all(gr.pq.p_kw[:, k180] <= opt.lo_kw.sum(1) + 1e-4)
-    assert np.all(gr.da.distribution[ALL].p_max_kw <= gr.pq.p_kw[:, k0] + 1e-4)
+    assert np.all(gr.da.distribution.total.p_max_kw <= gr.pq.p_kw[:, k0] + 1e-4)
