@@ -19,6 +19,7 @@ import pandas as pd
 
 from flexibility.aggregation import Envelope
 from flexibility.stations import PerStation
+from scenarios.timeaxis import TimeAxis
 
 ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw",
                     "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
@@ -56,21 +57,15 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def clock(start_min: int, dt_min: int, t: np.ndarray) -> list[str]:
-    """``HH:MM`` labels of interval starts."""
-    minutes = (start_min + np.asarray(t) * dt_min) % 1440
-    return [f"{m // 60:02d}:{m % 60:02d}" for m in minutes.astype(int)]
-
-
-def envelope_frame(layer: str, kind: str, envelopes: PerStation[Envelope], start_min: int,
-                   dt_min: int) -> pd.DataFrame:
+def envelope_frame(layer: str, kind: str, envelopes: PerStation[Envelope],
+                   axis: TimeAxis) -> pd.DataFrame:
     """Rows of the envelope table for one layer and kind, every station and the total."""
     frames = []
     for station, env in envelopes.labelled():
         t = np.arange(env.t0, env.t0 + env.n_intervals)
         frames.append(pd.DataFrame({
             "layer": layer, "kind": kind, "station": station, "t": t,
-            "time": clock(start_min, dt_min, t),
+            "time": axis.clock(t),
             "p_ch_max_kw": env.p_ch_max_kw, "p_dis_max_kw": env.p_dis_max_kw,
             "e_min_kwh": env.e_min_kwh, "e_max_kwh": env.e_max_kwh,
             "p_max_kw": env.p_max_kw, "p_min_kw": env.p_min_kw, "ds_kwh": env.ds_kwh,

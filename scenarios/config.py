@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flexibility.stations import TOTAL_LABEL
 from scenarios.errors import InputError
+from scenarios.timeaxis import TimeAxis, minutes_of_day
 
 BUILTIN_SESSIONS = "builtin:perth_kinross"
 DEFAULT_SCENARIO = "paper_case"
@@ -26,18 +27,6 @@ Efficiency = Annotated[float, Field(gt=0.0, le=1.0)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _minutes(hhmm: str) -> int:
-    """Minutes after midnight of an ``HH:MM`` string."""
-    try:
-        h, m = hhmm.split(":")
-        value = int(h) * 60 + int(m)
-    except ValueError:
-        raise ValueError(f"{hhmm!r} is not HH:MM; write e.g. '06:00'") from None
-    if not (0 <= int(h) < 24 and 0 <= int(m) < 60):
-        raise ValueError(f"{hhmm!r} is not a time of day; use 00:00 to 23:59")
-    return value
 
 
 class Horizon(_Strict):
@@ -51,18 +40,23 @@ class Horizon(_Strict):
     @field_validator("start")
     @classmethod
     def _check_start(cls, v: str) -> str:
-        _minutes(v)
+        minutes_of_day(v)
         return v
 
     @property
     def start_min(self) -> int:
         """Horizon start in minutes after midnight."""
-        return _minutes(self.start)
+        return minutes_of_day(self.start)
 
     @property
     def dt_h(self) -> float:
         """Interval length in hours."""
         return self.dt_min / 60.0
+
+    @property
+    def axis(self) -> TimeAxis:
+        """The horizon's time axis (labels, plot positions, ``HH:MM`` → interval)."""
+        return TimeAxis(self.start_min, self.dt_min, self.n_intervals)
 
 
 class EVParams(_Strict):
@@ -134,7 +128,7 @@ class Assessment(_Strict):
     @classmethod
     def _check_times(cls, v: list[str]) -> list[str]:
         for s in v:
-            _minutes(s)
+            minutes_of_day(s)
         return v
 
 
@@ -248,7 +242,7 @@ class Traffic(_Strict):
     @field_validator("start")
     @classmethod
     def _check_start(cls, v: str) -> str:
-        _minutes(v)
+        minutes_of_day(v)
         return v
 
     @model_validator(mode="after")
@@ -304,10 +298,15 @@ class Scenario(_Strict):
         data["simulation"].update({k: v for k, v in (simulation or {}).items() if v is not None})
         data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
         data["grid"].update({k: v for k, v in (grid or {}).items() if v is not None})
-        return _validate(data, "command line")
+        return validate_scenario(data, "command line")
 
 
-def _validate(data: dict, origin: str) -> Scenario:
+def validate_scenario(data: dict, origin: str) -> Scenario:
+    """Validate scenario data (a parsed TOML or a modified ``model_dump``) from ``origin``.
+
+    Raises:
+        InputError: The first schema violation, one line naming the field and the fix.
+    """
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -340,4 +339,4 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     data["base_dir"] = str(path.parent)
-    return _validate(data, str(path))
+    return validate_scenario(data, str(path))

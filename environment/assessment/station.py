@@ -35,7 +35,6 @@ from flexibility.stations import PerStation
 from scenarios.behaviour import BehaviourModel, SpearmanRow, spearman_table
 from scenarios.config import Scenario
 from scenarios.fleetgen import (
-    DAY_MIN,
     SessionDraw,
     draw_sessions,
     draw_sessions_after,
@@ -163,8 +162,7 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
     rt_cases: dict[str, Case] = {}
     rt_rngs = streams[2].spawn(len(a_cfg.rt_times))
     for hhmm, r in zip(a_cfg.rt_times, rt_rngs, strict=True):
-        minutes = (int(hhmm[:2]) * 60 + int(hhmm[3:]) - hz.start_min) % DAY_MIN
-        t_obs = int(minutes // hz.dt_min)
+        t_obs = hz.axis.interval_at(hhmm)
         if t_obs >= T:
             continue
         station_fleets = [rt_fleet(model, scenario, observed[name], t_obs, M, rs)

@@ -38,8 +38,8 @@ def run_assess(args: argparse.Namespace) -> int:
     grid = None
     if args.layer == "all":
         grid, result = _grid_layers(args, scenario, result, grid_frames, out)
-    frames = [outputs.envelope_frame("station", "da", result.da, hz.start_min, hz.dt_min)]
-    frames += [outputs.envelope_frame("station", kind, per, hz.start_min, hz.dt_min)
+    frames = [outputs.envelope_frame("station", "da", result.da, hz.axis)]
+    frames += [outputs.envelope_frame("station", kind, per, hz.axis)
                for kind, per in result.rt.items()]
     outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames + grid_frames))
 
@@ -85,13 +85,13 @@ def run_assess(args: argparse.Namespace) -> int:
         outputs.write_parquet(out / "exclusivity.parquet", pd.DataFrame(bench.rows))
         if not args.no_plots:
             plots.plot_exclusivity(out / "exclusivity_benchmark.png", bench.relaxed, bench.milp,
-                                   bench.n_ev_shown, bench.rows, hz.start_min, hz.dt_min)
+                                   bench.n_ev_shown, bench.rows, hz.axis)
     if not args.no_plots:
         da_label = f"α = {cfg.alpha:.2f}" if cfg.da_statistic == "quantile" else "mean"
         plots.plot_station_envelopes(out / "station_envelopes.png", result.da, result.rt,
-                                     hz.start_min, hz.dt_min, da_label)
+                                     hz.axis, da_label)
         plots.plot_alpha_sensitivity(out / "alpha_sensitivity.png", result.alpha_envelopes,
-                                     result.alpha_sensitivity, hz.start_min, hz.dt_min)
+                                     result.alpha_sensitivity, hz.axis)
         plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
                                   cfg.n_scenarios * (scenario.stations[0].n_ev or 1))
         if grid is not None:
@@ -141,35 +141,34 @@ def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
     hz = scenario.horizon
     gm = build_grid_model(scenario, args.policy)
     gres = assess_grid_layers(scenario, result, gm)
-    frames += grid_report.layer_frames("da", gres.da, hz.start_min, hz.dt_min)
+    frames += grid_report.layer_frames("da", gres.da, hz.axis)
     for kind, layers in gres.rt.items():
-        frames += grid_report.layer_frames(kind, layers, hz.start_min, hz.dt_min)
-    ac_rows = grid_report.ac_validation_frame(gres.da, hz.start_min, hz.dt_min)
+        frames += grid_report.layer_frames(kind, layers, hz.axis)
+    ac_rows = grid_report.ac_validation_frame(gres.da, hz.axis)
     outputs.write_parquet(out / "network.parquet",
-                          grid_report.network_frame(gres, hz.start_min, hz.dt_min))
+                          grid_report.network_frame(gres, hz.axis))
     outputs.write_parquet(out / "ac_validation.parquet", ac_rows)
-    outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.start_min, hz.dt_min))
+    outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.axis))
     result = _recentred(result, gres)
-    return ((grid_report.grid_summary(result, gres, hz.start_min, hz.dt_min, ac_rows), gres,
+    return ((grid_report.grid_summary(result, gres, hz.axis, ac_rows), gres,
              ac_rows), result)
 
 
 def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> None:
     """The distribution/transmission figures."""
-    from environment.outputs import clock
     from environment.reporting import grid_plots as gp
 
     hz = scenario.horizon
-    s, d = hz.start_min, hz.dt_min
-    gp.plot_three_layers(out / "three_layer_envelopes.png", result, gres, s, d)
-    gp.plot_clipping_rates(out / "clipping_rates.png", result, gres, s, d)
-    gp.plot_da_rt_transmission(out / "da_rt_transmission.png", gres, s, d)
+    axis = hz.axis
+    gp.plot_three_layers(out / "three_layer_envelopes.png", result, gres, axis)
+    gp.plot_clipping_rates(out / "clipping_rates.png", result, gres, axis)
+    gp.plot_da_rt_transmission(out / "da_rt_transmission.png", gres, axis)
     gp.plot_layer_bars(out / "layer_comparison.png", result, gres)
-    gp.plot_ac_validation(out / "ac_validation.png", ac_rows, scenario.grid.v_min_pu, s, d)
-    gp.plot_pq_range(out / "pq_daily_range.png", gres, s, d)
+    gp.plot_ac_validation(out / "ac_validation.png", ac_rows, scenario.grid.v_min_pu, axis)
+    gp.plot_pq_range(out / "pq_daily_range.png", gres, axis)
     gp.plot_pq_sets(out / "pq_sets.png", gres, ["12:00", "18:30", "21:00", "23:00"],
-                    clock(s, d, np.arange(hz.n_intervals)))
-    gp.plot_binding(out / "pq_binding.png", gres, s, d)
+                    axis.clock(np.arange(hz.n_intervals)))
+    gp.plot_binding(out / "pq_binding.png", gres, axis)
 
 
 def _recentred(result, gres):

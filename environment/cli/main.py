@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("--") and argv[0] not in ("--help", "-h")):
         argv = ["simulate", *argv]
     args = build_parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; the one backend switch of the project
     try:
         if args.command == "calibrate":
             return _calibrate(args)

@@ -91,11 +91,9 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
             write_parquet(run.folder / "da_rt.parquet", table)
             summary["da_vs_rt"] = da_summary
             if not args.no_plots:
-                mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.start_min,
-                                     hz.dt_min)
+                mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.axis)
         if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
-            mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.start_min,
-                                      hz.dt_min)
+            mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.axis)
             names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "station_area_kwh",
                      "distribution_area_kwh", "transmission_area_kwh"]
             mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)

@@ -43,6 +43,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
     sim.release()
+    from environment.day_metrics import day_metrics
     from environment.outputs import write_json, write_parquet
 
     write_parquet(out / "ticks.parquet", ticks)
@@ -51,18 +52,18 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
     g = scenario.grid
     summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy,
-               **sim_report.validation_summary(ticks, evs, network, g.v_min_pu, g.v_max_pu,
-                                               g.substation_kw),
+               **day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw,
+                             network).as_dict(),
                "n_scenarios_rt": scenario.simulation.n_scenarios,
                "queue_rule": scenario.simulation.queue_rule}
     hz = scenario.horizon
     if not args.no_plots:
-        sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.start_min,
+        sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.axis,
                                            sim.policy)
-        sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.start_min,
-                                        hz.dt_min, g.v_min_pu, g.v_max_pu)
-        sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.start_min)
-        sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.start_min)
+        sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.axis,
+                                        g.v_min_pu, g.v_max_pu)
+        sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.axis)
+        sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.axis)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     write_json(out / "summary.json", summary)
     sf = summary["shortfall"]

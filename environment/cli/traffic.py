@@ -9,6 +9,7 @@ import numpy as np
 
 from environment.cli.runs import run_folder
 from scenarios.errors import InputError
+from scenarios.timeaxis import minutes_of_day
 
 
 def run_traffic(args: argparse.Namespace) -> int:
@@ -35,7 +36,7 @@ def run_traffic(args: argparse.Namespace) -> int:
         raise InputError("--target-gap: must be positive, e.g. 0.01")
     net = build_network(cfg)
     out = run_folder(args.out)
-    start = int(cfg.start[:2]) * 60 + int(cfg.start[3:])
+    start = minutes_of_day(cfg.start)
     summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
     if args.assignment == "static":
         res = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)

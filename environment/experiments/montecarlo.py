@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from environment.day_metrics import day_metrics
 from environment.outputs import write_json, write_parquet
 from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
@@ -70,8 +71,6 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     ``sum_t (P_ch + P_dis) dt``. The clipping rate is ``1 - P_dist / P_station`` on the charging
     side (mean over ticks with something to clip) and the BTE the energy clipped.
     """
-    from environment.reporting.sim_report import validation_summary
-
     a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     out: dict[str, float] = {}
     for layer, hi, lo in (("station", a.station_p_max_kw, a.station_p_min_kw),
@@ -86,24 +85,22 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     ok = raw > 1e-9
     out["clipping_rate_ch"] = float(np.mean(1.0 - eff[ok] / raw[ok])) if ok.any() else 0.0
     out["bte_ch_kwh"] = float(np.sum(np.maximum(raw - eff, 0.0)) * dt_h)
-    v = validation_summary(ticks, evs, pd.DataFrame({"vm_pu": [a.min_vm_pu.min()]}), 0.0, 2.0)
-    out["deliverability_rate"] = v["deliverability_rate"]
-    out["shortfall_count"] = float(v["shortfall"]["count"])
-    out["shortfall_kwh"] = v["shortfall"]["kwh"]
-    out["left_unserved"] = float(v["shortfall"]["left_unserved"])
-    out["ac_violations"] = float(v["ac"]["violations"])
+    v = day_metrics(ticks, evs, v_min_pu=float("nan"), v_max_pu=float("nan"))
+    out["deliverability_rate"] = v.deliverability_rate
+    out["shortfall_count"] = float(v.shortfall.count)
+    out["shortfall_kwh"] = v.shortfall.kwh
+    out["left_unserved"] = float(v.shortfall.left_unserved)
+    out["ac_violations"] = float(v.ac.violations)
     out["min_vm_pu"] = float(a.min_vm_pu.min())
     out["max_loading_pct"] = float(a.max_loading_pct.max())
     out["da_overstatement_kw"] = float(np.mean(a.da_p_up_kw - a.p_up_kw))
-    out["valid"] = float(v["valid"])
-    out["violation_ticks"] = float(v["ac"]["violations"])
-    out["infeasible_ticks"] = float(v["grid"]["infeasible_ticks"])
-    out["unsheddable_kwh"] = v["grid"]["unsheddable_kwh"]
-    val = v.get("validation", {"hold_rate": {}, "undelivered_kwh": {}})
+    out["valid"] = float(v.valid)
+    out["violation_ticks"] = float(v.ac.violations)
+    out["infeasible_ticks"] = float(v.grid.infeasible_ticks)
+    out["unsheddable_kwh"] = v.grid.unsheddable_kwh
     for layer in ("da", "prev", "rt"):
-        rate = val["hold_rate"].get(layer)
-        out[f"hold_rate_{layer}"] = float("nan") if rate is None else rate
-        out[f"undelivered_kwh_{layer}"] = float(val["undelivered_kwh"].get(layer, 0.0))
+        out[f"hold_rate_{layer}"] = v.hold_rate(layer)
+        out[f"undelivered_kwh_{layer}"] = v.undelivered_kwh_in(layer)
     return out
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,29 +11,26 @@ import pandas as pd
 from environment.assessment.grid import GridLayerResult
 from environment.assessment.station import StationLayerResult
 from environment.reporting.grid_report import boundary_metrics
-from environment.reporting.plots import _STYLE
+from environment.reporting.style import STYLE
 from flexibility.metrics import envelope_metrics
 from grid.clipping import clipping_rate
 from grid.pq import PQ_BINDING
+from scenarios.timeaxis import TimeAxis
 
 LAYER_COLORS = {"station": "tab:blue", "distribution": "tab:orange", "transmission": "tab:green"}
 
 
-def _x(start_min: int, dt_min: int, t0: int, n: int) -> np.ndarray:
-    return (start_min + (t0 + np.arange(n + 1)) * dt_min) / 60.0
-
-
-def _hours_axis(ax, start_min: int) -> None:
+def _hours_axis(ax, axis: TimeAxis) -> None:
     ax.set_xlabel("time of day (h)")
-    ax.set_xticks(np.arange(0, 25, 3) + start_min // 60)
+    ax.set_xticks(np.arange(0, 25, 3) + axis.start_min // 60)
 
 
-def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, start_min: int,
-                      dt_min: int) -> None:
+def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult,
+                      axis: TimeAxis) -> None:
     """Figure 2: the three DA envelopes of the total (charging +, discharging −)."""
     s, d, b = st.da.total, gr.da.distribution.total, gr.da.transmission.total
-    x = _x(start_min, dt_min, 0, s.n_intervals)
-    with plt.rc_context(_STYLE):
+    x = axis.edges_h(0, s.n_intervals)
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
         for name, up, down in (("station", s.p_ch_max_kw, s.p_dis_max_kw),
                                ("distribution", d.p_ch_max_kw, d.p_dis_max_kw),
@@ -48,7 +42,7 @@ def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, s
             ax.stairs(up, x, baseline=-down, fill=True, color=c, alpha=0.10)
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel("aggregate power (kW)\ncharging (+) / discharging (−)")
-        _hours_axis(ax, start_min)
+        _hours_axis(ax, axis)
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title("Three-layer DA envelopes: station → distribution (LinDistFlow + AC) → "
                      "transmission (deliverable)", fontsize=9)
@@ -57,11 +51,11 @@ def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult, s
 
 
 def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
-                        start_min: int, dt_min: int) -> None:
+                        axis: TimeAxis) -> None:
     """Figure 3: distribution-layer clipping rate per interval, both sides, max annotated."""
     s, d = st.da.total, gr.da.distribution.total
-    x = _x(start_min, dt_min, 0, s.n_intervals)
-    with plt.rc_context(_STYLE):
+    x = axis.edges_h(0, s.n_intervals)
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.2))
         for label, raw, eff, c in (("charging side", s.p_ch_max_kw, d.p_ch_max_kw, "tab:blue"),
                                    ("discharging side", s.p_dis_max_kw, d.p_dis_max_kw,
@@ -75,31 +69,30 @@ def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
                             arrowprops={"arrowstyle": "->", "lw": 0.6}, color=c)
         ax.set_ylabel("clipping rate (%)")
         ax.set_ylim(-2, 105)
-        _hours_axis(ax, start_min)
+        _hours_axis(ax, axis)
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title("Distribution-layer clipping rate 1 − P_eff / P_station", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
 
 
-def plot_da_rt_transmission(path: Path, gr: GridLayerResult, start_min: int,
-                            dt_min: int) -> None:
+def plot_da_rt_transmission(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     """Figure 4: DA vs RT transmission boundaries of the total (RT over the remaining horizon)."""
     da = gr.da.transmission.total
-    x = _x(start_min, dt_min, 0, da.p_up_kw.size)
+    x = axis.edges_h(0, da.p_up_kw.size)
     colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(gr.rt))))
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
         ax.stairs(da.p_up_kw, x, baseline=da.p_down_kw, fill=True, color="0.6", alpha=0.35,
                   label="DA boundary")
         for (kind, ls), c in zip(gr.rt.items(), colors, strict=True):
             b = ls.transmission.total
-            xr = _x(start_min, dt_min, b.t0, b.p_up_kw.size)
+            xr = axis.edges_h(b.t0, b.p_up_kw.size)
             ax.stairs(b.p_up_kw, xr, color=c, lw=1.2, label=kind.replace("rt@", "RT @ "))
             ax.stairs(b.p_down_kw, xr, color=c, lw=1.2, ls="--")
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel("net power (kW)\nP_up (solid) / P_down (dashed)")
-        _hours_axis(ax, start_min)
+        _hours_axis(ax, axis)
         ax.legend(loc="upper left", fontsize=7, ncol=3)
         ax.set_title("Transmission-layer deliverable boundary: day-ahead vs real-time updates",
                      fontsize=9)
@@ -112,7 +105,7 @@ def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> 
     ms = [envelope_metrics(st.da.total), envelope_metrics(gr.da.distribution.total),
           boundary_metrics(gr.da.transmission.total)]
     names = list(LAYER_COLORS)
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 3.0), layout="constrained")
         w = 0.38
         idx = np.arange(3)
@@ -133,11 +126,10 @@ def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> 
         plt.close(fig)
 
 
-def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, start_min: int,
-                       dt_min: int) -> None:
+def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, axis: TimeAxis) -> None:
     """Figure 10: LinDistFlow vs AC charging boundary and min AC voltage, all intervals."""
-    x = _x(start_min, dt_min, int(rows.t.iloc[0]), len(rows))
-    with plt.rc_context(_STYLE):
+    x = axis.edges_h(int(rows.t.iloc[0]), len(rows))
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
                                    gridspec_kw={"height_ratios": [2, 1]})
         a.stairs(rows.station_kw, x, color="tab:blue", lw=1.0, ls=":", label="station layer")
@@ -153,17 +145,17 @@ def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, start_mi
         b.axhline(v_min_pu, color="tab:red", lw=0.8, ls="--", label=f"limit {v_min_pu:.2f} p.u.")
         b.set_ylabel("p.u.")
         b.legend(fontsize=7, loc="lower left")
-        _hours_axis(b, start_min)
+        _hours_axis(b, axis)
         fig.savefig(path)
         plt.close(fig)
 
 
-def plot_pq_range(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) -> None:
+def plot_pq_range(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     """Figure 11 (and 13): feasible aggregate P range per interval, min voltage, max loading."""
     p, q = gr.pq.ranges()
     T = p.shape[0]
-    x = _x(start_min, dt_min, 0, T)
-    with plt.rc_context(_STYLE):
+    x = axis.edges_h(0, T)
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
                                    gridspec_kw={"height_ratios": [2, 1]})
         a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, color="tab:green", alpha=0.35,
@@ -186,7 +178,7 @@ def plot_pq_range(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) 
         b2.set_ylabel("max loading (%)")
         b.legend(fontsize=7, loc="lower left")
         b2.legend(fontsize=7, loc="lower right")
-        _hours_axis(b, start_min)
+        _hours_axis(b, axis)
         fig.savefig(path)
         plt.close(fig)
 
@@ -194,7 +186,7 @@ def plot_pq_range(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) 
 def plot_pq_sets(path: Path, gr: GridLayerResult, times: list[str], all_times: list[str]) -> None:
     """Figure 12: projected P–Q polygons at representative times (LinDistFlow and AC)."""
     shown = [t for t in times if t in all_times]
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, max(1, len(shown)), figsize=(7.5, 2.8), squeeze=False,
                                  layout="constrained")
         for ax, tt in zip(axes[0], shown, strict=False):
@@ -216,19 +208,19 @@ def plot_pq_sets(path: Path, gr: GridLayerResult, times: list[str], all_times: l
         plt.close(fig)
 
 
-def plot_binding(path: Path, gr: GridLayerResult, start_min: int, dt_min: int) -> None:
+def plot_binding(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     """Figure 14: dominant binding per interval and counts over all boundary points."""
     dom = gr.pq.dominant()
     T = len(dom)
-    hours = (start_min + (np.arange(T) + 0.5) * dt_min) / 60.0
+    hours = axis.hours(np.arange(T) + 0.5)
     labels = list(PQ_BINDING)
     y = np.array([labels.index(d) for d in dom])
     counts = np.bincount(gr.pq.binding.ravel(), minlength=len(labels))
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8), gridspec_kw={"width_ratios": [3, 1]})
         a.scatter(hours, y, c=y, cmap="tab10", vmin=0, vmax=9, s=12)
         a.set_yticks(range(len(labels)), labels)
-        _hours_axis(a, start_min)
+        _hours_axis(a, axis)
         a.set_title("Dominant binding per interval", fontsize=9)
         b.barh(range(len(labels)), counts, color=plt.cm.tab10(np.arange(len(labels))))
         b.set_yticks(range(len(labels)), [])

@@ -14,13 +14,14 @@ import pandas as pd
 
 from environment.assessment.grid import GridLayerResult
 from environment.assessment.station import StationLayerResult
-from environment.outputs import clock, envelope_frame
+from environment.outputs import envelope_frame
 from flexibility.metrics import EnvelopeMetrics, envelope_metrics
 from flexibility.packaging import Boundary
 from flexibility.stations import PerStation
 from grid.clipping import clipping_rate
 from grid.layers import LayerSet
 from grid.pq import PQ_BINDING
+from scenarios.timeaxis import TimeAxis
 
 
 def boundary_metrics(b: Boundary) -> EnvelopeMetrics:
@@ -30,15 +31,14 @@ def boundary_metrics(b: Boundary) -> EnvelopeMetrics:
                            float(np.sum(ch + dis) * b.dt_h))
 
 
-def boundary_frame(kind: str, bounds: PerStation[Boundary], start_min: int,
-                   dt_min: int) -> pd.DataFrame:
+def boundary_frame(kind: str, bounds: PerStation[Boundary], axis: TimeAxis) -> pd.DataFrame:
     """Envelope-table rows of the transmission layer."""
     frames = []
     for station, b in bounds.labelled():
         t = np.arange(b.t0, b.t0 + b.p_up_kw.size)
         frames.append(pd.DataFrame({
             "layer": "transmission", "kind": kind, "station": station, "t": t,
-            "time": clock(start_min, dt_min, t),
+            "time": axis.clock(t),
             "p_ch_max_kw": np.maximum(b.p_up_kw, 0.0), "p_dis_max_kw": np.maximum(-b.p_down_kw, 0),
             "e_min_kwh": b.e_min_kwh, "e_max_kwh": b.e_max_kwh, "p_max_kw": b.p_up_kw,
             "p_min_kw": b.p_down_kw, "ds_kwh": np.nan, "ramp_up_kw": b.ramp_up_kw,
@@ -46,28 +46,28 @@ def boundary_frame(kind: str, bounds: PerStation[Boundary], start_min: int,
     return pd.concat(frames, ignore_index=True)
 
 
-def layer_frames(kind: str, layers: LayerSet, start_min: int, dt_min: int) -> list[pd.DataFrame]:
+def layer_frames(kind: str, layers: LayerSet, axis: TimeAxis) -> list[pd.DataFrame]:
     """Distribution and transmission rows of one case."""
-    dist = envelope_frame("distribution", kind, layers.distribution, start_min, dt_min)
+    dist = envelope_frame("distribution", kind, layers.distribution, axis)
     dist["ramp_up_kw"] = np.nan
     dist["ramp_down_kw"] = np.nan
-    return [dist, boundary_frame(kind, layers.transmission, start_min, dt_min)]
+    return [dist, boundary_frame(kind, layers.transmission, axis)]
 
 
-def network_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFrame:
+def network_frame(gr: GridLayerResult, axis: TimeAxis) -> pd.DataFrame:
     """Background per interval and bus (pandapower index), as the clipping used it."""
     gm = gr.model
     bg = gm.background
     T, n = bg.p_load_kw.shape
     t = np.repeat(np.arange(T), n)
     return pd.DataFrame({
-        "t": t.astype("int32"), "time": clock(start_min, dt_min, t),
+        "t": t.astype("int32"), "time": axis.clock(t),
         "bus": np.tile(gm.feeder.bus_index, T).astype("int64"),
         "p_load_kw": bg.p_load_kw.ravel(), "q_load_kvar": bg.q_load_kvar.ravel(),
         "p_pv_kw": bg.p_pv_kw.ravel()})
 
 
-def ac_validation_frame(layers: LayerSet, start_min: int, dt_min: int) -> pd.DataFrame:
+def ac_validation_frame(layers: LayerSet, axis: TimeAxis) -> pd.DataFrame:
     """Per interval: LinDistFlow vs AC charging boundary of the total, min voltage, binding."""
     d = layers.dist_boxes
     t = np.arange(d.t0, d.t0 + d.raw_hi_kw.shape[0])
@@ -76,7 +76,7 @@ def ac_validation_frame(layers: LayerSet, start_min: int, dt_min: int) -> pd.Dat
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.abs(ac) > 1e-9, 100.0 * (ldf - ac) / np.abs(ac), 0.0)
     return pd.DataFrame({
-        "t": t, "time": clock(start_min, dt_min, t), "station_kw": d.raw_hi_kw.sum(1),
+        "t": t, "time": axis.clock(t), "station_kw": d.raw_hi_kw.sum(1),
         "lindistflow_kw": ldf, "ac_kw": ac, "corrected_kw": d.hi_kw.sum(1),
         "rel_error_pct": rel, "min_vm_pu": d.ac_ch.vm_min_pu,
         "max_loading_pct": d.ac_ch.loading_max_pct, "binding": d.binding_ch,
@@ -96,13 +96,13 @@ def _ac_note(d, k: int) -> str:
     return ""
 
 
-def pq_frame(gr: GridLayerResult, start_min: int, dt_min: int) -> pd.DataFrame:
+def pq_frame(gr: GridLayerResult, axis: TimeAxis) -> pd.DataFrame:
     """Vertices of the projected P–Q sets per interval and direction."""
     pq = gr.pq
     T, K = pq.p_kw.shape
     t = np.repeat(np.arange(T), K)
     return pd.DataFrame({
-        "t": t, "time": clock(start_min, dt_min, t),
+        "t": t, "time": axis.clock(t),
         "theta_deg": np.tile(np.degrees(pq.theta), T), "p_kw": pq.p_kw.ravel(),
         "q_kvar": pq.q_kvar.ravel(), "p_ac_kw": pq.p_ac_kw.ravel(),
         "q_ac_kvar": pq.q_ac_kvar.ravel(), "ac_feasible": pq.ac_feasible.ravel(),
@@ -139,8 +139,8 @@ def bottleneck_truncation(raw_kw: np.ndarray, eff_kw: np.ndarray, binding: list[
             "bottleneck_intervals": int(np.sum(cut > 1e-9)), "by_binding_kwh": by}
 
 
-def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: int,
-                 dt_min: int, ac_rows: pd.DataFrame) -> dict:
+def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxis,
+                 ac_rows: pd.DataFrame) -> dict:
     """Summary entries of the distribution and transmission layers (DA case)."""
     gm = gr.model
     da = gr.da
@@ -156,7 +156,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, start_min: in
                 "area_pct": pct(m.area_kwh, s_m.area_kwh)}
 
     T = station.da.total.n_intervals
-    times = clock(start_min, dt_min, np.arange(T))
+    times = axis.clock(np.arange(T))
     clipped = ac_rows[(ac_rows.lindistflow_kw < ac_rows.station_kw - 1e-6)
                       | (ac_rows.corrected_kw < ac_rows.station_kw - 1e-6)]
     pq = gr.pq

@@ -5,17 +5,15 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from environment.experiments.montecarlo import MCRun, ci95
-from environment.reporting.plots import _STYLE
-from scenarios.config import Scenario, _validate
+from environment.reporting.style import STYLE
+from scenarios.config import Scenario, validate_scenario
 from scenarios.errors import InputError
+from scenarios.timeaxis import TimeAxis
 
 SWEEP_ALIASES = {"alpha": "assessment.alpha", "policy": "simulation.policy",
                  "n_scenarios": "simulation.n_scenarios", "v2g_share": "behaviour.v2g_share",
@@ -60,7 +58,7 @@ def apply_sweep(scenario: Scenario, key: str, value: str) -> Scenario:
         if not isinstance(node, dict) or path[-1] not in node:
             raise _unknown(key)
         node[path[-1]] = parsed
-    return _validate(data, f"--sweep {key}={value}")
+    return validate_scenario(data, f"--sweep {key}={value}")
 
 
 def _unknown(key: str) -> InputError:
@@ -115,7 +113,7 @@ def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[s
     """Metric means (with 95 % CI) against the first swept parameter."""
     x_key = keys[0]
     others = keys[1:]
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.0),
                                  squeeze=False, layout="constrained")
         groups = table.groupby(others) if others else [((), table)]
@@ -166,7 +164,7 @@ def calibration_table(results: list[tuple[dict[str, str], MCRun]]) -> pd.DataFra
 def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
     """Hold rate against α per layer (mean and 95 % CI over replicates), with the diagonal."""
     colors = {"da": "tab:gray", "prev": "tab:blue", "rt": "tab:green"}
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
         a = np.array(sorted(table.alpha.unique()))
         ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.02, 1.0], color="k", lw=0.8, ls=":",
@@ -196,17 +194,17 @@ def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
 
 
 # -- Monte Carlo figures -----------------------------------------------------------------------
-def plot_fan_charts(path: Path, ticks: pd.DataFrame, start_min: int, dt_min: float) -> None:
+def plot_fan_charts(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
     """Percentile bands across replicates of each layer's boundary (all stations)."""
     layers = (("station", "station_p_max_kw", "station_p_min_kw"),
               ("distribution", "dist_p_max_kw", "dist_p_min_kw"),
               ("transmission", "p_up_kw", "p_down_kw"))
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(3, 1, figsize=(7.5, 7.0), sharex=True, layout="constrained")
         for ax, (name, hi, lo) in zip(axes, layers, strict=True):
             for col, color in ((hi, "tab:blue"), (lo, "tab:red")):
                 piv = ticks.pivot(index="t", columns="replicate", values=col)
-                x = (start_min + piv.index.to_numpy() * dt_min) / 60.0
+                x = axis.hours(piv.index.to_numpy())
                 q = np.percentile(piv.to_numpy(), PERCENTILES, axis=1)
                 ax.fill_between(x, q[0], q[4], color=color, alpha=0.15, step="post")
                 ax.fill_between(x, q[1], q[3], color=color, alpha=0.3, step="post")
@@ -223,7 +221,7 @@ def plot_fan_charts(path: Path, ticks: pd.DataFrame, start_min: int, dt_min: flo
 def plot_histograms(path: Path, metrics: pd.DataFrame, names: list[str]) -> None:
     """Histograms of day metrics across replicates."""
     names = [n for n in names if n in metrics]
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(8, 4.6), squeeze=False,
                                  layout="constrained")
         for ax, n in zip(axes.ravel(), names, strict=False):
@@ -241,7 +239,7 @@ def plot_convergence(path: Path, metrics: pd.DataFrame, names: list[str]) -> Non
     """Running mean and 95 % CI of the estimates against the number of replicates."""
     names = [n for n in names if n in metrics]
     m = metrics.sort_values("replicate")
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.0), squeeze=False,
                                  layout="constrained")
         for ax, n in zip(axes[0], names, strict=True):
@@ -300,13 +298,12 @@ def da_rt_tables(ticks: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return table, summary
 
 
-def plot_da_rt(path: Path, table: pd.DataFrame, ticks: pd.DataFrame, start_min: int,
-               dt_min: float) -> None:
+def plot_da_rt(path: Path, table: pd.DataFrame, ticks: pd.DataFrame, axis: TimeAxis) -> None:
     """Paper Figure 4 form (DA band vs RT percentiles) and the distribution across replicates."""
-    x = (start_min + table.t.to_numpy() * dt_min) / 60.0
+    x = axis.hours(table.t.to_numpy())
     per_rep = (ticks.assign(over=ticks.da_p_up_kw - ticks.p_up_kw)
                .groupby("replicate").over.mean())
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained",
                                    gridspec_kw={"width_ratios": [3, 1]})
         a.fill_between(x, table.da_p_down_kw, table.da_p_up_kw, step="post", color="0.6",

@@ -4,56 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from environment.reporting.style import STYLE
 from flexibility.aggregation import Envelope
 from flexibility.metrics import EnvelopeMetrics
 from flexibility.stations import PerStation
 from scenarios.behaviour import LABELS, SpearmanRow
-
-_STYLE = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 150,
-          "savefig.bbox": "tight"}
-
-
-def _hours(env: Envelope, start_min: int, dt_min: int) -> np.ndarray:
-    """Interval start times in hours from the horizon start (as clock hours)."""
-    return (start_min + (env.t0 + np.arange(env.n_intervals + 1)) * dt_min) / 60.0
-
-
-def _step(ax, x, y, **kw):
-    return ax.stairs(y, x, **kw)
+from scenarios.timeaxis import TimeAxis
 
 
 def plot_station_envelopes(path: Path, da: PerStation[Envelope],
-                           rt: dict[str, PerStation[Envelope]], start_min: int, dt_min: int,
+                           rt: dict[str, PerStation[Envelope]], axis: TimeAxis,
                            da_label: str) -> None:
     """DA envelope of every station and the total, with RT envelopes at the observation times."""
     names = [label for label, _ in da.labelled()]
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(names), 1, figsize=(7.5, 1.9 * len(names) + 0.6),
                                  sharex=True)
         axes = np.atleast_1d(axes)
         colors = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(rt))))
         for ax, name in zip(axes, names, strict=True):
             env = da.by_label(name)
-            x = _hours(env, start_min, dt_min)
+            x = axis.edges_h(env.t0, env.n_intervals)
             ax.stairs(env.p_ch_max_kw, x, baseline=0, fill=True, color="tab:blue", alpha=0.25,
                       label=f"DA charging ({da_label})")
             ax.stairs(-env.p_dis_max_kw, x, baseline=0, fill=True, color="tab:red", alpha=0.25,
                       label=f"DA discharging ({da_label})")
             for (kind, per), c in zip(rt.items(), colors, strict=True):
                 r = per.by_label(name)
-                xr = _hours(r, start_min, dt_min)
+                xr = axis.edges_h(r.t0, r.n_intervals)
                 ax.stairs(r.p_ch_max_kw, xr, color=c, lw=1.1, label=kind.replace("rt@", "RT @ "))
                 ax.stairs(-r.p_dis_max_kw, xr, color=c, lw=1.1, ls="--")
             ax.axhline(0, color="k", lw=0.6)
             ax.set_ylabel(f"{name}\npower (kW)")
         axes[-1].set_xlabel("time of day (h)")
-        axes[-1].set_xticks(np.arange(0, 25, 3) + (start_min // 60))
+        axes[-1].set_xticks(np.arange(0, 25, 3) + (axis.start_min // 60))
         axes[0].legend(ncol=3, fontsize=7, loc="upper left", framealpha=0.9)
         axes[0].set_title("Station-layer envelopes: charging (+) and discharging (−) capability;"
                           " RT over the remaining horizon", fontsize=9)
@@ -62,14 +49,13 @@ def plot_station_envelopes(path: Path, da: PerStation[Envelope],
 
 
 def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
-                           metrics: list[tuple[float, EnvelopeMetrics]], start_min: int,
-                           dt_min: int) -> None:
+                           metrics: list[tuple[float, EnvelopeMetrics]], axis: TimeAxis) -> None:
     """Inner envelopes and their metrics for several confidence levels (paper Figures 8–9)."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
         colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(envelopes)))
         for (alpha, env), c in zip(envelopes.items(), colors, strict=True):
-            x = _hours(env, start_min, dt_min)
+            x = axis.edges_h(env.t0, env.n_intervals)
             ax.stairs(env.p_ch_max_kw, x, color=c, label=f"α = {alpha:.2f}")
             ax.stairs(-env.p_dis_max_kw, x, color=c, ls="--")
         ax.axhline(0, color="k", lw=0.6)
@@ -100,7 +86,7 @@ def plot_spearman_table(path: Path, rows: list[SpearmanRow], n_generated: int) -
     cells = [[f"{LABELS[a]} vs {LABELS[b]}", f"{r.empirical:+.4f}", f"{r.generated:+.4f}",
               f"{r.gap:.4f}", "yes" if r.fitted else "derived"]
              for r in rows for a, b in [r.pair]]
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8.4, 0.3 * len(rows) + 0.8))
         ax.axis("off")
         table = ax.table(cellText=cells, colLabels=["Variable pair", "Empirical",
@@ -117,11 +103,11 @@ def plot_spearman_table(path: Path, rows: list[SpearmanRow], n_generated: int) -
 
 
 def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: int,
-                     table: list[dict], start_min: int, dt_min: int) -> None:
+                     table: list[dict], axis: TimeAxis) -> None:
     """Relaxed vs exclusive (MILP) envelopes and the scaling table (paper Figures 6–7)."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
-        x = _hours(relaxed, start_min, dt_min)
+        x = axis.edges_h(relaxed.t0, relaxed.n_intervals)
         ax.stairs(relaxed.p_ch_max_kw, x, color="tab:blue", lw=2.2, alpha=0.5,
                   label="convex relaxation")
         ax.stairs(-relaxed.p_dis_max_kw, x, color="tab:blue", lw=2.2, alpha=0.5)

@@ -4,102 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.reporting.plots import _STYLE
+from environment.reporting.style import STYLE
 from flexibility.stations import TOTAL_LABEL
-
-EXIT_VALID, EXIT_INVALID = 0, 3
-
-
-def validation_summary(ticks: pd.DataFrame, evs: pd.DataFrame, network: pd.DataFrame,
-                       v_min_pu: float, v_max_pu: float,
-                       substation_kw: float | None = None) -> dict:
-    """Day metrics from the recorded tables.
-
-    * validity: the day is physically valid (``valid``, ``exit_code`` 0) when no tick had an AC
-      violation at the realised operating point and no tick was grid-infeasible (must-charge
-      load the network could not carry); otherwise ``exit_code`` is 3;
-    * deliverability rate: share of ticks whose aggregate call was delivered within 1 %;
-    * boundary held: the same over the ticks whose call lay inside the published boundary;
-    * validation per layer (``da``, ``prev``, ``rt``): hold rate and undelivered energy of the
-      calls inside that layer's boundary (``environment.validation``);
-    * grid: grid-infeasible ticks and the unsheddable energy ``sum unsheddable_kw dt``;
-    * shortfalls: EVs that departed below their requirement (count, kWh; ``left_early`` of them
-      left before their declared departure); EVs that left without a charger; EVs still
-      plugged in at the end and whether their requirement is still reachable;
-    * AC at the realised operating points: ticks with violations, per violation type, min/max
-      voltage, max loading, max substation import;
-    * DA vs RT: the published RT boundary minus the DA boundary, per tick (mean and extremes).
-    """
-    from environment.validation import layer_validation
-
-    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
-    dt_h = _dt_h(a)
-    inside = (a.call_kw >= a.p_down_kw - 1e-6) & (a.call_kw <= a.p_up_kw + 1e-6)
-    departed = evs[evs.state == "departed"]
-    short = departed[departed.shortfall_kwh > 1e-6]
-    end = evs[evs.state == "plugged_at_end"]
-    d_up = a.p_up_kw - a.da_p_up_kw
-    d_down = a.p_down_kw - a.da_p_down_kw
-    vm = network.vm_pu
-    labels = a.ac_violation.fillna("")
-    violated = labels != ""
-    by_type: dict[str, int] = {}
-    for lab in labels[violated]:
-        for kind in lab.split(";"):
-            by_type[kind] = by_type.get(kind, 0) + 1
-    infeasible = a.grid_infeasible.astype(bool) if "grid_infeasible" in a else violated & False
-    unshed = a.unsheddable_kw if "unsheddable_kw" in a else a.call_kw * 0.0
-    valid = not violated.any() and not infeasible.any()
-    out = {
-        "valid": bool(valid),
-        "exit_code": EXIT_VALID if valid else EXIT_INVALID,
-        "deliverability_rate": float(a.delivered_ok.mean()),
-        "ticks": len(a),
-        "calls_delivered": int(a.delivered_ok.sum()),
-        "calls_inside_boundary": int(inside.sum()),
-        "boundary_held_rate": float(a.delivered_ok[inside].mean()) if inside.any() else None,
-        "undelivered_kwh": float(np.abs(a.call_kw - a.delivered_kw).sum() * dt_h),
-        "grid": {"infeasible_ticks": int(infeasible.sum()),
-                 "unsheddable_kwh": float(unshed.sum() * dt_h),
-                 "max_unsheddable_kw": float(unshed.max()) if len(a) else 0.0,
-                 "max_must_serve_kw": float(a.must_serve_kw.max())
-                 if "must_serve_kw" in a and len(a) else 0.0},
-        "shortfall": {"count": len(short), "kwh": float(short.shortfall_kwh.sum()),
-                      "left_early": int(short.left_early.sum()) if "left_early" in short else 0,
-                      "left_unserved": int((evs.state == "left_unserved").sum()),
-                      "plugged_at_end": len(end),
-                      "plugged_at_end_unreachable": int((~end.requirement_reachable
-                                                         .astype(bool)).sum())},
-        "evs": {"total": len(evs), "departed": len(departed),
-                "left_early": int(evs.left_early.sum()) if "left_early" in evs else 0,
-                "mean_wait_min": float(evs.wait_min.mean()) if len(evs) else 0.0,
-                "max_wait_min": float(evs.wait_min.max()) if len(evs) else 0.0,
-                "charged_kwh": float(evs.charged_kwh.sum()),
-                "discharged_kwh": float(evs.discharged_kwh.sum())},
-        "ac": {"violations": int(violated.sum()),
-               "violations_by_type": by_type,
-               "min_vm_pu": float(vm.min()), "max_vm_pu": float(vm.max()),
-               "max_loading_pct": float(a.max_loading_pct.max()),
-               "max_p_slack_kw": float(a.p_slack_kw.abs().max()) if "p_slack_kw" in a else None,
-               "substation_kw": substation_kw,
-               "non_converged": int((~a.ac_converged).sum()),
-               "v_limits_pu": [v_min_pu, v_max_pu]},
-        "da_vs_rt": {"p_up_mean_kw": float(d_up.mean()), "p_up_min_kw": float(d_up.min()),
-                     "p_down_mean_kw": float(d_down.mean()),
-                     "p_down_max_kw": float(d_down.max()),
-                     "ticks_rt_up_below_da": int((d_up < -1e-6).sum()),
-                     "ticks_rt_down_above_da": int((d_down > 1e-6).sum())},
-    }
-    if {"inside_da", "inside_prev", "inside_rt"} <= set(a.columns):
-        out["validation"] = layer_validation(a, dt_h)
-    return out
+from scenarios.timeaxis import TimeAxis
 
 
 def _power(kw: float) -> str:
@@ -131,18 +42,13 @@ def headline(summary: dict) -> str:
     return "PHYSICALLY INVALID: " + ", ".join(parts)
 
 
-def _dt_h(a: pd.DataFrame) -> float:
-    t = a.time_min.to_numpy()
-    return float(t[1] - t[0]) / 60.0 if len(t) > 1 else 0.25
-
-
-def _hours(a: pd.DataFrame, start_min: int) -> np.ndarray:
-    t = (start_min + a.time_min.to_numpy()) / 60.0
+def _hours(a: pd.DataFrame, axis: TimeAxis) -> np.ndarray:
+    t = (axis.start_min + a.time_min.to_numpy()) / 60.0
     step = (t[1] - t[0]) if len(t) > 1 else 0.25
     return np.r_[t, t[-1] + step]
 
 
-def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, start_min: int, policy: str) -> None:
+def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, axis: TimeAxis, policy: str) -> None:
     """Published RT boundary, distribution limits, calls, delivery and the invalid ticks.
 
     The distribution layer's maximum and minimum are dashed lines; ticks with an AC violation
@@ -150,9 +56,9 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, start_min: int, pol
     ticks (must-charge load the network cannot carry) are shaded.
     """
     a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
-    x = _hours(a, start_min)
+    x = _hours(a, axis)
     mid = 0.5 * (x[1:] + x[:-1])
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
         infeasible = a.grid_infeasible.to_numpy(bool) if "grid_infeasible" in a \
             else np.zeros(len(a), dtype=bool)
@@ -189,7 +95,7 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, start_min: int, pol
         plt.close(fig)
 
 
-def plot_voltage_heatmap(path: Path, network: pd.DataFrame, start_min: int, dt_min: float,
+def plot_voltage_heatmap(path: Path, network: pd.DataFrame, axis: TimeAxis,
                          v_min_pu: float, v_max_pu: float = 1.05) -> None:
     """Bus voltage at the realised operating point, bus x time, anchored at the limits.
 
@@ -201,10 +107,10 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, start_min: int, dt_m
 
     piv = network.pivot(index="bus", columns="t", values="vm_pu")
     z = piv.to_numpy()
-    with plt.rc_context({**_STYLE, "hatch.color": "white", "hatch.linewidth": 0.6}):
+    with plt.rc_context({**STYLE, "hatch.color": "white", "hatch.linewidth": 0.6}):
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        t0 = start_min / 60.0
-        t1 = t0 + piv.shape[1] * dt_min / 60.0
+        t0 = axis.hours(0)
+        t1 = t0 + piv.shape[1] * axis.dt_h
         cmap = plt.get_cmap("RdBu").with_extremes(under="black", over="magenta", bad="0.5")
         norm = colors.TwoSlopeNorm(vcenter=0.5 * (v_min_pu + v_max_pu), vmin=v_min_pu,
                                    vmax=v_max_pu)
@@ -212,7 +118,7 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, start_min: int, dt_m
                        interpolation="nearest", extent=(t0, t1, -0.5, piv.shape[0] - 0.5))
         cb = fig.colorbar(im, ax=ax, extend="both")
         cb.set_label("voltage (p.u.); limits at the ends")
-        step = dt_min / 60.0
+        step = axis.dt_h
         xc = t0 + step * (np.arange(piv.shape[1]) + 0.5)
         yc = np.arange(piv.shape[0])
         with np.errstate(invalid="ignore"):
@@ -230,11 +136,11 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, start_min: int, dt_m
         plt.close(fig)
 
 
-def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
+def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
     """DA boundary vs the RT boundary published at each tick (paper Figure 4 form)."""
     a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
-    x = _hours(a, start_min)
-    with plt.rc_context(_STYLE):
+    x = _hours(a, axis)
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.4))
         ax.stairs(a.da_p_up_kw, x, baseline=a.da_p_down_kw.to_numpy(), fill=True, color="0.6",
                   alpha=0.35, label="DA boundary")
@@ -251,15 +157,15 @@ def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
         plt.close(fig)
 
 
-def plot_occupancy(path: Path, ticks: pd.DataFrame, start_min: int) -> None:
+def plot_occupancy(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
     """Connected EVs and queue per station."""
     per = ticks[ticks.station != TOTAL_LABEL]
     names = list(dict.fromkeys(per.station))
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True)
         for name in names:
             s = per[per.station == name].sort_values("t")
-            x = _hours(s, start_min)
+            x = _hours(s, axis)
             a.stairs(s.connected, x, lw=1.1, baseline=None, label=name)
             b.stairs(s.queue, x, lw=1.1, baseline=None, label=name)
         a.set_ylabel("plugged-in EVs")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.reporting.plots import _STYLE
+from environment.reporting.style import STYLE
 from traffic.assignment import AssignmentResult, Demand, Prices, money, path_sets
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
@@ -130,7 +127,7 @@ def _clock(minutes: float) -> str:
 
 def plot_gap(path: Path, gaps: list[float], target: float) -> None:
     """Relative gap per DUE iteration."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3))
         ax.semilogy(np.arange(1, len(gaps) + 1), gaps, "o-", ms=3)
         ax.axhline(target, color="tab:red", ls="--", lw=0.8, label=f"target {target:g}")
@@ -145,7 +142,7 @@ def plot_gap(path: Path, gaps: list[float], target: float) -> None:
 def plot_link_queues(path: Path, links: pd.DataFrame, top: int = 6) -> None:
     """Queues over time on the most congested links."""
     worst = links.groupby("link").queue.max().nlargest(top).index
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for ln in worst:
             s = links[links.link == ln]
@@ -161,7 +158,7 @@ def plot_link_queues(path: Path, links: pd.DataFrame, top: int = 6) -> None:
 
 def plot_station_queues(path: Path, stations: pd.DataFrame) -> None:
     """Arrivals and queues at every station service."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
         for (st, kind), s in stations.groupby(["station", "service"]):
             a.step(s.interval, s.arrivals, where="post", label=f"{st} {kind}")
@@ -179,7 +176,7 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
                     interval_min: float, sta_interval_min: float) -> None:
     """Net station load (kW) over time: DTA (per interval) vs STA (per aggregate interval)."""
     dta = stations.groupby(["station", "interval"]).p_kw.sum().reset_index()
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.4))
         colors = dict(zip(sorted(dta.station.unique()), plt.cm.tab10.colors, strict=False))
         for st, s in dta.groupby("station"):

@@ -1,0 +1,223 @@
+"""Metrics of one co-simulated day, computed once from its recorded tables.
+
+``simulate`` writes them to ``summary.json`` (:meth:`DayMetrics.as_dict`) and Monte Carlo turns
+them into one row per replicate; both read the same numbers from the same function.
+
+* **validity**: the day is physically valid (``valid``, ``exit_code`` 0) when no tick had an AC
+  violation at the realised operating point and no tick was grid-infeasible (must-charge load
+  the network could not carry); otherwise ``exit_code`` is 3;
+* **deliverability rate**: share of ticks whose aggregate call was delivered within 1 %;
+* **boundary held**: the same over the ticks whose call lay inside the published boundary;
+* **validation** per layer (``da``, ``prev``, ``rt``): hold rate and undelivered energy of the
+  calls inside that layer's boundary (``environment.validation.layer_validation``);
+* **grid**: grid-infeasible ticks and the unsheddable energy ``sum unsheddable_kw dt``;
+* **shortfalls**: EVs that departed below their requirement (count, kWh; ``left_early`` of them
+  left before their declared departure); EVs that left without a charger; EVs still plugged in
+  at the end and whether their requirement is still reachable;
+* **AC** at the realised operating points: ticks with violations, per violation type, min/max
+  voltage, max loading, max substation import;
+* **DA vs RT**: the published RT boundary minus the DA boundary, per tick (mean and extremes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from environment.validation import layer_validation
+from flexibility.stations import TOTAL_LABEL
+
+EXIT_VALID, EXIT_INVALID = 0, 3
+
+
+@dataclass(frozen=True)
+class GridDay:
+    """Grid feasibility of the day."""
+
+    infeasible_ticks: int
+    unsheddable_kwh: float
+    max_unsheddable_kw: float
+    max_must_serve_kw: float
+
+
+@dataclass(frozen=True)
+class ShortfallDay:
+    """Requirements not met."""
+
+    count: int
+    kwh: float
+    left_early: int
+    left_unserved: int
+    plugged_at_end: int
+    plugged_at_end_unreachable: int
+
+
+@dataclass(frozen=True)
+class EvDay:
+    """EV sessions of the day."""
+
+    total: int
+    departed: int
+    left_early: int
+    mean_wait_min: float
+    max_wait_min: float
+    charged_kwh: float
+    discharged_kwh: float
+
+
+@dataclass(frozen=True)
+class AcDay:
+    """AC power flow at the realised operating points."""
+
+    violations: int
+    violations_by_type: dict[str, int]
+    min_vm_pu: float
+    max_vm_pu: float
+    max_loading_pct: float
+    max_p_slack_kw: float | None
+    substation_kw: float | None
+    non_converged: int
+    v_limits_pu: list[float]
+
+
+@dataclass(frozen=True)
+class DaRtDay:
+    """Published RT boundary minus the DA boundary over the ticks."""
+
+    p_up_mean_kw: float
+    p_up_min_kw: float
+    p_down_mean_kw: float
+    p_down_max_kw: float
+    ticks_rt_up_below_da: int
+    ticks_rt_down_above_da: int
+
+
+@dataclass(frozen=True)
+class DayMetrics:
+    """Everything measured about one day (module docstring).
+
+    Attributes:
+        valid: No AC violation at the realised point and no grid-infeasible tick.
+        exit_code: ``0`` (valid) or ``3`` (physically invalid).
+        deliverability_rate: Share of ticks whose call was delivered within 1 %.
+        ticks: Ticks simulated.
+        calls_delivered: Ticks whose call was delivered.
+        calls_inside_boundary: Ticks whose call lay inside the published boundary.
+        boundary_held_rate: Delivered share of those (``None`` without any).
+        undelivered_kwh: ``sum |call - delivered| dt``.
+        grid: Grid feasibility.
+        shortfall: Requirements not met.
+        evs: Sessions.
+        ac: AC at the realised points.
+        da_vs_rt: RT vs DA boundary.
+        validation: Hold rate, undelivered energy and calls inside, per layer (``None`` when
+            the tables lack the per-layer columns).
+    """
+
+    valid: bool
+    exit_code: int
+    deliverability_rate: float
+    ticks: int
+    calls_delivered: int
+    calls_inside_boundary: int
+    boundary_held_rate: float | None
+    undelivered_kwh: float
+    grid: GridDay
+    shortfall: ShortfallDay
+    evs: EvDay
+    ac: AcDay
+    da_vs_rt: DaRtDay
+    validation: dict[str, dict[str, float | None]] | None
+
+    def as_dict(self) -> dict:
+        """The ``summary.json`` entries (``validation`` only when measured)."""
+        out = asdict(self)
+        if out["validation"] is None:
+            del out["validation"]
+        return out
+
+    def hold_rate(self, layer: str) -> float:
+        """Hold rate of the calls inside a layer's boundary (NaN without any)."""
+        rate = None if self.validation is None else self.validation["hold_rate"].get(layer)
+        return float("nan") if rate is None else float(rate)
+
+    def undelivered_kwh_in(self, layer: str) -> float:
+        """Undelivered energy of the calls inside a layer's boundary."""
+        if self.validation is None:
+            return 0.0
+        return float(self.validation["undelivered_kwh"].get(layer, 0.0) or 0.0)
+
+
+def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_pu: float,
+                substation_kw: float | None = None,
+                network: pd.DataFrame | None = None) -> DayMetrics:
+    """Day metrics from the recorded tables (module docstring).
+
+    Args:
+        ticks: The ``ticks`` table (per station and total rows).
+        evs: The per-EV table.
+        v_min_pu: Lower voltage limit (reported with the AC metrics).
+        v_max_pu: Upper voltage limit.
+        substation_kw: Substation rating (reported with the AC metrics).
+        network: The per-bus ``network`` table; without it the voltage extremes come from the
+            per-tick extremes of ``ticks`` (the same numbers).
+    """
+    a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
+    t_min = a.time_min.to_numpy()
+    dt_h = float(t_min[1] - t_min[0]) / 60.0 if len(t_min) > 1 else 0.25
+    inside = (a.call_kw >= a.p_down_kw - 1e-6) & (a.call_kw <= a.p_up_kw + 1e-6)
+    departed = evs[evs.state == "departed"]
+    short = departed[departed.shortfall_kwh > 1e-6]
+    end = evs[evs.state == "plugged_at_end"]
+    d_up = a.p_up_kw - a.da_p_up_kw
+    d_down = a.p_down_kw - a.da_p_down_kw
+    if network is not None:
+        vm_min, vm_max = float(network.vm_pu.min()), float(network.vm_pu.max())
+    else:
+        vm_min, vm_max = float(a.min_vm_pu.min()), float(a.max_vm_pu.max())
+    labels = a.ac_violation.fillna("")
+    violated = labels != ""
+    by_type: dict[str, int] = {}
+    for lab in labels[violated]:
+        for kind in lab.split(";"):
+            by_type[kind] = by_type.get(kind, 0) + 1
+    infeasible = a.grid_infeasible.astype(bool) if "grid_infeasible" in a else violated & False
+    unshed = a.unsheddable_kw if "unsheddable_kw" in a else a.call_kw * 0.0
+    valid = bool(not violated.any() and not infeasible.any())
+    has_layers = {"inside_da", "inside_prev", "inside_rt"} <= set(a.columns)
+    return DayMetrics(
+        valid=valid, exit_code=EXIT_VALID if valid else EXIT_INVALID,
+        deliverability_rate=float(a.delivered_ok.mean()), ticks=len(a),
+        calls_delivered=int(a.delivered_ok.sum()), calls_inside_boundary=int(inside.sum()),
+        boundary_held_rate=float(a.delivered_ok[inside].mean()) if inside.any() else None,
+        undelivered_kwh=float(np.abs(a.call_kw - a.delivered_kw).sum() * dt_h),
+        grid=GridDay(infeasible_ticks=int(infeasible.sum()),
+                     unsheddable_kwh=float(unshed.sum() * dt_h),
+                     max_unsheddable_kw=float(unshed.max()) if len(a) else 0.0,
+                     max_must_serve_kw=float(a.must_serve_kw.max())
+                     if "must_serve_kw" in a and len(a) else 0.0),
+        shortfall=ShortfallDay(
+            count=len(short), kwh=float(short.shortfall_kwh.sum()),
+            left_early=int(short.left_early.sum()) if "left_early" in short else 0,
+            left_unserved=int((evs.state == "left_unserved").sum()), plugged_at_end=len(end),
+            plugged_at_end_unreachable=int((~end.requirement_reachable.astype(bool)).sum())),
+        evs=EvDay(total=len(evs), departed=len(departed),
+                  left_early=int(evs.left_early.sum()) if "left_early" in evs else 0,
+                  mean_wait_min=float(evs.wait_min.mean()) if len(evs) else 0.0,
+                  max_wait_min=float(evs.wait_min.max()) if len(evs) else 0.0,
+                  charged_kwh=float(evs.charged_kwh.sum()),
+                  discharged_kwh=float(evs.discharged_kwh.sum())),
+        ac=AcDay(violations=int(violated.sum()), violations_by_type=by_type,
+                 min_vm_pu=vm_min, max_vm_pu=vm_max,
+                 max_loading_pct=float(a.max_loading_pct.max()),
+                 max_p_slack_kw=float(a.p_slack_kw.abs().max()) if "p_slack_kw" in a else None,
+                 substation_kw=substation_kw, non_converged=int((~a.ac_converged).sum()),
+                 v_limits_pu=[v_min_pu, v_max_pu]),
+        da_vs_rt=DaRtDay(p_up_mean_kw=float(d_up.mean()), p_up_min_kw=float(d_up.min()),
+                         p_down_mean_kw=float(d_down.mean()),
+                         p_down_max_kw=float(d_down.max()),
+                         ticks_rt_up_below_da=int((d_up < -1e-6).sum()),
+                         ticks_rt_down_above_da=int((d_down > 1e-6).sum())),
+        validation=layer_validation(a, dt_h) if has_layers else None)
