@@ -23,6 +23,7 @@ from scenarios.errors import InputError
 
 def run_montecarlo_command(args: argparse.Namespace) -> int:
     """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
+    from environment.experiments import sweeps as sweeps_mod
     from environment.experiments.montecarlo import (
         Cluster,
         load_ticks,
@@ -42,14 +43,14 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     if args.ci_target is not None and not args.ci_target > 0:
         raise InputError("--ci-target: must be positive, e.g. 0.005")
     scenario = load_scenario(args.scenario)
-    sweeps = mc_report.parse_sweeps(args.sweep)
+    sweeps = sweeps_mod.parse_sweeps(args.sweep)
     calibration = bool(getattr(args, "calibration", False))
     if calibration:
         if any(k == "alpha" for k, _ in sweeps):
             raise InputError("--calibration sweeps alpha itself; drop --sweep alpha=...")
-        sweeps = [("alpha", [str(a) for a in mc_report.CALIBRATION_ALPHAS]), *sweeps]
+        sweeps = [("alpha", [str(a) for a in sweeps_mod.CALIBRATION_ALPHAS]), *sweeps]
     policy = getattr(args, "policy", None)
-    points = mc_report.sweep_points(scenario, sweeps)
+    points = sweeps_mod.sweep_points(scenario, sweeps)
     out = Path(args.out)
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
@@ -57,10 +58,10 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         for params, sc in points:
-            folder = out / "sweep" / mc_report.point_folder(params) if params else out
+            folder = out / "sweep" / sweeps_mod.point_folder(params) if params else out
             run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
                                  args.ci_target, args.ci_metric, not args.quiet,
-                                 label=mc_report.point_folder(params) if params else "",
+                                 label=sweeps_mod.point_folder(params) if params else "",
                                  policy=policy)
             results.append((params, sc, run))
             if run.interrupted:
@@ -74,7 +75,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     from environment.experiments.montecarlo import finished, write_manifest
 
     for params, sc in points:  # the folders are the truth; bring every manifest up to date
-        folder = out / "sweep" / mc_report.point_folder(params) if params else out
+        folder = out / "sweep" / sweeps_mod.point_folder(params) if params else out
         if (folder / "manifest.json").is_file():
             write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
     hz = scenario.horizon

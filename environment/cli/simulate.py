@@ -51,9 +51,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_parquet(out / "evs.parquet", evs)
     write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
     g = scenario.grid
-    summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy,
-               **day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw,
-                             network).as_dict(),
+    day = day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw, network)
+    summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy, **day.as_dict(),
                "n_scenarios_rt": scenario.simulation.n_scenarios,
                "queue_rule": scenario.simulation.queue_rule}
     hz = scenario.horizon
@@ -66,15 +65,14 @@ def run_simulate(args: argparse.Namespace) -> int:
         sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.axis)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     write_json(out / "summary.json", summary)
-    sf = summary["shortfall"]
-    val = summary.get("validation", {}).get("hold_rate", {})
+    sf = day.shortfall
+    val = (day.validation or {}).get("hold_rate", {})
     holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
-    print(f"{sim_report.headline(summary)} — {scenario.name} ({sim.policy}, seed {seed}): "
-          f"{summary['calls_delivered']}/{summary['ticks']} calls delivered "
-          f"({100 * summary['deliverability_rate']:.1f} %; hold rate {holds}); "
-          f"departure shortfalls {sf['count']} ({sf['kwh']:.1f} kWh, {sf['left_early']} left "
-          f"early), {sf['left_unserved']} EVs left without a charger; AC min "
-          f"{summary['ac']['min_vm_pu']:.4f} p.u., max loading "
-          f"{summary['ac']['max_loading_pct']:.1f} %, {summary['ac']['violations']} violations; "
-          f"{summary['runtime_s']:.1f} s -> {out}")
-    return int(summary["exit_code"])
+    print(f"{sim_report.headline(day)} — {scenario.name} ({sim.policy}, seed {seed}): "
+          f"{day.calls_delivered}/{day.ticks} calls delivered "
+          f"({100 * day.deliverability_rate:.1f} %; hold rate {holds}); "
+          f"departure shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left "
+          f"early), {sf.left_unserved} EVs left without a charger; AC min "
+          f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
+          f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> {out}")
+    return day.exit_code

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from environment.day_metrics import DayMetrics
 from environment.reporting.style import STYLE
 from flexibility.stations import TOTAL_LABEL
 from scenarios.timeaxis import TimeAxis
@@ -20,23 +21,23 @@ def _power(kw: float) -> str:
     return f"{kw:.1f} kW" if abs(kw) < 10.0 else f"{kw:.0f} kW"
 
 
-def headline(summary: dict) -> str:
+def headline(m: DayMetrics) -> str:
     """The console verdict: leads with what made the day physically invalid, if anything."""
-    ac, grid = summary["ac"], summary["grid"]
+    ac, grid = m.ac, m.grid
     parts = []
-    if ac["violations"]:
-        sub = ac.get("substation_kw")
+    if ac.violations:
+        sub = ac.substation_kw
         extra = ""
-        if sub is not None and ac.get("max_p_slack_kw") is not None \
-                and ac["max_p_slack_kw"] > sub * (1 + 1e-9):
-            extra = f", substation {_power(ac['max_p_slack_kw'])} > {_power(sub)}"
-        types = ", ".join(f"{k} {v}" for k, v in sorted(ac["violations_by_type"].items()))
-        parts.append(f"{ac['violations']} ticks with AC violations (min {ac['min_vm_pu']:.3f} "
-                     f"p.u., max loading {ac['max_loading_pct']:.0f} %{extra}; {types})")
-    if grid["infeasible_ticks"]:
-        parts.append(f"{grid['infeasible_ticks']} ticks grid-infeasible (must-charge up to "
-                     f"{_power(grid['max_unsheddable_kw'])} not servable, "
-                     f"{grid['unsheddable_kwh']:.1f} kWh)")
+        if sub is not None and ac.max_p_slack_kw is not None \
+                and ac.max_p_slack_kw > sub * (1 + 1e-9):
+            extra = f", substation {_power(ac.max_p_slack_kw)} > {_power(sub)}"
+        types = ", ".join(f"{k} {v}" for k, v in sorted(ac.violations_by_type.items()))
+        parts.append(f"{ac.violations} ticks with AC violations (min {ac.min_vm_pu:.3f} "
+                     f"p.u., max loading {ac.max_loading_pct:.0f} %{extra}; {types})")
+    if grid.infeasible_ticks:
+        parts.append(f"{grid.infeasible_ticks} ticks grid-infeasible (must-charge up to "
+                     f"{_power(grid.max_unsheddable_kw)} not servable, "
+                     f"{grid.unsheddable_kwh:.1f} kWh)")
     if not parts:
         return "physically valid (no AC violation, no grid-infeasible tick)"
     return "PHYSICALLY INVALID: " + ", ".join(parts)
