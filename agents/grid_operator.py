@@ -35,14 +35,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import mesa
 import numpy as np
 
 from flexibility.aggregation import Envelope
+from flexibility.alpha_sets import CaseSets
+from flexibility.cases import Case
 from flexibility.packaging import Boundary, InnerBox, package
 from flexibility.stations import PerStation
-from grid.ac import AcResult, bisect_segments
+from grid.ac import AcResult, AcSolver, bisect_segments
+from grid.alpha_layers import case_layers
 from grid.layers import GridModel, LayerSet, layers_for
 from grid.lindistflow import NetworkLimits
 
@@ -135,6 +139,20 @@ def cap_at_distribution(layers: LayerSet, names: Sequence[str],
                       package(lo.sum(1), hi.sum(1), first.dt_h, first.t0))
 
 
+@dataclass(frozen=True)
+class DayAheadCommitment:
+    """The day-ahead boundary the DSO commits to (what the TSO buys).
+
+    Attributes:
+        layers: The case's α layers (distribution and transmission).
+        boundary: Transmission boundary per station and in total, capped at the distribution
+            layer.
+    """
+
+    layers: LayerSet
+    boundary: PerStation[Boundary]
+
+
 class GridAgent(mesa.Agent):
     """The distribution system operator of one feeder.
 
@@ -151,6 +169,20 @@ class GridAgent(mesa.Agent):
         self.eta_ch = eta_ch
         self.eta_dis = eta_dis
         self.branch_elements = tuple(e for e, _ in grid.feeder.branch)
+        self.solver = cast(AcSolver, grid.solver)  # ``GridModel.solver`` is untyped
+
+    def commit_day_ahead(self, case: Case, keep_fraction: float, fresh: CaseSets | None,
+                         alpha: float) -> DayAheadCommitment:
+        """The day-ahead commitment of a station-layer case (``grid.alpha_layers``).
+
+        Args:
+            case: The day-ahead case (the stations' forecast pools).
+            keep_fraction: Share of the scenarios kept when the case is not calibrated.
+            fresh: Fresh days calibrating the kept share and shrink (``None``: uncalibrated).
+            alpha: Confidence level.
+        """
+        layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha)
+        return DayAheadCommitment(layers, cap_at_distribution(layers, list(self.grid.stations)))
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
@@ -181,7 +213,7 @@ class GridAgent(mesa.Agent):
         rows = np.flatnonzero((np.arange(n_rows) < AC_CHECKED_ROWS) & (must_total > tol))
         if rows.size:
             bg_p, bg_q = g.bg(t0, n_rows)
-            bis = bisect_segments(g.solver, bg_p[rows], bg_q[rows], g.positions,
+            bis = bisect_segments(self.solver, bg_p[rows], bg_q[rows], g.positions,
                                   np.zeros((rows.size, len(names))), must[rows], g.limits)
             lam[rows] = np.where(bis.start_feasible, bis.lam, 0.0)
         not_servable = lam < 1.0
@@ -196,7 +228,7 @@ class GridAgent(mesa.Agent):
         p_bg, q_bg = g.bg(k, 1)
         p = p_bg.copy()
         p[0, g.positions] += station_p_kw
-        return g.solver.solve(p, q_bg.copy())
+        return self.solver.solve(p, q_bg.copy())
 
     def labels(self, ac: AcResult) -> list[str]:
         """Violation labels of AC results against this feeder's limits."""

@@ -1,31 +1,41 @@
-"""Charging-station agent: chargers, connected EVs, rolling RT envelope, set-point split.
+"""Charging-station agent: chargers, its plugged-in fleet, rolling RT envelope, set-point split.
+
+**The plugged-in fleet** is a structure of arrays (:class:`PluggedFleet`), one row per session
+in plug-in order: energy now, first whole interval, declared departure interval, battery
+parameters and the energy account. EVs notify the station by session id
+(:meth:`StationAgent.plug`, :meth:`StationAgent.unplug`, see ``agents.session``); the station
+integrates the set-points itself, so EV and station never call into each other's state.
 
 **RT envelope at tick k** (the station-layer math of ``flexibility``): the EVs plugged in are
 known exactly — energy now, departure interval — and give an exact envelope over ``[k, T)``;
-later arrivals come from a pool of M sampled days. The pool's envelopes are pre-aggregated per
-arrival interval ``g`` and summed from the back, ``R[m, g] = sum_{g' >= g} E[m, g']``, so the
-future part at tick ``k`` is ``R[:, k + 1]`` and its α inner envelope one quantile over ``m``.
-The same holds for the deliverable inner boxes (``flexibility.packaging``).
+later arrivals come from the station's :class:`agents.pool.FuturePool`, whose α inner envelope
+is one quantile over its sampled days.
 
 **Set-point split.** The station gives each controllable EV ``p_n = l_n + theta (u_n - l_n)``
 with one ``theta`` for the station, ``[l_n, u_n]`` the EV's deliverable box recomputed from its
 current energy and remaining dwell. Any sequence of such set-points keeps every departure
 requirement that is reachable at plug-in (see ``flexibility.packaging``), so no requirement is
 ever broken by dispatch; a station set-point outside ``[sum l, sum u]`` is clipped to it (the
-difference is the undelivered part of a call).
+difference is the undelivered part of a call). A session is controllable at ``k`` when it is
+plugged in for the whole interval (``a <= k < d``, ``a = ceil(t_plug / dt)``, ``d =
+floor(t_dep / dt)`` of the declared departure). Energy follows ``e += eta_ch p dt`` when
+charging and ``e += p dt / eta_dis`` when discharging.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import mesa
 import numpy as np
 import simpy
 
-from agents.ev import EVAgent
+from agents.context import SimContext
+from agents.pool import FuturePool
+from agents.session import EVSpec, SessionOutcome
 from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
-from flexibility.fleet import Fleet, FloatArray
+from flexibility.common import FloatArray, IntArray
+from flexibility.fleet import Fleet
 from flexibility.packaging import (
     InnerBox,
     disaggregate,
@@ -34,149 +44,243 @@ from flexibility.packaging import (
     vehicle_boxes,
 )
 
+__all__ = ["FuturePool", "PluggedFleet", "StationAgent"]
 
-@dataclass(frozen=True)
-class FuturePool:
-    """Suffix sums over arrival intervals of a pool of sampled days (float32, ``(M, T+2, T)``).
+_SPEC_FIELDS = ("e_min_kwh", "e_max_kwh", "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw", "eta_ch",
+                "eta_dis")
+
+
+@dataclass
+class PluggedFleet:
+    """The sessions plugged in at one station, one row each in plug-in order.
 
     Attributes:
-        env: Envelope arrays ``R[m, g, t]`` (``g = T + 1`` is empty).
-        box_lo_kw: Inner-box lower bounds, same layout.
-        box_hi_kw: Inner-box upper bounds.
-        dt_h: Interval length.
+        session_id: Session (EV agent) id.
+        first_idx: First whole interval plugged in ``a``.
+        departure_idx: Declared departure interval ``d`` (first interval not controllable).
+        e_kwh: Battery energy now.
+        e_min_kwh: Lower energy bound (V2G floor).
+        e_max_kwh: Upper energy bound.
+        e_req_kwh: Departure requirement.
+        p_ch_max_kw: Charging limit.
+        p_dis_max_kw: Discharging limit.
+        eta_ch: Charging efficiency.
+        eta_dis: Discharging efficiency.
+        charged_kwh: Energy drawn from the grid so far.
+        discharged_kwh: Energy fed to the grid so far.
+        controlled_ticks: Intervals dispatched so far.
     """
 
-    env: Envelope
-    box_lo_kw: np.ndarray
-    box_hi_kw: np.ndarray
-    dt_h: float
+    session_id: IntArray
+    first_idx: IntArray
+    departure_idx: IntArray
+    e_kwh: FloatArray
+    e_min_kwh: FloatArray
+    e_max_kwh: FloatArray
+    e_req_kwh: FloatArray
+    p_ch_max_kw: FloatArray
+    p_dis_max_kw: FloatArray
+    eta_ch: FloatArray
+    eta_dis: FloatArray
+    charged_kwh: FloatArray
+    discharged_kwh: FloatArray
+    controlled_ticks: IntArray
 
     @classmethod
-    def build(cls, fleet: Fleet, n_intervals: int) -> FuturePool:
-        """Aggregate a pool fleet ``(M, N)`` per arrival interval and sum from the back."""
-        T = n_intervals
-        group = np.clip(fleet.arrival_idx, 0, T)
-        env = station_envelope(fleet, T, group=group, n_groups=T + 1)
-        box = station_inner_box(fleet, T, group=group, n_groups=T + 1)
+    def empty(cls) -> PluggedFleet:
+        """No session plugged in."""
+        def i() -> IntArray:
+            return np.zeros(0, dtype=np.int64)
 
-        def suffix(x: np.ndarray) -> np.ndarray:
-            out = np.zeros((x.shape[0], T + 2, T), dtype=np.float32)
-            rev = np.ascontiguousarray(x[:, ::-1], dtype=np.float32)
-            np.cumsum(rev, axis=1, out=rev)
-            out[:, :T + 1] = rev[:, ::-1]
-            return out
+        def f() -> FloatArray:
+            return np.zeros(0)
 
-        return cls(env=env.map_arrays(suffix), box_lo_kw=suffix(box.lo_kw),
-                   box_hi_kw=suffix(box.hi_kw), dt_h=fleet.dt_h)
+        return cls(session_id=i(), first_idx=i(), departure_idx=i(), e_kwh=f(), e_min_kwh=f(),
+                   e_max_kwh=f(), e_req_kwh=f(), p_ch_max_kw=f(), p_dis_max_kw=f(), eta_ch=f(),
+                   eta_dis=f(), charged_kwh=f(), discharged_kwh=f(), controlled_ticks=i())
 
-    def future(self, k: int) -> tuple[Envelope, InnerBox]:
-        """Scenario envelopes and boxes over ``[k, T)`` of the vehicles arriving after tick k."""
-        env = self.env.map_arrays(lambda x: x[:, k + 1, k:].astype(np.float64))
-        env = Envelope(env.p_max_kw, env.p_min_kw, env.e_min_kwh, env.e_max_kwh, env.ds_kwh,
-                       env.dt_h, t0=k)
-        box = InnerBox(self.box_lo_kw[:, k + 1, k:].astype(np.float64),
-                       self.box_hi_kw[:, k + 1, k:].astype(np.float64), self.dt_h, t0=k)
-        return env, box
+    def __len__(self) -> int:
+        return len(self.session_id)
 
-    def day_ahead(self) -> tuple[Envelope, InnerBox]:
-        """Scenario envelopes and boxes of the whole day (every arrival)."""
-        env = self.env.map_arrays(lambda x: x[:, 0].astype(np.float64))
-        box = InnerBox(self.box_lo_kw[:, 0].astype(np.float64),
-                       self.box_hi_kw[:, 0].astype(np.float64), self.dt_h)
-        return env, box
+    def append(self, session_id: int, spec: EVSpec, e_kwh: float, first_idx: int,
+               departure_idx: int) -> None:
+        """Add a session as the last row."""
+        new = {"session_id": session_id, "first_idx": first_idx,
+               "departure_idx": departure_idx, "e_kwh": e_kwh, "charged_kwh": 0.0,
+               "discharged_kwh": 0.0, "controlled_ticks": 0,
+               **{name: getattr(spec, name) for name in _SPEC_FIELDS}}
+        for f in fields(self):
+            old = getattr(self, f.name)
+            setattr(self, f.name, np.append(old, np.asarray(new[f.name], dtype=old.dtype)))
+
+    def row(self, session_id: int) -> int:
+        """Row of a plugged-in session.
+
+        Raises:
+            KeyError: The session is not plugged in here.
+        """
+        rows = np.flatnonzero(self.session_id == session_id)
+        if rows.size != 1:
+            raise KeyError(f"session {session_id} is not plugged in")
+        return int(rows[0])
+
+    def outcome(self, row: int) -> SessionOutcome:
+        """Energy account of one row."""
+        return SessionOutcome(e_kwh=float(self.e_kwh[row]),
+                              charged_kwh=float(self.charged_kwh[row]),
+                              discharged_kwh=float(self.discharged_kwh[row]),
+                              controlled_ticks=int(self.controlled_ticks[row]))
+
+    def remove(self, row: int) -> None:
+        """Drop one row (the others keep their order)."""
+        for f in fields(self):
+            setattr(self, f.name, np.delete(getattr(self, f.name), row))
+
+    def known(self, k: int) -> IntArray:
+        """Rows still plugged in (as declared) for interval ``k``, in plug-in order."""
+        return np.flatnonzero(self.departure_idx > k)
+
+    def controllable(self, k: int) -> IntArray:
+        """Rows plugged in for the whole interval ``k``, in plug-in order."""
+        return np.flatnonzero((self.first_idx <= k) & (k < self.departure_idx))
+
+    def fleet(self, rows: IntArray, k: int, dt_h: float, eta_row: int | None = None) -> Fleet:
+        """Rows as a fleet starting at interval ``k``.
+
+        Args:
+            rows: Rows taken (at least one).
+            k: First interval.
+            dt_h: Interval length.
+            eta_row: Row whose efficiencies the fleet gets (default: the first taken).
+        """
+        e = int(rows[0]) if eta_row is None else eta_row
+        return Fleet(arrival_idx=np.full(rows.size, k, dtype=np.int64),
+                     departure_idx=self.departure_idx[rows], e_init_kwh=self.e_kwh[rows],
+                     e_min_kwh=self.e_min_kwh[rows], e_max_kwh=self.e_max_kwh[rows],
+                     e_req_kwh=self.e_req_kwh[rows], p_ch_max_kw=self.p_ch_max_kw[rows],
+                     p_dis_max_kw=self.p_dis_max_kw[rows], eta_ch=float(self.eta_ch[e]),
+                     eta_dis=float(self.eta_dis[e]), dt_h=dt_h)
+
+    def apply(self, rows: IntArray, p_kw: FloatArray, dt_h: float) -> None:
+        """Integrate one interval at net powers ``p_kw`` (charging positive) on ``rows``."""
+        ch = p_kw >= 0.0
+        r_ch, r_dis, p_ch, p_dis = rows[ch], rows[~ch], p_kw[ch], p_kw[~ch]
+        self.e_kwh[r_ch] += self.eta_ch[r_ch] * p_ch * dt_h
+        self.charged_kwh[r_ch] += p_ch * dt_h
+        self.e_kwh[r_dis] += p_dis * dt_h / self.eta_dis[r_dis]
+        self.discharged_kwh[r_dis] += -p_dis * dt_h
+        self.controlled_ticks[rows] += 1
 
 
 class StationAgent(mesa.Agent):
     """A charging station.
 
     Args:
-        model: The co-simulation model.
+        model: The mesa model the agent belongs to (registration only).
+        ctx: The simulation context.
         name: Station name.
         chargers: Number of charge points (simpy ``Resource`` capacity).
-        pool: Future-arrival pool.
+        pool: Future-arrival pool (``None``: no forecast of later arrivals; dispatch only).
         alpha: Confidence level of the inner envelopes.
     """
 
-    def __init__(self, model: mesa.Model, name: str, chargers: int, pool: FuturePool,
-                 alpha: float) -> None:
+    def __init__(self, model: mesa.Model, ctx: SimContext, name: str, chargers: int,
+                 pool: FuturePool | None, alpha: float) -> None:
         super().__init__(model)
-        self.name = name
-        self.chargers = simpy.Resource(model.env, capacity=chargers)
-        self.connected: list[EVAgent] = []
+        self.ctx = ctx
+        self._name = name
+        self._chargers = simpy.Resource(ctx.env, capacity=chargers)
+        self.plugged = PluggedFleet.empty()
         self.pool = pool
         self.alpha = alpha
 
-    # -- EV events -------------------------------------------------------------------------
-    def plug(self, ev: EVAgent) -> None:
-        """An EV got a charger."""
-        self.connected.append(ev)
+    @property
+    def name(self) -> str:
+        """Station name."""
+        return self._name
 
-    def unplug(self, ev: EVAgent) -> None:
-        """An EV left."""
-        self.connected.remove(ev)
+    @property
+    def chargers(self) -> simpy.Resource:
+        """The charge points."""
+        return self._chargers
+
+    # -- session events (agents.session.ChargePoint) -------------------------------------------
+    def plug(self, session_id: int, spec: EVSpec, e_kwh: float, plug_in_min: float,
+             departure_min: float) -> None:
+        """A session got a charger (``departure_min``: declared departure)."""
+        self.plugged.append(session_id, spec, e_kwh, self.ctx.first_whole_interval(plug_in_min),
+                            self.ctx.departure_interval(departure_min))
+
+    def unplug(self, session_id: int) -> SessionOutcome:
+        """A session left; its final energy account."""
+        row = self.plugged.row(session_id)
+        out = self.plugged.outcome(row)
+        self.plugged.remove(row)
+        return out
+
+    def outcome(self, session_id: int) -> SessionOutcome:
+        """Energy account of a session still plugged in."""
+        return self.plugged.outcome(self.plugged.row(session_id))
 
     @property
     def queue_length(self) -> int:
         """EVs waiting for a charger."""
-        return len(self.chargers.queue)
+        return len(self._chargers.queue)
+
+    def controllable(self, k: int) -> IntArray:
+        """Ids of the sessions plugged in for the whole interval ``k`` (in plug-in order)."""
+        return self.plugged.session_id[self.plugged.controllable(k)]
 
     # -- envelopes -------------------------------------------------------------------------
-    def controllable(self, k: int) -> list[EVAgent]:
-        """EVs plugged in for the whole interval ``k`` (in plug-in order)."""
-        return [ev for ev in self.connected if ev.controllable_at(k)]
-
     def known_fleet(self, k: int) -> Fleet | None:
         """The plugged-in EVs as a fleet starting at interval ``k`` (``None`` if empty)."""
-        evs = [ev for ev in self.connected if ev.departure_idx() > k]
-        if not evs:
-            return None
-        s = [ev.spec for ev in evs]
-        arr = lambda f: np.array([getattr(x, f) for x in s])  # noqa: E731
-        first = s[0]
-        return Fleet(arrival_idx=np.full(len(evs), k, dtype=np.int64),
-                     departure_idx=np.array([ev.departure_idx() for ev in evs], dtype=np.int64),
-                     e_init_kwh=np.array([ev.e_kwh for ev in evs]), e_min_kwh=arr("e_min_kwh"),
-                     e_max_kwh=arr("e_max_kwh"), e_req_kwh=arr("e_req_kwh"),
-                     p_ch_max_kw=arr("p_ch_max_kw"), p_dis_max_kw=arr("p_dis_max_kw"),
-                     eta_ch=first.eta_ch, eta_dis=first.eta_dis, dt_h=self.pool.dt_h)
+        rows = self.plugged.known(k)
+        return self.plugged.fleet(rows, k, self.ctx.dt_h) if rows.size else None
 
-    def rt_update(self, k: int, n_intervals: int) -> tuple[Envelope, InnerBox]:
-        """RT envelope and deliverable box over ``[k, T)`` (known EVs + α-quantile of arrivals)."""
+    def rt_update(self, k: int) -> tuple[Envelope, InnerBox]:
+        """RT envelope and deliverable box over ``[k, T)`` (known EVs + α-quantile of arrivals).
+
+        Raises:
+            ValueError: The station has no future-arrival pool.
+        """
+        if self.pool is None:
+            raise ValueError(f"station {self.name}: no future-arrival pool to forecast with")
         fut_env, fut_box = self.pool.future(k)
         env = probabilistic_envelope(fut_env, self.alpha)
         box = inner_quantile(fut_box, self.alpha)
         fleet = self.known_fleet(k)
         if fleet is not None:
-            rest = n_intervals - k
+            rest = self.ctx.n_intervals - k
             env = env + station_envelope(fleet, rest, t0=k)
             kb = station_inner_box(fleet, rest, t0=k)
             box = InnerBox(box.lo_kw + kb.lo_kw, box.hi_kw + kb.hi_kw, box.dt_h, t0=k)
         return env, box
 
     # -- dispatch --------------------------------------------------------------------------
-    def ev_boxes(self, k: int) -> tuple[list[EVAgent], FloatArray, FloatArray]:
-        """Controllable EVs at ``k`` and their deliverable boxes ``[l, u]`` (kW)."""
-        evs = self.controllable(k)
-        fleet = self.known_fleet(k)
-        if not evs or fleet is None:
-            return [], np.zeros(0), np.zeros(0)
-        lo, hi = vehicle_boxes(fleet)
-        plugged = [ev for ev in self.connected if ev.departure_idx() > k]
-        index = {id(ev): i for i, ev in enumerate(plugged)}
-        rows = np.array([index[id(ev)] for ev in evs])
-        return evs, lo[rows], hi[rows]
+    def ev_boxes(self, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Controllable sessions at ``k`` (ids) and their deliverable boxes ``[l, u]`` (kW)."""
+        rows, lo, hi = self._boxes(k)
+        return self.plugged.session_id[rows], lo, hi
 
-    def dispatch(self, k: int, p_kw: float, dt_h: float
-                 ) -> tuple[float, list[EVAgent], FloatArray]:
+    def _boxes(self, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
+        rows = self.plugged.controllable(k)
+        if not rows.size:
+            return rows, np.zeros(0), np.zeros(0)
+        # efficiencies of the first known session, as for the envelope (one per fleet)
+        fleet = self.plugged.fleet(rows, k, self.ctx.dt_h, int(self.plugged.known(k)[0]))
+        lo, hi = vehicle_boxes(fleet)
+        return rows, lo, hi
+
+    def dispatch(self, k: int, p_kw: float) -> tuple[float, IntArray, FloatArray]:
         """Split a station set-point among its EVs and apply it for interval ``k``.
 
         Returns:
-            The delivered station power, the EVs dispatched and their set-points.
+            The delivered station power, the ids of the sessions dispatched and their
+            set-points.
         """
-        evs, lo, hi = self.ev_boxes(k)
-        if not evs:
-            return 0.0, [], np.zeros(0)
+        rows, lo, hi = self._boxes(k)
+        if not rows.size:
+            return 0.0, np.zeros(0, dtype=np.int64), np.zeros(0)
         p = disaggregate(np.array([p_kw]), lo[None], hi[None])[0]
-        for ev, pn in zip(evs, p, strict=True):
-            ev.apply(float(pn), dt_h)
-        return float(p.sum()), evs, p
+        self.plugged.apply(rows, p, self.ctx.dt_h)
+        return float(p.sum()), self.plugged.session_id[rows], p

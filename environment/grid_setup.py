@@ -21,12 +21,13 @@ def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel
     """
     g, hz = scenario.grid, scenario.horizon
     feeder = load_feeder(g.feeder, scenario.base_dir, g.line_margin)
-    buses = []
+    buses, station_bus = [], []
     for st in scenario.stations:
         if st.bus is None:
             raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
                               f"station ({g.bus_numbering} numbering)")
         buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
+        station_bus.append(int(st.bus))
     positions = station_positions(feeder, buses)
     p = g.profiles
     load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
@@ -41,7 +42,7 @@ def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel
     sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
     return GridModel(feeder=feeder, ldf=ldf, solver=solver, limits=limits,
                      stations=tuple(s.name for s in scenario.stations),
-                     station_bus=tuple(int(s.bus) for s in scenario.stations),
+                     station_bus=tuple(station_bus),
                      pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
                      policy=policy or g.policy)
 

@@ -1,38 +1,74 @@
-"""Row recorder of the co-simulation: named tables of typed rows, written to Parquet atomically."""
+"""Row recorder of the co-simulation: declared tables of typed rows, turned into data frames.
+
+Every table has ONE declared schema: a frozen dataclass whose fields are the table's columns,
+in order (``environment.records``). A batch of rows is one instance whose fields are either
+sequences (one value per row) or scalars (repeated on every row of the batch); the recorder
+accepts only the schema declared for the table, so a column can be neither forgotten nor
+misspelt.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import fields, is_dataclass
+from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
 
+class RowBatch(Protocol):
+    """A frozen dataclass declaring one table (``TABLE``) whose fields are its columns."""
+
+    TABLE: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+def _is_sequence(value: object) -> bool:
+    return hasattr(value, "__len__") and not isinstance(value, str)
+
+
 class Recorder:
-    """Collects rows per table (column-wise) and turns them into data frames."""
+    """Collects row batches per declared table (column-wise) and turns them into data frames.
 
-    def __init__(self) -> None:
-        self._tables: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    Args:
+        schemas: The row-batch dataclasses, one per table.
+    """
 
-    def add_many(self, table: str, **columns) -> None:
-        """Append rows given as equal-length sequences (scalars are repeated).
+    def __init__(self, schemas: Sequence[type[RowBatch]]) -> None:
+        self.schemas = {s.TABLE: s for s in schemas}
+        self._columns = {name: tuple(f.name for f in fields(s))
+                         for name, s in self.schemas.items()}
+        self._tables: dict[str, dict[str, list]] = {
+            name: {c: [] for c in cols} for name, cols in self._columns.items()}
+
+    def add(self, rows: RowBatch) -> None:
+        """Append a batch of rows to its table.
 
         Raises:
-            ValueError: Columns differing from the table's earlier rows, or sequences of
-                different lengths.
+            TypeError: ``rows`` is not an instance of its table's declared schema.
+            ValueError: Sequences of different lengths.
         """
-        seqs = {k: v for k, v in columns.items()
-                if hasattr(v, "__len__") and not isinstance(v, str)}
-        lengths = {len(v) for v in seqs.values()}
+        table = getattr(rows, "TABLE", None)
+        if not is_dataclass(rows) or table not in self.schemas \
+                or type(rows) is not self.schemas[table]:
+            raise TypeError(f"{type(rows).__name__} is not a declared table schema "
+                            f"({', '.join(s.__name__ for s in self.schemas.values())})")
+        values = {c: getattr(rows, c) for c in self._columns[table]}
+        lengths = {len(v) for v in values.values() if _is_sequence(v)}
         if len(lengths) > 1:
             raise ValueError(f"rows of {table!r} have sequences of lengths {sorted(lengths)}")
         n = lengths.pop() if lengths else 1
         cols = self._tables[table]
-        if cols and set(columns) != set(cols):
-            raise ValueError(f"rows of {table!r} have columns {sorted(columns)}, "
-                             f"expected {sorted(cols)}")
-        for name, value in columns.items():
-            cols[name].extend(list(value) if name in seqs else [value] * n)
+        for name, value in values.items():
+            cols[name].extend(list(value) if _is_sequence(value) else [value] * n)
 
     def frame(self, table: str) -> pd.DataFrame:
-        """The table as a data frame (empty if nothing was recorded)."""
-        return pd.DataFrame({k: v for k, v in self._tables[table].items()})
+        """The table as a data frame (empty if nothing was recorded).
+
+        Raises:
+            KeyError: No such table declared.
+        """
+        cols = self._tables[table]
+        if not cols[self._columns[table][0]]:
+            return pd.DataFrame()
+        return pd.DataFrame(dict(cols))

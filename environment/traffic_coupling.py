@@ -37,10 +37,15 @@ class TrafficSessions:
 
 
 class AssignedArrivals:
-    """Travel model: each EV reaches its station when the traffic equilibrium says."""
+    """Travel model: each EV reaches its station when the traffic equilibrium says.
 
-    def __init__(self) -> None:
-        self.arrival: dict[int, float] = {}
+    Args:
+        arrival: Equilibrium arrival (service start, horizon minutes) by EV id; the mapping is
+            kept, not copied, so it may be filled after the model is handed out.
+    """
+
+    def __init__(self, arrival: dict[int, float] | None = None) -> None:
+        self.arrival: dict[int, float] = {} if arrival is None else arrival
 
     def arrival_min(self, ev_id: int, station: str, planned_min: float) -> float:
         """The equilibrium arrival of this EV (its planned trip start if unknown)."""
@@ -55,6 +60,8 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
             another bus).
     """
     cfg = scenario.traffic
+    if cfg is None:
+        raise InputError("traffic: the scenario has no [traffic] section to run")
     names = {s.name: s for s in scenario.stations}
     for st in cfg.stations:
         if st.name not in names:

@@ -12,7 +12,8 @@ never to the forecast pools the envelopes are built from):
 * **early departures** — with probability ``early_departure_prob`` the user leaves after a
   fraction ``f ~ U(early_fraction_min, 1)`` of the dwell they declared at plug-in (snapped down
   to the interval grid, at least one whole interval after the first controllable one); the
-  station plans with the declared departure until the EV is gone. *Assumption*: the data
+  station plans with the declared departure until the EV is gone (``agents.ev.EVAgent``
+  carries both: ``declared_departure_min`` and the actual ``departure_min``). *Assumption*: the data
   record actual departures only, never the intended ones, so neither the share (10 %) nor the
   spread of the cut (half the dwell at most) can be taken from them.
 * **arrival-SOC errors** — the SOC at arrival is the forecast model's draw plus
@@ -29,19 +30,17 @@ not wired for them).
 boundary), ``prev`` (the boundary published at tick ``k - 1`` for interval ``k``; at ``k = 0``
 the DA boundary, the last one published before the horizon) and ``rt`` (the boundary published
 at tick ``k``). Per layer: the **hold rate** is the share of calls inside that layer's boundary
-for interval ``k`` that were delivered within ``DELIVERY_TOL`` (1 %), and the **undelivered
-energy** ``sum |call - delivered| dt`` over those calls.
+for interval ``k`` that were delivered within 1 % (``environment.records.DELIVERY_TOL``), and
+the **undelivered energy** ``sum |call - delivered| dt`` over those calls.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from agents.ev import EVAgent
 from scenarios.fleetgen import SessionDraw
 
 LAYERS = ("da", "prev", "rt")
@@ -123,39 +122,6 @@ def apply_deviations(day: SessionDraw, dev: Deviations, dt_min: float,
                        soc_init=soc[shows][None], v2g=day.v2g[0][shows][None])
     return RealisedSessions(draw=draw, actual_departure_min=actual[shows],
                             kept=np.flatnonzero(shows))
-
-
-class RealisedEV(EVAgent):
-    """An EV that may leave before the departure it declared at plug-in.
-
-    The station plans with the declared departure (``departure_idx``); the simpy session
-    leaves at ``departure_min``, the actual one (``<=`` declared).
-
-    Args:
-        model: The co-simulation model.
-        station: Its station agent.
-        spec: Battery and charger parameters.
-        planned_arrival_min: Arrival drawn by the behaviour model.
-        departure_min: Actual departure.
-        e_arrival_kwh: Energy at arrival.
-        declared_departure_min: Departure declared to the station (default: the actual one).
-    """
-
-    def __init__(self, model, station, spec, planned_arrival_min: float, departure_min: float,
-                 e_arrival_kwh: float, declared_departure_min: float | None = None) -> None:
-        super().__init__(model, station, spec, planned_arrival_min, departure_min,
-                         e_arrival_kwh)
-        self.declared_departure_min = (departure_min if declared_departure_min is None
-                                       else max(declared_departure_min, departure_min))
-
-    def departure_idx(self) -> int:
-        """First interval the station believes the EV no longer controllable (declared)."""
-        return math.floor(self.declared_departure_min / self.model.dt_min + 1e-9)
-
-    @property
-    def left_early(self) -> bool:
-        """Whether the actual departure precedes the declared one."""
-        return self.departure_min < self.declared_departure_min - 1e-9
 
 
 def no_show_from_sessions(arrival: pd.Series, window_days: int = 28) -> float:

@@ -33,11 +33,9 @@ def test_three_layer_contract(run_dir):
     for side in ("charge", "discharge"):
         assert {"mean_rate", "max_rate", "time_of_max"} <= set(summary["clipping"][side])
     assert summary["policy"] == "uniform"
-    bte = summary["bte"]["charge"]
-    st, di = summary["layers"]["station"], summary["layers"]["distribution"]
-    assert bte["truncated_kwh"] == pytest.approx(
-        st["area_kwh"] - di["area_kwh"] - (summary["bte"]["discharge"]["truncated_kwh"]), rel=1e-9)
-    assert sum(bte["by_binding_kwh"].values()) == pytest.approx(bte["truncated_kwh"])
+    # the truncated energy and its split by binding constraint are recomputed from the tables in
+    # tests/verification/test_outputs_independent.py
+    assert {"truncated_kwh", "by_binding_kwh"} <= set(summary["bte"]["charge"])
     rows = summary["ac_validation"]
     assert rows and set(rows[0]) == {"time", "lindistflow_kw", "ac_kw", "rel_error_pct",
                                      "min_vm_pu", "binding"}

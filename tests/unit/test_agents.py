@@ -1,55 +1,66 @@
-"""Agent-level tests: EV physics and queueing, station dispatch, TSO call policies."""
+"""Agent-level tests: EV queueing, station energy and dispatch, TSO call policies."""
 
+import ast
 import math
+from pathlib import Path
 
 import mesa
 import numpy as np
 import pytest
-import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.ev import EVAgent, EVSpec
+from agents.context import SimContext
+from agents.ev import EVAgent
+from agents.session import EVSpec, SessionOutcome
 from agents.station import StationAgent
 from agents.transmission import TransmissionAgent
 from flexibility.packaging import package
-from traffic.interface import ScheduledArrival
 
 SPEC = EVSpec(capacity_kwh=60, e_min_kwh=12, e_max_kwh=54, e_req_kwh=36, p_ch_max_kw=7,
               p_dis_max_kw=7, eta_ch=0.95, eta_dis=0.9)
 
 
-class Bare(mesa.Model):
-    """The smallest model agents need: a simpy clock and the settings they read."""
-
-    def __init__(self, queue_rule="wait", dt_min=15.0):
-        super().__init__(rng=np.random.default_rng(0))
-        self.env = simpy.Environment()
-        self.travel = ScheduledArrival()
-        self.queue_rule = queue_rule
-        self.dt_min = dt_min
+def _station(ctx: SimContext, chargers: int = 1) -> tuple[mesa.Model, StationAgent]:
+    m = mesa.Model()
+    return m, StationAgent(m, ctx, "S", chargers=chargers, pool=None, alpha=0.9)
 
 
-def test_ev_energy_integration_uses_the_right_efficiency():
-    m = Bare()
-    ev = EVAgent(m, None, SPEC, 0.0, 60.0, 30.0)
-    ev.apply(4.0, 0.25)
-    assert ev.e_kwh == pytest.approx(30.0 + 0.95 * 1.0)
-    ev.apply(-2.0, 0.25)
-    assert ev.e_kwh == pytest.approx(30.0 + 0.95 - 0.5 / 0.9)
-    assert ev.charged_kwh == pytest.approx(1.0) and ev.discharged_kwh == pytest.approx(0.5)
+def test_ev_and_station_do_not_import_each_other():
+    root = Path(__file__).resolve().parents[2] / "agents"
+    for mod, other in (("ev", "agents.station"), ("station", "agents.ev")):
+        tree = ast.parse((root / f"{mod}.py").read_text())
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert other not in names
+
+
+def test_station_integrates_energy_with_the_right_efficiency():
+    ctx = SimContext.create(15.0, 8)
+    _, station = _station(ctx)
+    station.plug(7, SPEC, 30.0, 0.0, 60.0)
+    rows = np.array([0])
+    station.plugged.apply(rows, np.array([4.0]), 0.25)
+    assert station.outcome(7).e_kwh == pytest.approx(30.0 + 0.95 * 1.0)
+    station.plugged.apply(rows, np.array([-2.0]), 0.25)
+    out = station.unplug(7)
+    assert out.e_kwh == pytest.approx(30.0 + 0.95 - 0.5 / 0.9)
+    assert out.charged_kwh == pytest.approx(1.0) and out.discharged_kwh == pytest.approx(0.5)
+    assert out.controlled_ticks == 2 and len(station.plugged) == 0
+    with pytest.raises(KeyError):
+        station.outcome(7)
 
 
 @pytest.mark.parametrize("rule", ["wait", "leave"])
 def test_full_station_makes_an_ev_wait_or_leave(rule):
-    m = Bare(queue_rule=rule)
-    station = StationAgent(m, "S", chargers=1, pool=None, alpha=0.9)
-    first = EVAgent(m, station, SPEC, 10.0, 100.0, 30.0)
-    second = EVAgent(m, station, SPEC, 20.0, 200.0, 30.0)
-    late = EVAgent(m, station, SPEC, 30.0, 90.0, 30.0)  # gives up before a charger frees
+    ctx = SimContext.create(15.0, 96, queue_rule=rule)
+    m, station = _station(ctx)
+    first = EVAgent(m, ctx, station, SPEC, 10.0, 100.0, 30.0)
+    second = EVAgent(m, ctx, station, SPEC, 20.0, 200.0, 30.0)
+    late = EVAgent(m, ctx, station, SPEC, 30.0, 90.0, 30.0)  # gives up before a charger frees
     for ev in (first, second, late):
-        m.env.process(ev.session(m.env))
-    m.env.run()
+        ctx.env.process(ev.session())
+    ctx.env.run()
     assert first.plug_in_min == 10.0 and first.state == "departed"
     if rule == "wait":
         assert second.plug_in_min == 100.0 and second.state == "departed"
@@ -57,16 +68,29 @@ def test_full_station_makes_an_ev_wait_or_leave(rule):
         assert second.plug_in_min is None and second.state == "left_unserved"
         assert second.left_min == 20.0
     assert late.plug_in_min is None and late.state == "left_unserved"
-    assert station.connected == []
+    assert late.final_outcome() == SessionOutcome(e_kwh=30.0)
+    assert len(station.plugged) == 0
 
 
 def test_controllable_intervals_follow_the_grid():
-    m = Bare()
-    station = StationAgent(m, "S", chargers=2, pool=None, alpha=0.9)
-    ev = EVAgent(m, station, SPEC, 7.0, 52.0, 30.0)  # plugged 7 min, leaves 52 min
-    m.env.process(ev.session(m.env))
-    m.env.run(until=8)
-    assert [k for k in range(5) if ev.controllable_at(k)] == [1, 2]  # [15, 45) only
+    ctx = SimContext.create(15.0, 8)
+    m, station = _station(ctx, chargers=2)
+    ev = EVAgent(m, ctx, station, SPEC, 7.0, 52.0, 30.0)  # plugged 7 min, leaves 52 min
+    ctx.env.process(ev.session())
+    ctx.env.run(until=8)
+    assert [k for k in range(5) if ev.unique_id in station.controllable(k)] == [1, 2]
+
+
+def test_station_plans_with_the_declared_departure():
+    ctx = SimContext.create(15.0, 8)
+    m, station = _station(ctx, chargers=2)
+    ev = EVAgent(m, ctx, station, SPEC, 0.0, 30.0, 30.0, declared_departure_min=90.0)
+    assert ev.left_early and ev.departure_idx() == 6
+    ctx.env.process(ev.session())
+    ctx.env.run(until=1)
+    assert [k for k in range(8) if ev.unique_id in station.controllable(k)] == list(range(6))
+    ctx.env.run(until=31)
+    assert ev.state == "departed" and ev.left_min == 30.0 and len(station.plugged) == 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -74,9 +98,8 @@ def test_controllable_intervals_follow_the_grid():
 def test_station_dispatch_never_breaks_a_reachable_requirement(seed):
     """Any station set-points (even adversarial extremes) keep every reachable requirement."""
     rng = np.random.default_rng(seed)
-    m = Bare()
-    station = StationAgent(m, "S", chargers=10, pool=None, alpha=0.9)
-    station.pool = type("P", (), {"dt_h": 0.25})()
+    ctx = SimContext.create(15.0, 30)
+    m, station = _station(ctx, chargers=10)
     evs = []
     for _ in range(rng.integers(1, 6)):
         arr = float(rng.integers(0, 8) * 15)
@@ -84,33 +107,34 @@ def test_station_dispatch_never_breaks_a_reachable_requirement(seed):
         spec = EVSpec(60, 12, 54, float(rng.uniform(20, 54)), 7.0,
                       7.0 if rng.random() < 0.5 else 0.0, 0.95, 0.95)
         e0 = float(rng.uniform(5, 56))
-        evs.append(EVAgent(m, station, spec, arr, dep, e0))
+        evs.append(EVAgent(m, ctx, station, spec, arr, dep, e0))
     for ev in evs:
-        m.env.process(ev.session(m.env))
-    trace = {id(ev): [ev.e_kwh] for ev in evs}
+        ctx.env.process(ev.session())
+    trace = {ev.unique_id: [ev.e_arrival_kwh] for ev in evs}
     for k in range(30):
-        m.env.run(until=k * 15 + 1e-6)
-        _, lo, hi = station.ev_boxes(k)
+        ctx.env.run(until=k * 15 + 1e-6)
+        ids, lo, hi = station.ev_boxes(k)
         target = rng.choice([lo.sum() - 5, hi.sum() + 5, rng.uniform(lo.sum() - 1,
                                                                     hi.sum() + 1 + 1e-9)])
-        station.dispatch(k, float(target), 0.25)
-        for ev in station.controllable(k):
-            trace[id(ev)].append(ev.e_kwh)
-    m.env.run()
+        _, dispatched, _ = station.dispatch(k, float(target))
+        assert dispatched.tolist() == ids.tolist()
+        for i in dispatched:
+            trace[int(i)].append(station.outcome(int(i)).e_kwh)
+    ctx.env.run()
     for ev in evs:
-        s = ev.spec
+        s, e = ev.spec, ev.final_outcome().e_kwh
         dwell = math.floor(ev.departure_min / 15 + 1e-9) - math.ceil(ev.plug_in_min / 15 - 1e-9)
         reachable = min(s.e_req_kwh, max(s.e_max_kwh, ev.e_arrival_kwh),
                         ev.e_arrival_kwh + s.eta_ch * s.p_ch_max_kw * 0.25 * max(dwell, 0))
         reachable = max(reachable, min(s.e_min_kwh, ev.e_arrival_kwh))
-        assert ev.e_kwh >= reachable - 1e-6
+        assert e >= reachable - 1e-6
         lo_e = min(s.e_min_kwh, ev.e_arrival_kwh) - 1e-6
         hi_e = max(s.e_max_kwh, ev.e_arrival_kwh) + 1e-6
-        assert all(lo_e <= e <= hi_e for e in trace[id(ev)])
+        assert all(lo_e <= x <= hi_e for x in trace[ev.unique_id])
 
 
 def test_call_policies():
-    m = Bare()
+    m = mesa.Model()
     da = package(np.array([-10.0, -20.0]), np.array([30.0, 50.0]), 0.25)
     calls = {}
     for policy in ("none", "follow-da", "random-within", "max-up", "max-down", "regulation"):
@@ -126,7 +150,7 @@ def test_call_policies():
 
 
 def test_edge_policies_call_on_earlier_boundaries():
-    m = Bare()
+    m = mesa.Model()
     da = package(np.array([-10.0, -20.0, -5.0]), np.array([30.0, 50.0, 40.0]), 0.25)
     prev = package(np.array([-1.0, -2.0]), np.array([3.0, 4.0]), 0.25, t0=1)
     for policy, layer in (("edge-da", "da"), ("edge-prev", "prev")):

@@ -64,8 +64,10 @@ def test_initial_soc_derivation():
     class S:
         energy_kwh = np.array([0.0, 6.0, 100.0])
         soc_init = None
-    soc, clipped = derive_initial_soc(S, "target_minus_delivered", 60.0, 0.9, 0.05, 0.95)
-    np.testing.assert_allclose(soc, [0.9, 0.9 - 0.95 * 0.1, 0.05])
+    # synthetic constants; the efficiency differs from the default so that it must be used
+    cap_kwh, target, floor, eta = 60.0, 0.9, 0.05, 0.92
+    soc, clipped = derive_initial_soc(S, "target_minus_delivered", cap_kwh, target, floor, eta)
+    np.testing.assert_allclose(soc, [target, target - eta * 6.0 / cap_kwh, floor])
     assert clipped == 1
     with pytest.raises(InputError, match="soc_init"):
         derive_initial_soc(S, "column", 60.0)

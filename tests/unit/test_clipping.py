@@ -3,53 +3,58 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.optimize import linprog
 
 from grid.clipping import clip, clip_optimal, clip_uniform, reference_point, worst_case_rows
 from tests.grid_fixtures import small_grid_model
 
+T = 6
+DESIGN_LOAD_KW = 3715.0  # case33bw total nominal load
+
+
+def _floats(lo, hi):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
 
 @st.composite
 def cases(draw):
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    T = 6
-    scale = rng.uniform(0.2, 1.0, T)
-    sub = float(rng.uniform(0.5, 1.3) * 3715 * scale.max())
+    """Background scale, substation limit, v_min, station buses and station boxes, every number
+    drawn by hypothesis (so that failures shrink)."""
+    scale = draw(arrays(np.float64, T, elements=_floats(0.2, 1.0)))
+    sub = float(draw(_floats(0.5, 1.3)) * DESIGN_LOAD_KW * scale.max())
     vmin = float(draw(st.sampled_from([0.90, 0.93, 0.95])))
-    n_st = draw(st.integers(1, 4))
-    buses = tuple(int(b) for b in rng.choice(np.arange(2, 34), n_st, replace=False))
-    p_max = rng.uniform(-20, 400, (T, n_st))
-    p_min = np.minimum(p_max, rng.uniform(-200, 50, (T, n_st)))
-    return scale, sub, vmin, buses, p_min, p_max, rng
+    buses = tuple(draw(st.lists(st.integers(2, 33), min_size=1, max_size=4, unique=True)))
+    n_st = len(buses)
+    p_max = draw(arrays(np.float64, (T, n_st), elements=_floats(-20.0, 400.0)))
+    p_min = np.minimum(p_max, draw(arrays(np.float64, (T, n_st), elements=_floats(-200.0, 50.0))))
+    return scale, sub, vmin, buses, p_min, p_max
 
 
-def _feasible_points(sec, lo, hi, rng, n=64):
-    u = lo[None] + rng.random((n, *lo.shape)) * (hi - lo)[None]
-    corners = rng.random((n, *lo.shape)) < 0.5
-    v = np.where(corners, lo[None], hi[None])
-    pts = np.concatenate([u, v])
-    vals = np.einsum("ntj,rj->ntr", pts, sec.a_p) - sec.b[None]
-    return vals
+def _worst_case_excess(sec, lo, hi):
+    """``max over the box [lo, hi] of A p - b`` per interval and row, computed here: each row's
+    worst point takes ``hi`` where its coefficient is positive and ``lo`` where negative."""
+    pos, neg = np.maximum(sec.a_p, 0.0), np.minimum(sec.a_p, 0.0)
+    return hi @ pos.T + lo @ neg.T - sec.b
 
 
 @settings(max_examples=40, deadline=None)
 @given(cases())
 def test_clipping_never_enlarges_and_boxes_are_jointly_feasible(case):
-    scale, sub, vmin, buses, p_min, p_max, rng = case
+    scale, sub, vmin, buses, p_min, p_max = case
     gm = small_grid_model(scale, sub, buses, vmin)
     for policy in ("uniform", "optimal"):
         res = clip(gm.sec, p_min, p_max, policy)
         assert np.all(res.hi_kw <= p_max + 1e-7) and np.all(res.lo_kw >= p_min - 1e-7)
         ok = ~res.background_infeasible
-        vals = _feasible_points(gm.sec, res.lo_kw, res.hi_kw, rng)
-        assert np.all(vals[:, ok] <= 1e-6 * np.maximum(1, np.abs(gm.sec.b[ok]))[None])
+        excess = _worst_case_excess(gm.sec, res.lo_kw, res.hi_kw)
+        assert np.all(excess[ok] <= 1e-6 * np.maximum(1, np.abs(gm.sec.b[ok])))
 
 
 @settings(max_examples=30, deadline=None)
 @given(cases())
 def test_optimal_at_least_uniform_and_tighter_limits_never_enlarge(case):
-    scale, sub, vmin, buses, p_min, p_max, _ = case
+    scale, sub, vmin, buses, p_min, p_max = case
     gm = small_grid_model(scale, sub, buses, vmin)
     uni = clip_uniform(gm.sec, p_min, p_max)
     opt = clip_optimal(gm.sec, p_min, p_max)
@@ -68,7 +73,7 @@ def test_optimal_at_least_uniform_and_tighter_limits_never_enlarge(case):
 @given(cases())
 def test_uniform_scaling_matches_an_lp(case):
     """The closed-form ratio test equals max lambda s.t. A (u0 + lambda d) <= b, lambda <= 1."""
-    scale, sub, vmin, buses, p_min, p_max, _ = case
+    scale, sub, vmin, buses, p_min, p_max = case
     gm = small_grid_model(scale, sub, buses, vmin)
     res = clip_uniform(gm.sec, p_min, p_max)
     u0 = reference_point(p_min, p_max)

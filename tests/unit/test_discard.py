@@ -8,6 +8,8 @@ from hypothesis.extra.numpy import arrays
 from flexibility.battery import Battery
 from flexibility.discard import discard_order
 
+DT_H = 0.5  # synthetic batteries; the discarding rule does not use the interval length
+
 
 def brute_order(batt: Battery, n_min: int) -> list[int]:
     """Drop, one at a time, the scenario whose removal raises the summed normalised minima most."""
@@ -34,7 +36,7 @@ def test_discard_order_matches_brute_force(m, t, data):
                                 unique=True))
     hi, lo = block(), -block()
     y_hi, y_lo = block(), -block()
-    batt = Battery(lo, hi, y_lo, y_hi, 0.25)
+    batt = Battery(lo, hi, y_lo, y_hi, DT_H)
     got = list(discard_order(batt, 1))
     want = brute_order(batt, 1)
     assert got == want  # ties in the gain go to the lowest index in both

@@ -90,8 +90,11 @@ def _draw(n=400, seed=0):
 
 
 def test_deviations_apply_to_the_realised_day():
+    from scenarios.config import load_scenario
+
+    dt_min = float(load_scenario().horizon.dt_min)
     day = _draw()
-    real = apply_deviations(day, DEFAULT_DEVIATIONS, 15.0, np.random.default_rng(1))
+    real = apply_deviations(day, DEFAULT_DEVIATIONS, dt_min, np.random.default_rng(1))
     arr = day.arrival_min[0]
     # carry-over sessions always show; about no_show_prob of the others do not
     assert np.all(np.isin(np.flatnonzero(arr < 0), real.kept))
@@ -102,10 +105,10 @@ def test_deviations_apply_to_the_realised_day():
     assert np.all(actual <= declared + 1e-9)
     early = actual < declared - 1e-9
     assert 0.03 < early.mean() < 0.2
-    assert np.allclose(actual[early] / 15.0, np.round(actual[early] / 15.0))  # on the grid
+    assert np.allclose(actual[early] / dt_min, np.round(actual[early] / dt_min))  # on grid
     assert not np.allclose(real.draw.soc_init[0], day.soc_init[0][real.kept])
     # switched off: the forecast day itself
-    same = apply_deviations(day, Deviations.none(), 15.0, np.random.default_rng(1))
+    same = apply_deviations(day, Deviations.none(), dt_min, np.random.default_rng(1))
     assert same.kept.size == arr.size
     np.testing.assert_array_equal(same.actual_departure_min, arr + day.dwell_min[0])
     np.testing.assert_array_equal(same.draw.soc_init, day.soc_init)
@@ -127,9 +130,11 @@ def test_layer_hold_rates():
         "delivered_ok": [True, False, True, True],
         "inside_da": [True, True, False, False], "inside_prev": [True, True, True, True],
         "inside_rt": [True, False, True, True]})
-    v = layer_validation(a, 0.25)
+    dt_h = 0.5  # synthetic table, its own interval length
+    v = layer_validation(a, dt_h)
     assert v["hold_rate"] == {"da": 0.5, "prev": 0.75, "rt": 1.0}
-    assert v["undelivered_kwh"]["da"] == pytest.approx(2.5)
+    # the one undelivered call inside the DA layer missed 20 - 10 kW for one interval
+    assert v["undelivered_kwh"]["da"] == pytest.approx((20.0 - 10.0) * dt_h)
     assert v["undelivered_kwh"]["rt"] == 0.0
-    none = layer_validation(a.assign(inside_da=False), 0.25)
+    none = layer_validation(a.assign(inside_da=False), dt_h)
     assert none["hold_rate"]["da"] is None
