@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from environment.cli.main import main
+from scenarios.config import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw", "e_min_kwh",
@@ -146,7 +147,7 @@ def test_output_contract(run_dir):
     per = env[(env.kind == "da") & (env.station != "ALL")].groupby("t")["p_ch_max_kw"].sum()
     np.testing.assert_allclose(per.to_numpy(), da["p_ch_max_kw"].to_numpy())
     # headline metrics are those of the DA ALL envelope
-    area = float(((da.p_ch_max_kw + da.p_dis_max_kw) * 0.25).sum())
+    area = float(((da.p_ch_max_kw + da.p_dis_max_kw) * load_scenario().horizon.dt_h).sum())
     assert st["area_kwh"] == pytest.approx(area)
     for png in ("station_envelopes.png", "alpha_sensitivity.png", "spearman_table.png"):
         assert (run_dir / png).stat().st_size > 10_000
