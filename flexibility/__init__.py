@@ -10,6 +10,5 @@ broadcast, the vehicle axis is summed by aggregation, and the interval axis is t
 """
 
 from flexibility.fleet import Fleet
-from flexibility.vehicle import VehicleBounds, vehicle_bounds
 
-__all__ = ["Fleet", "VehicleBounds", "vehicle_bounds"]
+__all__ = ["Fleet"]

@@ -19,7 +19,6 @@ value reached in at least a share α of the scenarios (the probabilistic Minkows
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
 
 import numpy as np
 
@@ -94,7 +93,7 @@ def _scatter_add(values: FloatArray, idx: np.ndarray, n_intervals: int) -> Float
     ok = (i >= 0) & (i < n_intervals)
     flat = (np.arange(rows)[:, None] * n_intervals + i)[ok]
     out = np.bincount(flat, weights=v[ok], minlength=rows * n_intervals)
-    return out.reshape(*lead, n_intervals)
+    return out.astype(np.float64, copy=False).reshape(*lead, n_intervals)  # float with weights
 
 
 def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
@@ -103,8 +102,8 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     """Minkowski sum over the vehicle axis of the exact per-vehicle bounds.
 
     Only connected (vehicle, interval) pairs are evaluated: the pairs are laid out flat
-    (ragged over vehicles), evaluated with :func:`~flexibility.vehicle.bounds_at` and summed per
-    (scenario, interval) with ``bincount``. This is exact and costs O(connected pairs).
+    (ragged over vehicles), evaluated with the closed forms of :mod:`flexibility.vehicle` and
+    summed per (scenario, interval) with ``bincount``. This is exact and costs O(connected pairs).
 
     Args:
         fleet: Vehicles of shape ``(..., N)``; the vehicle axis is summed.
@@ -136,7 +135,8 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     size = rows * n_groups * n_intervals
 
     def total_of(w: FloatArray) -> FloatArray:
-        return np.bincount(bins, weights=w, minlength=size).reshape(*lead_g, n_intervals)
+        out = np.bincount(bins, weights=w, minlength=size)  # float64 (weighted)
+        return out.astype(np.float64, copy=False).reshape(*lead_g, n_intervals)
 
     a = params.a.reshape(shape).astype(np.int64)
     d = params.d.reshape(shape).astype(np.int64)
@@ -158,7 +158,7 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
 def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclusive: bool
                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray,
                               np.ndarray]:
-    """The closed forms of :func:`~flexibility.vehicle.bounds_at` on connected pairs only.
+    """The closed forms of :mod:`flexibility.vehicle` on connected pairs only.
 
     Same equations, rewritten per vehicle as functions ``c + s t`` of the interval index so
     that few per-vehicle constants are expanded to the pairs:
@@ -217,9 +217,6 @@ def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclu
     return p_max, p_min, e_lo, f_hi, t, veh
 
 
-Side = Literal["inner", "outer"]
-
-
 def scenario_quantile(values: FloatArray, share: float, upper: bool, axis: int = 0) -> FloatArray:
     """Boundary value reached in at least ``share`` of the scenarios along ``axis``.
 
@@ -234,26 +231,25 @@ def scenario_quantile(values: FloatArray, share: float, upper: bool, axis: int =
     return np.take(x, m - 1 - k if upper else k, axis=axis)
 
 
-def probabilistic_envelope(env: Envelope, alpha: float, side: Side = "inner",
-                           axis: int = 0) -> Envelope:
+def probabilistic_envelope(env: Envelope, alpha: float, axis: int = 0) -> Envelope:
     """α envelope over the scenario axis (probabilistic Minkowski sum, paper §3.1.2).
 
-    The inner envelope keeps, per interval, the charging capability, discharging capability
+    The (inner) envelope keeps, per interval, the charging capability, discharging capability
     and energy band that at least a share ``alpha`` of the scenarios reach:
     ``P_max^α`` and ``S_max^α`` are lower α-boundaries, ``P_min^α`` and ``S_min^α`` upper ones.
-    The outer envelope is its mirror (covers at least ``alpha`` of the scenarios from outside).
     The drift ``dS`` is averaged.
 
     Args:
         env: Envelope with a scenario axis.
         alpha: Confidence level in (0, 1).
-        side: ``"inner"`` (conservative, deliverable) or ``"outer"``.
         axis: The scenario axis.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}; use e.g. 0.90")
-    inner = side == "inner"
-    q = lambda x, up: scenario_quantile(x, alpha, upper=up if inner else not up, axis=axis)  # noqa: E731
+
+    def q(x: FloatArray, upper: bool) -> FloatArray:
+        return scenario_quantile(x, alpha, upper=upper, axis=axis)
+
     return Envelope(
         p_max_kw=q(env.p_max_kw, False),
         p_min_kw=q(env.p_min_kw, True),

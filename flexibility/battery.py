@@ -94,7 +94,7 @@ class Battery:
         b = self.tightened()
         bad = (b.y_lo_kwh > b.y_hi_kwh + EMPTY_TOL_KWH) | (
             b.p_lo_kw > b.p_hi_kw + EMPTY_TOL_KWH / self.dt_h)
-        return bad.any(axis=-1)
+        return np.any(bad, axis=-1)
 
     def area_kwh(self) -> FloatArray:
         """Envelope area ``sum_t (P_up - P_down) dt`` of the tightened set (0 where empty)."""
@@ -107,7 +107,7 @@ class Battery:
         y = np.cumsum(x_kw, axis=-1) * self.dt_h
         ok = (x_kw >= self.p_lo_kw - tol) & (x_kw <= self.p_hi_kw + tol)
         ok &= (y >= self.y_lo_kwh - tol) & (y <= self.y_hi_kwh + tol)
-        return ok.all(axis=-1)
+        return np.all(ok, axis=-1)
 
     def scaled(self, factor: float) -> Battery:
         """``factor * B``.
@@ -193,14 +193,15 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
     """
     rows = _surrogate_rows(fleet, n_intervals, t0, v2g=True)
     y_alap, y_asap = tighten(*rows, fleet.dt_h)
-    feasible = ~((y_alap > y_asap + 1e-6).any(axis=-1))
+    feasible = ~np.any(y_alap > y_asap + 1e-6, axis=-1)
     if not feasible.all():
         alt = _surrogate_rows(fleet, n_intervals, t0, v2g=False)
         alt_lo, alt_hi = tighten(*alt, fleet.dt_h)
         use = ~feasible[..., None]
-        rows = tuple(np.where(use, x, y) for x, y in zip(alt, rows, strict=True))
+        rows = (np.where(use, alt[0], rows[0]), np.where(use, alt[1], rows[1]),
+                np.where(use, alt[2], rows[2]), np.where(use, alt[3], rows[3]))
         y_alap, y_asap = np.where(use, alt_lo, y_alap), np.where(use, alt_hi, y_asap)
-        feasible = ~((y_alap > y_asap + 1e-6).any(axis=-1))
+        feasible = ~np.any(y_alap > y_asap + 1e-6, axis=-1)
     p_lo, p_hi, y_lo, y_hi = rows
     shape = fleet.shape
     d = np.broadcast_to(np.asarray(fleet.departure_idx, dtype=np.float64), shape)[..., None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,10 +71,9 @@ class Fleet:
         if not self.dt_h > 0:
             raise FleetError("dt_h must be positive; use e.g. 0.25 for 15-minute intervals")
         try:
-            shape = np.broadcast_shapes(*(np.shape(getattr(self, n)) for n in _ARRAYS))
+            shape = self.shape
         except ValueError as exc:
             raise FleetError(f"fleet arrays do not broadcast to one shape: {exc}") from None
-        object.__setattr__(self, "_shape", shape)
         checks = (
             (self.departure_idx < self.arrival_idx, "departure_idx",
              "departure before arrival; swap or drop the session"),
@@ -90,10 +90,10 @@ class Fleet:
                 idx = np.argwhere(np.broadcast_to(bad, shape))[0]
                 raise FleetError(f"{name}: {fix} (first at index {tuple(int(i) for i in idx)})")
 
-    @property
+    @cached_property
     def shape(self) -> tuple[int, ...]:
-        """Broadcast shape ``(..., N)`` of the per-vehicle arrays."""
-        return self._shape  # type: ignore[attr-defined]
+        """Broadcast shape ``(..., N)`` of the per-vehicle arrays (computed once)."""
+        return np.broadcast_shapes(*(np.shape(getattr(self, n)) for n in _ARRAYS))
 
     @property
     def n_vehicles(self) -> int:
@@ -154,14 +154,3 @@ class Fleet:
 
 _ARRAYS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh", "e_req_kwh",
            "p_ch_max_kw", "p_dis_max_kw")
-
-
-def concat_fleets(fleets: list[Fleet], axis: int = -1) -> Fleet:
-    """Join fleets with equal efficiencies and step along the vehicle axis (or another axis)."""
-    first = fleets[0]
-    for f in fleets[1:]:
-        if (f.eta_ch, f.eta_dis, f.dt_h) != (first.eta_ch, first.eta_dis, first.dt_h):
-            raise FleetError("cannot join fleets with different eta_ch, eta_dis or dt_h")
-    arrays = {n: np.concatenate([np.broadcast_to(getattr(f, n), f.shape) for f in fleets],
-                                axis=axis) for n in _ARRAYS}
-    return Fleet(**arrays, eta_ch=first.eta_ch, eta_dis=first.eta_dis, dt_h=first.dt_h)

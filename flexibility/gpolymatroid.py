@@ -59,15 +59,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
-from numpy.typing import NDArray
 from scipy import sparse
 
-from flexibility.common import FloatArray, IntArray
-from flexibility.lp import highs_model
-
-BoolArray = NDArray[np.bool_]
+from flexibility.common import BoolArray, FloatArray, IntArray
+from flexibility.lp import LinearProgram, solve
 
 EMPTY_TOL_KWH = 1e-7
 
@@ -132,7 +128,7 @@ def nonempty(batt: BatterySet, tol_kwh: float = EMPTY_TOL_KWH) -> BoolArray:
         Boolean array of shape ``(N,)``.
     """
     e_lo, e_hi = batt.l_kwh, batt.u_kwh
-    ok = (e_lo <= e_hi + tol_kwh).all(axis=1)
+    ok = np.all(e_lo <= e_hi + tol_kwh, axis=1)
     lo = np.zeros(batt.n_devices)
     hi = np.zeros(batt.n_devices)
     for t in range(batt.n_intervals):
@@ -160,8 +156,8 @@ def _negated(batt: BatterySet) -> BatterySet:
 
 def _columns(batt: BatterySet) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``l, u, y_min, y_max`` in kWh as contiguous ``(T, N)`` arrays (one row per step)."""
-    return tuple(np.ascontiguousarray(a.T) for a in (
-        batt.l_kwh, batt.u_kwh, batt.y_min_kwh, batt.y_max_kwh))
+    return (np.ascontiguousarray(batt.l_kwh.T), np.ascontiguousarray(batt.u_kwh.T),
+            np.ascontiguousarray(batt.y_min_kwh.T), np.ascontiguousarray(batt.y_max_kwh.T))
 
 
 def _upper(batt: BatterySet, masks: BoolArray) -> FloatArray:
@@ -390,17 +386,15 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
                           shape=(n_row, n_col))
     row_lo = row_hi = np.concatenate([np.zeros(M), X[cov]])
 
-    h = highs_model(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
-                    np.r_[xlo, ylo, np.zeros(2 * cov.size)],
-                    np.r_[xhi, yhi, np.full(2 * cov.size, tol)], a, row_lo, row_hi)
-    h.run()
-    status = h.getModelStatus()
-    if status in (highspy.HighsModelStatus.kInfeasible,
-                  highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    res = solve(LinearProgram(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
+                              np.r_[xlo, ylo, np.zeros(2 * cov.size)],
+                              np.r_[xhi, yhi, np.full(2 * cov.size, tol)], a, row_lo,
+                              row_hi).highs())
+    if res.infeasible:
         return None
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"disaggregation LP ended {h.modelStatusToString(status)}")
-    x_out[nn, tt] = np.asarray(h.getSolution().col_value)[:M]
+    if not res.optimal:
+        raise RuntimeError(f"disaggregation LP ended {res.status_text}")
+    x_out[nn, tt] = res.x[:M]
     return x_out
 
 

@@ -52,6 +52,7 @@ from flexibility.battery import (
     cumulative_to_power,
     vehicle_batteries,
 )
+from flexibility.common import BoolArray
 from flexibility.discard import deviations, discard_order, intersect, keep_mask, shifted_by
 from flexibility.fleet import Fleet, FloatArray
 
@@ -151,7 +152,7 @@ def _reference_rates(vb: VehicleBatteries) -> tuple[FloatArray, FloatArray, Floa
     r_hi = np.take_along_axis(vb.y_asap_kwh, last, axis=-1) / denom
     mid = np.where(conn, 0.5 * (batt.p_hi_kw + batt.p_lo_kw), 0.0).max(axis=-1, keepdims=True)
     r_mid = np.clip(mid, r_lo, np.maximum(r_lo, r_hi))
-    return tuple(np.where(conn, x, 0.0) for x in (r_lo, r_mid, r_hi))  # type: ignore[return-value]
+    return np.where(conn, r_lo, 0.0), np.where(conn, r_mid, 0.0), np.where(conn, r_hi, 0.0)
 
 
 def _blend(anchors: tuple[FloatArray, FloatArray, FloatArray], theta: FloatArray) -> FloatArray:
@@ -162,8 +163,8 @@ def _blend(anchors: tuple[FloatArray, FloatArray, FloatArray], theta: FloatArray
     return np.where(theta <= 0.5, lo + a * (mid - lo), mid + b * (hi - mid))
 
 
-def _fit_theta(prof: list[FloatArray], net_lo: FloatArray | None, net_hi: FloatArray | None
-               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _fit_theta(prof: tuple[FloatArray, FloatArray, FloatArray], net_lo: FloatArray | None,
+               net_hi: FloatArray | None) -> tuple[FloatArray, BoolArray, FloatArray]:
     """Station ``theta`` in [0, 1] keeping the blended station reference in the network box.
 
     Args:
@@ -180,15 +181,15 @@ def _fit_theta(prof: list[FloatArray], net_lo: FloatArray | None, net_hi: FloatA
     if net_lo is None or net_hi is None:
         return np.full(lead, 0.5), np.zeros(lead, dtype=bool), np.zeros_like(prof[0])
     grid = np.linspace(0.0, 1.0, 21)
-    viol = np.stack([(np.maximum(_blend(tuple(prof), g) - net_hi, 0.0)  # type: ignore[arg-type]
-                      + np.maximum(net_lo - _blend(tuple(prof), g), 0.0)).max(axis=-1)
+    viol = np.stack([(np.maximum(_blend(prof, g) - net_hi, 0.0)
+                      + np.maximum(net_lo - _blend(prof, g), 0.0)).max(axis=-1)
                      for g in grid], axis=-1)  # (..., J, G)
     fits = viol <= 1e-6
     dist = np.where(fits, np.abs(grid - 0.5), np.inf)
     pick = np.where(fits.any(axis=-1), np.argmin(dist, axis=-1), np.argmin(viol, axis=-1))
     theta = grid[pick]
-    misfit = ~fits.any(axis=-1)
-    ref = _blend(tuple(prof), theta[..., None])  # type: ignore[arg-type]
+    misfit = ~np.any(fits, axis=-1)
+    ref = _blend(prof, theta[..., None])
     excess = np.maximum(ref - net_hi, 0.0) + np.maximum(net_lo - ref, 0.0)
     return theta, misfit, excess
 
@@ -235,7 +236,9 @@ def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
     anchors = _reference_rates(vb)
     nl = None if net_lo is None else np.asarray(net_lo).T  # (J, T)
     nh = None if net_hi is None else np.asarray(net_hi).T
-    prof = [_station_sum(x, st, n_stations) for x in anchors]
+    r_lo, r_mid, r_hi = anchors
+    prof = (_station_sum(r_lo, st, n_stations), _station_sum(r_mid, st, n_stations),
+            _station_sum(r_hi, st, n_stations))
     theta, misfit, excess = _fit_theta(prof, nl, nh)
     th = np.take_along_axis(theta, st, axis=-1)[..., None]
     r = _blend(anchors, th)
@@ -370,7 +373,7 @@ def scenario_batteries(vb: VehicleBatteries, station: np.ndarray, n_stations: in
     """Inner battery of every scenario by the energy-share policy (module docstring)."""
     tau, gamma, kappa = params
     pol, misfit_j, excess = share_policy(vb, station, n_stations, net_lo, net_hi, tau, gamma)
-    misfit = misfit_j.any(axis=-1) | ~vb.feasible.all(axis=-1)
+    misfit = np.any(misfit_j, axis=-1) | ~np.all(vb.feasible, axis=-1)
     scen = deviation_battery(vb, pol, kappa, net_lo, net_hi)
     r_j = _station_sum(cumulative_to_power(pol.y_ref_kwh, pol.dt_h), pol.station, n_stations)
     w_j = _station_sum(pol.omega_kwh, pol.station, n_stations)
@@ -407,8 +410,11 @@ def alpha_intersection(sb: ScenarioBatteries, n_keep: int,
 
 def _concat_batteries(parts: list[Battery]) -> Battery:
     first = parts[0]
-    return Battery(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                     ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), first.dt_h, first.t0)
+    return Battery(p_lo_kw=np.concatenate([p.p_lo_kw for p in parts]),
+                   p_hi_kw=np.concatenate([p.p_hi_kw for p in parts]),
+                   y_lo_kwh=np.concatenate([p.y_lo_kwh for p in parts]),
+                   y_hi_kwh=np.concatenate([p.y_hi_kwh for p in parts]),
+                   dt_h=first.dt_h, t0=first.t0)
 
 
 def scenario_chunks(fleet: Fleet, chunk: int):

@@ -1,34 +1,145 @@
 """One small builder of HiGHS linear programs (column-wise sparse matrix, no solver output).
 
-min  cost · x   subject to   row_lo <= A x <= row_hi,   col_lo <= x <= col_hi.
+    min (or max)  cost · x   subject to   row_lo <= A x <= row_hi,   col_lo <= x <= col_hi,
+                                          x_i integer where ``integrality[i]``.
+
+Every LP/MILP of the package is assembled here: :class:`LinearProgram` holds the data and
+loads it into a ``highspy.Highs`` instance (a fresh silent one from :meth:`LinearProgram.highs`,
+or an existing one from :meth:`LinearProgram.load_into` when a caller re-solves many models with
+one instance), and :func:`solve` runs HiGHS and returns status, primal solution, row duals and
+objective value. Infinite bounds may be given as ``±numpy.inf`` (``highspy.kHighsInf``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from flexibility.common import FloatArray
 
-def highs_model(cost: np.ndarray, col_lo: np.ndarray, col_hi: np.ndarray, a: sp.spmatrix,
-                row_lo: np.ndarray, row_hi: np.ndarray, threads: int | None = None
-                ) -> highspy.Highs:
-    """A ``highspy.Highs`` instance holding the LP above, ready to ``run()``."""
-    a = sp.csc_matrix(a)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
-    lp.col_lower_ = np.asarray(col_lo, dtype=np.float64)
-    lp.col_upper_ = np.asarray(col_hi, dtype=np.float64)
-    lp.row_lower_ = np.asarray(row_lo, dtype=np.float64)
-    lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
+OptionValue = bool | int | float | str
+Sense = Literal["minimize", "maximize"]
+
+
+@dataclass(frozen=True)
+class LinearProgram:
+    """A linear (or mixed-integer linear) program in HiGHS form.
+
+    Attributes:
+        cost: Objective coefficients ``(n_col,)``.
+        col_lo: Column lower bounds ``(n_col,)``.
+        col_hi: Column upper bounds ``(n_col,)``.
+        a: Constraint matrix ``(n_row, n_col)``, any scipy sparse format (or dense array).
+        row_lo: Row lower bounds ``(n_row,)``.
+        row_hi: Row upper bounds ``(n_row,)``.
+        integrality: Optional ``(n_col,)`` flags, true for integer columns. ``None`` leaves
+            HiGHS' integrality vector empty (a pure LP).
+        sense: ``"minimize"`` (default) or ``"maximize"``.
+    """
+
+    cost: FloatArray
+    col_lo: FloatArray
+    col_hi: FloatArray
+    a: sp.spmatrix | sp.sparray | np.ndarray
+    row_lo: FloatArray
+    row_hi: FloatArray
+    integrality: np.ndarray | None = None
+    sense: Sense = "minimize"
+
+    def highs_lp(self) -> highspy.HighsLp:
+        """The program as a ``highspy.HighsLp`` (column-wise matrix)."""
+        a = sp.csc_matrix(self.a)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+        lp.col_cost_ = np.asarray(self.cost, dtype=np.float64)
+        lp.col_lower_ = np.asarray(self.col_lo, dtype=np.float64)
+        lp.col_upper_ = np.asarray(self.col_hi, dtype=np.float64)
+        lp.row_lower_ = np.asarray(self.row_lo, dtype=np.float64)
+        lp.row_upper_ = np.asarray(self.row_hi, dtype=np.float64)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        if self.sense == "maximize":
+            lp.sense_ = highspy.ObjSense.kMaximize
+        if self.integrality is not None:
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else
+                               highspy.HighsVarType.kContinuous for i in self.integrality]
+        return lp
+
+    def load_into(self, h: highspy.Highs) -> highspy.Highs:
+        """Replace the model held by ``h`` with this program (options are kept); returns ``h``.
+
+        Raises:
+            RuntimeError: If HiGHS rejects the model.
+        """
+        if h.passModel(self.highs_lp()) == highspy.HighsStatus.kError:
+            raise RuntimeError("HiGHS rejected the model")
+        return h
+
+    def highs(self, threads: int | None = None,
+              options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
+        """A silent ``highspy.Highs`` instance holding this program, ready to :func:`solve`.
+
+        Args:
+            threads: HiGHS ``threads`` option (``None``: HiGHS default).
+            options: Further HiGHS options, set in the given order.
+        """
+        return self.load_into(highs_solver(threads, options))
+
+
+def highs_solver(threads: int | None = None,
+                 options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
+    """A ``highspy.Highs`` instance without output and with the given options (no model)."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     if threads is not None:
         h.setOptionValue("threads", threads)
-    h.passModel(lp)
+    for name, value in (options or {}).items():
+        h.setOptionValue(name, value)
     return h
+
+
+@dataclass(frozen=True)
+class LpSolution:
+    """Outcome of one HiGHS run.
+
+    Attributes:
+        status: HiGHS model status.
+        status_text: ``status`` as HiGHS spells it (for error messages).
+        x: Primal column values ``(n_col,)`` (empty if HiGHS has none).
+        row_dual: Row duals ``(n_row,)`` (empty if HiGHS has none).
+        objective: Objective value in the program's own sense.
+    """
+
+    status: highspy.HighsModelStatus
+    status_text: str
+    x: FloatArray
+    row_dual: FloatArray
+    objective: float
+
+    @property
+    def optimal(self) -> bool:
+        """Whether HiGHS reports an optimal solution."""
+        return self.status == highspy.HighsModelStatus.kOptimal
+
+    @property
+    def infeasible(self) -> bool:
+        """Whether HiGHS reports the model infeasible (or infeasible or unbounded)."""
+        return self.status in (highspy.HighsModelStatus.kInfeasible,
+                               highspy.HighsModelStatus.kUnboundedOrInfeasible)
+
+
+def solve(h: highspy.Highs) -> LpSolution:
+    """Run HiGHS on the model held by ``h`` and collect the result."""
+    h.run()
+    status = h.getModelStatus()
+    sol = h.getSolution()
+    return LpSolution(status=status, status_text=h.modelStatusToString(status),
+                      x=np.asarray(sol.col_value), row_dual=np.asarray(sol.row_dual),
+                      objective=float(h.getInfo().objective_function_value))

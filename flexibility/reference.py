@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 from scipy import sparse
 
 from flexibility.fleet import Fleet, FloatArray
+from flexibility.lp import LinearProgram, highs_solver, solve
 
-_INF = highspy.kHighsInf
+_INF = np.inf
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,6 @@ class TrajectoryModel:
         row_ub: list[float] = []
         # net-power columns of interval t: list of (col_ch, col_dis)
         self._by_t: dict[int, list[tuple[int, int]]] = {}
-        # energy at the start of interval t: list of (column or -1 for the fixed e0, e0)
-        self._e_at: dict[int, list[tuple[int, float]]] = {}
 
         def new_col(lb: float, ub: float, integer: bool = False) -> int:
             cols_lb.append(lb)
@@ -108,36 +106,21 @@ class TrajectoryModel:
                     u = new_col(0.0, 1.0, integer=True)
                     new_row([(ch, 1.0), (u, -float(pc[n]))], -_INF, 0.0)
                     new_row([(dis, 1.0), (u, float(pd[n]))], -_INF, float(pd[n]))
-                self._e_at.setdefault(t, []).append(
-                    (-1 if prev_e is None else prev_e, float(e0[n])))
                 prev_e = e_next
                 self._by_t.setdefault(t, []).append((ch, dis))
 
         n_col = len(cols_lb)
         self.n_col = n_col
         a_mat = sparse.csc_matrix((vals, (rows_i, rows_j)), shape=(len(row_lb), n_col))
-        lp = highspy.HighsLp()
-        lp.num_col_ = n_col
-        lp.num_row_ = len(row_lb)
-        lp.col_cost_ = np.zeros(n_col)
-        lp.col_lower_ = np.array(cols_lb)
-        lp.col_upper_ = np.array(cols_ub)
-        lp.row_lower_ = np.array(row_lb)
-        lp.row_upper_ = np.array(row_ub)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a_mat.indptr
-        lp.a_matrix_.index_ = a_mat.indices
-        lp.a_matrix_.value_ = a_mat.data
-        if exclusive:
-            lp.integrality_ = [highspy.HighsVarType.kInteger if i else
-                               highspy.HighsVarType.kContinuous for i in integrality]
-        self._h = highspy.Highs()
-        self._h.setOptionValue("output_flag", False)
-        self._h.setOptionValue("mip_rel_gap", mip_rel_gap)
-        self._h.setOptionValue("primal_feasibility_tolerance", 1e-9)
-        self._h.setOptionValue("dual_feasibility_tolerance", 1e-9)
+        program = LinearProgram(cost=np.zeros(n_col), col_lo=np.array(cols_lb),
+                                col_hi=np.array(cols_ub), a=a_mat, row_lo=np.array(row_lb),
+                                row_hi=np.array(row_ub),
+                                integrality=np.array(integrality) if exclusive else None)
+        self._h = highs_solver(options={"mip_rel_gap": mip_rel_gap,
+                                        "primal_feasibility_tolerance": 1e-9,
+                                        "dual_feasibility_tolerance": 1e-9})
         if n_col:
-            self._h.passModel(lp)
+            program.load_into(self._h)
         self._cost_idx = np.zeros(0, dtype=np.int32)
 
     def extreme_net_power(self, t: int, maximise: bool) -> float:
@@ -150,37 +133,21 @@ class TrajectoryModel:
         if not pairs:
             return 0.0
         idx = np.array([c for pair in pairs for c in pair], dtype=np.int32)
-        return self._optimise(idx, np.tile([1.0, -1.0], len(pairs)), 0.0, maximise, t)
+        return self._optimise(idx, np.tile([1.0, -1.0], len(pairs)), maximise, t)
 
-    def extreme_energy(self, t: int) -> tuple[float, float]:
-        """Smallest and largest aggregate energy at the start of interval ``t``.
-
-        Only vehicles connected in interval ``t`` count.
-        """
-        entries = self._e_at.get(t, [])
-        fixed = sum(e0 for col, e0 in entries if col < 0)
-        idx = np.array([col for col, _ in entries if col >= 0], dtype=np.int32)
-        if not idx.size:
-            return fixed, fixed
-        ones = np.ones(idx.size)
-        return (self._optimise(idx, ones, fixed, False, t),
-                self._optimise(idx, ones, fixed, True, t))
-
-    def _optimise(self, idx: np.ndarray, coef: np.ndarray, offset: float, maximise: bool,
-                  t: int) -> float:
-        """Optimise ``offset + coef @ x[idx]`` (all other costs zero) and return the value."""
+    def _optimise(self, idx: np.ndarray, coef: np.ndarray, maximise: bool, t: int) -> float:
+        """Optimise ``coef @ x[idx]`` (all other costs zero) and return the value."""
         if self._cost_idx.size:
             self._h.changeColsCost(self._cost_idx.size, self._cost_idx,
                                    np.zeros(self._cost_idx.size))
         sign = -1.0 if maximise else 1.0  # HiGHS minimises
         self._h.changeColsCost(idx.size, idx, sign * coef)
         self._cost_idx = idx
-        self._h.run()
-        status = self._h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"HiGHS returned {self._h.modelStatusToString(status)} at t={t}")
-        value = self._h.getInfo().objective_function_value
-        return offset + (-value if maximise else value)
+        res = solve(self._h)
+        if not res.optimal:
+            raise RuntimeError(f"HiGHS returned {res.status_text} at t={t}")
+        value = -res.objective if maximise else res.objective
+        return value + 0.0  # + 0.0 turns a -0.0 optimum into 0.0
 
     def interval_extremes(self, n_intervals: int, t0: int = 0) -> IntervalExtremes:
         """Solve the max and min problem for every interval ``t0 ... t0 + T - 1``."""

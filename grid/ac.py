@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandapower as pp
@@ -59,6 +60,26 @@ class AcResult:
         out[volt] = VOLTAGE
         out[sub] = SUBSTATION
         return out
+
+
+class AcSolver(Protocol):
+    """What the grid layers need from an AC power-flow model (:func:`ac_solver` builds one).
+
+    Implemented by :class:`RadialSweep` (vectorised, lines-only feeders) and
+    :class:`PandapowerAc` (the Newton–Raphson reference).
+    """
+
+    def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> AcResult:
+        """Solve a batch of operating points.
+
+        Args:
+            p_kw: Active consumption ``(B, n_bus)`` in position order (kW, consumption positive).
+            q_kvar: Reactive consumption ``(B, n_bus)`` (kvar).
+
+        Returns:
+            Voltages, branch loadings, slack power and convergence flags of the batch.
+        """
+        ...
 
 
 class RadialSweep:
@@ -158,7 +179,7 @@ def _branch_loading(net, element: str, idx: int) -> float:
     return float(net.res_trafo.loading_percent.at[idx])
 
 
-def ac_solver(feeder: Feeder) -> RadialSweep | PandapowerAc:
+def ac_solver(feeder: Feeder) -> AcSolver:
     """The fast sweep where it reproduces pandapower exactly, else pandapower itself."""
     return RadialSweep(feeder) if feeder.lines_only else PandapowerAc(feeder)
 
@@ -184,14 +205,14 @@ class Bisection:
     end_converged: np.ndarray
 
 
-def bisect_segments(solver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray, positions: np.ndarray,
-                    start_kw: FloatArray, end_kw: FloatArray, limits: NetworkLimits,
-                    start_kvar: FloatArray | None = None, end_kvar: FloatArray | None = None,
-                    tol: float = 1e-4) -> Bisection:
+def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray,
+                    positions: np.ndarray, start_kw: FloatArray, end_kw: FloatArray,
+                    limits: NetworkLimits, start_kvar: FloatArray | None = None,
+                    end_kvar: FloatArray | None = None, tol: float = 1e-4) -> Bisection:
     """AC bisection on a batch of segments of station consumptions.
 
     Args:
-        solver: :class:`RadialSweep` or :class:`PandapowerAc`.
+        solver: The AC model, e.g. :class:`RadialSweep` or :class:`PandapowerAc`.
         bg_p_kw: Background consumption per point ``(B, n_bus)``.
         bg_q_kvar: Background reactive consumption ``(B, n_bus)``.
         positions: Station positions ``(J,)``.

@@ -30,11 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from flexibility.lp import highs_model
+from flexibility.lp import LinearProgram, solve
 from grid.feeder import FloatArray
 from grid.lindistflow import KIND_NAMES, SecuritySet
 
@@ -88,7 +87,7 @@ def clip_uniform(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray) -
     """Uniform scaling policy (see module docstring)."""
     u0 = reference_point(p_min_kw, p_max_kw)
     slack0 = worst_case_rows(sec, u0, u0) * -1.0
-    bad = (slack0 < -1e-9).any(axis=1)
+    bad = np.any(slack0 < -1e-9, axis=1)
     ap, am = np.maximum(sec.a_p, 0.0), np.minimum(sec.a_p, 0.0)
     up, down = p_max_kw - u0, p_min_kw - u0
     lam, row_c = _ratio(slack0, up @ ap.T)
@@ -118,7 +117,7 @@ def clip_optimal(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray) -
     """
     T, J = p_max_kw.shape
     u0 = reference_point(p_min_kw, p_max_kw)
-    bad = (worst_case_rows(sec, u0, u0) > 1e-9).any(axis=1)
+    bad = np.any(worst_case_rows(sec, u0, u0) > 1e-9, axis=1)
     ap, am = np.maximum(sec.a_p, 0.0), np.minimum(sec.a_p, 0.0)
     block = sp.csr_matrix(np.hstack([ap, am]))
     keep = np.asarray(np.abs(block).sum(axis=1)).ravel() > 0
@@ -152,12 +151,10 @@ def clip_optimal(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray) -
 def _solve_lp(cost: FloatArray, col_lo: FloatArray, col_hi: FloatArray, a: sp.csc_matrix,
               row_lo: FloatArray, row_hi: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Minimise ``cost x`` with HiGHS; returns the primal solution and row duals."""
-    h = highs_model(cost, col_lo, col_hi, a, row_lo, row_hi)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"clipping LP not optimal: {h.modelStatusToString(h.getModelStatus())}")
-    sol = h.getSolution()
-    return np.asarray(sol.col_value), np.asarray(sol.row_dual)
+    res = solve(LinearProgram(cost, col_lo, col_hi, a, row_lo, row_hi).highs())
+    if not res.optimal:
+        raise RuntimeError(f"clipping LP not optimal: {res.status_text}")
+    return res.x, res.row_dual
 
 
 def clip(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,

@@ -144,7 +144,7 @@ def _fuse_bus_switches(net: pp.pandapowerNet) -> None:
         return
     from pandapower.toolbox import fuse_buses
 
-    keep = {}
+    keep: dict[int, int] = {}
     for a, b in zip(closed.bus.astype(int), closed.element.astype(int), strict=True):
         ra, rb = keep.get(a, a), keep.get(b, b)
         if ra != rb:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from grid.ac import bisect_segments
+from flexibility.lp import LinearProgram, highs_solver, solve
+from grid.ac import AcSolver, bisect_segments
 from grid.clipping import reference_point
 from grid.feeder import FloatArray
 from grid.lindistflow import NetworkLimits, SecuritySet
@@ -103,8 +103,8 @@ def _row_reach(a: FloatArray, p_min: FloatArray, p_max: FloatArray, s_max: Float
 
 
 def pq_projection(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,
-                  s_max_kva: FloatArray, n_directions: int, solver, bg_p_kw: FloatArray,
-                  bg_q_kvar: FloatArray, positions: np.ndarray,
+                  s_max_kva: FloatArray, n_directions: int, solver: AcSolver,
+                  bg_p_kw: FloatArray, bg_q_kvar: FloatArray, positions: np.ndarray,
                   limits: NetworkLimits) -> PQResult:
     """Trace the aggregate P–Q polygon of every interval (see module docstring).
 
@@ -129,9 +129,7 @@ def pq_projection(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,
     p_v = np.zeros((T, n_directions, J))
     q_v = np.zeros((T, n_directions, J))
     binding = np.full((T, n_directions), len(PQ_BINDING) - 1)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("presolve", "off")
+    h = highs_solver(options={"presolve": "off"})
     reach = _row_reach(a, p_min_kw, p_max_kw, s_max_kva)
     for t in range(T):
         row_hi_all = np.concatenate([sec.b[t, keep], cscale @ s_max_kva[t]])
@@ -140,27 +138,19 @@ def pq_projection(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray,
         at = a[live]
         row_hi = row_hi_all[live]
         kt = kinds[live]
-        csc = sp.csc_matrix(at)
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = 2 * J, at.shape[0]
-        lp.col_cost_ = np.zeros(2 * J)
-        lp.col_lower_ = np.concatenate([p_min_kw[t], -s_max_kva[t]])
-        lp.col_upper_ = np.concatenate([p_max_kw[t], s_max_kva[t]])
-        lp.row_lower_ = np.full(at.shape[0], -np.inf)
-        lp.row_upper_ = row_hi
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = csc.indptr
-        lp.a_matrix_.index_ = csc.indices
-        lp.a_matrix_.value_ = csc.data
-        h.passModel(lp)
+        LinearProgram(cost=np.zeros(2 * J),
+                      col_lo=np.concatenate([p_min_kw[t], -s_max_kva[t]]),
+                      col_hi=np.concatenate([p_max_kw[t], s_max_kva[t]]),
+                      a=sp.csc_matrix(at), row_lo=np.full(at.shape[0], -np.inf),
+                      row_hi=row_hi).load_into(h)
         idx = np.arange(2 * J, dtype=np.int32)
         for k, th in enumerate(theta):
             cost = -np.concatenate([np.full(J, np.cos(th)), np.full(J, np.sin(th))])
             h.changeColsCost(2 * J, idx, cost)
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            res = solve(h)
+            if not res.optimal:
                 continue
-            x = np.asarray(h.getSolution().col_value)
+            x = res.x
             p_v[t, k], q_v[t, k] = x[:J], x[J:]
             act = at @ x >= row_hi - 1e-6 * np.maximum(1.0, np.abs(row_hi))
             fam = kt[act]

@@ -38,11 +38,6 @@ class SessionDraw:
     soc_init: np.ndarray
     v2g: np.ndarray
 
-    def select(self, mask: np.ndarray) -> SessionDraw:
-        """Sessions where ``mask`` (over the last axis) holds."""
-        return SessionDraw(*(x[..., mask] for x in
-                             (self.arrival_min, self.dwell_min, self.soc_init, self.v2g)))
-
 
 def _to_horizon(sample: np.ndarray, horizon: Horizon, day: int) -> tuple[np.ndarray, ...]:
     """Arrival minute of day -> minutes from horizon start on day ``day`` (0 = first day)."""

@@ -115,11 +115,11 @@ def read_sessions(path: str | Path, default_charger_kw: float | None = None) -> 
         if "charger_model" in df.columns:
             df["charger_kw"] = df["charger_model"].map(CHARGER_MODEL_KW)
             unknown = df["charger_kw"].isna()
-            if unknown.any() and default_charger_kw is None:
-                name = df.loc[unknown, "charger_model"].iloc[0]
-                raise InputError(f"sessions: charger_model {name!r} has no known rating; add a "
-                                 "charger_kw column")
             if unknown.any():
+                if default_charger_kw is None:
+                    name = df.loc[unknown, "charger_model"].iloc[0]
+                    raise InputError(f"sessions: charger_model {name!r} has no known rating; "
+                                     "add a charger_kw column")
                 df["charger_kw"] = df["charger_kw"].fillna(float(default_charger_kw))
         elif default_charger_kw is not None:
             df["charger_kw"] = float(default_charger_kw)

@@ -305,6 +305,8 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
             aon = np.zeros_like(shares[i])
             aon[int(np.argmin(c))] = 1.0
             shares[i] = shares[i] + step * (aon - shares[i])
+    if ld is None:
+        raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     return AssignmentResult(loading=ld, groups=groups, shares=shares, gaps=gaps, costs=costs)
 
 

@@ -93,7 +93,7 @@ def _equilibrate_od(ps: dict[tuple[int, ...], float], x: np.ndarray, t0: np.ndar
     for _ in range(inner):
         t = bpr_time(t0, cap, x)
         cost = {p: float(t[list(p)].sum()) for p in ps}
-        best = min(cost, key=cost.get)
+        best = min(cost, key=cost.__getitem__)
         moved = 0.0
         for p in list(ps):
             gap = cost[p] - cost[best]

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 from scipy import sparse  # noqa: E402
 
 from flexibility.gpolymatroid import BatterySet, contains, disaggregate, optimise  # noqa: E402
-from flexibility.lp import highs_model  # noqa: E402
+from flexibility.lp import LinearProgram  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_limits
@@ -80,8 +80,9 @@ def joint_lp(batt, cost):
     later = np.arange(T)[None, :] >= tt[last][:, None]
     y_lo[last] = np.where(later, batt.y_min_kwh[nn[last]], -np.inf).max(axis=1)
     y_hi[last] = np.where(later, batt.y_max_kwh[nn[last]], np.inf).min(axis=1)
-    h = highs_model(np.r_[cost[tt], np.zeros(M)], np.r_[batt.u_min_kw[nn, tt], y_lo],
-                    np.r_[batt.u_max_kw[nn, tt], y_hi], a, np.zeros(M), np.zeros(M), threads=1)
+    h = LinearProgram(np.r_[cost[tt], np.zeros(M)], np.r_[batt.u_min_kw[nn, tt], y_lo],
+                      np.r_[batt.u_max_kw[nn, tt], y_hi], a, np.zeros(M),
+                      np.zeros(M)).highs(threads=1)
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()
