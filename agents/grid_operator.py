@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import mesa
 import numpy as np
@@ -169,7 +168,7 @@ class GridAgent(mesa.Agent):
         self.eta_ch = eta_ch
         self.eta_dis = eta_dis
         self.branch_elements = tuple(e for e, _ in grid.feeder.branch)
-        self.solver = cast(AcSolver, grid.solver)  # ``GridModel.solver`` is untyped
+        self.solver: AcSolver = grid.solver
 
     def commit_day_ahead(self, case: Case, keep_fraction: float, fresh: CaseSets | None,
                          alpha: float) -> DayAheadCommitment:

@@ -6,6 +6,7 @@ import numpy as np
 
 from grid.ac import ac_solver
 from grid.background import spread
+from grid.clipping import Policy
 from grid.feeder import FeederError, load_feeder
 from grid.layers import GridModel
 from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
@@ -13,7 +14,7 @@ from scenarios.config import Scenario
 from scenarios.profiles import feeder_totals, read_shapes
 
 
-def build_grid_model(scenario: Scenario, policy: str | None = None) -> GridModel:
+def build_grid_model(scenario: Scenario, policy: Policy | None = None) -> GridModel:
     """Load the feeder, map stations, spread profiles and build the security set.
 
     Raises:

@@ -105,7 +105,8 @@ class CoSimModel(mesa.Model):
             ``DEFAULT_DEVIATIONS``; ``Deviations.none()`` for the forecast day itself).
     """
 
-    def __init__(self, scenario: Scenario, behaviour: BehaviourModel, seed: int,
+    def __init__(self, scenario: Scenario, behaviour: BehaviourModel,
+                 seed: int | np.random.SeedSequence,
                  policy: str | None = None, travel: TravelModel | None = None,
                  progress: bool = False, deviations: Deviations | None = None) -> None:
         super().__init__(rng=np.random.default_rng(seed))

@@ -31,7 +31,8 @@ from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import Battery, compact_fleet, cumulative_to_power, vehicle_batteries
 from flexibility.discard import deviations, discard_greedy, keep_mask
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.inner import _station_sum, scenario_chunks, share_policy
+from flexibility.inner import scenario_chunks
+from flexibility.share_policy import share_policy, station_sum
 from flexibility.stations import PerStation
 
 Aggregation = Literal["total", "stations"]
@@ -95,9 +96,9 @@ def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
     for rows, sub in scenario_chunks(fleet, chunk):
         vb = vehicle_batteries(sub, n_intervals, t0)
         pol, _, _ = share_policy(vb, st[rows], J)
-        refs.append(_station_sum(cumulative_to_power(pol.y_ref_kwh, fleet.dt_h), st[rows], J))
-        y_lo.append(_station_sum(vb.y_alap_kwh, st[rows], J))
-        y_hi.append(_station_sum(vb.y_asap_kwh, st[rows], J))
+        refs.append(station_sum(cumulative_to_power(pol.y_ref_kwh, fleet.dt_h), st[rows], J))
+        y_lo.append(station_sum(vb.y_alap_kwh, st[rows], J))
+        y_hi.append(station_sum(vb.y_asap_kwh, st[rows], J))
     ref = np.concatenate(refs)
     env = [station_envelope(f, n_intervals, t0) for f in fleets]
     p_hi = np.stack([np.broadcast_to(e.p_max_kw, ref[:, 0].shape) for e in env], axis=1)
@@ -176,8 +177,10 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
     else:
         kept = np.stack([discard_greedy(dev.take((slice(None), j)), n_keep) for j in range(J)])
         parts = [_intersect_rows(dev.take((slice(None), j)), kept[j]) for j in range(J)]
-        rows = Battery(*(np.stack([getattr(p, f) for p in parts]) for f in
-                         ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh")), dev.dt_h, dev.t0)
+        rows = Battery(p_lo_kw=np.stack([p.p_lo_kw for p in parts]),
+                       p_hi_kw=np.stack([p.p_hi_kw for p in parts]),
+                       y_lo_kwh=np.stack([p.y_lo_kwh for p in parts]),
+                       y_hi_kwh=np.stack([p.y_hi_kwh for p in parts]), dt_h=dev.dt_h, t0=dev.t0)
         ref_hat = np.stack([cs.ref_kw[kept[j], j].mean(0) for j in range(J)])
     if ref_hat_kw is not None:
         ref_hat = np.asarray(ref_hat_kw)
@@ -239,7 +242,7 @@ def _covers_rows(outer: Battery, inner: Battery, tol: float = 1e-6
     """
     p_ok = (inner.p_lo_kw >= outer.p_lo_kw - tol) & (inner.p_hi_kw <= outer.p_hi_kw + tol)
     y_ok = (inner.y_lo_kwh >= outer.y_lo_kwh - tol) & (inner.y_hi_kwh <= outer.y_hi_kwh + tol)
-    return p_ok, (p_ok & y_ok).all(axis=-1)
+    return p_ok, np.all(p_ok & y_ok, axis=-1)
 
 
 def outer_coverage(day_rows: Battery, rows: Battery) -> Coverage:

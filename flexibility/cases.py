@@ -13,6 +13,7 @@ import numpy as np
 
 from flexibility.aggregation import Envelope
 from flexibility.alpha_sets import (
+    Aggregation,
     CaseSets,
     Coverage,
     StationRows,
@@ -26,6 +27,7 @@ from flexibility.alpha_sets import (
     station_rows,
     total_deviation,
 )
+from flexibility.battery import Battery
 from flexibility.discard import discard_order, intersect, keep_mask
 from flexibility.fleet import Fleet
 
@@ -44,7 +46,7 @@ class Case:
 
     sets: CaseSets
     rows: StationRows
-    aggregation: str = "total"
+    aggregation: Aggregation = "total"
     statistic: str = "quantile"
     scale: float = 1.0
 
@@ -64,7 +66,7 @@ def sum_envelopes(envs: list[Envelope]) -> Envelope:
 
 
 def make_case(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int, t0: int,
-              keep_fraction: float, aggregation: str, statistic: str = "quantile",
+              keep_fraction: float, aggregation: Aggregation, statistic: str = "quantile",
               scale: float = 1.0) -> Case:
     """Per-scenario sets and α rows of one case keeping a share of its scenarios."""
     cs = case_sets(names, fleets, n_intervals, t0)
@@ -95,8 +97,11 @@ def calibrated_rows(cs: CaseSets, fresh: CaseSets | None, alphas: list[float]
         k = calibrate_keep(order, m, target,
                            lambda kp: outer_coverage(val_days, intersect(dev, kp)).whole_day)
         rows = intersect(dev, keep_mask(m, order, k))
-        s = calibrate_scale(target, lambda f, r=rows: outer_coverage(val_days,
-                                                                     r.scaled(f)).whole_day)
+
+        def scaled_cover(f: float, r: Battery = rows) -> float:
+            return outer_coverage(val_days, r.scaled(f)).whole_day
+
+        s = calibrate_scale(target, scaled_cover)
         keeps[a] = (k, s)
         cover[a] = outer_coverage(test_days, rows.scaled(s))
     return keeps, cover

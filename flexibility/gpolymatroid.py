@@ -60,10 +60,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from flexibility.common import BoolArray, FloatArray, IntArray
-from flexibility.lp import LinearProgram, solve
 
 EMPTY_TOL_KWH = 1e-7
 
@@ -297,118 +295,3 @@ def projection_kw(batt: BatterySet) -> tuple[FloatArray, FloatArray]:
     return lo, hi
 
 
-def _effective_y_bounds(batt: BatterySet, active: BoolArray) -> tuple[FloatArray, FloatArray]:
-    """Cumulative-energy bounds folded onto the active intervals.
-
-    While a device is inactive its cumulative energy stays constant, so the bound applying to
-    ``y`` after an active interval ``t`` is the intersection over ``t`` and the following
-    inactive intervals: ``hi_t = min(y_max_t, hi_{t+1})`` if ``t+1`` is inactive, else
-    ``y_max_t`` (likewise ``lo``).
-    """
-    lo = batt.y_min_kwh.copy()
-    hi = batt.y_max_kwh.copy()
-    for t in range(batt.n_intervals - 2, -1, -1):
-        fold = ~active[:, t + 1]
-        lo[:, t] = np.where(fold, np.maximum(lo[:, t], lo[:, t + 1]), lo[:, t])
-        hi[:, t] = np.where(fold, np.minimum(hi[:, t], hi[:, t + 1]), hi[:, t])
-    return lo, hi
-
-
-def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
-                 tol: float = 1e-6) -> FloatArray | None:
-    """Device trajectories summing to an aggregate trajectory, or ``None`` if there are none.
-
-    Solves one sparse LP (HiGHS) with a power ``x[n,t]`` and a cumulative energy ``y[n,t]`` for
-    every active ``(n, t)`` (``u_min`` or ``u_max`` nonzero; elsewhere ``x = 0``) and slacks
-    ``0 <= s+_t, s-_t <= tol`` on the aggregate:
-
-        min  sum_t (s+_t + s-_t)
-        s.t. y[n,t] - y[n,prev] - dt x[n,t] = 0,      (prev: the previous active interval)
-             u_min <= x <= u_max,   lo <= y <= hi,    (bounds folded over inactive intervals)
-             sum_n x[n,t] - s+_t + s-_t = x_total_t,
-
-    plus the constant checks ``y_min <= 0 <= y_max`` before a device's first active interval
-    and ``|x_total_t| <= tol`` where no device is active. About ``2 M`` columns, ``M + T`` rows
-    and ``4 M`` nonzeros (``M`` active pairs); the slack cost makes the returned parts sum to
-    ``x_total`` as closely as the set allows.
-
-    Args:
-        batt: The devices.
-        x_total_kw: Aggregate trajectory in kW, shape ``(T,)``.
-        tol: Allowed deviation of the aggregate per interval in kW.
-
-    Returns:
-        ``x`` in kW, shape ``(N, T)``, or ``None`` if the trajectory is not in the sum.
-
-    Raises:
-        RuntimeError: If HiGHS ends neither optimal nor infeasible.
-    """
-    X = np.asarray(x_total_kw, dtype=np.float64)
-    N, T = batt.n_devices, batt.n_intervals
-    if X.shape != (T,):
-        raise ValueError(f"x_total_kw must have shape ({T},), got {X.shape}")
-    active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)
-    tol_e = max(tol * batt.dt_h, 1e-9)
-    before = np.cumsum(active, axis=1) == 0
-    if np.any(before & ((batt.y_min_kwh > tol_e) | (batt.y_max_kwh < -tol_e))):
-        return None
-    covered = active.any(axis=0)
-    if np.any(~covered & (np.abs(X) > tol)):
-        return None
-    y_lo, y_hi = _effective_y_bounds(batt, active)
-    nn, tt = np.nonzero(active)
-    M = nn.size
-    x_out = np.zeros((N, T))
-    if M == 0:
-        return x_out
-    ylo, yhi = y_lo[nn, tt], y_hi[nn, tt]
-    xlo, xhi = batt.u_min_kw[nn, tt], batt.u_max_kw[nn, tt]
-    if np.any(ylo > yhi + tol_e) or np.any(xlo > xhi + tol):
-        return None
-    yhi, xhi = np.maximum(yhi, ylo), np.maximum(xhi, xlo)
-
-    j = np.arange(M)
-    has_prev = np.r_[False, nn[1:] == nn[:-1]]
-    cov = np.flatnonzero(covered)
-    k = np.arange(cov.size)
-    # dynamics rows j: y_j - y_{j-1} [same device] - dt x_j = 0
-    rows = [j, j, j[has_prev]]
-    cols = [M + j, j, M + j[has_prev] - 1]
-    vals = [np.ones(M), np.full(M, -batt.dt_h), -np.ones(int(has_prev.sum()))]
-    # aggregate rows M + t: sum_n x[n,t] - s_plus_t + s_minus_t = x_total_t (covered t only)
-    row_of_t = np.full(T, -1)
-    row_of_t[cov] = M + k
-    rows += [row_of_t[tt], M + k, M + k]
-    cols += [j, 2 * M + k, 2 * M + cov.size + k]
-    vals += [np.ones(M), -np.ones(cov.size), np.ones(cov.size)]
-    n_row, n_col = M + cov.size, 2 * M + 2 * cov.size
-    a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(n_row, n_col))
-    row_lo = row_hi = np.concatenate([np.zeros(M), X[cov]])
-
-    res = solve(LinearProgram(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
-                              np.r_[xlo, ylo, np.zeros(2 * cov.size)],
-                              np.r_[xhi, yhi, np.full(2 * cov.size, tol)], a, row_lo,
-                              row_hi).highs())
-    if res.infeasible:
-        return None
-    if not res.optimal:
-        raise RuntimeError(f"disaggregation LP ended {res.status_text}")
-    x_out[nn, tt] = res.x[:M]
-    return x_out
-
-
-def contains(batt: BatterySet, x_total_kw: FloatArray, tol: float = 1e-6) -> bool:
-    """Whether an aggregate trajectory (kW, shape ``(T,)``) lies in the sum of the device sets.
-
-    Exact membership via the disaggregation LP of :func:`disaggregate`.
-
-    Args:
-        batt: The devices.
-        x_total_kw: Aggregate trajectory in kW.
-        tol: Allowed deviation of the aggregate per interval in kW.
-
-    Returns:
-        True if some device trajectories sum to ``x_total_kw`` within ``tol``.
-    """
-    return disaggregate(batt, x_total_kw, tol) is not None

@@ -21,6 +21,7 @@ For one case (DA or RT at τ) of the station layer:
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import reduce
 
 import numpy as np
 
@@ -153,8 +154,8 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
         crossed |= lo > hi + 1e-9
         per[s], c = distribution_rows(station[s], np.minimum(lo, hi), hi)
         crossed |= c
-    total, c = distribution_rows(station.total, sum(per[s].p_min_kw for s in names),
-                                 sum(per[s].p_max_kw for s in names))
+    total, c = distribution_rows(station.total, reduce(np.add, [per[s].p_min_kw for s in names]),
+                                 reduce(np.add, [per[s].p_max_kw for s in names]))
     distribution = PerStation(per, total)
     crossed |= c
     split = station_boundaries(inner, sb, names)
@@ -203,16 +204,22 @@ def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.nda
         k = calibrate_keep(order, m, target, lambda kp: inner_coverage(
             f_inner.take(val), f_exact.take(val), intersect(dev, kp)).whole_day)
         joint = intersect(dev, keep_mask(m, order, k))
-        s = calibrate_scale(target, lambda f, j=joint: inner_coverage(
-            f_inner.take(val), f_exact.take(val), j.scaled(f)).whole_day)
+
+        def joint_cover(f: float, j: Battery = joint) -> float:
+            return inner_coverage(f_inner.take(val), f_exact.take(val), j.scaled(f)).whole_day
+
+        s = calibrate_scale(target, joint_cover)
         keeps[a] = (k, s)
         out["transmission"][a] = inner_coverage(f_inner.take(test), f_exact.take(test),
                                                 joint.scaled(s))
         ks = calibrate_keep(s_order, m, target, lambda kp: outer_coverage(
             f_exact.take(val), intersect(s_dev, kp)).whole_day)
         s_rows = intersect(s_dev, keep_mask(m, s_order, ks))
-        ss = calibrate_scale(target, lambda f, r=s_rows: outer_coverage(
-            f_exact.take(val), r.scaled(f)).whole_day)
+
+        def rows_cover(f: float, r: Battery = s_rows) -> float:
+            return outer_coverage(f_exact.take(val), r.scaled(f)).whole_day
+
+        ss = calibrate_scale(target, rows_cover)
         s_rows = s_rows.scaled(ss)
         out["station"][a] = outer_coverage(f_exact.take(test), s_rows)
         ref = sb.station_ref_kw[keep_mask(m, order, k)].mean(axis=0).sum(axis=0)

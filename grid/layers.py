@@ -27,9 +27,9 @@ from flexibility.cases import sum_envelopes
 from flexibility.inner import InnerSet
 from flexibility.packaging import Boundary, InnerBox, package
 from flexibility.stations import PerStation
-from grid.ac import Bisection, bisect_segments
+from grid.ac import AcSolver, Bisection, bisect_segments
 from grid.background import Background
-from grid.clipping import BINDING_NAMES, ClipResult, clip, reference_point
+from grid.clipping import BINDING_NAMES, ClipResult, Policy, clip, reference_point
 from grid.feeder import Feeder, FloatArray
 from grid.lindistflow import KIND_NAMES, LinDistFlow, NetworkLimits, SecuritySet
 
@@ -54,7 +54,7 @@ class GridModel:
 
     feeder: Feeder
     ldf: LinDistFlow
-    solver: object
+    solver: AcSolver
     limits: NetworkLimits
     stations: tuple[str, ...]
     station_bus: tuple[int, ...]
@@ -62,7 +62,7 @@ class GridModel:
     positions: np.ndarray
     background: Background
     sec: SecuritySet
-    policy: str
+    policy: Policy
 
     def sec_window(self, t0: int, n: int) -> SecuritySet:
         """The security set restricted to intervals ``t0 .. t0 + n - 1``."""

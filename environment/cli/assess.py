@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from environment.cli.runs import load_behaviour, resolve_seed, run_folder
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    from environment.assessment.grid import GridLayerResult
+    from environment.assessment.station import StationLayerResult
 
 
 def run_assess(args: argparse.Namespace) -> int:
@@ -43,7 +48,7 @@ def run_assess(args: argparse.Namespace) -> int:
                for kind, per in result.rt.items()]
     outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames + grid_frames))
 
-    summary = {
+    summary: dict[str, Any] = {
         "scenario": scenario.name, "seed": seed, "alpha": cfg.alpha,
         "n_ev": sum(s.n_ev for s in scenario.stations),
         "n_scenarios": cfg.n_scenarios,
@@ -131,7 +136,8 @@ def run_assess(args: argparse.Namespace) -> int:
 
 
 def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
-                 out: Path) -> tuple[tuple[dict, object, pd.DataFrame], object]:
+                 out: Path) -> tuple[tuple[dict, GridLayerResult, pd.DataFrame],
+                                     StationLayerResult]:
     """Distribution and transmission layers: tables written, summary entries returned."""
     from environment import outputs
     from environment.assessment.grid import assess_grid_layers

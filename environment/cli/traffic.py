@@ -39,14 +39,14 @@ def run_traffic(args: argparse.Namespace) -> int:
     start = minutes_of_day(cfg.start)
     summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
     if args.assignment == "static":
-        res = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)
-        write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), res))
-        summary.update({"relative_gap": res.relative_gap, "iterations": len(res.gaps),
-                        "total_travel_time_veh_min": res.total_travel_time_veh_min,
-                        "od_costs": {f"{o}-{d}": c for (o, d), c in res.od_cost_min.items()},
-                        "od_costs_unit": "minutes", "gaps": res.gaps})
-        print_line = (f"static UE: relative gap {res.relative_gap:.2e} after {len(res.gaps)} "
-                      f"iterations, total travel time {res.total_travel_time_veh_min:.0f} "
+        sres = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)
+        write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), sres))
+        summary.update({"relative_gap": sres.relative_gap, "iterations": len(sres.gaps),
+                        "total_travel_time_veh_min": sres.total_travel_time_veh_min,
+                        "od_costs": {f"{o}-{d}": c for (o, d), c in sres.od_cost_min.items()},
+                        "od_costs_unit": "minutes", "gaps": sres.gaps})
+        print_line = (f"static UE: relative gap {sres.relative_gap:.2e} after {len(sres.gaps)} "
+                      f"iterations, total travel time {sres.total_travel_time_veh_min:.0f} "
                       "veh·min per hour")
     else:
         demand, prices = build_demand(cfg, net), build_prices(cfg)

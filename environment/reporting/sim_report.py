@@ -110,7 +110,7 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, axis: TimeAxis,
     z = piv.to_numpy()
     with plt.rc_context({**STYLE, "hatch.color": "white", "hatch.linewidth": 0.6}):
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        t0 = axis.hours(0)
+        t0 = float(axis.hours(0))
         t1 = t0 + piv.shape[1] * axis.dt_h
         cmap = plt.get_cmap("RdBu").with_extremes(under="black", over="magenta", bad="0.5")
         norm = colors.TwoSlopeNorm(vcenter=0.5 * (v_min_pu + v_max_pu), vmin=v_min_pu,

@@ -7,7 +7,10 @@ these functions in a notebook keeps their own backend.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-STYLE: dict[str, Any] = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {"font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
                          "figure.dpi": 150, "savefig.bbox": "tight"}

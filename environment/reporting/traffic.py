@@ -14,6 +14,8 @@ from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
 from traffic.static import StaticResult, static_ue
 
+_TAB10 = [plt.get_cmap("tab10")(i) for i in range(10)]  # its ten colours
+
 
 def static_links_frame(net: RoadNetwork, res: StaticResult) -> pd.DataFrame:
     """One row per link: flow and travel time at the static equilibrium."""
@@ -115,8 +117,8 @@ def sta_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
             if ln.kind in ("charge", "v2g"):
                 power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
                 load[ln.station] = load.get(ln.station, 0.0) + power * min(occ[i], ln.ports)
-        for st, p_kw in load.items():
-            rows.append((st, k, a, p_kw))
+        for name, p_kw in load.items():
+            rows.append((name, k, a, p_kw))
     return pd.DataFrame(rows, columns=["station", "interval", "start_min", "p_kw"])
 
 
@@ -178,7 +180,7 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
     dta = stations.groupby(["station", "interval"]).p_kw.sum().reset_index()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.4))
-        colors = dict(zip(sorted(dta.station.unique()), plt.cm.tab10.colors, strict=False))
+        colors = dict(zip(sorted(dta.station.unique()), _TAB10, strict=False))
         for st, s in dta.groupby("station"):
             x = np.r_[s.interval.to_numpy(), s.interval.max() + 1] * interval_min
             ax.stairs(s.p_kw / 1e3, x, color=colors[st], lw=1.3, baseline=None,
@@ -200,7 +202,7 @@ def summary_dynamic(res: AssignmentResult) -> dict:
     """Summary entries of a dynamic assignment."""
     ld = res.loading
     tt = ld.travel_time_min()
-    od_costs = {}
+    od_costs: dict[str, dict[str, list[float]]] = {}
     for g, c in zip(res.groups, res.costs, strict=True):
         key = f"{g.od[0]}-{g.od[1]}"
         od_costs.setdefault(key, {}).setdefault(g.user, []).append(float(c.min()))

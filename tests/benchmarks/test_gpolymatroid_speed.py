@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import sparse  # noqa: E402
 
-from flexibility.gpolymatroid import BatterySet, contains, disaggregate, optimise  # noqa: E402
+from flexibility.gpolymatroid import BatterySet, optimise  # noqa: E402
+from flexibility.gpolymatroid_lp import contains, disaggregate  # noqa: E402
 from flexibility.lp import LinearProgram  # noqa: E402
 
 try:

@@ -30,13 +30,12 @@ from scipy import sparse
 from flexibility.gpolymatroid import (
     BatterySet,
     b_kwh,
-    contains,
-    disaggregate,
     nonempty,
     optimise,
     p_kwh,
     projection_kw,
 )
+from flexibility.gpolymatroid_lp import contains, disaggregate
 
 TOL = 1e-6
 SETTINGS = settings(max_examples=150, deadline=None,

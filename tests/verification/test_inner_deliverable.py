@@ -26,7 +26,8 @@ from hypothesis.extra.numpy import arrays
 from flexibility.battery import vehicle_batteries
 from flexibility.discard import deviations
 from flexibility.fleet import Fleet
-from flexibility.inner import alpha_intersection, scenario_batteries, share_policy
+from flexibility.inner import alpha_intersection, scenario_batteries
+from flexibility.share_policy import share_policy
 from tests.batteries import battery_vertices
 
 TOL = 1e-6

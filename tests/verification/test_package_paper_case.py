@@ -20,7 +20,7 @@ from scipy.sparse import coo_matrix, vstack
 from environment.grid_setup import build_grid_model
 from flexibility.battery import vehicle_batteries
 from flexibility.cases import make_case
-from flexibility.inner import share_policy
+from flexibility.share_policy import share_policy
 from grid.alpha_layers import case_layers
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
 from tests.batteries import battery_vertices
