@@ -30,6 +30,7 @@ from environment.validation import layer_validation
 from flexibility.stations import TOTAL_LABEL
 
 EXIT_VALID, EXIT_INVALID = 0, 3
+POWER_TOL_KW = 1e-3  # differences below 1 W are numerical noise, not undelivered power
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,12 @@ class DayMetrics:
         return float(self.validation["undelivered_kwh"].get(layer, 0.0) or 0.0)
 
 
+def _beyond_tol(diff_kw: pd.Series) -> np.ndarray:
+    """``|diff|`` where it exceeds ``POWER_TOL_KW``, else 0."""
+    gap = np.abs(diff_kw.to_numpy(dtype=float))
+    return np.where(gap > POWER_TOL_KW, gap, 0.0)
+
+
 def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_pu: float,
                 substation_kw: float | None = None,
                 network: pd.DataFrame | None = None) -> DayMetrics:
@@ -192,7 +199,7 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
         deliverability_rate=float(a.delivered_ok.mean()), ticks=len(a),
         calls_delivered=int(a.delivered_ok.sum()), calls_inside_boundary=int(inside.sum()),
         boundary_held_rate=float(a.delivered_ok[inside].mean()) if inside.any() else None,
-        undelivered_kwh=float(np.abs(a.call_kw - a.delivered_kw).sum() * dt_h),
+        undelivered_kwh=float(_beyond_tol(a.call_kw - a.delivered_kw).sum() * dt_h),
         grid=GridDay(infeasible_ticks=int(infeasible.sum()),
                      unsheddable_kwh=float(unshed.sum() * dt_h),
                      max_unsheddable_kw=float(unshed.max()) if len(a) else 0.0,
@@ -218,6 +225,6 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
         da_vs_rt=DaRtDay(p_up_mean_kw=float(d_up.mean()), p_up_min_kw=float(d_up.min()),
                          p_down_mean_kw=float(d_down.mean()),
                          p_down_max_kw=float(d_down.max()),
-                         ticks_rt_up_below_da=int((d_up < -1e-6).sum()),
-                         ticks_rt_down_above_da=int((d_down > 1e-6).sum())),
+                         ticks_rt_up_below_da=int((d_up < -POWER_TOL_KW).sum()),
+                         ticks_rt_down_above_da=int((d_down > POWER_TOL_KW).sum())),
         validation=layer_validation(a, dt_h) if has_layers else None)

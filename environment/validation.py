@@ -153,7 +153,8 @@ def layer_validation(all_ticks: pd.DataFrame, dt_h: float) -> dict[str, dict[str
         "calls_inside": {layer: count}}``.
     """
     a = all_ticks
-    gap = np.abs(a.call_kw.to_numpy() - a.delivered_kw.to_numpy()) * dt_h
+    gap_kw = np.abs(a.call_kw.to_numpy() - a.delivered_kw.to_numpy())
+    gap = np.where(gap_kw > 1e-3, gap_kw, 0.0) * dt_h  # below 1 W: numerical noise
     ok = a.delivered_ok.to_numpy(bool)
     out: dict[str, dict] = {"hold_rate": {}, "undelivered_kwh": {}, "calls_inside": {}}
     for layer in LAYERS:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from environment.cli.runs import load_behaviour, resolve_seed, run_folder
+from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def run_assess(args: argparse.Namespace) -> int:
               f"{summary['ac']['corrected_intervals']} corners tightened, "
               f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
               "without EVs")
-    print(f"  {summary['runtime_s']:.1f} s -> {out}")
+    print(f"  {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
     return 0
 
 

@@ -13,21 +13,25 @@ EV grid-flexibility co-simulator (the transmission-distribution-microgrid assess
 Wang et al. 2026).
 
 Commands:
-  simulate   rolling real-time validation run: EV, station, grid and transmission agents on a
-             15-minute clock; the TSO calls on the published boundary and delivery is checked
-             (default command)
+  simulate   rolling real-time validation run: EV, station, grid and transmission agents on the
+             scenario's clock (15-minute ticks by default); the TSO calls on the published
+             boundary and delivery is checked (default command)
   assess     three-layer flexibility assessment (station -> distribution -> transmission),
              day-ahead and real-time
   montecarlo Monte Carlo of co-simulated days on dask.distributed (resumable, sweeps)
   compare-da-rt
-             day-ahead boundary vs the real-time boundaries of co-simulated replicates
+             Monte Carlo of co-simulated days, then the day-ahead boundary against the real-time
+             boundaries of every interval (how much DA overstates what RT can deliver)
   traffic    road traffic: static or dynamic user equilibrium on a road network with
              charging/V2G stations (Nguyen-Dupuis built in)
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
-on the built-in default scenario (the paper case: 200 EVs, 4 stations on IEEE 33-bus, one day,
-random calls within the published boundary) and writes runs/<timestamp>/.
+on the built-in default scenario (the paper case: 200 EV sessions drawn for one day at 4 stations
+on IEEE 33-bus, random calls within the published boundary; the realised day differs from the
+draw as users do -- no-shows leave, sessions carried over from the previous evening join: 205 EVs
+on the default seed, 26 of them carried over) and writes runs/<timestamp>/ (a new folder, never
+overwritten; an explicit --out must be new or empty).
 
 Exit codes:
   0    success; for 'simulate': the day was physically valid (no AC violation at the realised
@@ -110,14 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--exclusivity-days", type=int, default=8, metavar="D",
                    help="sampled days per size in the exclusivity benchmark (default 8)")
     a.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    a.add_argument("--quiet", action="store_true", help="no progress bar (accepted by every "
+                                                         "command)")
 
-    for name, text in (("montecarlo", "Run N co-simulated days (each with its own seed from "
+    for name, text, short in (("montecarlo", "Run N co-simulated days (each with its own seed from "
                                       "the scenario seed) on dask.distributed and summarise "
-                                      "every metric with mean, std and 95 %% CI."),
+                                      "every metric with mean, std and 95 % CI.",
+                                      "Monte Carlo of co-simulated days (resumable, sweeps)"),
                        ("compare-da-rt", "Run N co-simulated days and compare the day-ahead "
                                          "boundary with the real-time boundaries per interval "
-                                         "(paper Figure 4 form).")):
-        mc = sub.add_parser(name, help=text.split(" and ")[0].lower(), description=text +
+                                         "(paper Figure 4 form).",
+                                         "Monte Carlo days, then DA vs RT boundaries")):
+        mc = sub.add_parser(name, help=short, description=text +
                             " Writes summary.json, replicates.parquet, replicates/<id>/ and "
                             "PNG plots to --out; --resume continues a run.")
         mc.add_argument("--scenario", metavar="FILE", help="scenario TOML or built-in name")
@@ -153,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Solve a user equilibrium on a road network: static "
                                     "(path-based, relative gap 1e-8) or dynamic (event-driven "
                                     "loading of individual vehicles, iterated to a relative "
-                                    "gap of 1 %%). Writes summary.json, links.parquet, "
+                                    "gap of 1 %). Writes summary.json, links.parquet, "
                                     "stations.parquet (dynamic) and PNG plots.")
     tr.add_argument("--network", default="nguyen-dupuis",
                     help="built-in network (nguyen-dupuis) when no --scenario is given")
@@ -168,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--target-gap", type=float, help="relative gap to stop at")
     tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
     tr.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar (accepted by every "
+                                                          "command)")
 
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "
@@ -204,24 +214,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "calibrate":
             return _calibrate(args)
-        if args.command == "simulate":
-            from environment.cli.simulate import run_simulate
-
-            return run_simulate(args)
-        if args.command == "traffic":
-            from environment.cli.traffic import run_traffic
-
-            return run_traffic(args)
         if args.command in ("montecarlo", "compare-da-rt"):
             from environment.cli.montecarlo import run_montecarlo_command
 
             return run_montecarlo_command(args)
-        from environment.cli.assess import run_assess
-
-        return run_assess(args)
+        return _single_shot(args)
     except ModelInputError as exc:  # InputError, FeederError, NetworkError, FleetError, ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # writing the results failed (disk full, permissions, ...)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: cannot write the results{where}: {exc.strerror or exc}; nothing was "
+              f"left behind, fix the location and run again", file=sys.stderr)
+        return 2
+
+
+def _single_shot(args: argparse.Namespace) -> int:
+    """``simulate``, ``assess`` or ``traffic`` into a staged folder (complete or absent)."""
+    from environment.cli.output_dir import staged_output
+
+    if args.command == "simulate":
+        from environment.cli.simulate import run_simulate as run
+    elif args.command == "traffic":
+        from environment.cli.traffic import run_traffic as run
+    else:
+        from environment.cli.assess import run_assess as run
+    with staged_output(args.out) as staged:
+        args.out, args.final_out = str(staged.work), staged.final
+        return run(args)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

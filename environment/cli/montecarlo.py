@@ -15,10 +15,46 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from environment.cli.output_dir import checked_folder
 from environment.cli.runs import load_behaviour
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    from environment.experiments.montecarlo import MCRun
+
+
+HEADLINE = (("deliverability_rate", "deliverability", "{:.3f}"),
+            ("hold_rate_da", "hold rate (DA)", "{:.3f}"),
+            ("hold_rate_rt", "hold rate (RT)", "{:.3f}"),
+            ("rt_transmission_area_kwh", "transmission area (kWh)", "{:.0f}"),
+            ("bte_ch_kwh", "BTE charging (kWh)", "{:.1f}"),
+            ("shortfall_kwh", "departure shortfall (kWh)", "{:.2f}"),
+            ("valid", "physically valid days", "{:.2f}"))
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 replicate``, ``3 replicates``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def console_table(run: MCRun, params: dict[str, str]) -> str:
+    """Mean ± CI95 half-width of the headline metrics of one sweep point (console)."""
+    from environment.experiments.montecarlo import ci95
+
+    head = ", ".join(f"{k}={v}" for k, v in params.items()) or "all replicates"
+    lines = [f"  {head} (n = {len(run.metrics)}):"]
+    for col, label, fmt in HEADLINE:
+        if col not in run.metrics or not len(run.metrics):
+            continue
+        mean, _, low, high = ci95(run.metrics[col].to_numpy(dtype=float))
+        half = 0.5 * (high - low) if np.isfinite(high - low) else float("nan")
+        pm = "" if not np.isfinite(half) else " ± " + fmt.format(half)
+        lines.append(f"    {label:<28} {fmt.format(mean)}{pm}")
+    return "\n".join(lines)
 
 
 def run_montecarlo_command(args: argparse.Namespace) -> int:
@@ -51,7 +87,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         sweeps = [("alpha", [str(a) for a in sweeps_mod.CALIBRATION_ALPHAS]), *sweeps]
     policy = getattr(args, "policy", None)
     points = sweeps_mod.sweep_points(scenario, sweeps)
-    out = Path(args.out)
+    out = checked_folder(args.out, args.resume)
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
     results = []
@@ -62,7 +98,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
             run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,
                                  args.ci_target, args.ci_metric, not args.quiet,
                                  label=sweeps_mod.point_folder(params) if params else "",
-                                 policy=policy)
+                                 policy=policy, sweep_point=params)
             results.append((params, sc, run))
             if run.interrupted:
                 interrupted = True
@@ -79,6 +115,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         if (folder / "manifest.json").is_file():
             write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
     hz = scenario.horizon
+    da_rt_lines: list[tuple[dict[str, str], str]] = []
     for params, sc, run in results:
         hz = sc.horizon
         write_tables(run)
@@ -91,20 +128,23 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
             table, da_summary = mc_report.da_rt_tables(ticks)
             write_parquet(run.folder / "da_rt.parquet", table)
             summary["da_vs_rt"] = da_summary
+            da_rt_lines.append((params, ", ".join(
+                f"{k} {v:.3g}" for k, v in da_summary.items()
+                if isinstance(v, int | float) and not isinstance(v, bool))))
             if not args.no_plots:
                 mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.axis)
         if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
             mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.axis)
-            names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "station_area_kwh",
-                     "distribution_area_kwh", "transmission_area_kwh"]
+            names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "rt_station_area_kwh",
+                     "rt_distribution_area_kwh", "rt_transmission_area_kwh"]
             mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)
             mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
-                                       ["deliverability_rate", "transmission_area_kwh",
+                                       ["deliverability_rate", "rt_transmission_area_kwh",
                                         "bte_ch_kwh"])
         write_json(run.folder / "summary.json", summary)
     if len(results) > 1 or (results and results[0][0]):  # a sweep
         keys = list(results[0][0])
-        metrics = ["deliverability_rate", "transmission_area_kwh", "bte_ch_kwh",
+        metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh",
                    "shortfall_kwh"]
         extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt"))]
         table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
@@ -120,9 +160,16 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     done = sum(len(r.metrics) for _, _, r in results)
     invalid = sum(int((r.metrics["valid"] < 0.5).sum()) for _, _, r in results
                   if "valid" in r.metrics)
-    print(f"{scenario.name}: {args.command} {done} replicates over {len(results)} point(s) on "
-          f"{workers} worker(s), {invalid} physically invalid day(s); "
+    resumed = sum(r.resumed for _, _, r in results)
+    print(f"{scenario.name}: {args.command} {_n(done, 'replicate')} over "
+          f"{_n(len(results), 'sweep point')} ({resumed} resumed, {max(done - resumed, 0)} new) "
+          f"on {_n(workers, 'worker')}, {_n(invalid, 'physically invalid day')}; "
           f"{time.perf_counter() - t_start:.1f} s -> {out}")
+    for params, _, run in results:
+        print(console_table(run, params))
+    for params, line in da_rt_lines:
+        head = ", ".join(f"{k}={v}" for k, v in params.items())
+        print(f"  DA vs RT{' (' + head + ')' if head else ''}: {line}")
     if interrupted:
         print("interrupted: finished replicates are kept; run again with --resume",
               file=sys.stderr)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import argparse
 from pathlib import Path
 
+from environment.cli.output_dir import default_folder
 from scenarios.errors import InputError
 
 
 def run_folder(out: str | None) -> Path:
-    """The output folder: ``out``, or ``runs/<timestamp>``."""
-    return Path(out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    """The folder a command writes into.
+
+    ``out`` (the staging folder when run from the CLI, see ``environment.cli.output_dir``), or a
+    new unique ``runs/<timestamp>``.
+    """
+    return Path(out) if out else default_folder()
+
+
+def shown_folder(args: argparse.Namespace, out: Path) -> Path:
+    """The folder to name on the console: where the staged run will appear."""
+    final = getattr(args, "final_out", None)
+    return Path(final) if final is not None else out
 
 
 def resolve_seed(scenario, seed: int | None) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from environment.cli.runs import load_behaviour, resolve_seed, run_folder
+from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
 from scenarios.errors import InputError
 
 
@@ -74,5 +74,6 @@ def run_simulate(args: argparse.Namespace) -> int:
           f"departure shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left "
           f"early), {sf.left_unserved} EVs left without a charger; AC min "
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
-          f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> {out}")
+          f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
+          f"{shown_folder(args, out)}")
     return day.exit_code

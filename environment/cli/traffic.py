@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from environment.cli.runs import run_folder
+from environment.cli.runs import run_folder, shown_folder
 from scenarios.errors import InputError
 from scenarios.timeaxis import minutes_of_day
 
@@ -75,5 +75,5 @@ def run_traffic(args: argparse.Namespace) -> int:
                       f"{len(res.gaps)} iterations, {len(res.loading.trips)} vehicles")
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     write_json(out / "summary.json", summary)
-    print(f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> {out}")
+    print(f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
     return 0

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from environment.day_metrics import day_metrics
+from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.outputs import write_json, write_parquet
 from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
@@ -49,7 +50,7 @@ from scenarios.errors import InputError
 
 MIN_REPLICATES = 5
 METRIC_NAMES = tuple(
-    [f"{layer}_{m}" for layer in ("station", "distribution", "transmission")
+    [f"rt_{layer}_{m}" for layer in ("station", "distribution", "transmission")
      for m in ("peak_ch_kw", "peak_dis_kw", "area_kwh")]
     + ["clipping_rate_ch", "bte_ch_kwh", "deliverability_rate", "shortfall_count",
        "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
@@ -77,9 +78,9 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
                           ("distribution", a.dist_p_max_kw, a.dist_p_min_kw),
                           ("transmission", a.p_up_kw, a.p_down_kw)):
         ch, dis = np.maximum(hi.to_numpy(), 0.0), np.maximum(-lo.to_numpy(), 0.0)
-        out[f"{layer}_peak_ch_kw"] = float(ch.max(initial=0.0))
-        out[f"{layer}_peak_dis_kw"] = float(dis.max(initial=0.0))
-        out[f"{layer}_area_kwh"] = float(np.sum(ch + dis) * dt_h)
+        out[f"rt_{layer}_peak_ch_kw"] = float(ch.max(initial=0.0))
+        out[f"rt_{layer}_peak_dis_kw"] = float(dis.max(initial=0.0))
+        out[f"rt_{layer}_area_kwh"] = float(np.sum(ch + dis) * dt_h)
     raw = np.maximum(a.station_p_max_kw.to_numpy(), 0.0)
     eff = np.maximum(a.dist_p_max_kw.to_numpy(), 0.0)
     ok = raw > 1e-9
@@ -188,6 +189,7 @@ class MCRun:
         requested: Replicates requested.
         stopped_early: Whether ``ci_target`` stopped the run.
         interrupted: Whether the run was interrupted.
+        resumed: Replicates already finished in the folder when the run started.
     """
 
     folder: Path
@@ -196,6 +198,7 @@ class MCRun:
     requested: int
     stopped_early: bool
     interrupted: bool
+    resumed: int = 0
 
 
 class Cluster:
@@ -236,10 +239,12 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
                    ci_target: float | None = None, ci_metric: str = "deliverability_rate",
                    progress: bool = True, label: str = "",
                    on_done: Callable[[dict[int, dict]], None] | None = None,
-                   policy: str | None = None) -> MCRun:
+                   policy: str | None = None,
+                   sweep_point: dict[str, str] | None = None) -> MCRun:
     """Run (or resume) ``replicates`` co-simulated days into ``folder``.
 
-    ``policy`` is the call policy of every replicate (default: the scenario's).
+    ``policy`` is the call policy of every replicate (default: the scenario's). A resume is
+    refused when the folder's fingerprint (``environment.experiments.fingerprint``) differs.
     """
     from dask.distributed import as_completed
     from tqdm import tqdm
@@ -252,10 +257,14 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
     if done and not resume:
         raise InputError(f"--out: {folder} already holds {len(done)} finished replicates; "
                          "add --resume to continue it or choose another folder")
+    manifest = folder / "manifest.json"
+    fp = run_fingerprint(scenario, behaviour, policy, sweep_point or {})
+    if resume and manifest.is_file():
+        check_resume(manifest, fp)
+    n_resumed = len(done)
     seeds = replicate_seeds(scenario.seed, replicates)
     todo = [i for i in range(replicates) if i not in done]
-    manifest = folder / "manifest.json"
-    write_manifest(manifest, scenario, replicates, done)
+    write_manifest(manifest, scenario, replicates, done, fp)
     stopped = interrupted = False
     if _should_stop(done, ci_target, ci_metric):
         todo = []
@@ -295,7 +304,7 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
     rows = [done[i]["metrics"] for i in used]
     info = pd.DataFrame([{"replicate": i, **done[i]["info"]} for i in used])
     return MCRun(folder=folder, metrics=pd.DataFrame(rows), info=info, requested=replicates,
-                 stopped_early=stopped, interrupted=interrupted)
+                 stopped_early=stopped, interrupted=interrupted, resumed=n_resumed)
 
 
 def _stop_point(done: dict[int, dict], target: float | None, metric: str) -> int | None:
@@ -318,17 +327,21 @@ def _should_stop(done: dict[int, dict], target: float | None, metric: str) -> bo
 
 
 def write_manifest(path: Path, scenario: Scenario, requested: int,
-                   done: dict[int, dict]) -> None:
-    """Atomically rewrite the manifest of finished replicates."""
+                   done: dict[int, dict], fingerprint: dict[str, str] | None = None) -> None:
+    """Atomically rewrite the manifest of finished replicates (keeping its fingerprint)."""
+    if fingerprint is None and path.is_file():
+        fingerprint = json.loads(path.read_text()).get("fingerprint")
     write_json(path, {"scenario": scenario.name, "seed": scenario.seed,
                       "replicates_requested": requested,
-                      "replicates_finished": sorted(int(i) for i in done)})
+                      "replicates_finished": sorted(int(i) for i in done),
+                      "fingerprint": fingerprint})
 
 
 def summarize(run: MCRun, workers: int, runtime_s: float) -> dict:
     """Mean, std and 95 % CI of every metric, plus bookkeeping."""
     out: dict = {"replicates_requested": run.requested,
-                 "replicates_done": len(run.metrics), "workers": workers,
+                 "replicates_done": len(run.metrics), "replicates_resumed": run.resumed,
+                 "workers": workers,
                  "runtime_s": round(runtime_s, 3), "stopped_early": run.stopped_early,
                  "interrupted": run.interrupted, "metrics": {}}
     for col in run.metrics.columns:

@@ -63,7 +63,7 @@ def test_summary_and_store(one_worker):
     assert s["replicates_done"] == 6 and s["workers"] == 1
     reps = pd.read_parquet(one_worker / "replicates.parquet")
     for m in ("deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "clipping_rate_ch",
-              "station_area_kwh", "distribution_peak_ch_kw", "transmission_area_kwh"):
+              "rt_station_area_kwh", "rt_distribution_peak_ch_kw", "rt_transmission_area_kwh"):
         x = reps[m].to_numpy()  # the summary's CI is the t-interval of the replicates' mean
         low, high = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x)) \
             if x.std() > 0 else (x.mean(), x.mean())
@@ -143,7 +143,7 @@ def test_ci_target_stops_early_and_deterministically(small, one_worker, tmp_path
     shutil.copytree(one_worker, run)  # resume a copy: the module's run stays as it is
     assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
                  "--no-plots", "--resume", "--ci-target", "1e9", "--ci-metric",
-                 "transmission_area_kwh", "--out", str(run)]) == 0
+                 "rt_transmission_area_kwh", "--out", str(run)]) == 0
     s = json.loads((run / "summary.json").read_text())
     assert s["stopped_early"] and s["replicates_done"] == 5
     assert main(["montecarlo", "--scenario", small, "--replicates", "6", "--quiet",
