@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
-    from environment import outputs
-    from environment.assessment.station import assess_station_layer
-    from environment.reporting import plots
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -33,6 +30,11 @@ def run_assess(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     scenario = scenario.with_overrides(alpha=args.alpha, n_scenarios=args.scenarios)
     seed = resolve_seed(scenario, args.seed)
+    # the input is valid: now the heavy stack
+    from environment import outputs
+    from environment.assessment.station import assess_station_layer
+    from environment.reporting import plots
+
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
     rng = np.random.default_rng(seed)

@@ -245,18 +245,38 @@ def _single_shot(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from scenarios.behaviour import BehaviourModel
-    from scenarios.sessions import load_sessions
+    """``calibrate``: check the options, clean the sessions, fit and save the behaviour model."""
+    import math
 
-    for name in ("target_soc", "floor_soc", "eta_ch"):
+    from scenarios.behaviour import BehaviourModel
+    from scenarios.config import check_soc_floor
+    from scenarios.sessions import cleaning_summary, load_sessions
+
+    for name in ("target_soc", "floor_soc"):
         value = getattr(args, name)
         if not 0.0 <= value <= 1.0:
-            raise InputError(f"--{name.replace('_', '-')}: {value} is outside [0, 1]")
+            raise InputError(f"--{name.replace('_', '-')}: {value} is outside [0, 1]; give SOC "
+                             "as a fraction")
+    if not 0.0 < args.eta_ch <= 1.0:
+        raise InputError(f"--eta-ch: {args.eta_ch} is outside (0, 1]; give an efficiency such "
+                         "as 0.95")
+    try:
+        check_soc_floor(args.floor_soc, args.target_soc, "--floor-soc", "--target-soc")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    for name, unit in (("capacity_kwh", "battery capacity in kWh, e.g. 60"),
+                       ("max_charger_kw", "charger rating in kW, e.g. 22"),
+                       ("max_dwell_h", "dwell in hours, e.g. 48"),
+                       ("default_charger_kw", "charger rating in kW, e.g. 7")):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"--{name.replace('_', '-')}: {value:g} is not positive; give the "
+                             f"{unit}")
     sessions = load_sessions(args.sessions, args.max_charger_kw, args.max_dwell_h,
                              args.default_charger_kw)
     model = BehaviourModel.fit(sessions, str(args.sessions), args.soc_method, args.capacity_kwh,
                                args.target_soc, args.floor_soc, args.eta_ch)
     model.save(args.out)
-    rep = sessions.report
-    print(f"calibrated on {rep['rows_kept']} of {rep['rows_read']} sessions -> {args.out}")
+    print(f"{cleaning_summary(sessions.report)}\ncalibrated on {len(sessions)} sessions -> "
+          f"{args.out}")
     return 0

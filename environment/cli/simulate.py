@@ -25,8 +25,6 @@ from scenarios.errors import InputError
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``simulate``: one co-simulated horizon, its tables, summary and figures."""
-    from environment.model import CoSimModel
-    from environment.reporting import sim_report
     from scenarios.config import load_scenario
 
     t_start = time.perf_counter()
@@ -36,6 +34,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     scenario = scenario.with_overrides(simulation={"n_scenarios": args.scenarios,
                                                    "policy": args.policy})
     seed = resolve_seed(scenario, args.seed)
+    # the input is valid: now the heavy stack (mesa, pandapower, matplotlib figures)
+    from environment.model import CoSimModel
+    from environment.reporting import sim_report
+
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
     sim = CoSimModel(scenario, model, seed, progress=not args.quiet)
