@@ -11,7 +11,15 @@ import pandas as pd
 from environment.assessment.grid import GridLayerResult
 from environment.assessment.station import StationLayerResult
 from environment.reporting.grid_report import boundary_metrics
-from environment.reporting.style import STYLE
+from environment.reporting.style import (
+    STYLE,
+    clock_axis,
+    clock_label,
+    figure_legend,
+    integer_axis,
+    legend_outside,
+    pad_ylim,
+)
 from flexibility.metrics import envelope_metrics
 from grid.clipping import clipping_rate
 from grid.pq import PQ_BINDING
@@ -21,8 +29,8 @@ LAYER_COLORS = {"station": "tab:blue", "distribution": "tab:orange", "transmissi
 
 
 def _hours_axis(ax, axis: TimeAxis) -> None:
-    ax.set_xlabel("time of day (h)")
-    ax.set_xticks(np.arange(0, 25, 3) + axis.start_min // 60)
+    """HH:MM ticks on a time axis in hours of the day (``axis`` kept for the call sites)."""
+    clock_axis(ax)
 
 
 def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult,
@@ -43,7 +51,8 @@ def plot_three_layers(path: Path, st: StationLayerResult, gr: GridLayerResult,
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel("aggregate power (kW)\ncharging (+) / discharging (−)")
         _hours_axis(ax, axis)
-        ax.legend(loc="upper left", fontsize=8)
+        pad_ylim(ax)
+        legend_outside(ax, fontsize=8)
         ax.set_title("Three-layer DA envelopes: station → distribution (LinDistFlow + AC) → "
                      "transmission (deliverable)", fontsize=9)
         fig.savefig(path)
@@ -64,13 +73,14 @@ def plot_clipping_rates(path: Path, st: StationLayerResult, gr: GridLayerResult,
             ax.stairs(rate, x, color=c, lw=1.3, label=label)
             if rate.max() > 0:
                 k = int(np.argmax(rate))
-                ax.annotate(f"max {rate[k]:.1f} % at {x[k]:.2f} h", (0.5 * (x[k] + x[k + 1]),
-                            rate[k]), textcoords="offset points", xytext=(-60, 8), fontsize=7,
+                ax.annotate(f"max {rate[k]:.1f} % at {clock_label(x[k])}",
+                            (0.5 * (x[k] + x[k + 1]), rate[k]), textcoords="offset points",
+                            xytext=(-60, 8), fontsize=7,
                             arrowprops={"arrowstyle": "->", "lw": 0.6}, color=c)
         ax.set_ylabel("clipping rate (%)")
         ax.set_ylim(-2, 105)
         _hours_axis(ax, axis)
-        ax.legend(loc="upper left", fontsize=8)
+        legend_outside(ax, fontsize=8)
         ax.set_title("Distribution-layer clipping rate 1 − P_eff / P_station", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -93,7 +103,8 @@ def plot_da_rt_transmission(path: Path, gr: GridLayerResult, axis: TimeAxis) -> 
         ax.axhline(0, color="k", lw=0.6)
         ax.set_ylabel("net power (kW)\nP_up (solid) / P_down (dashed)")
         _hours_axis(ax, axis)
-        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        pad_ylim(ax)
+        legend_outside(ax)
         ax.set_title("Transmission-layer deliverable boundary: day-ahead vs real-time updates",
                      fontsize=9)
         fig.savefig(path)
@@ -114,13 +125,16 @@ def plot_layer_bars(path: Path, st: StationLayerResult, gr: GridLayerResult) -> 
               color="tab:red")
         a.set_xticks(idx, names)
         a.set_ylabel("kW")
-        a.legend(fontsize=7)
+        a.set_ylim(0, 1.15 * max(max(m.peak_ch_kw, m.peak_dis_kw) for m in ms) + 1e-9)
+        a.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2,
+                 borderaxespad=0.0)
         a.set_title("(a) peak power", fontsize=9)
         b.bar(idx, [m.area_kwh for m in ms], 0.6, color=[LAYER_COLORS[n] for n in names])
         for i, m in enumerate(ms):
             b.text(i, m.area_kwh, f"{m.area_kwh:.0f}", ha="center", va="bottom", fontsize=7)
         b.set_xticks(idx, names)
         b.set_ylabel("kWh")
+        b.set_ylim(0, 1.12 * max(m.area_kwh for m in ms) + 1e-9)
         b.set_title("(b) feasible-region area", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -136,7 +150,8 @@ def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, axis: Ti
         a.stairs(rows.lindistflow_kw, x, color="tab:orange", lw=1.3, label="LinDistFlow boundary")
         a.stairs(rows.ac_kw, x, color="k", lw=1.0, ls="--", label="AC boundary (pandapower model)")
         a.set_ylabel("charging boundary (kW)")
-        a.legend(fontsize=7, loc="upper left")
+        pad_ylim(a)
+        legend_outside(a)
         a.set_title("LinDistFlow vs AC charging boundaries (uniform direction)", fontsize=9)
         b.stairs(rows.min_vm_pu, x, color="tab:purple", lw=1.2, baseline=None,
                  label="min AC voltage at corner")
@@ -144,7 +159,7 @@ def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, axis: Ti
         b.set_ylim(vmin - 0.01, max(1.0, float(np.nanmax(rows.min_vm_pu))) + 0.005)
         b.axhline(v_min_pu, color="tab:red", lw=0.8, ls="--", label=f"limit {v_min_pu:.2f} p.u.")
         b.set_ylabel("p.u.")
-        b.legend(fontsize=7, loc="lower left")
+        legend_outside(b)
         _hours_axis(b, axis)
         fig.savefig(path)
         plt.close(fig)
@@ -156,7 +171,7 @@ def plot_pq_range(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     T = p.shape[0]
     x = axis.edges_h(0, T)
     with plt.rc_context(STYLE):
-        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True, layout="constrained",
                                    gridspec_kw={"height_ratios": [2, 1]})
         a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, color="tab:green", alpha=0.35,
                  label="feasible P_tot (AC-checked)")
@@ -165,20 +180,21 @@ def plot_pq_range(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
                  label="Q_tot min")
         a.axhline(0, color="k", lw=0.6)
         a.set_ylabel("kW / kvar")
-        a.legend(fontsize=7, loc="upper left", ncol=3)
+        pad_ylim(a)
         a.set_title("Daily feasible aggregate P–Q ranges of the stations", fontsize=9)
         b.stairs(gr.pq.vm_min_pu, x, color="tab:purple", lw=1.1, baseline=None,
                  label="min voltage (p.u.)")
-        b.set_ylim(float(np.nanmin(gr.pq.vm_min_pu)) - 0.01, 1.0)
+        vm = gr.pq.vm_min_pu
+        b.set_ylim(float(np.nanmin(vm)) - 0.01, max(1.0, float(np.nanmax(vm))) + 0.005)
         b.set_ylabel("min V (p.u.)")
         b2 = b.twinx()
         b2.stairs(gr.pq.loading_max_pct, x, color="tab:brown", lw=1.1, baseline=None,
                   label="max loading (%)")
-        b2.set_ylim(0, 110)
+        b2.set_ylim(0, max(110.0, 1.06 * float(np.nanmax(gr.pq.loading_max_pct))))
         b2.set_ylabel("max loading (%)")
-        b.legend(fontsize=7, loc="lower left")
-        b2.legend(fontsize=7, loc="lower right")
+        b2.grid(False)
         _hours_axis(b, axis)
+        figure_legend(fig, (a, b, b2))
         fig.savefig(path)
         plt.close(fig)
 
@@ -202,7 +218,7 @@ def plot_pq_sets(path: Path, gr: GridLayerResult, times: list[str], all_times: l
             ax.axhline(0, color="k", lw=0.4)
             ax.axvline(0, color="k", lw=0.4)
         axes[0][0].set_ylabel("Q_tot (kvar)")
-        axes[0][0].legend(fontsize=6, loc="lower left")
+        figure_legend(fig, axes[0][:1], loc="outside lower center", ncol=2)
         fig.suptitle("Projected P–Q feasible sets of the stations", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -216,14 +232,19 @@ def plot_binding(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     labels = list(PQ_BINDING)
     y = np.array([labels.index(d) for d in dom])
     counts = np.bincount(gr.pq.binding.ravel(), minlength=len(labels))
+    colors = plt.cm.tab10(np.arange(len(labels)) % 10)
     with plt.rc_context(STYLE):
-        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8), gridspec_kw={"width_ratios": [3, 1]})
-        a.scatter(hours, y, c=y, cmap="tab10", vmin=0, vmax=9, s=12)
+        fig, (a, b) = plt.subplots(1, 2, figsize=(7.5, 2.8), sharey=True,
+                                   gridspec_kw={"width_ratios": [3, 1]})
+        a.scatter(hours, y, c=colors[y], s=12)
         a.set_yticks(range(len(labels)), labels)
+        a.set_ylim(-0.5, len(labels) - 0.5)
         _hours_axis(a, axis)
         a.set_title("Dominant binding per interval", fontsize=9)
-        b.barh(range(len(labels)), counts, color=plt.cm.tab10(np.arange(len(labels))))
-        b.set_yticks(range(len(labels)), [])
+        b.barh(np.arange(len(labels)), counts, height=0.6, color=colors)
+        b.tick_params(axis="y", labelleft=False)
+        b.set_xlim(0, 1.15 * max(int(counts.max()), 1))
+        integer_axis(b, "x", nbins=3)
         b.set_xlabel("boundary points")
         b.set_title("Counts", fontsize=9)
         fig.savefig(path)

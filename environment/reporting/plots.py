@@ -7,7 +7,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from environment.reporting.style import STYLE
+from environment.reporting.style import (
+    STYLE,
+    clock_axis,
+    figure_legend,
+    legend_outside,
+    pad_ylim,
+)
 from flexibility.aggregation import Envelope
 from flexibility.metrics import EnvelopeMetrics
 from flexibility.stations import PerStation
@@ -39,9 +45,9 @@ def plot_station_envelopes(path: Path, da: PerStation[Envelope],
                 ax.stairs(-r.p_dis_max_kw, xr, color=c, lw=1.1, ls="--")
             ax.axhline(0, color="k", lw=0.6)
             ax.set_ylabel(f"{name}\npower (kW)")
-        axes[-1].set_xlabel("time of day (h)")
-        axes[-1].set_xticks(np.arange(0, 25, 3) + (axis.start_min // 60))
-        axes[0].legend(ncol=3, fontsize=7, loc="upper left", framealpha=0.9)
+            pad_ylim(ax)
+        clock_axis(axes[-1])
+        legend_outside(axes[0])
         axes[0].set_title("Station-layer envelopes: charging (+) and discharging (−) capability;"
                           " RT over the remaining horizon", fontsize=9)
         fig.savefig(path)
@@ -52,17 +58,19 @@ def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
                            metrics: list[tuple[float, EnvelopeMetrics]], axis: TimeAxis) -> None:
     """Inner envelopes and their metrics for several confidence levels (paper Figures 8–9)."""
     with plt.rc_context(STYLE):
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.9), width_ratios=[1.6, 1],
+                                     layout="constrained")
         colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(envelopes)))
         for (alpha, env), c in zip(envelopes.items(), colors, strict=True):
             x = axis.edges_h(env.t0, env.n_intervals)
             ax.stairs(env.p_ch_max_kw, x, color=c, label=f"α = {alpha:.2f}")
             ax.stairs(-env.p_dis_max_kw, x, color=c, ls="--")
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_xlabel("time of day (h)")
+        clock_axis(ax)
+        pad_ylim(ax)
         ax.set_ylabel("total power capability (kW)")
-        ax.set_title("Inner envelope of all stations vs α (solid: charging, dashed: discharging)")
-        ax.legend(fontsize=7)
+        ax.set_title("Inner envelope of all stations vs α (solid: charging, dashed: discharging)",
+                     fontsize=9)
         alphas = [a for a, _ in metrics]
         bx.plot(alphas, [m.peak_ch_kw for _, m in metrics], "o-", label="peak charging (kW)")
         bx.plot(alphas, [m.peak_dis_kw for _, m in metrics], "s-", label="peak discharging (kW)")
@@ -73,10 +81,10 @@ def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
                 label="area (kWh, right)")
         cx.set_ylabel("envelope area (kWh)")
         cx.grid(False)
-        lines = bx.get_lines() + cx.get_lines()
-        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="lower left")
-        bx.set_title("Metrics shrink as α grows")
-        fig.tight_layout()
+        pad_ylim(bx)
+        pad_ylim(cx)
+        bx.set_title("Metrics shrink as α grows", fontsize=9)
+        figure_legend(fig, (ax, bx, cx), loc="outside lower center", ncol=7)
         fig.savefig(path)
         plt.close(fig)
 
@@ -93,7 +101,7 @@ def plot_spearman_table(path: Path, rows: list[SpearmanRow], n_generated: int) -
                                                     f"Generated (n = {n_generated})",
                                                     "Absolute gap", "Copula variable"],
                          loc="center", cellLoc="center",
-                         colWidths=[0.36, 0.13, 0.2, 0.14, 0.17])
+                         colWidths=[0.34, 0.12, 0.24, 0.14, 0.16])
         table.auto_set_font_size(False)
         table.set_fontsize(8)
         table.scale(1, 1.5)
@@ -106,7 +114,8 @@ def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: 
                      table: list[dict], axis: TimeAxis) -> None:
     """Relaxed vs exclusive (MILP) envelopes and the scaling table (paper Figures 6–7)."""
     with plt.rc_context(STYLE):
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.6), width_ratios=[1.6, 1])
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.9), width_ratios=[1.6, 1],
+                                     layout="constrained")
         x = axis.edges_h(relaxed.t0, relaxed.n_intervals)
         ax.stairs(relaxed.p_ch_max_kw, x, color="tab:blue", lw=2.2, alpha=0.5,
                   label="convex relaxation")
@@ -114,10 +123,11 @@ def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: 
         ax.stairs(milp.p_ch_max_kw, x, color="k", lw=0.9, ls="--", label="MILP (exclusive)")
         ax.stairs(-milp.p_dis_max_kw, x, color="k", lw=0.9, ls="--")
         ax.axhline(0, color="k", lw=0.6)
-        ax.set_xlabel("time of day (h)")
+        clock_axis(ax)
+        pad_ylim(ax)
         ax.set_ylabel("power capability (kW)")
-        ax.set_title(f"One station, nEV = {n_ev_shown}: relaxed vs exclusive inner envelope")
-        ax.legend(fontsize=7)
+        ax.set_title(f"One station, nEV = {n_ev_shown}: relaxed vs exclusive inner envelope",
+                     fontsize=9)
         n = [r["n_ev"] for r in table]
         bx.plot(n, [r["apd_area_pct"] for r in table], "o-", label="area APD (%)")
         bx.set_xlabel("vehicles per day (nEV)")
@@ -127,10 +137,9 @@ def plot_exclusivity(path: Path, relaxed: Envelope, milp: Envelope, n_ev_shown: 
                 label="MILP / relaxed runtime (right)")
         cx.set_ylabel("runtime ratio (×)")
         cx.grid(False)
-        lines = bx.get_lines() + cx.get_lines()
-        bx.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="upper center",
-                  bbox_to_anchor=(0.5, -0.2), ncol=2)
-        bx.set_title("Relaxation error and cost vs fleet size")
-        fig.tight_layout()
+        pad_ylim(bx)
+        pad_ylim(cx)
+        bx.set_title("Relaxation error and cost vs fleet size", fontsize=9)
+        figure_legend(fig, (ax, bx, cx), loc="outside lower center", ncol=4)
         fig.savefig(path)
         plt.close(fig)

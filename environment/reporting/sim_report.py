@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from environment.day_metrics import DayMetrics
-from environment.reporting.style import STYLE
+from environment.reporting.style import (
+    STYLE,
+    clock_axis,
+    integer_axis,
+    legend_outside,
+    pad_ylim,
+)
 from flexibility.stations import TOTAL_LABEL
 from scenarios.timeaxis import TimeAxis
 
@@ -85,7 +91,9 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, axis: TimeAxis, pol
                     label="AC violation at the realised point")
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("aggregate net power (kW)")
-        ax.set_xlabel("time of day (h)")
+        clock_axis(ax)
+        # room above the data for the AC-violation markers drawn at 97 % of the height
+        pad_ylim(ax, top_frac=0.14 if viol.any() else 0.06)
         fig.legend(fontsize=6.5, loc="outside lower center", ncol=4, framealpha=0.9)
         n_v, n_i = int(viol.sum()), int(infeasible.sum())
         verdict = (f" — INVALID: {n_v} AC-violation ticks, {n_i} grid-infeasible"
@@ -117,8 +125,11 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, axis: TimeAxis,
                                    vmax=v_max_pu)
         im = ax.imshow(z, aspect="auto", origin="lower", cmap=cmap, norm=norm,
                        interpolation="nearest", extent=(t0, t1, -0.5, piv.shape[0] - 0.5))
+        ax.grid(False)
         cb = fig.colorbar(im, ax=ax, extend="both")
-        cb.set_label("voltage (p.u.); limits at the ends")
+        ticks = [float(v) for v in np.linspace(v_min_pu, v_max_pu, 5)]
+        cb.set_ticks(ticks, labels=[f"{v:.3f}" for v in ticks])
+        cb.set_label(f"voltage (p.u.); ends = limits {v_min_pu:g} / {v_max_pu:g}")
         step = axis.dt_h
         xc = t0 + step * (np.arange(piv.shape[1]) + 0.5)
         yc = np.arange(piv.shape[0])
@@ -129,7 +140,7 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, axis: TimeAxis,
             ax.contourf(xc, yc, outside, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
             ax.contour(xc, yc, outside, levels=[0.5], colors="yellow", linewidths=0.9)
         ax.set_ylabel("bus (pandapower index)")
-        ax.set_xlabel("time of day (h)")
+        clock_axis(ax)
         note = (f"{n_out} bus-ticks outside [{v_min_pu}, {v_max_pu}] p.u. (hatched)" if n_out
                 else f"all voltages within [{v_min_pu}, {v_max_pu}] p.u.")
         ax.set_title(f"Bus voltages at the realised operating point — {note}", fontsize=9)
@@ -150,8 +161,9 @@ def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
                   label="RT P_down")
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("net power (kW)")
-        ax.set_xlabel("time of day (h)")
-        ax.legend(fontsize=7, loc="upper left", ncol=3)
+        clock_axis(ax)
+        pad_ylim(ax)
+        legend_outside(ax)
         ax.set_title("Transmission boundary: day-ahead vs real-time (published each tick)",
                      fontsize=9)
         fig.savefig(path)
@@ -159,20 +171,34 @@ def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
 
 
 def plot_occupancy(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
-    """Connected EVs and queue per station."""
+    """Connected EVs and queue per station (integer counts; an all-zero queue is annotated)."""
     per = ticks[ticks.station != TOTAL_LABEL]
     names = list(dict.fromkeys(per.station))
+    any_queue = bool((per.queue.fillna(0) > 0).any()) if "queue" in per else False
     with plt.rc_context(STYLE):
-        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True)
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [2, 1] if any_queue else [3, 1]})
         for name in names:
             s = per[per.station == name].sort_values("t")
             x = _hours(s, axis)
             a.stairs(s.connected, x, lw=1.1, baseline=None, label=name)
-            b.stairs(s.queue, x, lw=1.1, baseline=None, label=name)
+            if any_queue:
+                b.stairs(s.queue, x, lw=1.1, baseline=None, label=name)
         a.set_ylabel("plugged-in EVs")
+        integer_axis(a)
+        pad_ylim(a)
         b.set_ylabel("EVs queued")
-        b.set_xlabel("time of day (h)")
-        a.legend(fontsize=7, ncol=len(names))
+        if any_queue:
+            integer_axis(b)
+            pad_ylim(b)
+        else:
+            b.set_yticks([])
+            b.grid(False)
+            b.text(0.5, 0.5, "no queue: every arriving EV found a free charger (queue = 0 all "
+                   "day)", transform=b.transAxes, ha="center", va="center", fontsize=8,
+                   color="0.3")
+        clock_axis(b)
+        legend_outside(a)
         a.set_title("Station occupancy and queues", fontsize=9)
         fig.savefig(path)
         plt.close(fig)

@@ -8,7 +8,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.reporting.style import STYLE
+from environment.reporting.style import (
+    STYLE,
+    clock_axis,
+    integer_axis,
+    legend_outside,
+    pad_ylim,
+)
+from scenarios.timeaxis import minutes_of_day
 from traffic.assignment import AssignmentResult, Demand, Prices, money, path_sets
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
@@ -127,12 +134,30 @@ def _clock(minutes: float) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
+def _start_and_step_min(frame: pd.DataFrame) -> tuple[float, float]:
+    """Clock minutes of interval 0 and the interval length, read off the ``time`` column."""
+    first = frame.drop_duplicates("interval").sort_values("interval")
+    k = first.interval.to_numpy(float)
+    m = np.array([minutes_of_day(str(x)) for x in first.time], dtype=float)
+    if k.size < 2:
+        return float(m[0] - k[0]) if k.size else 0.0, 1.0
+    step = ((m[1] - m[0]) % 1440.0) / (k[1] - k[0])
+    return float(m[0] - k[0] * step), float(step)
+
+
+def _hours_of_day(frame: pd.DataFrame, interval: np.ndarray) -> np.ndarray:
+    """Hours after midnight (not wrapped) of interval starts of a links/stations frame."""
+    start, step = _start_and_step_min(frame)
+    return (start + np.asarray(interval, dtype=float) * step) / 60.0
+
+
 def plot_gap(path: Path, gaps: list[float], target: float) -> None:
     """Relative gap per DUE iteration."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6, 3))
         ax.semilogy(np.arange(1, len(gaps) + 1), gaps, "o-", ms=3)
         ax.axhline(target, color="tab:red", ls="--", lw=0.8, label=f"target {target:g}")
+        integer_axis(ax, "x")
         ax.set_xlabel("iteration")
         ax.set_ylabel("relative gap")
         ax.legend(fontsize=8)
@@ -142,33 +167,61 @@ def plot_gap(path: Path, gaps: list[float], target: float) -> None:
 
 
 def plot_link_queues(path: Path, links: pd.DataFrame, top: int = 6) -> None:
-    """Queues over time on the most congested links."""
-    worst = links.groupby("link").queue.max().nlargest(top).index
+    """Queues over time on the most congested links (an all-zero queue is annotated)."""
+    worst = links.groupby("link").queue.max().nlargest(top)
+    worst = worst[worst > 0].index
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.2))
         for ln in worst:
-            s = links[links.link == ln]
-            ax.step(s.interval, s.queue, where="post",
+            s = links[links.link == ln].sort_values("interval")
+            ax.step(_hours_of_day(links, s.interval.to_numpy()), s.queue, where="post",
                     label=f"link {ln} ({s.from_node.iloc[0]}→{s.to_node.iloc[0]})")
-        ax.set_xlabel("interval")
+        if len(worst):
+            integer_axis(ax)
+            pad_ylim(ax)
+            legend_outside(ax)
+        else:
+            _no_queue(ax, "no link queue at any time (all zero)")
+            ax.set_xlim(*_hours_of_day(links, np.array([links.interval.min(),
+                                                        links.interval.max() + 1])))
+        clock_axis(ax, "time of day (HH:MM, interval start)")
         ax.set_ylabel("vehicles queued")
-        ax.legend(fontsize=7, ncol=2)
         ax.set_title("Link queues (point-queue vehicles held at the exit)", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
 
 
+def _no_queue(ax, text: str) -> None:
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8,
+            color="0.3")
+
+
 def plot_station_queues(path: Path, stations: pd.DataFrame) -> None:
-    """Arrivals and queues at every station service."""
+    """Arrivals and queues at every station service (an all-zero queue is annotated)."""
+    any_queue = bool((stations.queue > 0).any())
     with plt.rc_context(STYLE):
-        fig, (a, b) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True)
+        fig, (a, b) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True,
+                                   gridspec_kw={"height_ratios": [1, 1] if any_queue
+                                                else [3, 1]})
         for (st, kind), s in stations.groupby(["station", "service"]):
-            a.step(s.interval, s.arrivals, where="post", label=f"{st} {kind}")
-            b.step(s.interval, s.queue, where="post", label=f"{st} {kind}")
+            s = s.sort_values("interval")
+            x = _hours_of_day(stations, s.interval.to_numpy())
+            a.step(x, s.arrivals, where="post", label=f"{st} {kind}")
+            if any_queue:
+                b.step(x, s.queue, where="post", label=f"{st} {kind}")
         a.set_ylabel("arrivals / interval")
+        integer_axis(a)
+        pad_ylim(a)
         b.set_ylabel("queued")
-        b.set_xlabel("interval")
-        a.legend(fontsize=7, ncol=3)
+        if any_queue:
+            integer_axis(b)
+            pad_ylim(b)
+        else:
+            _no_queue(b, "no queue at any station (all zero)")
+        clock_axis(b, "time of day (HH:MM, interval start)")
+        legend_outside(a)
         a.set_title("Station arrivals and queues", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -178,21 +231,23 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
                     interval_min: float, sta_interval_min: float) -> None:
     """Net station load (kW) over time: DTA (per interval) vs STA (per aggregate interval)."""
     dta = stations.groupby(["station", "interval"]).p_kw.sum().reset_index()
+    start_min, _ = _start_and_step_min(stations)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7, 3.4))
         colors = dict(zip(sorted(dta.station.unique()), _TAB10, strict=False))
         for st, s in dta.groupby("station"):
             x = np.r_[s.interval.to_numpy(), s.interval.max() + 1] * interval_min
-            ax.stairs(s.p_kw / 1e3, x, color=colors[st], lw=1.3, baseline=None,
-                      label=f"{st} DTA")
+            ax.stairs(s.p_kw / 1e3, (start_min + x) / 60.0, color=colors[st], lw=1.3,
+                      baseline=None, label=f"{st} DTA")
         for st, s in sta.groupby("station"):
             x = np.r_[s.start_min.to_numpy(), s.start_min.max() + sta_interval_min]
-            ax.stairs(s.p_kw / 1e3, x, color=colors.get(st, "k"), lw=1.0, ls="--",
-                      baseline=None, label=f"{st} STA")
+            ax.stairs(s.p_kw / 1e3, (start_min + x) / 60.0, color=colors.get(st, "k"), lw=1.0,
+                      ls="--", baseline=None, label=f"{st} STA")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_xlabel("minutes from the start")
+        clock_axis(ax)
+        pad_ylim(ax)
         ax.set_ylabel("net station load (MW)")
-        ax.legend(fontsize=7, ncol=3)
+        legend_outside(ax)
         ax.set_title("Station loads: dynamic vs static traffic assignment", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
