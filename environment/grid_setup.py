@@ -27,13 +27,16 @@ def build_grid_model(scenario: Scenario, policy: Policy | None = None) -> GridMo
         if st.bus is None:
             raise FeederError(f"stations.{st.name}.bus: missing; give the feeder bus of the "
                               f"station ({g.bus_numbering} numbering)")
-        buses.append(feeder.resolve_bus(st.bus, g.bus_numbering))
+        buses.append(feeder.resolve_bus(st.bus, g.bus_numbering,
+                                        f"stations.{st.name}.bus: station bus"))
         station_bus.append(int(st.bus))
     positions = station_positions(feeder, buses)
     p = g.profiles
     load, pv = feeder_totals(read_shapes(p.source, scenario.base_dir), hz.start_min, hz.dt_min,
                              hz.n_intervals, p.load_min_kw, p.load_peak_kw, p.pv_peak_kw)
-    pv_pos = [feeder.position(feeder.resolve_bus(b, g.bus_numbering)) for b in p.pv_buses]
+    pv_pos = [feeder.position(feeder.resolve_bus(b, g.bus_numbering,
+                                                  "grid.profiles.pv_buses: PV bus"))
+              for b in p.pv_buses]
     background = spread(load, pv, feeder.load_p_kw, feeder.load_q_kvar, pv_pos or None)
     limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
     ldf = LinDistFlow(feeder)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenarios.config import Scenario
+from scenarios.config import Scenario, traffic_problem
 from scenarios.errors import InputError
 from scenarios.fleetgen import SessionDraw
+from scenarios.timeaxis import minutes_of_day
 from traffic.assignment import AssignmentResult, dynamic_ue
 from traffic.scenario import build_demand, build_network, build_prices
 
@@ -57,26 +58,16 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
 
     Raises:
         InputError: A traffic station that is not one of the scenario's stations (or on
-            another bus).
+            another bus), or demand outside the horizon (``scenarios.config.traffic_problem``).
     """
     cfg = scenario.traffic
     if cfg is None:
         raise InputError("traffic: the scenario has no [traffic] section to run")
-    names = {s.name: s for s in scenario.stations}
-    for st in cfg.stations:
-        if st.name not in names:
-            raise InputError(f"traffic.stations.{st.name}: not among [[stations]]; add it there "
-                             "with its bus and chargers")
-        if names[st.name].bus is not None and st.bus is not None and names[st.name].bus != st.bus:
-            raise InputError(f"traffic.stations.{st.name}: bus {st.bus} differs from "
-                             f"stations.{st.name}.bus = {names[st.name].bus}")
-    offset = (int(cfg.start[:2]) * 60 + int(cfg.start[3:])) - scenario.horizon.start_min
-    offset = ((offset + 720) % 1440) - 720
-    horizon_min = scenario.horizon.n_intervals * scenario.horizon.dt_min
-    if offset < 0 or offset + cfg.duration_min > horizon_min:
-        raise InputError(f"traffic.start/duration_min: demand {cfg.start} + "
-                         f"{cfg.duration_min:g} min lies outside the horizon "
-                         f"({scenario.horizon.start} + {horizon_min} min); align them")
+    problem = traffic_problem(scenario)  # checked on loading; again for model_copy'd scenarios
+    if problem:
+        raise InputError(problem)
+    names = [s.name for s in scenario.stations]
+    offset = ((minutes_of_day(cfg.start) - scenario.horizon.start_min + 720) % 1440) - 720
     net = build_network(cfg)
     res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
                      cfg.target_gap, cfg.max_iterations)

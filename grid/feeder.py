@@ -98,28 +98,29 @@ class Feeder:
             raise FeederError(f"bus {pp_bus} is not an in-service bus of feeder {self.name}")
         return int(where[0])
 
-    def resolve_bus(self, bus: int, numbering: str) -> int:
+    def resolve_bus(self, bus: int, numbering: str, label: str = "station bus") -> int:
         """Pandapower index of a station bus given in the scenario's numbering.
 
         Args:
             bus: The bus number as written in the scenario.
             numbering: ``"one_based"`` (paper style: 1 is the first row of ``net.bus``, the
                 substation in case33bw) or ``"index"`` (pandapower bus index).
+            label: How the error message names the bus (e.g. with its scenario field).
 
         Raises:
             FeederError: Unknown bus, or the substation bus itself.
         """
         if numbering == "one_based":
             if not 1 <= bus <= len(self.net.bus):
-                raise FeederError(f"station bus {bus} does not exist on {self.name} (buses "
+                raise FeederError(f"{label} {bus} does not exist on {self.name} (buses "
                                   f"1..{len(self.net.bus)} in one_based numbering)")
             idx = int(self.net.bus.index[bus - 1])
         else:
             idx = int(bus)
         pos = self.position(idx)
         if pos == 0:
-            raise FeederError(f"station bus {bus} is the substation of {self.name}; connect "
-                              "stations to a downstream bus")
+            raise FeederError(f"{label} {bus} is the substation of {self.name}; use a "
+                              "downstream bus")
         return idx
 
 

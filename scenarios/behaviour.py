@@ -49,6 +49,7 @@ class BehaviourModel:
         if len(sessions) < 10:
             raise InputError(f"sessions: only {len(sessions)} usable sessions after cleaning; "
                              "a copula fit needs at least 10")
+        _check_variation(data, soc_method)
         meta = {"cleaning": sessions.report,
                 "initial_soc": {"method": soc_method, "capacity_kwh": capacity_kwh,
                                 "target_soc": target_soc, "floor_soc": floor_soc,
@@ -107,6 +108,33 @@ class BehaviourModel:
                              "re-run 'run_sim.py calibrate'")
         meta = {k: v for k, v in doc.items() if k not in ("format", "variables", "source")}
         return cls(GaussianCopula(VARIABLES, marginals, corr), doc["source"], meta)
+
+
+def _check_variation(data: np.ndarray, soc_method: str) -> None:
+    """Every behaviour variable must vary (a constant one has no rank correlation).
+
+    Raises:
+        InputError: Names the variable, where it comes from and the fix.
+    """
+    n = data.shape[0]
+    origin = {
+        "arrival_min": ("arrival (time of day of the arrival column)",
+                        "use sessions that arrive at different times of day"),
+        "dwell_min": ("dwell (departure - arrival)",
+                      "use sessions with different connection durations"),
+        "soc_init": (("initial SOC (column soc_init)", "give varied soc_init values")
+                     if soc_method == "column" else
+                     ("initial SOC (target_soc - eta_ch * energy_kwh / capacity_kwh, clipped "
+                      "to [floor_soc, target_soc])",
+                      "check capacity_kwh, target_soc and floor_soc against the energies")),
+    }
+    for k, name in enumerate(VARIABLES):
+        col = data[:, k]
+        if np.all(col == col[0]):
+            what, fix = origin[name]
+            unit = " min" if name != "soc_init" else ""
+            raise InputError(f"sessions: {what}: all {n} sessions have the same value "
+                             f"({col[0]:g}{unit}); the behaviour model needs variation; {fix}")
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flexibility.stations import TOTAL_LABEL
 from scenarios.errors import InputError
-from scenarios.timeaxis import TimeAxis, minutes_of_day
+from scenarios.timeaxis import DAY_MIN, TimeAxis, hhmm, minutes_of_day
+from scenarios.traffic_config import Traffic
 
 BUILTIN_SESSIONS = "builtin:perth_kinross"
 DEFAULT_SCENARIO = "paper_case"
+#: Longest study horizon (days). The behaviour model samples one day of sessions per station and
+#: day of the horizon, so a horizon is a day or a few days; longer ones are refused rather than
+#: stretched silently (e.g. ``dt_min = 1440`` with 96 intervals would be 96 days).
+MAX_HORIZON_DAYS = 7
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Efficiency = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -42,6 +47,19 @@ class Horizon(_Strict):
     def _check_start(cls, v: str) -> str:
         minutes_of_day(v)
         return v
+
+    @model_validator(mode="after")
+    def _check_length(self) -> Horizon:
+        total = self.n_intervals * self.dt_min
+        if total > MAX_HORIZON_DAYS * DAY_MIN:
+            one_day = max(1, DAY_MIN // self.dt_min)
+            raise ValueError(
+                f"n_intervals x dt_min = {self.n_intervals} x {self.dt_min} min = "
+                f"{total / DAY_MIN:g} days exceeds the {MAX_HORIZON_DAYS}-day maximum (the "
+                f"behaviour model samples daily sessions); for one day at {self.dt_min}-minute "
+                f"steps use n_intervals = {one_day}, or keep n_intervals x dt_min <= "
+                f"{MAX_HORIZON_DAYS * DAY_MIN}")
+        return self
 
     @property
     def start_min(self) -> int:
@@ -89,6 +107,24 @@ class InitialSOC(_Strict):
     target_soc: Fraction = 0.9
     floor_soc: Fraction = 0.05
 
+    @model_validator(mode="after")
+    def _check_floor(self) -> InitialSOC:
+        check_soc_floor(self.floor_soc, self.target_soc, "floor_soc", "target_soc")
+        return self
+
+
+def check_soc_floor(floor_soc: float, target_soc: float, floor_name: str,
+                    target_name: str) -> None:
+    """Initial SOC is clipped to ``[floor_soc, target_soc]``: the floor must lie below the target.
+
+    Raises:
+        ValueError: ``floor_soc >= target_soc`` (every session would get the same initial SOC).
+    """
+    if floor_soc >= target_soc:
+        raise ValueError(f"{floor_name} ({floor_soc:g}) is not below {target_name} "
+                         f"({target_soc:g}): every session would start at the same SOC; make "
+                         f"{floor_name} < {target_name} (defaults 0.05 and 0.9)")
+
 
 class Behaviour(_Strict):
     """Calibration data and participation."""
@@ -127,8 +163,13 @@ class Assessment(_Strict):
     @field_validator("rt_times")
     @classmethod
     def _check_times(cls, v: list[str]) -> list[str]:
+        seen: dict[int, str] = {}
         for s in v:
-            minutes_of_day(s)
+            m = minutes_of_day(s)
+            if m in seen:
+                raise ValueError(f"{s!r} is listed twice (as {seen[m]!r} before); list each "
+                                 "real-time observation time once")
+            seen[m] = s
         return v
 
 
@@ -185,80 +226,6 @@ class Simulation(_Strict):
     regulation_period_min: float = Field(240.0, gt=0)
 
 
-class TrafficStation(_Strict):
-    """A charging/V2G station on the road network, connected to a feeder bus."""
-
-    name: str = Field(min_length=1)
-    node: int
-    bus: int | None = None
-    charge_ports: int = Field(60, ge=0)
-    v2g_ports: int = Field(40, ge=0)
-    service_min: float = Field(30.0, gt=0)
-    access_min: float = Field(0.0, ge=0)
-
-
-class TrafficLink(_Strict):
-    """A road link of a custom network."""
-
-    from_node: int
-    to_node: int
-    free_flow_min: float
-    capacity_veh_h: float
-    length_km: float = 0.0
-
-
-class OD(_Strict):
-    """Demand of one OD pair (veh/h)."""
-
-    origin: int
-    destination: int
-    veh_h: float = Field(ge=0)
-
-
-class Traffic(_Strict):
-    """The road network, its demand and the EV users (paper: spatiotemporal DTA, §1.1 and §3)."""
-
-    network: str = "nguyen-dupuis"
-    links: list[TrafficLink] = []
-    od: list[OD] = []
-    stations: list[TrafficStation] = []
-    start: str = "17:00"
-    duration_min: float = Field(120.0, gt=0)
-    interval_min: float = Field(10.0, gt=0)
-    profile: list[Annotated[float, Field(ge=0)]] = []
-    charging_share: Fraction = 0.2
-    v2g_share: Fraction = 0.1
-    value_of_time_per_h: float = Field(30.0, ge=0)
-    charge_price_per_kwh: float = 2.0
-    v2g_price_per_kwh: float = 3.0
-    charge_power_kw: float = Field(60.0, gt=0)
-    v2g_power_kw: float = Field(40.0, gt=0)
-    link_model: Literal["queue", "bpr"] = "queue"
-    target_gap: float = Field(0.01, gt=0)
-    max_iterations: int = Field(60, ge=1)
-    soc_arrival_charging: Fraction = 0.3
-    soc_arrival_v2g: Fraction = 0.8
-
-    @field_validator("start")
-    @classmethod
-    def _check_start(cls, v: str) -> str:
-        minutes_of_day(v)
-        return v
-
-    @model_validator(mode="after")
-    def _check(self) -> Traffic:
-        if self.charging_share + self.v2g_share > 1.0:
-            raise ValueError("charging_share + v2g_share exceeds 1; lower one of them")
-        if self.network == "custom" and (not self.links or not self.od):
-            raise ValueError("network = 'custom' needs [[traffic.links]] and [[traffic.od]]")
-        if self.network not in ("nguyen-dupuis", "custom"):
-            raise ValueError(f"network {self.network!r} is not built in; use 'nguyen-dupuis' "
-                             "or 'custom' with [[traffic.links]]")
-        if self.profile and len(self.profile) * self.interval_min < self.duration_min - 1e-9:
-            raise ValueError("profile has fewer entries than demand intervals")
-        return self
-
-
 class Scenario(_Strict):
     """A complete scenario file."""
 
@@ -276,12 +243,32 @@ class Scenario(_Strict):
     base_dir: str = Field(".", exclude=True)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Scenario:
+    def _check(self) -> Scenario:
         names = [s.name for s in self.stations]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup or TOTAL_LABEL in names:
-            raise ValueError(f"station names must be unique and not 'ALL' (got {sorted(dup)})")
+        if TOTAL_LABEL in names:
+            raise ValueError(f"stations: the name {TOTAL_LABEL!r} is reserved for the total of "
+                             "all stations in the output tables; rename that station")
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"stations: name(s) {', '.join(map(repr, dup))} used more than "
+                             "once; give every station its own name")
+        self._check_rt_times()
+        problem = traffic_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
+
+    def _check_rt_times(self) -> None:
+        """Real-time observation times lie on the interval grid of the horizon."""
+        hz = self.horizon
+        for s in self.assessment.rt_times:
+            off = (minutes_of_day(s) - hz.start_min) % DAY_MIN
+            if off % hz.dt_min:
+                below = hz.start_min + off // hz.dt_min * hz.dt_min
+                raise ValueError(
+                    f"assessment.rt_times: {s!r} is not on the {hz.dt_min}-minute interval grid "
+                    f"from horizon.start {hz.start}; use {hhmm(below)} or "
+                    f"{hhmm(below + hz.dt_min)}")
 
     def sessions_path(self) -> Path:
         """Resolved path of the calibration sessions CSV."""
@@ -301,6 +288,42 @@ class Scenario(_Strict):
         return validate_scenario(data, "command line")
 
 
+def traffic_problem(scenario: Scenario) -> str | None:
+    """What is wrong with the ``[traffic]`` section against the rest of the scenario, if anything.
+
+    The one check of traffic stations (shared by ``simulate``, ``traffic`` and scenario
+    loading): every traffic station is one of the ``[[stations]]`` (same name, same bus), named
+    once, and the traffic demand window lies inside the horizon.
+    """
+    cfg = scenario.traffic
+    if cfg is None:
+        return None
+    stations = {s.name: s for s in scenario.stations}
+    seen: set[str] = set()
+    for st in cfg.stations:
+        where = f"traffic.stations.{st.name}"
+        if st.name in seen:
+            return f"{where}: named twice; give every traffic station its own name"
+        seen.add(st.name)
+        if st.name not in stations:
+            return (f"{where}: not among [[stations]] ({', '.join(stations)}); add a station "
+                    "of that name there with its bus and chargers, or rename it")
+        bus = stations[st.name].bus
+        if st.bus is None:
+            return (f"{where}.bus: missing; give the feeder bus of the station"
+                    + (f" (stations.{st.name}.bus = {bus})" if bus is not None else ""))
+        if bus is not None and st.bus != bus:
+            return (f"{where}.bus: {st.bus} differs from stations.{st.name}.bus = {bus}; use "
+                    "the same bus in both sections")
+    hz = scenario.horizon
+    offset = ((minutes_of_day(cfg.start) - hz.start_min + 720) % DAY_MIN) - 720
+    horizon_min = hz.n_intervals * hz.dt_min
+    if offset < 0 or offset + cfg.duration_min > horizon_min:
+        return (f"traffic.start/duration_min: demand {cfg.start} + {cfg.duration_min:g} min "
+                f"lies outside the horizon ({hz.start} + {horizon_min} min); align them")
+    return None
+
+
 def validate_scenario(data: dict, origin: str) -> Scenario:
     """Validate scenario data (a parsed TOML or a modified ``model_dump``) from ``origin``.
 
@@ -311,11 +334,12 @@ def validate_scenario(data: dict, origin: str) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         extra = " (unknown field; check the spelling against README)" if \
             err["type"] == "extra_forbidden" else ""
-        raise InputError(f"{origin}: {loc}: {msg}{extra}") from None
+        where = f"{loc}: " if loc else ""  # scenario-wide checks name their fields themselves
+        raise InputError(f"{origin}: {where}{msg}{extra}") from None
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from flexibility.common import FloatArray
+from scenarios.errors import InputError
 
 
 def spearman_to_pearson(rho_s: FloatArray) -> FloatArray:
@@ -64,8 +65,22 @@ class GaussianCopula:
 
     @classmethod
     def fit(cls, data: FloatArray, names: tuple[str, ...]) -> GaussianCopula:
-        """Rank-based fit on ``data`` of shape ``(n, K)``."""
+        """Rank-based fit on ``data`` of shape ``(n, K)``.
+
+        Raises:
+            InputError: A column without variation (its rank correlation is undefined), or
+                non-finite values; the message names the column.
+        """
         data = np.asarray(data, dtype=np.float64)
+        for k, name in enumerate(names):
+            col = data[:, k]
+            if not np.isfinite(col).all():
+                raise InputError(f"{name}: {int(np.sum(~np.isfinite(col)))} of {col.size} "
+                                 "values are not finite numbers; drop or fix those sessions")
+            if col.size and np.all(col == col[0]):
+                raise InputError(f"{name}: all {col.size} sessions have the same value "
+                                 f"({col[0]:g}); the behaviour model needs variation in "
+                                 f"{name}")
         rho_s = np.atleast_2d(stats.spearmanr(data).statistic)
         corr = nearest_correlation(spearman_to_pearson(rho_s))
         return cls(names=tuple(names), marginals=np.sort(data, axis=0).T, corr=corr)

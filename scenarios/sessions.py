@@ -172,6 +172,29 @@ def clean_sessions(df: pd.DataFrame, max_charger_kw: float = 22.0,
     )
 
 
+#: What each cleaning rule of :func:`clean_sessions` drops (report key -> console wording).
+DROP_REASONS: dict[str, str] = {
+    "dropped_not_ac": "not AC (charger above max_charger_kw)",
+    "dropped_zero_energy": "no energy delivered",
+    "dropped_nonpositive_dwell": "departure not after arrival",
+    "dropped_energy_exceeds_charger": "more energy than the charger can deliver in the dwell",
+    "dropped_dwell_above_max": "dwell above max_dwell_h",
+}
+
+
+def cleaning_summary(report: dict[str, int]) -> str:
+    """One console line of a cleaning report (``SessionTable.report``), counts by reason.
+
+    E.g. ``sessions: kept 3,286 of 13,639 (dropped: 10,011 not AC (charger above
+    max_charger_kw), 271 no energy delivered, ...)``; reasons that dropped nothing are left out.
+    """
+    parts = [f"{n:,} {DROP_REASONS.get(key, key.removeprefix('dropped_').replace('_', ' '))}"
+             for key, n in report.items() if key.startswith("dropped_") and n]
+    dropped = f" (dropped: {', '.join(parts)})" if parts else ""
+    return (f"sessions: kept {report.get('rows_kept', 0):,} of "
+            f"{report.get('rows_read', 0):,}{dropped}")
+
+
 def load_sessions(path: str | Path, max_charger_kw: float = 22.0, max_dwell_h: float = 48.0,
                   default_charger_kw: float | None = None) -> SessionTable:
     """Read and clean a sessions CSV (see module docstring)."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 def run_assess(args: argparse.Namespace) -> int:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
     from scenarios.config import load_scenario
+    from scenarios.resources import check_memory
 
     t_start = time.perf_counter()
     if args.scenarios is not None and args.scenarios < 1:
@@ -30,6 +31,7 @@ def run_assess(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     scenario = scenario.with_overrides(alpha=args.alpha, n_scenarios=args.scenarios)
     seed = resolve_seed(scenario, args.seed)
+    check_memory(scenario, "assess")
     # the input is valid: now the heavy stack
     from environment import outputs
     from environment.assessment.station import assess_station_layer

@@ -70,6 +70,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     from environment.outputs import write_json, write_parquet
     from environment.reporting import mc_report
     from scenarios.config import load_scenario
+    from scenarios.resources import check_memory
 
     t_start = time.perf_counter()
     if args.replicates < 1:
@@ -87,6 +88,8 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         sweeps = [("alpha", [str(a) for a in sweeps_mod.CALIBRATION_ALPHAS]), *sweeps]
     policy = getattr(args, "policy", None)
     points = sweeps_mod.sweep_points(scenario, sweeps)
+    for _, sc in points:  # every sweep point must fit, with one day per worker in memory
+        check_memory(sc, args.command, workers=args.workers if args.scheduler is None else 1)
     out = checked_folder(args.out, args.resume)
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)

@@ -43,8 +43,11 @@ def load_behaviour(scenario, behaviour_dir: str | None):
 
     if behaviour_dir:
         return BehaviourModel.load(behaviour_dir)
+    from scenarios.sessions import cleaning_summary
+
     b = scenario.behaviour
     sessions = load_sessions(scenario.sessions_path(), b.max_charger_kw, b.max_dwell_h)
+    print(cleaning_summary(sessions.report))
     return BehaviourModel.fit(sessions, b.sessions, b.initial_soc.method,
                               scenario.ev.capacity_kwh, b.initial_soc.target_soc,
                               b.initial_soc.floor_soc, scenario.ev.eta_ch)

@@ -26,6 +26,7 @@ from scenarios.errors import InputError
 def run_simulate(args: argparse.Namespace) -> int:
     """Run ``simulate``: one co-simulated horizon, its tables, summary and figures."""
     from scenarios.config import load_scenario
+    from scenarios.resources import check_memory
 
     t_start = time.perf_counter()
     if args.scenarios is not None and args.scenarios < 1:
@@ -34,6 +35,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     scenario = scenario.with_overrides(simulation={"n_scenarios": args.scenarios,
                                                    "policy": args.policy})
     seed = resolve_seed(scenario, args.seed)
+    check_memory(scenario, "simulate")
     # the input is valid: now the heavy stack (mesa, pandapower, matplotlib figures)
     from environment.model import CoSimModel
     from environment.reporting import sim_report
