@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from environment.cli.output_dir import default_folder
@@ -47,7 +48,8 @@ def load_behaviour(scenario, behaviour_dir: str | None):
 
     b = scenario.behaviour
     sessions = load_sessions(scenario.sessions_path(), b.max_charger_kw, b.max_dwell_h)
-    print(cleaning_summary(sessions.report))
+    # on stderr, with the progress bars: stdout leads with the run's verdict
+    print(cleaning_summary(sessions.report), file=sys.stderr)
     return BehaviourModel.fit(sessions, b.sessions, b.initial_soc.method,
                               scenario.ev.capacity_kwh, b.initial_soc.target_soc,
                               b.initial_soc.floor_soc, scenario.ev.eta_ch)
