@@ -26,13 +26,25 @@ ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_d
 RAMP_COLUMNS = ["ramp_up_kw", "ramp_down_kw"]  # transmission layer only (NaN elsewhere)
 
 
+def current_umask() -> int:
+    """The process umask (read without changing it for longer than the call)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``.
+
+    The file gets ``0666 & ~umask`` (temporary files are created ``0600``), so colleagues
+    sharing the folder can read it as they can read the figures.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

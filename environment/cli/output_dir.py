@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from environment.outputs import current_umask
 from scenarios.errors import InputError
 
 
@@ -31,15 +32,9 @@ class OutputError(InputError):
     """The output location cannot take the run (names the path and the fix)."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def publish_permissions(root: Path) -> None:
     """Give every folder ``0777 & ~umask`` and every file ``0666 & ~umask`` under ``root``."""
-    mask = _umask()
+    mask = current_umask()
     os.chmod(root, 0o777 & ~mask)
     for dirpath, dirnames, filenames in os.walk(root):
         for d in dirnames:

@@ -107,7 +107,13 @@ def test_resume_refuses_a_different_experiment(small, tmp_path, capsys):
     out = tmp_path / "mc"
     args = ["montecarlo", "--scenario", small, "--replicates", "1", "--workers", "1",
             "--quiet", "--no-plots", "--out", str(out)]
-    assert main(args) == 0
+    old = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(old)
+    for name in ("manifest.json", "summary.json", "replicates.parquet"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
     before = json.loads((out / "manifest.json").read_text())
     assert set(before["fingerprint"]) == {"scenario", "seed", "behaviour", "policy",
                                           "sweep_point", "code"}
