@@ -60,15 +60,6 @@ def console_table(run: MCRun, params: dict[str, str]) -> str:
 def run_montecarlo_command(args: argparse.Namespace) -> int:
     """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
     from environment.experiments import sweeps as sweeps_mod
-    from environment.experiments.montecarlo import (
-        Cluster,
-        load_ticks,
-        run_montecarlo,
-        summarize,
-        write_tables,
-    )
-    from environment.outputs import write_json, write_parquet
-    from environment.reporting import mc_report
     from scenarios.config import load_scenario
     from scenarios.resources import check_memory
 
@@ -91,6 +82,16 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     for _, sc in points:  # every sweep point must fit, with one day per worker in memory
         check_memory(sc, args.command, workers=args.workers if args.scheduler is None else 1)
     out = checked_folder(args.out, args.resume)
+    # the input is valid: now the heavy stack (dask, mesa, pandapower)
+    from environment.experiments.montecarlo import (
+        Cluster,
+        load_ticks,
+        run_montecarlo,
+        summarize,
+        write_tables,
+    )
+    from environment.outputs import write_json, write_parquet
+    from environment.reporting import mc_report
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
     results = []
