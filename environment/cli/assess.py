@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
+from environment.cli.runs import (
+    cleaning_line,
+    load_behaviour,
+    resolve_seed,
+    run_folder,
+    shown_folder,
+)
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -135,6 +141,8 @@ def run_assess(args: argparse.Namespace) -> int:
               f"{summary['ac']['corrected_intervals']} corners tightened, "
               f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
               "without EVs")
+    if (line := cleaning_line(model)) is not None:
+        print(line)
     print(f"  {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
     return 0
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from environment.cli.output_dir import checked_folder
-from environment.cli.runs import load_behaviour
+from environment.cli.runs import cleaning_line, load_behaviour
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -171,6 +171,8 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t_start:.1f} s -> {out}")
     for params, _, run in results:
         print(console_table(run, params))
+    if (line := cleaning_line(model)) is not None:
+        print(line)
     for params, line in da_rt_lines:
         head = ", ".join(f"{k}={v}" for k, v in params.items())
         print(f"  DA vs RT{' (' + head + ')' if head else ''}: {line}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from environment.cli.output_dir import default_folder
@@ -44,12 +43,16 @@ def load_behaviour(scenario, behaviour_dir: str | None):
 
     if behaviour_dir:
         return BehaviourModel.load(behaviour_dir)
-    from scenarios.sessions import cleaning_summary
-
     b = scenario.behaviour
     sessions = load_sessions(scenario.sessions_path(), b.max_charger_kw, b.max_dwell_h)
-    # on stderr, with the progress bars: stdout leads with the run's verdict
-    print(cleaning_summary(sessions.report), file=sys.stderr)
     return BehaviourModel.fit(sessions, b.sessions, b.initial_soc.method,
                               scenario.ev.capacity_kwh, b.initial_soc.target_soc,
                               b.initial_soc.floor_soc, scenario.ev.eta_ch)
+
+
+def cleaning_line(model) -> str | None:
+    """The behaviour data's cleaning counts by reason (console), if the model records them."""
+    from scenarios.sessions import cleaning_summary
+
+    report = model.meta.get("cleaning") if isinstance(model.meta, dict) else None
+    return f"  {cleaning_summary(report)}" if report else None

@@ -19,7 +19,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
+from environment.cli.runs import (
+    cleaning_line,
+    load_behaviour,
+    resolve_seed,
+    run_folder,
+    shown_folder,
+)
 from scenarios.errors import InputError
 
 
@@ -80,4 +86,6 @@ def run_simulate(args: argparse.Namespace) -> int:
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
           f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
           f"{shown_folder(args, out)}")
+    if (line := cleaning_line(model)) is not None:
+        print(line)
     return day.exit_code
