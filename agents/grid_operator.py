@@ -1,10 +1,15 @@
 """Grid agent (DSO): clipping, AC checks and packaging every tick; AC after dispatch.
 
-**The grid can say no.** Every tick the DSO packages the transmission boundary over the
-remaining horizon (:func:`environment.grid_assessment.layers_for`) and then checks it against
-what the network can carry before publishing (:meth:`GridAgent.publish`). For interval ``i``
-of the remaining horizon, with station ``j``'s packaged lower bound ``P_down_j,i`` (its
-plugged-in vehicles' must-charge under the dispatch rule), the must-serve vector is
+**The grid can say no.** Every tick ``k`` the DSO packages the transmission boundary of the
+intervals a call can be made on — ``k`` now and ``k + 1`` through the previous-boundary policy
+(``LOOKAHEAD_ROWS``; the day-ahead boundary covers the whole day) — with
+:func:`grid.layers.layers_for` and then checks it against what the network can carry before
+publishing (:meth:`GridAgent.publish`). Clipping, AC correction and packaging work interval by
+interval on the power rows, so this equals the re-computation over the whole remaining horizon
+``[k, T)`` (``tests/verification/test_tick_window.py``) at a cost that does not grow with it.
+For interval ``i`` of the published window, with station ``j``'s packaged lower bound
+``P_down_j,i`` (its plugged-in vehicles' must-charge under the dispatch rule), the must-serve
+vector is
 ``m_j,i = max(P_down_j,i, 0)``. The interval is **grid-infeasible** when
 
 * ``P_down_j,i`` exceeds the distribution layer's maximum ``P_max^D_j,i`` for some station or
@@ -53,6 +58,7 @@ VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substa
                    "nonconvergence")
 FEASIBILITY_TOL_KW = 1e-3  # a lower bound counts as above the distribution layer beyond 1 W
 AC_CHECKED_ROWS = 2  # the current and the next interval get the AC must-serve check
+LOOKAHEAD_ROWS = 2  # rows a tick publishes: interval k (called now) and k + 1 (edge-prev)
 
 
 def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Sequence[str],
@@ -92,17 +98,18 @@ def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Seque
 
 @dataclass(frozen=True)
 class Publication:
-    """What the DSO publishes at one tick, over the remaining horizon ``[k, T)``.
+    """What the DSO publishes at one tick, for intervals ``k .. k + LOOKAHEAD_ROWS - 1``.
 
     Attributes:
         layers: Distribution and transmission layers as packaged (before the checks).
         transmission: Published boundary per station and in total, capped at the distribution
             layer (and at the AC-servable point where the must-serve load is not AC-feasible).
-        infeasible: Grid-infeasible intervals ``(T - k,)`` (see module docstring).
+        infeasible: Grid-infeasible intervals ``(W,)``, ``W`` the published window (see
+            module docstring).
         must_serve_kw: Must-serve load ``max(P_down_j, 0)`` per interval and station
-            ``(T - k, J)``.
+            ``(W, J)``.
         servable_share: ``lam*``, the share of the must-serve vector the AC network admits
-            ``(T - k,)`` (1 where it is feasible or not checked).
+            ``(W,)`` (1 where it is feasible or not checked).
     """
 
     layers: LayerSet
@@ -113,7 +120,7 @@ class Publication:
 
     @property
     def unsheddable_kw(self) -> np.ndarray:
-        """Must-serve load the network cannot carry, per interval and station ``(T - k, J)``."""
+        """Must-serve load the network cannot carry, per interval and station ``(W, J)``."""
         return (1.0 - self.servable_share)[:, None] * self.must_serve_kw
 
 
@@ -152,6 +159,11 @@ class DayAheadCommitment:
     boundary: PerStation[Boundary]
 
 
+def _head_envelope(env: Envelope, n: int) -> Envelope:
+    """The first ``n`` intervals of an envelope (same start ``t0``)."""
+    return env.map_arrays(lambda x: x[..., :n])
+
+
 class GridAgent(mesa.Agent):
     """The distribution system operator of one feeder.
 
@@ -185,16 +197,26 @@ class GridAgent(mesa.Agent):
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
-        """LinDistFlow clipping, AC correction and packaging over the remaining horizon."""
+        """LinDistFlow clipping, AC correction and packaging of the given intervals."""
         return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
 
-    def publish(self, envs: dict[str, Envelope], boxes: dict[str, InnerBox]) -> Publication:
+    def publish(self, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
+                lookahead: int | None = LOOKAHEAD_ROWS) -> Publication:
         """Package the boundary, check it against the network and publish it capped.
 
         See the module docstring for the infeasibility test, the unsheddable load and the cap.
+        Only the first ``lookahead`` intervals of the stations' envelopes are clipped, AC-checked
+        and packaged (``None``: the whole remaining horizon): the power rows of clipping, AC
+        correction and packaging are computed interval by interval, so interval ``k``'s
+        boundary is the same as from the full re-computation (tested), and the per-tick work
+        no longer grows with the remaining horizon.
         """
         g = self.grid
         names = list(g.stations)
+        if lookahead is not None:
+            envs = {n: _head_envelope(e, lookahead) for n, e in envs.items()}
+            boxes = {n: InnerBox(b.lo_kw[:lookahead], b.hi_kw[:lookahead], b.dt_h, t0=b.t0)
+                     for n, b in boxes.items()}
         layers = self.clip_and_package(envs, boxes)
         b, dist = layers.transmission, layers.distribution
         lo = np.stack([b[n].p_down_kw for n in names], axis=1)
