@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flexibility.stations import TOTAL_LABEL
 from scenarios.errors import InputError
-from scenarios.timeaxis import DAY_MIN, TimeAxis, hhmm, minutes_of_day
+from scenarios.timeaxis import DAY_MIN, TimeAxis, TimeOfDay, hhmm, minutes_of_day
 from scenarios.traffic_config import Traffic
 
 BUILTIN_SESSIONS = "builtin:perth_kinross"
@@ -37,16 +37,10 @@ class _Strict(BaseModel):
 class Horizon(_Strict):
     """The study horizon."""
 
-    start: str = "00:00"
+    start: TimeOfDay = "00:00"
     n_intervals: int = Field(96, ge=1, le=10_000)
     dt_min: int = Field(15, ge=1, le=1440)
     previous_day_carry_over: bool = True
-
-    @field_validator("start")
-    @classmethod
-    def _check_start(cls, v: str) -> str:
-        minutes_of_day(v)
-        return v
 
     @model_validator(mode="after")
     def _check_length(self) -> Horizon:

@@ -7,9 +7,11 @@ plots or indexes time, so that ``HH:MM`` is parsed and printed in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 from numpy.typing import ArrayLike
+from pydantic import AfterValidator
 
 DAY_MIN = 1440
 
@@ -28,6 +30,15 @@ def minutes_of_day(hhmm: str) -> int:
     if not (0 <= hours < 24 and 0 <= minutes < 60):
         raise ValueError(f"{hhmm!r} is not a time of day; use 00:00 to 23:59")
     return hours * 60 + minutes
+
+
+def _time_of_day(value: str) -> str:
+    minutes_of_day(value)
+    return value
+
+
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+"""A scenario field holding an ``HH:MM`` time of day (validated by :func:`minutes_of_day`)."""
 
 
 def hhmm(minutes: float) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scenarios.timeaxis import minutes_of_day
+from scenarios.timeaxis import TimeOfDay
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -56,7 +56,7 @@ class Traffic(_Strict):
     links: list[TrafficLink] = []
     od: list[OD] = []
     stations: list[TrafficStation] = []
-    start: str = "17:00"
+    start: TimeOfDay = "17:00"
     duration_min: float = Field(120.0, gt=0)
     interval_min: float = Field(10.0, gt=0)
     profile: list[Annotated[float, Field(ge=0)]] = []
@@ -72,12 +72,6 @@ class Traffic(_Strict):
     max_iterations: int = Field(60, ge=1)
     soc_arrival_charging: Fraction = 0.3
     soc_arrival_v2g: Fraction = 0.8
-
-    @field_validator("start")
-    @classmethod
-    def _check_start(cls, v: str) -> str:
-        minutes_of_day(v)
-        return v
 
     @model_validator(mode="after")
     def _check(self) -> Traffic:
