@@ -3,7 +3,7 @@
 For one case (DA or RT at τ) of the station layer:
 
 1. **Distribution.** The station α rows (power) are clipped by LinDistFlow and AC-corrected
-   (``environment.grid_assessment.network_boxes``): jointly feasible station boxes. Their energy
+   (``grid.layers.network_boxes``): jointly feasible station boxes. Their energy
    rows are the station rows' band tightened with the clipped power (lossless battery, so the
    band stays a reachable band). Where the band crosses, the network cannot carry what the
    vehicles must charge (an infeasible interval): the band collapses to its midpoint there and
