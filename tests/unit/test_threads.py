@@ -23,6 +23,8 @@ def test_pinned_to_one_thread_during_a_run(monkeypatch):
 
 
 def test_user_choice_is_kept(monkeypatch):
+    for v in cli.THREAD_VARS:
+        monkeypatch.delenv(v, raising=False)  # e.g. left by dask in this process
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     seen = {}
 
