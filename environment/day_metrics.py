@@ -228,3 +228,32 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
                          ticks_rt_up_below_da=int((d_up < -POWER_TOL_KW).sum()),
                          ticks_rt_down_above_da=int((d_down > POWER_TOL_KW).sum())),
         validation=layer_validation(a, dt_h) if has_layers else None)
+
+
+def _power(kw: float) -> str:
+    """A power for the console: MW from 1 MW, else kW (one decimal below 10 kW)."""
+    if abs(kw) >= 1000.0:
+        return f"{kw / 1e3:.1f} MW"
+    return f"{kw:.1f} kW" if abs(kw) < 10.0 else f"{kw:.0f} kW"
+
+
+def headline(m: DayMetrics) -> str:
+    """The console verdict: leads with what made the day physically invalid, if anything."""
+    ac, grid = m.ac, m.grid
+    parts = []
+    if ac.violations:
+        sub = ac.substation_kw
+        extra = ""
+        if sub is not None and ac.max_p_slack_kw is not None \
+                and ac.max_p_slack_kw > sub * (1 + 1e-9):
+            extra = f", substation {_power(ac.max_p_slack_kw)} > {_power(sub)}"
+        types = ", ".join(f"{k} {v}" for k, v in sorted(ac.violations_by_type.items()))
+        parts.append(f"{ac.violations} ticks with AC violations (min {ac.min_vm_pu:.3f} "
+                     f"p.u., max loading {ac.max_loading_pct:.0f} %{extra}; {types})")
+    if grid.infeasible_ticks:
+        parts.append(f"{grid.infeasible_ticks} ticks grid-infeasible (must-charge up to "
+                     f"{_power(grid.max_unsheddable_kw)} not servable, "
+                     f"{grid.unsheddable_kwh:.1f} kWh)")
+    if not parts:
+        return "physically valid (no AC violation, no grid-infeasible tick)"
+    return "PHYSICALLY INVALID: " + ", ".join(parts)

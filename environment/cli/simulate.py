@@ -44,7 +44,6 @@ def run_simulate(args: argparse.Namespace) -> int:
     check_memory(scenario, "simulate")
     # the input is valid: now the heavy stack (mesa, pandapower, matplotlib figures)
     from environment.model import CoSimModel
-    from environment.reporting import sim_report
 
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
@@ -53,7 +52,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
     sim.release()
-    from environment.day_metrics import day_metrics
+    from environment.day_metrics import day_metrics, headline
     from environment.outputs import write_json, write_parquet
 
     write_parquet(out / "ticks.parquet", ticks)
@@ -67,6 +66,8 @@ def run_simulate(args: argparse.Namespace) -> int:
                "queue_rule": scenario.simulation.queue_rule}
     hz = scenario.horizon
     if not args.no_plots:
+        from environment.reporting import sim_report  # matplotlib only when drawing
+
         sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.axis,
                                            sim.policy)
         sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.axis,
@@ -78,7 +79,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     sf = day.shortfall
     val = (day.validation or {}).get("hold_rate", {})
     holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
-    print(f"{sim_report.headline(day)} — {scenario.name} ({sim.policy}, seed {seed}): "
+    print(f"{headline(day)} — {scenario.name} ({sim.policy}, seed {seed}): "
           f"{day.calls_delivered}/{day.ticks} calls delivered "
           f"({100 * day.deliverability_rate:.1f} %; hold rate {holds}); "
           f"departure shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left "
