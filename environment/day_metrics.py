@@ -23,14 +23,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
 
-from environment.validation import layer_validation
+from environment.validation import POWER_TOL_KW, beyond_tol, layer_validation
 from flexibility.stations import TOTAL_LABEL
 
 EXIT_VALID, EXIT_INVALID = 0, 3
-POWER_TOL_KW = 1e-3  # differences below 1 W are numerical noise, not undelivered power
 
 
 @dataclass(frozen=True)
@@ -151,12 +149,6 @@ class DayMetrics:
         return float(self.validation["undelivered_kwh"].get(layer, 0.0) or 0.0)
 
 
-def _beyond_tol(diff_kw: pd.Series) -> np.ndarray:
-    """``|diff|`` where it exceeds ``POWER_TOL_KW``, else 0."""
-    gap = np.abs(diff_kw.to_numpy(dtype=float))
-    return np.where(gap > POWER_TOL_KW, gap, 0.0)
-
-
 def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_pu: float,
                 substation_kw: float | None = None,
                 network: pd.DataFrame | None = None) -> DayMetrics:
@@ -199,7 +191,7 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
         deliverability_rate=float(a.delivered_ok.mean()), ticks=len(a),
         calls_delivered=int(a.delivered_ok.sum()), calls_inside_boundary=int(inside.sum()),
         boundary_held_rate=float(a.delivered_ok[inside].mean()) if inside.any() else None,
-        undelivered_kwh=float(_beyond_tol(a.call_kw - a.delivered_kw).sum() * dt_h),
+        undelivered_kwh=float(beyond_tol((a.call_kw - a.delivered_kw).to_numpy()).sum() * dt_h),
         grid=GridDay(infeasible_ticks=int(infeasible.sum()),
                      unsheddable_kwh=float(unshed.sum() * dt_h),
                      max_unsheddable_kw=float(unshed.max()) if len(a) else 0.0,

@@ -134,41 +134,15 @@ class CoSimModel(mesa.Model):
         self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy, streams.calls,
                                      sim.regulation_period_min)
         for agent in self.evs:
-            self.env.process(agent.session())
-        self.env.process(self._ticks())
-
-    # -- context shortcuts (read-only) -------------------------------------------------------
-    @property
-    def env(self) -> simpy.Environment:
-        """The simpy clock."""
-        return self.ctx.env
-
-    @property
-    def travel(self) -> TravelModel:
-        """The travel model the EVs use."""
-        return self.ctx.travel
-
-    @property
-    def dt_min(self) -> float:
-        """Interval length (minutes)."""
-        return self.ctx.dt_min
-
-    @property
-    def dt_h(self) -> float:
-        """Interval length (hours)."""
-        return self.ctx.dt_h
-
-    @property
-    def n_intervals(self) -> int:
-        """Intervals of the horizon."""
-        return self.ctx.n_intervals
+            self.ctx.env.process(agent.session())
+        self.ctx.env.process(self._ticks())
 
     # -- clock -----------------------------------------------------------------------------
     def _ticks(self) -> Generator[Event, object, None]:
-        bar = tqdm(total=self.n_intervals, desc="simulating", unit="tick",
+        bar = tqdm(total=self.ctx.n_intervals, desc="simulating", unit="tick",
                    disable=not self.progress, leave=False)
-        for k in range(self.n_intervals):
-            yield LateTimeout(self.env, max(0.0, k * self.dt_min - self.env.now))
+        for k in range(self.ctx.n_intervals):
+            yield LateTimeout(self.ctx.env, max(0.0, k * self.ctx.dt_min - self.ctx.env.now))
             self.tick = k
             self.step()
             bar.update()
@@ -176,7 +150,7 @@ class CoSimModel(mesa.Model):
 
     def run(self) -> None:
         """Simulate the horizon; EVs still plugged in at its end are reported as such."""
-        self.env.run(until=self.n_intervals * self.dt_min + 1e-6)
+        self.ctx.env.run(until=self.ctx.n_intervals * self.ctx.dt_min + 1e-6)
 
     def release(self) -> None:
         """Let the finished model be garbage-collected (see "Memory" in the module docstring).
@@ -197,7 +171,7 @@ class CoSimModel(mesa.Model):
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
         edges = {"da": self.tso.edges(k, "da"), "prev": self.tso.edges(k, "prev"),
                  "rt": (p_down, p_up)}
-        call = self.tso.call(k, p_down, p_up, self.dt_min)
+        call = self.tso.call(k, p_down, p_up, self.ctx.dt_min)
         self.tso.receive(b_all)
         lo = np.array([pub.transmission[n].p_down_kw[0] for n in names])
         hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
@@ -214,9 +188,9 @@ class CoSimModel(mesa.Model):
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
             connected=[len(self.stations[n].controllable(k)) for n in names],
             queue=[self.stations[n].queue_length for n in names])
-        self.recorder.add(tick_rows(outcome, self.dt_min))
+        self.recorder.add(tick_rows(outcome, self.ctx.dt_min))
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
 
     def ev_frame(self) -> pd.DataFrame:
         """Per-EV outcomes (after :meth:`run`; ``environment.records.EVRow``)."""
-        return ev_frame(self.evs, self.n_intervals, self.dt_h)
+        return ev_frame(self.evs, self.ctx.n_intervals, self.ctx.dt_h)

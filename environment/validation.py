@@ -45,6 +45,7 @@ from scenarios.fleetgen import SessionDraw
 
 LAYERS = ("da", "prev", "rt")
 INSIDE_TOL_KW = 1e-6
+POWER_TOL_KW = 1e-3  # differences below 1 W are numerical noise, not undelivered power
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,12 @@ def no_show_from_sessions(arrival: pd.Series, window_days: int = 28) -> float:
     return float(np.maximum(0.0, 1.0 - rel).mean())
 
 
+def beyond_tol(diff_kw: np.ndarray) -> np.ndarray:
+    """``|diff|`` where it exceeds ``POWER_TOL_KW``, else 0 (kW)."""
+    gap = np.abs(np.asarray(diff_kw, dtype=float))
+    return np.where(gap > POWER_TOL_KW, gap, 0.0)
+
+
 def inside(call_kw: np.ndarray, lo_kw: np.ndarray, hi_kw: np.ndarray) -> np.ndarray:
     """Whether each call lies inside ``[lo, hi]`` (NaN bounds: outside)."""
     with np.errstate(invalid="ignore"):
@@ -154,7 +161,7 @@ def layer_validation(all_ticks: pd.DataFrame, dt_h: float) -> dict[str, dict[str
     """
     a = all_ticks
     gap_kw = np.abs(a.call_kw.to_numpy() - a.delivered_kw.to_numpy())
-    gap = np.where(gap_kw > 1e-3, gap_kw, 0.0) * dt_h  # below 1 W: numerical noise
+    gap = beyond_tol(gap_kw) * dt_h
     ok = a.delivered_ok.to_numpy(bool)
     out: dict[str, dict] = {"hold_rate": {}, "undelivered_kwh": {}, "calls_inside": {}}
     for layer in LAYERS:

@@ -70,6 +70,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
 
 
+def _output_flags(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--no-plots``, the same for every command that runs something."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     parser = argparse.ArgumentParser(prog="run_sim.py", description=DESCRIPTION,
@@ -93,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "of the day-ahead / previous tick's boundary, which can fail")
     m.add_argument("--scenarios", type=int, metavar="M",
                    help="sampled future days per station for the RT envelopes (>= 1)")
-    m.add_argument("--quiet", action="store_true", help="no progress bar")
-    m.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    _output_flags(m)
 
     a = sub.add_parser("assess", help="three-layer flexibility assessment",
                        description="Compute day-ahead and real-time envelopes of the station "
@@ -118,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "12, 16, 20, 24 on one station (takes minutes)")
     a.add_argument("--exclusivity-days", type=int, default=8, metavar="D",
                    help="sampled days per size in the exclusivity benchmark (default 8)")
-    a.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
-    a.add_argument("--quiet", action="store_true", help="no progress bar (accepted by every "
-                                                         "command)")
+    _output_flags(a)
 
     for name, text, short in (("montecarlo", "Run N co-simulated days (each with its own seed from "
                                       "the scenario seed) on dask.distributed and summarise "
@@ -159,8 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweep alpha over 0.8, 0.9, 0.95, 0.99 and write calibration."
                              "parquet and calibration.png (hold rate per layer vs alpha); "
                              "use with --policy edge-da or edge-prev")
-        mc.add_argument("--quiet", action="store_true", help="no progress bar")
-        mc.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+        _output_flags(mc)
 
     tr = sub.add_parser("traffic", help="static or dynamic traffic assignment",
                         description="Solve a user equilibrium on a road network: static "
@@ -180,9 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: the scenario's, queue)")
     tr.add_argument("--target-gap", type=float, help="relative gap to stop at")
     tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
-    tr.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar (accepted by every "
-                                                          "command)")
+    _output_flags(tr)
 
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "

@@ -19,11 +19,12 @@ from environment.reporting.style import (
     pad_ylim,
     share_limits,
 )
+from environment.validation import POWER_TOL_KW
 from scenarios.timeaxis import TimeAxis
 
 PERCENTILES = (5, 25, 50, 75, 95)
 LAYERS = ("da", "prev", "rt")
-TOL_KW = 1e-3
+TOL_KW = POWER_TOL_KW
 """Power comparisons (RT below DA, a DA edge outside RT) count only beyond 1 W."""
 PCT_FLOOR_KW = 1.0
 """Floor of the overstatement percentage's denominator (kW), see ``da_rt_tables``."""
