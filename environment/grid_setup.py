@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grid.ac import ac_solver
+from grid.sparse_ac import ac_solver
 from grid.background import spread
 from grid.clipping import Policy
 from grid.feeder import FeederError, load_feeder

@@ -9,9 +9,10 @@ radial structure of :class:`~grid.feeder.Feeder`:
     J_b = sum_k D[b, k] I_k             (branch currents, backward sweep)
     V_k = V_0 - sum_b D[b, k] z_b J_b   (forward sweep)
 
-iterated to ``max |dV| < tol``. For feeders made of lines without shunt admittance this is the
-same model pandapower solves (tests assert agreement to 1e-6 p.u.); feeders with transformers
-or shunts fall back to pandapower itself (:class:`PandapowerAc`).
+iterated to ``max |dV| < tol``. For small feeders made of lines without shunt admittance this is
+the same model pandapower solves (tests assert agreement to 1e-6 p.u.); feeders with
+transformers, shunts or line charging use :class:`grid.sparse_ac.SparseAc` (pandapower's own
+admittance matrix, O(n) per iteration); :func:`grid.sparse_ac.ac_solver` picks the model.
 """
 
 from __future__ import annotations
@@ -177,11 +178,6 @@ def _branch_loading(net, element: str, idx: int) -> float:
     if element == "line":
         return float(net.res_line.loading_percent.at[idx])
     return float(net.res_trafo.loading_percent.at[idx])
-
-
-def ac_solver(feeder: Feeder) -> AcSolver:
-    """The fast sweep where it reproduces pandapower exactly, else pandapower itself."""
-    return RadialSweep(feeder) if feeder.lines_only else PandapowerAc(feeder)
 
 
 @dataclass(frozen=True)

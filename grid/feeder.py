@@ -44,7 +44,9 @@ class Feeder:
         net: The pandapower network (reference model; treat as read-only).
         bus_index: pandapower bus index per position (position 0: substation).
         parent: Parent position per position (``-1`` at the substation).
-        branch: ``(element, index)`` of the pandapower branch feeding each position ``1..n-1``.
+        branch: ``(element, index)`` of the pandapower branch feeding each position ``1..n-1``
+            (the first of its parallel elements).
+        members: All pandapower elements of each tree branch (parallel elements merged).
         r_pu: Branch resistance in per unit of ``s_base_kva`` (shape ``(n - 1,)``).
         x_pu: Branch reactance in per unit.
         rating_kva: Branch thermal rating at nominal voltage (kVA).
@@ -63,6 +65,7 @@ class Feeder:
     bus_index: IntArray
     parent: IntArray
     branch: tuple[tuple[str, int], ...]
+    members: tuple[tuple[tuple[str, int], ...], ...]
     r_pu: FloatArray
     x_pu: FloatArray
     rating_kva: FloatArray
@@ -81,15 +84,19 @@ class Feeder:
 
     def downstream(self) -> sp.csr_matrix:
         """Downstream incidence ``D`` (``n_bus - 1`` x ``n_bus``), ``D[b, k] = 1`` below ``b``."""
+        ks = np.arange(1, self.n_bus)
+        cur = ks.copy()
         rows, cols = [], []
-        for k in range(1, self.n_bus):
-            j = k
-            while j > 0:
-                rows.append(j - 1)
-                cols.append(k)
-                j = int(self.parent[j])
-        data = np.ones(len(rows))
-        return sp.csr_matrix((data, (rows, cols)), shape=(self.n_bus - 1, self.n_bus))
+        while cur.size:  # one pass per tree level: every position climbs to the root
+            rows.append(cur - 1)
+            cols.append(ks)
+            cur = self.parent[cur]
+            keep = cur > 0
+            cur, ks = cur[keep], ks[keep]
+        rows_a = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        cols_a = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        return sp.csr_matrix((np.ones(rows_a.size), (rows_a, cols_a)),
+                             shape=(self.n_bus - 1, self.n_bus))
 
     def position(self, pp_bus: int) -> int:
         """Position of a pandapower bus index."""
@@ -124,17 +131,20 @@ class Feeder:
         return idx
 
 
-def _branches(net: pp.pandapowerNet) -> list[tuple[str, int, int, int]]:
-    """In-service branches as ``(element, index, bus_a, bus_b)`` (open line switches removed)."""
-    open_lines = set()
+def _branches(net: pp.pandapowerNet) -> tuple[list[tuple[str, int]], IntArray, IntArray]:
+    """In-service branches (open line switches removed): ``(element, index)``, bus a, bus b."""
+    ln = net.line
+    keep = ln.in_service.to_numpy(bool)
     if len(net.switch):
         sw = net.switch
-        open_lines = set(sw.element[(sw.et == "l") & ~sw.closed].astype(int))
-    out = [("line", int(i), int(r.from_bus), int(r.to_bus))
-           for i, r in net.line.iterrows() if r.in_service and int(i) not in open_lines]
-    out += [("trafo", int(i), int(r.hv_bus), int(r.lv_bus))
-            for i, r in net.trafo.iterrows() if r.in_service]
-    return out
+        open_lines = sw.element[(sw.et == "l") & ~sw.closed].astype(int).to_numpy()
+        keep &= ~ln.index.isin(open_lines)
+    tr = net.trafo[net.trafo.in_service.to_numpy(bool)]
+    ln = ln[keep]
+    elems = [("line", int(i)) for i in ln.index] + [("trafo", int(i)) for i in tr.index]
+    a = np.concatenate([ln.from_bus.to_numpy(np.int64), tr.hv_bus.to_numpy(np.int64)])
+    b = np.concatenate([ln.to_bus.to_numpy(np.int64), tr.lv_bus.to_numpy(np.int64)])
+    return elems, a, b
 
 
 def _fuse_bus_switches(net: pp.pandapowerNet) -> None:
@@ -160,6 +170,10 @@ def _fuse_bus_switches(net: pp.pandapowerNet) -> None:
 def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
     """Build the radial structure of a pandapower network.
 
+    Parallel branches (two elements joining the same pair of buses, e.g. twin HV/MV
+    transformers) form one tree branch: impedances combine in parallel,
+    ``z = 1 / sum_e (1 / z_e)``, and ratings add.
+
     Raises:
         FeederError: Not exactly one external grid, a meshed or disconnected network,
             three-winding transformers, or a branch without a thermal rating.
@@ -171,73 +185,101 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
     if len(net.trafo3w):
         raise FeederError(f"{name}: three-winding transformers are not supported")
     slack = int(net.ext_grid[net.ext_grid.in_service].bus.iloc[0])
-    buses = [int(b) for b in net.bus.index[net.bus.in_service]]
-    branches = _branches(net)
-    g = nx.MultiGraph()
-    g.add_nodes_from(buses)
-    for k, (_, _, a, b) in enumerate(branches):
-        g.add_edge(a, b, key=k)
+    buses = net.bus.index[net.bus.in_service].to_numpy(np.int64)
+    elems, ea, eb = _branches(net)
+    g = nx.Graph()
+    g.add_nodes_from(buses.tolist())
+    g.add_edges_from(zip(ea.tolist(), eb.tolist(), strict=True))
     if not nx.is_connected(g):
         raise FeederError(f"{name}: the in-service network is not connected; remove isolated "
                           "buses or close the missing branch")
     if g.number_of_edges() != len(buses) - 1:
-        raise FeederError(f"{name}: the feeder is meshed ({g.number_of_edges()} branches for "
-                          f"{len(buses)} buses; a radial feeder has {len(buses) - 1}); open tie "
-                          "lines (in_service = False) to make it radial")
-    order = [slack, *(v for _, v in nx.bfs_edges(g, slack))]
-    pos = {b: i for i, b in enumerate(order)}
-    n = len(order)
+        raise FeederError(f"{name}: the feeder is meshed ({g.number_of_edges()} bus-to-bus "
+                          f"connections for {len(buses)} buses; a radial feeder has "
+                          f"{len(buses) - 1}; parallel elements count once); open a tie line "
+                          "(in_service = False or an open line switch) in every loop")
+    order = np.asarray([slack, *(v for _, v in nx.bfs_edges(g, slack))], dtype=np.int64)
+    n = order.size
+    pos = np.full(int(max(order.max(), ea.max(initial=0), eb.max(initial=0))) + 1, -1)
+    pos[order] = np.arange(n)
+    child = np.where(pos[eb] > pos[ea], eb, ea)
+    up = np.where(pos[eb] > pos[ea], ea, eb)
+    k = pos[child]  # tree position fed by each element
     parent = np.full(n, -1, dtype=np.int64)
-    branch: list[tuple[str, int]] = [("", -1)] * (n - 1)
+    parent[k] = pos[up]
     s_base_mva = float(net.sn_mva)
-    r = np.zeros(n - 1)
-    x = np.zeros(n - 1)
+    vn_child = net.bus.vn_kv.loc[child].to_numpy(float)
+    r_e, x_e, i_max_e, rating_e = _element_params(net, elems, vn_child, s_base_mva)
+    y_e = 1.0 / (r_e + 1j * x_e)
+    y = np.zeros(n - 1, dtype=complex)
+    np.add.at(y, k - 1, y_e)
+    i_max = np.zeros(n - 1)
+    np.add.at(i_max, k - 1, i_max_e)
     rating = np.zeros(n - 1)
-    i_max = np.full(n - 1, np.inf)
+    np.add.at(rating, k - 1, rating_e)
+    z = 1.0 / y
+    single = np.bincount(k - 1, minlength=n - 1)[k - 1] == 1
+    z[k[single] - 1] = r_e[single] + 1j * x_e[single]  # exact where nothing is merged
+    members: list[list[tuple[str, int]]] = [[] for _ in range(n - 1)]
+    for e, kk in zip(elems, k.tolist(), strict=True):
+        members[kk - 1].append(e)
     i_base = np.zeros(n - 1)
-    vn = net.bus.vn_kv
-    for _key, (elem, idx, a, b) in enumerate(branches):
-        child, up = (b, a) if pos[b] > pos[a] else (a, b)
-        k = pos[child]
-        parent[k] = pos[up]
-        branch[k - 1] = (elem, idx)
-        if elem == "line":
-            ln = net.line.loc[idx]
-            z_base = float(vn[child]) ** 2 / s_base_mva
-            par = float(ln.parallel)
-            r[k - 1] = ln.r_ohm_per_km * ln.length_km / par / z_base
-            x[k - 1] = ln.x_ohm_per_km * ln.length_km / par / z_base
-            i_max[k - 1] = ln.max_i_ka * par * ln.df
-            rating[k - 1] = np.sqrt(3.0) * float(vn[child]) * i_max[k - 1] * 1e3
-        else:
-            tr = net.trafo.loc[idx]
-            scale = s_base_mva / float(tr.sn_mva)
-            z = tr.vk_percent / 100.0 * scale
-            r[k - 1] = tr.vkr_percent / 100.0 * scale
-            x[k - 1] = np.sqrt(max(z * z - r[k - 1] ** 2, 0.0))
-            rating[k - 1] = float(tr.sn_mva) * 1e3 * float(tr.get("max_loading_percent", 100.0)
-                                                          or 100.0) / 100.0
-        i_base[k - 1] = s_base_mva / (np.sqrt(3.0) * float(vn[child]))
+    i_base[k - 1] = s_base_mva / (np.sqrt(3.0) * vn_child)
     if np.any(np.isfinite(i_max) & (i_max >= PLACEHOLDER_KA)):
         raise FeederError(f"{name}: some lines carry no thermal rating (max_i_ka >= "
                           f"{PLACEHOLDER_KA:.0f}); set net.line.max_i_ka or use "
                           "grid.feeder.rate_lines_at_design_load")
-    p = np.zeros(n)
-    q = np.zeros(n)
-    loads = net.load[net.load.in_service]
-    for b, pl, ql, sc in zip(loads.bus, loads.p_mw, loads.q_mvar, loads.scaling, strict=True):
-        p[pos[int(b)]] += pl * sc * 1e3
-        q[pos[int(b)]] += ql * sc * 1e3
+    loads = net.load[net.load.in_service.to_numpy(bool)]
+    lp = pos[loads.bus.to_numpy(np.int64)]
+    p: FloatArray = np.bincount(lp, (loads.p_mw * loads.scaling).to_numpy(float) * 1e3,
+                                minlength=n).astype(float)
+    q: FloatArray = np.bincount(lp, (loads.q_mvar * loads.scaling).to_numpy(float) * 1e3,
+                                minlength=n).astype(float)
     shunt_free = (not len(net.shunt[net.shunt.in_service])
                   and not np.any(net.line.c_nf_per_km.to_numpy(float))
                   and not np.any(net.line.get("g_us_per_km", net.line.c_nf_per_km * 0)
                                  .to_numpy(float)))
     lines_only = (not len(net.trafo)) and shunt_free and not len(net.gen) and not len(net.sgen)
-    return Feeder(name=name, net=net, bus_index=np.asarray(order, dtype=np.int64), parent=parent,
-                  branch=tuple(branch), r_pu=r, x_pu=x, rating_kva=rating, i_max_ka=i_max,
-                  i_base_ka=i_base, s_base_kva=s_base_mva * 1e3,
+    return Feeder(name=name, net=net, bus_index=order, parent=parent,
+                  branch=tuple(m[0] for m in members),
+                  members=tuple(tuple(m) for m in members), r_pu=z.real, x_pu=z.imag,
+                  rating_kva=rating, i_max_ka=i_max, i_base_ka=i_base,
+                  s_base_kva=s_base_mva * 1e3,
                   v_slack_pu=float(net.ext_grid[net.ext_grid.in_service].vm_pu.iloc[0]),
                   load_p_kw=p, load_q_kvar=q, lines_only=lines_only)
+
+
+def _element_params(net: pp.pandapowerNet, elems: list[tuple[str, int]], vn_child: FloatArray,
+                    s_base_mva: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per element: series ``r``, ``x`` (p.u.), current rating (kA, ``inf`` for
+    transformers) and thermal rating (kVA).
+
+    Lines: ``z = (r' + j x') l / parallel / Z_base``, ``I_max = max_i_ka parallel df``,
+    ``S = sqrt(3) U_n I_max``. Transformers: ``|z| = vk% / 100 S_base / S_n``,
+    ``r = vkr% / 100 S_base / S_n`` (tap ratio ignored), ``S = S_n max_loading% / 100``.
+    """
+    is_line = np.array([e == "line" for e, _ in elems], dtype=bool)
+    ln = net.line.loc[[i for e, i in elems if e == "line"]]
+    tr = net.trafo.loc[[i for e, i in elems if e == "trafo"]]
+    r = np.zeros(len(elems))
+    x = np.zeros(len(elems))
+    i_max = np.full(len(elems), np.inf)
+    rating = np.zeros(len(elems))
+    par = ln.parallel.to_numpy(float)
+    z_base = vn_child[is_line] ** 2 / s_base_mva
+    r[is_line] = (ln.r_ohm_per_km * ln.length_km).to_numpy(float) / par / z_base
+    x[is_line] = (ln.x_ohm_per_km * ln.length_km).to_numpy(float) / par / z_base
+    i_max[is_line] = (ln.max_i_ka * ln.df).to_numpy(float) * par
+    rating[is_line] = np.sqrt(3.0) * vn_child[is_line] * i_max[is_line] * 1e3
+    scale = s_base_mva / tr.sn_mva.to_numpy(float)
+    zt = tr.vk_percent.to_numpy(float) / 100.0 * scale
+    rt = tr.vkr_percent.to_numpy(float) / 100.0 * scale
+    r[~is_line] = rt
+    x[~is_line] = np.sqrt(np.maximum(zt * zt - rt * rt, 0.0))
+    max_load = (tr.max_loading_percent.fillna(100.0).replace(0.0, 100.0).to_numpy(float)
+                if "max_loading_percent" in tr else np.full(len(tr), 100.0))
+    rating[~is_line] = tr.sn_mva.to_numpy(float) * 1e3 * max_load / 100.0
+    return r, x, i_max, rating
 
 
 def rate_lines_at_design_load(net: pp.pandapowerNet, margin: float = 1.0) -> None:

@@ -148,33 +148,88 @@ def substation_rows(positions: IntArray, p_bg_kw: FloatArray, limits: NetworkLim
 
 def voltage_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
                  q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
-    """``v_min^2 <= W_bg - 2 (R_s u + X_s v) <= v_max^2`` at every bus except the substation."""
+    """``v_min^2 <= W_bg - 2 (R_s u + X_s v) <= v_max^2`` at every bus except the substation.
+
+    Buses whose path to the substation leaves the stations' paths at the same bus ``g`` (their
+    attachment, :func:`attachment`) have identical rows ``R[k, s] = R[g, s]``; each such group
+    keeps one row per side with the tightest right-hand side,
+    ``min_k W_bg,k - v_min^2`` and ``v_max^2 - max_k W_bg,k`` — the same polyhedron with
+    O(stations x depth) rows instead of O(buses).
+    """
     r, x = ldf.sensitivity(positions)
     w_bg = ldf.voltage_sq(p_bg_kw, q_bg_kvar)[:, 1:]
-    r, x = r[1:], x[1:]
+    group = attachment(ldf.feeder, positions)[1:]
+    reps, w_min, k_min = _group_reduce(group, w_bg, np.minimum)
+    _, neg_w_max, k_max = _group_reduce(group, -w_bg, np.minimum)
+    r, x = r[reps + 1], x[reps + 1]  # reps index buses 1..n-1
     a_p = np.vstack([2.0 * r, -2.0 * r])
     a_q = np.vstack([2.0 * x, -2.0 * x])
-    b = np.hstack([w_bg - limits.v_min_pu ** 2, limits.v_max_pu ** 2 - w_bg])
-    bus = np.arange(1, ldf.feeder.n_bus)
-    return a_p, a_q, b, np.full(a_p.shape[0], VOLTAGE), np.concatenate([bus, bus])
+    b = np.hstack([w_min - limits.v_min_pu ** 2, limits.v_max_pu ** 2 + neg_w_max])
+    return (a_p, a_q, b, np.full(a_p.shape[0], VOLTAGE),
+            np.concatenate([k_min + 1, k_max + 1]))
 
 
 def thermal_rows(ldf: LinDistFlow, positions: IntArray, p_bg_kw: FloatArray,
                  q_bg_kvar: FloatArray, limits: NetworkLimits) -> Rows:
-    """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= v_min S_b cos(pi/M)`` per branch and side ``m``."""
+    """``cos(th_m) F^P_b + sin(th_m) F^Q_b <= v_min S_b cos(pi/M)`` per branch and side ``m``.
+
+    Branches with the same set of stations downstream have identical coefficients; each such
+    group (including the group with no station, whose rows are constant) keeps the smallest
+    right-hand side per side ``m`` and interval.
+    """
     m = limits.polygon_sides
     th = (2.0 * np.arange(m) + 1.0) * np.pi / m  # vertices on the axes: pure P keeps S
     cos, sin = np.cos(th), np.sin(th)
-    inc = ldf.d[:, positions].toarray()  # (n-1, J): station below branch
+    inc = ldf.d[:, positions].toarray() > 0  # (n-1, J): station below branch
+    _, group = np.unique(np.packbits(inc, axis=1), axis=0, return_inverse=True)
     fp, fq = ldf.branch_flows(p_bg_kw), ldf.branch_flows(q_bg_kvar)  # (T, n-1)
     rating = ldf.feeder.rating_kva * limits.v_min_pu * np.cos(np.pi / m)
-    a_p = (cos[:, None, None] * inc[None]).reshape(-1, positions.size)
-    a_q = (sin[:, None, None] * inc[None]).reshape(-1, positions.size)
-    b = rating[None, None, :] - (cos[None, :, None] * fp[:, None, :]
-                                 + sin[None, :, None] * fq[:, None, :])
-    n_br = inc.shape[0]
-    return (a_p, a_q, b.reshape(b.shape[0], -1), np.full(a_p.shape[0], THERMAL),
-            np.tile(np.arange(n_br), m))
+    b_parts, elements = [], []
+    for c, s_ in zip(cos, sin, strict=True):
+        reps, b_m, k_m = _group_reduce(group.ravel(), rating - (c * fp + s_ * fq), np.minimum)
+        b_parts.append(b_m)
+        elements.append(k_m)
+    pattern = inc[reps].astype(float)
+    a_p = (cos[:, None, None] * pattern[None]).reshape(-1, positions.size)
+    a_q = (sin[:, None, None] * pattern[None]).reshape(-1, positions.size)
+    return (a_p, a_q, np.hstack(b_parts), np.full(a_p.shape[0], THERMAL),
+            np.concatenate(elements))
+
+
+def attachment(feeder: Feeder, positions: IntArray) -> IntArray:
+    """Per position, its deepest ancestor-or-self with a station in its subtree (``0`` if none).
+
+    Positions are in breadth-first order (parents first), so one pass settles every bus.
+    """
+    below = np.zeros(feeder.n_bus, dtype=bool)
+    below[positions] = True
+    for k in range(feeder.n_bus - 1, 0, -1):  # children before parents
+        if below[k]:
+            below[feeder.parent[k]] = True
+    att = np.arange(feeder.n_bus)
+    for k in range(1, feeder.n_bus):
+        if not below[k]:
+            att[k] = att[feeder.parent[k]]
+    return att
+
+
+def _group_reduce(group: IntArray, values: FloatArray,
+                  ufunc: np.ufunc) -> tuple[IntArray, FloatArray, IntArray]:
+    """Reduce the columns of ``values`` (``(T, K)``) within groups.
+
+    Returns:
+        A representative member per group (its first), the reduced values ``(T, G)`` and the
+        member that attains them most often (for reporting which element binds).
+    """
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    reduced = ufunc.reduceat(values[:, order], starts, axis=1)
+    typical = values.mean(axis=0)[order]
+    best = np.minimum.reduceat(typical, starts)
+    hit = np.flatnonzero(typical == np.repeat(best, np.diff(np.r_[starts, order.size])))
+    first_hit = hit[np.searchsorted(hit, starts)]
+    return order[starts], reduced, order[first_hit]
 
 
 def station_positions(feeder: Feeder, pp_buses: list[int]) -> IntArray:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from grid.ac import ac_solver
+from grid.sparse_ac import ac_solver
 from grid.background import Background
 from grid.feeder import load_feeder
 from grid.layers import GridModel

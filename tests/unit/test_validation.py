@@ -15,7 +15,8 @@ from environment.validation import (
     layer_validation,
     no_show_from_sessions,
 )
-from grid.ac import AcResult, ac_solver
+from grid.ac import AcResult
+from grid.sparse_ac import ac_solver
 from grid.feeder import load_feeder, run_ac
 from grid.lindistflow import NetworkLimits
 from scenarios.fleetgen import SessionDraw

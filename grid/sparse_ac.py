@@ -1,0 +1,206 @@
+"""Batched AC power flow on pandapower's own admittance model, in O(n) per iteration.
+
+pandapower builds the bus admittance matrix ``Y`` of a network from its element tables
+(lines as pi-models with charging, transformers with tap ratio, phase shift, series impedance
+and magnetising branch, shunts, open-switch auxiliary buses). We take that ``Y`` (and the branch
+matrices ``Y_f``, ``Y_t``) from one pandapower run at zero load and solve batches of constant-
+power operating points with the implicit Z-bus (current-injection fixed-point) iteration
+
+    V_L^{(m+1)} = Y_LL^{-1} ( conj(S_L / V_L^{(m)}) - Y_L0 V_0 ),
+
+where ``L`` are all buses but the slack ``0`` and ``S_L`` the injections (minus consumption) in
+per unit. ``Y_LL`` is factorised once (SuperLU); on a radial feeder its factors have no fill-in,
+so each iteration costs O(n) per operating point, and all points of a batch are solved as one
+multi-column right-hand side. It is the backward/forward sweep written with the exact
+admittance model: for a lines-only feeder without charging the two are the same iteration.
+
+Branch results follow pandapower's definitions (``results_branch``): the current at each end is
+``i_ka = |I_pu| S_base / (sqrt(3) U_base)``; a line's loading is ``max(i_from, i_to)`` over
+``max_i_ka * df * parallel``; a transformer's (``trafo_loading = "current"``) is
+``max(i_hv U_hv, i_lv U_lv) sqrt(3) / sn_mva / parallel / df``. A tree branch made of parallel
+elements reports its most loaded element.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandapower as pp
+import scipy.sparse as sp
+from scipy.sparse.linalg import splu
+
+from grid.ac import AcResult, AcSolver, PandapowerAc, RadialSweep
+from grid.feeder import Feeder, FeederError, FloatArray, run_ac
+from grid.tree_solve import ForestSolver, NotAForest
+
+DENSE_MAX_BUS = 300  # below this, Z = Y_LL^-1 is stored dense
+UNSUPPORTED = ("gen", "ward", "xward", "dcline", "impedance", "trafo3w", "storage")
+
+
+class SparseAc:
+    """Batched fixed-point AC power flow on pandapower's ``Y`` (see the module docstring).
+
+    Args:
+        feeder: A radial feeder (transformers, shunts, line charging allowed; no voltage-
+            controlled generators, wards or impedance elements).
+        tol_pu: Convergence tolerance on the largest voltage update of a point.
+        max_iter: Iteration cap (points not converged are flagged).
+
+    Raises:
+        FeederError: The network holds elements this model does not represent.
+    """
+
+    def __init__(self, feeder: Feeder, tol_pu: float = 1e-10, max_iter: int = 100) -> None:
+        self.feeder = feeder
+        self.tol = tol_pu
+        self.max_iter = max_iter
+        net = copy.deepcopy(feeder.net)
+        present = [e for e in UNSUPPORTED if len(net[e][net[e].in_service])]
+        if present:
+            raise FeederError(f"{feeder.name}: SparseAc cannot model {', '.join(present)}; use "
+                              "grid.ac.PandapowerAc")
+        for table in ("load", "sgen", "storage", "asymmetric_load", "asymmetric_sgen"):
+            if table in net and len(net[table]):
+                net[table] = net[table].iloc[0:0]
+        run_ac(net)  # zero load: pandapower builds Y with its own element models
+        ppci = net._ppc["internal"]
+        if len(ppci["ref"]) != 1:
+            raise FeederError(f"{feeder.name}: one slack bus expected, found {len(ppci['ref'])}")
+        self.s_base_kva = float(ppci["baseMVA"]) * 1e3
+        y = sp.csr_matrix(ppci["Ybus"])
+        n = y.shape[0]
+        self.slack = int(ppci["ref"][0])
+        self.rest = np.setdiff1d(np.arange(n), [self.slack])
+        self._solve = self._factorise(y[self.rest][:, self.rest])
+        self.y_l0 = y[self.rest][:, [self.slack]].toarray().ravel()
+        self.y_0 = y[[self.slack]]
+        self.v0 = complex(ppci["V"][self.slack])
+        self.n_int = n
+        bus_lookup = net._pd2ppc_lookups["bus"]
+        self.pos_int = np.asarray(bus_lookup[feeder.bus_index], dtype=np.int64)
+        if np.unique(self.pos_int).size != self.pos_int.size:
+            raise FeederError(f"{feeder.name}: two feeder buses share one pandapower bus")
+        self._branch_setup(net, ppci)
+
+    def _factorise(self, y_ll: sp.csr_matrix) -> Callable[[np.ndarray], np.ndarray]:
+        """The solve of ``Y_LL X = B``: dense inverse (small), forest sweeps, or sparse LU.
+
+        The forest solver works in its own level order, so :attr:`rest` is re-ordered to it.
+        """
+        if y_ll.shape[0] <= DENSE_MAX_BUS:  # one dense product beats level sweeps
+            return np.linalg.inv(y_ll.toarray()).__matmul__
+        try:
+            forest = ForestSolver(y_ll)
+        except NotAForest:  # e.g. an unusual pandapower auxiliary structure: general LU
+            return splu(sp.csc_matrix(y_ll), permc_spec="MMD_AT_PLUS_A").solve
+        self.rest = self.rest[forest.order]
+        return forest.solve_ordered
+
+    def _branch_setup(self, net: pp.pandapowerNet, ppci: dict) -> None:
+        """Rows of ``Y_f``, ``Y_t`` and the current-to-loading scales of every tree branch."""
+        fe = self.feeder
+        lookups = net._pd2ppc_lookups["branch"]
+        base_kv = np.real(ppci["bus"][:, 9])  # BASE_KV column
+        br = ppci["branch"]
+        in_service = np.asarray(ppci["branch_is"], dtype=bool)  # over the rows of ppc
+        internal_row = np.cumsum(in_service) - 1
+        rows, owner, sf, st = [], [], [], []
+        for k, members in enumerate(fe.members):
+            for elem, idx in members:
+                table = net[elem]
+                ppc_row = lookups[elem][0] + int(table.index.get_loc(idx))
+                if not in_service[ppc_row]:
+                    raise FeederError(f"{fe.name}: {elem} {idx} is out of service in pandapower")
+                row = int(internal_row[ppc_row])
+                f, t = int(np.real(br[row, 0])), int(np.real(br[row, 1]))
+                amp_f = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[f])
+                amp_t = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[t])
+                el = table.loc[idx]
+                if elem == "line":
+                    i_max = float(el.max_i_ka) * float(el.df) * float(el.parallel)
+                    sf.append(100.0 * amp_f / i_max)
+                    st.append(100.0 * amp_t / i_max)
+                else:
+                    denom = float(el.sn_mva) * float(el.parallel) * float(el.df) / 100.0
+                    sf.append(amp_f * float(el.vn_hv_kv) * np.sqrt(3.0) / denom)
+                    st.append(amp_t * float(el.vn_lv_kv) * np.sqrt(3.0) / denom)
+                rows.append(row)
+                owner.append(k)
+        rows_a = np.asarray(rows, dtype=np.int64)
+        self.y_f = sp.csr_matrix(net._ppc["internal"]["Yf"])[rows_a]
+        self.y_t = sp.csr_matrix(net._ppc["internal"]["Yt"])[rows_a]
+        self.scale_f = np.asarray(sf)
+        self.scale_t = np.asarray(st)
+        self.owner = np.asarray(owner, dtype=np.int64)
+
+    def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> AcResult:
+        """Solve consumptions ``(B, n_bus)`` (position order, kW / kvar, consumption positive).
+
+        Returns:
+            Voltage magnitudes (position order), branch loadings (tree-branch order), the
+            active power drawn from the external grid and convergence flags.
+        """
+        fe = self.feeder
+        p = np.atleast_2d(np.asarray(p_kw, dtype=float))
+        q = np.atleast_2d(np.asarray(q_kvar, dtype=float))
+        b = p.shape[0]
+        s_cons = (p + 1j * q) / self.s_base_kva  # (B, n_bus) consumption, p.u.
+        s_inj = np.zeros((self.n_int, b), dtype=complex)
+        s_inj[self.pos_int] = -s_cons.T
+        s_l = s_inj[self.rest]
+        v = np.empty((self.n_int, b), dtype=complex)
+        v[self.slack] = self.v0
+        v_l, ok = self._iterate(s_l, b)
+        v[self.rest] = v_l
+        i_f = np.abs(self.y_f @ v)
+        i_t = np.abs(self.y_t @ v)
+        elem_loading = np.maximum(i_f * self.scale_f[:, None], i_t * self.scale_t[:, None])
+        loading = np.zeros((fe.n_bus - 1, b))
+        np.maximum.at(loading, self.owner, elem_loading)
+        i_0 = np.asarray(self.y_0 @ v).ravel()  # network current out of the slack bus
+        s_ext = self.v0 * np.conj(i_0) + s_cons[:, 0]
+        vm = np.abs(v[self.pos_int]).T
+        ok &= np.isfinite(vm).all(axis=1)
+        return AcResult(vm_pu=np.where(ok[:, None], vm, np.nan), loading_pct=loading.T,
+                        p_slack_kw=s_ext.real * self.s_base_kva, converged=ok)
+
+    def _iterate(self, s_l: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point iterations; converged columns leave the active set."""
+        const = -self.y_l0[:, None] * self.v0
+        v = self._solve(np.repeat(const, b, axis=1))  # no-load voltages
+        ok = np.zeros(b, dtype=bool)
+        active = np.arange(b)
+        tol2 = self.tol ** 2
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(self.max_iter):
+                full = active.size == b
+                va = v if full else v[:, active]
+                rhs = np.conj((s_l if full else s_l[:, active]) / va)
+                rhs += const
+                v_new = self._solve(rhs)
+                diff = v_new - va
+                step2 = (diff.real ** 2 + diff.imag ** 2).max(axis=0)
+                if full:
+                    v = v_new
+                else:
+                    v[:, active] = v_new
+                done = step2 < tol2
+                ok[active[done]] = True
+                active = active[~done & np.isfinite(step2)]
+                if not active.size:
+                    break
+        return v, ok
+
+
+def ac_solver(feeder: Feeder) -> AcSolver:
+    """The fastest model that reproduces pandapower: the dense radial sweep on small lines-only
+    feeders, :class:`SparseAc` otherwise, pandapower itself for elements neither represents."""
+    if feeder.lines_only and feeder.n_bus <= DENSE_MAX_BUS:
+        return RadialSweep(feeder)
+    if any(len(feeder.net[e][feeder.net[e].in_service]) for e in UNSUPPORTED):
+        return PandapowerAc(feeder)
+    return SparseAc(feeder)
