@@ -68,7 +68,7 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
         raise InputError(problem)
     names = [s.name for s in scenario.stations]
     offset = ((minutes_of_day(cfg.start) - scenario.horizon.start_min + 720) % 1440) - 720
-    net = build_network(cfg)
+    net = build_network(cfg, scenario.base_dir)
     res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
                      cfg.target_gap, cfg.max_iterations)
     ld = res.loading

@@ -2,10 +2,20 @@
 
 Validated by pydantic like the rest of the scenario (``scenarios.config``, which checks the
 traffic stations against the ``[[stations]]`` in ``traffic_problem``).
+
+Networks: ``network = "nguyen-dupuis"`` (built in, with its standard demand), ``"custom"``
+(``[[traffic.links]]`` and ``[[traffic.od]]``) or ``"tntp"``: a network of the "Transportation
+Networks for Research" collection read by ``traffic.tntp`` from ``net_file`` and ``trips_file``
+(paths relative to the scenario file, or ``"builtin:sioux_falls"`` for the shipped Sioux Falls
+files). The TNTP OD flows are rates in veh/h like every ``od`` entry: the model loads
+``rate * duration_min / 60`` vehicles per pair, so the Sioux Falls table (360,600 veh/h in
+total) puts 360,600 vehicles on the roads with ``duration_min = 60``.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scenarios.timeaxis import TimeOfDay
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NETWORKS = ("nguyen-dupuis", "custom", "tntp")
+BUILTIN_TNTP = {  # builtin:<name> -> the shipped files in scenarios/data/<name>/
+    "sioux_falls": ("SiouxFalls_net.tntp", "SiouxFalls_trips.tntp"),
+}
 
 
 class _Strict(BaseModel):
@@ -50,11 +64,31 @@ class OD(_Strict):
 
 
 class Traffic(_Strict):
-    """The road network, its demand and the EV users (paper: spatiotemporal DTA, §1.1 and §3)."""
+    """The road network, its demand and the EV users (paper: spatiotemporal DTA, §1.1 and §3).
+
+    Besides the paper's fields:
+
+    Attributes:
+        net_file: ``network = "tntp"``: the ``*_net.tntp`` file (relative to the scenario file)
+            or ``"builtin:sioux_falls"``.
+        trips_file: ``network = "tntp"``: the ``*_trips.tntp`` file (or ``"builtin:..."``);
+            leave it out to give the demand as ``[[traffic.od]]`` instead.
+        tntp_time_unit_min: Minutes per unit of the TNTP free-flow times (1: read as minutes,
+            the usual reading of Sioux Falls' 0.01 h units).
+        demand_scale: Factor on the OD demand of any network (1: as given).
+        platoon_veh: Regular users per simulated vehicle in the dynamic loading (1: each
+            vehicle on its own; 10-50 make city-scale demand tractable, see
+            ``traffic.assignment``). Station users always travel one per trip.
+    """
 
     network: str = "nguyen-dupuis"
     links: list[TrafficLink] = []
     od: list[OD] = []
+    net_file: str = ""
+    trips_file: str = ""
+    tntp_time_unit_min: float = Field(1.0, gt=0)
+    demand_scale: float = Field(1.0, ge=0)
+    platoon_veh: int = Field(1, ge=1)
     stations: list[TrafficStation] = []
     start: TimeOfDay = "17:00"
     duration_min: float = Field(120.0, gt=0)
@@ -79,9 +113,52 @@ class Traffic(_Strict):
             raise ValueError("charging_share + v2g_share exceeds 1; lower one of them")
         if self.network == "custom" and (not self.links or not self.od):
             raise ValueError("network = 'custom' needs [[traffic.links]] and [[traffic.od]]")
-        if self.network not in ("nguyen-dupuis", "custom"):
-            raise ValueError(f"network {self.network!r} is not built in; use 'nguyen-dupuis' "
-                             "or 'custom' with [[traffic.links]]")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network {self.network!r} is not built in; use 'nguyen-dupuis', "
+                             "'custom' with [[traffic.links]] or 'tntp' with net_file")
+        if self.links and self.network != "custom":
+            raise ValueError(f"links: [[traffic.links]] are only read with network = 'custom' "
+                             f"(network is {self.network!r}); remove them or switch")
+        if self.network == "tntp":
+            if not self.net_file:
+                raise ValueError("net_file: network = 'tntp' needs the *_net.tntp file, e.g. "
+                                 "net_file = 'builtin:sioux_falls'")
+            if not self.trips_file and not self.od:
+                raise ValueError("trips_file: network = 'tntp' needs the *_trips.tntp file "
+                                 "(or [[traffic.od]] entries), e.g. trips_file = "
+                                 "'builtin:sioux_falls'")
+            if self.trips_file and self.od:
+                raise ValueError("trips_file: given together with [[traffic.od]]; keep one "
+                                 "source of demand")
+            for name in ("net_file", "trips_file"):
+                value = getattr(self, name)
+                key = value.removeprefix("builtin:")
+                if value.startswith("builtin:") and key not in BUILTIN_TNTP:
+                    raise ValueError(f"{name}: {value!r} is not shipped; use one of "
+                                     f"{', '.join('builtin:' + k for k in BUILTIN_TNTP)} or a "
+                                     "file path")
+        elif self.net_file or self.trips_file:
+            raise ValueError(f"net_file/trips_file: only read with network = 'tntp' (network is "
+                             f"{self.network!r}); set network = 'tntp' or remove them")
         if self.profile and len(self.profile) * self.interval_min < self.duration_min - 1e-9:
             raise ValueError("profile has fewer entries than demand intervals")
         return self
+
+    def tntp_paths(self, base_dir: str | Path = ".") -> tuple[Path | None, Path | None]:
+        """The TNTP network and trips files (``None`` where not given).
+
+        Args:
+            base_dir: Folder that relative paths are resolved against (the scenario file's).
+        """
+        out: list[Path | None] = []
+        for i, value in enumerate((self.net_file, self.trips_file)):
+            if not value:
+                out.append(None)
+            elif value.startswith("builtin:"):
+                name = value.removeprefix("builtin:")
+                out.append(Path(str(resources.files("scenarios") / "data" / name))
+                           / BUILTIN_TNTP[name][i])
+            else:
+                path = Path(value)
+                out.append(path if path.is_absolute() else Path(base_dir) / path)
+        return out[0], out[1]

@@ -17,6 +17,15 @@ the shares, so counts follow the shares exactly up to rounding). Iteration ``n``
    ``a_n = 1 / (n + 1 + offset) / (1 + d)``, ``d`` counting the iterations whose gap rose.
 
 It stops when the gap reaches the target (default 1 %).
+
+Platoons (``Demand.platoon_veh = k > 1``, for large networks): after the systematic sampling,
+the regular users of a group that took the same path are bundled in departure order into
+platoons of ``k`` vehicles (the last one of a path may be smaller); a platoon departs at the
+mean departure time of its members, so it never spans departure intervals, and is loaded as one
+simulated vehicle carrying its members (``traffic.dynamic``). Counts, total travel time and the
+relative gap are in vehicles, as without platoons. Charging and V2G users always travel one
+vehicle per trip (each is an EV session at its station). ``k = 1`` is the vehicle-by-vehicle
+loading.
 """
 
 from __future__ import annotations
@@ -67,6 +76,8 @@ class Demand:
         profile: Multiplier per departure interval (default all 1).
         charging_share: Share of charging users (lambda).
         v2g_share: Share of V2G users (phi).
+        platoon_veh: Regular users per simulated vehicle (1: every vehicle on its own; see
+            the module docstring).
     """
 
     od_veh_h: dict[tuple[int, int], float]
@@ -75,6 +86,7 @@ class Demand:
     profile: tuple[float, ...] = ()
     charging_share: float = 0.0
     v2g_share: float = 0.0
+    platoon_veh: int = 1
 
     @property
     def n_intervals(self) -> int:
@@ -199,7 +211,8 @@ def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4) -> list[Gro
     return groups
 
 
-def _assign(groups: list[Group], shares: list[np.ndarray]) -> list[Trip]:
+def _assign(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1) -> list[Trip]:
+    """Trips of all groups by systematic sampling of the path shares (platoons: module doc)."""
     trips = []
     vid = 0
     for g_i, (g, s) in enumerate(zip(groups, shares, strict=True)):
@@ -208,6 +221,15 @@ def _assign(groups: list[Group], shares: list[np.ndarray]) -> list[Trip]:
         cum[-1] = 1.0
         pick = np.searchsorted(cum, (np.arange(n) + 0.5) / n, side="right")
         pick = np.minimum(pick, len(g.paths) - 1)
+        if platoon_veh > 1 and g.user == "regular":
+            for p in np.unique(pick):
+                members = np.flatnonzero(pick == p)
+                for lo in range(0, members.size, platoon_veh):
+                    chunk = members[lo:lo + platoon_veh]
+                    trips.append(Trip(vid, g.od, g.user, float(g.depart_min[chunk].mean()),
+                                      g.paths[p], g_i, int(chunk.size)))
+                    vid += 1
+            continue
         for t, p in zip(g.depart_min, pick, strict=True):
             trips.append(Trip(vid, g.od, g.user, float(t), g.paths[p], g_i))
             vid += 1
@@ -264,7 +286,12 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
                prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
                k_paths: int = 4, step_offset: float = 3.0,
                callback=None) -> AssignmentResult:
-    """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring)."""
+    """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring).
+
+    Regular users travel in platoons of ``demand.platoon_veh`` vehicles (1: individually).
+    """
+    if demand.platoon_veh < 1 or demand.platoon_veh != int(demand.platoon_veh):
+        raise ValueError(f"platoon_veh must be a whole number >= 1, got {demand.platoon_veh}")
     prices = prices or Prices()
     vot = prices.value_of_time_per_h / 60.0  # CNY per minute
     groups = build_groups(net, demand, k_paths)
@@ -276,7 +303,7 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
     damp = 0
     inflow = None  # BPR: smoothed inflow per link and interval (veh/h)
     for n in range(1, max_iter + 1):
-        trips = _assign(groups, shares)
+        trips = _assign(groups, shares, demand.platoon_veh)
         ld = load(net, trips, link_model, window_min=demand.interval_min, inflow_veh_h=inflow)
         if link_model == "bpr":
             fresh = _inflow_table(net, ld, demand.interval_min)
@@ -291,7 +318,10 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
         counts = _group_counts(groups, trips)
         for c, cnt in zip(costs, counts, strict=True):
             excess += float(cnt @ (c - c.min()))
-        total_time = float(np.nansum(ld.travel_time_min()))
+        trip_time = ld.travel_time_min()
+        if demand.platoon_veh > 1:
+            trip_time = trip_time * ld.trip_veh
+        total_time = float(np.nansum(trip_time))
         gap = excess / (vot * total_time) if total_time > 0 else 0.0
         gaps.append(gap)
         if callback is not None:
@@ -344,7 +374,7 @@ def _inflow_table(net: RoadNetwork, ld: Loading, interval_min: float) -> np.ndar
     n_int = int(ld.enter_min.max(initial=0.0) // interval_min) + 2
     k = (ld.enter_min // interval_min).astype(int)
     table = np.zeros((len(net.links), n_int))
-    np.add.at(table, (ld.link, k), 60.0 / interval_min)
+    np.add.at(table, (ld.link, k), 60.0 / interval_min * ld.traversal_veh)
     return table
 
 
@@ -362,5 +392,5 @@ def _group_counts(groups: list[Group], trips: list[Trip]) -> list[np.ndarray]:
     counts = [np.zeros(len(g.paths)) for g in groups]
     for tr in trips:
         g = groups[tr.group]
-        counts[tr.group][g.paths.index(tr.path)] += 1.0
+        counts[tr.group][g.paths.index(tr.path)] += tr.n_veh
     return counts

@@ -93,10 +93,13 @@ class RoadNetwork:
         for i, ln in enumerate(self.links):
             g.add_edge(ln.from_node, ln.to_node, key=i, index=i)
         object.__setattr__(self, "graph", g)
+        reach: dict[int, set[int]] = {}  # one search per origin, not per OD pair
         for (o, d), q in self.od_veh_h.items():
             if q < 0:
                 raise NetworkError(f"{self.name}: demand {o}->{d} is negative ({q})")
-            if o not in g or d not in g or not nx.has_path(g, o, d):
+            if o in g and o not in reach:
+                reach[o] = nx.descendants(g, o) | {o}
+            if o not in g or d not in reach[o]:
                 raise NetworkError(f"{self.name}: OD pair {o}->{d} has no path; add a link or "
                                    "remove the pair")
 

@@ -26,15 +26,15 @@ def run_traffic(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
         if scenario.traffic is None:
             raise InputError(f"--scenario: {args.scenario} has no [traffic] section")
-        cfg, name = scenario.traffic, scenario.name
+        cfg, name, base = scenario.traffic, scenario.name, scenario.base_dir
     else:
         if args.network != "nguyen-dupuis":
             raise InputError(f"--network: {args.network!r} is not built in; use "
                              "nguyen-dupuis or a --scenario with a [traffic] section")
-        cfg, name = Traffic(charging_share=0.0, v2g_share=0.0), args.network
+        cfg, name, base = Traffic(charging_share=0.0, v2g_share=0.0), args.network, "."
     if args.target_gap is not None and not args.target_gap > 0:
         raise InputError("--target-gap: must be positive, e.g. 0.01")
-    net = build_network(cfg)
+    net = build_network(cfg, base)
     out = run_folder(args.out)
     start = minutes_of_day(cfg.start)
     summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}

@@ -263,7 +263,8 @@ def summary_dynamic(res: AssignmentResult) -> dict:
         od_costs.setdefault(key, {}).setdefault(g.user, []).append(float(c.min()))
     return {
         "relative_gap": res.relative_gap, "iterations": len(res.gaps), "gaps": res.gaps,
-        "vehicles": len(ld.trips),
+        "vehicles": int(ld.trip_veh.sum()),
+        "simulated_vehicles": len(ld.trips),
         "total_travel_time_veh_min": float(np.nansum(tt)),
         "od_costs": {k: {u: float(np.mean(v)) for u, v in d.items()} for k, d in od_costs.items()},
         "od_costs_unit": "CNY (generalized cost, mean over departure intervals)",
