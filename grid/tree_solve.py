@@ -68,15 +68,16 @@ class ForestSolver:
         for lev in range(len(self.bounds) - 2, 0, -1):  # deepest level first
             lo, hi = self.bounds[lev], self.bounds[lev + 1]
             plo = self.bounds[lev - 1]
-            local_parent = par[lo:hi] - plo
-            n_par = self.bounds[lev] - plo
-            gather = sp.csr_matrix((np.ones(hi - lo), (local_parent, np.arange(hi - lo))),
-                                   shape=(n_par, hi - lo))
+            local_parent = par[lo:hi] - plo  # non-decreasing: breadth-first order
+            if np.any(np.diff(local_parent) < 0):
+                raise NotAForest("breadth-first order does not group siblings")
+            starts = np.flatnonzero(np.r_[True, local_parent[1:] != local_parent[:-1]])
             np.subtract.at(d, par[lo:hi], a_pk[lo:hi] * a_kp[lo:hi] / d[lo:hi])
-            self.levels.append((lo, hi, plo, local_parent, gather))
+            self.levels.append((lo, hi, plo, local_parent, starts, plo + local_parent[starts]))
         self.d = d
-        self.l_coef = a_pk / d  # multiplier of the forward sweep
-        self.a_kp = a_kp
+        self.inv_d = (1.0 / d)[:, None]
+        self.l_coef = (a_pk / d)[:, None]  # multiplier of the forward sweep
+        self.a_kp = a_kp[:, None]
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """Solve ``A X = B`` for ``B`` of shape ``(m,)`` or ``(m, K)`` (original numbering)."""
@@ -89,12 +90,12 @@ class ForestSolver:
 
     def solve_ordered(self, y: np.ndarray) -> np.ndarray:
         """Solve in place for ``Y`` of shape ``(m, K)`` whose rows are in :attr:`order`."""
-        for lo, hi, plo, _, gather in self.levels:  # leaves to roots
-            y[plo:lo] -= gather @ (self.l_coef[lo:hi, None] * y[lo:hi])
-        y[: self.bounds[1]] /= self.d[: self.bounds[1], None]
-        for lo, hi, plo, local_parent, _ in reversed(self.levels):  # roots to leaves
-            y[lo:hi] -= self.a_kp[lo:hi, None] * y[plo:lo][local_parent]
-            y[lo:hi] /= self.d[lo:hi, None]
+        for lo, hi, _, _, starts, parents in self.levels:  # leaves to roots
+            y[parents] -= np.add.reduceat(self.l_coef[lo:hi] * y[lo:hi], starts, axis=0)
+        y[: self.bounds[1]] *= self.inv_d[: self.bounds[1]]
+        for lo, hi, plo, local_parent, _, _ in reversed(self.levels):  # roots to leaves
+            y[lo:hi] -= self.a_kp[lo:hi] * y[plo:lo][local_parent]
+            y[lo:hi] *= self.inv_d[lo:hi]
         return y
 
 
