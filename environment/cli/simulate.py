@@ -48,7 +48,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
     sim = CoSimModel(scenario, model, seed, progress=not args.quiet)
+    t_ticks = time.perf_counter()
     sim.run()
+    ticks_s = time.perf_counter() - t_ticks
+    feeder = {"name": sim.grid_agent.grid.feeder.name, "buses": sim.grid_agent.grid.feeder.n_bus,
+              "stations": len(scenario.stations)}
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
     sim.release()
@@ -63,7 +67,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     day = day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw, network)
     summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy, **day.as_dict(),
                "n_scenarios_rt": scenario.simulation.n_scenarios,
-               "queue_rule": scenario.simulation.queue_rule}
+               "queue_rule": scenario.simulation.queue_rule, "feeder": feeder,
+               "n_ev": day.evs.total}
     hz = scenario.horizon
     if not args.no_plots:
         from environment.reporting import sim_report  # matplotlib only when drawing
@@ -75,6 +80,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.axis)
         sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.axis)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    summary["setup_s"] = round(t_ticks - t_start, 3)  # scenario, feeder, pools, day-ahead
+    summary["ticks_s"] = round(ticks_s, 3)
     write_json(out / "summary.json", summary)
     sf = day.shortfall
     val = (day.validation or {}).get("hold_rate", {})

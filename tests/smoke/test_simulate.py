@@ -92,9 +92,28 @@ def test_same_seed_identical_outputs(day, tmp_path):
         pd.testing.assert_frame_equal(tables[name], pd.read_parquet(tmp_path / f"{name}.parquet"))
 
 
+CITY_SCALE = ("city", "city_behaviour")  # minutes per day: run with -m slow
+
+
 def _shipped():
     root = Path(str(resources.files("scenarios")))
-    return sorted(p.stem for p in root.glob("*.toml"))
+    return [pytest.param(n, marks=pytest.mark.slow) if n in CITY_SCALE else n
+            for n in sorted(p.stem for p in root.glob("*.toml"))]
+
+
+@pytest.mark.parametrize("name", CITY_SCALE)
+def test_city_scenarios_load_and_their_grid_holds_the_background(name):
+    """The city files validate, every station bus maps onto the 10,453-bus feeder and the
+    background operating point is AC-feasible (the full day runs under ``-m slow``)."""
+    pytest.importorskip("simbench")
+    from environment.grid_setup import build_grid_model
+    from scenarios.config import load_scenario
+
+    sc = load_scenario(name)
+    gm = build_grid_model(sc)
+    assert gm.feeder.n_bus == 10_453 and len(gm.positions) == len(sc.stations) >= 40
+    res = gm.solver.solve(gm.background.p_net_kw, gm.background.q_load_kvar)
+    assert res.converged.all() and (res.violation(gm.limits) < 0).all()
 
 
 @pytest.mark.parametrize("name", _shipped())
