@@ -54,10 +54,14 @@ def _scenario(path: Path, feeder: str, numbering: str, buses, n_ev: int) -> None
 
 
 def _station_buses(feeder: str) -> tuple[int, ...]:
-    """Four buses spread over the feeder's depth (pandapower indices)."""
+    """Four station buses (pandapower indices): the LV busbars of four MV/LV transformers
+    where the feeder has them (as in ``city.toml``), else buses spread over the depth."""
     from grid.feeder import load_feeder
 
     fe = load_feeder(feeder)
+    tr = fe.net.trafo[fe.net.trafo.vn_lv_kv < 1.0].sort_index()
+    if len(tr) >= 4:
+        return tuple(int(b) for b in tr.lv_bus.iloc[np.linspace(0, len(tr) - 1, 4).astype(int)])
     depth = np.asarray(fe.downstream().sum(axis=0)).ravel()
     order = np.argsort(depth, kind="stable")
     picks = order[np.linspace(len(order) // 4, len(order) - 1, 4).astype(int)]
@@ -110,7 +114,11 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
                                 (axes[1], "buses", "buses", "feeder buses (1,000 EVs)")):
         d = table[table.sweep == sweep]
         ax.plot(d[x], d.wall_s, "o-", color="C0", label="wall time")
-        ax.set_xscale("log")
+        if sweep == "buses":
+            ax.set_xscale("log")
+        else:
+            ax.set_xlim(left=0)
+            ax.set_ylim(bottom=0)
         ax.set_xlabel(label)
         ax.set_ylabel("wall time per simulated day (s)")
         ax2 = ax.twinx()

@@ -92,7 +92,7 @@ def test_same_seed_identical_outputs(day, tmp_path):
         pd.testing.assert_frame_equal(tables[name], pd.read_parquet(tmp_path / f"{name}.parquet"))
 
 
-CITY_SCALE = ("city", "city_behaviour")  # minutes per day: run with -m slow
+CITY_SCALE = ("city", "city_traffic")  # minutes per day: run with -m slow
 
 
 def _shipped():
