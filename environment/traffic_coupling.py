@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenarios.config import Scenario, traffic_problem
+from scenarios.config import Scenario, traffic_offset_min, traffic_problem
 from scenarios.errors import InputError
 from scenarios.fleetgen import SessionDraw
-from scenarios.timeaxis import minutes_of_day
 from traffic.assignment import AssignmentResult, dynamic_ue
 from traffic.scenario import build_demand, build_network, build_prices
 
@@ -67,7 +66,7 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
     if problem:
         raise InputError(problem)
     names = [s.name for s in scenario.stations]
-    offset = ((minutes_of_day(cfg.start) - scenario.horizon.start_min + 720) % 1440) - 720
+    offset = traffic_offset_min(cfg.start, scenario.horizon.start_min)
     net = build_network(cfg, scenario.base_dir)
     res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
                      cfg.target_gap, cfg.max_iterations)

@@ -310,12 +310,18 @@ def traffic_problem(scenario: Scenario) -> str | None:
             return (f"{where}.bus: {st.bus} differs from stations.{st.name}.bus = {bus}; use "
                     "the same bus in both sections")
     hz = scenario.horizon
-    offset = ((minutes_of_day(cfg.start) - hz.start_min + 720) % DAY_MIN) - 720
+    offset = traffic_offset_min(cfg.start, hz.start_min)
     horizon_min = hz.n_intervals * hz.dt_min
     if offset < 0 or offset + cfg.duration_min > horizon_min:
         return (f"traffic.start/duration_min: demand {cfg.start} + {cfg.duration_min:g} min "
                 f"lies outside the horizon ({hz.start} + {horizon_min} min); align them")
     return None
+
+
+def traffic_offset_min(traffic_start: str, horizon_start_min: float) -> float:
+    """Minutes from the horizon start to the traffic demand start (the next time the clock
+    shows ``traffic_start``: ``(start - horizon start) mod 1440``, in [0, 1440))."""
+    return float((minutes_of_day(traffic_start) - horizon_start_min) % DAY_MIN)
 
 
 def validate_scenario(data: dict, origin: str) -> Scenario:
