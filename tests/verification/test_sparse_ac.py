@@ -102,3 +102,15 @@ def test_forest_solver_rejects_a_cycle():
     a[40, 41] = a[41, 40] = 1.0
     with pytest.raises(NotAForest):
         ForestSolver(a.tocsr())
+
+
+def test_warm_start_does_not_change_the_solution():
+    """A batch gives the same voltages whatever the solver solved before (to 1e-9 p.u.)."""
+    fe = load_feeder("1-MV-rural--0-sw")
+    p, q = fe.load_p_kw[None] * [[0.2], [1.6]], fe.load_q_kvar[None] * [[0.2], [1.6]]
+    fresh = SparseAc(fe).solve(p[1:], q[1:])
+    used = SparseAc(fe)
+    used.solve(p[:1], q[:1])  # warm start from a light-load point
+    warm = used.solve(p[1:], q[1:])
+    np.testing.assert_allclose(warm.vm_pu, fresh.vm_pu, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(warm.loading_pct, fresh.loading_pct, rtol=0, atol=1e-6)
