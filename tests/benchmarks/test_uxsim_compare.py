@@ -1,7 +1,7 @@
 """Sioux Falls loaded by this project and by UXsim, same network, demand and platoon size.
 
-Run (UXsim is not a dependency; install it in the benchmark environment first):
-    pip install uxsim
+Run (UXsim is not a dependency; it is the ``bench`` extra):
+    pip install -e ".[bench]"
     OMP_NUM_THREADS=1 python -m pytest -m benchmark --benchmark-enable \
         tests/benchmarks/test_uxsim_compare.py -s
 
