@@ -37,6 +37,7 @@ import numpy as np
 
 from traffic.dynamic import LinkModel, Loading, Trip, departures, load
 from traffic.network import NetworkError, RoadNetwork, node_path_to_links
+from traffic.path_cost import LinkTimes, PathTable
 
 USERS = ("regular", "charging", "v2g")
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
@@ -115,6 +116,18 @@ def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple
                     "weight"] > w:
                 road.add_edge(ln.from_node, ln.to_node, weight=w)
     out: dict[tuple, list[tuple[int, ...]]] = {}
+    memo: dict[tuple[int, int], tuple[int, ...] | None] = {}
+
+    def leg(o: int, d: int) -> tuple[int, ...] | None:
+        """Links of the free-flow shortest path ``o -> d`` (``None``: none), once per pair."""
+        if (o, d) not in memo:
+            try:
+                nodes = nx.shortest_path(road, o, d, weight="weight") if o != d else [o]
+                memo[o, d] = node_path_to_links(net, nodes, t0) if len(nodes) > 1 else ()
+            except nx.NetworkXNoPath:
+                memo[o, d] = None
+        return memo[o, d]
+
     for od in ods:
         o, d = od
         if o not in road or d not in road or not nx.has_path(road, o, d):
@@ -129,18 +142,9 @@ def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple
         for user, kind in (("charging", "charge"), ("v2g", "v2g")):
             cand = []
             for i, ln in enumerate(net.links):
-                if ln.kind != kind:
-                    continue
-                try:
-                    a = nx.shortest_path(road, o, ln.from_node, weight="weight") \
-                        if o != ln.from_node else [o]
-                    b = nx.shortest_path(road, ln.to_node, d, weight="weight") \
-                        if ln.to_node != d else [d]
-                except nx.NetworkXNoPath:
-                    continue
-                first = node_path_to_links(net, a, t0) if len(a) > 1 else ()
-                last = node_path_to_links(net, b, t0) if len(b) > 1 else ()
-                cand.append((*first, i, *last))
+                if ln.kind == kind and (first := leg(o, ln.from_node)) is not None \
+                        and (last := leg(ln.to_node, d)) is not None:
+                    cand.append((*first, i, *last))
             out[(od, user)] = cand
     return out
 
@@ -297,6 +301,8 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
     groups = build_groups(net, demand, k_paths)
     shares = _initial_shares(net, demand, groups, prices, vot)
     fixed = [np.array([money(net, p, g.user, prices) for p in g.paths]) for g in groups]
+    table = PathTable.build([g.paths for g in groups],
+                            [float(g.depart_min.mean()) for g in groups])
     gaps: list[float] = []
     costs: list[np.ndarray] = []
     ld = None
@@ -308,13 +314,10 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
         if link_model == "bpr":
             fresh = _inflow_table(net, ld, demand.interval_min)
             inflow = fresh if inflow is None else _smooth(inflow, fresh, 1.0 / (n + 1))
-        tau = link_time_functions(net, ld)
+        # path_time of every group's paths at its mean departure, all at once (path_cost)
+        times = table.group_times(LinkTimes.from_loading(net, ld))
         excess = 0.0
-        costs = []
-        for g, fx in zip(groups, fixed, strict=True):
-            dep = float(g.depart_min.mean())
-            c = np.array([vot * path_time(tau, p, dep) for p in g.paths]) + fx
-            costs.append(c)
+        costs = [vot * tt + fx for tt, fx in zip(times, fixed, strict=True)]
         counts = _group_counts(groups, trips)
         for c, cnt in zip(costs, counts, strict=True):
             excess += float(cnt @ (c - c.min()))
@@ -352,6 +355,7 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
     road = RoadNetwork(net.name, net.road_only().links, dict(demand.od_veh_h))
     sue = static_ue(road, target_gap=1e-6)
     shares = []
+    t0 = net.t0_min
     for g in groups:
         if g.user == "regular" and g.od in sue.paths:
             split = {p: f for p, f in sue.paths[g.od] if f > 1e-9}
@@ -361,7 +365,7 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
             s = np.array([split.get(p, 0.0) for p in g.paths])
             shares.append(s / s.sum())
             continue
-        ff = np.array([net.t0_min[list(p)].sum() * vot + money(net, p, g.user, prices)
+        ff = np.array([t0[list(p)].sum() * vot + money(net, p, g.user, prices)
                        for p in g.paths])
         s = np.zeros(len(g.paths))
         s[int(np.argmin(ff))] = 1.0
