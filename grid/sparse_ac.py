@@ -61,7 +61,7 @@ class SparseAc:
         self.tol = tol_pu
         self.max_iter = max_iter
         net = copy.deepcopy(feeder.net)
-        present = [e for e in UNSUPPORTED if len(net[e][net[e].in_service])]
+        present = unsupported_elements(net)
         if present:
             raise FeederError(f"{feeder.name}: SparseAc cannot model {', '.join(present)}; use "
                               "grid.ac.PandapowerAc")
@@ -134,8 +134,8 @@ class SparseAc:
                 rows.append(row)
                 owner.append(k)
         rows_a = np.asarray(rows, dtype=np.int64)
-        self.y_f = sp.csr_matrix(net._ppc["internal"]["Yf"])[rows_a]
-        self.y_t = sp.csr_matrix(net._ppc["internal"]["Yt"])[rows_a]
+        self.y_f = sp.csr_matrix(ppci["Yf"])[rows_a]
+        self.y_t = sp.csr_matrix(ppci["Yt"])[rows_a]
         self.scale_f = np.asarray(sf)
         self.scale_t = np.asarray(st)
         self.owner = np.asarray(owner, dtype=np.int64)
@@ -209,6 +209,11 @@ def ac_solver(feeder: Feeder) -> AcSolver:
     feeders, :class:`SparseAc` otherwise, pandapower itself for elements neither represents."""
     if feeder.lines_only and feeder.n_bus <= DENSE_MAX_BUS:
         return RadialSweep(feeder)
-    if any(len(feeder.net[e][feeder.net[e].in_service]) for e in UNSUPPORTED):
+    if unsupported_elements(feeder.net):
         return PandapowerAc(feeder)
     return SparseAc(feeder)
+
+
+def unsupported_elements(net: pp.pandapowerNet) -> list[str]:
+    """In-service element tables :class:`SparseAc` does not represent (``UNSUPPORTED``)."""
+    return [e for e in UNSUPPORTED if len(net[e][net[e].in_service])]
