@@ -83,7 +83,7 @@ def join_fleets(fleets: list[Fleet]) -> tuple[Fleet, np.ndarray]:
 
 
 def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
-              t0: int = 0, chunk: int = 8) -> CaseSets:
+              t0: int = 0, chunk: int = 1) -> CaseSets:
     """Per-scenario sets of a case from its station fleets (each ``(M, N_j)``).
 
     The per-vehicle surrogate arrays are built a few scenarios at a time (``chunk``); only the

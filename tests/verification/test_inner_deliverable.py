@@ -26,7 +26,7 @@ from hypothesis.extra.numpy import arrays
 from flexibility.battery import vehicle_batteries
 from flexibility.discard import deviations
 from flexibility.fleet import Fleet
-from flexibility.inner import alpha_intersection, scenario_batteries
+from flexibility.inner import alpha_intersection, fleet_batteries, scenario_batteries
 from flexibility.share_policy import share_policy
 from tests.batteries import battery_vertices
 
@@ -166,3 +166,19 @@ def test_alpha_set_is_nonempty_and_inside_every_kept_scenario(raw, alpha):
         assert (d.p_hi_kw <= dev.p_hi_kw[k] + 1e-9).all()
         assert (d.y_lo_kwh >= dev.y_lo_kwh[k] - 1e-9).all()
         assert (d.y_hi_kwh <= dev.y_hi_kwh[k] + 1e-9).all()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=raw_fleets(max_scenarios=4), n_st=st.integers(1, 2), chunk=st.integers(1, 3))
+def test_fleet_batteries_do_not_depend_on_the_scenario_chunk(raw, n_st, chunk):
+    """Building scenarios a few at a time (``chunk``) gives exactly the all-at-once result."""
+    fleet = fleet_of(raw)
+    m, n = fleet.shape
+    station = np.arange(n) % n_st
+    whole = scenario_batteries(vehicle_batteries(fleet, raw["T"]), station, n_st)
+    parts = fleet_batteries(fleet, station, n_st, raw["T"], chunk=chunk)
+    for name in ("p_lo_kw", "p_hi_kw", "y_lo_kwh", "y_hi_kwh"):
+        np.testing.assert_array_equal(getattr(parts.batteries, name),
+                                      getattr(whole.batteries, name))
+    np.testing.assert_array_equal(parts.ref_kw, whole.ref_kw)
+    np.testing.assert_array_equal(parts.station_share, whole.station_share)
