@@ -256,16 +256,16 @@ def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray
     sq = zeros if start_kvar is None else start_kvar
     eq = zeros if end_kvar is None else end_kvar
 
-    def check(lam: FloatArray, rows: np.ndarray) -> AcResult:
+    def check(lam: FloatArray, rows: np.ndarray, dedupe: bool = False) -> AcResult:
         p = bg_p_kw[rows].copy()
         q = bg_q_kvar[rows].copy()
         p[:, positions] += start_kw[rows] + lam[:, None] * (end_kw[rows] - start_kw[rows])
         q[:, positions] += sq[rows] + lam[:, None] * (eq[rows] - sq[rows])
-        return solver.solve(p, q)
+        return _solve_unique(solver, p, q) if dedupe else solver.solve(p, q)
 
     b = start_kw.shape[0]
     every = np.arange(b)
-    both = check(np.r_[np.ones(b), np.zeros(b)], np.r_[every, every])
+    both = check(np.r_[np.ones(b), np.zeros(b)], np.r_[every, every], dedupe=True)
     g_both = both.margins(limits)  # (2B, families)
     viol_both = both.violation(limits)
     g_hi, g_lo = g_both[:b].copy(), g_both[b:].copy()
@@ -335,3 +335,16 @@ def _first_root(x0: FloatArray, g0: FloatArray, x1: FloatArray, g1: FloatArray,
     ok = np.isfinite(root) & (slope > 0) & (root > above[:, None])
     best = np.where(ok, root, np.inf).min(axis=1)
     return np.where(np.isfinite(best), best, np.nan)
+
+
+def _solve_unique(solver: AcSolver, p_kw: FloatArray, q_kvar: FloatArray) -> AcResult:
+    """``solver.solve`` on the distinct rows only (segments often share their start)."""
+    seen: dict[bytes, int] = {}
+    inv = np.array([seen.setdefault(p.tobytes() + q.tobytes(), len(seen))
+                    for p, q in zip(p_kw, q_kvar, strict=True)], dtype=np.int64)
+    if len(seen) == p_kw.shape[0]:
+        return solver.solve(p_kw, q_kvar)
+    first = np.unique(inv, return_index=True)[1]
+    res = solver.solve(p_kw[first], q_kvar[first])
+    return AcResult(vm_pu=res.vm_pu[inv], loading_pct=res.loading_pct[inv],
+                    p_slack_kw=res.p_slack_kw[inv], converged=res.converged[inv])

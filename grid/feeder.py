@@ -27,6 +27,7 @@ import pandapower as pp
 import scipy.sparse as sp
 
 from flexibility.common import FloatArray, IntArray, ModelInputError
+from grid.simbench_cache import simbench_net
 
 PLACEHOLDER_KA = 9999.0  # case33bw and other test cases mark "no rating" with 99999 kA
 
@@ -318,7 +319,8 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
     Args:
         spec: ``"case33bw"`` (IEEE 33-bus, Baran & Wu 1989, from ``pandapower.networks``);
             a path to a pandapower ``.json`` network; or a SimBench code such as
-            ``"1-LV-rural1--0-sw"`` (needs ``pip install simbench``).
+            ``"1-LV-rural1--0-sw"`` (needs ``pip install simbench``; read through the
+            pandapower JSON cache of :mod:`grid.simbench_cache`).
         base_dir: Folder that relative JSON paths are resolved against.
         line_margin: Design-load margin of derived line ratings
             (:func:`rate_lines_at_design_load`).
@@ -335,12 +337,10 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
         net = copy.deepcopy(_case33bw())
     else:
         try:
-            import simbench
+            net = simbench_net(spec)
         except ImportError:
             raise FeederError(f"grid.feeder: {spec!r} is not 'case33bw' or a .json file; for "
                               "a SimBench code install SimBench (pip install simbench)") from None
-        try:
-            net = simbench.get_simbench_net(spec)
         except Exception as exc:  # SimBench raises plain exceptions for unknown codes
             raise FeederError(f"grid.feeder: {spec!r} is not a SimBench code ({exc})") from None
     rate_lines_at_design_load(net, line_margin)
