@@ -92,7 +92,8 @@ def test_same_seed_identical_outputs(day, tmp_path):
         pd.testing.assert_frame_equal(tables[name], pd.read_parquet(tmp_path / f"{name}.parquet"))
 
 
-CITY_SCALE = ("city", "city_traffic")  # minutes per day: run with -m slow
+CITY = ("city", "city_traffic")
+CITY_SCALE = (*CITY, "ux37")  # half a minute or more per day: run with -m slow
 
 
 def _shipped():
@@ -101,7 +102,7 @@ def _shipped():
             for n in sorted(p.stem for p in root.glob("*.toml"))]
 
 
-@pytest.mark.parametrize("name", CITY_SCALE)
+@pytest.mark.parametrize("name", CITY)
 def test_city_scenarios_load_and_their_grid_holds_the_background(name):
     """The city files validate, every station bus maps onto the 10,453-bus feeder and the
     background operating point is AC-feasible (the full day runs under ``-m slow``)."""
