@@ -25,6 +25,7 @@ import numpy as np
 import pandapower as pp
 from pandapower.powerflow import LoadflowNotConverged
 
+from flexibility.common import BoolArray
 from grid.feeder import Feeder, FloatArray, run_ac
 from grid.lindistflow import SUBSTATION, THERMAL, VOLTAGE, NetworkLimits
 
@@ -269,7 +270,8 @@ def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray
     g_both = both.margins(limits)  # (2B, families)
     viol_both = both.violation(limits)
     g_hi, g_lo = g_both[:b].copy(), g_both[b:].copy()
-    end_ok, start_ok = (g_hi <= 0).all(axis=1), (g_lo <= 0).all(axis=1)
+    end_ok: BoolArray = np.asarray((g_hi <= 0).all(axis=1))
+    start_ok: BoolArray = np.asarray((g_lo <= 0).all(axis=1))
     lo = np.where(end_ok, 1.0, 0.0)
     hi = np.ones(b)
     binding = viol_both[:b].copy()
@@ -303,7 +305,7 @@ def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray
         viol = res.violation(limits).reshape(-1, 2)
         vmin = res.vm_pu.min(axis=-1).reshape(-1, 2)
         lmax = res.loading_pct.max(axis=-1, initial=0.0).reshape(-1, 2)
-        feas = (g <= 0).all(axis=2)
+        feas: BoolArray = np.asarray((g <= 0).all(axis=2))
         for k in (0, 1):  # the larger feasible probe raises lo, the smaller infeasible lowers hi
             up = feas[:, k] & (probes[:, k] > lo[active])
             rows = active[up]

@@ -30,7 +30,7 @@ loading.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -38,32 +38,13 @@ import numpy as np
 from traffic.dynamic import LinkModel, Loading, Trip, departures, load
 from traffic.network import NetworkError, RoadNetwork, node_path_to_links
 from traffic.path_cost import LinkTimes, PathTable
+from traffic.prices import Prices, money
+
+__all__ = ["USERS", "AssignmentResult", "Demand", "Group", "Prices", "build_groups", "dynamic_ue",
+           "money", "path_sets"]
 
 USERS = ("regular", "charging", "v2g")
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-
-
-@dataclass(frozen=True)
-class Prices:
-    """Generalized-cost parameters (paper §3 case values by default).
-
-    Attributes:
-        value_of_time_per_h: Value of travel time (CNY/h).
-        charge_price_per_kwh: Charging price (CNY/kWh).
-        v2g_price_per_kwh: V2G discharge price (CNY/kWh).
-        charge_power_kw: Charging power per port.
-        v2g_power_kw: V2G power per port.
-        coupon_per_kwh: Charging coupon per station (CNY/kWh).
-        v2g_subsidy_per_kwh: V2G subsidy per station (CNY/kWh).
-    """
-
-    value_of_time_per_h: float = 30.0
-    charge_price_per_kwh: float = 2.0
-    v2g_price_per_kwh: float = 3.0
-    charge_power_kw: float = 60.0
-    v2g_power_kw: float = 40.0
-    coupon_per_kwh: dict[str, float] = field(default_factory=dict)
-    v2g_subsidy_per_kwh: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -271,36 +252,28 @@ def path_time(tau, path: tuple[int, ...], depart: float) -> float:
     return t - depart
 
 
-def money(net: RoadNetwork, path: tuple[int, ...], user: str, prices: Prices) -> float:
-    """Monetary part of the generalized cost of a path (CNY)."""
-    total = 0.0
-    for a in path:
-        ln = net.links[a]
-        if ln.kind == "charge" and user == "charging":
-            e = prices.charge_power_kw * ln.service_min / 60.0
-            total += (prices.charge_price_per_kwh - prices.coupon_per_kwh.get(ln.station, 0.0)) * e
-        elif ln.kind == "v2g" and user == "v2g":
-            e = prices.v2g_power_kw * ln.service_min / 60.0
-            total -= (prices.v2g_price_per_kwh
-                      + prices.v2g_subsidy_per_kwh.get(ln.station, 0.0)) * e
-    return total
-
-
 def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue",
                prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
-               k_paths: int = 4, step_offset: float = 3.0,
-               callback=None) -> AssignmentResult:
+               k_paths: int = 4, step_offset: float = 3.0, callback=None,
+               initial_shares: list[np.ndarray] | None = None) -> AssignmentResult:
     """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring).
 
     Regular users travel in platoons of ``demand.platoon_veh`` vehicles (1: individually).
+    ``initial_shares`` (e.g. the ``shares`` of an earlier equilibrium of the same network and
+    demand) replaces the default start. Band coupons (``prices.coupons``) are charged by the
+    departure interval's start, so their ``band_min`` must be a multiple of the interval.
     """
     if demand.platoon_veh < 1 or demand.platoon_veh != int(demand.platoon_veh):
         raise ValueError(f"platoon_veh must be a whole number >= 1, got {demand.platoon_veh}")
     prices = prices or Prices()
     vot = prices.value_of_time_per_h / 60.0  # CNY per minute
+    _check_bands(prices, demand.interval_min)
     groups = build_groups(net, demand, k_paths)
     shares = _initial_shares(net, demand, groups, prices, vot)
-    fixed = [np.array([money(net, p, g.user, prices) for p in g.paths]) for g in groups]
+    if initial_shares is not None:
+        shares = _warm_start(shares, initial_shares)
+    fixed = [np.array([money(net, p, g.user, prices, g.interval * demand.interval_min)
+                       for p in g.paths]) for g in groups]
     table = PathTable.build([g.paths for g in groups],
                             [float(g.depart_min.mean()) for g in groups])
     gaps: list[float] = []
@@ -365,12 +338,30 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
             s = np.array([split.get(p, 0.0) for p in g.paths])
             shares.append(s / s.sum())
             continue
-        ff = np.array([t0[list(p)].sum() * vot + money(net, p, g.user, prices)
+        ff = np.array([t0[list(p)].sum() * vot
+                       + money(net, p, g.user, prices, g.interval * demand.interval_min)
                        for p in g.paths])
         s = np.zeros(len(g.paths))
         s[int(np.argmin(ff))] = 1.0
         shares.append(s)
     return shares
+
+
+def _check_bands(prices: Prices, interval_min: float) -> None:
+    if prices.coupons is not None:
+        ratio = prices.coupons.band_min / interval_min
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ValueError(f"coupon band_min {prices.coupons.band_min} is not a multiple of "
+                             f"the demand interval {interval_min} min")
+
+
+def _warm_start(default: list[np.ndarray], given: list[np.ndarray]) -> list[np.ndarray]:
+    """``given`` shares (copied) after checking they fit the groups' path sets."""
+    if len(given) != len(default) or any(np.shape(g) != d.shape
+                                         for g, d in zip(given, default, strict=True)):
+        raise ValueError("initial_shares do not match the groups and path sets of this "
+                         "network and demand")
+    return [np.asarray(g, dtype=float).copy() for g in given]
 
 
 def _inflow_table(net: RoadNetwork, ld: Loading, interval_min: float) -> np.ndarray:

@@ -16,10 +16,11 @@ from environment.reporting.style import (
     pad_ylim,
 )
 from scenarios.timeaxis import minutes_of_day
-from traffic.assignment import AssignmentResult, Demand, Prices, money, path_sets
+from traffic.assignment import AssignmentResult, Demand, Prices
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
-from traffic.static import StaticResult, static_ue
+from traffic.static import StaticResult
+from traffic.static_stations import static_station_loads
 
 _TAB10 = [plt.get_cmap("tab10")(i) for i in range(10)]  # its ten colours
 
@@ -75,57 +76,10 @@ def stations_frame(net: RoadNetwork, ld: Loading, interval_min: float, n_interva
 
 def sta_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
                       sta_interval_min: float = 30.0, iterations: int = 200) -> pd.DataFrame:
-    """Static counterpart of the station loads (paper §3.3).
-
-    The demand is aggregated into ``sta_interval_min`` intervals with instantaneous
-    propagation. Per interval: road times from a static UE of that interval's demand; station
-    users split over their station paths by MSA to equalize the generalized cost, a station
-    taking the paper's static waiting term ``t_s + t_s (h / ports)^3`` with occupancy
-    ``h = flow * t_s / 60``; the load is ``power * min(h, ports)``.
-    """
-    sets = {key: paths for key, paths in path_sets(net, list(demand.od_veh_h)).items()
-            if key[1] != "regular" and paths}
-    vot = prices.value_of_time_per_h / 60.0
-    rows = []
-    n = int(np.ceil(demand.duration_min / sta_interval_min - 1e-9))
-    for k in range(n):
-        a = k * sta_interval_min
-        idx = [j for j in range(demand.n_intervals)  # demand intervals overlapping [a, a + S)
-               if j * demand.interval_min < a + sta_interval_min
-               and (j + 1) * demand.interval_min > a]
-        od = {p: float(np.mean([demand.rate(p, j) for j in idx])) for p in demand.od_veh_h}
-        sue = static_ue(RoadNetwork(net.name, net.road_only().links, od), target_gap=1e-6)
-        times = net.full_times(sue.time_min)
-        road_only = np.array([ln.kind == "road" for ln in net.links])
-        users = {key: od[key[0]] * (demand.charging_share if key[1] == "charging"
-                                    else demand.v2g_share) for key in sets}
-        base = {key: np.array([vot * times[list(p)][road_only[list(p)]].sum()
-                               + money(net, p, key[1], prices) for p in paths])
-                for key, paths in sets.items()}
-        flows = {key: np.eye(len(paths))[int(np.argmin(base[key]))] * users[key]
-                 for key, paths in sets.items()}
-        for it in range(1, iterations + 1):
-            occ = np.zeros(len(net.links))
-            for key, paths in sets.items():
-                for p, f in zip(paths, flows[key], strict=True):
-                    st = next(i for i in p if net.links[i].kind in ("charge", "v2g"))
-                    occ[st] += f * net.links[st].service_min / 60.0
-            for key, paths in sets.items():
-                cost = base[key].copy()
-                for j, p in enumerate(paths):
-                    st = next(i for i in p if net.links[i].kind in ("charge", "v2g"))
-                    ln = net.links[st]
-                    cost[j] += vot * (ln.t0_min + ln.service_min
-                                      + ln.service_min * (occ[st] / ln.ports) ** 3)
-                aon = np.eye(len(paths))[int(np.argmin(cost))] * users[key]
-                flows[key] = flows[key] + (aon - flows[key]) / (it + 1)
-        load: dict[str, float] = {}
-        for i, ln in enumerate(net.links):
-            if ln.kind in ("charge", "v2g"):
-                power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
-                load[ln.station] = load.get(ln.station, 0.0) + power * min(occ[i], ln.ports)
-        for name, p_kw in load.items():
-            rows.append((name, k, a, p_kw))
+    """Static counterpart of the station loads (``traffic.static_stations``) as a table."""
+    sta = static_station_loads(net, demand, prices, sta_interval_min, iterations)
+    rows = [(name, k, float(a), float(sta.p_kw[j, k]))
+            for k, a in enumerate(sta.start_min) for j, name in enumerate(sta.stations)]
     return pd.DataFrame(rows, columns=["station", "interval", "start_min", "p_kw"])
 
 
