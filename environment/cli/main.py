@@ -25,6 +25,10 @@ Commands:
              boundaries of every interval (how much DA overstates what RT can deliver)
   traffic    road traffic: static or dynamic user equilibrium on a road network with
              charging/V2G stations (Nguyen-Dupuis built in)
+  flexibility-region
+             flexible operation region of the stations' net load under coupon budgets:
+             rotating hyperplanes over traffic equilibria, convex hulls, volume against budget,
+             dynamic against static assignment, the validating tier dispatch (resumable)
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
@@ -184,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
     _output_flags(tr)
 
+    from environment.cli.flexregion import add_parser as add_flexregion
+
+    add_flexregion(sub)
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "
                                    "energy_kwh; optional charger_kw, charger_model, soc_init), "
@@ -249,6 +256,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "calibrate":
             return _calibrate(args)
+        if args.command == "flexibility-region":
+            from environment.cli.flexregion import run_flexibility_region
+
+            return run_flexibility_region(args)
         if args.command in ("montecarlo", "compare-da-rt"):
             from environment.cli.montecarlo import run_montecarlo_command
 

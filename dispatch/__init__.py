@@ -1,0 +1,1 @@
+"""Operator optimisation models built on the flexibility sets (dispatch layers)."""

@@ -1,0 +1,235 @@
+"""``run_sim.py flexibility-region``: the stations' FOR under coupon budgets (issue 14)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scenarios.errors import InputError
+
+DESCRIPTION = """\
+Flexible operation region (FOR) of the charging stations' net load at one time under coupon
+budgets (spatiotemporal DTA paper, section 2): for every direction a of a rotating hyperplane
+(polar and azimuth angles in steps of --step-deg), the coupon vector within the budget that
+minimises a^T P is searched with a linear response model around the no-coupon equilibrium
+(finite differences, one equilibrium per coupon coordinate) and an LP (HiGHS); every reported
+point is re-simulated (dynamic UE to the scenario's gap, or the static model), within budget
+and grid-feasible (LinDistFlow rows and AC). The points' convex hull (scipy) gives the region:
+vertices, facets A p <= b, volume (MW^3) or, for a flat region, its dimension and area.
+Directions run as dask tasks (--workers) and are stored one file each, so --resume continues.
+Writes summary.json, points.parquet, hull.parquet and PNGs (hulls per budget, volume against
+budget, dynamic against static). The validation dispatch (paper 2.2) reserves --reserve-mw of
+extra load at --reserve-station and picks the cheapest sufficient tier of --tiers.
+"""
+
+
+def add_parser(sub) -> None:
+    """Register the command on the ``run_sim.py`` sub-parsers."""
+    f = sub.add_parser("flexibility-region", help="FOR of station net load under coupons",
+                       description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("--scenario", default="nd_coupled", metavar="FILE",
+                   help="coupled scenario with [traffic] stations (default nd_coupled)")
+    f.add_argument("--time", default="18:00", help="t*, start of the interval (default 18:00)")
+    f.add_argument("--budget", default="1000,2000,4000,6000",
+                   help="comma-separated subsidy budgets F_bs^max in the scenario's currency "
+                        "(default 1000,2000,4000,6000)")
+    f.add_argument("--model", choices=["dynamic", "static", "both"], default="both",
+                   help="dynamic UE, static (30-min intervals), or both (default; needed for "
+                        "the DTA-vs-STA figure)")
+    f.add_argument("--step-deg", type=float, default=45.0,
+                   help="angular step of the directions (default 45: 26 directions in 3-D)")
+    f.add_argument("--band-min", type=float, default=60.0,
+                   help="coupon band length in minutes of departure time, a multiple of the "
+                        "traffic interval (default 60: 2 bands x 3 stations x charge/V2G = 12 "
+                        "coupon coordinates)")
+    f.add_argument("--grid", choices=["enforce", "report"], default="enforce",
+                   help="enforce: a point counts only if grid-feasible (LinDistFlow rows and "
+                        "AC at t*); report: keep every equilibrium and flag its grid check "
+                        "(the run then exits 3 if any reported point is infeasible)")
+    f.add_argument("--refine", type=int, default=1,
+                   help="Broyden refinement steps per direction (default 1)")
+    f.add_argument("--tiers", default="1000,2000,4000",
+                   help="subsidy tiers of the validation dispatch (must be among --budget)")
+    f.add_argument("--reserve-mw", type=float, default=5.0,
+                   help="extra load to reserve at --reserve-station above its no-coupon "
+                        "level (default 5 MW)")
+    f.add_argument("--reserve-station", default="CS3", help="station of the reservation")
+    f.add_argument("--workers", type=int, default=1,
+                   help="dask worker processes (default 1: in this process)")
+    f.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (finished directions are kept)")
+    f.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+
+
+def _floats(text: str, flag: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{flag}: {text!r} is not a comma-separated list of numbers, e.g. "
+                         "1000,2000") from None
+    if not vals or any(not np.isfinite(v) or v <= 0 for v in vals):
+        raise InputError(f"{flag}: give positive numbers, e.g. 1000,2000")
+    return sorted(set(vals))
+
+
+def run_flexibility_region(args: argparse.Namespace) -> int:
+    """Run the command: regions per model and budget, validation dispatch, tables, figures."""
+    from environment.cli.output_dir import checked_folder
+    from scenarios.config import load_scenario
+    from scenarios.timeaxis import minutes_of_day
+
+    t_start = time.perf_counter()
+    budgets = _floats(args.budget, "--budget")
+    tiers = _floats(args.tiers, "--tiers")
+    if not set(tiers) <= set(budgets):
+        raise InputError(f"--tiers: {args.tiers} must be among --budget {args.budget}")
+    if args.step_deg <= 0 or 180.0 % args.step_deg > 1e-9:
+        raise InputError(f"--step-deg: {args.step_deg:g} must divide 180, e.g. 45 or 30")
+    if args.workers < 1:
+        raise InputError(f"--workers: {args.workers} < 1; use at least 1")
+    if args.band_min <= 0:
+        raise InputError("--band-min: must be positive, e.g. 30")
+    if args.refine < 0:
+        raise InputError("--refine: must be 0 or more")
+    try:
+        minutes_of_day(args.time)
+    except ValueError as exc:
+        raise InputError(f"--time: {exc}; e.g. 18:00") from None
+    scenario = load_scenario(args.scenario)
+    names = [st.name for st in (scenario.traffic.stations if scenario.traffic else [])]
+    if args.reserve_station not in names:
+        raise InputError(f"--reserve-station: {args.reserve_station!r} is not a traffic "
+                         f"station of {scenario.name}; use one of {', '.join(names) or '(none)'}")
+    if len(names) != 3:
+        raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
+                         f"{scenario.name} has {len(names)} traffic stations")
+    out = checked_folder(args.out, args.resume)
+    from environment.experiments.flex_region_run import RegionOptions, run_region
+    from environment.experiments.montecarlo import Cluster
+    from environment.outputs import write_json
+
+    models = ["dynamic", "static"] if args.model == "both" else [args.model]
+    write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
+    cluster = Cluster(args.workers) if args.workers > 1 else None
+    runs = {}
+    try:
+        for m in models:
+            opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
+                                grid=args.grid)
+            runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
+                                 progress=not args.quiet)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return _report(args, out, runs, budgets, tiers, t_start)
+
+
+def _validation(run, regs: dict, tiers: list[float], station: str, reserve_mw: float) -> dict:
+    """The paper's §2.2 check: cheapest sufficient tier, its point, the realised subsidy."""
+    from dispatch.tiers import choose_tier
+    from environment.experiments.flex_region import realise
+    from environment.experiments.flex_region_run import best_points
+
+    s = run.setup
+    m = s.stations.index(station)
+    p_req = float(s.base.p_kw[m] / 1e3 + reserve_mw)
+    interval_h = (s.scenario.traffic.interval_min if s.scenario.traffic else 10.0) / 60.0
+    price = s.scenario.traffic.charge_price_per_kwh if s.scenario.traffic else 1.0
+    cost = np.full(len(s.stations), price * interval_h * 1e3)  # CNY per MW over the interval
+    choice = choose_tier(tiers, [(regs[t].a, regs[t].b) for t in tiers], cost, m, p_req)
+    doc = {"station": station, "reserve_mw": reserve_mw, "requirement_mw": p_req,
+           "max_reachable_mw": {f"{t:g}": regs[t].support(np.eye(len(s.stations))[m])
+                                for t in tiers},
+           "tier_feasible": {f"{t:g}": ok for t, ok in
+                             zip(tiers, choice.feasible_per_tier, strict=True)},
+           "chosen_tier": None if choice.tier < 0 else tiers[choice.tier]}
+    if choice.tier < 0:
+        return doc
+    tier = tiers[choice.tier]
+    p = choice.p
+    doc.update({"operating_point_mw": p.tolist(),
+                "inside_chosen_tier": bool(regs[tier].contains(p[None], 1e-6)[0]),
+                "outside_cheaper_tiers": {f"{t:g}": not bool(regs[t].contains(p[None], 1e-6)[0])
+                                          for t in tiers if t < tier}})
+    best = max((o for o, _ in best_points(run)[tier]), key=lambda o: o.p_kw[m])
+    real = realise(s, best.psi, m, p_req * 1e3)
+    doc["actual_subsidy_spent"] = None if real is None else real.spent
+    doc["realised_point_mw"] = None if real is None else (real.p_kw / 1e3).tolist()
+    return doc
+
+
+def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
+            t_start: float) -> int:
+    from environment.experiments.flex_region_run import best_points
+    from environment.outputs import write_json, write_parquet
+    from environment.reporting import region_plots as plots
+    from environment.reporting import region_report as rep
+
+    summary: dict = {"scenario": args.scenario, "time": args.time, "budgets": budgets,
+                     "step_deg": args.step_deg, "band_min": args.band_min, "models": {}}
+    frames, hulls, regs_all = [], [], {}
+    for m, run in runs.items():
+        regs = rep.regions(run)
+        regs_all[m] = regs
+        frames.append(rep.points_frame(m, run))
+        hulls.append(rep.hull_frame(m, regs, run.setup.stations))
+        summary["models"][m] = {
+            "stations": list(run.setup.stations), "directions": len(run.directions),
+            "coupon_coordinates": int(run.setup.jac.shape[1]),
+            "base_mw": (run.setup.base.p_kw / 1e3).tolist(), "setup_s": round(run.setup_s, 2),
+            "resumed_points": run.resumed,
+            "budgets": {f"{b:g}": rep.region_summary(regs[b], run, b) for b in budgets}}
+    write_parquet(out / "points.parquet", pd.concat(frames, ignore_index=True))
+    write_parquet(out / "hull.parquet", pd.concat(hulls, ignore_index=True))
+    main = "dynamic" if "dynamic" in runs else "static"
+    if all(t in regs_all[main] for t in tiers):
+        summary["validation"] = _validation(runs[main], regs_all[main], tiers,
+                                            args.reserve_station, args.reserve_mw)
+    if not args.no_plots:
+        for m, run in runs.items():
+            plots.plot_hulls(out / f"hulls_{m}.png", regs_all[m], run.setup.stations,
+                             run.setup.base.p_kw / 1e3, args.time, m)
+        plots.plot_volume(out / "volume_vs_budget.png",
+                          {m: {b: r.volume_mw3 for b, r in regs_all[m].items()} for m in runs},
+                          args.time)
+        if len(runs) == 2:
+            b = max(budgets)
+            plots.plot_dta_vs_sta(out / "dta_vs_sta.png", regs_all["dynamic"][b],
+                                  regs_all["static"][b], runs["dynamic"].setup.stations, b,
+                                  args.time)
+    bad = {m: sum(not o.grid_feasible for pts in best_points(run).values() for o, _ in pts)
+           for m, run in runs.items()}
+    total = {m: sum(len(pts) for pts in run.points.values()) for m, run in runs.items()}
+    summary["grid"] = {"mode": args.grid, "infeasible_points": bad, "points": total,
+                       "valid": not any(bad.values())}
+    summary["exit_code"] = 0 if summary["grid"]["valid"] else 3
+    summary["runtime_s"] = round(time.perf_counter() - t_start, 2)
+    write_json(out / "summary.json", summary)
+    parts = []
+    for m in runs:
+        vols = ", ".join(f"{b:g}: {_headline(regs_all[m][b])}" for b in budgets)
+        parts.append(f"{m} [{vols}]")
+    val = summary.get("validation", {})
+    tier = val.get("chosen_tier")
+    vtext = (f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: tier {tier:g}, spent "
+             f"{val.get('actual_subsidy_spent') or float('nan'):.1f}" if tier is not None
+             else f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: no tier suffices")
+    lead = "" if summary["grid"]["valid"] else (
+        "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
+        + " violate the feeder (--grid report); ")
+    print(f"{lead}{args.scenario} FOR at {args.time}: {'; '.join(parts)}; {vtext}; "
+          f"{summary['runtime_s']:.1f} s -> {out}")
+    return int(summary["exit_code"])
+
+
+def _headline(r) -> str:
+    if r.dimension == 3:
+        return f"{r.volume_mw3:.3f} MW³"
+    return f"{r.dimension}-D {r.measure:.3f} {r.measure_unit}"

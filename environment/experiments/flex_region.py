@@ -1,0 +1,356 @@
+"""The stations' flexible operation region (FOR) under coupons (spatiotemporal paper, §2.1).
+
+**Decision.** A coupon vector ``psi`` (``traffic.prices.Coupons``): per station, a charging
+coupon (CNY/kWh off the charging price) and a V2G subsidy (CNY/kWh on top of the V2G price),
+per departure band of ``band_min`` minutes; ``0 <= psi <= psi_max`` (the charging coupon at most
+the charging price, the V2G subsidy at most the V2G price). The spend ``F_bs(psi)`` is computed
+from the equilibrium's realised sessions (``traffic.prices.subsidy_spent``) and must stay
+within the budget ``F_max``.
+
+**Response.** ``P(psi)``: every station's net load at ``t*`` (charging minus V2G power of the
+vehicles in service, averaged over the interval starting at ``t*``) in the dynamic user
+equilibrium (re-solved to the scenario's gap, 1 %, warm-started from the no-coupon shares), or
+in the static counterpart (30-minute intervals, ``traffic.static_stations``).
+
+**Boundary point of a direction** ``a``: ``min a^T P(psi)`` s.t. ``F_bs(psi) <= F_max``. The
+equilibrium is inside the problem, so (documented method, not the paper's single-level model):
+
+1. linear response model around ``psi = 0``: ``P ~ P_0 + J psi`` with ``J`` from one-sided
+   differences (one equilibrium per coupon coordinate, step ``h``) and the spend
+   ``F ~ v^T psi`` with ``v_i`` the subsidy per unit coupon realised at the step;
+2. the LP ``min a^T J psi`` s.t. ``v^T psi <= F_max``, ``0 <= psi <= psi_max`` (HiGHS);
+3. **verification by simulation**: the equilibrium at ``s psi*`` is solved; the point is
+   accepted when its realised spend is within budget, the gap is met and the operating point
+   is grid-feasible (LinDistFlow security rows of ``t*`` and an AC power flow); otherwise ``s``
+   shrinks (to ``0.95 F_max / F`` when over budget, else halves), at most ``max_backtracks``
+   times (``s = 0``, the no-coupon equilibrium, is the fallback and always within budget);
+4. ``refine`` Broyden steps: ``J <- J + (dP - J dpsi) dpsi^T / |dpsi|^2`` from the accepted
+   point, the LP again, verified the same way; kept only if ``a^T P`` improved.
+
+Every reported point is therefore an equilibrium outcome under a coupon vector that respects
+the budget and is grid-feasible; the linear model only proposes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from environment.grid_setup import build_grid_model
+from grid.layers import GridModel
+from scenarios.config import Scenario
+from scenarios.errors import InputError
+from scenarios.timeaxis import minutes_of_day
+from traffic.assignment import Demand, dynamic_ue
+from traffic.network import RoadNetwork
+from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
+from traffic.scenario import build_demand, build_network, build_prices
+from traffic.static_stations import static_station_loads
+
+SERVICES = ("charge", "v2g")
+STATIC_INTERVAL_MIN = 30.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One equilibrium under a coupon vector.
+
+    Attributes:
+        psi: The coupon vector (CNY/kWh, ``Coupons.from_vector`` order).
+        p_kw: Net load per station at ``t*`` (kW, charging positive).
+        gap: Relative gap of the equilibrium (NaN for the static model's MSA).
+        spent: Realised subsidy ``F_bs`` (CNY).
+        grid_feasible: LinDistFlow rows and AC at the operating point hold.
+        vm_min_pu: Minimum AC voltage at the operating point.
+    """
+
+    psi: np.ndarray
+    p_kw: np.ndarray
+    gap: float
+    spent: float
+    grid_feasible: bool
+    vm_min_pu: float
+
+
+@dataclass(frozen=True)
+class RegionSetup:
+    """What every direction of one model shares (picklable, sent to the workers once).
+
+    Attributes:
+        scenario: The coupled scenario.
+        model: ``dynamic`` or ``static``.
+        t_star_min: Minutes from the traffic start to ``t*``.
+        band_min: Coupon band length (minutes from the traffic start).
+        n_bands: Coupon bands.
+        stations: Station names (axes of ``P``).
+        psi_max: Upper bound per coupon coordinate.
+        base: The no-coupon equilibrium.
+        jac: Response model ``dP/dpsi`` (kW per CNY/kWh), ``(J, n_psi)``.
+        spend_rate: Realised spend per unit coupon ``v`` (CNY per CNY/kWh), ``(n_psi,)``.
+        base_shares: Path shares of the no-coupon dynamic equilibrium (warm start).
+        grid_mode: ``enforce`` (a point is accepted only if grid-feasible) or ``report``
+            (every point keeps its grid check as a flag; for feeders that cannot host even
+            the no-coupon equilibrium).
+    """
+
+    scenario: Scenario
+    model: str
+    t_star_min: float
+    band_min: float
+    n_bands: int
+    stations: tuple[str, ...]
+    psi_max: np.ndarray
+    base: Outcome
+    jac: np.ndarray
+    spend_rate: np.ndarray
+    base_shares: list[np.ndarray] | None
+    grid_mode: str = "enforce"
+
+
+WARM_STEP_OFFSET = 8.0  # MSA step offset from a converged start: 9-14 loadings instead of 17-20
+
+
+class Evaluator:
+    """Equilibrium + grid check of coupon vectors for one scenario (rebuilt on each worker)."""
+
+    def __init__(self, scenario: Scenario, model: str, t_star_min: float, band_min: float,
+                 n_bands: int, base_shares: list[np.ndarray] | None = None) -> None:
+        cfg = scenario.traffic
+        if cfg is None or not cfg.stations:
+            raise InputError(f"--scenario: {scenario.name} has no [traffic] section with "
+                             "[[traffic.stations]]; use e.g. --scenario nd_coupled")
+        self.scenario, self.model, self.cfg = scenario, model, cfg
+        self.net: RoadNetwork = build_network(cfg, scenario.base_dir)
+        self.demand: Demand = build_demand(cfg, self.net)
+        self.prices: Prices = build_prices(cfg)
+        self.stations = tuple(st.name for st in cfg.stations)
+        self.t_star_min, self.band_min, self.n_bands = t_star_min, band_min, n_bands
+        self.base_shares = base_shares
+        self.grid: GridModel = build_grid_model(scenario)
+        hz = scenario.horizon
+        k = (minutes_of_day(cfg.start) + t_star_min - hz.start_min) / hz.dt_min
+        self.k_grid = int(np.floor(k + 1e-9)) % hz.n_intervals
+        bus_of = {st.name: st.bus for st in cfg.stations}
+        grid_index = {name: j for j, name in enumerate(self.grid.stations)}
+        missing = [s for s in self.stations if s not in grid_index]
+        if missing:
+            raise InputError(f"traffic.stations: {', '.join(missing)} not among the scenario's "
+                             "[[stations]]; give every traffic station a grid station of the "
+                             f"same name (buses {bus_of})")
+        self.to_grid = np.array([grid_index[s] for s in self.stations])
+
+    def prices_for(self, psi: np.ndarray) -> Prices:
+        """The scenario's prices with the coupon vector ``psi``."""
+        c = Coupons.from_vector(np.asarray(psi, dtype=float), self.stations, self.n_bands,
+                                self.band_min)
+        return dataclasses.replace(self.prices, coupons=c)
+
+    def __call__(self, psi: np.ndarray) -> tuple[Outcome, list[np.ndarray] | None]:
+        """The equilibrium under ``psi``, its net loads at ``t*``, spend and grid check."""
+        prices = self.prices_for(psi)
+        if self.model == "dynamic":
+            warm = self.base_shares is not None
+            res = dynamic_ue(self.net, self.demand, self.cfg.link_model, prices,
+                             self.cfg.target_gap, self.cfg.max_iterations,
+                             step_offset=WARM_STEP_OFFSET if warm else 3.0,
+                             initial_shares=self.base_shares)
+            load = station_net_load_kw(self.net, res.loading, prices, self.t_star_min,
+                                       self.demand.interval_min)
+            p = np.array([load.get(s, 0.0) for s in self.stations])
+            spent = float(sum(subsidy_spent(self.net, res.loading, prices).values()))
+            gap, shares = float(res.relative_gap), res.shares
+        else:
+            sta = static_station_loads(self.net, self.demand, prices, STATIC_INTERVAL_MIN)
+            k = int(self.t_star_min // STATIC_INTERVAL_MIN)
+            p = np.array([sta.p_kw[sta.stations.index(s), k] for s in self.stations])
+            spent, gap, shares = float(sta.subsidy.sum()), float("nan"), None
+        ok, vmin = self.grid_check(p)
+        return Outcome(np.asarray(psi, dtype=float), p, gap, spent, ok, vmin), shares
+
+    def grid_check(self, p_kw: np.ndarray) -> tuple[bool, float]:
+        """LinDistFlow rows of ``t*`` and AC at background + station net loads (unity pf)."""
+        g = self.grid
+        u = np.zeros(len(g.stations))
+        u[self.to_grid] = p_kw
+        sec = g.sec_window(self.k_grid, 1)
+        ldf_ok = bool(np.all(sec.a_p @ u <= sec.b[0] + 1e-6))
+        bg_p, bg_q = g.bg(self.k_grid, 1)
+        p = bg_p.copy()
+        p[0, g.positions] += u
+        res = g.solver.solve(p, bg_q)
+        ac_ok = bool(res.violation(g.limits)[0] < 0)
+        return ldf_ok and ac_ok, float(np.nanmin(res.vm_pu[0]))
+
+
+def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
+          step_per_kwh: float = 0.5, grid_mode: str = "enforce", cluster=None) -> RegionSetup:
+    """Base equilibrium and the finite-difference response model (``1 + n_psi`` equilibria).
+
+    Raises:
+        InputError: ``t*`` outside the traffic period, or ``grid_mode="enforce"`` and the
+            no-coupon equilibrium is already grid-infeasible (nothing could be accepted).
+    """
+    cfg = scenario.traffic
+    if cfg is None:
+        raise InputError(f"--scenario: {scenario.name} has no [traffic] section; use e.g. "
+                         "--scenario nd_coupled")
+    t_rel = (minutes_of_day(t_star) - minutes_of_day(cfg.start)) % 1440
+    if not 0 <= t_rel < cfg.duration_min + 240:
+        raise InputError(f"--time: {t_star} is not within the traffic period starting "
+                         f"{cfg.start}; e.g. --time 18:00")
+    n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))
+    ev = Evaluator(scenario, model, t_rel, band_min, n_bands)
+    base, shares = ev(np.zeros(len(ev.stations) * len(SERVICES) * n_bands))
+    ev.base_shares = shares
+    if grid_mode == "enforce" and not base.grid_feasible:
+        raise InputError(f"--grid enforce: the no-coupon {model} equilibrium at {t_star} puts "
+                         f"{base.p_kw.sum():,.0f} kW on the stations and the feeder does not "
+                         f"hold it (AC v_min {base.vm_min_pu:.3f} p.u. or a LinDistFlow row "
+                         "violated), so no point can be grid-feasible; use --grid report to map "
+                         "the traffic region with every point's grid check as a flag")
+    n_psi = base.psi.size
+    psi_max = np.array([[cfg.charge_price_per_kwh] * n_bands, [cfg.v2g_price_per_kwh] * n_bands]
+                       * len(ev.stations)).ravel()
+    jac = np.zeros((len(ev.stations), n_psi))
+    rate = np.zeros(n_psi)
+    steps = [np.eye(n_psi)[i] * step_per_kwh for i in range(n_psi)]
+    if cluster is None:
+        outs = [ev(e)[0] for e in steps]
+    else:
+        outs = cluster.client.gather(cluster.client.map(
+            _evaluate, [scenario] * n_psi, [model] * n_psi, [t_rel] * n_psi,
+            [band_min] * n_psi, [n_bands] * n_psi, [shares] * n_psi, steps, pure=False))
+    for i, out in enumerate(outs):
+        jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
+        rate[i] = out.spent / step_per_kwh
+    return RegionSetup(scenario, model, t_rel, band_min, n_bands, ev.stations, psi_max, base,
+                       jac, rate, shares, grid_mode)
+
+
+def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
+              shares: list[np.ndarray] | None, psi: np.ndarray) -> Outcome:
+    """Worker task: one equilibrium (finite-difference column)."""
+    return Evaluator(scenario, model, t_rel, band_min, n_bands, shares)(psi)[0]
+
+
+def lp_coupons(direction: np.ndarray, jac: np.ndarray, spend_rate: np.ndarray,
+               psi_max: np.ndarray, budget: float) -> np.ndarray:
+    """``argmin a^T J psi`` s.t. ``v^T psi <= F_max``, ``0 <= psi <= psi_max`` (HiGHS).
+
+    Coordinates that neither cost nor move anything (``v_i = 0`` and ``J_i = 0``) stay at 0.
+    """
+    n = jac.shape[1]
+    cost = direction @ jac
+    upper = np.where((spend_rate <= 0) & (np.abs(jac).sum(0) <= 0), 0.0, psi_max)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, 1
+    lp.col_cost_ = cost.astype(float)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = upper.astype(float)
+    lp.row_lower_ = np.array([-highspy.kHighsInf])
+    lp.row_upper_ = np.array([float(budget)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(n + 1, dtype=np.int32)
+    lp.a_matrix_.index_ = np.zeros(n, dtype=np.int32)
+    lp.a_matrix_.value_ = np.maximum(spend_rate, 1e-9).astype(float)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(n)
+    return np.clip(np.asarray(h.getSolution().col_value), 0.0, upper)
+
+
+@dataclass(frozen=True)
+class BoundaryPoint:
+    """The accepted outcome of one direction and budget, with its search record."""
+
+    direction: np.ndarray
+    budget: float
+    outcome: Outcome
+    evaluations: int
+    runtime_s: float
+    tried: tuple[Outcome, ...] = ()
+
+
+def boundary_point(s: RegionSetup, direction: np.ndarray, budget: float, refine: int = 1,
+                   max_backtracks: int = 6, evaluator: Evaluator | None = None
+                   ) -> BoundaryPoint:
+    """Search of one direction (module docstring, steps 2-4)."""
+    t0 = time.perf_counter()
+    ev = evaluator or Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
+                                s.base_shares)
+    target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
+    a = np.asarray(direction, dtype=float)
+    best, jac, n_eval = s.base, s.jac.copy(), 0
+    tried: list[Outcome] = []
+    for _ in range(1 + refine):
+        proposal = lp_coupons(a, jac, s.spend_rate, s.psi_max, budget)
+        found, seen = _verify(ev, proposal, budget, target, max_backtracks,
+                              s.grid_mode == "enforce")
+        n_eval += len(seen)
+        tried.extend(seen)
+        if found is None:
+            break
+        d_psi, d_p = found.psi - s.base.psi, found.p_kw - s.base.p_kw
+        if d_psi @ d_psi > 0:
+            jac = jac + np.outer(d_p - jac @ d_psi, d_psi) / (d_psi @ d_psi)
+        if a @ found.p_kw < a @ best.p_kw - 1e-9:
+            best = found
+        else:
+            break
+    return BoundaryPoint(a, float(budget), best, n_eval, time.perf_counter() - t0, tuple(tried))
+
+
+def _verify(ev: Evaluator, psi: np.ndarray, budget: float, target_gap: float,
+            max_backtracks: int, need_grid: bool = True
+            ) -> tuple[Outcome | None, list[Outcome]]:
+    """Shrink ``psi`` until its equilibrium is within budget, converged and grid-feasible
+    (the last only if ``need_grid``); also returns every outcome tried.
+    """
+    scale, seen = 1.0, list[Outcome]()
+    if not np.any(psi > 0):
+        return None, seen
+    for _ in range(max_backtracks):
+        out, _ = ev(scale * psi)
+        seen.append(out)
+        if acceptable(out, budget, target_gap, need_grid):
+            return out, seen
+        scale *= 0.95 * budget / out.spent if out.spent > budget else 0.5
+    return None, seen
+
+
+def acceptable(out: Outcome, budget: float, target_gap: float, need_grid: bool) -> bool:
+    """Within budget, converged to the gap (the static model has none) and, if asked,
+    grid-feasible.
+    """
+    converged = not out.gap > target_gap * (1 + 1e-9)  # NaN (static) passes
+    return out.spent <= budget * (1 + 1e-9) and converged and (out.grid_feasible
+                                                                or not need_grid)
+
+
+def realise(s: RegionSetup, psi: np.ndarray, station: int, p_req_kw: float,
+            steps: int = 8) -> Outcome | None:
+    """Cheapest scaling ``c psi`` (``0 < c <= 1``) whose equilibrium has ``P_station >= p_req``.
+
+    Bisection on ``c`` over actual equilibria: the dispatch's "actual subsidy spent" for a tier
+    is the realised spend of the returned outcome (``None``: ``psi`` itself falls short).
+    """
+    ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
+    best, _ = ev(psi)
+    if best.p_kw[station] < p_req_kw:
+        return None
+    lo, hi = 0.0, 1.0
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        out, _ = ev(mid * psi)
+        if out.p_kw[station] >= p_req_kw and (out.grid_feasible or s.grid_mode != "enforce"):
+            hi, best = mid, out
+        else:
+            lo = mid
+    return best

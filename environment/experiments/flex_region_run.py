@@ -1,0 +1,198 @@
+"""The FOR experiment on dask.distributed: directions x budgets as tasks, resumable.
+
+Store (``DIR/<model>/``): ``setup.json`` (the no-coupon equilibrium and the response model,
+computed once) and ``points/<budget>_<k>.json`` per direction ``k`` and budget, each written
+atomically by the worker that found it. ``manifest.json`` holds the fingerprint (scenario,
+model, ``t*``, band, step, refinement, code); ``--resume`` skips the finished points and refuses
+a folder of another experiment. Directions are independent and every point is deterministic
+(no random numbers), so the result does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from environment.experiments.fingerprint import check_resume, code_version
+from environment.experiments.flex_region import (
+    BoundaryPoint,
+    Outcome,
+    RegionSetup,
+    acceptable,
+    boundary_point,
+    setup,
+)
+from environment.experiments.montecarlo import Cluster
+from environment.outputs import write_json
+from flexibility.region import directions
+from scenarios.config import Scenario
+from scenarios.errors import InputError
+
+
+@dataclass(frozen=True)
+class RegionOptions:
+    """What determines every point of a FOR run (the fingerprint)."""
+
+    model: str = "dynamic"
+    t_star: str = "18:00"
+    step_deg: float = 45.0
+    band_min: float = 60.0
+    fd_step_per_kwh: float = 0.5
+    refine: int = 1
+    grid: str = "enforce"
+
+
+def fingerprint(scenario: Scenario, opt: RegionOptions) -> dict[str, str]:
+    """Scenario hash, options and code version."""
+    doc = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, default=str).encode()
+    return {"scenario": hashlib.sha256(doc).hexdigest()[:16], "model": opt.model,
+            "time": opt.t_star, "step_deg": str(opt.step_deg), "band_min": str(opt.band_min),
+            "fd_step_per_kwh": str(opt.fd_step_per_kwh), "refine": str(opt.refine),
+            "grid": opt.grid, "code": code_version()}
+
+
+def _outcome_doc(o: Outcome) -> dict:
+    return {"psi": o.psi.tolist(), "p_kw": o.p_kw.tolist(), "gap": o.gap, "spent": o.spent,
+            "grid_feasible": o.grid_feasible, "vm_min_pu": o.vm_min_pu}
+
+
+def _outcome(doc: dict) -> Outcome:
+    return Outcome(np.asarray(doc["psi"]), np.asarray(doc["p_kw"]), float(doc["gap"]),
+                   float(doc["spent"]), bool(doc["grid_feasible"]), float(doc["vm_min_pu"]))
+
+
+def _setup_doc(s: RegionSetup) -> dict:
+    return {"model": s.model, "t_star_min": s.t_star_min, "band_min": s.band_min,
+            "n_bands": s.n_bands, "stations": list(s.stations), "psi_max": s.psi_max.tolist(),
+            "base": _outcome_doc(s.base), "jac": s.jac.tolist(),
+            "spend_rate": s.spend_rate.tolist(),
+            "base_shares": None if s.base_shares is None else [x.tolist() for x in s.base_shares],
+            "grid_mode": s.grid_mode}
+
+
+def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
+    shares = doc["base_shares"]
+    return RegionSetup(scenario, doc["model"], float(doc["t_star_min"]), float(doc["band_min"]),
+                       int(doc["n_bands"]), tuple(doc["stations"]), np.asarray(doc["psi_max"]),
+                       _outcome(doc["base"]), np.asarray(doc["jac"]),
+                       np.asarray(doc["spend_rate"]),
+                       None if shares is None else [np.asarray(x) for x in shares],
+                       str(doc["grid_mode"]))
+
+
+def point_doc(p: BoundaryPoint, k: int) -> dict:
+    """One finished direction as stored."""
+    return {"k": k, "direction": p.direction.tolist(), "budget": p.budget,
+            "outcome": _outcome_doc(p.outcome), "evaluations": p.evaluations,
+            "runtime_s": p.runtime_s, "tried": [_outcome_doc(o) for o in p.tried]}
+
+
+def _run_point(s: RegionSetup, k: int, direction: np.ndarray, budget: float, refine: int,
+               path: str) -> dict:
+    """Worker task: search one direction and store it atomically."""
+    doc = point_doc(boundary_point(s, direction, budget, refine), k)
+    write_json(Path(path), doc)
+    return doc
+
+
+@dataclass(frozen=True)
+class RegionRun:
+    """Stored results of one model: set-up, directions and the points per budget."""
+
+    setup: RegionSetup
+    directions: np.ndarray
+    points: dict[float, list[dict]]
+    setup_s: float
+    resumed: int
+
+
+def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
+               budgets: list[float], folder: Path, resume: bool = False,
+               progress: bool = True) -> RegionRun:
+    """Compute (or resume) the boundary points of every direction and budget."""
+    import time
+
+    from tqdm import tqdm
+
+    root = Path(folder) / opt.model
+    manifest = root / "manifest.json"
+    fp = fingerprint(scenario, opt)
+    if manifest.is_file():
+        if not resume:
+            raise InputError(f"--out: {folder} already holds a {opt.model} region; add "
+                             "--resume to continue it or choose another folder")
+        check_resume(manifest, fp)
+    write_json(manifest, {"fingerprint": fp})
+    t0 = time.perf_counter()
+    setup_path = root / "setup.json"
+    if setup_path.is_file():
+        s = _setup_from(json.loads(setup_path.read_text()), scenario)
+    else:
+        s = setup(scenario, opt.model, opt.t_star, opt.band_min, opt.fd_step_per_kwh,
+                  opt.grid, cluster)
+        write_json(setup_path, _setup_doc(s))
+    setup_s = time.perf_counter() - t0
+    dirs = directions(len(s.stations), opt.step_deg)
+    todo = []
+    points: dict[float, list[dict]] = {float(b): [] for b in budgets}
+    for b in budgets:
+        for k, a in enumerate(dirs):
+            path = root / "points" / f"{b:g}_{k}.json"
+            if path.is_file():
+                points[float(b)].append(json.loads(path.read_text()))
+            else:
+                todo.append((float(b), k, a, path))
+    resumed = sum(len(v) for v in points.values())
+    bar = tqdm(total=len(todo) + resumed, initial=resumed, desc=f"{opt.model} directions",
+               unit="pt", disable=not progress, leave=False)
+    try:
+        if cluster is None:
+            for b, k, a, path in todo:
+                points[b].append(_run_point(s, k, a, b, opt.refine, str(path)))
+                bar.update()
+        else:
+            from dask.distributed import as_completed
+
+            client = cluster.client
+            s_f = client.scatter(s, broadcast=True, hash=False)
+            futures = [client.submit(_run_point, s_f, k, a, b, opt.refine, str(path),
+                                     key=f"for-{opt.model}-{b:g}-{k}", retries=2, pure=False)
+                       for b, k, a, path in todo]
+            for fut in as_completed(futures):
+                doc = fut.result()
+                points[float(doc["budget"])].append(doc)
+                bar.update()
+    finally:
+        bar.close()
+    for v in points.values():
+        v.sort(key=lambda d: d["k"])
+    return RegionRun(s, dirs, points, setup_s, resumed)
+
+
+def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:
+    """Per budget and direction: the best verified outcome of the whole run, and the budget
+    whose search found it.
+
+    Every equilibrium the run solved (accepted points and the backtracking tries of every
+    direction and budget, and the no-coupon point) is a valid outcome for any budget its
+    realised spend fits, so direction ``a`` of budget ``B`` takes ``argmin a^T P`` over the
+    acceptable ones (:func:`acceptable`). A larger budget's pool contains a smaller one's,
+    so the regions are nested by construction.
+    """
+    s = run.setup
+    target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
+    pool: list[tuple[Outcome, float]] = [(s.base, 0.0)]
+    for b, docs in run.points.items():
+        for d in docs:
+            pool.extend((_outcome(o), b) for o in [d["outcome"], *d.get("tried", [])])
+    out: dict[float, list[tuple[Outcome, float]]] = {}
+    for b in sorted(run.points):
+        ok = [(o, src) for o, src in pool
+              if acceptable(o, b, target, s.grid_mode == "enforce")]
+        p = np.array([o.p_kw for o, _ in ok])
+        out[b] = [ok[int(np.argmin(p @ a))] for a in run.directions]
+    return out

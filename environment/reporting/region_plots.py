@@ -1,0 +1,128 @@
+"""Figures of the flexible operation region: 3-D hulls, volume against budget, DTA against STA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # type: ignore[import-untyped]
+from scipy.spatial import ConvexHull, QhullError
+
+from flexibility.region import Region
+
+VIEWS = ((25.0, -60.0), (15.0, 35.0))  # (elevation, azimuth) of the two viewpoints
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def _draw_region(ax, region: Region, colour: str, label: str) -> None:
+    """Hull facets (full-dimensional), a filled polygon (planar) or the points."""
+    v = region.vertices_mw
+    if region.dimension == 3 and len(v) >= 4:
+        try:
+            hull = ConvexHull(v)
+        except QhullError:
+            hull = None
+        if hull is not None:
+            faces = [v[s] for s in hull.simplices]
+            ax.add_collection3d(Poly3DCollection(faces, alpha=0.18, facecolor=colour,
+                                                 edgecolor=colour, linewidths=0.3))
+    elif region.dimension == 2 and len(v) >= 3:
+        centre = v.mean(axis=0)
+        u, _, vt = np.linalg.svd(v - centre)
+        ang = np.arctan2((v - centre) @ vt[1], (v - centre) @ vt[0])
+        poly = v[np.argsort(ang)]
+        ax.add_collection3d(Poly3DCollection([poly], alpha=0.3, facecolor=colour,
+                                             edgecolor=colour))
+    pts = region.points_mw
+    ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], s=8, color=colour, label=label)
+
+
+def _axes_labels(ax, names: tuple[str, ...]) -> None:
+    ax.set_xlabel(f"{names[0]} (MW)", fontsize=8)
+    ax.set_ylabel(f"{names[1]} (MW)", fontsize=8)
+    ax.set_zlabel(f"{names[2]} (MW)", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def plot_hulls(path: Path, regions: dict[float, Region], names: tuple[str, ...],
+               base_mw: np.ndarray, t_star: str, model: str) -> None:
+    """One row per budget, the hull from two viewpoints, the no-coupon point marked."""
+    budgets = sorted(regions)
+    fig = plt.figure(figsize=(9.0, 3.6 * len(budgets)))
+    every = np.vstack([regions[b].points_mw for b in budgets])
+    lo, hi = every.min(axis=0), every.max(axis=0)
+    pad = 0.05 * np.maximum(hi - lo, 0.1)
+    for i, b in enumerate(budgets):
+        r = regions[b]
+        for j, (elev, azim) in enumerate(VIEWS):
+            ax = fig.add_subplot(len(budgets), 2, 2 * i + j + 1, projection="3d")
+            _draw_region(ax, r, COLOURS[i % len(COLOURS)], f"budget {b:,.0f}")
+            ax.scatter(*base_mw, marker="*", s=80, color="k", label="no coupons")
+            ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+            ax.set_zlim(lo[2] - pad[2], hi[2] + pad[2])
+            ax.view_init(elev, azim)
+            _axes_labels(ax, names)
+            ax.set_title(f"budget {b:,.0f}: {_measure_text(r)}", fontsize=9)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Flexible operation region of the stations' net load at {t_star} "
+                 f"({model} equilibrium)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _measure_text(r: Region) -> str:
+    if r.dimension == 3:
+        return f"volume {r.volume_mw3:.3f} MW³"
+    return f"{r.dimension}-D, measure {r.measure:.3f} {r.measure_unit}"
+
+
+def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str) -> None:
+    """FOR volume against the subsidy budget, one line per model."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for i, (model, vol) in enumerate(volumes.items()):
+        b = sorted(vol)
+        y = [vol[k] for k in b]
+        ax.plot(b, y, marker="o", color=COLOURS[i], label=model)
+        for x, v in zip(b, y, strict=True):
+            ax.annotate(f"{v:.2f}", (x, v), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=8)
+    ax.set_xlabel("subsidy budget F_bs^max (CNY)")
+    ax.set_ylabel("FOR volume (MW³)")
+    ax.set_title(f"Volume of the flexible operation region at {t_star}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_dta_vs_sta(path: Path, dyn: Region, sta: Region, names: tuple[str, ...],
+                    budget: float, t_star: str) -> None:
+    """Both regions in 3-D and their per-axis ranges."""
+    fig = plt.figure(figsize=(10.0, 4.2))
+    ax = fig.add_subplot(1, 2, 1, projection="3d")
+    _draw_region(ax, dyn, "tab:blue", f"dynamic ({dyn.dimension}-D)")
+    _draw_region(ax, sta, "tab:red", f"static ({sta.dimension}-D)")
+    _axes_labels(ax, names)
+    ax.view_init(*VIEWS[0])
+    ax.legend(fontsize=8)
+    ax.set_title(f"budget {budget:,.0f} CNY, t* = {t_star}", fontsize=9)
+    bx = fig.add_subplot(1, 2, 2)
+    x = np.arange(len(names))
+    for off, r, c, lab in ((-0.2, dyn, "tab:blue", "dynamic"), (0.2, sta, "tab:red", "static")):
+        width = r.ranges_mw[:, 1] - r.ranges_mw[:, 0]
+        bx.bar(x + off, width, 0.38, bottom=r.ranges_mw[:, 0], color=c, alpha=0.6,
+               label=f"{lab}: {_measure_text(r)}")
+    bx.set_xticks(x, names)
+    bx.set_ylabel("net load range at t* (MW)")
+    bx.axhline(0.0, color="k", lw=0.6)
+    bx.legend(fontsize=8)
+    bx.grid(axis="y", alpha=0.3)
+    bx.set_title("per-station range")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

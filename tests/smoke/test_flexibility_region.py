@@ -1,0 +1,144 @@
+"""``flexibility-region`` on the coupled Nguyen-Dupuis case (issue 14).
+
+The normal suite runs the static model, coarse (6 directions, 2 budgets), and checks every
+reported point against an independent re-solve of the static equilibrium under the stored
+coupon vector; the dynamic model's coarse run is ``slow``. The feeder of ``nd_coupled`` cannot
+host even the no-coupon equilibrium at 18:00, so ``--grid enforce`` refuses (exit 2) and
+``--grid report`` maps the traffic region with every point flagged (exit 3).
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from environment.cli.main import main
+from scenarios.config import load_scenario
+from traffic.prices import Coupons
+from traffic.scenario import build_demand, build_network, build_prices
+from traffic.static_stations import static_station_loads
+
+COARSE = ["flexibility-region", "--quiet", "--budget", "1000,2000", "--tiers", "1000,2000",
+          "--step-deg", "90", "--refine", "0", "--reserve-mw", "0.15", "--grid", "report"]
+
+
+def _run(tmp_path_factory, model):
+    out = tmp_path_factory.mktemp(f"for_{model}")
+    code = main([*COARSE, "--model", model, "--out", str(out)])
+    s = json.loads((out / "summary.json").read_text())
+    return code, out, s, pd.read_parquet(out / "points.parquet"), \
+        pd.read_parquet(out / "hull.parquet")
+
+
+@pytest.fixture(scope="module")
+def static_run(tmp_path_factory):
+    return _run(tmp_path_factory, "static")
+
+
+def test_a_grid_that_cannot_host_the_base_point_is_reported(static_run, capsys):
+    code, _, s, pts, _ = static_run
+    assert code == s["exit_code"] == 3 and not s["grid"]["valid"]
+    assert s["grid"]["infeasible_points"]["static"] == len(pts) > 0
+    assert not pts.grid_feasible.any() and (pts.vm_min_pu < 0.95).all()
+
+
+def test_points_are_equilibria_of_their_coupons(static_run):
+    """Re-solve the static model under each stored coupon vector: same loads and spend."""
+    _, _, s, pts, _ = static_run
+    sc = load_scenario("nd_coupled")
+    cfg = sc.traffic
+    net = build_network(cfg, sc.base_dir)
+    demand = build_demand(cfg, net)
+    stations = tuple(st.name for st in cfg.stations)
+    psi_cols = [c for c in pts.columns if c.startswith("psi_")]
+    assert len(psi_cols) == 12 and pts.coupons_used.sum() >= 4
+    for _, row in pts[pts.coupons_used].drop_duplicates(psi_cols).iterrows():
+        psi = row[psi_cols].to_numpy(dtype=float)
+        prices = dataclasses.replace(build_prices(cfg),
+                                     coupons=Coupons.from_vector(psi, stations, 2, 60.0))
+        sta = static_station_loads(net, demand, prices, 30.0)
+        k = 2  # 18:00 is the third 30-minute interval after 17:00
+        p_mw = np.array([sta.p_kw[sta.stations.index(st), k] for st in stations]) / 1e3
+        np.testing.assert_allclose(p_mw, row[[f"p_{st}_mw" for st in stations]].to_numpy(
+            dtype=float), atol=1e-9)
+        assert sta.subsidy.sum() == pytest.approx(row.subsidy_spent, rel=1e-9)
+        assert row.subsidy_spent <= row.budget + 1e-6
+
+
+def test_regions_nested_flat_and_containing_their_points(static_run):
+    code, out, s, pts, hull = static_run
+    doc = s["models"]["static"]
+    assert doc["directions"] == 6 and doc["coupon_coordinates"] == 12
+    stations = doc["stations"]
+    # the static model redistributes a fixed total of users; only the port caps (V2G users
+    # beyond a station's ports inject nothing) let the total move: a thin region
+    for reg in doc["budgets"].values():
+        widths = [hi - lo for lo, hi in reg["range_mw"].values()]
+        assert reg["dimension"] == 2 or reg["thickness_mw"] < 0.5 * min(widths)
+    cols = [f"p_{st}_mw" for st in stations]
+    for b, h in hull.groupby("budget"):
+        a = h[[f"a_{st}" for st in stations]].to_numpy()
+        rhs = h.b_mw.to_numpy()[:, None] + 1e-6
+        for b_small in [x for x in pts.budget.unique() if x <= b]:
+            p = pts[pts.budget == b_small][cols].to_numpy()
+            assert np.all(a @ p.T <= rhs), f"budget {b_small} point outside the {b} region"
+    for png in ("hulls_static.png", "volume_vs_budget.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_validation_dispatch(static_run):
+    _, _, s, _, _ = static_run
+    v = s["validation"]
+    assert v["requirement_mw"] > 0
+    assert v["chosen_tier"] is not None
+    assert v["inside_chosen_tier"] and all(v["outside_cheaper_tiers"].values())
+    assert v["actual_subsidy_spent"] is None or v["actual_subsidy_spent"] <= \
+        v["chosen_tier"] + 1e-6
+
+
+def test_resume_adds_nothing(static_run):
+    _, out, _, pts, _ = static_run
+    assert main([*COARSE, "--model", "static", "--out", str(out), "--resume"]) == 3
+    again = pd.read_parquet(out / "points.parquet")
+    pd.testing.assert_frame_equal(pts.drop(columns="runtime_s"),
+                                  again.drop(columns="runtime_s"))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--budget", "0,1000"], "--budget"),
+    (["--time", "03:00"], "--time"),
+    (["--time", "25:99"], "--time"),
+    (["--scenario", "paper"], "--scenario"),
+    (["--step-deg", "50"], "--step-deg"),
+    (["--tiers", "3000"], "--tiers"),
+])
+def test_bad_input_is_one_line_exit_2(extra, message, tmp_path, capsys):
+    args = [a for a in COARSE]
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    assert main([*args, "--model", "static", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_enforce_refuses_a_feeder_that_cannot_host_the_base_point(tmp_path, capsys):
+    args = [a if a != "report" else "enforce" for a in COARSE]
+    assert main([*args, "--model", "static", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--grid enforce" in err and "--grid report" in err
+
+
+@pytest.mark.slow
+def test_dynamic_coarse_run(tmp_path_factory):
+    """Dynamic UE (several minutes): spend within budget, gap met, nested regions, 3-D."""
+    code, out, s, pts, hull = _run(tmp_path_factory, "dynamic")
+    assert code == 3
+    assert (pts.subsidy_spent <= pts.budget + 1e-6).all() and (pts.gap <= 0.01 + 1e-12).all()
+    doc = s["models"]["dynamic"]
+    assert doc["budgets"]["2000"]["measure"] >= doc["budgets"]["1000"]["measure"] - 1e-9
+    assert doc["budgets"]["2000"]["dimension"] == 3
