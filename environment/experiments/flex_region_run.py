@@ -180,8 +180,10 @@ def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:
     Every equilibrium the run solved (accepted points and the backtracking tries of every
     direction and budget, and the no-coupon point) is a valid outcome for any budget its
     realised spend fits, so direction ``a`` of budget ``B`` takes ``argmin a^T P`` over the
-    acceptable ones (:func:`acceptable`). A larger budget's pool contains a smaller one's,
-    so the regions are nested by construction.
+    acceptable ones (:func:`acceptable`). A larger budget's pool contains a smaller one's, so
+    its point in every probed direction is at least as far out; the hulls are nested up to the
+    direction resolution (a smaller budget's point may lie outside the larger hull between two
+    probed directions) and the flatness tolerance.
     """
     s = run.setup
     target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01

@@ -1,0 +1,284 @@
+"""The FOR method (issue 14) against exhaustive enumeration of coupons on a tiny network.
+
+Network (built by hand, the way ``traffic.scenario.build_network`` builds station links):
+three origins 11, 12, 13 send 60 veh/h each for 30 min to destination 2 through station A
+(node 3) or station B (node 4); 50 % of the vehicles are charging users, 30 % V2G users. Each
+station has a charging and a V2G link (access 1 min, 10 min service, 50 ports: never a queue)
+and a dummy link back to the road; the roads have ample capacity. Every user therefore pays
+its free-flow generalized cost and the equilibrium is all-or-nothing per group: origin 11 is
+3 min faster via A, 12 is 7 min faster via B, 13 is 11 min faster via A. A user switches
+station when the coupon difference beats that time (0.5 CNY/min): charging (10 kWh) at 0.15,
+0.35, 0.55 CNY/kWh, V2G (6.7 kWh) at 0.225, 0.525, 0.825 CNY/kWh - never on a grid level, so
+no knife edge. The routes reach the stations at different times, so the net loads at
+``t* = 20 min`` (averaged over 10 min) span a 2-D set, not just the line ``P_A + P_B = const``.
+
+Because the equilibrium is unique and reached exactly (cold start, relative gap 0), ``P(psi)``
+is an exact function and the oracle needs no equilibrium tolerance.
+
+* Method under test: ``setup``'s steps by hand (no-coupon equilibrium, one-sided differences
+  with step 0.5 CNY/kWh), ``boundary_point`` with a stand-in evaluator (no grid), the run's
+  pooling ``best_points`` and the report's ``regions`` (``convex_region`` with ``FLAT_TOL``).
+* Oracle: every coupon vector with each coordinate in ``LEVELS`` (6^4 = 1296 equilibria);
+  those within budget are the enumerated outcomes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from environment.experiments.flex_region import (
+    WARM_STEP_OFFSET,
+    Outcome,
+    RegionSetup,
+    boundary_point,
+)
+from environment.experiments.flex_region_run import RegionRun, best_points, point_doc
+from environment.reporting.region_report import FLAT_TOL, region_points_mw, regions
+from flexibility.region import Region, directions
+from traffic.assignment import Demand, dynamic_ue
+from traffic.network import Link, RoadNetwork
+from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
+
+STATIONS = ("A", "B")
+NODE = {"A": 3, "B": 4}
+DEST = 2
+ROADS = ((11, 3, 8.0), (11, 4, 11.0), (12, 3, 18.0), (12, 4, 11.0), (13, 3, 9.0),
+         (13, 4, 20.0), (3, DEST, 5.0), (4, DEST, 5.0))  # (from, to, free-flow min)
+RATE_VEH_H, DURATION_MIN, INTERVAL_MIN = 60.0, 30.0, 10.0
+SERVICE_MIN, PORTS = 10.0, 50
+T_STAR_MIN, BAND_MIN, N_BANDS = 20.0, 30.0, 1
+TARGET_GAP, MAX_ITER = 0.01, 60
+FD_STEP = 0.5  # CNY/kWh, the experiment's default fd_step_per_kwh
+LEVELS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)  # CNY/kWh per coordinate
+BUDGETS = (100.0, 250.0)  # CNY
+EXACT_KW = 1e-6  # exact equilibria: outcomes agree to rounding
+N_PSI = len(STATIONS) * 2 * N_BANDS
+
+
+def tiny_network() -> tuple[RoadNetwork, Demand]:
+    """The network and demand of the module docstring."""
+    links = [Link(i + 1, u, v, t, 3000.0) for i, (u, v, t) in enumerate(ROADS)]
+    for j, name in enumerate(STATIONS):
+        x, n = 1000 + j, len(links)
+        links.append(Link(n + 1, NODE[name], x, 1.0, 0.0, kind="charge", ports=PORTS,
+                          service_min=SERVICE_MIN, station=name, bus=1))
+        links.append(Link(n + 2, NODE[name], x, 1.0, 0.0, kind="v2g", ports=PORTS,
+                          service_min=SERVICE_MIN, station=name, bus=1))
+        links.append(Link(n + 3, x, NODE[name], 0.0, 0.0, kind="dummy", station=name))
+    od = {(o, DEST): RATE_VEH_H for o in (11, 12, 13)}
+    return (RoadNetwork("tiny-two-stations", tuple(links), od),
+            Demand(od, DURATION_MIN, INTERVAL_MIN, (), 0.5, 0.3, 1))
+
+
+def prices_for(psi: np.ndarray) -> Prices:
+    return dataclasses.replace(Prices(), coupons=Coupons.from_vector(
+        np.asarray(psi, dtype=float), STATIONS, N_BANDS, BAND_MIN))
+
+
+class TinyEvaluator:
+    """Stand-in for ``flex_region.Evaluator``: equilibrium, net loads at ``t*`` and spend, no
+    grid (every point grid-feasible). Cold start, so each call gives the exact equilibrium."""
+
+    def __init__(self) -> None:
+        self.net, self.demand = tiny_network()
+        self.calls = 0
+
+    def __call__(self, psi: np.ndarray) -> tuple[Outcome, list[np.ndarray]]:
+        self.calls += 1
+        psi = np.asarray(psi, dtype=float)
+        prices = prices_for(psi)
+        res = dynamic_ue(self.net, self.demand, "queue", prices, TARGET_GAP, MAX_ITER)
+        load = station_net_load_kw(self.net, res.loading, prices, T_STAR_MIN, INTERVAL_MIN)
+        p = np.array([load[s] for s in STATIONS])
+        spent = float(sum(subsidy_spent(self.net, res.loading, prices).values()))
+        return Outcome(psi, p, float(res.relative_gap), spent, True, 1.0), res.shares
+
+
+@pytest.fixture(scope="module")
+def method():
+    """The FOR method on the tiny network: set-up by finite differences, every direction and
+    budget by ``boundary_point`` (refine 1, the default), pooled and hulled as reported."""
+    ev = TinyEvaluator()
+    base, shares = ev(np.zeros(N_PSI))
+    jac, rate = np.zeros((len(STATIONS), N_PSI)), np.zeros(N_PSI)
+    for i in range(N_PSI):
+        out, _ = ev(np.eye(N_PSI)[i] * FD_STEP)
+        jac[:, i] = (out.p_kw - base.p_kw) / FD_STEP
+        rate[i] = out.spent / FD_STEP
+    prices = Prices()
+    psi_max = np.array([[prices.charge_price_per_kwh] * N_BANDS,
+                        [prices.v2g_price_per_kwh] * N_BANDS] * len(STATIONS)).ravel()
+    scenario = SimpleNamespace(traffic=SimpleNamespace(target_gap=TARGET_GAP))
+    s = RegionSetup(scenario, "dynamic", T_STAR_MIN, BAND_MIN, N_BANDS, STATIONS, psi_max, base,
+                    jac, rate, shares, "enforce")
+    dirs = directions(2, 45.0)
+    points = {b: [point_doc(boundary_point(s, a, b, refine=1, evaluator=ev), k)
+                  for k, a in enumerate(dirs)] for b in BUDGETS}
+    run = RegionRun(s, dirs, points, 0.0, 0)
+    return SimpleNamespace(run=run, regions=regions(run), best=best_points(run), dirs=dirs,
+                           calls=ev.calls)
+
+
+@pytest.fixture(scope="module")
+def enumerated():
+    """Every coupon vector of the grid and its equilibrium outcome."""
+    ev = TinyEvaluator()
+    outs = [ev(np.array(psi))[0] for psi in itertools.product(LEVELS, repeat=N_PSI)]
+    return SimpleNamespace(outcomes=outs, p_kw=np.array([o.p_kw for o in outs]),
+                           spent=np.array([o.spent for o in outs]),
+                           gap=np.array([o.gap for o in outs]))
+
+
+def within(enumerated, budget: float) -> np.ndarray:
+    return enumerated.spent <= budget * (1 + 1e-9)
+
+
+def dist_to_hull(p: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Euclidean distance of 2-D points to ``conv(vertices)`` (ordered polygon, a segment or a
+    point): 0 inside, else the distance to the nearest edge."""
+    v = np.asarray(vertices, dtype=float)
+    p = np.atleast_2d(p)
+    if len(v) == 1:
+        return np.linalg.norm(p - v[0], axis=1)
+    edges = [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+    d = np.full(len(p), np.inf)
+    for a, b in edges:
+        ab = b - a
+        t = np.clip(((p - a) @ ab) / max(ab @ ab, 1e-300), 0.0, 1.0)
+        d = np.minimum(d, np.linalg.norm(p - (a + t[:, None] * ab), axis=1))
+    if len(v) >= 3:  # inside the (counter-clockwise) polygon: all edge cross products >= 0
+        cross = np.stack([(b - a)[0] * (p[:, 1] - a[1]) - (b - a)[1] * (p[:, 0] - a[0])
+                          for a, b in edges])
+        d[np.all(cross >= -1e-12, axis=0)] = 0.0
+    return d
+
+
+def resolution_mw(region: Region, dirs: np.ndarray) -> float:
+    """How far outside ``region`` a point can lie although no probed direction finds a better
+    one: the largest distance of a corner of the outer polygon ``{p : a_k p >= min_v a_k v}``
+    (the supporting lines of the probed directions; consecutive ones meet at a corner)."""
+    v = region.vertices_mw
+    m = (v @ dirs.T).min(axis=0)
+    corners = [np.linalg.solve(np.vstack([dirs[k], dirs[(k + 1) % len(dirs)]]),
+                               [m[k], m[(k + 1) % len(dirs)]]) for k in range(len(dirs))]
+    return float(dist_to_hull(np.array(corners), v).max())
+
+
+def test_oracle_equilibria_are_exact(enumerated):
+    """Gap 0 everywhere: the enumerated outcomes are exact, so comparisons use ``EXACT_KW``."""
+    assert len(enumerated.outcomes) == len(LEVELS) ** N_PSI
+    assert float(enumerated.gap.max()) == 0.0
+    for b in BUDGETS:  # every budget leaves several distinct outcomes to compare against
+        assert len(np.unique(enumerated.p_kw[within(enumerated, b)], axis=0)) >= 3
+
+
+def test_method_points_are_within_budget(method):
+    for b in BUDGETS:
+        for o, _ in method.best[b]:
+            assert o.spent <= b * (1 + 1e-9) and o.gap <= TARGET_GAP
+
+
+def test_support_in_every_direction_matches_enumeration(method, enumerated):
+    """(a), sharp form: for each probed direction ``a`` the method's ``min a.P`` is at most the
+    best enumerated outcome within budget (the enumeration cannot beat it)."""
+    for b in BUDGETS:
+        p = enumerated.p_kw[within(enumerated, b)]
+        for k, a in enumerate(method.dirs):
+            got = float(a @ method.best[b][k][0].p_kw)
+            best = float((p @ a).min())
+            assert got <= best + EXACT_KW, (b, k, a, got, best)
+
+
+def test_hull_contains_enumerated_outcomes(method, enumerated):
+    """(a) as containment. Tolerance, per budget: the larger of
+
+    * the resolution of the probed directions (``resolution_mw``): a vertex of the true region
+      exposed only between two probes can lie outside the hull of the support points by up to
+      the distance of the outer polygon's corners - no 8-direction method resolves less; and
+    * the reported region's flattening tolerance ``FLAT_TOL * max(1, max|P|)`` (a set thinner
+      than that is hulled in its affine hull: points off the line by less than it are in).
+    """
+    for b in BUDGETS:
+        reg = method.regions[b]
+        q = enumerated.p_kw[within(enumerated, b)] / 1e3
+        tol = max(resolution_mw(reg, method.dirs), FLAT_TOL * max(1.0, np.abs(reg.points_mw).max()))
+        d = dist_to_hull(q, reg.vertices_mw)
+        assert d.max() <= tol + 1e-12, (b, d.max() * 1e3, tol * 1e3, q[np.argmax(d)] * 1e3)
+        assert reg.contains(q, tol).all()
+
+
+def test_hull_vertices_are_equilibrium_outcomes(method):
+    """(b) Every vertex of every region is the equilibrium of its coupon vector: re-solved
+    from a fresh network, net load and spend counted trip by trip here."""
+    for b in BUDGETS:
+        reg = method.regions[b]
+        pool = [method.run.setup.base] + [o for o, _ in method.best[b]]
+        pts = region_points_mw(method.run, b)
+        assert len(pts) == len(pool)
+        for vtx in reg.vertices_mw:
+            i = int(np.flatnonzero(np.all(pts == vtx, axis=1))[0])
+            psi = pool[i].psi
+            net, demand = tiny_network()
+            prices = prices_for(psi)
+            res = dynamic_ue(net, demand, "queue", prices, TARGET_GAP, MAX_ITER)
+            assert res.relative_gap <= TARGET_GAP
+            p = {s: 0.0 for s in STATIONS}
+            spent = 0.0
+            ld = res.loading
+            for tr in ld.trips:
+                for a in tr.path:
+                    ln = net.links[a]
+                    if ln.kind not in ("charge", "v2g"):
+                        continue
+                    rec = np.flatnonzero((ld.vid == tr.vid) & (ld.link == a))
+                    assert rec.size == 1
+                    end = float(ld.exit_min[rec[0]])
+                    start = end - ln.service_min
+                    overlap = max(0.0, min(end, T_STAR_MIN + INTERVAL_MIN) - max(start, T_STAR_MIN))
+                    power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
+                    p[ln.station] += power * overlap / INTERVAL_MIN
+                    j = STATIONS.index(ln.station)
+                    coupon = psi[j * 2 + (0 if ln.kind == "charge" else 1)]
+                    spent += coupon * abs(power) * ln.service_min / 60.0
+            got = np.array([p[s] for s in STATIONS]) / 1e3
+            np.testing.assert_allclose(got, vtx, rtol=0, atol=EXACT_KW / 1e3)
+            assert spent <= b * (1 + 1e-9)
+            assert spent == pytest.approx(pool[i].spent, rel=1e-12, abs=1e-9)
+
+
+def test_regions_grow_with_the_budget(method):
+    """(c) The larger budget's region contains every point of the smaller one: exactly when
+    it is full-dimensional, else up to its flattening tolerance (points off its line by less
+    than ``FLAT_TOL * max(1, max|P|)`` count as in)."""
+    for small, large in itertools.pairwise(sorted(BUDGETS)):
+        pts = region_points_mw(method.run, small)
+        reg = method.regions[large]
+        tol = EXACT_KW / 1e3 if reg.dimension == reg.n_dim else \
+            FLAT_TOL * max(1.0, np.abs(reg.points_mw).max())
+        assert reg.contains(pts, tol).all()
+        assert dist_to_hull(pts, reg.vertices_mw).max() <= tol
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Evaluator's warm start (base shares, WARM_STEP_OFFSET) stops inside the 1 % gap before "
+    "the coupon's response is realised: psi = 0.5 CNY/kWh charging coupon at A gives "
+    "P = (521, 5) kW at gap 0.0084 (accepted) instead of the exact equilibrium (563, -106) kW, "
+    "and 1.0 CNY/kWh does not converge in 60 iterations (gap 0.018)"))
+def test_warm_started_evaluation_reaches_the_equilibrium():
+    """``flex_region.Evaluator`` re-solves every coupon vector warm-started from the no-coupon
+    shares; on this network that start should give the same (unique) equilibrium."""
+    ev = TinyEvaluator()
+    _, shares = ev(np.zeros(N_PSI))
+    psi = np.array([0.5, 0.0, 0.0, 0.0])
+    exact, _ = ev(psi)
+    prices = prices_for(psi)
+    res = dynamic_ue(ev.net, ev.demand, "queue", prices, TARGET_GAP, MAX_ITER,
+                     step_offset=WARM_STEP_OFFSET, initial_shares=shares)
+    load = station_net_load_kw(ev.net, res.loading, prices, T_STAR_MIN, INTERVAL_MIN)
+    assert res.relative_gap <= TARGET_GAP
+    np.testing.assert_allclose([load[s] for s in STATIONS], exact.p_kw, rtol=0, atol=EXACT_KW)
