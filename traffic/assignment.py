@@ -255,12 +255,12 @@ def path_time(tau, path: tuple[int, ...], depart: float) -> float:
 def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue",
                prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
                k_paths: int = 4, step_offset: float = 3.0, callback=None,
-               initial_shares: list[np.ndarray] | None = None) -> AssignmentResult:
+               initial_shares: list[np.ndarray | None] | None = None) -> AssignmentResult:
     """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring).
 
     Regular users travel in platoons of ``demand.platoon_veh`` vehicles (1: individually).
     ``initial_shares`` (e.g. the ``shares`` of an earlier equilibrium of the same network and
-    demand) replaces the default start. Band coupons (``prices.coupons``) are charged by the
+    demand) replaces the default start; a ``None`` entry keeps a group's default start. Band coupons (``prices.coupons``) are charged by the
     departure interval's start, so their ``band_min`` must be a multiple of the interval.
     """
     if demand.platoon_veh < 1 or demand.platoon_veh != int(demand.platoon_veh):
@@ -355,13 +355,14 @@ def _check_bands(prices: Prices, interval_min: float) -> None:
                              f"the demand interval {interval_min} min")
 
 
-def _warm_start(default: list[np.ndarray], given: list[np.ndarray]) -> list[np.ndarray]:
-    """``given`` shares (copied) after checking they fit the groups' path sets."""
-    if len(given) != len(default) or any(np.shape(g) != d.shape
+def _warm_start(default: list[np.ndarray], given: list[np.ndarray | None]) -> list[np.ndarray]:
+    """``given`` shares (copied; ``None``: the default) after checking they fit the groups."""
+    if len(given) != len(default) or any(g is not None and np.shape(g) != d.shape
                                          for g, d in zip(given, default, strict=True)):
         raise ValueError("initial_shares do not match the groups and path sets of this "
                          "network and demand")
-    return [np.asarray(g, dtype=float).copy() for g in given]
+    return [d if g is None else np.asarray(g, dtype=float).copy()
+            for g, d in zip(given, default, strict=True)]
 
 
 def _inflow_table(net: RoadNetwork, ld: Loading, interval_min: float) -> np.ndarray:

@@ -107,18 +107,27 @@ class RegionSetup:
     base: Outcome
     jac: np.ndarray
     spend_rate: np.ndarray
-    base_shares: list[np.ndarray] | None
+    base_shares: list[np.ndarray | None] | None
     grid_mode: str = "enforce"
 
 
 WARM_STEP_OFFSET = 8.0  # MSA step offset from a converged start: 9-14 loadings instead of 17-20
 
 
+def warm_shares(groups, shares: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Start of a coupon evaluation: the regular users' shares of the no-coupon equilibrium;
+    station users (whose costs the coupons change) start from their default, the
+    coupon-aware cheapest free-flow path. Starting them from the no-coupon split instead
+    stops inside the 1 % gap before their response is realised (the gap is relative to all
+    users' travel time): tests/verification/test_region_enumeration.py shows both."""
+    return [s if g.user == "regular" else None for g, s in zip(groups, shares, strict=True)]
+
+
 class Evaluator:
     """Equilibrium + grid check of coupon vectors for one scenario (rebuilt on each worker)."""
 
     def __init__(self, scenario: Scenario, model: str, t_star_min: float, band_min: float,
-                 n_bands: int, base_shares: list[np.ndarray] | None = None) -> None:
+                 n_bands: int, base_shares: list[np.ndarray | None] | None = None) -> None:
         cfg = scenario.traffic
         if cfg is None or not cfg.stations:
             raise InputError(f"--scenario: {scenario.name} has no [traffic] section with "
@@ -149,7 +158,7 @@ class Evaluator:
                                 self.band_min)
         return dataclasses.replace(self.prices, coupons=c)
 
-    def __call__(self, psi: np.ndarray) -> tuple[Outcome, list[np.ndarray] | None]:
+    def __call__(self, psi: np.ndarray) -> tuple[Outcome, list[np.ndarray | None] | None]:
         """The equilibrium under ``psi``, its net loads at ``t*``, spend and grid check."""
         prices = self.prices_for(psi)
         if self.model == "dynamic":
@@ -162,7 +171,7 @@ class Evaluator:
                                        self.demand.interval_min)
             p = np.array([load.get(s, 0.0) for s in self.stations])
             spent = float(sum(subsidy_spent(self.net, res.loading, prices).values()))
-            gap, shares = float(res.relative_gap), res.shares
+            gap, shares = float(res.relative_gap), warm_shares(res.groups, res.shares)
         else:
             sta = static_station_loads(self.net, self.demand, prices, STATIC_INTERVAL_MIN)
             k = int(self.t_star_min // STATIC_INTERVAL_MIN)
@@ -232,7 +241,7 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
 
 
 def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
-              shares: list[np.ndarray] | None, psi: np.ndarray) -> Outcome:
+              shares: list[np.ndarray | None] | None, psi: np.ndarray) -> Outcome:
     """Worker task: one equilibrium (finite-difference column)."""
     return Evaluator(scenario, model, t_rel, band_min, n_bands, shares)(psi)[0]
 

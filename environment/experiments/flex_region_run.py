@@ -70,7 +70,8 @@ def _setup_doc(s: RegionSetup) -> dict:
             "n_bands": s.n_bands, "stations": list(s.stations), "psi_max": s.psi_max.tolist(),
             "base": _outcome_doc(s.base), "jac": s.jac.tolist(),
             "spend_rate": s.spend_rate.tolist(),
-            "base_shares": None if s.base_shares is None else [x.tolist() for x in s.base_shares],
+            "base_shares": None if s.base_shares is None else [
+                None if x is None else x.tolist() for x in s.base_shares],
             "grid_mode": s.grid_mode}
 
 
@@ -80,7 +81,7 @@ def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
                        int(doc["n_bands"]), tuple(doc["stations"]), np.asarray(doc["psi_max"]),
                        _outcome(doc["base"]), np.asarray(doc["jac"]),
                        np.asarray(doc["spend_rate"]),
-                       None if shares is None else [np.asarray(x) for x in shares],
+                       None if shares is None else [None if x is None else np.asarray(x) for x in shares],
                        str(doc["grid_mode"]))
 
 

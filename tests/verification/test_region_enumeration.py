@@ -33,6 +33,7 @@ import pytest
 
 from environment.experiments.flex_region import (
     WARM_STEP_OFFSET,
+    warm_shares,
     Outcome,
     RegionSetup,
     boundary_point,
@@ -264,21 +265,22 @@ def test_regions_grow_with_the_budget(method):
         assert dist_to_hull(pts, reg.vertices_mw).max() <= tol
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Evaluator's warm start (base shares, WARM_STEP_OFFSET) stops inside the 1 % gap before "
-    "the coupon's response is realised: psi = 0.5 CNY/kWh charging coupon at A gives "
-    "P = (521, 5) kW at gap 0.0084 (accepted) instead of the exact equilibrium (563, -106) kW, "
-    "and 1.0 CNY/kWh does not converge in 60 iterations (gap 0.018)"))
-def test_warm_started_evaluation_reaches_the_equilibrium():
-    """``flex_region.Evaluator`` re-solves every coupon vector warm-started from the no-coupon
-    shares; on this network that start should give the same (unique) equilibrium."""
+@pytest.mark.parametrize("psi_a", [0.5, 1.0])
+def test_warm_started_evaluation_reaches_the_equilibrium(psi_a):
+    """``flex_region.Evaluator`` re-solves every coupon vector from ``warm_shares`` (regular
+    users from the no-coupon split, station users from their coupon-aware default) with
+    ``WARM_STEP_OFFSET``; on this network that start must give the exact (unique) equilibrium.
+    Starting the station users from the no-coupon split too stopped at P = (521, 5) kW inside
+    the 1 % gap for 0.5 CNY/kWh (exact: (563, -106) kW) and did not converge for 1.0."""
     ev = TinyEvaluator()
-    _, shares = ev(np.zeros(N_PSI))
-    psi = np.array([0.5, 0.0, 0.0, 0.0])
+    base = dynamic_ue(ev.net, ev.demand, "queue", prices_for(np.zeros(N_PSI)), TARGET_GAP,
+                      MAX_ITER)
+    psi = np.array([psi_a, 0.0, 0.0, 0.0])
     exact, _ = ev(psi)
     prices = prices_for(psi)
     res = dynamic_ue(ev.net, ev.demand, "queue", prices, TARGET_GAP, MAX_ITER,
-                     step_offset=WARM_STEP_OFFSET, initial_shares=shares)
+                     step_offset=WARM_STEP_OFFSET,
+                     initial_shares=warm_shares(base.groups, base.shares))
     load = station_net_load_kw(ev.net, res.loading, prices, T_STAR_MIN, INTERVAL_MIN)
     assert res.relative_gap <= TARGET_GAP
     np.testing.assert_allclose([load[s] for s in STATIONS], exact.p_kw, rtol=0, atol=EXACT_KW)
