@@ -51,8 +51,11 @@ def add_parser(sub) -> None:
                    help="enforce: a point counts only if grid-feasible (LinDistFlow rows and "
                         "AC at t*); report: keep every equilibrium and flag its grid check "
                         "(the run then exits 3 if any reported point is infeasible)")
-    f.add_argument("--refine", type=int, default=1,
-                   help="Broyden refinement steps per direction (default 1)")
+    f.add_argument("--refine", type=int, default=0,
+                   help="Broyden refinement steps per direction (default 0: the directions "
+                        "that propose the same coupons share one verification, and every "
+                        "verified equilibrium is pooled; >0 searches each direction on its "
+                        "own with that many secant updates of the response model)")
     f.add_argument("--tiers", default="1000,2000,4000",
                    help="subsidy tiers of the validation dispatch (must be among --budget)")
     f.add_argument("--reserve-mw", type=float, default=5.0,

@@ -316,6 +316,16 @@ def boundary_point(s: RegionSetup, direction: np.ndarray, budget: float, refine:
     return BoundaryPoint(a, float(budget), best, n_eval, time.perf_counter() - t0, tuple(tried))
 
 
+def verify_proposal(s: RegionSetup, psi: np.ndarray, budget: float, max_backtracks: int = 6,
+                    evaluator: Evaluator | None = None) -> tuple[Outcome | None, list[Outcome]]:
+    """Step 3 alone for one LP proposal (shared by every direction that proposes it)."""
+    ev = evaluator or Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
+                                s.base_shares)
+    target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
+    return _verify(ev, np.asarray(psi, dtype=float), budget, target, max_backtracks,
+                   s.grid_mode == "enforce")
+
+
 def _verify(ev: Evaluator, psi: np.ndarray, budget: float, target_gap: float,
             max_backtracks: int, need_grid: bool = True
             ) -> tuple[Outcome | None, list[Outcome]]:

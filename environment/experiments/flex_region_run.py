@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ from environment.experiments.flex_region import (
     RegionSetup,
     acceptable,
     boundary_point,
+    lp_coupons,
     setup,
+    verify_proposal,
 )
 from environment.experiments.montecarlo import Cluster
 from environment.outputs import write_json
@@ -42,7 +45,7 @@ class RegionOptions:
     step_deg: float = 45.0
     band_min: float = 60.0
     fd_step_per_kwh: float = 0.5
-    refine: int = 1
+    refine: int = 0
     grid: str = "enforce"
 
 
@@ -115,8 +118,6 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
                budgets: list[float], folder: Path, resume: bool = False,
                progress: bool = True) -> RegionRun:
     """Compute (or resume) the boundary points of every direction and budget."""
-    import time
-
     from tqdm import tqdm
 
     root = Path(folder) / opt.model
@@ -148,6 +149,8 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
             else:
                 todo.append((float(b), k, a, path))
     resumed = sum(len(v) for v in points.values())
+    if opt.refine == 0 and todo:
+        return _run_shared(cluster, s, dirs, todo, points, setup_s, resumed, progress)
     bar = tqdm(total=len(todo) + resumed, initial=resumed, desc=f"{opt.model} directions",
                unit="pt", disable=not progress, leave=False)
     try:
@@ -167,6 +170,68 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
                 doc = fut.result()
                 points[float(doc["budget"])].append(doc)
                 bar.update()
+    finally:
+        bar.close()
+    for v in points.values():
+        v.sort(key=lambda d: d["k"])
+    return RegionRun(s, dirs, points, setup_s, resumed)
+
+
+def _proposal_key(psi: np.ndarray) -> str:
+    return hashlib.sha256(np.round(psi, 12).tobytes()).hexdigest()[:16]
+
+
+def _run_search(s: RegionSetup, psi: np.ndarray, budget: float) -> dict:
+    """Worker task: verify one LP proposal (step 3) and return every outcome tried."""
+    t0 = time.perf_counter()
+    found, seen = verify_proposal(s, psi, budget)
+    return {"found": None if found is None else _outcome_doc(found),
+            "tried": [_outcome_doc(o) for o in seen], "runtime_s": time.perf_counter() - t0}
+
+
+def _run_shared(cluster: Cluster | None, s: RegionSetup, dirs: np.ndarray, todo: list,
+                points: dict[float, list[dict]], setup_s: float, resumed: int,
+                progress: bool) -> RegionRun:
+    """``refine = 0``: the LP proposal of a direction depends only on the direction's best
+    coupon coordinate, so many directions share one; each distinct (budget, proposal) is
+    verified once and its result written for every direction that proposed it."""
+    from tqdm import tqdm
+
+    jobs: dict[tuple[float, str], tuple[np.ndarray, list]] = {}
+    for b, k, a, path in todo:
+        psi = lp_coupons(a, s.jac, s.spend_rate, s.psi_max, b)
+        jobs.setdefault((b, _proposal_key(psi)), (psi, []))[1].append((k, a, path))
+    bar = tqdm(total=len(jobs), desc=f"{s.model} proposals", unit="eq", disable=not progress,
+               leave=False)
+
+    def store(b: float, res: dict, members: list) -> None:
+        found = res["found"]
+        for i, (k, a, path) in enumerate(members):
+            out = found if found is not None and np.dot(a, found["p_kw"]) < np.dot(
+                a, s.base.p_kw) - 1e-9 else _outcome_doc(s.base)
+            doc = {"k": k, "direction": np.asarray(a).tolist(), "budget": b, "outcome": out,
+                   "evaluations": len(res["tried"]) if i == 0 else 0,
+                   "runtime_s": res["runtime_s"] if i == 0 else 0.0,
+                   "tried": res["tried"] if i == 0 else []}
+            write_json(Path(path), doc)
+            points[b].append(doc)
+        bar.update()
+
+    try:
+        if cluster is None:
+            for (b, _), (psi, members) in jobs.items():
+                store(b, _run_search(s, psi, b), members)
+        else:
+            from dask.distributed import as_completed
+
+            client = cluster.client
+            s_f = client.scatter(s, broadcast=True, hash=False)
+            futures = {client.submit(_run_search, s_f, psi, b, pure=False, retries=2,
+                                     key=f"for-{s.model}-{b:g}-{key}"): (b, members)
+                       for (b, key), (psi, members) in jobs.items()}
+            for fut in as_completed(list(futures)):
+                b, members = futures[fut]
+                store(b, fut.result(), members)
     finally:
         bar.close()
     for v in points.values():
