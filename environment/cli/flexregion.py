@@ -195,24 +195,27 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     if all(t in regs_all[main] for t in tiers):
         summary["validation"] = _validation(runs[main], regs_all[main], tiers,
                                             args.reserve_station, args.reserve_mw)
-    if not args.no_plots:
-        for m, run in runs.items():
-            plots.plot_hulls(out / f"hulls_{m}.png", regs_all[m], run.setup.stations,
-                             run.setup.base.p_kw / 1e3, args.time, m)
-        plots.plot_volume(out / "volume_vs_budget.png",
-                          {m: {b: r.volume_mw3 for b, r in regs_all[m].items()} for m in runs},
-                          args.time)
-        if len(runs) == 2:
-            b = max(budgets)
-            plots.plot_dta_vs_sta(out / "dta_vs_sta.png", regs_all["dynamic"][b],
-                                  regs_all["static"][b], runs["dynamic"].setup.stations, b,
-                                  args.time)
     bad = {m: sum(not o.grid_feasible for pts in best_points(run).values() for o, _ in pts)
            for m, run in runs.items()}
     total = {m: sum(len(pts) for pts in run.points.values()) for m, run in runs.items()}
     summary["grid"] = {"mode": args.grid, "infeasible_points": bad, "points": total,
                        "valid": not any(bad.values())}
     summary["exit_code"] = 0 if summary["grid"]["valid"] else 3
+    warning = None if summary["grid"]["valid"] else (
+        "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
+        + " violate the feeder at t* (LinDistFlow/AC); the regions are traffic outcomes")
+    if not args.no_plots:
+        for m, run in runs.items():
+            plots.plot_hulls(out / f"hulls_{m}.png", regs_all[m], run.setup.stations,
+                             run.setup.base.p_kw / 1e3, args.time, m, warning)
+        plots.plot_volume(out / "volume_vs_budget.png",
+                          {m: {b: r.volume_mw3 for b, r in regs_all[m].items()} for m in runs},
+                          args.time, warning)
+        if len(runs) == 2:
+            b = max(budgets)
+            plots.plot_dta_vs_sta(out / "dta_vs_sta.png", regs_all["dynamic"][b],
+                                  regs_all["static"][b], runs["dynamic"].setup.stations, b,
+                                  args.time, warning)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 2)
     write_json(out / "summary.json", summary)
     parts = []

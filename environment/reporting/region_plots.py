@@ -12,6 +12,19 @@ from scipy.spatial import ConvexHull, QhullError
 from flexibility.region import Region
 
 VIEWS = ((25.0, -60.0), (15.0, 35.0))  # (elevation, azimuth) of the two viewpoints
+WARN = "#b2182b"
+
+
+def _warn(fig, warning: str | None) -> None:
+    """A grid violation leads the figure (red line on top)."""
+    if warning:
+        import textwrap
+
+        width = int(fig.get_figwidth() * 13)  # characters per line at 9 pt
+        fig.text(0.5, 0.995, textwrap.fill(warning, width), ha="center", va="top", color=WARN,
+                 fontsize=9, fontweight="bold")
+
+
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
@@ -46,7 +59,8 @@ def _axes_labels(ax, names: tuple[str, ...]) -> None:
 
 
 def plot_hulls(path: Path, regions: dict[float, Region], names: tuple[str, ...],
-               base_mw: np.ndarray, t_star: str, model: str) -> None:
+               base_mw: np.ndarray, t_star: str, model: str,
+               warning: str | None = None) -> None:
     """One row per budget, the hull from two viewpoints, the no-coupon point marked."""
     budgets = sorted(regions)
     fig = plt.figure(figsize=(9.0, 3.6 * len(budgets)))
@@ -68,8 +82,9 @@ def plot_hulls(path: Path, regions: dict[float, Region], names: tuple[str, ...],
             if i == 0 and j == 0:
                 ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Flexible operation region of the stations' net load at {t_star} "
-                 f"({model} equilibrium)", fontsize=11)
-    fig.tight_layout()
+                 f"({model} equilibrium)", fontsize=11, y=0.965 if warning else 0.98)
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if warning else 1.0))
+    _warn(fig, warning)
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
@@ -80,7 +95,8 @@ def _measure_text(r: Region) -> str:
     return f"{r.dimension}-D, measure {r.measure:.3f} {r.measure_unit}"
 
 
-def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str) -> None:
+def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str,
+                warning: str | None = None) -> None:
     """FOR volume against the subsidy budget, one line per model."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for i, (model, vol) in enumerate(volumes.items()):
@@ -88,20 +104,21 @@ def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str)
         y = [vol[k] for k in b]
         ax.plot(b, y, marker="o", color=COLOURS[i], label=model)
         for x, v in zip(b, y, strict=True):
-            ax.annotate(f"{v:.2f}", (x, v), textcoords="offset points", xytext=(0, 6),
+            ax.annotate(f"{v:.3g}", (x, v), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8)
     ax.set_xlabel("subsidy budget F_bs^max (CNY)")
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.88 if warning else 1.0))
+    _warn(fig, warning)
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
 
 def plot_dta_vs_sta(path: Path, dyn: Region, sta: Region, names: tuple[str, ...],
-                    budget: float, t_star: str) -> None:
+                    budget: float, t_star: str, warning: str | None = None) -> None:
     """Both regions in 3-D and their per-axis ranges."""
     fig = plt.figure(figsize=(10.0, 4.2))
     ax = fig.add_subplot(1, 2, 1, projection="3d")
@@ -123,6 +140,7 @@ def plot_dta_vs_sta(path: Path, dyn: Region, sta: Region, names: tuple[str, ...]
     bx.legend(fontsize=8)
     bx.grid(axis="y", alpha=0.3)
     bx.set_title("per-station range")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.88 if warning else 1.0))
+    _warn(fig, warning)
     fig.savefig(path, dpi=130)
     plt.close(fig)

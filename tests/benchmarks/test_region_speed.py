@@ -1,0 +1,49 @@
+"""One budget's FOR at 45 degrees (26 directions) on the paper case, 1 worker against 2 (issue 14).
+
+Goal: <= 5 min on one core; >= 1.7x with 2 workers. Both runs start from nothing (set-up
+included: the no-coupon equilibrium and one equilibrium per coupon coordinate) and report the
+time per direction and the equilibria solved per direction.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m pytest -m benchmark \
+        --benchmark-enable tests/benchmarks/test_region_speed.py -s
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from environment.cli.main import main
+
+pytestmark = pytest.mark.benchmark
+
+ARGS = ["flexibility-region", "--scenario", "nd_coupled", "--time", "18:00", "--budget", "2000",
+        "--tiers", "2000", "--model", "dynamic", "--step-deg", "45", "--grid", "report",
+        "--reserve-mw", "0.3", "--quiet", "--no-plots"]
+
+
+def _run(tmp_path, workers: int) -> tuple[float, dict]:
+    out = tmp_path / f"w{workers}"
+    t0 = time.perf_counter()
+    code = main([*ARGS, "--workers", str(workers), "--out", str(out)])
+    wall = time.perf_counter() - t0
+    s = json.loads((out / "summary.json").read_text())
+    assert code == s["exit_code"]
+    return wall, s
+
+
+def test_one_budget_one_worker_against_two(tmp_path):
+    w1, s1 = _run(tmp_path, 1)
+    w2, s2 = _run(tmp_path, 2)
+    doc1 = s1["models"]["dynamic"]
+    reg1, reg2 = doc1["budgets"]["2000"], s2["models"]["dynamic"]["budgets"]["2000"]
+    n_dir = doc1["directions"]
+    print(f"\n1 worker: {w1:.1f} s (set-up {doc1['setup_s']:.1f} s, "
+          f"{doc1['coupon_coordinates'] + 1} equilibria; directions {reg1['runtime_s']:.1f} s, "
+          f"{reg1['equilibria']} equilibria = {reg1['equilibria'] / n_dir:.2f} per direction, "
+          f"{(w1 - doc1['setup_s']) / n_dir:.2f} s per direction)")
+    print(f"2 workers: {w2:.1f} s; ratio {w1 / w2:.2f}x; volume {reg1['measure']:.4f} vs "
+          f"{reg2['measure']:.4f} {reg1['measure_unit']}")
+    assert reg1["vertices"] == reg2["vertices"]  # same result whatever the worker count
