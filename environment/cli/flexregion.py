@@ -113,12 +113,16 @@ def run_flexibility_region(args: argparse.Namespace) -> int:
     if len(names) != 3:
         raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
                          f"{scenario.name} has {len(names)} traffic stations")
+    from environment.experiments.flex_region import check_request
+
+    models = ["dynamic", "static"] if args.model == "both" else [args.model]
+    for m in models:  # before any equilibrium is solved
+        check_request(scenario, m, args.time, args.band_min)
     out = checked_folder(args.out, args.resume)
     from environment.experiments.flex_region_run import RegionOptions, run_region
     from environment.experiments.montecarlo import Cluster
     from environment.outputs import write_json
 
-    models = ["dynamic", "static"] if args.model == "both" else [args.model]
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
     cluster = Cluster(args.workers) if args.workers > 1 else None
     runs = {}
@@ -147,7 +151,11 @@ def _validation(run, regs: dict, tiers: list[float], station: str, reserve_mw: f
     price = s.scenario.traffic.charge_price_per_kwh if s.scenario.traffic else 1.0
     cost = np.full(len(s.stations), price * interval_h * 1e3)  # CNY per MW over the interval
     choice = choose_tier(tiers, [(regs[t].a, regs[t].b) for t in tiers], cost, m, p_req)
+    cfg = s.scenario.traffic
+    st_cfg = next(x for x in cfg.stations if x.name == station) if cfg else None
+    ports_mw = (st_cfg.charge_ports * cfg.charge_power_kw / 1e3) if cfg and st_cfg else None
     doc = {"station": station, "reserve_mw": reserve_mw, "requirement_mw": p_req,
+           "station_charging_capacity_mw": ports_mw,
            "max_reachable_mw": {f"{t:g}": regs[t].support(np.eye(len(s.stations))[m])
                                 for t in tiers},
            "tier_feasible": {f"{t:g}": ok for t, ok in
@@ -158,14 +166,24 @@ def _validation(run, regs: dict, tiers: list[float], station: str, reserve_mw: f
     tier = tiers[choice.tier]
     p = choice.p
     doc.update({"operating_point_mw": p.tolist(),
-                "inside_chosen_tier": bool(regs[tier].contains(p[None], 1e-6)[0]),
-                "outside_cheaper_tiers": {f"{t:g}": not bool(regs[t].contains(p[None], 1e-6)[0])
+                "inside_chosen_tier": _inside(regs[tier], p),
+                "outside_cheaper_tiers": {f"{t:g}": not _inside(regs[t], p)
                                           for t in tiers if t < tier}})
     best = max((o for o, _ in best_points(run)[tier]), key=lambda o: o.p_kw[m])
     real = realise(s, best.psi, m, p_req * 1e3)
     doc["actual_subsidy_spent"] = None if real is None else real.spent
     doc["realised_point_mw"] = None if real is None else (real.p_kw / 1e3).tolist()
     return doc
+
+
+def _inside(region, p: np.ndarray) -> bool:
+    """Membership with the tolerance the region was built with: a flat region's H-form is a
+    slab ``FLAT_TOL * max(1, max |P|)`` thick around its plane."""
+    from environment.reporting.region_report import FLAT_TOL
+
+    flat = region.dimension < len(p)
+    tol = FLAT_TOL * max(1.0, float(np.abs(region.points_mw).max())) if flat else 1e-6
+    return bool(region.contains(p[None], tol)[0])
 
 
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
@@ -226,7 +244,9 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     tier = val.get("chosen_tier")
     vtext = (f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: tier {tier:g}, spent "
              f"{val.get('actual_subsidy_spent') or float('nan'):.1f}" if tier is not None
-             else f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: no tier suffices")
+             else f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: no tier suffices "
+             f"(needs {val.get('requirement_mw', float('nan')):.2f} MW; the station's charging "
+             f"ports hold {val.get('station_charging_capacity_mw') or float('nan'):.2f} MW)")
     lead = "" if summary["grid"]["valid"] else (
         "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
         + " violate the feeder (--grid report); ")

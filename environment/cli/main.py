@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["simulate", *argv]
     args = build_parser().parse_args(argv)
     limits = _pin_threads()
+    _silence_highs_banner()
     try:
         return _dispatch(args)
     finally:
@@ -231,6 +232,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _silence_highs_banner() -> None:
+    """HiGHS prints a banner to the process's stdout (file descriptor 1) when its first
+    solver object is built; build that one with fd 1 pointed at /dev/null so that a run's
+    first console line is its headline."""
+    import highspy
+
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _pin_threads():

@@ -37,9 +37,9 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 
+from dispatch.coupons import lp_coupons
 from environment.grid_setup import build_grid_model
 from grid.layers import GridModel
 from scenarios.config import Scenario
@@ -207,14 +207,49 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
     if cfg is None:
         raise InputError(f"--scenario: {scenario.name} has no [traffic] section; use e.g. "
                          "--scenario nd_coupled")
-    t_rel = (minutes_of_day(t_star) - minutes_of_day(cfg.start)) % 1440
-    if not 0 <= t_rel < cfg.duration_min + 240:
-        raise InputError(f"--time: {t_star} is not within the traffic period starting "
-                         f"{cfg.start}; e.g. --time 18:00")
+    t_rel = check_request(scenario, model, t_star, band_min)
     n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))
     ev = Evaluator(scenario, model, t_rel, band_min, n_bands)
+    return _setup(ev, scenario, model, t_star, t_rel, band_min, n_bands, step_per_kwh,
+                  grid_mode, cluster)
+
+
+def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) -> float:
+    """``t*`` in minutes from the traffic start, after checking it and the band length.
+
+    Raises:
+        InputError: no traffic, ``t*`` not an interval start within the demand period of
+            the model, or a band that is not a multiple of the traffic interval.
+    """
+    cfg = scenario.traffic
+    if cfg is None:
+        raise InputError(f"--scenario: {scenario.name} has no [traffic] section; use e.g. "
+                         "--scenario nd_coupled")
+    t_rel = float((minutes_of_day(t_star) - minutes_of_day(cfg.start)) % 1440)
+    static_n = int(np.ceil(cfg.duration_min / STATIC_INTERVAL_MIN - 1e-9))
+    end = cfg.duration_min if model == "dynamic" else static_n * STATIC_INTERVAL_MIN
+    step = cfg.interval_min if model == "dynamic" else STATIC_INTERVAL_MIN
+    if not 0 <= t_rel < end or abs(t_rel / step - round(t_rel / step)) > 1e-9:
+        raise InputError(f"--time: {t_star} is not the start of a {step:g}-minute interval of "
+                         f"the traffic period {cfg.start} + {end:g} min ({model} model); "
+                         "e.g. --time 18:00")
+    ratio = band_min / cfg.interval_min
+    if band_min <= 0 or abs(ratio - round(ratio)) > 1e-9:
+        raise InputError(f"--band-min: {band_min:g} is not a multiple of the traffic interval "
+                         f"({cfg.interval_min:g} min); e.g. --band-min 60")
+    return t_rel
+
+
+def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: float,
+           band_min: float, n_bands: int, step_per_kwh: float, grid_mode: str,
+           cluster) -> RegionSetup:
+    cfg = ev.cfg
     base, shares = ev(np.zeros(len(ev.stations) * len(SERVICES) * n_bands))
     ev.base_shares = shares
+    if base.gap > cfg.target_gap * (1 + 1e-9):
+        raise InputError(f"traffic.max_iterations: the no-coupon {model} equilibrium stopped at "
+                         f"gap {base.gap:.4f} above traffic.target_gap {cfg.target_gap}; raise "
+                         "max_iterations or the target")
     if grid_mode == "enforce" and not base.grid_feasible:
         raise InputError(f"--grid enforce: the no-coupon {model} equilibrium at {t_star} puts "
                          f"{base.p_kw.sum():,.0f} kW on the stations and the feeder does not "
@@ -244,35 +279,6 @@ def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_b
               shares: list[np.ndarray | None] | None, psi: np.ndarray) -> Outcome:
     """Worker task: one equilibrium (finite-difference column)."""
     return Evaluator(scenario, model, t_rel, band_min, n_bands, shares)(psi)[0]
-
-
-def lp_coupons(direction: np.ndarray, jac: np.ndarray, spend_rate: np.ndarray,
-               psi_max: np.ndarray, budget: float) -> np.ndarray:
-    """``argmin a^T J psi`` s.t. ``v^T psi <= F_max``, ``0 <= psi <= psi_max`` (HiGHS).
-
-    Coordinates that neither cost nor move anything (``v_i = 0`` and ``J_i = 0``) stay at 0.
-    """
-    n = jac.shape[1]
-    cost = direction @ jac
-    upper = np.where((spend_rate <= 0) & (np.abs(jac).sum(0) <= 0), 0.0, psi_max)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, 1
-    lp.col_cost_ = cost.astype(float)
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = upper.astype(float)
-    lp.row_lower_ = np.array([-highspy.kHighsInf])
-    lp.row_upper_ = np.array([float(budget)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(n + 1, dtype=np.int32)
-    lp.a_matrix_.index_ = np.zeros(n, dtype=np.int32)
-    lp.a_matrix_.value_ = np.maximum(spend_rate, 1e-9).astype(float)
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(n)
-    return np.clip(np.asarray(h.getSolution().col_value), 0.0, upper)
 
 
 @dataclass(frozen=True)

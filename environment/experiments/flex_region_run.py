@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch.coupons import lp_coupons
 from environment.experiments.fingerprint import check_resume, code_version
 from environment.experiments.flex_region import (
     BoundaryPoint,
@@ -25,7 +26,6 @@ from environment.experiments.flex_region import (
     RegionSetup,
     acceptable,
     boundary_point,
-    lp_coupons,
     setup,
     verify_proposal,
 )
@@ -251,16 +251,22 @@ def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:
     direction resolution (a smaller budget's point may lie outside the larger hull between two
     probed directions) and the flatness tolerance.
     """
+    out: dict[float, list[tuple[Outcome, float]]] = {}
+    for b in sorted(run.points):
+        ok = pooled(run, b)
+        p = np.array([o.p_kw for o, _ in ok])
+        out[b] = [ok[int(np.argmin(p @ a))] for a in run.directions]
+    return out
+
+
+def pooled(run: RegionRun, budget: float) -> list[tuple[Outcome, float]]:
+    """Every equilibrium the run solved that is acceptable within ``budget`` (the no-coupon
+    one first), with the budget whose search solved it."""
     s = run.setup
     target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
     pool: list[tuple[Outcome, float]] = [(s.base, 0.0)]
     for b, docs in run.points.items():
         for d in docs:
             pool.extend((_outcome(o), b) for o in [d["outcome"], *d.get("tried", [])])
-    out: dict[float, list[tuple[Outcome, float]]] = {}
-    for b in sorted(run.points):
-        ok = [(o, src) for o, src in pool
-              if acceptable(o, b, target, s.grid_mode == "enforce")]
-        p = np.array([o.p_kw for o, _ in ok])
-        out[b] = [ok[int(np.argmin(p @ a))] for a in run.directions]
-    return out
+    need_grid = s.grid_mode == "enforce"
+    return [(o, src) for o, src in pool if acceptable(o, budget, target, need_grid)]

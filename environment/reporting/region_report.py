@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 
 from environment.experiments.flex_region import SERVICES
-from environment.experiments.flex_region_run import RegionRun, best_points
+from environment.experiments.flex_region_run import RegionRun, best_points, pooled
 from flexibility.region import Region, convex_region
 
 
 def region_points_mw(run: RegionRun, budget: float) -> np.ndarray:
-    """The no-coupon point and the boundary point of every direction of a budget (MW)."""
-    pts = [run.setup.base.p_kw] + [o.p_kw for o, _ in best_points(run)[budget]]
-    return np.vstack(pts) / 1e3
+    """Every verified equilibrium of the run acceptable within ``budget`` (MW): the boundary
+    points of the directions and all other in-budget outcomes the searches solved. The pool
+    only grows with the budget, so the regions are nested by construction."""
+    return np.vstack([o.p_kw for o, _ in pooled(run, budget)]) / 1e3
 
 
 FLAT_TOL = 0.01  # rank tolerance: 1 % of max(largest singular value, largest |P| in MW)
@@ -85,7 +86,9 @@ def region_summary(r: Region, run: RegionRun, budget: float) -> dict:
     """Per budget: points, vertices, volume, dimension, ranges, runtime."""
     docs = run.points[budget]
     best = [o for o, _ in best_points(run)[budget]]
-    return {"points": len(docs) + 1, "vertices": r.vertices_mw.round(6).tolist(),
+    n_dir = max(len(docs), 1)
+    return {"points": int(len(r.points_mw)), "directions": len(docs),
+            "vertices": r.vertices_mw.round(6).tolist(),
             "n_vertices": len(r.vertices_mw), "dimension": int(r.dimension),
             "volume_mw3": float(r.volume_mw3), "measure": float(r.measure),
             "measure_unit": r.measure_unit, "thickness_mw": thickness_mw(r),
@@ -93,6 +96,8 @@ def region_summary(r: Region, run: RegionRun, budget: float) -> dict:
                          for st, (lo, hi) in zip(run.setup.stations, r.ranges_mw, strict=True)},
             "points_with_coupons": int(sum(np.any(o.psi > 0) for o in best)),
             "max_subsidy_spent": float(max((o.spent for o in best), default=0.0)),
-            "max_gap": float(max((o.gap for o in best), default=float("nan"))),
+            "max_gap": max((float(o.gap) for o in best if np.isfinite(o.gap)), default=None),
             "equilibria": int(sum(d["evaluations"] for d in docs)),
-            "runtime_s": float(sum(d["runtime_s"] for d in docs))}
+            "equilibria_per_direction": sum(d["evaluations"] for d in docs) / n_dir,
+            "runtime_s": float(sum(d["runtime_s"] for d in docs)),
+            "runtime_per_direction_s": float(sum(d["runtime_s"] for d in docs)) / n_dir}

@@ -38,7 +38,7 @@ from environment.experiments.flex_region import (
     RegionSetup,
     boundary_point,
 )
-from environment.experiments.flex_region_run import RegionRun, best_points, point_doc
+from environment.experiments.flex_region_run import RegionRun, best_points, point_doc, pooled
 from environment.reporting.region_report import FLAT_TOL, region_points_mw, regions
 from flexibility.region import Region, directions
 from traffic.assignment import Demand, dynamic_ue
@@ -218,7 +218,7 @@ def test_hull_vertices_are_equilibrium_outcomes(method):
     from a fresh network, net load and spend counted trip by trip here."""
     for b in BUDGETS:
         reg = method.regions[b]
-        pool = [method.run.setup.base] + [o for o, _ in method.best[b]]
+        pool = [o for o, _ in pooled(method.run, b)]
         pts = region_points_mw(method.run, b)
         assert len(pts) == len(pool)
         for vtx in reg.vertices_mw:
