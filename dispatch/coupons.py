@@ -10,10 +10,10 @@ a fractional knapsack: the budget goes to the coordinates with the best ``(a^T J
 
 from __future__ import annotations
 
-import highspy
 import numpy as np
 
 from flexibility.common import FloatArray
+from flexibility.lp import LinearProgram, solve
 
 
 def lp_coupons(direction: FloatArray, jac: FloatArray, spend_rate: FloatArray,
@@ -25,21 +25,10 @@ def lp_coupons(direction: FloatArray, jac: FloatArray, spend_rate: FloatArray,
     n = jac.shape[1]
     cost = direction @ jac
     upper = np.where((spend_rate <= 0) & (np.abs(jac).sum(0) <= 0), 0.0, psi_max)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, 1
-    lp.col_cost_ = cost.astype(float)
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = upper.astype(float)
-    lp.row_lower_ = np.array([-highspy.kHighsInf])
-    lp.row_upper_ = np.array([float(budget)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(n + 1, dtype=np.int32)
-    lp.a_matrix_.index_ = np.zeros(n, dtype=np.int32)
-    lp.a_matrix_.value_ = np.maximum(spend_rate, 1e-9).astype(float)
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    lp = LinearProgram(cost=cost, col_lo=np.zeros(n), col_hi=upper,
+                       a=np.maximum(spend_rate, 1e-9)[None, :], row_lo=np.array([-np.inf]),
+                       row_hi=np.array([float(budget)]))
+    sol = solve(lp.highs())
+    if not sol.optimal:
         return np.zeros(n)
-    return np.clip(np.asarray(h.getSolution().col_value), 0.0, upper)
+    return np.clip(sol.x, 0.0, upper)

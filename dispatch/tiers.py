@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 
-FloatArray = np.ndarray
+from flexibility.common import FloatArray
+from flexibility.lp import LinearProgram, solve
 
 
 @dataclass(frozen=True)
@@ -46,26 +46,13 @@ def dispatch_lp(a: FloatArray, b: FloatArray, cost: FloatArray, station: int,
                 p_req: float) -> FloatArray | None:
     """``min c^T p`` s.t. ``A p <= b`` and ``p_station >= p_req`` (``None`` if infeasible)."""
     n = a.shape[1]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, a.shape[0]
-    lp.col_cost_ = np.asarray(cost, dtype=float)
-    lo = np.full(n, -highspy.kHighsInf)
+    lo = np.full(n, -np.inf)
     lo[station] = p_req
-    lp.col_lower_, lp.col_upper_ = lo, np.full(n, highspy.kHighsInf)
-    lp.row_lower_ = np.full(a.shape[0], -highspy.kHighsInf)
-    lp.row_upper_ = np.asarray(b, dtype=float)
-    dense = np.asarray(a, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(0, dense.size + 1, dense.shape[0], dtype=np.int32)
-    lp.a_matrix_.index_ = np.tile(np.arange(dense.shape[0], dtype=np.int32), n)
-    lp.a_matrix_.value_ = dense.T.ravel()
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    return np.asarray(h.getSolution().col_value, dtype=float)
+    lp = LinearProgram(cost=np.asarray(cost, dtype=float), col_lo=lo, col_hi=np.full(n, np.inf),
+                       a=np.asarray(a, dtype=float), row_lo=np.full(a.shape[0], -np.inf),
+                       row_hi=np.asarray(b, dtype=float))
+    sol = solve(lp.highs())
+    return sol.x.astype(float) if sol.optimal else None
 
 
 def choose_tier(budgets: list[float], regions_ab: list[tuple[FloatArray, FloatArray]],
