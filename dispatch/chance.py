@@ -163,7 +163,8 @@ def _lp(p: ChanceLp, rows: FloatArray, rhs: FloatArray, n: int):
 def _oba(p: ChanceLp, eps: float, shift: FloatArray, sigma: FloatArray) -> ChanceSolution:
     """Columns ``[x (n), eps_i (m), k_i (m)]``; rows: deterministic, uncertain
     ``a_i x + sigma_i k_i <= b_i - c_i mu``, chords ``alpha_j + beta_j eps_i - k_i <= 0``,
-    budget ``sum eps_i <= eps``."""
+    budget ``sum eps_i <= eps``.
+    """
     m, n = p.a_unc.shape
     breaks, alpha, beta = chord_cuts(eps, m)
     nk = len(alpha)
