@@ -87,3 +87,38 @@ def fit_mixture(samples: FloatArray, max_components: int = 4, seed: int = 0,
     assert best is not None
     return Mixture(np.asarray(best.weights_), np.asarray(best.means_),
                    np.asarray(best.covariances_), tuple(bics))
+
+
+def forecast_errors(series: FloatArray, steps_per_day: int = 96, first_weekday: int = 0,
+                    name: str = "series") -> FloatArray:
+    """Forecast errors of a year-long profile by the day-type mean forecast.
+
+    The forecast of step ``s`` of day ``d`` is the mean of step ``s`` over all days of the
+    same type (weekday Monday-Friday or weekend) in the series; the error is realised minus
+    forecast, ``e_{d,s} = x_{d,s} - mean_{d' of type(d)} x_{d',s}``.
+
+    Args:
+        series: The profile, ``(n_days * steps_per_day,)``.
+        steps_per_day: Steps per day (96 for 15 minutes).
+        first_weekday: Weekday of the first day (0 = Monday).
+        name: Name for error messages.
+
+    Returns:
+        Errors ``(n_days, steps_per_day)``.
+
+    Raises:
+        MixtureInputError: a length that is not whole days, fewer than 7 days, NaN.
+    """
+    x = np.asarray(series, dtype=float)
+    if x.ndim != 1 or x.size % steps_per_day or x.size < 7 * steps_per_day:
+        raise MixtureInputError(f"{name}: {x.size} values are not whole days of "
+                                f"{steps_per_day} steps (at least 7 days needed)")
+    if not np.all(np.isfinite(x)):
+        raise MixtureInputError(f"{name}: contains NaN or infinite values; fill or drop them")
+    days = x.reshape(-1, steps_per_day)
+    weekend = (np.arange(len(days)) + first_weekday) % 7 >= 5
+    out = np.empty_like(days)
+    for mask in (weekend, ~weekend):
+        if mask.any():
+            out[mask] = days[mask] - days[mask].mean(axis=0)
+    return out

@@ -120,3 +120,27 @@ def test_epsilon_outside_the_unit_interval(eps):
 def test_too_few_samples_for_a_mixture():
     with pytest.raises(MixtureInputError, match="too few"):
         fit_mixture(np.zeros((5, 2)), name="pv errors")
+
+
+def test_forecast_errors_recover_the_noise_of_a_known_profile():
+    """Weekday and weekend shapes plus white noise of 0.1: the day-type mean forecast leaves
+    errors with mean ~0 and standard deviation ~0.1 (a single all-day mean would not: the
+    weekend shape differs by 0.5)."""
+    from dispatch.uncertainty import forecast_errors
+
+    rng = np.random.default_rng(2)
+    n_days, steps = 364, 96
+    s = np.arange(steps) / steps
+    weekday, weekend = np.sin(2 * np.pi * s), np.sin(2 * np.pi * s) + 0.5
+    first = 2  # the series starts on a Wednesday
+    kind = (np.arange(n_days) + first) % 7 >= 5
+    clean = np.where(kind[:, None], weekend[None, :], weekday[None, :])
+    series = (clean + rng.normal(0.0, 0.1, clean.shape)).ravel()
+    err = forecast_errors(series, steps, first)
+    assert err.shape == (n_days, steps)
+    assert abs(err.mean()) < 1e-12
+    assert err.std() == pytest.approx(0.1, rel=0.03)
+    wrong = forecast_errors(series, steps, first_weekday=0)  # weekends misplaced
+    assert wrong.std() > 0.15
+    with pytest.raises(MixtureInputError, match="whole days"):
+        forecast_errors(series[:-1], steps)
