@@ -52,12 +52,17 @@ class Coupons:
 
     def value(self, service: str, station: str, depart_min: float) -> float:
         """Coupon of ``service`` (``charge`` or ``v2g``) at ``station`` for a departure."""
+        return float(self.values(service, station, np.array([depart_min]))[0])
+
+    def values(self, service: str, station: str, depart_min: np.ndarray) -> np.ndarray:
+        """:meth:`value` for many departures."""
         table = self.charge_per_kwh if service == "charge" else self.v2g_per_kwh
         vals = table.get(station)
         if not vals:
-            return 0.0
-        band = min(max(int(np.floor(depart_min / self.band_min + 1e-9)), 0), len(vals) - 1)
-        return float(vals[band])
+            return np.zeros(np.shape(depart_min))
+        band = np.clip(np.floor(np.asarray(depart_min) / self.band_min + 1e-9).astype(int), 0,
+                       len(vals) - 1)
+        return np.asarray(vals, dtype=float)[band]
 
     @classmethod
     def from_vector(cls, psi: np.ndarray, stations: tuple[str, ...] | list[str], n_bands: int,
@@ -139,28 +144,48 @@ def money(net: RoadNetwork, path: tuple[int, ...], user: str, prices: Prices,
     return total
 
 
-def _station_traversals(net: RoadNetwork, ld: Loading) -> tuple[np.ndarray, np.ndarray]:
-    """Traversal indices on station links and the departure time of their trips."""
+def _station_traversals(net: RoadNetwork, ld: Loading
+                        ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Traversals of station links: their indices, their trips' departure times, the station
+    names and each traversal's station index."""
     kinds = np.array([ln.kind in SERVICES for ln in net.links])
     idx = np.flatnonzero(kinds[ld.link])
     vids = np.array([t.vid for t in ld.trips], dtype=np.int64)
     dep = np.array([t.depart_min for t in ld.trips])
     where = np.full(int(vids.max(initial=-1)) + 1, -1, dtype=np.int64)
     where[vids] = np.arange(vids.size)
-    return idx, dep[where[ld.vid[idx]]]
+    names = list(dict.fromkeys(ln.station for ln in net.links if ln.kind in SERVICES))
+    st_of_link = np.array([names.index(ln.station) if ln.kind in SERVICES else -1
+                           for ln in net.links])
+    return idx, dep[where[ld.vid[idx]]], names, st_of_link[ld.link[idx]]
+
+
+def _link_table(net: RoadNetwork, values) -> np.ndarray:
+    """One value per link, ``values(link)`` for station links, 0 elsewhere."""
+    return np.array([values(ln) if ln.kind in SERVICES else 0.0 for ln in net.links])
 
 
 def subsidy_spent(net: RoadNetwork, ld: Loading, prices: Prices) -> dict[str, float]:
     """Realised subsidy per station: ``sum_sessions incentive * energy`` (CNY)."""
-    idx, dep = _station_traversals(net, ld)
-    veh = ld.traversal_veh[idx]
-    out: dict[str, float] = {}
-    for i, t, n in zip(ld.link[idx], dep, veh, strict=True):
-        ln = net.links[int(i)]
-        val = prices.incentive_per_kwh(ln.kind, ln.station, float(t))
-        out[ln.station] = out.get(ln.station, 0.0) + n * val * prices.energy_kwh(
-            ln.kind, ln.service_min)
-    return out
+    idx, dep, names, st = _station_traversals(net, ld)
+    energy = _link_table(net, lambda ln: prices.energy_kwh(ln.kind, ln.service_min))
+    links = ld.link[idx]
+    incentive = np.zeros(idx.size)
+    for a in np.unique(links):  # one vectorised band lookup per station link
+        ln = net.links[int(a)]
+        on = links == a
+        incentive[on] = _incentives(prices, ln.kind, ln.station, dep[on])
+    out = np.zeros(len(names))
+    np.add.at(out, st, ld.traversal_veh[idx] * incentive * energy[links])
+    return {n: float(v) for n, v in zip(names, out, strict=True)}
+
+
+def _incentives(prices: Prices, service: str, station: str, depart_min: np.ndarray
+                ) -> np.ndarray:
+    """``incentive_per_kwh`` for many departures (band lookup vectorised)."""
+    table = prices.coupon_per_kwh if service == "charge" else prices.v2g_subsidy_per_kwh
+    extra = prices.coupons.values(service, station, depart_min) if prices.coupons else 0.0
+    return table.get(station, 0.0) + extra + np.zeros(depart_min.shape)
 
 
 def station_net_load_kw(net: RoadNetwork, ld: Loading, prices: Prices, t_min: float,
@@ -172,14 +197,14 @@ def station_net_load_kw(net: RoadNetwork, ld: Loading, prices: Prices, t_min: fl
     """
     if not width_min > 0:
         raise ValueError(f"width_min must be > 0, got {width_min}")
-    out = {ln.station: 0.0 for ln in net.links if ln.kind in SERVICES}
-    idx, _ = _station_traversals(net, ld)
+    idx, _, names, st = _station_traversals(net, ld)
+    service = _link_table(net, lambda ln: ln.service_min)
+    power = _link_table(net, lambda ln: prices.charge_power_kw if ln.kind == "charge"
+                        else -prices.v2g_power_kw)
+    links = ld.link[idx]
     end = ld.exit_min[idx]
-    service = np.array([net.links[int(i)].service_min for i in ld.link[idx]])
-    overlap = np.clip(np.minimum(end, t_min + width_min) - np.maximum(end - service, t_min),
-                      0.0, None) * ld.traversal_veh[idx]
-    for i, o in zip(ld.link[idx], overlap, strict=True):
-        ln = net.links[int(i)]
-        sign = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
-        out[ln.station] += sign * float(o) / width_min
-    return out
+    overlap = np.clip(np.minimum(end, t_min + width_min)
+                      - np.maximum(end - service[links], t_min), 0.0, None)
+    out = np.zeros(len(names))
+    np.add.at(out, st, power[links] * overlap * ld.traversal_veh[idx] / width_min)
+    return {n: float(v) for n, v in zip(names, out, strict=True)}

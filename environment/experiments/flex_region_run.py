@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,32 +151,42 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
             else:
                 todo.append((float(b), k, a, path))
     resumed = sum(len(v) for v in points.values())
-    if opt.refine == 0 and todo:
-        return _run_shared(cluster, s, dirs, todo, points, setup_s, resumed, progress)
-    bar = tqdm(total=len(todo) + resumed, initial=resumed, desc=f"{opt.model} directions",
-               unit="pt", disable=not progress, leave=False)
-    try:
-        if cluster is None:
-            for b, k, a, path in todo:
-                points[b].append(_run_point(s, k, a, b, opt.refine, str(path)))
-                bar.update()
-        else:
-            from dask.distributed import as_completed
+    if opt.refine == 0:
+        _run_shared(cluster, s, todo, points, progress)
+    else:
+        bar = tqdm(total=len(todo) + resumed, initial=resumed, desc=f"{opt.model} directions",
+                   unit="pt", disable=not progress, leave=False)
 
-            client = cluster.client
-            s_f = client.scatter(s, broadcast=True, hash=False)
-            futures = [client.submit(_run_point, s_f, k, a, b, opt.refine, str(path),
-                                     key=f"for-{opt.model}-{b:g}-{k}", retries=2, pure=False)
-                       for b, k, a, path in todo]
-            for fut in as_completed(futures):
-                doc = fut.result()
-                points[float(doc["budget"])].append(doc)
-                bar.update()
-    finally:
-        bar.close()
+        def keep(b: float, doc: dict) -> None:
+            points[b].append(doc)
+            bar.update()
+
+        with bar:
+            _execute(cluster, s, [(b, _run_point, (k, a, b, opt.refine, str(path)),
+                                   f"for-{opt.model}-{b:g}-{k}") for b, k, a, path in todo],
+                     keep)
     for v in points.values():
         v.sort(key=lambda d: d["k"])
     return RegionRun(s, dirs, points, setup_s, resumed)
+
+
+def _execute(cluster: Cluster | None, s: RegionSetup,
+             calls: list[tuple[Any, Callable[..., dict], tuple, str]],
+             done: Callable[[Any, dict], None]) -> None:
+    """Run ``fn(s, *args)`` for every ``(tag, fn, args, key)`` in this process or as dask
+    tasks (``s`` scattered to the workers once); ``done(tag, result)`` as each finishes."""
+    if cluster is None:
+        for tag, fn, args, _ in calls:
+            done(tag, fn(s, *args))
+        return
+    from dask.distributed import as_completed
+
+    client = cluster.client
+    s_f = client.scatter(s, broadcast=True, hash=False)
+    futures = {client.submit(fn, s_f, *args, key=key, retries=2, pure=False): tag
+               for tag, fn, args, key in calls}
+    for fut in as_completed(list(futures)):
+        done(futures[fut], fut.result())
 
 
 def _proposal_key(psi: np.ndarray) -> str:
@@ -189,9 +201,8 @@ def _run_search(s: RegionSetup, psi: np.ndarray, budget: float) -> dict:
             "tried": [_outcome_doc(o) for o in seen], "runtime_s": time.perf_counter() - t0}
 
 
-def _run_shared(cluster: Cluster | None, s: RegionSetup, dirs: np.ndarray, todo: list,
-                points: dict[float, list[dict]], setup_s: float, resumed: int,
-                progress: bool) -> RegionRun:
+def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
+                points: dict[float, list[dict]], progress: bool) -> None:
     """``refine = 0``: the LP proposal of a direction depends only on the direction's best
     coupon coordinate, so many directions share one; each distinct (budget, proposal) is
     verified once and its result written for every direction that proposed it."""
@@ -217,26 +228,10 @@ def _run_shared(cluster: Cluster | None, s: RegionSetup, dirs: np.ndarray, todo:
             points[b].append(doc)
         bar.update()
 
-    try:
-        if cluster is None:
-            for (b, _), (psi, members) in jobs.items():
-                store(b, _run_search(s, psi, b), members)
-        else:
-            from dask.distributed import as_completed
-
-            client = cluster.client
-            s_f = client.scatter(s, broadcast=True, hash=False)
-            futures = {client.submit(_run_search, s_f, psi, b, pure=False, retries=2,
-                                     key=f"for-{s.model}-{b:g}-{key}"): (b, members)
-                       for (b, key), (psi, members) in jobs.items()}
-            for fut in as_completed(list(futures)):
-                b, members = futures[fut]
-                store(b, fut.result(), members)
-    finally:
-        bar.close()
-    for v in points.values():
-        v.sort(key=lambda d: d["k"])
-    return RegionRun(s, dirs, points, setup_s, resumed)
+    with bar:
+        _execute(cluster, s, [((b, members), _run_search, (psi, b), f"for-{s.model}-{b:g}-{key}")
+                              for (b, key), (psi, members) in jobs.items()],
+                 lambda tag, res: store(tag[0], res, tag[1]))
 
 
 def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:
