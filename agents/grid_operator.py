@@ -243,11 +243,16 @@ class GridAgent(mesa.Agent):
                            infeasible=above | empty | not_servable, must_serve_kw=must,
                            servable_share=lam)
 
-    def operating_point(self, k: int, station_p_kw: np.ndarray) -> AcResult:
-        """AC power flow at the realised station powers of interval ``k`` (unity power factor)."""
+    def operating_point(self, k: int, station_p_kw: np.ndarray,
+                        bg_p_kw: np.ndarray | None = None) -> AcResult:
+        """AC power flow at the realised station powers of interval ``k`` (unity power factor).
+
+        ``bg_p_kw`` replaces the forecast non-EV consumption per bus (the realised one of a
+        dispatched day, generators included).
+        """
         g = self.grid
         p_bg, q_bg = g.bg(k, 1)
-        p = p_bg.copy()
+        p = p_bg.copy() if bg_p_kw is None else np.asarray(bg_p_kw, dtype=float)[None, :].copy()
         p[0, g.positions] += station_p_kw
         return self.solver.solve(p, q_bg.copy())
 

@@ -15,6 +15,9 @@ the RT boundary published for ``k``):
   period ``regulation_period_min`` plus AR(1) noise, clipped;
 * ``edge-da`` — an edge of the day-ahead boundary of interval ``k``: ``P_up`` or ``P_down``
   with probability 1/2 each (the promise the TSO bought day-ahead, called at its extremes);
+* ``dispatch:oba`` / ``:bonferroni`` / ``:so`` / ``:ro`` — the DSO's day-ahead dispatch with
+  affine recourse (``agents.dispatch_plan``): the sum of the station calls; without a
+  feasible dispatch the fleet idles as with ``none``;
 * ``edge-prev`` — the same on the boundary published at tick ``k - 1`` for interval ``k``
   (:meth:`TransmissionAgent.receive`; at ``k = 0`` the DA boundary, the last one published
   before the horizon).
@@ -29,6 +32,7 @@ import math
 import mesa
 import numpy as np
 
+from agents.dispatch_plan import DispatchPlan
 from flexibility.packaging import Boundary
 
 
@@ -41,10 +45,12 @@ class TransmissionAgent(mesa.Agent):
         policy: Call policy.
         rng: Its own random stream.
         regulation_period_min: Period of the regulation signal.
+        plan: The day-ahead dispatch (``dispatch:*`` policies; ``None``: none feasible).
     """
 
     def __init__(self, model: mesa.Model, da_boundary: Boundary, policy: str,
-                 rng: np.random.Generator, regulation_period_min: float = 240.0) -> None:
+                 rng: np.random.Generator, regulation_period_min: float = 240.0,
+                 plan: DispatchPlan | None = None) -> None:
         super().__init__(model)
         self.da = da_boundary
         self.policy = policy
@@ -52,6 +58,7 @@ class TransmissionAgent(mesa.Agent):
         self.period = regulation_period_min
         self._noise = 0.0
         self.prev: Boundary | None = None
+        self.plan = plan
 
     def receive(self, boundary: Boundary) -> None:
         """Keep the boundary published this tick (over the remaining horizon) for the next."""
@@ -70,6 +77,10 @@ class TransmissionAgent(mesa.Agent):
         lo, hi = p_down_kw, max(p_up_kw, p_down_kw)
         u = self.rng_calls.random()  # drawn every tick: policies share one stream layout
         e = self.rng_calls.standard_normal()
+        if self.policy.startswith("dispatch:"):
+            if self.plan is not None:
+                return float(self.plan.station_calls_kw(k).sum())
+            return min(max(0.0, lo), hi)
         if self.policy == "none":
             return min(max(0.0, lo), hi)
         if self.policy == "follow-da":

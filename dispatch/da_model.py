@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dispatch.chance import ChanceInputError, chord_cuts, safety_factor
+from dispatch.da_directions import direction_margins, family_risk, oba_direction_rows
 from dispatch.da_rows import (
     FAMILIES,
     DaInstance,
@@ -50,6 +51,7 @@ from dispatch.da_rows import (
     network_rows,
     reserve_rows,
     sigma_rows,
+    split_columns,
 )
 from flexibility.common import FloatArray, IntArray
 from flexibility.lp import LinearProgram, solve
@@ -86,16 +88,23 @@ class DaSolution:
 
 
 def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
-             samples: FloatArray | None = None, box_sigmas: float = 3.0) -> DaSolution:
+             samples: FloatArray | None = None, box_sigmas: float = 3.0,
+             union: str = "directions",
+             box_kw: tuple[FloatArray, FloatArray] | None = None) -> DaSolution:
     """Build, solve and write back one variant (module docstring).
 
     Args:
+        union: What ``bonferroni`` and ``oba`` split the risk over: ``directions`` (the
+            uncertainty directions spanning the rows, ``dispatch.da_directions``; default) or
+            ``rows`` (every moving row, the textbook union bound).
         inst: The instance.
         ldf: LinDistFlow matrices of its feeder.
         method: ``oba``, ``bonferroni``, ``so`` or ``ro``.
         eps: Joint risk per interval, ``0 < eps < 1``.
         samples: Error samples ``(N, T, 2)`` for ``so``.
-        box_sigmas: Half-width of the ``ro`` box in standard deviations of each source.
+        box_sigmas: Half-width of the ``ro`` box in standard deviations of each source
+            (when no ``box_kw`` is given).
+        box_kw: The ``ro`` box ``(lo, hi)``, each ``(T, 2)`` (e.g. the data's support).
     """
     if not 0 < eps < 1:
         raise ChanceInputError(f"--epsilon: {eps:g} is outside (0, 1); e.g. 0.05")
@@ -109,6 +118,11 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
     moving = sigma > 1e-12
     eps_f = np.full((t_n, len(FAMILIES)), np.nan)
     extra_cols: IntArray = np.zeros(0, dtype=int)
+    if union not in ("directions", "rows"):
+        raise ChanceInputError(f"union: {union!r} is not 'directions' or 'rows'")
+    by_dir = union == "directions" and method in ("bonferroni", "oba")
+    if by_dir:
+        return _solve_by_directions(inst, u, sigma, method, eps, a_dev, lo_dev, hi_dev, cost)
     if method in ("bonferroni", "so", "ro"):
         if method == "bonferroni":
             m_t = np.bincount(u.t[moving], minlength=t_n)
@@ -120,6 +134,9 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
                 raise ChanceInputError("--method so needs error samples")
             worst = np.max(np.einsum("mi,nmi->nm", u.c, samples[:, u.t, :]), axis=0)
             margin = worst
+        elif box_kw is not None:
+            b_lo, b_hi = box_kw[0][u.t], box_kw[1][u.t]
+            margin = np.maximum(u.c * b_lo, u.c * b_hi).sum(axis=1)
         else:
             half = box_sigmas * np.sqrt(np.diagonal(inst.cov, axis1=1, axis2=2))[u.t]
             margin = mean + np.einsum("mi,mi->m", np.abs(u.c), half)
@@ -153,13 +170,45 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
     return _write_back(inst, method, x, cost, eps_f)
 
 
+def _solve_by_directions(inst, u, sigma, method, eps, a_dev, lo_dev, hi_dev, cost):
+    """``bonferroni`` / ``oba`` with the union bound over directions (``da_directions``)."""
+    per, n_x = _layout(inst)
+    col_lo, col_hi = _bounds(inst, n_x)
+    t_n = inst.shape[0]
+    if method == "bonferroni":
+        margin, dirs, eps_k = direction_margins(inst, u, sigma, eps)
+        a = sp.vstack([a_dev, u.a]).tocsr()
+        lo = np.r_[lo_dev, np.full(len(u.b), -np.inf)]
+        hi = np.r_[hi_dev, u.b - margin]
+        c_full = cost
+    else:
+        a, lo, hi, c_full, extra, dirs = oba_direction_rows(inst, u, sigma, eps, a_dev, lo_dev,
+                                                            hi_dev, cost)
+        col_lo, col_hi = np.r_[col_lo, extra[0]], np.r_[col_hi, extra[1]]
+    lp = LinearProgram(cost=c_full, col_lo=col_lo, col_hi=col_hi, a=a, row_lo=lo, row_hi=hi)
+    sol = solve(lp.highs())
+    if not sol.optimal:
+        return _empty(inst, method)
+    if method == "oba":
+        eps_k = sol.x[n_x:n_x + len(dirs.t)]
+    lhs = a @ sol.x
+    n_dev = a_dev.shape[0]
+    binding = lhs[n_dev:n_dev + len(u.b)] >= hi[n_dev:n_dev + len(u.b)] - 1e-6 * (
+        1.0 + np.abs(hi[n_dev:n_dev + len(u.b)]))
+    return _write_back(inst, method, sol.x[:n_x], cost,
+                       family_risk(dirs, u, eps_k, t_n, binding))
+
+
 def _bounds(inst: DaInstance, n_x: int) -> tuple[FloatArray, FloatArray]:
     t_n, g_n, j_n = inst.shape
     per, _ = _layout(inst)
     lo = np.zeros(n_x)
     hi = np.full(n_x, np.inf)
+    none = inst.alpha.sum(axis=1) <= 0  # no device has range: no reserve can be held
     for t in range(t_n):
         lo[t * per + g_n:t * per + g_n + j_n] = -np.inf  # aggregator power: device rows
+        if none[t]:
+            hi[t * per + g_n + j_n:(t + 1) * per] = 0.0
     return lo, hi
 
 
@@ -196,15 +245,11 @@ def _oba_rows(inst, u, sigma, mean, moving, eps, a_dev, lo_dev, hi_dev, cost):
 
 def _write_back(inst: DaInstance, method: str, x: FloatArray, cost: FloatArray,
                 eps_f: FloatArray) -> DaSolution:
-    t_n, g_n, j_n = inst.shape
-    per, _ = _layout(inst)
-    xs = x.reshape(t_n, per)
-    d_n = g_n + j_n
+    g, p, up, dn = split_columns(inst, x)
     bg = float(np.sum(inst.p_bg_kw.sum(axis=1) * inst.price_per_kwh) * inst.dt_h)
     res = np.r_[inst.gen_reserve_cost_per_kw, inst.ev_reserve_cost_per_kw]
-    up, dn = xs[:, g_n + j_n:g_n + j_n + d_n], xs[:, g_n + j_n + d_n:]
     return DaSolution(method, True, float(cost @ x) + bg, float(((up + dn) @ res).sum()),
-                      xs[:, :g_n], xs[:, g_n:g_n + j_n], up, dn, eps_f, x)
+                      g, p, up, dn, eps_f, x)
 
 
 def _empty(inst: DaInstance, method: str) -> DaSolution:

@@ -10,7 +10,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from flexibility.common import FloatArray, IntArray
-from grid.lindistflow import SUBSTATION, THERMAL, VOLTAGE, LinDistFlow, NetworkLimits
+from grid.lindistflow import (
+    SUBSTATION,
+    THERMAL,
+    VOLTAGE,
+    LinDistFlow,
+    NetworkLimits,
+    substation_rows,
+    voltage_rows,
+)
 
 FAMILIES = ("voltage", "thermal", "substation", "reserve")
 _KIND = {VOLTAGE: 0, THERMAL: 1, SUBSTATION: 2}
@@ -42,6 +50,8 @@ class DaInstance:
         mu: Error means ``(T, 2)`` (net load, EV), kW.
         cov: Error covariances ``(T, 2, 2)``.
         limits: Voltage, substation and polygon limits.
+        loss_kw: Forecast feeder losses per interval ``(T,)`` added to the substation flow
+            (``None``: lossless).
     """
 
     dt_h: float
@@ -64,6 +74,7 @@ class DaInstance:
     mu: FloatArray
     cov: FloatArray
     limits: NetworkLimits
+    loss_kw: FloatArray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -72,9 +83,14 @@ class DaInstance:
 
     @property
     def alpha(self) -> FloatArray:
-        """Participation factors ``(G + J,)`` proportional to the power ranges."""
-        rng = np.r_[self.gen_max_kw, (self.ev_p_max_kw - self.ev_p_min_kw).mean(axis=0)]
-        return rng / rng.sum()
+        """Participation factors ``(T, G + J)`` proportional to each device's power range in
+        the interval, ``alpha_t,d = range_t,d / sum_d' range_t,d'`` (an aggregator without
+        range in an interval takes no share of it)."""
+        t_n = self.p_bg_kw.shape[0]
+        rng = np.c_[np.broadcast_to(self.gen_max_kw, (t_n, len(self.gen_max_kw))),
+                    np.maximum(self.ev_p_max_kw - self.ev_p_min_kw, 0.0)]
+        total = rng.sum(axis=1, keepdims=True)
+        return np.divide(rng, total, out=np.zeros_like(rng), where=total > 0)
 
 
 @dataclass(frozen=True)
@@ -97,22 +113,67 @@ class UncertainRows:
 
 
 def _layout(inst: DaInstance) -> tuple[int, int]:
-    """Columns per interval ``[g (G), p (J), r_up (G+J), r_dn (G+J)]`` and their count."""
+    """Columns per interval ``[g (G), p (J), R_up, R_dn]`` and their count.
+
+    ``R_up``/``R_dn`` are the system reserves: device ``d`` holds ``alpha_t,d R``.
+    """
     t, g, j = inst.shape
-    per = g + j + 2 * (g + j)
+    per = g + j + 2
     return per, t * per
 
 
+def split_columns(inst: DaInstance, x: FloatArray) -> tuple[FloatArray, ...]:
+    """``(g (T, G), p (T, J), r_up (T, G+J), r_dn (T, G+J))`` of the stacked columns."""
+    t_n, g_n, j_n = inst.shape
+    per, _ = _layout(inst)
+    xs = np.asarray(x)[:t_n * per].reshape(t_n, per)
+    alpha = inst.alpha
+    return (xs[:, :g_n], xs[:, g_n:g_n + j_n], alpha * xs[:, [g_n + j_n]],
+            alpha * xs[:, [g_n + j_n + 1]])
+
+
+def thermal_rows_fixed_q(ldf: LinDistFlow, p_bg_kw: FloatArray, q_bg_kvar: FloatArray,
+                         limits: NetworkLimits) -> tuple[FloatArray, FloatArray]:
+    """Exact line rows when the reactive flows are fixed (devices at unity power factor):
+
+        -P^max_b,t <= F^P_b,t(bg) + D_b u <= P^max_b,t,
+        P^max_b,t = sqrt((v_min S_b)^2 - (F^Q_b,t)^2),
+
+    two rows per branch (``D`` the downstream incidence, ``u`` consumption per bus) instead of
+    the polygon's ``M`` sides, of which only these two can bind for fixed ``F^Q`` (the others
+    would each take risk in a union bound for nothing).
+
+    Returns:
+        ``a`` ``(2 (n-1), n)`` and ``b`` ``(T, 2 (n-1))``.
+    """
+    d = ldf.d.toarray()
+    fp, fq = ldf.branch_flows(p_bg_kw), ldf.branch_flows(q_bg_kvar)
+    s_max = ldf.feeder.rating_kva * limits.v_min_pu
+    p_max = np.sqrt(np.maximum(s_max[None, :] ** 2 - fq ** 2, 0.0))
+    return np.vstack([d, -d]), np.hstack([p_max - fp, p_max + fp])
+
+
 def network_rows(inst: DaInstance, ldf: LinDistFlow) -> UncertainRows:
-    """Voltage, thermal and substation rows with their uncertainty coefficients."""
+    """Voltage, thermal and substation rows with their uncertainty coefficients.
+
+    Voltage and substation rows are ``grid.lindistflow``'s on every bus (the substation with
+    the forecast losses ``inst.loss_kw``); thermal rows are :func:`thermal_rows_fixed_q`.
+    """
     t_n, g_n, j_n = inst.shape
     n = inst.p_bg_kw.shape[1]
-    sec = ldf.security_set(np.arange(n), inst.p_bg_kw, inst.q_bg_kvar, inst.limits)
-    a_all = sec.a_p  # (R, n) per kW of consumption at each bus
-    alpha = inst.alpha
+    pos = np.arange(n)
+    parts = [substation_rows(pos, inst.p_bg_kw, inst.limits, inst.loss_kw),
+             voltage_rows(ldf, pos, inst.p_bg_kw, inst.q_bg_kvar, inst.limits)]
+    a_th, b_th = thermal_rows_fixed_q(ldf, inst.p_bg_kw, inst.q_bg_kvar, inst.limits)
+    a_all = np.vstack([parts[0][0], parts[1][0], a_th])  # (R, n) per kW of consumption
+    b_all = np.hstack([parts[0][2].reshape(t_n, -1), parts[1][2].reshape(t_n, -1), b_th])
+    kinds = np.r_[parts[0][3], parts[1][3], np.full(len(a_th), THERMAL)]
+    alpha = inst.alpha  # (T, D)
     dev_pos = np.r_[inst.gen_pos, inst.ev_pos].astype(int)
-    recourse = a_all[:, dev_pos] @ alpha  # consumption falls by alpha_d s at each device
-    c = np.c_[a_all @ inst.w_net - recourse, a_all[:, inst.ev_pos] @ inst.w_ev - recourse]
+    recourse = a_all[:, dev_pos] @ alpha.T  # (R, T): consumption falls by alpha_d s
+    c_net = (a_all @ inst.w_net)[:, None] - recourse
+    c_ev = (a_all[:, inst.ev_pos] @ inst.w_ev)[:, None] - recourse
+    c = np.stack([c_net.T.ravel(), c_ev.T.ravel()], axis=1)  # rows ordered (t, r)
     dev = np.c_[-a_all[:, inst.gen_pos], a_all[:, inst.ev_pos]]  # g injects, p consumes
     per, n_x = _layout(inst)
     r_n = a_all.shape[0]
@@ -126,48 +187,51 @@ def network_rows(inst: DaInstance, ldf: LinDistFlow) -> UncertainRows:
         vals.append(dev.ravel())
     a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(t_n * r_n, n_x))
-    fam = np.array([_KIND[int(k)] for k in sec.kind])
-    return UncertainRows(a, sec.b.ravel(), np.tile(c, (t_n, 1)),
+    fam = np.array([_KIND[int(k)] for k in kinds])
+    return UncertainRows(a, b_all.ravel(), c,
                          np.repeat(np.arange(t_n), r_n), np.tile(fam, t_n))
 
 
 def reserve_rows(inst: DaInstance) -> UncertainRows:
-    """``alpha_d s_t - r^up_d <= 0`` and ``-alpha_d s_t - r^dn_d <= 0`` per device."""
+    """System reserve adequacy ``s_t - R^up_t <= 0`` and ``-s_t - R^dn_t <= 0``.
+
+    With the affine recourse device ``d`` answers ``alpha_t,d s_t`` and holds
+    ``r_d = alpha_t,d R`` (``device_rows``), so the per-device rows ``alpha_d s <= r_d`` are
+    one event per direction: two rows per interval, exact.
+    """
     t_n, g_n, j_n = inst.shape
-    d_n = g_n + j_n
     per, n_x = _layout(inst)
-    alpha = inst.alpha
-    rows, cols, vals, c = [], [], [], []
-    k = 0
-    for t in range(t_n):
-        for d in range(d_n):
-            for sign, block in ((1.0, "up"), (-1.0, "dn")):
-                rows.append(k)
-                cols.append(t * per + g_n + j_n + (0 if block == "up" else d_n) + d)
-                vals.append(-1.0)
-                c.append([sign * alpha[d], sign * alpha[d]])
-                k += 1
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(k, n_x))
-    return UncertainRows(a, np.zeros(k), np.asarray(c), np.repeat(np.arange(t_n), 2 * d_n),
-                         np.full(k, FAMILIES.index("reserve")))
+    rows = np.arange(2 * t_n)
+    cols = np.repeat(np.arange(t_n) * per + g_n + j_n, 2) + np.tile([0, 1], t_n)
+    a = sp.csr_matrix((-np.ones(2 * t_n), (rows, cols)), shape=(2 * t_n, n_x))
+    c = np.tile([[1.0, 1.0], [-1.0, -1.0]], (t_n, 1))
+    return UncertainRows(a, np.zeros(2 * t_n), c, np.repeat(np.arange(t_n), 2),
+                         np.full(2 * t_n, FAMILIES.index("reserve")))
 
 
 def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
-    """Deterministic rows ``lo <= A x <= hi``: capacities with reserves, energy, ramps."""
+    """Deterministic rows ``lo <= A x <= hi``: capacities with reserves, energy, ramps.
+
+    ``g + alpha_g R^up <= g_max``, ``g - alpha_g R^dn >= 0``, ``p - alpha_j R^up >= p_min``,
+    ``p + alpha_j R^dn <= p_max``, ``e_min <= dt sum_{s<=t} p_s <= e_max``,
+    ``|p_t - p_{t-1}| <= ramp``.
+    """
     t_n, g_n, j_n = inst.shape
-    d_n = g_n + j_n
     per, n_x = _layout(inst)
+    alpha = inst.alpha
     trip: list[tuple[list[int], list[float], float, float]] = []
     for t in range(t_n):
         base = t * per
-        up, dn = base + g_n + j_n, base + g_n + j_n + d_n
+        up, dn = base + g_n + j_n, base + g_n + j_n + 1
         for k in range(g_n):
-            trip.append(([base + k, up + k], [1.0, 1.0], -np.inf, float(inst.gen_max_kw[k])))
-            trip.append(([base + k, dn + k], [1.0, -1.0], 0.0, np.inf))
+            a = float(alpha[t, k])
+            trip.append(([base + k, up], [1.0, a], -np.inf, float(inst.gen_max_kw[k])))
+            trip.append(([base + k, dn], [1.0, -a], 0.0, np.inf))
         for j in range(j_n):
             p = base + g_n + j
-            trip.append(([p, up + g_n + j], [1.0, -1.0], float(inst.ev_p_min_kw[t, j]), np.inf))
-            trip.append(([p, dn + g_n + j], [1.0, 1.0], -np.inf, float(inst.ev_p_max_kw[t, j])))
+            a = float(alpha[t, g_n + j])
+            trip.append(([p, up], [1.0, -a], float(inst.ev_p_min_kw[t, j]), np.inf))
+            trip.append(([p, dn], [1.0, a], -np.inf, float(inst.ev_p_max_kw[t, j])))
             cum = [s * per + g_n + j for s in range(t + 1)]
             trip.append((cum, [inst.dt_h] * len(cum), float(inst.ev_e_min_kwh[t, j]),
                          float(inst.ev_e_max_kwh[t, j])))
@@ -177,22 +241,23 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
     rows = np.concatenate([[i] * len(c) for i, (c, _, _, _) in enumerate(trip)])
     cols = np.concatenate([c for c, _, _, _ in trip])
     vals = np.concatenate([v for _, v, _, _ in trip])
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(len(trip), n_x))
-    return a, np.array([x[2] for x in trip]), np.array([x[3] for x in trip])
+    a_m = sp.csr_matrix((vals, (rows, cols)), shape=(len(trip), n_x))
+    return a_m, np.array([x[2] for x in trip]), np.array([x[3] for x in trip])
 
 
 def cost_vector(inst: DaInstance) -> FloatArray:
-    """Energy and reserve cost per column (the import's constant background part omitted)."""
+    """Energy and reserve cost per column (the import's constant background part omitted);
+    a system reserve costs ``sum_d alpha_t,d c_d`` per kW."""
     t_n, g_n, j_n = inst.shape
     per, n_x = _layout(inst)
     c = np.zeros(n_x)
+    res = inst.alpha @ np.r_[inst.gen_reserve_cost_per_kw, inst.ev_reserve_cost_per_kw]
     for t in range(t_n):
         base = t * per
         price = inst.price_per_kwh[t] * inst.dt_h
         c[base:base + g_n] = inst.gen_cost_per_kwh * inst.dt_h - price
         c[base + g_n:base + g_n + j_n] = price
-        res = np.r_[inst.gen_reserve_cost_per_kw, inst.ev_reserve_cost_per_kw]
-        c[base + g_n + j_n:base + per] = np.r_[res, res]
+        c[base + g_n + j_n:base + per] = res[t]
     return c
 
 

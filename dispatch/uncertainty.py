@@ -90,18 +90,21 @@ def fit_mixture(samples: FloatArray, max_components: int = 4, seed: int = 0,
 
 
 def forecast_errors(series: FloatArray, steps_per_day: int = 96, first_weekday: int = 0,
-                    name: str = "series") -> FloatArray:
+                    name: str = "series", window_days: int | None = None) -> FloatArray:
     """Forecast errors of a year-long profile by the day-type mean forecast.
 
-    The forecast of step ``s`` of day ``d`` is the mean of step ``s`` over all days of the
-    same type (weekday Monday-Friday or weekend) in the series; the error is realised minus
-    forecast, ``e_{d,s} = x_{d,s} - mean_{d' of type(d)} x_{d',s}``.
+    The forecast of step ``s`` of day ``d`` is the mean of step ``s`` over the days of the
+    same type (weekday Monday-Friday or weekend); the error is realised minus forecast,
+    ``e_{d,s} = x_{d,s} - mean_{d' in D(d)} x_{d',s}``. Without ``window_days``, ``D(d)`` is
+    every day of the type in the series; with it, the other days of the type within
+    ``|d' - d| <= window_days`` (a seasonal day-type mean that leaves day ``d`` out).
 
     Args:
         series: The profile, ``(n_days * steps_per_day,)``.
         steps_per_day: Steps per day (96 for 15 minutes).
         first_weekday: Weekday of the first day (0 = Monday).
         name: Name for error messages.
+        window_days: Half-width of the seasonal window in days (``None``: the whole series).
 
     Returns:
         Errors ``(n_days, steps_per_day)``.
@@ -118,7 +121,63 @@ def forecast_errors(series: FloatArray, steps_per_day: int = 96, first_weekday: 
     days = x.reshape(-1, steps_per_day)
     weekend = (np.arange(len(days)) + first_weekday) % 7 >= 5
     out = np.empty_like(days)
-    for mask in (weekend, ~weekend):
-        if mask.any():
-            out[mask] = days[mask] - days[mask].mean(axis=0)
+    if window_days is None:
+        for mask in (weekend, ~weekend):
+            if mask.any():
+                out[mask] = days[mask] - days[mask].mean(axis=0)
+        return out
+    idx = np.arange(len(days))
+    for d in idx:
+        near = (np.abs(idx - d) <= window_days) & (weekend == weekend[d]) & (idx != d)
+        if not near.any():
+            raise MixtureInputError(f"{name}: no day of the same type within {window_days} "
+                                    f"days of day {d}; widen the window")
+        out[d] = days[d] - days[near].mean(axis=0)
     return out
+
+
+@dataclass(frozen=True)
+class IntervalMoments:
+    """Mixture moments of one uncertainty source per interval.
+
+    Attributes:
+        mean: ``(T,)``.
+        var: ``(T,)``.
+        mixtures: The fitted mixture of each pooled block (``T / pool`` of them).
+    """
+
+    mean: FloatArray
+    var: FloatArray
+    mixtures: tuple[Mixture, ...]
+
+
+def pooled_moments(samples: FloatArray, pool: int = 4, max_components: int = 4, seed: int = 0,
+                   name: str = "samples") -> IntervalMoments:
+    """Fit one mixture per block of ``pool`` consecutive intervals and take its moments.
+
+    The samples of the ``pool`` intervals of a block (an hour of 15-minute steps by default)
+    are pooled, ``N * pool`` values, and the mixture of lowest BIC gives the block's mean and
+    variance, used for each of its intervals.
+
+    Args:
+        samples: ``(N, T)`` realisations (days x intervals).
+        pool: Intervals per block (the last block may be shorter).
+        max_components: Largest number of components tried.
+        seed: Seed of scikit-learn's initialisation (deterministic fits).
+        name: Name for error messages.
+    """
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 2:
+        raise MixtureInputError(f"{name}: expected (samples, intervals), got shape {x.shape}")
+    t_n = x.shape[1]
+    mean, var = np.zeros(t_n), np.zeros(t_n)
+    fits = []
+    for start in range(0, t_n, pool):
+        block = x[:, start:start + pool].ravel()
+        if np.ptp(block) < 1e-12:  # a source that never deviates in this block (PV at night)
+            fits.append(Mixture(np.ones(1), np.full((1, 1), block[0]), np.zeros((1, 1, 1)), ()))
+        else:
+            fits.append(fit_mixture(block, max_components, seed, name))
+        mean[start:start + pool] = fits[-1].mean[0]
+        var[start:start + pool] = fits[-1].cov[0, 0]
+    return IntervalMoments(mean, var, tuple(fits))

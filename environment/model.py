@@ -58,6 +58,7 @@ from environment.population import (
     populate,
     resolve_travel,
 )
+from environment.dispatch_setup import DayDispatch, dispatch_rows, plan_day
 from environment.recorder import Recorder
 from environment.records import (
     DELIVERY_TOL,
@@ -131,8 +132,14 @@ class CoSimModel(mesa.Model):
         case, keep, fresh = day_ahead_case(sc, behaviour, pop, streams.fresh)
         da = self.grid_agent.commit_day_ahead(case, keep, fresh, sc.assessment.alpha)
         self.da_layers, self.da_boundary = da.layers, da.boundary
+        self.dispatch: DayDispatch | None = None
+        if self.policy.startswith("dispatch:"):
+            self.dispatch = plan_day(sc, grid, dict(self.da_boundary.stations),
+                                     case.sets.ref_kw, streams.dispatch,
+                                     self.policy.removeprefix("dispatch:"))
         self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy, streams.calls,
-                                     sim.regulation_period_min)
+                                     sim.regulation_period_min,
+                                     None if self.dispatch is None else self.dispatch.plan)
         for agent in self.evs:
             self.ctx.env.process(agent.session())
         self.ctx.env.process(self._ticks())
@@ -175,14 +182,20 @@ class CoSimModel(mesa.Model):
         self.tso.receive(b_all)
         lo = np.array([pub.transmission[n].p_down_kw[0] for n in names])
         hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
-        share = disaggregate(np.array([call]), lo[None], hi[None])[0]
+        plan = self.tso.plan
+        if plan is None:
+            share = disaggregate(np.array([call]), lo[None], hi[None])[0]
+        else:  # the dispatch calls every station, inside its real-time box
+            share = np.clip(plan.station_calls_kw(k), lo, hi)
         delivered = np.zeros(len(names))
         for j, name in enumerate(names):
             delivered[j], ids, p_ev = self.stations[name].dispatch(k, float(share[j]))
             if ids.size:
                 self.recorder.add(SetpointRows(t=k, station=name, ev=ids.tolist(),
                                                p_kw=p_ev.tolist()))
-        ac = self.grid_agent.operating_point(k, delivered)
+        done = None if plan is None else plan.realise(k, delivered)
+        ac = self.grid_agent.operating_point(k, delivered,
+                                             None if done is None else done.bg_p_kw)
         outcome = TickOutcome(
             k=k, names=names, envs=envs, pub=pub, edges=edges, call=call, share=share,
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
@@ -190,6 +203,8 @@ class CoSimModel(mesa.Model):
             queue=[self.stations[n].queue_length for n in names])
         self.recorder.add(tick_rows(outcome, self.ctx.dt_min))
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
+        if done is not None and self.dispatch is not None:
+            self.recorder.add(dispatch_rows(k, self.dispatch, done, ac, outcome.label))
 
     def ev_frame(self) -> pd.DataFrame:
         """Per-EV outcomes (after :meth:`run`; ``environment.records.EVRow``)."""

@@ -58,6 +58,7 @@ class RunStreams:
         calls: The TSO's calls.
         deviations: Deviations of the realised days (one child per station).
         fresh: Fresh days of the DA calibration (one child per station).
+        dispatch: The dispatch's training days and realised data day (``dispatch:*``).
     """
 
     day: np.random.Generator
@@ -65,11 +66,12 @@ class RunStreams:
     calls: np.random.Generator
     deviations: np.random.Generator
     fresh: np.random.Generator
+    dispatch: np.random.Generator
 
     @classmethod
     def spawn(cls, rng: np.random.Generator) -> RunStreams:
-        """The five streams of a run."""
-        return cls(*rng.spawn(5))
+        """The six streams of a run."""
+        return cls(*rng.spawn(6))
 
 
 @dataclass

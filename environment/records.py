@@ -5,6 +5,7 @@
   interval, the call and what was delivered, the grid checks and the AC operating point;
 * ``network`` (:class:`NetworkRows`) — per tick one row per bus;
 * ``setpoints`` (:class:`SetpointRows`) — per tick one row per dispatched EV;
+* ``dispatch`` (:class:`DispatchRows`) — per tick one row per generator (``dispatch:*``);
 * ``evs`` (:class:`EVRow`, :func:`ev_frame`) — per EV its session after the run.
 
 Columns are the dataclass fields, in order; the recorder (``environment.recorder``) accepts
@@ -136,7 +137,27 @@ class SetpointRows:
     p_kw: Sequence[float]
 
 
-SCHEMAS = (TickRows, NetworkRows, SetpointRows)
+@dataclass(frozen=True)
+class DispatchRows:
+    """Rows of ``dispatch`` for one tick (``dispatch:*`` policies; ``agents.dispatch_plan``):
+    one per generator, with the tick's net-load error, EV error, call and reserve shortfall
+    repeated (a day without generators gets one row with ``generator = ""``)."""
+
+    TABLE: ClassVar[str] = "dispatch"
+    t: int
+    generator: Sequence[str]
+    g_schedule_kw: Sequence[float]
+    g_kw: Sequence[float]
+    delta_kw: float
+    eta_kw: float
+    call_kw: float
+    reserve_short_kw: float
+    p_slack_kw: float
+    price_per_kwh: float
+    ac_violation: str
+
+
+SCHEMAS = (TickRows, NetworkRows, SetpointRows, DispatchRows)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flexibility.stations import TOTAL_LABEL
+from scenarios.dispatch_config import Dispatch
 from scenarios.errors import InputError
 from scenarios.timeaxis import DAY_MIN, TimeAxis, TimeOfDay, hhmm, minutes_of_day
 from scenarios.traffic_config import Traffic
@@ -208,7 +209,8 @@ class Grid(_Strict):
 
 
 CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
-                     "edge-da", "edge-prev"]
+                     "edge-da", "edge-prev", "dispatch:oba", "dispatch:bonferroni",
+                     "dispatch:so", "dispatch:ro"]
 
 
 class Simulation(_Strict):
@@ -234,6 +236,7 @@ class Scenario(_Strict):
     grid: Grid = Grid()
     simulation: Simulation = Simulation()
     traffic: Traffic | None = None
+    dispatch: Dispatch = Field(default_factory=Dispatch)
     base_dir: str = Field(".", exclude=True)
 
     @model_validator(mode="after")

@@ -29,6 +29,8 @@ Commands:
              flexible operation region of the stations' net load under coupon budgets:
              rotating hyperplanes over traffic equilibria, convex hulls, volume against budget,
              dynamic against static assignment, the validating tier dispatch (resumable)
+  dispatch   the DSO's day-ahead dispatch under a joint chance constraint (oba, bonferroni,
+             so, ro) on the day's packaged EV boundaries, replayed on data days
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
 Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
@@ -61,7 +63,7 @@ written in every case but 2; the console line leads with 'PHYSICALLY INVALID' fo
 
 
 POLICIES = ["none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
-            "edge-prev"]
+            "edge-prev", "dispatch:oba", "dispatch:bonferroni", "dispatch:so", "dispatch:ro"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -100,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--policy", choices=POLICIES,
                    help="TSO call policy (default: the scenario's simulation.policy, "
                         "random-within in the paper case); edge-da / edge-prev call at an edge "
-                        "of the day-ahead / previous tick's boundary, which can fail")
+                        "of the day-ahead / previous tick's boundary, which can fail; "
+                        "dispatch:oba|bonferroni|so|ro: the DSO's day-ahead chance-"
+                        "constrained dispatch (scenario [dispatch]) with affine recourse on "
+                        "realised data days")
     m.add_argument("--scenarios", type=int, metavar="M",
                    help="sampled future days per station for the RT envelopes (>= 1)")
     _output_flags(m)
@@ -191,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     from environment.cli.flexregion import add_parser as add_flexregion
 
     add_flexregion(sub)
+    from environment.cli.dispatch import add_parser as add_dispatch
+
+    add_dispatch(sub)
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "
                                    "energy_kwh; optional charger_kw, charger_model, soc_init), "
@@ -297,11 +305,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _single_shot(args: argparse.Namespace) -> int:
-    """``simulate``, ``assess`` or ``traffic`` into a staged folder (complete or absent)."""
+    """``simulate``, ``assess``, ``dispatch`` or ``traffic`` into a staged folder (complete or absent)."""
     from environment.cli.output_dir import staged_output
 
     if args.command == "simulate":
         from environment.cli.simulate import run_simulate as run
+    elif args.command == "dispatch":
+        from environment.cli.dispatch import run_dispatch as run
     elif args.command == "traffic":
         from environment.cli.traffic import run_traffic as run
     else:

@@ -48,6 +48,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
     sim = CoSimModel(scenario, model, seed, progress=not args.quiet)
+    if sim.dispatch is not None and sim.dispatch.plan is None:
+        sim.release()
+        raise InputError(sim.dispatch.message)
     t_ticks = time.perf_counter()
     sim.run()
     ticks_s = time.perf_counter() - t_ticks
@@ -55,6 +58,14 @@ def run_simulate(args: argparse.Namespace) -> int:
               "stations": len(scenario.stations)}
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
+    disp: dict[str, object] | None = None
+    if sim.dispatch is not None:
+        from environment.dispatch_metrics import dispatch_metrics
+
+        disp = {**dispatch_metrics(sim.dispatch, rec.frame("dispatch"), scenario.horizon.dt_h),
+                "data_day": sim.dispatch.plan.day if sim.dispatch.plan else None,
+                "epsilon": sim.dispatch.epsilon}
+    dispatch_frame = rec.frame("dispatch")
     sim.release()
     from environment.day_metrics import day_metrics, headline
     from environment.outputs import write_json, write_parquet
@@ -63,6 +74,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_parquet(out / "network.parquet", network)
     write_parquet(out / "evs.parquet", evs)
     write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
+    if disp is not None:
+        write_parquet(out / "dispatch.parquet", dispatch_frame)
     g = scenario.grid
     day = day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw, network)
     summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy, **day.as_dict(),
@@ -79,6 +92,8 @@ def run_simulate(args: argparse.Namespace) -> int:
                                         g.v_min_pu, g.v_max_pu)
         sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.axis)
         sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.axis)
+    if disp is not None:
+        summary["dispatch"] = disp
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     summary["setup_s"] = round(t_ticks - t_start, 3)  # scenario, feeder, pools, day-ahead
     summary["ticks_s"] = round(ticks_s, 3)
@@ -94,6 +109,12 @@ def run_simulate(args: argparse.Namespace) -> int:
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
           f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
           f"{shown_folder(args, out)}")
+    if disp is not None:
+        print(f"dispatch ({sim.policy}, eps {disp['epsilon']:g}): day-ahead cost "
+              f"{disp['dispatch_cost_da']:,.0f}, realised {disp['dispatch_cost_realised']:,.0f}; "
+              f"{disp['dispatch_violation_ticks']:.0f} of {day.ticks} ticks jointly violated "
+              f"({disp['dispatch_reserve_short_ticks']:.0f} reserve shortfalls); data day "
+              f"{disp['data_day']}")
     if (line := cleaning_line(model)) is not None:
         print(line)
     return day.exit_code

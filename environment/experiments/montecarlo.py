@@ -124,10 +124,17 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
     model.run()
     ticks = model.recorder.frame("ticks")
     evs = model.ev_frame()
+    extra = {}
+    if model.dispatch is not None:
+        from environment.dispatch_metrics import dispatch_metrics
+
+        extra = dispatch_metrics(model.dispatch, model.recorder.frame("dispatch"),
+                                 scenario.horizon.dt_h)
     model.release()  # mesa's class-level agent counter would keep the model alive
     del model
     gc.collect()  # the model and its agents form cycles holding hundreds of MB of arrays
-    metrics = {"replicate": rep, **replicate_metrics(ticks, evs, scenario.horizon.dt_h)}
+    metrics = {"replicate": rep, **replicate_metrics(ticks, evs, scenario.horizon.dt_h),
+               **extra}
     info = {"runtime_s": time.perf_counter() - t0,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "worker": f"{socket.gethostname()}:{os.getpid()}"}

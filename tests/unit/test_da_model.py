@@ -110,8 +110,8 @@ def test_voltages_recomputed_from_injections(case, sols):
         p = np.repeat(inst.p_bg_kw[t][None, :], len(draws), axis=0)
         p += delta[:, None] * inst.w_net[None, :]
         np.add.at(p.T, inst.ev_pos, (s.p_ev_kw[t][:, None] + eta[None, :] * inst.w_ev[:, None]
-                                     - alpha[g_n:, None] * total[None, :]))
-        np.add.at(p.T, inst.gen_pos, -(s.g_kw[t][:, None] + alpha[:g_n, None] * total[None, :]))
+                                     - alpha[t, g_n:, None] * total[None, :]))
+        np.add.at(p.T, inst.gen_pos, -(s.g_kw[t][:, None] + alpha[t, :g_n, None] * total[None, :]))
         q = np.repeat(inst.q_bg_kvar[t][None, :], len(draws), axis=0)
         w = ldf.voltage_sq(p, q)
         low = (w < inst.limits.v_min_pu ** 2 - 1e-9).any(axis=1)

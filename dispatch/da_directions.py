@@ -1,0 +1,95 @@
+"""Bonferroni and OBA over uncertainty directions (``dispatch.directions``) for the day-ahead
+dispatch of ``dispatch.da_model``.
+
+The rows are those of ``da_model`` (network and reserve families). Per interval ``t`` the
+moving rows' coefficients span ``K_t`` directions; the row margins are
+
+    a_i x + sum_k w_ik (d_k^T mu_t + kappa_k sigma_k) <= b_i,
+
+with ``kappa_k = kappa(eps / K_t)`` (``bonferroni``: the equal split over directions) or
+``kappa_k`` and ``eps_k`` decisions with ``kappa_k >= kappa(eps_k)`` by chord cuts and
+``sum_{k in t} eps_k <= eps`` (``oba``). Rows that do not move keep ``a_i x + c_i^T mu <= b_i``.
+The risk of a direction is reported against the constraint families in proportion to its
+rows' weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from dispatch.chance import chord_cuts, safety_factor
+from dispatch.da_rows import FAMILIES, DaInstance, UncertainRows
+from dispatch.directions import Directions, cone_directions
+from flexibility.common import FloatArray
+
+N_BREAKS = 16
+
+
+def family_risk(dirs: Directions, u: UncertainRows, eps_k: FloatArray, t_n: int,
+                binding: np.ndarray) -> FloatArray:
+    """Risk per interval and family ``(T, 4)``: each direction's ``eps_k`` split evenly over
+    the families of its binding rows (of all its rows when none binds)."""
+    w = dirs.weight.tocsc()
+    out = np.zeros((t_n, len(FAMILIES)))
+    for k in range(w.shape[1]):
+        rows = w.indices[w.indptr[k]:w.indptr[k + 1]]
+        pick = rows[binding[rows]] if binding[rows].any() else rows
+        fams = np.unique(u.family[pick])
+        if fams.size:
+            out[dirs.t[k], fams] += eps_k[k] / fams.size
+    return out
+
+
+def direction_margins(inst: DaInstance, u: UncertainRows, sigma: FloatArray,
+                      eps: float) -> tuple[FloatArray, Directions, FloatArray]:
+    """Bonferroni over directions: the row margins, the directions and their risks."""
+    moving = sigma > 1e-12
+    dirs = cone_directions(u.c, u.t, moving)
+    m_k, s_k = dirs.moments(inst.mu, inst.cov)
+    k_t = np.bincount(dirs.t, minlength=inst.shape[0])
+    eps_k = eps / np.maximum(k_t[dirs.t], 1)
+    kappa = safety_factor(eps_k) if len(eps_k) else np.zeros(0)
+    margin = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
+    margin[moving] = (dirs.weight @ (m_k + kappa * s_k))[moving]
+    return margin, dirs, eps_k
+
+
+def oba_direction_rows(inst: DaInstance, u: UncertainRows, sigma: FloatArray, eps: float,
+                       a_dev: sp.csr_matrix, lo_dev: FloatArray, hi_dev: FloatArray,
+                       cost: FloatArray):
+    """The OBA program over directions: columns ``[x, eps_k (K), kappa_k (K)]``.
+
+    Returns:
+        ``(a, lo, hi, cost, (col_lo, col_hi) of the extra columns, directions)``.
+    """
+    t_n = inst.shape[0]
+    n_x = a_dev.shape[1]
+    moving = sigma > 1e-12
+    dirs = cone_directions(u.c, u.t, moving)
+    k_n = len(dirs.t)
+    m_k, s_k = dirs.moments(inst.mu, inst.cov)
+    k_t = np.bincount(dirs.t, minlength=t_n)
+    breaks, alpha_c, beta_c = chord_cuts(eps, int(max(k_t.max(initial=1), 1)),
+                                         n_breaks=N_BREAKS)
+    width = n_x + 2 * k_n
+    w = dirs.weight.tocsr()
+    w_mov = sp.diags(moving.astype(float)) @ w
+    kap = w_mov @ sp.diags(s_k)  # (M, K): coefficient of kappa_k in each row
+    a_unc = sp.hstack([u.a, sp.csr_matrix((len(sigma), k_n)), kap]).tocsr()
+    shift = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
+    shift[moving] = (w @ m_k)[moving]
+    nk = len(alpha_c)
+    r = np.arange(nk * k_n)
+    i_of = np.tile(np.arange(k_n), nk)
+    chords = sp.csr_matrix((np.r_[np.repeat(beta_c, k_n), -np.ones(nk * k_n)],
+                            (np.r_[r, r], np.r_[n_x + i_of, n_x + k_n + i_of])),
+                           shape=(nk * k_n, width))
+    budget = sp.csr_matrix((np.ones(k_n), (dirs.t, n_x + np.arange(k_n))), shape=(t_n, width))
+    a_dev_w = sp.hstack([a_dev, sp.csr_matrix((a_dev.shape[0], 2 * k_n))])
+    a = sp.vstack([a_dev_w, a_unc, chords, budget]).tocsr()
+    lo = np.r_[lo_dev, np.full(len(sigma) + nk * k_n + t_n, -np.inf)]
+    hi = np.r_[hi_dev, u.b - shift, -np.repeat(alpha_c, k_n), np.full(t_n, eps)]
+    bounds = (np.r_[np.full(k_n, breaks[0]), np.zeros(k_n)],
+              np.r_[np.full(k_n, breaks[-1]), np.full(k_n, np.inf)])
+    return a, lo, hi, np.r_[cost, np.zeros(2 * k_n)], bounds, dirs

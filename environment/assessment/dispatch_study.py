@@ -1,0 +1,107 @@
+"""``run_sim.py dispatch``: the DSO's day-ahead dispatch of a scenario's day (issue 15).
+
+The instance is the one the co-simulator's ``dispatch:*`` policies solve for the same seed
+(``environment.dispatch_setup``: the day-ahead commitment of the simulated day's forecast
+pools, the scenario's ``[dispatch]`` devices, the data's forecast errors). Each requested
+variant is solved on it, and replayed out of sample on the LinDistFlow model of the rows
+(``dispatch.da_model.violations``): ``n_replay`` days, each a held-out data day of net-load
+errors (drawn from the data, not from the fitted mixture) paired with a held-out sampled EV
+day, with the injected generator. Reported per variant: cost, reserve cost, solve time, the risk allocated
+to each constraint family, the largest per-interval joint violation rate (the promise:
+``<= eps``) and the share of replay days without any violation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from dispatch import da_model
+from dispatch.da_model import DaSolution, violations
+from environment.dispatch_setup import DayDispatch, solve_case
+from flexibility.common import FloatArray
+from scenarios.behaviour import BehaviourModel
+from scenarios.config import Scenario
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One variant solved and replayed.
+
+    Attributes:
+        sol: The solution.
+        solve_s: Wall time of the solve.
+        interval_rate: Joint violation rate per interval over the replay days ``(T,)``
+            (NaN when infeasible).
+        day_ok: Share of replay days with no violation in any interval.
+        message: Why it is infeasible ("" otherwise).
+    """
+
+    sol: DaSolution
+    solve_s: float
+    interval_rate: FloatArray
+    day_ok: float
+    message: str
+
+
+@dataclass(frozen=True)
+class DispatchStudy:
+    """The day's dispatch problem and its variants.
+
+    Attributes:
+        day: The instance, its data and the main variant's plan (as the co-simulator has it).
+        variants: Result per method, the main one first.
+        replay_errors: The replay days' errors ``(N, T, 2)``.
+    """
+
+    day: DayDispatch
+    variants: dict[str, VariantResult]
+    replay_errors: FloatArray
+
+
+def replay_errors(day: DayDispatch, n: int, rng: np.random.Generator) -> FloatArray:
+    """``n`` days of ``(delta, eta)`` errors: a data day and a sampled EV day each."""
+    c = day.case
+    net = c.test_net_days_kw[rng.integers(0, len(c.test_net_days_kw), n)]
+    ev = c.test_ev_days_kw[rng.integers(0, len(c.test_ev_days_kw), n)]
+    return np.stack([net, ev], axis=-1)
+
+
+def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
+                       methods: list[str], n_replay: int = 2000) -> DispatchStudy:
+    """Build the day's instance (as ``simulate --policy dispatch:<methods[0]>``), solve every
+    method and replay it (module docstring)."""
+    from environment.model import CoSimModel
+
+    model = CoSimModel(scenario, behaviour, seed, policy=f"dispatch:{methods[0]}")
+    day = model.dispatch
+    ldf = model.grid_agent.grid.ldf
+    model.release()
+    assert day is not None
+    rng = np.random.default_rng([seed, 15])
+    errors = replay_errors(day, n_replay, rng)
+    d = scenario.dispatch
+    out: dict[str, VariantResult] = {}
+    for m in methods:
+        if m == day.method:
+            sol, solve_s = day.sol, day.solve_s
+        else:
+            t0 = time.perf_counter()
+            sol = solve_case(day.case, ldf, m, d.epsilon)
+            solve_s = time.perf_counter() - t0
+        if sol.feasible:
+            bad = violations(day.case.inst, ldf, sol, errors)
+            out[m] = VariantResult(sol, solve_s, bad.mean(axis=0),
+                                   float((~bad.any(axis=1)).mean()), "")
+        else:
+            nan = np.full(day.case.inst.shape[0], np.nan)
+            out[m] = VariantResult(sol, solve_s, nan, float("nan"),
+                                   _message(sol, d.epsilon))
+    return DispatchStudy(day, out, errors)
+
+
+def _message(sol: DaSolution, eps: float) -> str:
+    fn = getattr(da_model, "infeasibility_message", None)  # TEMP until the helper lands
+    return fn(sol, eps) if fn else f"{sol.method} found no dispatch at eps={eps:g}"

@@ -1,0 +1,251 @@
+"""Scenario -> day-ahead dispatch instance (issue 15): devices, aggregators and uncertainty.
+
+The DSO's day-ahead problem of ``dispatch.da_model`` on the scenario's feeder:
+
+* **background** — the grid model's forecast non-EV load and PV per bus, minus the wind farm's
+  forecast (``dispatch.wind_peak_kw`` times the seasonal day-type mean of the wind profile,
+  spread equally over ``wind_buses``);
+* **generators** — ``[[dispatch.generators]]`` at their buses;
+* **EV aggregators** — one per station, the station's packaged day-ahead boundary
+  (``Boundary``: ``P_down <= p <= P_up``, cumulative energy ``E`` between the sums of the box,
+  ramp limits); a box package implies its energy and ramp limits, so they never bind;
+* **uncertainty**, two sources kept apart:
+  ``delta_t`` the net-load error in kW: the load error scaled as the scenario scales the load
+  shape (``(P_peak - P_min) / (max x - min x)``), minus the PV error scaled by
+  ``P_pv,peak / max y``, minus the wind error times ``wind_peak_kw``, on the data's days of the
+  chosen months and day type (``scenarios.year_profiles``); ``eta_t`` the EV demand error in
+  kW: each sampled day's reference charging power of the whole fleet minus the mean over the
+  sampled days (the behaviour model's days of the day-ahead case). Each source gets a Gaussian
+  mixture per hour by BIC (``dispatch.uncertainty.pooled_moments``) and its mean and variance
+  per interval; the two are independent (covariance diagonal);
+* **split of the errors** — ``w_net`` in proportion to the buses' nominal loads; ``w_ev`` in
+  proportion to each station's standard deviation of the reference;
+* **out of sample** — the data days and the sampled EV days are split alternately: the even
+  ones are fitted (mixtures, the ``ro`` box, the ``so`` training days), the odd ones are held
+  out for evaluation (the co-simulated day's realised errors, the replay of ``dispatch``);
+* **samples** — ``so`` trains on ``so_samples`` whole days drawn from the fitted days (the
+  data, not the fitted mixture), with the injected generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.dispatch_plan import DispatchPlan, DispatchStep, make_plan
+from dispatch.da_model import DaSolution, solve_da
+from dispatch.da_rows import DaInstance
+from dispatch.uncertainty import IntervalMoments, pooled_moments
+from flexibility.common import FloatArray
+from environment.records import DispatchRows
+from flexibility.packaging import Boundary
+from grid.ac import AcResult
+from grid.layers import GridModel
+from scenarios.config import Scenario
+from scenarios.errors import InputError
+from scenarios.profiles import read_shapes
+from scenarios.year_profiles import read_year, slots, year_errors
+
+
+E_TOL_KWH = 1e-6  # the box's own energy sums, widened by rounding only
+
+
+@dataclass(frozen=True)
+class DispatchCase:
+    """A scenario's day-ahead dispatch problem and the data behind its uncertainty.
+
+    Attributes:
+        inst: The instance of ``dispatch.da_model``.
+        station_names: Aggregators (stations) in column order.
+        gen_names: Generators in column order.
+        net_days_kw: Net-load errors of the data days ``(D, T)`` (kW), for replay.
+        ev_days_kw: EV demand errors of the sampled days ``(M, T)`` (kW).
+        net_moments: Fitted moments of ``delta``.
+        ev_moments: Fitted moments of ``eta``.
+        train: Error samples ``(N, T, 2)`` for ``so``.
+        days: Dates of the data days fitted.
+        loss_kw: Feeder losses of the forecast background (AC), per interval.
+        test_net_days_kw: Net-load errors of the held-out data days ``(D', T)``.
+        test_ev_days_kw: EV demand errors of the held-out sampled days ``(M', T)``.
+        test_days: Dates of the held-out data days.
+    """
+
+    inst: DaInstance
+    station_names: tuple[str, ...]
+    gen_names: tuple[str, ...]
+    net_days_kw: FloatArray
+    ev_days_kw: FloatArray
+    net_moments: IntervalMoments
+    ev_moments: IntervalMoments
+    train: FloatArray
+    days: tuple[str, ...]
+    loss_kw: FloatArray
+    test_net_days_kw: FloatArray
+    test_ev_days_kw: FloatArray
+    test_days: tuple[str, ...]
+
+
+def _positions(scenario: Scenario, gm: GridModel, buses: list[int], field: str) -> np.ndarray:
+    fe, numbering = gm.feeder, scenario.grid.bus_numbering
+    out = []
+    for b in buses:
+        try:
+            out.append(fe.position(fe.resolve_bus(b, numbering, field)))
+        except Exception as exc:  # FeederError names the bus and numbering
+            raise InputError(f"{field}: {exc}") from None
+    return np.asarray(out, dtype=int)
+
+
+def net_load_errors(scenario: Scenario) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
+    """Net-load errors ``(D, T)`` (kW) and the wind forecast ``(T,)`` (kW) of the data days."""
+    d, hz, prof = scenario.dispatch, scenario.horizon, scenario.grid.profiles
+    year = year_errors(read_year(d.uncertainty_source, scenario.base_dir),
+                       tuple(d.uncertainty_months), d.uncertainty_weekend,
+                       d.forecast_window_days, d.forecast)
+    shapes = read_shapes(prof.source, scenario.base_dir)
+    x, y = shapes["load_p"].to_numpy(float), shapes["pv_p"].to_numpy(float)
+    load_scale = (prof.load_peak_kw - prof.load_min_kw) / max(float(np.ptp(x)), 1e-12)
+    pv_scale = prof.pv_peak_kw / y.max() if y.max() > 0 else 0.0
+    s = slots(hz.start_min, hz.dt_min, hz.n_intervals)
+    e = {k: v[:, s] for k, v in year.error.items()}
+    net = load_scale * e["load_p"] - pv_scale * e["pv_p"] - d.wind_peak_kw * e["wind_p"]
+    wind = d.wind_peak_kw * year.forecast["wind_p"][:, s].mean(axis=0)
+    return net, wind, year.days
+
+
+def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
+                        ev_ref_kw: FloatArray, rng: np.random.Generator) -> DispatchCase:
+    """The scenario's day-ahead dispatch instance (module docstring).
+
+    Args:
+        scenario: The scenario (its ``[dispatch]`` section).
+        gm: Its grid model.
+        boundary: Packaged day-ahead boundary per station (grid order).
+        ev_ref_kw: Reference power of the sampled days per station ``(M, J, T)``.
+        rng: Generator for the ``so`` training days.
+
+    Raises:
+        InputError: A generator or wind bus not on the feeder, bad uncertainty data.
+    """
+    d, hz = scenario.dispatch, scenario.horizon
+    t_n, dt_h = hz.n_intervals, hz.dt_h
+    names = tuple(gm.stations)
+    gen_pos = _positions(scenario, gm, [g.bus for g in d.generators], "dispatch.generators.bus")
+    wind_pos = _positions(scenario, gm, d.wind_buses, "dispatch.wind_buses")
+    net_all, wind_kw, days_all = net_load_errors(scenario)
+    p_bg, q_bg = gm.bg(0, t_n)
+    p_bg = p_bg.copy()
+    if wind_pos.size:
+        np.add.at(p_bg.T, wind_pos, -wind_kw[None, :] / wind_pos.size)
+    lo = np.stack([boundary[n].p_down_kw[:t_n] for n in names], axis=1)
+    hi = np.maximum(np.stack([boundary[n].p_up_kw[:t_n] for n in names], axis=1), lo)
+    ramp = np.stack([np.maximum(boundary[n].ramp_up_kw, boundary[n].ramp_down_kw).max()
+                     * np.ones(1) for n in names], axis=1)[0]
+    ref = np.asarray(ev_ref_kw, dtype=float)[..., :t_n]
+    dev = ref - ref.mean(axis=0, keepdims=True)  # (M, J, T)
+    ev_all = dev.sum(axis=1)
+    sd_j = dev.std(axis=(0, 2))
+    # fit on the even days, evaluate on the odd ones (out of sample)
+    net_days, ev_days = net_all[0::2], ev_all[0::2]
+    w_ev = sd_j / sd_j.sum() if sd_j.sum() > 0 else np.full(len(names), 1.0 / len(names))
+    seed = scenario.seed
+    pool = max(1, 60 // hz.dt_min)
+    net_m = pooled_moments(net_days, pool, d.max_components, seed, "net-load errors")
+    ev_m = pooled_moments(ev_days, pool, d.max_components, seed, "EV demand errors")
+    cov = np.zeros((t_n, 2, 2))
+    cov[:, 0, 0], cov[:, 1, 1] = net_m.var, ev_m.var
+    nom = gm.feeder.load_p_kw
+    train = np.stack([net_days[rng.integers(0, len(net_days), d.so_samples)],
+                      ev_days[rng.integers(0, len(ev_days), d.so_samples)]], axis=-1)
+    minutes = hz.start_min + hz.dt_min * np.arange(t_n)
+    base = gm.solver.solve(p_bg, q_bg)
+    loss = np.where(base.converged, base.p_slack_kw - p_bg.sum(axis=1), 0.0)
+    inst = DaInstance(
+        dt_h=dt_h, p_bg_kw=p_bg, q_bg_kvar=q_bg.copy(),
+        price_per_kwh=np.array([d.price_at(float(m)) for m in minutes]),
+        gen_pos=gen_pos, gen_max_kw=np.array([g.p_max_kw for g in d.generators]),
+        gen_cost_per_kwh=np.array([g.cost_per_kwh for g in d.generators]),
+        gen_reserve_cost_per_kw=np.array([g.reserve_cost_per_kw for g in d.generators]),
+        ev_pos=np.asarray(gm.positions, dtype=int), ev_p_min_kw=lo, ev_p_max_kw=hi,
+        ev_e_min_kwh=np.cumsum(lo, axis=0) * dt_h - E_TOL_KWH,
+        ev_e_max_kwh=np.cumsum(hi, axis=0) * dt_h + E_TOL_KWH,
+        ev_ramp_kw=ramp, ev_reserve_cost_per_kw=np.full(len(names), d.ev_reserve_cost_per_kw),
+        w_net=nom / nom.sum(), w_ev=w_ev, mu=np.c_[net_m.mean, ev_m.mean], cov=cov,
+        limits=gm.limits, loss_kw=loss)
+    return DispatchCase(inst, names, tuple(g.name for g in d.generators), net_days, ev_days,
+                        net_m, ev_m, train, days_all[0::2], loss, net_all[1::2], ev_all[1::2],
+                        days_all[1::2])
+
+
+def support_box(case: DispatchCase) -> tuple[FloatArray, FloatArray]:
+    """The ``ro`` box: per interval the smallest and largest error of the data days (net
+    load) and of the sampled EV days, ``(T, 2)`` each."""
+    lo = np.c_[case.net_days_kw.min(axis=0), case.ev_days_kw.min(axis=0)]
+    hi = np.c_[case.net_days_kw.max(axis=0), case.ev_days_kw.max(axis=0)]
+    return lo, hi
+
+
+def solve_case(case: DispatchCase, ldf, method: str, eps: float) -> DaSolution:
+    """One variant on a case: ``so`` on its training days, ``ro`` over the data's support."""
+    return solve_da(case.inst, ldf, method, eps, samples=case.train,
+                    box_kw=support_box(case) if method == "ro" else None)
+
+
+@dataclass(frozen=True)
+class DayDispatch:
+    """The day-ahead dispatch of a co-simulated day.
+
+    Attributes:
+        case: The instance and its data.
+        sol: The solution (``feasible`` False: no dispatch found).
+        plan: The plan the agents follow (``None`` when infeasible).
+        method: Variant.
+        epsilon: Joint risk per interval.
+        solve_s: Wall time of the solve.
+        message: Why there is no plan (empty when there is one).
+    """
+
+    case: DispatchCase
+    sol: DaSolution
+    plan: DispatchPlan | None
+    method: str
+    epsilon: float
+    solve_s: float
+    message: str
+
+
+def plan_day(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
+             ev_ref_kw: FloatArray, rng: np.random.Generator, method: str) -> DayDispatch:
+    """Build the scenario's instance, solve it with ``method`` and draw the realised data day.
+
+    The ``so`` training days and the realised day come from ``rng`` in that order.
+    """
+    import time
+
+    d = scenario.dispatch
+    case = build_dispatch_case(scenario, gm, boundary, ev_ref_kw, rng)
+    day = int(rng.integers(0, len(case.test_days)))
+    t0 = time.perf_counter()
+    sol = solve_case(case, gm.ldf, method, d.epsilon)
+    solve_s = time.perf_counter() - t0
+    plan = make_plan(case.inst, sol, case.test_net_days_kw[day], case.test_days[day])
+    from dispatch import da_model
+
+    fn = getattr(da_model, "infeasibility_message", None)  # TEMP until the helper lands
+    msg = "" if plan is not None else (fn(sol, d.epsilon) if fn else "no dispatch")
+    return DayDispatch(case, sol, plan, method, d.epsilon, solve_s, msg)
+
+
+def dispatch_rows(k: int, day: DayDispatch, done: DispatchStep, ac: AcResult,
+                  label: str) -> DispatchRows:
+    """The ``dispatch`` rows of tick ``k``."""
+    sol = day.sol
+    gens = list(day.case.gen_names) or [""]
+    sched = sol.g_kw[k].tolist() if day.case.gen_names else [0.0]
+    real = done.gen_kw.tolist() if day.case.gen_names else [0.0]
+    return DispatchRows(t=k, generator=gens, g_schedule_kw=sched, g_kw=real,
+                        delta_kw=done.delta_kw, eta_kw=done.eta_kw, call_kw=done.call_kw,
+                        reserve_short_kw=done.reserve_short_kw,
+                        p_slack_kw=float(ac.p_slack_kw[0]),
+                        price_per_kwh=float(day.case.inst.price_per_kwh[k]), ac_violation=label)

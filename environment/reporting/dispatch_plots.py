@@ -1,0 +1,184 @@
+"""Figures of ``run_sim.py dispatch``: dispatch stack, reserves, risk allocation, cost against
+reliability."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dispatch.da_rows import FAMILIES
+from environment.reporting.style import STYLE, clock_axis, legend_outside, pad_ylim, share_limits
+from scenarios.timeaxis import TimeAxis
+
+WARN = "#b2182b"
+FAMILY_COLOURS = {"voltage": "tab:blue", "thermal": "tab:orange", "substation": "tab:green",
+                  "reserve": "tab:purple"}
+METHOD_COLOURS = {"oba": "tab:blue", "bonferroni": "tab:orange", "so": "tab:red",
+                  "ro": "tab:green"}
+
+
+def plot_all(out: Path, study, axis: TimeAxis, eps: float) -> None:
+    """Every figure of a study (the first method's dispatch; all methods where compared)."""
+    main = next(iter(study.variants))
+    with plt.rc_context(STYLE):
+        if study.variants[main].sol.feasible:
+            plot_stack(out / "dispatch_stack.png", study, main, axis)
+            plot_reserves(out / "reserves.png", study, main, axis)
+        plot_risk(out / "risk_allocation.png", study, axis, eps)
+        if len(study.variants) > 1:
+            plot_cost_reliability(out / "cost_reliability.png", study, eps)
+
+
+def _edges(axis: TimeAxis, n: int) -> np.ndarray:
+    return axis.edges_h(0, n)
+
+
+def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
+    """Supply stack (substation import and generators) against demand (background and EVs)
+    with the import price; below, the aggregators' schedule inside their boundary."""
+    sol, case = study.variants[method].sol, study.day.case
+    inst = case.inst
+    t_n = inst.shape[0]
+    x = _edges(axis, t_n)
+    bg = inst.p_bg_kw.sum(axis=1)
+    ev = sol.p_ev_kw.sum(axis=1)
+    gen = sol.g_kw
+    imp = bg + ev - gen.sum(axis=1)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True,
+                                  gridspec_kw={"height_ratios": [2, 1]})
+    base = np.zeros(t_n)
+    layers = [(name, gen[:, k], c) for k, (name, c) in
+              enumerate(zip(case.gen_names, ("tab:brown", "tab:olive", "tab:pink", "tab:cyan"),
+                            strict=False))] + [("substation import", np.maximum(imp, 0.0), "0.6")]
+    exp = np.minimum(imp, 0.0)
+    if (exp < 0).any():
+        ax.fill_between(x, 0.0, np.r_[exp, exp[-1]], step="post", color="tab:cyan", alpha=0.5,
+                        label="export to the grid above", linewidth=0)
+    for name, v, c in layers:
+        ax.fill_between(x, np.r_[base, base[-1]], np.r_[base + v, (base + v)[-1]], step="post",
+                        color=c, alpha=0.6, label=name, linewidth=0)
+        base = base + v
+    ax.stairs(bg + ev, x, color="k", linewidth=1.2, label="demand: background + EVs")
+    ax.axhline(0.0, color="k", linewidth=0.6)
+    ax.stairs(bg, x, color="k", linestyle=":", linewidth=1.0, label="background (forecast)")
+    ax.set_ylabel("power (kW)")
+    ax.set_title(f"Day-ahead dispatch ({method}), cost {sol.cost:,.0f}")
+    pad_ylim(ax)
+    tw = ax.twinx()
+    tw.stairs(inst.price_per_kwh, x, color="tab:red", linewidth=1.0, label="import price")
+    tw.set_ylabel("import price (per kWh)", color="tab:red")
+    tw.grid(False)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = tw.get_legend_handles_labels()
+    legend_outside(tw, h1 + h2, l1 + l2, bbox_to_anchor=(1.1, 1.0))
+    lo, hi = inst.ev_p_min_kw.sum(axis=1), inst.ev_p_max_kw.sum(axis=1)
+    ax2.fill_between(x, np.r_[lo, lo[-1]], np.r_[hi, hi[-1]], step="post", color="tab:blue",
+                     alpha=0.2, label="packaged DA boundary (sum)")
+    ax2.stairs(ev, x, color="tab:blue", linewidth=1.2, label="EV schedule (sum)")
+    ax2.set_ylabel("EV aggregators (kW)")
+    pad_ylim(ax2, values=[lo, hi])
+    legend_outside(ax2, bbox_to_anchor=(1.1, 1.0))
+    clock_axis(ax2)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_reserves(path: Path, study, method: str, axis: TimeAxis) -> None:
+    """Up (above zero) and down (below) reserves per device, with the net-load error's
+    standard deviation for scale."""
+    sol, case = study.variants[method].sol, study.day.case
+    t_n = case.inst.shape[0]
+    x = _edges(axis, t_n)
+    names = [*case.gen_names, *case.station_names]
+    colours = plt.get_cmap("tab10")(np.arange(len(names)) % 10)
+    fig, ax = plt.subplots(figsize=(8.0, 4.0))
+    up0, dn0 = np.zeros(t_n), np.zeros(t_n)
+    for d, name in enumerate(names):
+        up, dn = sol.r_up_kw[:, d], sol.r_dn_kw[:, d]
+        ax.fill_between(x, np.r_[up0, up0[-1]], np.r_[up0 + up, (up0 + up)[-1]], step="post",
+                        color=colours[d], alpha=0.7, label=name, linewidth=0)
+        ax.fill_between(x, np.r_[-dn0, -dn0[-1]], np.r_[-dn0 - dn, (-dn0 - dn)[-1]],
+                        step="post", color=colours[d], alpha=0.7, linewidth=0)
+        up0, dn0 = up0 + up, dn0 + dn
+    sd = np.sqrt(case.inst.cov[:, 0, 0] + case.inst.cov[:, 1, 1])
+    ax.stairs(sd, x, color="k", linestyle="--", label="error s.d. (net + EV)")
+    ax.stairs(-sd, x, color="k", linestyle="--")
+    ax.axhline(0.0, color="k", linewidth=0.6)
+    ax.set_ylabel("reserve (kW): up above zero, down below")
+    ax.set_title(f"Procured reserves ({method}), reserve cost {sol.reserve_cost:,.0f}")
+    pad_ylim(ax)
+    legend_outside(ax)
+    clock_axis(ax)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_risk(path: Path, study, axis: TimeAxis, eps: float) -> None:
+    """Risk allocated per constraint family and interval, one panel per method that allocates
+    risk (``oba``, ``bonferroni``)."""
+    methods = [m for m, v in study.variants.items()
+               if v.sol.feasible and not np.all(np.isnan(v.sol.eps_family))]
+    missing = [m for m in ("oba", "bonferroni") if m in study.variants and m not in methods]
+    n = max(len(methods), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.8 * n), sharex=True, squeeze=False)
+    t_n = study.day.case.inst.shape[0]
+    x = _edges(axis, t_n)
+    for ax, m in zip(axes[:, 0], methods, strict=False):
+        e = study.variants[m].sol.eps_family
+        base = np.zeros(t_n)
+        for i, f in enumerate(FAMILIES):
+            ax.fill_between(x, np.r_[base, base[-1]], np.r_[base + e[:, i], (base + e[:, i])[-1]],
+                            step="post", color=FAMILY_COLOURS[f], alpha=0.7, label=f,
+                            linewidth=0)
+            base = base + e[:, i]
+        ax.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"budget eps = {eps:g}")
+        ax.set_ylabel("risk per interval")
+        ax.set_title(f"{m}: joint risk allocated to each constraint family")
+        ax.set_ylim(0.0, eps * 1.15)
+        legend_outside(ax)
+    if not methods:
+        axes[0, 0].text(0.5, 0.5, "no feasible risk-allocating method", ha="center",
+                        transform=axes[0, 0].transAxes)
+    if missing:
+        fig.suptitle(f"INFEASIBLE: {', '.join(missing)} (no dispatch holds every row)",
+                     color=WARN, fontweight="bold")
+    clock_axis(axes[-1, 0])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_cost_reliability(path: Path, study, eps: float) -> None:
+    """Cost against the out-of-sample reliability (share of replay days without a violation,
+    and the worst interval's violation rate) of every feasible method."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    shares, rates = [], []
+    for m, v in study.variants.items():
+        if not v.sol.feasible:
+            continue
+        c = METHOD_COLOURS.get(m, "k")
+        worst = float(np.nanmax(v.interval_rate))
+        ax1.scatter(v.sol.cost, v.day_ok, color=c, s=40, label=m)
+        ax2.scatter(v.sol.cost, worst, color=c, s=40, label=m)
+        for ax, y in ((ax1, v.day_ok), (ax2, worst)):
+            ax.annotate(m, (v.sol.cost, y), textcoords="offset points", xytext=(5, 4),
+                        fontsize=8)
+        shares.append(v.day_ok)
+        rates.append(worst)
+    ax2.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"target eps = {eps:g}")
+    ax1.set_ylabel("share of replay days without violation")
+    ax2.set_ylabel("worst interval: joint violation rate")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("day-ahead cost")
+    share_limits(ax1, shares + [0.0, 1.0])
+    share_limits(ax2, rates + [eps, 0.0])
+    infeasible = [m for m, v in study.variants.items() if not v.sol.feasible]
+    title = "Cost against out-of-sample reliability (LinDistFlow replay on data days)"
+    if infeasible:
+        title += f"\nINFEASIBLE: {', '.join(infeasible)}"
+    fig.suptitle(title, color=WARN if infeasible else "k")
+    legend_outside(ax2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,106 @@
+"""The ``[dispatch]`` section of a scenario file: the day-ahead dispatch of the DSO (issue 15).
+
+Devices besides the EV aggregators (one per station, given by the packaged day-ahead
+boundaries): dispatchable generators, a wind farm, the import price and the uncertainty data.
+Validated by pydantic like the rest of the scenario. Defaults are our assumptions (the paper
+of Li et al. does not publish its case data): two 400 kW generators and no wind.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scenarios.timeaxis import TimeOfDay, minutes_of_day
+
+Method = Literal["oba", "bonferroni", "so", "ro"]
+BUILTIN_YEAR = "builtin:simbench_2016_year"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Generator(_Strict):
+    """A dispatchable generator (micro-turbine, diesel, ...)."""
+
+    name: str = Field(min_length=1)
+    bus: int
+    p_max_kw: float = Field(gt=0)
+    cost_per_kwh: float = Field(ge=0)
+    reserve_cost_per_kw: float = Field(0.02, ge=0)
+
+
+class PricePeriod(_Strict):
+    """Import price from ``start`` until the next period's start (time of use)."""
+
+    start: TimeOfDay
+    price_per_kwh: float = Field(ge=0)
+
+
+def _default_generators() -> list[Generator]:
+    return [Generator(name="DG1", bus=3, p_max_kw=1800.0, cost_per_kwh=0.55),
+            Generator(name="DG2", bus=23, p_max_kw=1800.0, cost_per_kwh=0.65)]
+
+
+def _default_prices() -> list[PricePeriod]:
+    return [PricePeriod(start="00:00", price_per_kwh=0.35),
+            PricePeriod(start="08:00", price_per_kwh=0.70),
+            PricePeriod(start="17:00", price_per_kwh=1.10),
+            PricePeriod(start="21:00", price_per_kwh=0.70),
+            PricePeriod(start="23:00", price_per_kwh=0.35)]
+
+
+class Dispatch(_Strict):
+    """Settings of ``run_sim.py dispatch`` and of the ``dispatch:*`` call policies."""
+
+    method: Method = "oba"
+    epsilon: float = Field(0.05, gt=0.0, lt=1.0)
+    generators: list[Generator] = Field(default_factory=_default_generators)
+    wind_peak_kw: float = Field(0.0, ge=0)
+    wind_buses: list[int] = Field(default_factory=list)
+    prices: list[PricePeriod] = Field(default_factory=_default_prices, min_length=1)
+    ev_reserve_cost_per_kw: float = Field(0.01, ge=0)
+    uncertainty_source: str = BUILTIN_YEAR
+    uncertainty_months: list[int] = Field(default_factory=lambda: [6, 7, 8], min_length=1)
+    uncertainty_weekend: bool = False
+    forecast: Literal["energy-scaled", "day-type-mean"] = "energy-scaled"
+    forecast_window_days: int = Field(14, ge=1, le=180)
+    max_components: int = Field(4, ge=1, le=10)
+    so_samples: int = Field(20, ge=1)
+
+    @field_validator("prices")
+    @classmethod
+    def _sorted(cls, v: list[PricePeriod]) -> list[PricePeriod]:
+        starts = [minutes_of_day(p.start) for p in v]
+        if starts != sorted(starts) or len(set(starts)) < len(starts):
+            raise ValueError("periods must start at increasing times of day, e.g. 00:00, "
+                             "08:00, 17:00")
+        return v
+
+    @field_validator("uncertainty_months")
+    @classmethod
+    def _months(cls, v: list[int]) -> list[int]:
+        if any(not 1 <= m <= 12 for m in v):
+            raise ValueError("months are 1..12, e.g. [6, 7, 8] for summer")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Dispatch:
+        names = [g.name for g in self.generators]
+        if len(set(names)) < len(names):
+            raise ValueError("generators: every generator needs its own name")
+        if self.wind_peak_kw > 0 and not self.wind_buses:
+            raise ValueError("wind_buses: give the bus(es) of the wind farm when wind_peak_kw "
+                             "> 0")
+        return self
+
+    def price_at(self, minute_of_day: float) -> float:
+        """Import price (per kWh) at a time of day (minutes, periodic)."""
+        m = minute_of_day % 1440
+        price = self.prices[-1].price_per_kwh  # before the first start: the day wraps
+        for p in self.prices:
+            if minutes_of_day(p.start) <= m:
+                price = p.price_per_kwh
+        return price
