@@ -104,6 +104,7 @@ def cone_directions(c: FloatArray, t: IntArray, moving: np.ndarray,
             # rows of this arc (angles shifted into [lo, lo + 2 pi))
             free = np.isfinite(theta)
             rel = np.mod(np.where(free, theta, lo) - lo, 2 * np.pi)
+            rel[rel > 2 * np.pi - 1e-9] = 0.0  # the arc's start seen from a full turn away
             inside = free & (rel <= (hi - lo) + 1e-12)
             mine = idx[inside]
             if mine.size == 0:

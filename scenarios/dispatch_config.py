@@ -40,8 +40,8 @@ class PricePeriod(_Strict):
 
 
 def _default_generators() -> list[Generator]:
-    return [Generator(name="DG1", bus=3, p_max_kw=1800.0, cost_per_kwh=0.55),
-            Generator(name="DG2", bus=23, p_max_kw=1800.0, cost_per_kwh=0.65)]
+    return [Generator(name="DG1", bus=3, p_max_kw=2000.0, cost_per_kwh=0.55),
+            Generator(name="DG2", bus=23, p_max_kw=2000.0, cost_per_kwh=0.65)]
 
 
 def _default_prices() -> list[PricePeriod]:

@@ -57,6 +57,11 @@ def console_table(run: MCRun, params: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+DISPATCH_METRICS = ("dispatch_joint_ok", "dispatch_interval_violation_rate",
+                    "dispatch_cost_realised", "dispatch_cost_da", "dispatch_reserve_cost",
+                    "dispatch_solve_s", "dispatch_feasible")
+
+
 def run_montecarlo_command(args: argparse.Namespace) -> int:
     """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
     from environment.experiments import sweeps as sweeps_mod
@@ -150,11 +155,15 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         keys = list(results[0][0])
         metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh",
                    "shortfall_kwh"]
-        extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt"))]
+        extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt")), *DISPATCH_METRICS]
         table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
         write_parquet(out / "sweep.parquet", table)
         if not args.no_plots:
             mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
+            if "dispatch_joint_ok_mean" in table:
+                from environment.reporting.dispatch_plots import plot_mc_cost_reliability
+
+                plot_mc_cost_reliability(out / "cost_reliability.png", table, keys)
         if calibration:
             cal = mc_report.calibration_table([(p, r) for p, _, r in results])
             write_parquet(out / "calibration.parquet", cal)
