@@ -44,6 +44,7 @@ from dispatch.da_directions import direction_margins, family_risk, oba_direction
 from dispatch.da_rows import (
     FAMILIES,
     DaInstance,
+    UncertainRows,
     _layout,
     _stack,
     cost_vector,
@@ -90,7 +91,8 @@ class DaSolution:
 def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
              samples: FloatArray | None = None, box_sigmas: float = 3.0,
              union: str = "directions",
-             box_kw: tuple[FloatArray, FloatArray] | None = None) -> DaSolution:
+             box_kw: tuple[FloatArray, FloatArray] | None = None,
+             families: tuple[str, ...] = FAMILIES) -> DaSolution:
     """Build, solve and write back one variant (module docstring).
 
     Args:
@@ -105,10 +107,14 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
         box_sigmas: Half-width of the ``ro`` box in standard deviations of each source
             (when no ``box_kw`` is given).
         box_kw: The ``ro`` box ``(lo, hi)``, each ``(T, 2)`` (e.g. the data's support).
+        families: The uncertain constraint families enforced (all by default; fewer only to
+            diagnose an infeasible instance, ``dispatch.da_diagnose``).
     """
     if not 0 < eps < 1:
         raise ChanceInputError(f"--epsilon: {eps:g} is outside (0, 1); e.g. 0.05")
     u = _stack(network_rows(inst, ldf), reserve_rows(inst))
+    if tuple(families) != FAMILIES:
+        u = _select(u, np.isin(u.family, [FAMILIES.index(f) for f in families]))
     sigma = sigma_rows(inst, u)
     mean = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
     t_n = inst.shape[0]
@@ -197,6 +203,11 @@ def _solve_by_directions(inst, u, sigma, method, eps, a_dev, lo_dev, hi_dev, cos
         1.0 + np.abs(hi[n_dev:n_dev + len(u.b)]))
     return _write_back(inst, method, sol.x[:n_x], cost,
                        family_risk(dirs, u, eps_k, t_n, binding))
+
+
+def _select(u: UncertainRows, keep: np.ndarray) -> UncertainRows:
+    return UncertainRows(u.a[np.flatnonzero(keep)], u.b[keep], u.c[keep], u.t[keep],
+                         u.family[keep])
 
 
 def _bounds(inst: DaInstance, n_x: int) -> tuple[FloatArray, FloatArray]:

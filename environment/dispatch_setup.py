@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.dispatch_plan import DispatchPlan, DispatchStep, make_plan
+from dispatch.da_diagnose import infeasibility_message, infeasible_family
 from dispatch.da_model import DaSolution, solve_da
 from dispatch.da_rows import DaInstance
 from dispatch.uncertainty import IntervalMoments, pooled_moments
@@ -192,6 +193,14 @@ def solve_case(case: DispatchCase, ldf, method: str, eps: float) -> DaSolution:
                     box_kw=support_box(case) if method == "ro" else None)
 
 
+def explain_infeasible(case: DispatchCase, ldf, method: str, eps: float) -> str:
+    """The one-line message of an infeasible variant, naming the constraint family."""
+    kwargs = {"samples": case.train,
+              "box_kw": support_box(case) if method == "ro" else None}
+    fam = infeasible_family(case.inst, ldf, method, eps, **kwargs)
+    return infeasibility_message(method, eps, fam)
+
+
 @dataclass(frozen=True)
 class DayDispatch:
     """The day-ahead dispatch of a co-simulated day.
@@ -230,10 +239,7 @@ def plan_day(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
     sol = solve_case(case, gm.ldf, method, d.epsilon)
     solve_s = time.perf_counter() - t0
     plan = make_plan(case.inst, sol, case.test_net_days_kw[day], case.test_days[day])
-    from dispatch import da_model
-
-    fn = getattr(da_model, "infeasibility_message", None)  # TEMP until the helper lands
-    msg = "" if plan is not None else (fn(sol, d.epsilon) if fn else "no dispatch")
+    msg = "" if plan is not None else explain_infeasible(case, gm.ldf, method, d.epsilon)
     return DayDispatch(case, sol, plan, method, d.epsilon, solve_s, msg)
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch import da_model
 from dispatch.da_model import DaSolution, violations
-from environment.dispatch_setup import DayDispatch, solve_case
+from environment.dispatch_setup import DayDispatch, explain_infeasible, solve_case
 from flexibility.common import FloatArray
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -98,10 +97,5 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
         else:
             nan = np.full(day.case.inst.shape[0], np.nan)
             out[m] = VariantResult(sol, solve_s, nan, float("nan"),
-                                   _message(sol, d.epsilon))
+                                   explain_infeasible(day.case, ldf, m, d.epsilon))
     return DispatchStudy(day, out, errors)
-
-
-def _message(sol: DaSolution, eps: float) -> str:
-    fn = getattr(da_model, "infeasibility_message", None)  # TEMP until the helper lands
-    return fn(sol, eps) if fn else f"{sol.method} found no dispatch at eps={eps:g}"

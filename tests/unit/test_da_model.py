@@ -52,13 +52,34 @@ def sols(case):
             for m in ("so", "bonferroni", "oba", "ro")}
 
 
-def test_oba_solves_where_the_equal_split_cannot(sols):
-    """About 450 uncertain rows per interval: the equal split eps/m asks kappa ~ 95 of every
-    row and is infeasible; OBA gives the risk to the rows that need it."""
-    assert not sols["bonferroni"].feasible
+def test_oba_solves_where_the_equal_split_cannot(case, sols):
+    """Over rows (about 130 moving rows per interval) the textbook equal split asks
+    kappa(eps/m) ~ 51 of every row and is infeasible; OBA over rows gives the risk to the
+    rows that need it. Over directions both solve and OBA is not dearer."""
+    inst, ldf, _, _ = case
+    assert not solve_da(inst, ldf, "bonferroni", 0.05, union="rows").feasible
+    assert solve_da(inst, ldf, "oba", 0.05, union="rows").feasible
     assert sols["oba"].feasible and sols["so"].feasible and sols["ro"].feasible
+    assert sols["bonferroni"].feasible
+    assert sols["oba"].cost <= sols["bonferroni"].cost + 1e-6
     assert np.all(sols["oba"].eps_family.sum(axis=1) <= 0.05 + 1e-9)
     assert sols["so"].cost <= sols["oba"].cost
+
+
+def test_infeasibility_names_the_family(case):
+    """Independent instance edits: energy bounds no power trajectory can meet make the device
+    rows infeasible; per-row Bonferroni fails on a chance family, never on the devices."""
+    from dispatch.da_diagnose import infeasibility_message, infeasible_family
+
+    inst, ldf, _, _ = case
+    assert infeasible_family(inst, ldf, "bonferroni", 0.05, union="rows") in (
+        "reserve", "voltage", "thermal", "substation", "all")
+    bad = dataclasses.replace(inst, ev_e_min_kwh=inst.ev_e_max_kwh + 1.0)
+    assert not solve_da(bad, ldf, "oba", 0.05).feasible
+    fam = infeasible_family(bad, ldf, "oba", 0.05)
+    assert fam == "devices"
+    msg = infeasibility_message("oba", 0.05, fam)
+    assert "infeasible" in msg and "\n" not in msg
 
 
 @pytest.mark.parametrize("scale", [0.05, 0.1])

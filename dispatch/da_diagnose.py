@@ -1,0 +1,50 @@
+"""Which constraint family makes a day-ahead dispatch infeasible (issue 15).
+
+The variant is re-solved with the families added one at a time — the deterministic device
+rows alone (capacities, reserves, aggregator boxes, energy, ramps), then the substation,
+thermal, voltage and reserve-adequacy rows with the variant's margins; the first addition that
+makes the program infeasible is named. When the variant with every family is infeasible but no
+single prefix is, the joint risk budget is named (``all``).
+"""
+
+from __future__ import annotations
+
+from dispatch.da_model import solve_da
+from dispatch.da_rows import DaInstance
+from grid.lindistflow import LinDistFlow
+
+ORDER = ("substation", "thermal", "voltage", "reserve")
+ADVICE = {
+    "devices": "the aggregators' boundaries, energy and ramp limits contradict each other; "
+               "check the packaged boundaries",
+    "substation": "raise grid.substation_kw or add generation",
+    "thermal": "lines cannot carry the schedule with its recourse; raise grid.line_margin or "
+               "move generators",
+    "voltage": "voltages cannot hold with the recourse; move generators nearer the weak buses "
+               "or relax grid.v_min_pu",
+    "reserve": "the generators and EV aggregators cannot hold the reserves the risk asks for; "
+               "add generator capacity, raise --epsilon or use --method oba",
+    "all": "the joint risk budget is too small for all families together; raise --epsilon or "
+           "use --method oba",
+}
+
+
+def infeasible_family(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
+                      **kwargs) -> str:
+    """The first family (``devices``, ``substation``, ``thermal``, ``voltage``, ``reserve``)
+    whose rows make ``method`` infeasible, or ``all`` (module docstring)."""
+    on: tuple[str, ...] = ()
+    if not solve_da(inst, ldf, method, eps, families=on, **kwargs).feasible:
+        return "devices"
+    for fam in ORDER:
+        on = (*on, fam)
+        if not solve_da(inst, ldf, method, eps, families=on, **kwargs).feasible:
+            return fam
+    return "all"
+
+
+def infeasibility_message(method: str, eps: float, family: str) -> str:
+    """One line naming the family and the fix."""
+    what = "the device rows" if family in ("devices", "all") else f"the {family} chance rows"
+    return (f"day-ahead dispatch ({method}, epsilon {eps:g}) is infeasible: {what} cannot "
+            f"hold; {ADVICE[family]}")
