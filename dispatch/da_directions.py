@@ -55,41 +55,54 @@ def direction_margins(inst: DaInstance, u: UncertainRows, sigma: FloatArray,
     return margin, dirs, eps_k
 
 
-def oba_direction_rows(inst: DaInstance, u: UncertainRows, sigma: FloatArray, eps: float,
-                       a_dev: sp.csr_matrix, lo_dev: FloatArray, hi_dev: FloatArray,
-                       cost: FloatArray):
-    """The OBA program over directions: columns ``[x, eps_k (K), kappa_k (K)]``.
+def oba_program(u: UncertainRows, kappa_coef: sp.csr_matrix, rhs: FloatArray,
+                item_t: np.ndarray, t_n: int, eps: float, a_dev: sp.csr_matrix,
+                lo_dev: FloatArray, hi_dev: FloatArray, cost: FloatArray):
+    """The OBA LP with risk items ``k`` (rows or directions): columns ``[x, eps_k, kappa_k]``;
+    rows: device rows, ``A x + sum_k kappa_coef_ik kappa_k <= rhs_i``, chords
+    ``beta_j eps_k - kappa_k <= -alpha_j`` and ``sum_{k in t} eps_k <= eps``.
 
     Returns:
-        ``(a, lo, hi, cost, (col_lo, col_hi) of the extra columns, directions)``.
+        ``(a, lo, hi, cost, (col_lo, col_hi) of the extra columns)``.
     """
-    t_n = inst.shape[0]
     n_x = a_dev.shape[1]
-    moving = sigma > 1e-12
-    dirs = cone_directions(u.c, u.t, moving)
-    k_n = len(dirs.t)
-    m_k, s_k = dirs.moments(inst.mu, inst.cov)
-    k_t = np.bincount(dirs.t, minlength=t_n)
+    k_n = len(item_t)
+    k_t = np.bincount(item_t, minlength=t_n)
     breaks, alpha_c, beta_c = chord_cuts(eps, int(max(k_t.max(initial=1), 1)),
                                          n_breaks=N_BREAKS)
     width = n_x + 2 * k_n
-    w = dirs.weight.tocsr()
-    w_mov = sp.diags(moving.astype(float)) @ w
-    kap = w_mov @ sp.diags(s_k)  # (M, K): coefficient of kappa_k in each row
-    a_unc = sp.hstack([u.a, sp.csr_matrix((len(sigma), k_n)), kap]).tocsr()
-    shift = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
-    shift[moving] = (w @ m_k)[moving]
+    a_unc = sp.hstack([u.a, sp.csr_matrix((len(rhs), k_n)), kappa_coef]).tocsr()
     nk = len(alpha_c)
     r = np.arange(nk * k_n)
     i_of = np.tile(np.arange(k_n), nk)
     chords = sp.csr_matrix((np.r_[np.repeat(beta_c, k_n), -np.ones(nk * k_n)],
                             (np.r_[r, r], np.r_[n_x + i_of, n_x + k_n + i_of])),
                            shape=(nk * k_n, width))
-    budget = sp.csr_matrix((np.ones(k_n), (dirs.t, n_x + np.arange(k_n))), shape=(t_n, width))
+    budget = sp.csr_matrix((np.ones(k_n), (item_t, n_x + np.arange(k_n))), shape=(t_n, width))
     a_dev_w = sp.hstack([a_dev, sp.csr_matrix((a_dev.shape[0], 2 * k_n))])
     a = sp.vstack([a_dev_w, a_unc, chords, budget]).tocsr()
-    lo = np.r_[lo_dev, np.full(len(sigma) + nk * k_n + t_n, -np.inf)]
-    hi = np.r_[hi_dev, u.b - shift, -np.repeat(alpha_c, k_n), np.full(t_n, eps)]
+    lo = np.r_[lo_dev, np.full(len(rhs) + nk * k_n + t_n, -np.inf)]
+    hi = np.r_[hi_dev, rhs, -np.repeat(alpha_c, k_n), np.full(t_n, eps)]
     bounds = (np.r_[np.full(k_n, breaks[0]), np.zeros(k_n)],
               np.r_[np.full(k_n, breaks[-1]), np.full(k_n, np.inf)])
-    return a, lo, hi, np.r_[cost, np.zeros(2 * k_n)], bounds, dirs
+    return a, lo, hi, np.r_[cost, np.zeros(2 * k_n)], bounds
+
+
+def oba_direction_rows(inst: DaInstance, u: UncertainRows, sigma: FloatArray, eps: float,
+                       a_dev: sp.csr_matrix, lo_dev: FloatArray, hi_dev: FloatArray,
+                       cost: FloatArray):
+    """The OBA program over directions (:func:`oba_program` with the directions as items).
+
+    Returns:
+        ``(a, lo, hi, cost, (col_lo, col_hi) of the extra columns, directions)``.
+    """
+    moving = sigma > 1e-12
+    dirs = cone_directions(u.c, u.t, moving)
+    m_k, s_k = dirs.moments(inst.mu, inst.cov)
+    w = dirs.weight.tocsr()
+    kap = (sp.diags(moving.astype(float)) @ w @ sp.diags(s_k)).tocsr()
+    shift = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
+    shift[moving] = (w @ m_k)[moving]
+    a, lo, hi, c, bounds = oba_program(u, kap, u.b - shift, dirs.t, inst.shape[0], eps, a_dev,
+                                       lo_dev, hi_dev, cost)
+    return a, lo, hi, c, bounds, dirs

@@ -39,8 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from dispatch.chance import ChanceInputError, chord_cuts, safety_factor
-from dispatch.da_directions import direction_margins, family_risk, oba_direction_rows
+from dispatch.chance import ChanceInputError, safety_factor
+from dispatch.da_directions import (
+    direction_margins,
+    family_risk,
+    oba_direction_rows,
+    oba_program,
+)
 from dispatch.da_rows import (
     FAMILIES,
     DaInstance,
@@ -224,34 +229,14 @@ def _bounds(inst: DaInstance, n_x: int) -> tuple[FloatArray, FloatArray]:
 
 
 def _oba_rows(inst, u, sigma, mean, moving, eps, a_dev, lo_dev, hi_dev, cost):
-    """Extra columns ``eps_i`` then ``k_i`` per moving row ``i``; rows ``A x + sigma_i k_i <= b -
-    mean``, chords ``beta_j eps_i - k_i <= -alpha_j``, ``sum_{i in t} eps_i <= eps``.
-    """
-    t_n = inst.shape[0]
+    """OBA over rows: one risk item per moving row, ``A x + sigma_i k_i <= b - mean``."""
     n_x = a_dev.shape[1]
     mv = np.flatnonzero(moving)
-    n_m = len(mv)
-    m_t = np.bincount(u.t[mv], minlength=t_n)
-    breaks, alpha_c, beta_c = chord_cuts(eps, int(max(m_t.max(), 1)), n_breaks=16)
-    width = n_x + 2 * n_m
-    k_of_row = sp.csr_matrix((sigma[mv], (mv, n_x + n_m + np.arange(n_m))),
-                             shape=(len(sigma), width))
-    a_unc = (sp.hstack([u.a, sp.csr_matrix((len(sigma), 2 * n_m))]) + k_of_row).tocsr()
-    nk = len(alpha_c)
-    r = np.arange(nk * n_m)
-    rows = np.r_[r, r]
-    i_of = np.tile(np.arange(n_m), nk)
-    cols = np.r_[n_x + i_of, n_x + n_m + i_of]
-    vals = np.r_[np.repeat(beta_c, n_m), -np.ones(nk * n_m)]
-    chords = sp.csr_matrix((vals, (rows, cols)), shape=(nk * n_m, width))
-    budget = sp.csr_matrix((np.ones(n_m), (u.t[mv], n_x + np.arange(n_m))), shape=(t_n, width))
-    a_dev_w = sp.hstack([a_dev, sp.csr_matrix((a_dev.shape[0], 2 * n_m))])
-    a = sp.vstack([a_dev_w, a_unc, chords, budget]).tocsr()
-    lo = np.r_[lo_dev, np.full(len(sigma) + nk * n_m + t_n, -np.inf)]
-    hi = np.r_[hi_dev, u.b - mean, -np.repeat(alpha_c, n_m), np.full(t_n, eps)]
-    bounds = (np.r_[np.full(n_m, breaks[0]), np.zeros(n_m)],
-              np.r_[np.full(n_m, breaks[-1]), np.full(n_m, np.inf)])
-    return a, lo, hi, np.r_[cost, np.zeros(2 * n_m)], bounds, mv
+    kap = sp.csr_matrix((sigma[mv], (mv, np.arange(len(mv)))), shape=(len(sigma), len(mv)))
+    a, lo, hi, c, bounds = oba_program(u, kap, u.b - mean, u.t[mv], inst.shape[0], eps, a_dev,
+                                       lo_dev, hi_dev, cost)
+    assert a.shape[1] == n_x + 2 * len(mv)
+    return a, lo, hi, c, bounds, mv
 
 
 def _write_back(inst: DaInstance, method: str, x: FloatArray, cost: FloatArray,

@@ -20,8 +20,9 @@ is a direction itself keeps exactly its individual margin.
 
 **Directions.** The angles of the rows' ``c_i`` are sorted around the circle and cut at gaps
 wider than ``gap_deg``; a cluster spanning more than ``MAX_SPAN_DEG`` is cut into equal arcs.
-Each arc contributes its two end directions (one when all its rows are parallel); adjacent
-arcs share an end.
+Each arc contributes its two end directions (one when all its rows are parallel; an arc
+narrower than ``MIN_SPAN_RAD`` is widened to it, so the two ends are well conditioned);
+adjacent arcs share an end.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import scipy.sparse as sp
 from flexibility.common import FloatArray, IntArray
 
 MAX_SPAN_DEG = 170.0
+MIN_SPAN_RAD = 1e-3  # arcs narrower than this (but not a single angle) are widened to it
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ def _arcs(theta: FloatArray, gap_rad: float) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     limit = np.deg2rad(MAX_SPAN_DEG)
     for lo, hi in arcs:
+        if 0.0 < hi - lo < MIN_SPAN_RAD:  # nearly parallel rows: a well-conditioned pair
+            mid = 0.5 * (lo + hi)
+            lo, hi = mid - 0.5 * MIN_SPAN_RAD, mid + 0.5 * MIN_SPAN_RAD
         n = int(np.ceil((hi - lo) / limit - 1e-12)) if hi - lo > limit else 1
         edges = np.linspace(lo, hi, n + 1)
         out.extend((float(a), float(b)) for a, b in zip(edges[:-1], edges[1:], strict=True))
@@ -110,7 +115,7 @@ def cone_directions(c: FloatArray, t: IntArray, moving: np.ndarray,
             if mine.size == 0:
                 continue
             k0 = len(dirs)
-            if hi - lo < 1e-9:
+            if hi == lo:
                 dirs.append([np.cos(lo), np.sin(lo)])
                 d_t.append(int(tt))
                 norm = np.linalg.norm(c[mine], axis=1)
