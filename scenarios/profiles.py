@@ -27,24 +27,36 @@ from scenarios.errors import InputError
 BUILTIN_PROFILES = "builtin:simbench_summer_weekday"
 
 
+def read_table(source: str, base_dir: str | Path, builtin: tuple[str, str], field: str,
+               columns: tuple[str, ...], hint: str) -> tuple[pd.DataFrame, Path]:
+    """A CSV named by a scenario field: ``builtin[0]`` is the shipped ``data/builtin[1]``, a
+    relative path is resolved against ``base_dir``.
+
+    Raises:
+        InputError: Missing file or columns (naming ``field``).
+    """
+    if source == builtin[0]:
+        path = Path(str(resources.files("scenarios") / "data" / builtin[1]))
+    else:
+        path = Path(source) if Path(source).is_absolute() else Path(base_dir) / source
+    if not path.is_file():
+        raise InputError(f"{field}: {path} does not exist; use '{builtin[0]}' or a CSV with "
+                         f"columns {', '.join(columns)}{hint}")
+    frame = pd.read_csv(path)
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise InputError(f"{field}: {path} lacks columns {sorted(missing)}")
+    return frame, path
+
+
 def read_shapes(source: str, base_dir: str | Path = ".") -> pd.DataFrame:
     """Profile shapes with columns ``time`` (HH:MM), ``load_p`` and ``pv_p``.
 
     Raises:
         InputError: Missing file or columns.
     """
-    if source == BUILTIN_PROFILES:
-        path = Path(str(resources.files("scenarios") / "data" / "simbench_summer_weekday.csv"))
-    else:
-        path = Path(source) if Path(source).is_absolute() else Path(base_dir) / source
-    if not path.is_file():
-        raise InputError(f"grid.profiles.source: {path} does not exist; use "
-                         f"'{BUILTIN_PROFILES}' or a CSV with columns time, load_p, pv_p")
-    frame = pd.read_csv(path)
-    missing = {"time", "load_p", "pv_p"} - set(frame.columns)
-    if missing:
-        raise InputError(f"grid.profiles.source: {path} lacks columns {sorted(missing)}")
-    return frame
+    return read_table(source, base_dir, (BUILTIN_PROFILES, "simbench_summer_weekday.csv"),
+                      "grid.profiles.source", ("time", "load_p", "pv_p"), "")[0]
 
 
 def feeder_totals(shapes: pd.DataFrame, start_min: int, dt_min: int, n_intervals: int,

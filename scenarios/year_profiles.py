@@ -13,7 +13,6 @@ chosen months and day type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 from dispatch.uncertainty import forecast_errors
 from flexibility.common import FloatArray
 from scenarios.errors import InputError
+from scenarios.profiles import read_table
 
 BUILTIN_YEAR = "builtin:simbench_2016_year"
 COLUMNS = ("load_p", "pv_p", "wind_p")
@@ -51,17 +51,8 @@ def read_year(source: str, base_dir: str | Path = ".") -> pd.DataFrame:
         InputError: Missing file, columns or a length that is not whole days.
     """
     field = "dispatch.uncertainty_source"
-    if source == BUILTIN_YEAR:
-        path = Path(str(resources.files("scenarios") / "data" / "simbench_2016_year.csv.gz"))
-    else:
-        path = Path(source) if Path(source).is_absolute() else Path(base_dir) / source
-    if not path.is_file():
-        raise InputError(f"{field}: {path} does not exist; use '{BUILTIN_YEAR}' or a CSV with "
-                         f"columns time, {', '.join(COLUMNS)} at 15 minutes")
-    frame = pd.read_csv(path)
-    missing = {"time", *COLUMNS} - set(frame.columns)
-    if missing:
-        raise InputError(f"{field}: {path} lacks columns {sorted(missing)}")
+    frame, path = read_table(source, base_dir, (BUILTIN_YEAR, "simbench_2016_year.csv.gz"),
+                             field, ("time", *COLUMNS), " at 15 minutes")
     if len(frame) % STEPS_PER_DAY or len(frame) < 7 * STEPS_PER_DAY:
         raise InputError(f"{field}: {path} has {len(frame)} rows, not whole days of 96 "
                          "15-minute steps (at least 7 days)")

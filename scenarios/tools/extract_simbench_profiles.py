@@ -38,17 +38,22 @@ def extract(dataset_dir: Path) -> pd.DataFrame:
                                 PV_PROFILE: "pv_p"}).reset_index()
 
 
-def main() -> int:
-    """Write the shipped CSV from the installed SimBench package."""
+def write_from_simbench(extract_fn, out: Path, **csv_kwargs) -> int:
+    """Run ``extract_fn`` on the installed SimBench dataset and write ``out``."""
     try:
         import simbench
     except ImportError:
         print("error: SimBench is not installed; pip install simbench", file=sys.stderr)
         return 2
     root = Path(simbench.__file__).parent / "networks" / "1-complete_data-mixed-all-0-sw"
-    extract(root).to_csv(OUT, index=False, float_format="%.6f")
-    print(f"wrote {OUT}")
+    extract_fn(root).to_csv(out, index=False, float_format="%.6f", **csv_kwargs)
+    print(f"wrote {out}")
     return 0
+
+
+def main() -> int:
+    """Write the shipped CSV from the installed SimBench package."""
+    return write_from_simbench(extract, OUT)
 
 
 if __name__ == "__main__":

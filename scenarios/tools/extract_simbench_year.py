@@ -14,10 +14,11 @@ SimBench (Meinecke et al., Energies 13(12) 3290, 2020) is licensed under ODbL 1.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
+
+from scenarios.tools.extract_simbench_profiles import write_from_simbench
 
 COLUMNS = {"H0-H_pload": "load_p", "PV5": "pv_p", "WP4": "wind_p"}
 OUT = Path(__file__).resolve().parents[1] / "data" / "simbench_2016_year.csv.gz"
@@ -38,15 +39,7 @@ def extract(dataset_dir: Path) -> pd.DataFrame:
 
 def main() -> int:
     """Write the shipped file from the installed SimBench package."""
-    try:
-        import simbench
-    except ImportError:
-        print("error: SimBench is not installed; pip install simbench", file=sys.stderr)
-        return 2
-    root = Path(simbench.__file__).parent / "networks" / "1-complete_data-mixed-all-0-sw"
-    extract(root).to_csv(OUT, index=False, float_format="%.6f", compression="gzip")
-    print(f"wrote {OUT}")
-    return 0
+    return write_from_simbench(extract, OUT, compression="gzip")
 
 
 if __name__ == "__main__":
