@@ -216,7 +216,8 @@ def plot_mc_cost_reliability(path: Path, table, keys: list[str]) -> None:
         for ax in (ax1, ax2):
             ax.set_xlabel("realised cost of the day (mean)")
         share_limits(ax1, [0.0, 1.0])
-        share_limits(ax2, list(t["dispatch_interval_violation_rate_mean"]) + [0.0])
+        rate = "dispatch_interval_violation_rate"
+        share_limits(ax2, [*t[f"{rate}_mean"], *t[f"{rate}_ci_high"].clip(upper=1.0), 0.0])
         n = int(t["replicates"].min()) if "replicates" in t else 0
         title = ("Co-simulated dispatch: cost against reliability (AC at the realised point, "
                  f"reserves; {n} days per point)")
