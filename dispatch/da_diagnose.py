@@ -45,6 +45,8 @@ def infeasible_family(inst: DaInstance, ldf: LinDistFlow, method: str, eps: floa
 
 def infeasibility_message(method: str, eps: float, family: str) -> str:
     """One line naming the family and the fix."""
-    what = "the device rows" if family in ("devices", "all") else f"the {family} chance rows"
+    what = {"devices": "the device rows",
+            "all": "the substation, thermal, voltage and reserve chance rows together"}.get(
+        family, f"the {family} chance rows")
     return (f"day-ahead dispatch ({method}, epsilon {eps:g}) is infeasible: {what} cannot "
             f"hold; {ADVICE[family]}")

@@ -20,7 +20,8 @@ is a direction itself keeps exactly its individual margin.
 
 **Directions.** The angles of the rows' ``c_i`` are sorted around the circle and cut at gaps
 wider than ``gap_deg``; a cluster spanning more than ``MAX_SPAN_DEG`` is cut into equal arcs.
-Each arc contributes its two end directions (one when all its rows are parallel; an arc
+Each arc contributes its two end directions (one when its rows are parallel to within
+``PARALLEL_RAD``, whose residual ``|c_i| 1e-9`` is far below the LP's tolerance; an arc
 narrower than ``MIN_SPAN_RAD`` is widened to it, so the two ends are well conditioned);
 adjacent arcs share an end.
 """
@@ -35,7 +36,8 @@ import scipy.sparse as sp
 from flexibility.common import FloatArray, IntArray
 
 MAX_SPAN_DEG = 170.0
-MIN_SPAN_RAD = 1e-3  # arcs narrower than this (but not a single angle) are widened to it
+MIN_SPAN_RAD = 1e-3  # arcs narrower than this (but not parallel) are widened to it
+PARALLEL_RAD = 1e-9  # rows within this angle share one direction (residual below LP tolerance)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _arcs(theta: FloatArray, gap_rad: float) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     limit = np.deg2rad(MAX_SPAN_DEG)
     for lo, hi in arcs:
-        if 0.0 < hi - lo < MIN_SPAN_RAD:  # nearly parallel rows: a well-conditioned pair
+        if PARALLEL_RAD <= hi - lo < MIN_SPAN_RAD:  # nearly parallel: a well-conditioned pair
             mid = 0.5 * (lo + hi)
             lo, hi = mid - 0.5 * MIN_SPAN_RAD, mid + 0.5 * MIN_SPAN_RAD
         n = int(np.ceil((hi - lo) / limit - 1e-12)) if hi - lo > limit else 1
@@ -115,10 +117,10 @@ def cone_directions(c: FloatArray, t: IntArray, moving: np.ndarray,
             if mine.size == 0:
                 continue
             k0 = len(dirs)
-            if hi == lo:
+            if hi - lo < PARALLEL_RAD:
                 dirs.append([np.cos(lo), np.sin(lo)])
                 d_t.append(int(tt))
-                norm = np.linalg.norm(c[mine], axis=1)
+                norm = c[mine] @ np.array([np.cos(lo), np.sin(lo)])  # |c_i| cos(<1e-9)
                 rows.append(mine)
                 cols.append(np.full(mine.size, k0))
                 vals.append(norm)

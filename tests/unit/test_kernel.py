@@ -27,7 +27,8 @@ def test_recorder_accepts_only_declared_schemas():
     f = rec.frame("setpoints")
     assert list(f.columns) == [x.name for x in fields(SetpointRows)]
     assert f.t.tolist() == [3, 3] and f.station.tolist() == ["S", "S"]
-    assert rec.frame("ticks").empty and set(rec.schemas) == {"ticks", "network", "setpoints"}
+    assert rec.frame("ticks").empty and set(rec.schemas) == {"ticks", "network", "setpoints",
+                                                                 "dispatch"}
 
     @dataclass(frozen=True)
     class Other:
