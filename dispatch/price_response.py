@@ -1,0 +1,58 @@
+"""Price-based demand response of EV charging (issue 16; bilevel zonal dispatch paper, eqs.
+24-26 and 35).
+
+Intervals are mapped to peak, flat (off-peak) and valley periods. With the 3 x 3 elasticity
+matrix ``E`` (rows: the period whose demand responds, columns: the period whose price moves;
+the paper's fitted matrix is :data:`PAPER_ELASTICITY`) and the relative price change of each
+period ``r_j = mean_{s in j} (p_s - p0_s) / p0_s``, the charging demand of interval ``t``
+becomes
+
+    E'_t = E_t (1 + sum_j E[per(t), j] r_j),
+
+eq. 25 with the T x T matrix built from the 3 x 3 one (``e_ts = E[per(t), per(s)] / |per(s)|``,
+so the ``1/T``-type averaging is over each period's own intervals). A period's own price rise
+lowers its demand (negative diagonal), the others' rises raise it (positive off-diagonal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flexibility.common import FloatArray, IntArray, ModelInputError
+
+PEAK, FLAT, VALLEY = 0, 1, 2
+PAPER_ELASTICITY = np.array([[-0.21, 0.04, 0.07],
+                             [0.02, -0.16, 0.06],
+                             [0.01, 0.01, -0.11]])  # eq. 35, rows/columns peak, flat, valley
+
+
+def expand(elasticity: FloatArray, period: IntArray) -> FloatArray:
+    """The ``(T, T)`` matrix of eq. 24 from the 3 x 3 one (module docstring)."""
+    per = np.asarray(period, dtype=int)
+    counts = np.bincount(per, minlength=3).astype(float)
+    return np.asarray(elasticity)[per][:, per] / np.where(counts > 0, counts, 1.0)[per][None, :]
+
+
+def respond(demand_kwh: FloatArray, price0: FloatArray, price: FloatArray, period: IntArray,
+            elasticity: FloatArray = PAPER_ELASTICITY, max_change: float = 0.5) -> FloatArray:
+    """Charging demand per interval after the price change (eq. 25).
+
+    Args:
+        demand_kwh: Demand at the initial prices ``(T,)``.
+        price0: Initial charging prices ``(T,)``.
+        price: New prices ``(T,)``, within ``+-max_change`` of ``price0`` (the paper's 50 %).
+        period: Peak (0), flat (1) or valley (2) per interval ``(T,)``.
+        elasticity: The 3 x 3 matrix.
+        max_change: Largest relative price change.
+
+    Raises:
+        ModelInputError: A price change beyond ``max_change`` or a non-positive base price.
+    """
+    p0 = np.asarray(price0, dtype=float)
+    if np.any(p0 <= 0):
+        raise ModelInputError("charging prices must be positive")
+    rel = (np.asarray(price, dtype=float) - p0) / p0
+    if np.any(np.abs(rel) > max_change + 1e-12):
+        raise ModelInputError(f"a price moves by {np.abs(rel).max():.0%}, more than the "
+                              f"allowed {max_change:.0%} of the base price")
+    return np.asarray(demand_kwh, dtype=float) * (1.0 + expand(elasticity, period) @ rel)
