@@ -25,7 +25,9 @@ with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family
   47.6 %") and
   ``z >= a_k + b_k E`` for the pieces of the ladder (``dispatch.carbon``).
 
-Objective: ``sum_t dt (price_t b_t + sum_m cost_m g_t,m + pen sum_k (avail_t,k - r_t,k)) + z``.
+Objective: ``sum_t dt (price_t b_t + sum_m cost_m g_t,m + pen sum_k (avail_t,k - r_t,k)) + z
++ c_peak max_t b_t + c_wear dt sum max(-e_t,d, 0)`` (a demand charge on the day's peak
+purchase through ``peak >= b_t``; V2G wear through ``w >= -e``, ``w >= 0``).
 Write-back: the cost parts, the schedules and the areas' active targets
 ``P^Z_t,d = sum_{i in d} P_t,i`` (eq. 9).
 """
@@ -69,6 +71,10 @@ class ZonalNetwork:
         carbon_price_per_t, carbon_step_t, carbon_growth: The ladder.
         polygon_sides: Sides of the line polygons.
         loss_kw: Losses added to the purchase ``(T,)`` (``None``: lossless).
+        demand_charge_per_kw: Charge on the day's peak purchase (the paper's capacity price,
+            32 per kVA and month, is about 1.07 per kW and day).
+        v2g_wear_per_kwh: Battery wear per kWh discharged by an area's EVs (the aggregate is
+            lossless; without it charging and discharging in one price period cost nothing).
     """
 
     dt_h: float
@@ -102,6 +108,8 @@ class ZonalNetwork:
     carbon_growth: float = 0.25
     polygon_sides: int = 8
     loss_kw: FloatArray | None = None
+    demand_charge_per_kw: float = 0.0
+    v2g_wear_per_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,8 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
                     ("cap", len(net.cap_bus)), ("ev", d_n)):
         c.add(name, t_n, k)
     c.add("carbon", 2)
+    c.add("peak", 1)
+    c.add("wear", t_n, d_n)
     width = c.n
     # nodal P and Q as P0 + Mp x, Q0 + Mq x (rows t n + i)
     ev_cols = c.idx("ev")
@@ -236,6 +246,17 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     pieces = np.zeros((len(a_k), width))
     pieces[:, z_col], pieces[:, e_col] = 1.0, -b_k
     add(pieces, a_k, np.inf)
+    # demand charge: peak >= b_t
+    pk = np.zeros((t_n, width))
+    pk[:, c.idx("peak")[0]] = 1.0
+    pk[np.arange(t_n), c.idx("buy").ravel()] = -1.0
+    add(pk, 0.0, np.inf)
+    # V2G wear: w_t,d >= -e_t,d (discharged power)
+    wr = sp.csr_matrix((np.ones(2 * t_n * d_n),
+                        (np.r_[np.arange(t_n * d_n), np.arange(t_n * d_n)],
+                         np.r_[c.idx("wear").ravel(), ev_cols.ravel()])),
+                       shape=(t_n * d_n, width))
+    add(wr, 0.0, np.inf)
     # bounds and cost
     col_lo, col_hi = np.full(width, -np.inf), np.full(width, np.inf)
     col_lo[c.idx("buy")], col_hi[c.idx("buy")] = 0.0, net.substation_kw
@@ -250,6 +271,9 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     cost[c.idx("dg")] = net.dg_cost_per_kwh[None, :] * net.dt_h
     cost[c.idx("res")] = -net.curtail_per_kwh * net.dt_h
     cost[z_col] = 1.0
+    cost[c.idx("peak")[0]] = net.demand_charge_per_kw
+    cost[c.idx("wear").ravel()] = net.v2g_wear_per_kwh * net.dt_h
+    col_lo[c.idx("wear")] = 0.0
     integ = np.zeros(width, dtype=bool)
     integ[c.idx("cap").ravel()] = True
     lp = LinearProgram(cost=cost, col_lo=col_lo, col_hi=col_hi, a=sp.vstack(rows).tocsr(),
@@ -267,7 +291,7 @@ def _write_back(net, c, sol, mp, mq, p0, q0, t_n, n, d_n) -> ZonalPlan:
     e_t, z_lp = (float(v) for v in xv[c.idx("carbon")])
     p_bus = (p0 + mp @ xv).reshape(t_n, n)
     q_bus = (q0 + mq @ xv).reshape(t_n, n)
-    purchase = float(net.price_per_kwh @ buy * net.dt_h)
+    purchase = float(net.price_per_kwh @ buy * net.dt_h + net.demand_charge_per_kw * buy.max())
     diesel = float((dg @ net.dg_cost_per_kwh).sum() * net.dt_h)
     curtail = float((net.res_avail_kw - res).sum() * net.curtail_per_kwh * net.dt_h)
     carbon = float(ladder_cost(e_t, net.carbon_price_per_t, net.carbon_step_t,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from scenarios.timeaxis import TimeOfDay, minutes_of_day
 
-Method = Literal["oba", "bonferroni", "so", "ro"]
+Method = Literal["oba", "bonferroni", "so", "ro", "zonal"]
 BUILTIN_YEAR = "builtin:simbench_2016_year"
 
 
@@ -30,6 +30,7 @@ class Generator(_Strict):
     p_max_kw: float = Field(gt=0)
     cost_per_kwh: float = Field(ge=0)
     reserve_cost_per_kw: float = Field(0.02, ge=0)
+    kg_per_kwh: float = Field(0.8, ge=0)
 
 
 class PricePeriod(_Strict):
@@ -52,6 +53,42 @@ def _default_prices() -> list[PricePeriod]:
             PricePeriod(start="23:00", price_per_kwh=0.35)]
 
 
+class Renewable(_Strict):
+    """A PV plant or wind turbine of the zonal case (output up to ``p_max_kw`` times the
+    profile's normalised shape; the rest is curtailed)."""
+
+    bus: int
+    p_max_kw: float = Field(gt=0)
+    kind: Literal["pv", "wind"] = "pv"
+
+
+class Capacitor(_Strict):
+    """A switched capacitor bank: ``steps`` steps of ``step_kvar``."""
+
+    bus: int
+    step_kvar: float = Field(gt=0)
+    steps: int = Field(ge=1)
+
+
+class Zonal(_Strict):
+    """The two-layer zonal dispatch (``method = "zonal"``; bilevel zonal dispatch paper)."""
+
+    renewables: list[Renewable] = Field(default_factory=list)
+    capacitors: list[Capacitor] = Field(default_factory=list)
+    thermal_share: float = Field(0.476, ge=0, le=1)
+    thermal_kg_per_kwh: float = Field(1.08, ge=0)
+    quota_kg_per_kwh: float = Field(0.7, ge=0)
+    carbon_price_per_t: float = Field(200.0, ge=0)
+    carbon_step_t: float = Field(50.0, gt=0)
+    carbon_growth: float = Field(0.25, ge=0)
+    curtail_per_kwh: float = Field(0.1, ge=0)
+    demand_charge_per_kw: float = Field(32.0 / 30.0, ge=0)
+    v2g_wear_per_kwh: float = Field(0.05, ge=0)
+    weights: tuple[float, float, float] = (0.5, 0.9, 0.4)
+    min_buses: int = Field(3, ge=1)
+    max_buses: int = Field(12, ge=1)
+
+
 class Dispatch(_Strict):
     """Settings of ``run_sim.py dispatch`` and of the ``dispatch:*`` call policies."""
 
@@ -69,6 +106,7 @@ class Dispatch(_Strict):
     forecast_window_days: int = Field(14, ge=1, le=180)
     max_components: int = Field(4, ge=1, le=10)
     so_samples: int = Field(20, ge=1)
+    zonal: Zonal = Field(default_factory=Zonal)
 
     @field_validator("prices")
     @classmethod

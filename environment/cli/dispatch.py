@@ -46,7 +46,9 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     p.add_argument("--method", default=None,
                    help="oba, bonferroni, so, ro, or 'all' (solved on the same instance; "
-                        "default: the scenario's dispatch.method, oba)")
+                        "default: the scenario's dispatch.method, oba); zonal: the partition "
+                        "and distribution layer of the zonal low-carbon dispatch (e.g. "
+                        "--scenario zonal_case)")
     p.add_argument("--epsilon", type=float,
                    help="joint violation risk per interval, in (0, 1) (default: the "
                         "scenario's dispatch.epsilon, 0.05)")
@@ -85,8 +87,14 @@ def run_dispatch(args: argparse.Namespace) -> int:
         scenario = validate_scenario(data, "command line")
     if args.replay_days < 1:
         raise InputError(f"--replay-days: {args.replay_days} < 1; use e.g. 2000")
-    methods = _methods(args.method, scenario.dispatch.method)
     seed = resolve_seed(scenario, args.seed)
+    if args.method == "zonal" or (args.method is None and scenario.dispatch.method == "zonal"):
+        from environment.cli.zonal import run_zonal
+
+        return run_zonal(args, scenario, seed, run_folder(args.out),
+                         load_behaviour(scenario, args.behaviour))
+    default = scenario.dispatch.method if scenario.dispatch.method != "zonal" else "oba"
+    methods = _methods(args.method, default)
     out = run_folder(args.out)
     behaviour = load_behaviour(scenario, args.behaviour)
     from environment.assessment.dispatch_study import run_dispatch_study
