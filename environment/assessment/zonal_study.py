@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dispatch.carbon import ladder_cost
+from dispatch.price_response import FLAT, PEAK, VALLEY
+from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalNetwork, ZonalPlan, solve_zonal_network
 from environment.grid_setup import build_grid_model
 from flexibility.common import FloatArray
@@ -68,6 +70,7 @@ class ZonalStudy:
     station_pos: np.ndarray
     feeder_parent: np.ndarray
     bus_index: np.ndarray
+    areas: list[AreaTracking] | None
 
 
 def _profiles(scenario: Scenario, pos_kind: list[str]) -> FloatArray:
@@ -197,5 +200,27 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
         net = replace(net, v_min_pu=net.v_min_pu + short + 1e-3)
         plan = solve_zonal_network(net, ldf)
         ac_after = ac.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_after
+    areas = aggregation_layer(sc, net, plan, ev0, pos, price) if plan.feasible else None
     return ZonalStudy(parts, scores, seed_scores, net, plan, before_costs, p_before, ev0,
-                      ac_before, ac_after, pos, np.asarray(fe.parent), np.asarray(fe.bus_index))
+                      ac_before, ac_after, pos, np.asarray(fe.parent), np.asarray(fe.bus_index),
+                      areas)
+
+
+def aggregation_layer(sc: Scenario, net: ZonalNetwork, plan: ZonalPlan, ev0: FloatArray,
+                      pos: np.ndarray, price: FloatArray) -> list[AreaTracking]:
+    """Each area tracks its target ``P^Z`` with price-responsive users
+    (``dispatch.zonal_agg``): base demand per period = the area's uncoordinated EV energy;
+    periods from the import price (highest = peak, lowest = valley, the rest flat)."""
+    hz = sc.horizon
+    levels = np.unique(price)
+    period = np.where(price == levels.max(), PEAK, np.where(price == levels.min(), VALLEY,
+                                                           FLAT))
+    out = []
+    for d in range(plan.area_p_kw.shape[1]):
+        ev_area = ev0[:, net.area_of_bus[pos] == d].sum(axis=1)
+        base = np.array([ev_area[period == j].sum() * hz.dt_h for j in range(3)])
+        other = plan.area_p_kw[:, d] - plan.ev_kw[:, d]
+        out.append(track_area(plan.area_p_kw[:, d], other, base, period, net.ev_lo_kw[:, d],
+                              net.ev_hi_kw[:, d], net.ev_y_lo_kwh[:, d] * 0.0 - 1e9,
+                              net.ev_y_hi_kwh[:, d], hz.dt_h))
+    return out

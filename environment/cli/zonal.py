@@ -51,6 +51,17 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
                "v_min_limit_pu": scenario.grid.v_min_pu,
                "v_min_used_by_the_layer_pu": st.net.v_min_pu},
         "runtime_s": time.perf_counter() - t0}
+    if st.areas is not None:
+        ev_agg = np.stack([a.ev_kw for a in st.areas], axis=1)
+        net_agg = after_net - plan.ev_kw.sum(axis=1) + ev_agg.sum(axis=1)
+        summary["aggregation_layer"] = {
+            "areas_feasible": int(sum(a.feasible for a in st.areas)),
+            "price_change_by_area": [a.price_change.round(4).tolist() for a in st.areas],
+            "tracking_deviation_kwh": float(sum(a.deviation_kwh for a in st.areas
+                                                if a.feasible)),
+            "ev_energy_kwh": float(ev_agg.sum() * dt),
+            "peak_kw": float(net_agg.max()),
+            "peak_shaving_pct_vs_before": 100.0 * (peak_b - float(net_agg.max())) / peak_b}
     write_json(out / "summary.json", summary)
     t_n = plan.ev_kw.shape[0]
     write_parquet(out / "zonal_plan.parquet", pd.DataFrame({

@@ -1,0 +1,102 @@
+"""Aggregation layer of the zonal dispatch, one area (issue 16; bilevel zonal dispatch paper,
+eqs. 22-26): the area sets its EV charging prices to track the target the distribution layer
+gave it, its users answering with the price elasticity of ``dispatch.price_response``.
+
+Columns: EV power ``e_t`` (kW, the area's generalized battery ``p_lo <= e <= p_hi``,
+``y_lo <= dt sum_{s<=t} e_s <= y_hi``), relative price changes of the peak, flat and valley
+periods ``r_j`` (``|r_j| <= max_change``, the paper's 50 %), and the tracking deviations
+``u_t, w_t >= 0``. Rows:
+
+* users' response per period (eq. 25 on period totals): the EV energy of period ``j`` is
+  ``dt sum_{t in j} e_t = E_j (1 + sum_k E[j, k] r_k)``, ``E_j`` its energy at the base prices;
+* tracking: ``F_t + e_t - P^Z_t = u_t - w_t`` with ``F_t`` the area's other net load (base load
+  minus renewables and DG of the distribution layer's plan);
+
+objective ``omega dt sum_t (u_t + w_t)`` (the reward/penalty price of eq. 22 on the absolute
+deviation) plus ``epsilon sum_j |r_j|`` through ``r_j = r+_j - r-_j`` (a tie-breaker: no price
+move that buys nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from dispatch.price_response import PAPER_ELASTICITY
+from flexibility.common import FloatArray, IntArray
+from flexibility.lp import LinearProgram, solve
+
+TIE_BREAK = 1e-3
+
+
+@dataclass(frozen=True)
+class AreaTracking:
+    """The area's answer.
+
+    Attributes:
+        feasible: Optimum found.
+        ev_kw: EV power ``(T,)``.
+        price_change: Relative price change per period (peak, flat, valley).
+        period_kwh: EV energy per period after the response ``(3,)``.
+        deviation_kwh: ``dt sum_t |F_t + e_t - P^Z_t|``.
+    """
+
+    feasible: bool
+    ev_kw: FloatArray
+    price_change: FloatArray
+    period_kwh: FloatArray
+    deviation_kwh: float
+
+
+def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: FloatArray,
+               period: IntArray, p_lo_kw: FloatArray, p_hi_kw: FloatArray,
+               y_lo_kwh: FloatArray, y_hi_kwh: FloatArray, dt_h: float,
+               omega_per_kwh: float = 1.0, elasticity: FloatArray = PAPER_ELASTICITY,
+               max_change: float = 0.5) -> AreaTracking:
+    """Solve the area's LP (module docstring)."""
+    t_n = len(target_kw)
+    per = np.asarray(period, dtype=int)
+    e_idx, rp, rm = np.arange(t_n), t_n + np.arange(3), t_n + 3 + np.arange(3)
+    u, w = t_n + 6 + np.arange(t_n), 2 * t_n + 6 + np.arange(t_n)
+    width = 3 * t_n + 6
+    rows, lo, hi = [], [], []
+    # cumulative energy
+    cum = sp.hstack([sp.csr_matrix(np.tril(np.ones((t_n, t_n))) * dt_h),
+                     sp.csr_matrix((t_n, width - t_n))])
+    rows.append(cum)
+    lo.append(np.asarray(y_lo_kwh, float))
+    hi.append(np.asarray(y_hi_kwh, float))
+    # response per period: dt sum_{t in j} e_t - E_j sum_k E[j,k] (r+_k - r-_k) = E_j
+    resp = np.zeros((3, width))
+    for j in range(3):
+        resp[j, e_idx[per == j]] = dt_h
+        resp[j, rp] = -base_period_kwh[j] * elasticity[j]
+        resp[j, rm] = base_period_kwh[j] * elasticity[j]
+    rows.append(sp.csr_matrix(resp))
+    lo.append(np.asarray(base_period_kwh, float))
+    hi.append(np.asarray(base_period_kwh, float))
+    # tracking: e_t - u_t + w_t = P^Z_t - F_t
+    trk = sp.csr_matrix((np.r_[np.ones(t_n), -np.ones(t_n), np.ones(t_n)],
+                         (np.tile(np.arange(t_n), 3), np.r_[e_idx, u, w])), shape=(t_n, width))
+    rows.append(trk)
+    rhs = np.asarray(target_kw, float) - np.asarray(other_kw, float)
+    lo.append(rhs)
+    hi.append(rhs)
+    col_lo = np.r_[np.asarray(p_lo_kw, float), np.zeros(6 + 2 * t_n)]
+    col_hi = np.r_[np.asarray(p_hi_kw, float), np.full(6, max_change), np.full(2 * t_n, np.inf)]
+    cost = np.r_[np.zeros(t_n), np.full(6, TIE_BREAK), np.full(2 * t_n, omega_per_kwh * dt_h)]
+    present = np.bincount(per, minlength=3) > 0
+    col_hi[rp[~present]] = col_hi[rm[~present]] = 0.0  # a period without intervals: no price
+    lp = LinearProgram(cost=cost, col_lo=col_lo, col_hi=col_hi, a=sp.vstack(rows).tocsr(),
+                       row_lo=np.concatenate(lo), row_hi=np.concatenate(hi))
+    sol = solve(lp.highs())
+    if not sol.optimal:
+        return AreaTracking(False, np.zeros(t_n), np.zeros(3), np.zeros(3), float("nan"))
+    x = sol.x
+    ev = x[e_idx]
+    r = x[rp] - x[rm]
+    period_kwh = np.array([ev[per == j].sum() * dt_h for j in range(3)])
+    dev = float(np.abs(np.asarray(other_kw) + ev - np.asarray(target_kw)).sum() * dt_h)
+    return AreaTracking(True, ev, r, period_kwh, dev)
