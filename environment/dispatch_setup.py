@@ -42,6 +42,7 @@ from flexibility.common import FloatArray
 from environment.records import DispatchRows
 from flexibility.packaging import Boundary
 from grid.ac import AcResult
+from grid.feeder import FeederError
 from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
@@ -87,13 +88,19 @@ class DispatchCase:
     test_days: tuple[str, ...]
 
 
-def _positions(scenario: Scenario, gm: GridModel, buses: list[int], field: str) -> np.ndarray:
+def bus_positions(scenario: Scenario, gm: GridModel, buses: list[int],
+                  field: str) -> np.ndarray:
+    """Feeder positions of scenario buses (``grid.bus_numbering``).
+
+    Raises:
+        InputError: A bus not on the feeder, naming ``field``.
+    """
     fe, numbering = gm.feeder, scenario.grid.bus_numbering
     out = []
     for b in buses:
         try:
             out.append(fe.position(fe.resolve_bus(b, numbering, field)))
-        except Exception as exc:  # FeederError names the bus and numbering
+        except FeederError as exc:  # names the bus and numbering
             raise InputError(f"{field}: {exc}") from None
     return np.asarray(out, dtype=int)
 
@@ -132,8 +139,8 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
     d, hz = scenario.dispatch, scenario.horizon
     t_n, dt_h = hz.n_intervals, hz.dt_h
     names = tuple(gm.stations)
-    gen_pos = _positions(scenario, gm, [g.bus for g in d.generators], "dispatch.generators.bus")
-    wind_pos = _positions(scenario, gm, d.wind_buses, "dispatch.wind_buses")
+    gen_pos = bus_positions(scenario, gm, [g.bus for g in d.generators], "dispatch.generators.bus")
+    wind_pos = bus_positions(scenario, gm, d.wind_buses, "dispatch.wind_buses")
     net_all, wind_kw, days_all = net_load_errors(scenario)
     p_bg, q_bg = gm.bg(0, t_n)
     p_bg = p_bg.copy()

@@ -32,6 +32,7 @@ from dispatch.carbon import ladder_cost
 from dispatch.price_response import FLAT, PEAK, VALLEY
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalNetwork, ZonalPlan, solve_zonal_network
+from environment.dispatch_setup import bus_positions
 from environment.grid_setup import build_grid_model
 from flexibility.common import FloatArray
 from flexibility.alpha_sets import case_sets
@@ -41,7 +42,7 @@ from grid.zones import AreaData, Indicators, Partition, Weights, closeness_graph
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
-from scenarios.profiles import read_shapes
+from scenarios.profiles import feeder_totals, read_shapes
 from scenarios.year_profiles import read_year, slots, year_errors
 
 
@@ -75,15 +76,14 @@ class ZonalStudy:
 
 def _profiles(scenario: Scenario, pos_kind: list[str]) -> FloatArray:
     """Normalised renewable output per interval and plant ``(T, K)``: PV from the scenario's
-    shape file (summer weekday mean), wind from the year's summer-weekday mean of WP4."""
-    hz = scenario.horizon
+    shape file (``scenarios.profiles.feeder_totals`` with a 1 kW peak), wind from the mean
+    over the dispatch's uncertainty days of the year's WP4 profile."""
+    hz, d = scenario.horizon, scenario.dispatch
     shapes = read_shapes(scenario.grid.profiles.source, scenario.base_dir)
-    minutes = np.array([int(x[:2]) * 60 + int(x[3:]) for x in shapes["time"]], dtype=float)
-    t = (hz.start_min + hz.dt_min * np.arange(hz.n_intervals)) % 1440
-    pv = np.interp(t, minutes, shapes["pv_p"].to_numpy(float), period=1440)
-    pv = pv / max(pv.max(), 1e-12)
-    year = year_errors(read_year(scenario.dispatch.uncertainty_source, scenario.base_dir),
-                       (6, 7, 8), False, 14)
+    _, pv = feeder_totals(shapes, hz.start_min, hz.dt_min, hz.n_intervals, 0.0, 0.0, 1.0)
+    year = year_errors(read_year(d.uncertainty_source, scenario.base_dir),
+                       tuple(d.uncertainty_months), d.uncertainty_weekend,
+                       d.forecast_window_days)
     wind = year.forecast["wind_p"][:, slots(hz.start_min, hz.dt_min, hz.n_intervals)].mean(0)
     return np.stack([pv if k == "pv" else wind for k in pos_kind], axis=1)
 
@@ -116,15 +116,12 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     ev0 = np.diff(np.vstack([np.zeros((1, len(fleets))), y_hi_j]), axis=0) / dt  # ASAP
     pos = np.asarray(gm.positions)
     kinds: list[str] = [r.kind for r in z.renewables]
-    res_pos = np.array([fe.position(fe.resolve_bus(r.bus, sc.grid.bus_numbering))
-                        for r in z.renewables], dtype=int)
+    res_pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
     avail = _profiles(sc, kinds) * np.array([r.p_max_kw for r in z.renewables])[None, :] \
         if kinds else np.zeros((t_n, 0))
     gens = sc.dispatch.generators
-    dg_pos = np.array([fe.position(fe.resolve_bus(g.bus, sc.grid.bus_numbering))
-                       for g in gens], dtype=int)
-    cap_pos = np.array([fe.position(fe.resolve_bus(cp.bus, sc.grid.bus_numbering))
-                        for cp in z.capacitors], dtype=int)
+    dg_pos = bus_positions(sc, gm, [g.bus for g in gens], "dispatch.generators")
+    cap_pos = bus_positions(sc, gm, [cp.bus for cp in z.capacitors], "dispatch.zonal.capacitors")
     load_p, load_q = gm.background.p_load_kw, gm.background.q_load_kvar
     # partition
     sources = np.unique(np.r_[res_pos, dg_pos, cap_pos]).astype(int)
@@ -221,6 +218,6 @@ def aggregation_layer(sc: Scenario, net: ZonalNetwork, plan: ZonalPlan, ev0: Flo
         base = np.array([ev_area[period == j].sum() * hz.dt_h for j in range(3)])
         other = plan.area_p_kw[:, d] - plan.ev_kw[:, d]
         out.append(track_area(plan.area_p_kw[:, d], other, base, period, net.ev_lo_kw[:, d],
-                              net.ev_hi_kw[:, d], net.ev_y_lo_kwh[:, d] * 0.0 - 1e9,
+                              net.ev_hi_kw[:, d], np.full(hz.n_intervals, -np.inf),
                               net.ev_y_hi_kwh[:, d], hz.dt_h))
     return out

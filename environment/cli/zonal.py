@@ -83,7 +83,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     print(f"zonal: {len(areas)} areas (modularity {st.scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
-          f"curtailment {before['curtailment']:,.0f} -> {plan.curtailment:,.0f}, carbon "
+          f"curtailment {before['curtailment']:,.0f} -> {max(plan.curtailment, 0.0):,.0f}, carbon "
           f"{before['carbon']:,.0f} -> {plan.carbon:,.0f}); peak {peak_b:,.0f} -> "
           f"{peak_a:,.0f} kW ({summary['peak_shaving_pct']:+.1f} % shaved); AC v_min "
           f"{ac['v_min_before_pu']:.4f} before, {ac['v_min_after_pu']:.4f} after "
