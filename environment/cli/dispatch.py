@@ -31,7 +31,8 @@ risk.parquet, variants.parquet, uncertainty.parquet and PNGs (dispatch stack, re
 allocation, cost against reliability).
 
 Exit codes: 0 the requested method found a dispatch; 2 bad input or no dispatch exists (the
-one line names the constraint family that cannot hold).
+one line names the constraint family that cannot hold); 3 (zonal) the plan violates a voltage
+limit in AC after its corrections (outputs written, summary.json valid = false).
 """
 
 

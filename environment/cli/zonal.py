@@ -8,6 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
+AC_TOL_PU = 1e-6
+
 
 def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> int:
     """Partition, distribution layer, "before" day; tables, summary and figures."""
@@ -62,7 +64,6 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
             "ev_energy_kwh": float(ev_agg.sum() * dt),
             "peak_kw": float(net_agg.max()),
             "peak_shaving_pct_vs_before": 100.0 * (peak_b - float(net_agg.max())) / peak_b}
-    write_json(out / "summary.json", summary)
     t_n = plan.ev_kw.shape[0]
     write_parquet(out / "zonal_plan.parquet", pd.DataFrame({
         "t": np.arange(t_n), "purchase_kw": plan.buy_kw, "diesel_kw": plan.dg_kw.sum(axis=1),
@@ -80,7 +81,14 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
         zonal_plots.plot_zonal_stack(out / "zonal_stack.png", st, scenario.horizon.axis)
         zonal_plots.plot_area_loads(out / "area_loads.png", st, scenario.horizon.axis)
     ac = summary["ac"]
-    print(f"zonal: {len(areas)} areas (modularity {st.scores.modularity:.3f}); total cost "
+    lim = scenario.grid
+    valid = bool(np.nanmin(st.ac_after.vm_pu) >= lim.v_min_pu - AC_TOL_PU
+                 and np.nanmax(st.ac_after.vm_pu) <= lim.v_max_pu + AC_TOL_PU
+                 and st.ac_after.converged.all())
+    summary["valid"] = valid
+    write_json(out / "summary.json", summary)
+    lead = "" if valid else "PHYSICALLY INVALID (the plan violates voltage in AC) — "
+    print(f"{lead}zonal: {len(areas)} areas (modularity {st.scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
           f"curtailment {before['curtailment']:,.0f} -> {max(plan.curtailment, 0.0):,.0f}, carbon "
@@ -88,4 +96,4 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
           f"{peak_a:,.0f} kW ({summary['peak_shaving_pct']:+.1f} % shaved); AC v_min "
           f"{ac['v_min_before_pu']:.4f} before, {ac['v_min_after_pu']:.4f} after "
           f"(limit {ac['v_min_limit_pu']}) -> {shown_folder(args, out)}")
-    return 0
+    return 0 if valid else 3

@@ -93,6 +93,6 @@ def test_zonal_partition_and_distribution_layer(tmp_path):
     after = s["table2"]["after"]
     assert after["total"] == pytest.approx(after["purchase"] + after["diesel"]
                                            + after["curtailment"] + after["carbon"])
-    assert s["ac"]["v_min_after_pu"] >= s["ac"]["v_min_limit_pu"] - 1e-6
+    assert s["ac"]["v_min_after_pu"] >= s["ac"]["v_min_limit_pu"] - 1e-6 and s["valid"]
     for png in ("partition.png", "zonal_stack.png", "area_loads.png"):
         assert (out / png).stat().st_size > 10_000
