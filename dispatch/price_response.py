@@ -56,3 +56,11 @@ def respond(demand_kwh: FloatArray, price0: FloatArray, price: FloatArray, perio
         raise ModelInputError(f"a price moves by {np.abs(rel).max():.0%}, more than the "
                               f"allowed {max_change:.0%} of the base price")
     return np.asarray(demand_kwh, dtype=float) * (1.0 + expand(elasticity, period) @ rel)
+
+
+def tou_periods(price: FloatArray) -> IntArray:
+    """Peak (highest price), valley (lowest) and flat (the rest) per interval of a
+    time-of-use tariff."""
+    p = np.asarray(price, dtype=float)
+    levels = np.unique(p)
+    return np.where(p == levels.max(), PEAK, np.where(p == levels.min(), VALLEY, FLAT))

@@ -19,6 +19,10 @@ with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family
 * lines: ``cos(th) F^P_b + sin(th) F^Q_b <= v_min S_b cos(pi/M)`` for ``M`` polygon sides,
   ``F = D P`` the branch flows;
 * EV areas as generalized batteries: ``y_lo_t,d <= dt sum_{s<=t} e_s,d <= y_hi_t,d``;
+* optionally the users' price response per area and period (``ZonalNetwork.ev_period``):
+  ``dt sum_{t in j} e_t,d = E_d,j (1 + sum_k el[j, k] r_d,k)``, ``|r_d,k| <= r_max``;
+* optionally an anchor (``ZonalNetwork.ev_anchor_kw``): ``e_t,d - a+_t,d + a-_t,d =
+  anchor_t,d``, ``a+- >= 0`` priced at ``anchor_penalty`` per kWh;
 * carbon: ``E = sum_t dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m)``
   (actual emission of the thermal part of purchases and of the diesel minus the free quota on
   the same thermal energy, t; our reading of the paper's "quota 0.7 kg/kWh, thermal share
@@ -40,9 +44,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from dispatch.carbon import ladder_cost, ladder_pieces
+from dispatch.price_response import PAPER_ELASTICITY
 from flexibility.common import FloatArray, IntArray, ModelInputError
 from flexibility.lp import LinearProgram, solve
 from grid.lindistflow import LinDistFlow
+
+
+RESPONSE_TIE_BREAK = 1e-3
+"""Cost per unit of relative price change: no price move that buys nothing."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,12 @@ class ZonalNetwork:
             32 per kVA and month, is about 1.07 per kW and day).
         v2g_wear_per_kwh: Battery wear per kWh discharged by an area's EVs (the aggregate is
             lossless; without it charging and discharging in one price period cost nothing).
+        ev_period: Peak/flat/valley period per interval ``(T,)``; with ``ev_base_period_kwh``
+            ``(D, 3)`` (each area's EV energy per period at the base prices) and
+            ``elasticity`` (3 x 3) the areas' EV energy per period follows the users' price
+            response (eq. 25 on period totals, relative price changes ``|r| <=
+            max_price_change``): the layer plans only what the aggregation layer can obtain
+            from its users. ``None``: the EVs are fully dispatchable within their sets.
     """
 
     dt_h: float
@@ -110,6 +125,12 @@ class ZonalNetwork:
     loss_kw: FloatArray | None = None
     demand_charge_per_kw: float = 0.0
     v2g_wear_per_kwh: float = 0.0
+    ev_period: IntArray | None = None
+    ev_base_period_kwh: FloatArray | None = None
+    elasticity: FloatArray | None = None
+    max_price_change: float = 0.5
+    ev_anchor_kw: FloatArray | None = None
+    anchor_penalty_per_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +206,12 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     c.add("carbon", 2)
     c.add("peak", 1)
     c.add("wear", t_n, d_n)
+    respond = net.ev_period is not None and net.ev_base_period_kwh is not None
+    c.add("r_up", d_n, 3 if respond else 0)
+    c.add("r_dn", d_n, 3 if respond else 0)
+    anchored = net.ev_anchor_kw is not None
+    c.add("anc_up", t_n, d_n if anchored else 0)
+    c.add("anc_dn", t_n, d_n if anchored else 0)
     width = c.n
     # nodal P and Q as P0 + Mp x, Q0 + Mq x (rows t n + i)
     ev_cols = c.idx("ev")
@@ -231,6 +258,16 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     sel = sp.csr_matrix((np.ones(t_n * d_n), (np.arange(t_n * d_n), ev_cols.ravel())),
                         shape=(t_n * d_n, width))
     add(cum @ sel, net.ev_y_lo_kwh.ravel(), net.ev_y_hi_kwh.ravel())
+    if respond:  # users' response per area and period (eq. 25 on period totals)
+        add(*_response_rows(net, c, t_n, d_n, width))
+    if anchored:  # e_t,d - a+_t,d + a-_t,d = anchor_t,d
+        k = t_n * d_n
+        anc = sp.csr_matrix((np.r_[np.ones(k), -np.ones(k), np.ones(k)],
+                             (np.tile(np.arange(k), 3),
+                              np.r_[ev_cols.ravel(), c.idx("anc_up").ravel(),
+                                    c.idx("anc_dn").ravel()])), shape=(k, width))
+        rhs_a = np.asarray(net.ev_anchor_kw, dtype=float).ravel()
+        add(anc, rhs_a, rhs_a)
     # carbon: E - coefficients = 0 ; z - b_k E >= a_k
     e_col, z_col = c.idx("carbon")
     coef = np.zeros(width)
@@ -274,6 +311,12 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     cost[c.idx("peak")[0]] = net.demand_charge_per_kw
     cost[c.idx("wear").ravel()] = net.v2g_wear_per_kwh * net.dt_h
     col_lo[c.idx("wear")] = 0.0
+    col_lo[c.idx("r_up")], col_hi[c.idx("r_up")] = 0.0, net.max_price_change
+    col_lo[c.idx("r_dn")], col_hi[c.idx("r_dn")] = 0.0, net.max_price_change
+    cost[c.idx("r_up")] = cost[c.idx("r_dn")] = RESPONSE_TIE_BREAK
+    for name in ("anc_up", "anc_dn"):
+        col_lo[c.idx(name)] = 0.0
+        cost[c.idx(name)] = net.anchor_penalty_per_kwh * net.dt_h
     integ = np.zeros(width, dtype=bool)
     integ[c.idx("cap").ravel()] = True
     lp = LinearProgram(cost=cost, col_lo=col_lo, col_hi=col_hi, a=sp.vstack(rows).tocsr(),
@@ -282,6 +325,23 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     sol = solve(lp.highs())
     return _write_back(net, c, sol, mp, mq, p0, q0, t_n, n, d_n) if sol.optimal else \
         _infeasible(net, t_n, n, d_n)
+
+
+def _response_rows(net: ZonalNetwork, c: _Cols, t_n: int, d_n: int, width: int
+                   ) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
+    """``dt sum_{t in j} e_t,d - E_d,j sum_k el[j, k] (r+_d,k - r-_d,k) = E_d,j``."""
+    per = np.asarray(net.ev_period, dtype=int)
+    base = np.asarray(net.ev_base_period_kwh, dtype=float)
+    el = PAPER_ELASTICITY if net.elasticity is None else np.asarray(net.elasticity)
+    ev, rp, rm = c.idx("ev"), c.idx("r_up"), c.idx("r_dn")
+    a = np.zeros((d_n * 3, width))
+    for d in range(d_n):
+        for j in range(3):
+            a[3 * d + j, ev[per == j, d]] = net.dt_h
+            a[3 * d + j, rp[d]] = -base[d, j] * el[j]
+            a[3 * d + j, rm[d]] = base[d, j] * el[j]
+    rhs = base.ravel()
+    return sp.csr_matrix(a), rhs, rhs
 
 
 def _write_back(net, c, sol, mp, mq, p0, q0, t_n, n, d_n) -> ZonalPlan:

@@ -70,9 +70,43 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
     before = np.cumsum(active, axis=1) == 0
     if np.any(before & ((batt.y_min_kwh > tol_e) | (batt.y_max_kwh < -tol_e))):
         return None
-    covered = active.any(axis=0)
-    if np.any(~covered & (np.abs(X) > tol)):
+    if np.any(~active.any(axis=0) & (np.abs(X) > tol)):
         return None
+    return _program(batt, X, active, tol, tol)
+
+
+def track(batt: BatterySet, target_kw: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """Device trajectories whose sum is as close as the sets allow to a target (L1).
+
+    The LP of :func:`disaggregate` with unbounded slacks: ``min sum_t |sum_n x[n,t] - X_t|``
+    over the device sets; intervals where no device is active keep their whole target as
+    deviation.
+
+    Args:
+        batt: The devices.
+        target_kw: Aggregate target in kW, shape ``(T,)``.
+
+    Returns:
+        ``x`` in kW ``(N, T)`` and the deviation ``sum_n x - X`` per interval ``(T,)``, or
+        ``None`` when some device set is empty.
+
+    Raises:
+        RuntimeError: If HiGHS ends neither optimal nor infeasible.
+    """
+    X = np.asarray(target_kw, dtype=np.float64)
+    if X.shape != (batt.n_intervals,):
+        raise ValueError(f"target_kw must have shape ({batt.n_intervals},), got {X.shape}")
+    active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)
+    x = _program(batt, X, active, np.inf, 1e-6)
+    return None if x is None else (x, x.sum(axis=0) - X)
+
+
+def _program(batt: BatterySet, X: FloatArray, active: BoolArray, slack_hi: float,
+             tol: float) -> FloatArray | None:
+    """Build and solve the LP of :func:`disaggregate` (slacks ``<= slack_hi``)."""
+    N, T = batt.n_devices, batt.n_intervals
+    tol_e = max(tol * batt.dt_h, 1e-9)
+    covered = active.any(axis=0)
     y_lo, y_hi = _effective_y_bounds(batt, active)
     nn, tt = np.nonzero(active)
     M = nn.size
@@ -106,7 +140,7 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
 
     res = solve(LinearProgram(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
                               np.r_[xlo, ylo, np.zeros(2 * cov.size)],
-                              np.r_[xhi, yhi, np.full(2 * cov.size, tol)], a, row_lo,
+                              np.r_[xhi, yhi, np.full(2 * cov.size, slack_hi)], a, row_lo,
                               row_hi).highs())
     if res.infeasible:
         return None

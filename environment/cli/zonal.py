@@ -53,17 +53,36 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
                "v_min_limit_pu": scenario.grid.v_min_pu,
                "v_min_used_by_the_layer_pu": st.net.v_min_pu},
         "runtime_s": time.perf_counter() - t0}
-    if st.areas is not None:
-        ev_agg = np.stack([a.ev_kw for a in st.areas], axis=1)
-        net_agg = after_net - plan.ev_kw.sum(axis=1) + ev_agg.sum(axis=1)
+    two = st.two
+    if two is not None:
+        ev_agg = two.station_kw.sum(axis=1)
+        net_two = two.p_bus_kw.sum(axis=1)
+        trk = two.tracks
         summary["aggregation_layer"] = {
-            "areas_feasible": int(sum(a.feasible for a in st.areas)),
-            "price_change_by_area": [a.price_change.round(4).tolist() for a in st.areas],
-            "tracking_deviation_kwh": float(sum(a.deviation_kwh for a in st.areas
-                                                if a.feasible)),
+            "realised_vehicles": two.n_vehicles,
+            "user_types_1_to_4": two.type_counts,
+            "areas_feasible": int(sum(a.feasible for a in trk)),
+            "price_change_by_area_peak_flat_valley": [a.price_change.round(4).tolist()
+                                                      for a in trk],
+            "area_tracking_deviation_kwh": float(sum(a.deviation_kwh for a in trk
+                                                     if a.feasible)),
+            "vehicle_deviation_kwh": float(np.abs(two.vehicle_deviation_kw).sum() * dt),
+            "diesel_kwh": float(sum(a.dg_kw.sum() for a in trk if a.feasible) * dt),
+            "bought_from_neighbours_kwh": float(sum(a.buy_kw.sum() for a in trk
+                                                    if a.feasible) * dt),
+            "trading_price_premium_max_pct": float(
+                100.0 * (two.omega_z / st.setup.price[:, None] - 1.0).max()),
             "ev_energy_kwh": float(ev_agg.sum() * dt),
-            "peak_kw": float(net_agg.max()),
-            "peak_shaving_pct_vs_before": 100.0 * (peak_b - float(net_agg.max())) / peak_b}
+            "vehicles_outside_their_sets": two.energy_violations,
+            "peak_kw": float(net_two.max()),
+            "peak_shaving_pct_vs_before": 100.0 * (peak_b - float(net_two.max())) / peak_b,
+            "ac_v_min_pu": float(np.nanmin(two.ac.vm_pu)),
+            "ac_max_loading_pct": float(np.nanmax(two.ac.loading_pct)),
+            "correction_round_feasible": bool(two.redispatch.feasible),
+            "override_kwh": two.override_kwh,
+            "cost_after_correction": float(two.redispatch.cost) if two.redispatch.feasible
+            else None,
+            "seconds": two.seconds}
     t_n = plan.ev_kw.shape[0]
     write_parquet(out / "zonal_plan.parquet", pd.DataFrame({
         "t": np.arange(t_n), "purchase_kw": plan.buy_kw, "diesel_kw": plan.dg_kw.sum(axis=1),
@@ -71,9 +90,16 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
         "curtailed_kw": (st.net.res_avail_kw - plan.res_kw).sum(axis=1),
         "ev_after_kw": plan.ev_kw.sum(axis=1), "ev_before_kw": st.ev_before_kw.sum(axis=1),
         "net_before_kw": before_net, "net_after_kw": after_net}))
-    write_parquet(out / "areas.parquet", pd.DataFrame(
-        [{"area": k + 1, "t": t, "p_target_kw": plan.area_p_kw[t, k]}
-         for k in range(len(areas)) for t in range(t_n)]))
+    area_rows = {"area": np.repeat(np.arange(len(areas)) + 1, t_n),
+                 "t": np.tile(np.arange(t_n), len(areas)),
+                 "p_target_kw": plan.area_p_kw.T.ravel()}
+    if two is not None:
+        area_rows |= {"q_target_kvar": two.q_target_kvar.T.ravel(),
+                      "trading_price_per_kwh": two.omega_z.T.ravel(),
+                      "ev_area_kw": np.concatenate([a.ev_kw for a in two.tracks]),
+                      "bought_kw": np.concatenate([a.buy_kw for a in two.tracks]),
+                      "vehicle_deviation_kw": two.vehicle_deviation_kw.T.ravel()}
+    write_parquet(out / "areas.parquet", pd.DataFrame(area_rows))
     if not args.no_plots:
         from environment.reporting import zonal_plots
 
@@ -81,13 +107,16 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
         zonal_plots.plot_zonal_stack(out / "zonal_stack.png", st, scenario.horizon.axis)
         zonal_plots.plot_area_loads(out / "area_loads.png", st, scenario.horizon.axis)
     ac = summary["ac"]
-    lim = scenario.grid
-    valid = bool(np.nanmin(st.ac_after.vm_pu) >= lim.v_min_pu - AC_TOL_PU
-                 and np.nanmax(st.ac_after.vm_pu) <= lim.v_max_pu + AC_TOL_PU
-                 and st.ac_after.converged.all())
+    checked = [st.ac_after] + ([] if two is None else [two.ac])
+    bad_t = [int((r.margin(st.setup.limits, AC_TOL_PU) > 0).sum()) for r in checked]
+    summary["ac"]["intervals_violating_plan"] = bad_t[0]
+    if two is not None:
+        summary["ac"]["intervals_violating_two_layers"] = bad_t[1]
+    valid = sum(bad_t) == 0 and (two is None or two.energy_violations == 0)
     summary["valid"] = valid
     write_json(out / "summary.json", summary)
-    lead = "" if valid else "PHYSICALLY INVALID (the plan violates voltage in AC) — "
+    lead = "" if valid else ("PHYSICALLY INVALID (a layer's AC point leaves the voltage or "
+                             "line limits, or a vehicle leaves its set) — ")
     print(f"{lead}zonal: {len(areas)} areas (modularity {st.scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
@@ -96,4 +125,13 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
           f"{peak_a:,.0f} kW ({summary['peak_shaving_pct']:+.1f} % shaved); AC v_min "
           f"{ac['v_min_before_pu']:.4f} before, {ac['v_min_after_pu']:.4f} after "
           f"(limit {ac['v_min_limit_pu']}) -> {shown_folder(args, out)}")
+    if two is not None:
+        al = summary["aggregation_layer"]
+        print(f"aggregation layer: {al['realised_vehicles']} vehicles (types 1-4: "
+              f"{al['user_types_1_to_4']}), {al['vehicles_outside_their_sets']} outside their "
+              f"sets; areas off target {al['area_tracking_deviation_kwh']:,.0f} kWh, vehicles "
+              f"off their targets {al['vehicle_deviation_kwh']:,.0f} kWh; correction round "
+              f"{'moved ' + format(al['override_kwh'], ',.0f') + ' kWh' if al['correction_round_feasible'] else 'INFEASIBLE'}; peak "
+              f"{al['peak_kw']:,.0f} kW; AC v_min {al['ac_v_min_pu']:.4f}; "
+              f"{al['seconds']:.1f} s")
     return 0 if valid else 3

@@ -1,0 +1,242 @@
+"""Scenario -> partition and distribution layer of the zonal dispatch (issue 16; bilevel zonal
+dispatch paper), shared by ``run_sim.py dispatch --method zonal`` and ``--policy
+dispatch:zonal``.
+
+1. **Station aggregates** from sampled fleet days: each station's generalized battery is the
+   mean over the days (``flexibility.alpha_sets.case_sets``: power bounds of the connected
+   vehicles, cumulative energy between the as-late-as-possible and as-soon-as-possible
+   trajectories) — the expected fleet the paper plans on; the ASAP trajectory is the
+   uncoordinated charging of the "before" case.
+2. **Partition** (``grid.zones``): sources = renewable, diesel and capacitor buses; per bus
+   ``E^C``, ``E^n`` of the vehicles at its station (eqs. 15-16, mean day), base-load energy
+   while vehicles are connected, adjustable power = the box width plus renewable output,
+   required power = the base load's deviation from its daily mean.
+3. **Distribution layer** (``dispatch.zonal_dn``) with the areas' EV aggregates (sums of their
+   stations' boxes), optionally bound by their users' price response (peak/flat/valley periods
+   of the purchase tariff, base energies = the uncoordinated charging per period, the paper's
+   elasticities); the coordinated day must deliver ``ENERGY_SHARE`` of the uncoordinated
+   energy per area. The plan is AC-checked (the grid model's solver); where its AC voltage falls
+   below ``v_min`` (LinDistFlow neglects losses) the layer is re-solved with ``v_min`` raised
+   by the shortfall (up to ``AC_ROUNDS`` times).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from dispatch.price_response import tou_periods
+from dispatch.zonal_dn import ZonalNetwork, ZonalPlan, solve_zonal_network
+from environment.dispatch_setup import bus_positions
+from flexibility.alpha_sets import case_sets
+from flexibility.common import FloatArray, IntArray
+from flexibility.fleet import Fleet
+from grid.ac import AcResult
+from grid.layers import GridModel, NetworkLimits
+from grid.zones import AreaData, Indicators, Partition, Weights, closeness_graph, \
+    electrical_distance, partition
+from scenarios.config import Scenario
+from scenarios.profiles import feeder_totals, read_shapes
+from scenarios.year_profiles import read_year, slots, year_errors
+
+AC_ROUNDS = 3
+"""Re-solves with ``v_min`` raised by the AC voltage shortfall of the previous plan."""
+ENERGY_SHARE = 0.99
+"""Share of the uncoordinated (ASAP) energy the coordinated day must deliver per area: all of
+it pins every trajectory to ASAP near the end of the day (vehicles still filling up while
+others leave), which the network cannot carry at the evening peak."""
+
+
+@dataclass(frozen=True)
+class StationAggregates:
+    """Each station's expected fleet (mean over sampled days), arrays ``(T, J)``.
+
+    Attributes:
+        lo_kw, hi_kw: Power bounds.
+        y_lo_kwh, y_hi_kwh: Cumulative energy bounds after each interval.
+        asap_kw: Uncoordinated (as-soon-as-possible) charging.
+        ec_kwh: Chargeable energy within the dwells per station ``(J,)`` (eq. 15).
+        en_kwh: Energy needed by departure per station ``(J,)`` (eq. 16).
+        occupancy: Mean number of connected vehicles.
+    """
+
+    lo_kw: FloatArray
+    hi_kw: FloatArray
+    y_lo_kwh: FloatArray
+    y_hi_kwh: FloatArray
+    asap_kw: FloatArray
+    ec_kwh: FloatArray
+    en_kwh: FloatArray
+    occupancy: FloatArray
+
+
+def station_aggregates(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
+                       dt_h: float) -> StationAggregates:
+    """Step 1 of the module docstring, for fleets of shape ``(M days, N)``."""
+    ec, en, occ = [], [], []
+    t = np.arange(n_intervals)[None, None, :]
+    for fleet in fleets:
+        dwell_h = (fleet.departure_idx - fleet.arrival_idx) * dt_h
+        ec.append(float(np.minimum(fleet.p_ch_max_kw * dwell_h * fleet.eta_ch,
+                                   fleet.e_max_kwh - fleet.e_init_kwh).sum(axis=-1).mean()))
+        en.append(float((np.maximum(fleet.e_req_kwh - fleet.e_init_kwh, 0.0)
+                         / fleet.eta_ch).sum(axis=-1).mean()))
+        occ.append(((fleet.arrival_idx[..., None] <= t) & (t < fleet.departure_idx[..., None]))
+                   .sum(axis=-2).mean(axis=0))
+    exact = case_sets(names, fleets, n_intervals).exact  # (M, J, T)
+    y_hi = exact.y_hi_kwh.mean(axis=0).T
+    asap = np.diff(np.vstack([np.zeros((1, len(fleets))), y_hi]), axis=0) / dt_h
+    return StationAggregates(exact.p_lo_kw.mean(axis=0).T, exact.p_hi_kw.mean(axis=0).T,
+                             exact.y_lo_kwh.mean(axis=0).T, y_hi, asap, np.array(ec),
+                             np.array(en), np.stack(occ, axis=1))
+
+
+@dataclass(frozen=True)
+class ZonalSetup:
+    """Partition and distribution-layer plan of a day.
+
+    Attributes:
+        parts, scores, seed_scores: The partition, its indicators and the seed's.
+        net: The distribution layer's instance (after the AC tightening).
+        plan: Its plan.
+        ac: AC result at the plan's nodal injections ``(T, ...)`` (the grid model's solver).
+        station_pos: Bus position per station ``(J,)``.
+        station_area: Area per station ``(J,)``.
+        price: Purchase price per interval ``(T,)``.
+        limits: The feeder's security limits (AC validity).
+        solve_s: Wall time of the distribution-layer solves.
+    """
+
+    parts: Partition
+    scores: Indicators
+    seed_scores: Indicators
+    net: ZonalNetwork
+    plan: ZonalPlan
+    ac: AcResult
+    station_pos: IntArray
+    station_area: IntArray
+    price: FloatArray
+    limits: NetworkLimits
+    solve_s: float
+
+
+def renewable_profiles(scenario: Scenario, kinds: list[str]) -> FloatArray:
+    """Normalised renewable output per interval and plant ``(T, K)``: PV from the scenario's
+    shape file (``scenarios.profiles.feeder_totals`` with a 1 kW peak), wind from the mean
+    over the dispatch's uncertainty days of the year's WP4 profile."""
+    hz, d = scenario.horizon, scenario.dispatch
+    if not kinds:
+        return np.zeros((hz.n_intervals, 0))
+    shapes = read_shapes(scenario.grid.profiles.source, scenario.base_dir)
+    _, pv = feeder_totals(shapes, hz.start_min, hz.dt_min, hz.n_intervals, 0.0, 0.0, 1.0)
+    year = year_errors(read_year(d.uncertainty_source, scenario.base_dir),
+                       tuple(d.uncertainty_months), d.uncertainty_weekend,
+                       d.forecast_window_days)
+    wind = year.forecast["wind_p"][:, slots(hz.start_min, hz.dt_min, hz.n_intervals)].mean(0)
+    return np.stack([pv if k == "pv" else wind for k in kinds], axis=1)
+
+
+def _partition(sc: Scenario, gm: GridModel, agg: StationAggregates, res_pos: IntArray,
+               dg_pos: IntArray, cap_pos: IntArray, avail: FloatArray
+               ) -> tuple[Partition, Indicators, Indicators, IntArray]:
+    """Step 2 of the module docstring; returns the area of every bus too."""
+    z, dt = sc.dispatch.zonal, sc.horizon.dt_h
+    ldf, n, pos = gm.ldf, gm.feeder.n_bus, np.asarray(gm.positions)
+    load_p = gm.background.p_load_kw
+    sources = np.unique(np.r_[res_pos, dg_pos, cap_pos]).astype(int)
+    g = closeness_graph(ldf, electrical_distance(ldf, sources))
+    bus_ec, bus_en = np.zeros(n), np.zeros(n)
+    np.add.at(bus_ec, pos, agg.ec_kwh)
+    np.add.at(bus_en, pos, agg.en_kwh)
+    occ = agg.occupancy.sum(axis=1)
+    share_on = occ / max(float(occ.max()), 1e-12)
+    adjustable = np.zeros((sc.horizon.n_intervals, n))
+    np.add.at(adjustable.T, pos, (agg.hi_kw - agg.lo_kw).T)
+    np.add.at(adjustable.T, res_pos, avail.T)
+    data = AreaData(bus_ec, bus_en, (load_p * share_on[:, None]).sum(0) * dt, adjustable,
+                    np.abs(load_p - load_p.mean(axis=0, keepdims=True)))
+    w = Weights(*z.weights, min_buses=z.min_buses, max_buses=z.max_buses)
+    parts, scores, seed_scores = partition(g, data, w)
+    area_of_bus = np.zeros(n, dtype=int)
+    for k, p in enumerate(parts):
+        area_of_bus[list(p)] = k
+    return parts, scores, seed_scores, area_of_bus
+
+
+def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
+               with_response: bool = False) -> ZonalSetup:
+    """Steps 2-3 of the module docstring.
+
+    Args:
+        scenario: The case.
+        gm: Its grid model.
+        agg: The stations' expected fleets.
+        with_response: Plan the areas' EV energy per period as their users' price response
+            allows (``ZonalNetwork.ev_period``); default: the paper's distribution layer, which
+            dispatches the EV aggregates within their sets.
+    """
+    import time
+
+    sc, hz, z = scenario, scenario.horizon, scenario.dispatch.zonal
+    t_n, dt, n = hz.n_intervals, hz.dt_h, gm.feeder.n_bus
+    pos = np.asarray(gm.positions)
+    res_pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
+    avail = renewable_profiles(sc, [r.kind for r in z.renewables]) \
+        * np.array([r.p_max_kw for r in z.renewables])[None, :]
+    gens = sc.dispatch.generators
+    dg_pos = bus_positions(sc, gm, [g.bus for g in gens], "dispatch.generators")
+    cap_pos = bus_positions(sc, gm, [cp.bus for cp in z.capacitors], "dispatch.zonal.capacitors")
+    parts, scores, seed_scores, area_of_bus = _partition(sc, gm, agg, res_pos, dg_pos, cap_pos,
+                                                         avail)
+    d_n = len(parts)
+    width = np.maximum(agg.hi_kw - agg.lo_kw, 1e-9).mean(axis=0)
+    share = np.zeros((d_n, n))
+    for j, b in enumerate(pos):
+        share[area_of_bus[b], b] += width[j]
+    has_ev = share.sum(axis=1) > 0
+    share[~has_ev, :] = (area_of_bus[None, :] == np.flatnonzero(~has_ev)[:, None])
+    share = share / share.sum(axis=1, keepdims=True)
+    to_area = np.zeros((len(pos), d_n))
+    to_area[np.arange(len(pos)), area_of_bus[pos]] = 1.0
+    y_lo, y_hi = agg.y_lo_kwh @ to_area, agg.y_hi_kwh @ to_area
+    y_lo[-1] = ENERGY_SHARE * y_hi[-1]  # the coordinated day delivers the ASAP energy
+    price = np.array([sc.dispatch.price_at(float(m)) for m in
+                      hz.start_min + hz.dt_min * np.arange(t_n)])
+    period = tou_periods(price)
+    asap_area = agg.asap_kw @ to_area
+    base = np.stack([asap_area[period == j].sum(axis=0) * dt for j in range(3)], axis=1)
+    net = ZonalNetwork(
+        dt_h=dt, load_p_kw=gm.background.p_load_kw, load_q_kvar=gm.background.q_load_kvar,
+        price_per_kwh=price, res_bus=res_pos, res_avail_kw=avail, dg_bus=dg_pos,
+        dg_max_kw=np.array([x.p_max_kw for x in gens]),
+        dg_cost_per_kwh=np.array([x.cost_per_kwh for x in gens]),
+        dg_kg_per_kwh=np.array([x.kg_per_kwh for x in gens]), cap_bus=cap_pos,
+        cap_step_kvar=np.array([cp.step_kvar for cp in z.capacitors]),
+        cap_steps=np.array([cp.steps for cp in z.capacitors], dtype=int), area_share=share,
+        ev_lo_kw=agg.lo_kw @ to_area, ev_hi_kw=agg.hi_kw @ to_area,
+        ev_y_lo_kwh=y_lo - 1e-6, ev_y_hi_kwh=y_hi + 1e-6,
+        area_of_bus=area_of_bus, v_min_pu=sc.grid.v_min_pu, v_max_pu=sc.grid.v_max_pu,
+        substation_kw=sc.grid.substation_kw, curtail_per_kwh=z.curtail_per_kwh,
+        thermal_share=z.thermal_share, thermal_kg_per_kwh=z.thermal_kg_per_kwh,
+        quota_kg_per_kwh=z.quota_kg_per_kwh, carbon_price_per_t=z.carbon_price_per_t,
+        carbon_step_t=z.carbon_step_t, carbon_growth=z.carbon_growth,
+        demand_charge_per_kw=z.demand_charge_per_kw, v2g_wear_per_kwh=z.v2g_wear_per_kwh,
+        ev_period=period if with_response else None, ev_base_period_kwh=base)
+    t0 = time.perf_counter()
+    plan = solve_zonal_network(net, gm.ldf)
+    ac = gm.solver  # radial sweep on lines-only feeders; the callers verify with pandapower
+    ac_plan = ac.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else None
+    for _ in range(AC_ROUNDS):  # LinDistFlow has no losses: tighten v_min by AC's shortfall
+        if ac_plan is None:
+            break
+        short = net.v_min_pu - float(np.nanmin(ac_plan.vm_pu))
+        if short <= 0:
+            break
+        net = replace(net, v_min_pu=net.v_min_pu + short + 1e-3)
+        plan = solve_zonal_network(net, gm.ldf)
+        ac_plan = ac.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_plan
+    if ac_plan is None:
+        ac_plan = ac.solve(gm.background.p_load_kw, gm.background.q_load_kvar)
+    return ZonalSetup(parts, scores, seed_scores, net, plan, ac_plan, pos, area_of_bus[pos],
+                      price, gm.limits, time.perf_counter() - t0)
