@@ -25,6 +25,7 @@ records the network limits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -46,6 +47,8 @@ class DispatchStep:
         gen_kw: Generator outputs ``(G,)``.
         reserve_short_kw: Response beyond the procured reserves, summed over devices.
         bg_p_kw: Realised non-EV consumption per bus ``(n,)`` (generators included).
+        bg_q_kvar: Realised reactive consumption per bus ``(n,)`` (``None``: the forecast
+            background's, no reactive devices dispatched).
     """
 
     delta_kw: float
@@ -54,6 +57,21 @@ class DispatchStep:
     gen_kw: FloatArray
     reserve_short_kw: float
     bg_p_kw: FloatArray
+    bg_q_kvar: FloatArray | None = None
+
+
+class CallPlan(Protocol):
+    """What the transmission agent and the kernel need of a day-ahead plan."""
+
+    day: str
+
+    def station_calls_kw(self, k: int) -> FloatArray:
+        """The call of every station in tick ``k``."""
+        ...
+
+    def realise(self, k: int, delivered_kw: FloatArray) -> DispatchStep:
+        """The plan's devices after the stations delivered ``delivered_kw``."""
+        ...
 
 
 @dataclass(frozen=True)

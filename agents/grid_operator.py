@@ -244,17 +244,19 @@ class GridAgent(mesa.Agent):
                            servable_share=lam)
 
     def operating_point(self, k: int, station_p_kw: np.ndarray,
-                        bg_p_kw: np.ndarray | None = None) -> AcResult:
+                        bg_p_kw: np.ndarray | None = None,
+                        bg_q_kvar: np.ndarray | None = None) -> AcResult:
         """AC power flow at the realised station powers of interval ``k`` (unity power factor).
 
-        ``bg_p_kw`` replaces the forecast non-EV consumption per bus (the realised one of a
-        dispatched day, generators included).
+        ``bg_p_kw`` / ``bg_q_kvar`` replace the forecast non-EV consumption per bus (the
+        realised one of a dispatched day, generators and capacitors included).
         """
         g = self.grid
         p_bg, q_bg = g.bg(k, 1)
         p = p_bg.copy() if bg_p_kw is None else np.asarray(bg_p_kw, dtype=float)[None, :].copy()
+        q = q_bg.copy() if bg_q_kvar is None else np.asarray(bg_q_kvar, dtype=float)[None, :]
         p[0, g.positions] += station_p_kw
-        return self.solver.solve(p, q_bg.copy())
+        return self.solver.solve(p, q.copy())
 
     def labels(self, ac: AcResult) -> list[str]:
         """Violation labels of AC results against this feeder's limits."""

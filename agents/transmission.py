@@ -32,7 +32,7 @@ import math
 import mesa
 import numpy as np
 
-from agents.dispatch_plan import DispatchPlan
+from agents.dispatch_plan import CallPlan
 from flexibility.packaging import Boundary
 
 
@@ -50,7 +50,7 @@ class TransmissionAgent(mesa.Agent):
 
     def __init__(self, model: mesa.Model, da_boundary: Boundary, policy: str,
                  rng: np.random.Generator, regulation_period_min: float = 240.0,
-                 plan: DispatchPlan | None = None) -> None:
+                 plan: CallPlan | None = None) -> None:
         super().__init__(model)
         self.da = da_boundary
         self.policy = policy

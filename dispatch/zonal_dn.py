@@ -21,6 +21,8 @@ with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family
 * EV areas as generalized batteries: ``y_lo_t,d <= dt sum_{s<=t} e_s,d <= y_hi_t,d``;
 * optionally the users' price response per area and period (``ZonalNetwork.ev_period``):
   ``dt sum_{t in j} e_t,d = E_d,j (1 + sum_k el[j, k] r_d,k)``, ``|r_d,k| <= r_max``;
+* optionally a soft daily energy floor per area: ``dt sum_t e_t,d + u_d >= E_d``, ``u_d >= 0``
+  priced at ``unserved_per_kwh``;
 * optionally an anchor (``ZonalNetwork.ev_anchor_kw``): ``e_t,d - a+_t,d + a-_t,d =
   anchor_t,d``, ``a+- >= 0`` priced at ``anchor_penalty`` per kWh;
 * carbon: ``E = sum_t dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m)``
@@ -131,6 +133,8 @@ class ZonalNetwork:
     max_price_change: float = 0.5
     ev_anchor_kw: FloatArray | None = None
     anchor_penalty_per_kwh: float = 0.0
+    ev_energy_target_kwh: FloatArray | None = None
+    unserved_per_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,8 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     anchored = net.ev_anchor_kw is not None
     c.add("anc_up", t_n, d_n if anchored else 0)
     c.add("anc_dn", t_n, d_n if anchored else 0)
+    floor = net.ev_energy_target_kwh is not None
+    c.add("unserved", d_n if floor else 0)
     width = c.n
     # nodal P and Q as P0 + Mp x, Q0 + Mq x (rows t n + i)
     ev_cols = c.idx("ev")
@@ -260,6 +266,12 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     add(cum @ sel, net.ev_y_lo_kwh.ravel(), net.ev_y_hi_kwh.ravel())
     if respond:  # users' response per area and period (eq. 25 on period totals)
         add(*_response_rows(net, c, t_n, d_n, width))
+    if floor:  # dt sum_t e_t,d + u_d >= target_d
+        fl = np.zeros((d_n, width))
+        for d in range(d_n):
+            fl[d, ev_cols[:, d]] = net.dt_h
+        fl[np.arange(d_n), c.idx("unserved")] = 1.0
+        add(fl, np.asarray(net.ev_energy_target_kwh, dtype=float), np.inf)
     if anchored:  # e_t,d - a+_t,d + a-_t,d = anchor_t,d
         k = t_n * d_n
         anc = sp.csr_matrix((np.r_[np.ones(k), -np.ones(k), np.ones(k)],
@@ -314,6 +326,8 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     col_lo[c.idx("r_up")], col_hi[c.idx("r_up")] = 0.0, net.max_price_change
     col_lo[c.idx("r_dn")], col_hi[c.idx("r_dn")] = 0.0, net.max_price_change
     cost[c.idx("r_up")] = cost[c.idx("r_dn")] = RESPONSE_TIE_BREAK
+    col_lo[c.idx("unserved")] = 0.0
+    cost[c.idx("unserved")] = net.unserved_per_kwh
     for name in ("anc_up", "anc_dn"):
         col_lo[c.idx(name)] = 0.0
         cost[c.idx(name)] = net.anchor_penalty_per_kwh * net.dt_h

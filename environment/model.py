@@ -59,6 +59,7 @@ from environment.population import (
     resolve_travel,
 )
 from environment.dispatch_setup import DayDispatch, dispatch_rows, plan_day
+from environment.zonal_day import ZonalDay, plan_zonal_day, zonal_rows
 from environment.recorder import Recorder
 from environment.records import (
     DELIVERY_TOL,
@@ -132,8 +133,11 @@ class CoSimModel(mesa.Model):
         case, keep, fresh = day_ahead_case(sc, behaviour, pop, streams.fresh)
         da = self.grid_agent.commit_day_ahead(case, keep, fresh, sc.assessment.alpha)
         self.da_layers, self.da_boundary = da.layers, da.boundary
-        self.dispatch: DayDispatch | None = None
-        if self.policy.startswith("dispatch:"):
+        self.dispatch: DayDispatch | ZonalDay | None = None
+        if self.policy == "dispatch:zonal":
+            self.dispatch = plan_zonal_day(sc, grid, pop.pool_fleets,
+                                           dict(self.da_boundary.stations))
+        elif self.policy.startswith("dispatch:"):
             self.dispatch = plan_day(sc, grid, dict(self.da_boundary.stations),
                                      case.sets.ref_kw, streams.dispatch,
                                      self.policy.removeprefix("dispatch:"))
@@ -195,7 +199,8 @@ class CoSimModel(mesa.Model):
                                                p_kw=p_ev.tolist()))
         done = None if plan is None else plan.realise(k, delivered)
         ac = self.grid_agent.operating_point(k, delivered,
-                                             None if done is None else done.bg_p_kw)
+                                             None if done is None else done.bg_p_kw,
+                                             None if done is None else done.bg_q_kvar)
         outcome = TickOutcome(
             k=k, names=names, envs=envs, pub=pub, edges=edges, call=call, share=share,
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
@@ -203,7 +208,9 @@ class CoSimModel(mesa.Model):
             queue=[self.stations[n].queue_length for n in names])
         self.recorder.add(tick_rows(outcome, self.ctx.dt_min))
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
-        if done is not None and self.dispatch is not None:
+        if done is not None and isinstance(self.dispatch, ZonalDay):
+            self.recorder.add(zonal_rows(k, self.dispatch, done, ac, outcome.label))
+        elif done is not None and self.dispatch is not None:
             self.recorder.add(dispatch_rows(k, self.dispatch, done, ac, outcome.label))
 
     def ev_frame(self) -> pd.DataFrame:

@@ -249,7 +249,7 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
     onehot[np.arange(j_n), setup.station_pos] = 1.0
     fixed = replace(net, area_share=onehot, ev_lo_kw=lo, ev_hi_kw=np.maximum(hi, lo),
                     ev_y_lo_kwh=y_lo - 1e-6, ev_y_hi_kwh=np.maximum(y_hi, y_lo) + 1e-6,
-                    ev_period=None, ev_anchor_kw=station_kw,
+                    ev_period=None, ev_energy_target_kwh=None, ev_anchor_kw=station_kw,
                     anchor_penalty_per_kwh=OVERRIDE_PENALTY_PER_KWH)
     return solve_zonal_network(fixed, ldf)
 

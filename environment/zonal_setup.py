@@ -14,8 +14,8 @@ dispatch:zonal``.
 3. **Distribution layer** (``dispatch.zonal_dn``) with the areas' EV aggregates (sums of their
    stations' boxes), optionally bound by their users' price response (peak/flat/valley periods
    of the purchase tariff, base energies = the uncoordinated charging per period, the paper's
-   elasticities); the coordinated day must deliver ``ENERGY_SHARE`` of the uncoordinated
-   energy per area. The plan is AC-checked (the grid model's solver); where its AC voltage falls
+   elasticities); the coordinated day should deliver ``ENERGY_SHARE`` of the uncoordinated
+   energy per area (a soft floor at ``UNSERVED_PER_KWH``). The plan is AC-checked (the grid model's solver); where its AC voltage falls
    below ``v_min`` (LinDistFlow neglects losses) the layer is re-solved with ``v_min`` raised
    by the shortfall (up to ``AC_ROUNDS`` times).
 """
@@ -43,9 +43,13 @@ from scenarios.year_profiles import read_year, slots, year_errors
 AC_ROUNDS = 3
 """Re-solves with ``v_min`` raised by the AC voltage shortfall of the previous plan."""
 ENERGY_SHARE = 0.99
-"""Share of the uncoordinated (ASAP) energy the coordinated day must deliver per area: all of
-it pins every trajectory to ASAP near the end of the day (vehicles still filling up while
-others leave), which the network cannot carry at the evening peak."""
+"""Share of the uncoordinated (ASAP) energy the coordinated day should deliver per area (a soft
+floor priced at ``UNSERVED_PER_KWH``; the departure requirements stay hard): all of it pins
+every trajectory to ASAP near the end of the day (vehicles still filling up while others
+leave), which the network cannot carry at the evening peak."""
+UNSERVED_PER_KWH = 5.0
+"""Price of a kWh of that floor not delivered: above every purchase price plus carbon, so the
+plan falls short only where the network cannot carry the energy."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,6 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
     to_area = np.zeros((len(pos), d_n))
     to_area[np.arange(len(pos)), area_of_bus[pos]] = 1.0
     y_lo, y_hi = agg.y_lo_kwh @ to_area, agg.y_hi_kwh @ to_area
-    y_lo[-1] = ENERGY_SHARE * y_hi[-1]  # the coordinated day delivers the ASAP energy
     price = np.array([sc.dispatch.price_at(float(m)) for m in
                       hz.start_min + hz.dt_min * np.arange(t_n)])
     period = tou_periods(price)
@@ -222,7 +225,9 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
         quota_kg_per_kwh=z.quota_kg_per_kwh, carbon_price_per_t=z.carbon_price_per_t,
         carbon_step_t=z.carbon_step_t, carbon_growth=z.carbon_growth,
         demand_charge_per_kw=z.demand_charge_per_kw, v2g_wear_per_kwh=z.v2g_wear_per_kwh,
-        ev_period=period if with_response else None, ev_base_period_kwh=base)
+        ev_period=period if with_response else None, ev_base_period_kwh=base,
+        ev_energy_target_kwh=ENERGY_SHARE * np.minimum(asap_area.sum(axis=0) * dt, y_hi[-1]),
+        unserved_per_kwh=UNSERVED_PER_KWH)
     t0 = time.perf_counter()
     plan = solve_zonal_network(net, gm.ldf)
     ac = gm.solver  # radial sweep on lines-only feeders; the callers verify with pandapower

@@ -210,7 +210,7 @@ class Grid(_Strict):
 
 CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
                      "edge-da", "edge-prev", "dispatch:oba", "dispatch:bonferroni",
-                     "dispatch:so", "dispatch:ro"]
+                     "dispatch:so", "dispatch:ro", "dispatch:zonal"]
 
 
 class Simulation(_Strict):

@@ -63,7 +63,8 @@ written in every case but 2; the console line leads with 'PHYSICALLY INVALID' fo
 
 
 POLICIES = ["none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
-            "edge-prev", "dispatch:oba", "dispatch:bonferroni", "dispatch:so", "dispatch:ro"]
+            "edge-prev", "dispatch:oba", "dispatch:bonferroni", "dispatch:so", "dispatch:ro",
+            "dispatch:zonal"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -105,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "of the day-ahead / previous tick's boundary, which can fail; "
                         "dispatch:oba|bonferroni|so|ro: the DSO's day-ahead chance-"
                         "constrained dispatch (scenario [dispatch]) with affine recourse on "
-                        "realised data days")
+                        "realised data days; dispatch:zonal: the two-layer low-carbon dispatch "
+                        "(partition, distribution layer, price-responsive areas; scenario "
+                        "[dispatch.zonal]) executed with the realised EVs")
     m.add_argument("--scenarios", type=int, metavar="M",
                    help="sampled future days per station for the RT envelopes (>= 1)")
     _output_flags(m)

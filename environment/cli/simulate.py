@@ -61,8 +61,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     disp: dict[str, object] | None = None
     if sim.dispatch is not None:
         from environment.dispatch_metrics import dispatch_metrics
+        from environment.zonal_day import ZonalDay, zonal_metrics
 
-        disp = {**dispatch_metrics(sim.dispatch, rec.frame("dispatch"), scenario.horizon.dt_h),
+        metrics = zonal_metrics if isinstance(sim.dispatch, ZonalDay) else dispatch_metrics
+        disp = {**metrics(sim.dispatch, rec.frame("dispatch"), scenario.horizon.dt_h),  # type: ignore[arg-type]
                 "data_day": sim.dispatch.plan.day if sim.dispatch.plan else None,
                 "epsilon": sim.dispatch.epsilon}
     dispatch_frame = rec.frame("dispatch")
@@ -109,7 +111,13 @@ def run_simulate(args: argparse.Namespace) -> int:
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
           f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
           f"{shown_folder(args, out)}")
-    if disp is not None:
+    if disp is not None and "dispatch_deviation_kwh" in disp:
+        print(f"dispatch ({sim.policy}): planned cost {disp['dispatch_cost_da']:,.0f}, "
+              f"realised (purchase + diesel) {disp['dispatch_cost_realised']:,.0f}; "
+              f"{disp['dispatch_violation_ticks']:.0f} of {day.ticks} ticks AC-violated; the "
+              f"realised fleet deviated {disp['dispatch_deviation_kwh']:,.0f} kWh from the "
+              f"plan's station powers")
+    elif disp is not None:
         print(f"dispatch ({sim.policy}, eps {disp['epsilon']:g}): day-ahead cost "
               f"{disp['dispatch_cost_da']:,.0f}, realised {disp['dispatch_cost_realised']:,.0f}; "
               f"{disp['dispatch_violation_ticks']:.0f} of {day.ticks} ticks jointly violated "
