@@ -10,8 +10,9 @@ from whether the energy it can charge in the cheap periods covers its need
 * **type 2** — peak and flat, no valley;
 * **type 3** — valley and flat (peak or not), and ``p_ch_max dt`` times its valley and flat
   intervals covers the need;
-* **type 4** — all three periods (or peak and valley), the valley and flat intervals do not
-  cover the need.
+* **type 4** — all three periods, the valley and flat intervals do not cover the need; also
+  peak and valley without flat (whatever the need: a contiguous dwell cannot do that under a
+  tariff whose flat periods separate peak and valley).
 
 A vehicle connected in valley and flat but not peak whose cheap intervals do not cover its need
 cannot do better anywhere: it is type 3 (it charges flat out in any case).

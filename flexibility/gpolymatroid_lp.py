@@ -66,9 +66,7 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
     if X.shape != (T,):
         raise ValueError(f"x_total_kw must have shape ({T},), got {X.shape}")
     active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)
-    tol_e = max(tol * batt.dt_h, 1e-9)
-    before = np.cumsum(active, axis=1) == 0
-    if np.any(before & ((batt.y_min_kwh > tol_e) | (batt.y_max_kwh < -tol_e))):
+    if _idle_bounds_broken(batt, active, tol):
         return None
     if np.any(~active.any(axis=0) & (np.abs(X) > tol)):
         return None
@@ -97,8 +95,18 @@ def track(batt: BatterySet, target_kw: FloatArray) -> tuple[FloatArray, FloatArr
     if X.shape != (batt.n_intervals,):
         raise ValueError(f"target_kw must have shape ({batt.n_intervals},), got {X.shape}")
     active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)
+    if _idle_bounds_broken(batt, active, 1e-6):
+        return None
     x = _program(batt, X, active, np.inf, 1e-6)
     return None if x is None else (x, x.sum(axis=0) - X)
+
+
+def _idle_bounds_broken(batt: BatterySet, active: BoolArray, tol: float) -> bool:
+    """Whether a device's energy bounds exclude 0 before its first active interval (its
+    cumulative energy is 0 there), i.e. its set is empty."""
+    tol_e = max(tol * batt.dt_h, 1e-9)
+    before = np.cumsum(active, axis=1) == 0
+    return bool(np.any(before & ((batt.y_min_kwh > tol_e) | (batt.y_max_kwh < -tol_e))))
 
 
 def _program(batt: BatterySet, X: FloatArray, active: BoolArray, slack_hi: float,

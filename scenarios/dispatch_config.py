@@ -84,6 +84,7 @@ class Zonal(_Strict):
     curtail_per_kwh: float = Field(0.1, ge=0)
     demand_charge_per_kw: float = Field(32.0 / 30.0, ge=0)
     v2g_wear_per_kwh: float = Field(0.05, ge=0)
+    ramp_per_kw: float = Field(0.01, ge=0)
     weights: tuple[float, float, float] = (0.5, 0.9, 0.4)
     min_buses: int = Field(3, ge=1)
     max_buses: int = Field(12, ge=1)

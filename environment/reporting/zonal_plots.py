@@ -113,6 +113,8 @@ def plot_area_loads(path: Path, study, axis: TimeAxis) -> None:
     x = axis.edges_h(0, t_n)
     before = np.stack([study.before_p_bus_kw[:, net.area_of_bus == d].sum(axis=1)
                        for d in range(d_n)], axis=1)
+    two = None if study.two is None else np.stack(
+        [study.two.p_bus_kw[:, net.area_of_bus == d].sum(axis=1) for d in range(d_n)], axis=1)
     cols = 3
     rows = int(np.ceil(d_n / cols))
     with plt.rc_context(STYLE):
@@ -125,14 +127,19 @@ def plot_area_loads(path: Path, study, axis: TimeAxis) -> None:
                 continue
             ax.stairs(before[:, d], x, color=WARN, linestyle="--", label="before",
                       baseline=None)
-            ax.stairs(plan.area_p_kw[:, d], x, color="tab:blue", label="after", baseline=None)
+            ax.stairs(plan.area_p_kw[:, d], x, color="tab:blue",
+                      label="target (distribution layer)", baseline=None)
+            if two is not None:
+                ax.stairs(two[:, d], x, color="tab:green", linestyle="-.",
+                          label="both layers, realised vehicles", baseline=None)
             ax.set_title(f"area {d + 1}", fontsize=8)
             pad_ylim(ax)
             clock_axis(ax, None)
             ax.xaxis.set_major_locator(ClockLocator(4))
         axes[0, 0].set_ylabel("net load (kW)")
         legend_outside(axes[0, -1] if d_n >= cols else axes[0, d_n - 1])
-        fig.suptitle("Area net loads: uncoordinated charging against the dispatch")
+        fig.suptitle("Area net loads: uncoordinated charging, the distribution layer's target "
+                     "and the two-layer result")
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)

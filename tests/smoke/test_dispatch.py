@@ -96,3 +96,31 @@ def test_zonal_partition_and_distribution_layer(tmp_path):
     assert s["ac"]["v_min_after_pu"] >= s["ac"]["v_min_limit_pu"] - 1e-6 and s["valid"]
     for png in ("partition.png", "zonal_stack.png", "area_loads.png"):
         assert (out / png).stat().st_size > 10_000
+    two = s["aggregation_layer"]
+    assert two["vehicles_outside_their_sets"] == 0 and two["correction_round_feasible"]
+    assert s["ac"]["intervals_violating_two_layers"] == 0
+    assert sum(two["user_types_1_to_4"]) == two["realised_vehicles"]
+    frame = pd.read_parquet(out / "areas.parquet")
+    assert (frame.trading_price_per_kwh >= 0).all() and len(frame) == 96 * len(s["areas"])
+
+
+def test_simulate_with_the_zonal_dispatch_in_the_loop(tmp_path):
+    """``--policy dispatch:zonal`` on a lighter zonal case (40 EVs per station): the plan is
+    feasible, every tick has its rows, the deviation metric is the rows' |eta| sum."""
+    text = (resources.files("scenarios") / "zonal_case.toml").read_text()
+    path = tmp_path / "zonal_light.toml"
+    path.write_text(text.replace("n_ev = 300", "n_ev = 40").replace(
+        "[simulation]\npolicy = \"none\"\nn_scenarios = 50", "[simulation]\npolicy = \"none\"\n"
+        "n_scenarios = 10"))
+    out = tmp_path / "sim"
+    code = main(["simulate", "--policy", "dispatch:zonal", "--quiet", "--scenario", str(path),
+                 "--out", str(out)])
+    s = json.loads((out / "summary.json").read_text())
+    assert code == s["exit_code"] and s["policy"] == "dispatch:zonal"
+    d = s["dispatch"]
+    assert d["dispatch_feasible"] == 1.0
+    frame = pd.read_parquet(out / "dispatch.parquet")
+    per_tick = frame.groupby("t").first()
+    assert len(per_tick) == 96
+    assert d["dispatch_deviation_kwh"] == pytest.approx(per_tick.eta_kw.abs().sum() * 0.25)
+    assert d["dispatch_violation_ticks"] == (per_tick.ac_violation != "").sum()
