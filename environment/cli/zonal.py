@@ -34,7 +34,8 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     after_net = plan.p_bus_kw.sum(axis=1)
     before_net = st.before_p_bus_kw.sum(axis=1)
     peak_b, peak_a = float(before_net.max()), float(after_net.max())
-    after = {"purchase": plan.purchase, "diesel": plan.diesel, "curtailment": plan.curtailment,
+    after = {"purchase": plan.purchase, "diesel": plan.diesel,
+             "curtailment": max(plan.curtailment, 0.0),
              "carbon": plan.carbon, "total": plan.cost, "peak_kw": peak_a}
     summary = {
         "scenario": scenario.name, "seed": seed, "method": "zonal",
