@@ -63,7 +63,10 @@ class DispatchStep:
 class CallPlan(Protocol):
     """What the transmission agent and the kernel need of a day-ahead plan."""
 
-    day: str
+    @property
+    def day(self) -> str:
+        """Label of the realised data day (or of the fleet planned on)."""
+        ...
 
     def station_calls_kw(self, k: int) -> FloatArray:
         """The call of every station in tick ``k``."""

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from environment.dispatch_setup import DayDispatch
+from environment.zonal_day import ZonalDay, zonal_metrics
 
 
 def dispatch_metrics(day: DayDispatch, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
@@ -43,3 +44,11 @@ def dispatch_metrics(day: DayDispatch, frame: pd.DataFrame, dt_h: float) -> dict
                dispatch_joint_ok=float(not bad.any()),
                dispatch_interval_violation_rate=float(np.mean(bad)) if len(bad) else 1.0)
     return out
+
+
+def day_dispatch_metrics(day: DayDispatch | ZonalDay, frame: pd.DataFrame,
+                         dt_h: float) -> dict[str, float]:
+    """The metrics of either kind of dispatched day (``dispatch:zonal``: ``zonal_metrics``)."""
+    if isinstance(day, ZonalDay):
+        return zonal_metrics(day, frame, dt_h)
+    return dispatch_metrics(day, frame, dt_h)

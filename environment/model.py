@@ -208,10 +208,12 @@ class CoSimModel(mesa.Model):
             queue=[self.stations[n].queue_length for n in names])
         self.recorder.add(tick_rows(outcome, self.ctx.dt_min))
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
-        if done is not None and isinstance(self.dispatch, ZonalDay):
-            self.recorder.add(zonal_rows(k, self.dispatch, done, ac, outcome.label))
-        elif done is not None and self.dispatch is not None:
-            self.recorder.add(dispatch_rows(k, self.dispatch, done, ac, outcome.label))
+        if done is not None:
+            day = self.dispatch
+            if isinstance(day, ZonalDay):
+                self.recorder.add(zonal_rows(k, day, done, ac, outcome.label))
+            elif isinstance(day, DayDispatch):
+                self.recorder.add(dispatch_rows(k, day, done, ac, outcome.label))
 
     def ev_frame(self) -> pd.DataFrame:
         """Per-EV outcomes (after :meth:`run`; ``environment.records.EVRow``)."""

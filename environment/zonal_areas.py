@@ -131,8 +131,9 @@ def area_fleets(setup: ZonalSetup, fleets: list[Fleet], n_intervals: int) -> lis
                                  np.zeros(0, int), np.zeros(n_intervals),
                                  np.zeros(n_intervals), np.zeros(n_intervals)))
             continue
-        batt = BatterySet(*(np.concatenate([b[k] for b in bs]) for k in range(4)),
-                          dt_h=setup.net.dt_h)
+        batt = BatterySet(np.concatenate([b[0] for b in bs]), np.concatenate([b[1] for b in bs]),
+                          np.concatenate([b[2] for b in bs]), np.concatenate([b[3] for b in bs]),
+                          setup.net.dt_h)
         y_hi = np.sum(hi, axis=0)
         asap = np.diff(np.r_[0.0, y_hi]) / setup.net.dt_h
         out.append(AreaFleet(batt, np.concatenate(ty), np.concatenate(st), asap,

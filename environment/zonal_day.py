@@ -118,13 +118,15 @@ def zonal_rows(k: int, day: ZonalDay, done: DispatchStep, ac: AcResult,
 def zonal_metrics(day: ZonalDay, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
     """``dispatch_feasible``, ``dispatch_solve_s``, ``dispatch_cost_da`` (the corrected plan),
     ``dispatch_cost_realised`` (price x AC slack power plus diesel, no carbon),
-    ``dispatch_violation_ticks`` (AC), ``dispatch_joint_ok`` and
+    ``dispatch_reserve_cost`` (0: no reserve), ``dispatch_violation_ticks`` (AC),
+    ``dispatch_joint_ok``, ``dispatch_interval_violation_rate`` and
     ``dispatch_deviation_kwh`` (``dt sum_t |eta_t|``, the plan against the realised fleet)."""
     t_n = len(day.setup.price)
     out = {"dispatch_feasible": float(day.plan is not None), "dispatch_solve_s": day.solve_s}
     if day.plan is None or frame.empty:
         out.update(dispatch_cost_da=float("nan"), dispatch_cost_realised=float("nan"),
-                   dispatch_violation_ticks=float(t_n), dispatch_joint_ok=0.0,
+                   dispatch_reserve_cost=0.0, dispatch_violation_ticks=float(t_n),
+                   dispatch_joint_ok=0.0, dispatch_interval_violation_rate=1.0,
                    dispatch_deviation_kwh=float("nan"))
         return out
     per_tick = frame.groupby("t").first()
@@ -135,6 +137,8 @@ def zonal_metrics(day: ZonalDay, frame: pd.DataFrame, dt_h: float) -> dict[str, 
                dispatch_cost_realised=float((per_tick["price_per_kwh"]
                                              * per_tick["p_slack_kw"].clip(lower=0.0)).sum())
                * dt_h + gen,
-               dispatch_violation_ticks=float(bad.sum()), dispatch_joint_ok=float(not bad.any()),
+               dispatch_reserve_cost=0.0, dispatch_violation_ticks=float(bad.sum()),
+               dispatch_joint_ok=float(not bad.any()),
+               dispatch_interval_violation_rate=float(np.mean(bad)) if len(bad) else 1.0,
                dispatch_deviation_kwh=float(per_tick["eta_kw"].abs().sum() * dt_h))
     return out

@@ -78,7 +78,7 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     day = model.dispatch
     ldf = model.grid_agent.grid.ldf
     model.release()
-    assert day is not None
+    assert isinstance(day, DayDispatch)  # methods are the day-ahead ones (not zonal)
     rng = np.random.default_rng([seed, 15])
     errors = replay_errors(day, n_replay, rng)
     d = scenario.dispatch

@@ -60,11 +60,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
     disp: dict[str, object] | None = None
     if sim.dispatch is not None:
-        from environment.dispatch_metrics import dispatch_metrics
-        from environment.zonal_day import ZonalDay, zonal_metrics
+        from environment.dispatch_metrics import day_dispatch_metrics
 
-        metrics = zonal_metrics if isinstance(sim.dispatch, ZonalDay) else dispatch_metrics
-        disp = {**metrics(sim.dispatch, rec.frame("dispatch"), scenario.horizon.dt_h),  # type: ignore[arg-type]
+        disp = {**day_dispatch_metrics(sim.dispatch, rec.frame("dispatch"),
+                                       scenario.horizon.dt_h),
                 "data_day": sim.dispatch.plan.day if sim.dispatch.plan else None,
                 "epsilon": sim.dispatch.epsilon}
     dispatch_frame = rec.frame("dispatch")

@@ -126,9 +126,9 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
     evs = model.ev_frame()
     extra = {}
     if model.dispatch is not None:
-        from environment.dispatch_metrics import dispatch_metrics
+        from environment.dispatch_metrics import day_dispatch_metrics
 
-        extra = dispatch_metrics(model.dispatch, model.recorder.frame("dispatch"),
+        extra = day_dispatch_metrics(model.dispatch, model.recorder.frame("dispatch"),
                                  scenario.horizon.dt_h)
     model.release()  # mesa's class-level agent counter would keep the model alive
     del model
