@@ -37,9 +37,8 @@ from scipy.optimize import linprog
 
 from dispatch.price_response import PAPER_ELASTICITY
 from dispatch.zonal_agg import track_area
-from dispatch.zonal_dn import ZonalNetwork, solve_zonal_network
-from grid.feeder import load_feeder
-from grid.lindistflow import LinDistFlow
+from dispatch.zonal_dn import solve_zonal_network
+from tests.zonal_day33 import T, day33
 
 # --------------------------------------------------------------------------- area tracking
 
@@ -181,9 +180,6 @@ def test_cost_is_eq_22_of_the_returned_arrays(target, other, g_max, g_cost, trad
 
 # --------------------------------------------------------------------------- distribution layer
 
-T = 24
-PV = [(2, 550), (4, 200), (6, 300), (7, 200), (11, 200), (13, 200), (15, 100), (18, 100),
-      (23, 650), (26, 350), (29, 400), (31, 250), (32, 100)]  # as tests/unit/test_zonal_dn.py
 HOURS = np.arange(T)
 # valley where the price is low (0.4), peak 17-21, flat 8-16
 PERIOD = np.where((HOURS < 8) | (HOURS >= 22), 2, np.where(HOURS >= 17, 0, 1))
@@ -193,27 +189,8 @@ R_MAX = 0.5
 
 @pytest.fixture(scope="module")
 def case():
-    """The 33-bus day of ``tests/unit/test_zonal_dn.py`` (three areas of 11 buses)."""
-    fe = load_feeder("case33bw")
-    ldf = LinDistFlow(fe)
-    pos = [fe.position(b - 1) for b in range(1, 34)]
-    shape = 0.45 + 0.3 * np.sin(np.linspace(0, 2 * np.pi, T) - 1.5) ** 2
-    sun = np.clip(np.sin(np.linspace(-np.pi / 2, 3 * np.pi / 2, T)), 0, None)
-    avail = np.c_[sun[:, None] * np.array([k for _, k in PV]), np.full((T, 1), 120.0)]
-    area = np.repeat(np.arange(3), 11)
-    share = np.stack([(area == d) / 11.0 for d in range(3)])
-    need = np.linspace(0, 400, T + 1)[1:, None] * np.ones(3)
-    net = ZonalNetwork(
-        dt_h=1.0, load_p_kw=shape[:, None] * fe.load_p_kw,
-        load_q_kvar=shape[:, None] * fe.load_q_kvar,
-        price_per_kwh=np.where((HOURS >= 8) & (HOURS < 22), 1.0, 0.4),
-        res_bus=np.array([pos[b - 1] for b, _ in PV] + [pos[32]]), res_avail_kw=avail,
-        dg_bus=np.array([pos[2]]), dg_max_kw=np.array([200.0]),
-        dg_cost_per_kwh=np.array([0.8]), dg_kg_per_kwh=np.array([0.8]),
-        cap_bus=np.array([pos[17], pos[32]]), cap_step_kvar=np.array([50.0, 50.0]),
-        cap_steps=np.array([6, 6]), area_share=share, ev_lo_kw=np.zeros((T, 3)),
-        ev_hi_kw=np.full((T, 3), 150.0), ev_y_lo_kwh=need, ev_y_hi_kwh=need + 1500.0,
-        area_of_bus=area, v_min_pu=0.94, v_max_pu=1.05)
+    """The 33-bus day of ``tests/zonal_day33.py`` (three areas of 11 buses)."""
+    net, ldf, _ = day33()
     return net, ldf
 
 
