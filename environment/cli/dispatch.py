@@ -31,8 +31,19 @@ risk.parquet, variants.parquet, uncertainty.parquet and PNGs (dispatch stack, re
 allocation, cost against reliability).
 
 Exit codes: 0 the requested method found a dispatch; 2 bad input or no dispatch exists (the
-one line names the constraint family that cannot hold); 3 (zonal) the plan violates a voltage
-limit in AC after its corrections (outputs written, summary.json valid = false).
+one line names the constraint family that cannot hold); 3 (zonal) the distribution layer's
+plan or the two-layer result violates an AC limit (pandapower) or a vehicle leaves its set
+(outputs written, summary.json valid = false).
+
+--method zonal (bilevel zonal dispatch paper; scenario [dispatch.zonal], e.g. --scenario
+zonal_case): partition of the feeder into aggregation areas, the distribution layer's
+low-carbon MILP (purchase, diesel, curtailment, stepwise carbon cost, capacitor steps,
+LinDistFlow limits) against uncoordinated charging, then the aggregation layer on a realised
+day: inter-area trading prices, each area's price response (peak/flat/valley elasticities),
+the vehicles scheduled by user type inside their sets, a correction round of the
+distribution layer. Writes summary.json (Table 2 form, aggregation_layer), zonal_plan.parquet,
+areas.parquet (targets P^Z/Q^Z, trading prices, area EV power) and partition, dispatch-stack
+and area-load PNGs.
 """
 
 
@@ -47,9 +58,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     p.add_argument("--method", default=None,
                    help="oba, bonferroni, so, ro, or 'all' (solved on the same instance; "
-                        "default: the scenario's dispatch.method, oba); zonal: the partition "
-                        "and distribution layer of the zonal low-carbon dispatch (e.g. "
-                        "--scenario zonal_case)")
+                        "default: the scenario's dispatch.method, oba); zonal: the two-layer "
+                        "zonal low-carbon dispatch (e.g. --scenario zonal_case; described above)")
     p.add_argument("--epsilon", type=float,
                    help="joint violation risk per interval, in (0, 1) (default: the "
                         "scenario's dispatch.epsilon, 0.05)")

@@ -76,11 +76,17 @@ def measure() -> dict[str, float]:
 def test_two_layer_day(benchmark):
     from threadpoolctl import threadpool_limits
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    with threadpool_limits(1):
-        inputs = _inputs()
-        benchmark.pedantic(lambda: two_layer_day(*inputs), rounds=2, iterations=1)
+    pinned = hasattr(os, "sched_setaffinity")
+    cpus = os.sched_getaffinity(0) if pinned else set()
+    if pinned:
+        os.sched_setaffinity(0, {sorted(cpus)[0]})
+    try:
+        with threadpool_limits(1):
+            inputs = _inputs()
+            benchmark.pedantic(lambda: two_layer_day(*inputs), rounds=2, iterations=1)
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, cpus)
     print(f"\ntwo-layer day, 3,000 EVs: median {benchmark.stats.stats.median:.1f} s "
           "(target <= 30 s, one core)")
 
