@@ -72,7 +72,10 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
         other_kw: Its net load other than EVs and its generators ``(T,)``.
         base_period_kwh: EV energy per period at the base prices ``(3,)``.
         period: Period of every interval ``(T,)``.
-        p_lo_kw, p_hi_kw, y_lo_kwh, y_hi_kwh: The area's EV generalized battery ``(T,)``.
+        p_lo_kw: Lower bound of the area's EV power ``(T,)``.
+        p_hi_kw: Upper bound ``(T,)``.
+        y_lo_kwh: Lower bound of its cumulative energy after each interval ``(T,)``.
+        y_hi_kwh: Upper bound ``(T,)``.
         dt_h: Interval length in hours.
         omega_per_kwh: Reward/penalty price of the target (eq. 22).
         elasticity: The 3 x 3 matrix (eq. 26).

@@ -37,12 +37,12 @@ from dispatch.price_response import tou_periods
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalPlan, solve_zonal_network
 from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
-from flexibility.gpolymatroid_lp import track
 from environment.zonal_setup import ZonalSetup
 from flexibility.battery import vehicle_batteries
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
 from flexibility.gpolymatroid import BatterySet
+from flexibility.gpolymatroid_lp import track
 from grid.feeder import Feeder
 from grid.lindistflow import LinDistFlow
 
@@ -244,7 +244,7 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
     diesel, renewables and capacitors re-dispatched under the same network rows.
     ``plan.ev_kw`` is then per station."""
     net = setup.net
-    t_n, j_n = station_kw.shape
+    j_n = station_kw.shape[1]
     lo, hi, y_lo, y_hi = sets
     onehot = np.zeros((j_n, net.load_p_kw.shape[1]))
     onehot[np.arange(j_n), setup.station_pos] = 1.0

@@ -27,8 +27,13 @@ import pandas as pd
 from agents.dispatch_plan import DispatchStep
 from agents.zonal_plan import ZonalExecution
 from environment.records import DispatchRows
-from environment.zonal_areas import AreaSets, redispatch, split_to_stations, trading_prices, \
-    track_areas
+from environment.zonal_areas import (
+    AreaSets,
+    redispatch,
+    split_to_stations,
+    track_areas,
+    trading_prices,
+)
 from environment.zonal_setup import ZonalSetup, plan_zonal, station_aggregates
 from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary

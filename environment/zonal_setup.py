@@ -15,9 +15,9 @@ dispatch:zonal``.
    stations' boxes), optionally bound by their users' price response (peak/flat/valley periods
    of the purchase tariff, base energies = the uncoordinated charging per period, the paper's
    elasticities); the coordinated day should deliver ``ENERGY_SHARE`` of the uncoordinated
-   energy per area (a soft floor at ``UNSERVED_PER_KWH``). The plan is AC-checked (the grid model's solver); where its AC voltage falls
-   below ``v_min`` (LinDistFlow neglects losses) the layer is re-solved with ``v_min`` raised
-   by the shortfall (up to ``AC_ROUNDS`` times).
+   energy per area (a soft floor at ``UNSERVED_PER_KWH``). The plan is AC-checked (the grid
+   model's solver); where its AC voltage falls below ``v_min`` (LinDistFlow neglects losses)
+   the layer is re-solved with ``v_min`` raised by the shortfall (up to ``AC_ROUNDS`` times).
 """
 
 from __future__ import annotations
@@ -34,8 +34,15 @@ from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
 from grid.ac import AcResult
 from grid.layers import GridModel, NetworkLimits
-from grid.zones import AreaData, Indicators, Partition, Weights, closeness_graph, \
-    electrical_distance, partition
+from grid.zones import (
+    AreaData,
+    Indicators,
+    Partition,
+    Weights,
+    closeness_graph,
+    electrical_distance,
+    partition,
+)
 from scenarios.config import Scenario
 from scenarios.profiles import feeder_totals, read_shapes
 from scenarios.year_profiles import read_year, slots, year_errors

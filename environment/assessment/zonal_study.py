@@ -25,8 +25,18 @@ from dispatch.carbon import ladder_cost
 from dispatch.zonal_agg import AreaTracking
 from dispatch.zonal_dn import ZonalNetwork, ZonalPlan
 from environment.grid_setup import build_grid_model
-from environment.zonal_areas import AreaSets, area_fleets, area_targets, redispatch, reschedule, \
-    schedule_areas, station_sets, trading_prices, track_areas, two_layer_injections
+from environment.zonal_areas import (
+    AreaSets,
+    area_fleets,
+    area_targets,
+    redispatch,
+    reschedule,
+    schedule_areas,
+    station_sets,
+    track_areas,
+    trading_prices,
+    two_layer_injections,
+)
 from environment.zonal_setup import ENERGY_SHARE, ZonalSetup, plan_zonal, station_aggregates
 from flexibility.common import FloatArray
 from flexibility.fleet import Fleet
@@ -222,7 +232,7 @@ def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridM
         p_bus, q_bus = two_layer_injections(setup, station_kw, tracks)
     seconds = time.perf_counter() - t0
     bad = 0
-    for d, (af, sch) in enumerate(zip(afs, scheds, strict=True)):
+    for af, sch in zip(afs, scheds, strict=True):
         for j in np.unique(af.station):
             bad += vehicle_check(realised[j], sch.p_kw[af.station == j])
     types = np.concatenate([af.types[(af.batt.u_max_kw != 0).any(axis=1)

@@ -128,11 +128,13 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
           f"(limit {ac['v_min_limit_pu']}) -> {shown_folder(args, out)}")
     if two is not None:
         al = summary["aggregation_layer"]
+        fix = (f"moved {al['override_kwh']:,.0f} kWh" if al["correction_round_feasible"]
+               else "INFEASIBLE")
         print(f"aggregation layer: {al['realised_vehicles']} vehicles (types 1-4: "
               f"{al['user_types_1_to_4']}), {al['vehicles_outside_their_sets']} outside their "
               f"sets; areas off target {al['area_tracking_deviation_kwh']:,.0f} kWh, vehicles "
               f"off their targets {al['vehicle_deviation_kwh']:,.0f} kWh; correction round "
-              f"{'moved ' + format(al['override_kwh'], ',.0f') + ' kWh' if al['correction_round_feasible'] else 'INFEASIBLE'}; peak "
+              f"{fix}; peak "
               f"{al['peak_kw']:,.0f} kW; AC v_min {al['ac_v_min_pu']:.4f}; "
               f"{al['seconds']:.1f} s")
     return 0 if valid else 3
