@@ -16,7 +16,8 @@ trading price ``omega^Z_t`` of eq. 11 (``P^B``). Rows:
 
 objective ``dt sum_t (sum_i c_i g_it + omega^Z_t b_t + omega (u_t + w_t))`` (eq. 22 with the
 reward/penalty price ``omega`` on the absolute deviation) plus ``epsilon sum_j |r_j|`` through
-``r_j = r+_j - r-_j`` (a tie-breaker: no price move that buys nothing).
+``r_j = r+_j - r-_j`` (a tie-breaker: no price move that buys nothing) and, optionally, a ramp
+cost ``rho sum_t |e_t+1 - e_t|`` (another tie-breaker).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import scipy.sparse as sp
 
 from dispatch.price_response import PAPER_ELASTICITY
 from flexibility.common import FloatArray, IntArray
-from flexibility.lp import LinearProgram, solve
+from flexibility.lp import LinearProgram, abs_step_rows, solve
 
 TIE_BREAK = 1e-3
 
@@ -64,7 +65,8 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
                omega_per_kwh: float = 1.0, elasticity: FloatArray = PAPER_ELASTICITY,
                max_change: float = 0.5, dg_max_kw: FloatArray | None = None,
                dg_cost_per_kwh: FloatArray | None = None,
-               trade_price_per_kwh: FloatArray | None = None) -> AreaTracking:
+               trade_price_per_kwh: FloatArray | None = None,
+               ramp_per_kw: float = 0.0) -> AreaTracking:
     """Solve the area's LP (module docstring).
 
     Args:
@@ -83,6 +85,8 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
         dg_max_kw: Limits of the area's generators ``(G,)`` (default none).
         dg_cost_per_kwh: Their costs ``(G,)``.
         trade_price_per_kwh: ``omega^Z`` per interval (default: no trading).
+        ramp_per_kw: Cost per kW of change of the EV power between intervals (a tie-breaker
+            among equally good schedules, not part of ``cost``).
     """
     t_n = len(target_kw)
     per = np.asarray(period, dtype=int)
@@ -93,7 +97,8 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
     u, w = t_n + 6 + np.arange(t_n), 2 * t_n + 6 + np.arange(t_n)
     g_idx = (3 * t_n + 6 + np.arange(t_n * g_n)).reshape(t_n, g_n)
     b_idx = 3 * t_n + 6 + t_n * g_n + np.arange(t_n)
-    width = 4 * t_n + 6 + t_n * g_n
+    m_idx = 4 * t_n + 6 + t_n * g_n + np.arange(t_n - 1 if ramp_per_kw > 0 else 0)
+    width = 4 * t_n + 6 + t_n * g_n + m_idx.size
     rows, lo, hi = [], [], []
     # cumulative energy
     cum = sp.hstack([sp.csr_matrix(np.tril(np.ones((t_n, t_n))) * dt_h),
@@ -120,16 +125,21 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
     rhs = np.asarray(target_kw, float) - np.asarray(other_kw, float)
     lo.append(rhs)
     hi.append(rhs)
+    if m_idx.size:  # m_t >= |e_t+1 - e_t|
+        steps = abs_step_rows(e_idx, m_idx, width)
+        rows.append(steps)
+        lo.append(np.zeros(steps.shape[0]))
+        hi.append(np.full(steps.shape[0], np.inf))
     trade = trade_price_per_kwh is not None
-    col_lo = np.r_[np.asarray(p_lo_kw, float), np.zeros(6 + 3 * t_n + t_n * g_n)]
+    col_lo = np.r_[np.asarray(p_lo_kw, float), np.zeros(6 + 3 * t_n + t_n * g_n + m_idx.size)]
     col_hi = np.r_[np.asarray(p_hi_kw, float), np.full(6, max_change),
                    np.full(2 * t_n, np.inf), np.tile(g_max, t_n),
-                   np.full(t_n, np.inf if trade else 0.0)]
+                   np.full(t_n, np.inf if trade else 0.0), np.full(m_idx.size, np.inf)]
     price_b = np.asarray(trade_price_per_kwh, float) if trade else np.zeros(t_n)
     op_cost = np.r_[np.zeros(t_n + 6), np.full(2 * t_n, omega_per_kwh * dt_h),
-                    np.tile(g_cost, t_n) * dt_h, price_b * dt_h]
-    cost = op_cost + np.r_[np.zeros(t_n), np.full(6, TIE_BREAK), np.zeros(2 * t_n + t_n * g_n
-                                                                          + t_n)]
+                    np.tile(g_cost, t_n) * dt_h, price_b * dt_h, np.zeros(m_idx.size)]
+    cost = op_cost + np.r_[np.zeros(t_n), np.full(6, TIE_BREAK),
+                           np.zeros(2 * t_n + t_n * g_n + t_n), np.full(m_idx.size, ramp_per_kw)]
     present = np.bincount(per, minlength=3) > 0
     col_hi[rp[~present]] = col_hi[rm[~present]] = 0.0  # a period without intervals: no price
     lp = LinearProgram(cost=cost, col_lo=col_lo, col_hi=col_hi, a=sp.vstack(rows).tocsr(),

@@ -21,8 +21,8 @@ with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family
 * EV areas as generalized batteries: ``y_lo_t,d <= dt sum_{s<=t} e_s,d <= y_hi_t,d``;
 * optionally the users' price response per area and period (``ZonalNetwork.ev_period``):
   ``dt sum_{t in j} e_t,d = E_d,j (1 + sum_k el[j, k] r_d,k)``, ``|r_d,k| <= r_max``;
-* optionally a ramp cost on the purchase: ``m_t >= |b_t+1 - b_t|`` priced at
-  ``purchase_ramp_per_kw``;
+* optionally ramp costs on the purchase and on each area's EV power: ``m_t >= |b_t+1 - b_t|``
+  priced at ``purchase_ramp_per_kw``, ``m_t,d >= |e_t+1,d - e_t,d|`` at ``ev_ramp_per_kw``;
 * optionally a soft daily energy floor per area: ``dt sum_t e_t,d + u_d >= E_d``, ``u_d >= 0``
   priced at ``unserved_per_kwh``;
 * optionally an anchor (``ZonalNetwork.ev_anchor_kw``): ``e_t,d - a+_t,d + a-_t,d =
@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from dispatch.carbon import ladder_cost, ladder_pieces
 from dispatch.price_response import PAPER_ELASTICITY
 from flexibility.common import FloatArray, IntArray, ModelInputError
-from flexibility.lp import LinearProgram, solve
+from flexibility.lp import LinearProgram, abs_step_rows, solve
 from grid.lindistflow import LinDistFlow
 
 
@@ -138,6 +138,7 @@ class ZonalNetwork:
     ev_energy_target_kwh: FloatArray | None = None
     unserved_per_kwh: float = 0.0
     purchase_ramp_per_kw: float = 0.0
+    ev_ramp_per_kw: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     floor = net.ev_energy_target_kwh is not None
     c.add("unserved", d_n if floor else 0)
     c.add("ramp", t_n - 1 if net.purchase_ramp_per_kw > 0 else 0)
+    c.add("ev_ramp", t_n - 1, d_n if net.ev_ramp_per_kw > 0 else 0)
     width = c.n
     # nodal P and Q as P0 + Mp x, Q0 + Mq x (rows t n + i)
     ev_cols = c.idx("ev")
@@ -270,14 +272,10 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     add(cum @ sel, net.ev_y_lo_kwh.ravel(), net.ev_y_hi_kwh.ravel())
     if respond:  # users' response per area and period (eq. 25 on period totals)
         add(*_response_rows(net, c, t_n, d_n, width))
-    if net.purchase_ramp_per_kw > 0:  # m_t >= +-(b_t+1 - b_t)
-        buy = c.idx("buy")[:, 0]
-        rr = np.arange(t_n - 1)
-        for sign in (1.0, -1.0):
-            add(sp.csr_matrix((np.r_[np.ones(t_n - 1), -sign * np.ones(t_n - 1),
-                                     sign * np.ones(t_n - 1)],
-                               (np.tile(rr, 3), np.r_[c.idx("ramp"), buy[1:], buy[:-1]])),
-                              shape=(t_n - 1, width)), 0.0, np.inf)
+    if net.purchase_ramp_per_kw > 0:  # m_t >= |b_t+1 - b_t|
+        add(abs_step_rows(c.idx("buy")[:, 0], c.idx("ramp"), width), 0.0, np.inf)
+    if net.ev_ramp_per_kw > 0:  # m_t,d >= |e_t+1,d - e_t,d|
+        add(abs_step_rows(ev_cols, c.idx("ev_ramp"), width), 0.0, np.inf)
     if floor:  # dt sum_t e_t,d + u_d >= target_d
         fl = np.zeros((d_n, width))
         for d in range(d_n):
@@ -338,8 +336,9 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     col_lo[c.idx("r_up")], col_hi[c.idx("r_up")] = 0.0, net.max_price_change
     col_lo[c.idx("r_dn")], col_hi[c.idx("r_dn")] = 0.0, net.max_price_change
     cost[c.idx("r_up")] = cost[c.idx("r_dn")] = RESPONSE_TIE_BREAK
-    col_lo[c.idx("ramp")] = 0.0
+    col_lo[c.idx("ramp")] = col_lo[c.idx("ev_ramp")] = 0.0
     cost[c.idx("ramp")] = net.purchase_ramp_per_kw
+    cost[c.idx("ev_ramp")] = net.ev_ramp_per_kw
     col_lo[c.idx("unserved")] = 0.0
     cost[c.idx("unserved")] = net.unserved_per_kwh
     for name in ("anc_up", "anc_dn"):

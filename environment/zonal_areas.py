@@ -181,7 +181,8 @@ def track_areas(setup: ZonalSetup, sets: AreaSets, omega_z: FloatArray,
                               sets.y_lo_kwh[:, d] - 1e-6, sets.y_hi_kwh[:, d] + 1e-6,
                               net.dt_h, TRACK_PENALTY_PER_KWH, dg_max_kw=net.dg_max_kw[mine],
                               dg_cost_per_kwh=np.asarray(dg_cost_per_kwh)[mine],
-                              trade_price_per_kwh=omega_z[:, d]))
+                              trade_price_per_kwh=omega_z[:, d],
+                              ramp_per_kw=net.ev_ramp_per_kw))
     return out
 
 

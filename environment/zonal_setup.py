@@ -234,7 +234,8 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
         demand_charge_per_kw=z.demand_charge_per_kw, v2g_wear_per_kwh=z.v2g_wear_per_kwh,
         ev_period=period if with_response else None, ev_base_period_kwh=base,
         ev_energy_target_kwh=ENERGY_SHARE * np.minimum(asap_area.sum(axis=0) * dt, y_hi[-1]),
-        unserved_per_kwh=UNSERVED_PER_KWH, purchase_ramp_per_kw=z.ramp_per_kw)
+        unserved_per_kwh=UNSERVED_PER_KWH, purchase_ramp_per_kw=z.ramp_per_kw,
+        ev_ramp_per_kw=z.ramp_per_kw)
     t0 = time.perf_counter()
     plan = solve_zonal_network(net, gm.ldf)
     ac = gm.solver  # radial sweep on lines-only feeders; the callers verify with pandapower

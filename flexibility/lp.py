@@ -143,3 +143,26 @@ def solve(h: highspy.Highs) -> LpSolution:
     return LpSolution(status=status, status_text=h.modelStatusToString(status),
                       x=np.asarray(sol.col_value), row_dual=np.asarray(sol.row_dual),
                       objective=float(h.getInfo().objective_function_value))
+
+
+def abs_step_rows(x_cols: np.ndarray, m_cols: np.ndarray, width: int) -> sp.csr_matrix:
+    """Rows ``m_k - (x_k+1 - x_k) >= 0`` and ``m_k + (x_k+1 - x_k) >= 0`` (bounds ``[0, inf)``)
+    so that ``m_k >= |x_k+1 - x_k|`` along the first axis of ``x_cols``.
+
+    Args:
+        x_cols: Column indices of a series ``(K + 1, ...)`` (trailing axes: parallel series).
+        m_cols: Column indices of the step variables ``(K, ...)``.
+        width: Number of columns of the program.
+
+    Returns:
+        ``(2 K prod(...), width)`` rows, to be bounded below by 0.
+    """
+    now, nxt, m = x_cols[:-1].ravel(), x_cols[1:].ravel(), np.asarray(m_cols).ravel()
+    k = np.arange(m.size)
+    blocks = []
+    for sign in (1.0, -1.0):
+        blocks.append(sp.csr_matrix((np.r_[np.ones(m.size), -sign * np.ones(m.size),
+                                           sign * np.ones(m.size)],
+                                     (np.tile(k, 3), np.r_[m, nxt, now])),
+                                    shape=(m.size, width)))
+    return sp.vstack(blocks).tocsr()

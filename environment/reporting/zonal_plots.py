@@ -53,8 +53,9 @@ def plot_partition(path: Path, study, bus_label) -> None:
                                node_color=[cmap(int(area[v]) % 10) for v in g.nodes])
         nx.draw_networkx_labels(g, pos, {v: bus_label(v) for v in g.nodes}, ax=ax,
                                 font_size=6)
-        for b in fe.res_bus:
-            ax.plot(*pos[int(b)], marker="*", color="gold", markersize=9, markeredgecolor="k")
+        for b in fe.res_bus:  # above the bus, so its label stays readable
+            x_b, y_b = pos[int(b)]
+            ax.plot(x_b, y_b + 0.3, marker="*", color="gold", markersize=9, markeredgecolor="k")
         for b in study.station_pos:
             ax.plot(*pos[int(b)], marker="s", color="none", markersize=13,
                     markeredgecolor="k")
