@@ -35,16 +35,16 @@ import numpy as np
 from dispatch.ev_types import classify
 from dispatch.price_response import tou_periods
 from dispatch.zonal_agg import AreaTracking, track_area
-from dispatch.zonal_dn import ZonalPlan, solve_zonal_network
+from dispatch.zonal_dn import ZonalPlan
 from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
-from environment.zonal_setup import ZonalSetup
+from environment.zonal_setup import ZonalSetup, solve_with_ac
 from flexibility.battery import vehicle_batteries
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
 from flexibility.gpolymatroid import BatterySet
 from flexibility.gpolymatroid_lp import track
 from grid.feeder import Feeder
-from grid.lindistflow import LinDistFlow
+from grid.layers import GridModel
 
 TRACK_PENALTY_PER_KWH = 1.0
 """Reward/penalty price ``omega_cg`` of an area's deviation from its target (eq. 22; the paper
@@ -238,7 +238,7 @@ def _tightened(b: BatterySet) -> tuple[FloatArray, FloatArray]:
 
 
 def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
-               station_kw: FloatArray, ldf: LinDistFlow) -> ZonalPlan:
+               station_kw: FloatArray, gm: GridModel) -> ZonalPlan:
     """The distribution layer's correction round (module docstring): one EV column per station
     (``sets``: power and cumulative energy bounds ``(T, J)`` each, e.g. :func:`station_sets`),
     anchored at the powers ``station_kw`` ``(T, J)`` at ``OVERRIDE_PENALTY_PER_KWH``; purchase,
@@ -253,7 +253,7 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
                     ev_y_lo_kwh=y_lo - 1e-6, ev_y_hi_kwh=np.maximum(y_hi, y_lo) + 1e-6,
                     ev_period=None, ev_energy_target_kwh=None, ev_anchor_kw=station_kw,
                     anchor_penalty_per_kwh=OVERRIDE_PENALTY_PER_KWH)
-    return solve_zonal_network(fixed, ldf)
+    return solve_with_ac(fixed, gm, setup.limits.v_min_pu)[1]
 
 
 def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray) -> list[VehicleSchedule]:

@@ -98,7 +98,7 @@ def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
                         for d, tr in enumerate(tracks)], axis=1)
     st_sets = (agg.lo_kw, agg.hi_kw, agg.y_lo_kwh, agg.y_hi_kwh)
     station_kw = split_to_stations(setup, st_sets, area_ev)
-    fix = redispatch(setup, st_sets, station_kw, gm.ldf)
+    fix = redispatch(setup, st_sets, station_kw, gm)
     if not fix.feasible:
         return ZonalDay(setup, None, names, costs, float("nan"), time.perf_counter() - t0,
                         fail.replace("distribution layer", "correction round"))

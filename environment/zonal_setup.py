@@ -237,19 +237,33 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
         unserved_per_kwh=UNSERVED_PER_KWH, purchase_ramp_per_kw=z.ramp_per_kw,
         ev_ramp_per_kw=z.ramp_per_kw)
     t0 = time.perf_counter()
+    net, plan, ac_plan = solve_with_ac(net, gm)
+    if ac_plan is None:
+        ac_plan = gm.solver.solve(gm.background.p_load_kw, gm.background.q_load_kvar)
+    return ZonalSetup(parts, scores, seed_scores, net, plan, ac_plan, pos, area_of_bus[pos],
+                      price, gm.limits, time.perf_counter() - t0)
+
+
+def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = None
+                  ) -> tuple[ZonalNetwork, ZonalPlan, AcResult | None]:
+    """Solve the layer, then, while the plan's AC voltage (the grid model's solver) falls below
+    ``v_floor_pu`` (``None``: the instance's current ``v_min``), re-solve with ``v_min`` raised
+    by the shortfall plus 0.001 p.u. (LinDistFlow neglects losses), up to ``AC_ROUNDS`` times.
+
+    Returns:
+        The instance last solved, its plan (``feasible`` False when a round found none) and
+        the AC result of the last feasible plan (``None``: none was feasible).
+    """
     plan = solve_zonal_network(net, gm.ldf)
-    ac = gm.solver  # radial sweep on lines-only feeders; the callers verify with pandapower
-    ac_plan = ac.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else None
-    for _ in range(AC_ROUNDS):  # LinDistFlow has no losses: tighten v_min by AC's shortfall
+    ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else None
+    for _ in range(AC_ROUNDS):
         if ac_plan is None:
             break
-        short = net.v_min_pu - float(np.nanmin(ac_plan.vm_pu))
+        floor = net.v_min_pu if v_floor_pu is None else v_floor_pu
+        short = floor - float(np.nanmin(ac_plan.vm_pu))
         if short <= 0:
             break
         net = replace(net, v_min_pu=net.v_min_pu + short + 1e-3)
         plan = solve_zonal_network(net, gm.ldf)
-        ac_plan = ac.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_plan
-    if ac_plan is None:
-        ac_plan = ac.solve(gm.background.p_load_kw, gm.background.q_load_kvar)
-    return ZonalSetup(parts, scores, seed_scores, net, plan, ac_plan, pos, area_of_bus[pos],
-                      price, gm.limits, time.perf_counter() - t0)
+        ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_plan
+    return net, plan, ac_plan
