@@ -17,6 +17,7 @@ lowers its demand (negative diagonal), the others' rises raise it (positive off-
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from flexibility.common import FloatArray, IntArray, ModelInputError
 
@@ -64,3 +65,37 @@ def tou_periods(price: FloatArray) -> IntArray:
     p = np.asarray(price, dtype=float)
     levels = np.unique(p)
     return np.where(p == levels.max(), PEAK, np.where(p == levels.min(), VALLEY, FLAT))
+
+
+def response_rows(ev_cols: IntArray, up_cols: IntArray, dn_cols: IntArray, period: IntArray,
+                  base_kwh: FloatArray, dt_h: float, width: int,
+                  elasticity: FloatArray = PAPER_ELASTICITY) -> tuple[sp.csr_matrix, FloatArray]:
+    """Equality rows of eq. 25 on period totals for ``D`` groups of EVs (an LP's columns):
+
+        dt sum_{t in j} e_t,d - E_d,j sum_k el[j, k] (r+_d,k - r-_d,k) = E_d,j,
+
+    ``r_d = r+_d - r-_d`` the relative price changes of group ``d``.
+
+    Args:
+        ev_cols: Columns of the EV power ``(T, D)``.
+        up_cols: Columns of ``r+`` ``(D, 3)``; ``dn_cols`` of ``r-``.
+        period: Period of every interval ``(T,)``.
+        base_kwh: Energy per group and period at the base prices ``(D, 3)``.
+        dt_h: Interval length.
+        width: Number of columns of the program.
+        elasticity: The 3 x 3 matrix.
+
+    Returns:
+        The ``(3 D, width)`` rows and their right-hand side.
+    """
+    per = np.asarray(period, dtype=int)
+    base = np.atleast_2d(np.asarray(base_kwh, dtype=float))
+    el = np.asarray(elasticity, dtype=float)
+    ev, up, dn = np.atleast_2d(ev_cols.T).T, np.atleast_2d(up_cols), np.atleast_2d(dn_cols)
+    a = np.zeros((3 * base.shape[0], width))
+    for d in range(base.shape[0]):
+        for j in range(3):
+            a[3 * d + j, ev[per == j, d]] = dt_h
+            a[3 * d + j, up[d]] = -base[d, j] * el[j]
+            a[3 * d + j, dn[d]] = base[d, j] * el[j]
+    return sp.csr_matrix(a), base.ravel()

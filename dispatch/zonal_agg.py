@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from dispatch.price_response import PAPER_ELASTICITY
+from dispatch.price_response import PAPER_ELASTICITY, response_rows
 from flexibility.common import FloatArray, IntArray
 from flexibility.lp import LinearProgram, abs_step_rows, solve
 
@@ -107,14 +107,12 @@ def track_area(target_kw: FloatArray, other_kw: FloatArray, base_period_kwh: Flo
     lo.append(np.asarray(y_lo_kwh, float))
     hi.append(np.asarray(y_hi_kwh, float))
     # response per period: dt sum_{t in j} e_t - E_j sum_k E[j,k] (r+_k - r-_k) = E_j
-    resp = np.zeros((3, width))
-    for j in range(3):
-        resp[j, e_idx[per == j]] = dt_h
-        resp[j, rp] = -base_period_kwh[j] * elasticity[j]
-        resp[j, rm] = base_period_kwh[j] * elasticity[j]
-    rows.append(sp.csr_matrix(resp))
-    lo.append(np.asarray(base_period_kwh, float))
-    hi.append(np.asarray(base_period_kwh, float))
+    resp, rhs_r = response_rows(e_idx[:, None], rp[None, :], rm[None, :], per,
+                                np.asarray(base_period_kwh, float)[None, :], dt_h, width,
+                                elasticity)
+    rows.append(resp)
+    lo.append(rhs_r)
+    hi.append(rhs_r)
     # tracking: e_t - u_t + w_t = P^Z_t - F_t
     tt = np.arange(t_n)
     trk = sp.csr_matrix((np.r_[np.ones(t_n), -np.ones(t_n), np.ones(t_n),

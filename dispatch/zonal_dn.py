@@ -48,7 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dispatch.carbon import ladder_cost, ladder_pieces
-from dispatch.price_response import PAPER_ELASTICITY
+from dispatch.price_response import PAPER_ELASTICITY, response_rows
 from flexibility.common import FloatArray, IntArray, ModelInputError
 from flexibility.lp import LinearProgram, abs_step_rows, solve
 from grid.lindistflow import LinDistFlow
@@ -274,7 +274,11 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
                         shape=(t_n * d_n, width))
     add(cum @ sel, net.ev_y_lo_kwh.ravel(), net.ev_y_hi_kwh.ravel())
     if respond:  # users' response per area and period (eq. 25 on period totals)
-        add(*_response_rows(net, c, t_n, d_n, width))
+        a_r, rhs_r = response_rows(ev_cols, c.idx("r_up"), c.idx("r_dn"), net.ev_period,
+                                   net.ev_base_period_kwh, net.dt_h, width,
+                                   PAPER_ELASTICITY if net.elasticity is None
+                                   else net.elasticity)
+        add(a_r, rhs_r, rhs_r)
     if net.purchase_ramp_per_kw > 0:  # m_t >= |b_t+1 - b_t|
         add(abs_step_rows(c.idx("buy")[:, 0], c.idx("ramp"), width), 0.0, np.inf)
     if net.ev_ramp_per_kw > 0:  # m_t,d >= |e_t+1,d - e_t,d|
@@ -355,23 +359,6 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     sol = solve(lp.highs(options={"mip_rel_gap": MIP_REL_GAP}))
     return _write_back(net, c, sol, mp, mq, p0, q0, t_n, n, d_n) if sol.optimal else \
         _infeasible(net, t_n, n, d_n)
-
-
-def _response_rows(net: ZonalNetwork, c: _Cols, t_n: int, d_n: int, width: int
-                   ) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
-    """``dt sum_{t in j} e_t,d - E_d,j sum_k el[j, k] (r+_d,k - r-_d,k) = E_d,j``."""
-    per = np.asarray(net.ev_period, dtype=int)
-    base = np.asarray(net.ev_base_period_kwh, dtype=float)
-    el = PAPER_ELASTICITY if net.elasticity is None else np.asarray(net.elasticity)
-    ev, rp, rm = c.idx("ev"), c.idx("r_up"), c.idx("r_dn")
-    a = np.zeros((d_n * 3, width))
-    for d in range(d_n):
-        for j in range(3):
-            a[3 * d + j, ev[per == j, d]] = net.dt_h
-            a[3 * d + j, rp[d]] = -base[d, j] * el[j]
-            a[3 * d + j, rm[d]] = base[d, j] * el[j]
-    rhs = base.ravel()
-    return sp.csr_matrix(a), rhs, rhs
 
 
 def _write_back(net, c, sol, mp, mq, p0, q0, t_n, n, d_n) -> ZonalPlan:
