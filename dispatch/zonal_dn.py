@@ -273,7 +273,7 @@ def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
     sel = sp.csr_matrix((np.ones(t_n * d_n), (np.arange(t_n * d_n), ev_cols.ravel())),
                         shape=(t_n * d_n, width))
     add(cum @ sel, net.ev_y_lo_kwh.ravel(), net.ev_y_hi_kwh.ravel())
-    if respond:  # users' response per area and period (eq. 25 on period totals)
+    if net.ev_period is not None and net.ev_base_period_kwh is not None:  # eq. 25 per area
         a_r, rhs_r = response_rows(ev_cols, c.idx("r_up"), c.idx("r_dn"), net.ev_period,
                                    net.ev_base_period_kwh, net.dt_h, width,
                                    PAPER_ELASTICITY if net.elasticity is None
