@@ -164,15 +164,22 @@ def _fleets(scenario: Scenario, behaviour: BehaviourModel, n_days: int,
 
 
 def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
-                    n_days: int = 50) -> ZonalStudy:
-    """The steps of the module docstring."""
+                    n_days: int = 50, progress: bool = False) -> ZonalStudy:
+    """The steps of the module docstring (``progress``: a bar over the four steps)."""
+    from tqdm import tqdm
+
     sc, hz, z = scenario, scenario.horizon, scenario.dispatch.zonal
+    bar = tqdm(total=4, desc="zonal: fleets", unit="step", disable=not progress, leave=False)
     gm = build_grid_model(sc)
     dt = hz.dt_h
     rng = np.random.default_rng([seed, 16])
     fleets = _fleets(sc, behaviour, n_days, rng)
     agg = station_aggregates(tuple(s_.name for s_ in sc.stations), fleets, hz.n_intervals, dt)
+    bar.update()
+    bar.set_description("zonal: partition and distribution layer")
     setup = plan_zonal(sc, gm, agg)
+    bar.update()
+    bar.set_description("zonal: uncoordinated day and AC checks")
     net, price, ev0, pos = setup.net, setup.price, agg.asap_kw, setup.station_pos
     # before: uncoordinated EVs, renewables at availability, no diesel, no curtailment
     p_before = net.load_p_kw.copy()
@@ -192,9 +199,13 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     ac_plan = ac.solve(setup.plan.p_bus_kw, setup.plan.q_bus_kvar) if setup.plan.feasible \
         else ac_before
     two = None
+    bar.update()
+    bar.set_description("zonal: aggregation layer")
     if setup.plan.feasible:
         realised = [f.row(0) for f in _fleets(sc, behaviour, 1, rng)]  # not planned on
         two = two_layers(sc, setup, realised, gm, ac)
+    bar.update()
+    bar.close()
     return ZonalStudy(setup, before_costs, p_before, ev0, ac_before, ac_plan,
                       np.asarray(gm.feeder.parent),
                       np.asarray(gm.feeder.bus_index), two)

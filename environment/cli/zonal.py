@@ -22,7 +22,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     if not args.quiet:
         print(f"dispatch: zonal partition and distribution layer ({scenario.name}, seed {seed})"
               " ...", flush=True)
-    st = run_zonal_study(scenario, behaviour, seed)
+    st = run_zonal_study(scenario, behaviour, seed, progress=not args.quiet)
     plan, before = st.plan, st.before
     if not plan.feasible:
         raise InputError("zonal dispatch: the distribution layer is infeasible (voltage, line "
