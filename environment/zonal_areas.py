@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dispatch.ev_types import classify
-from dispatch.price_response import tou_periods
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalPlan
 from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
@@ -43,8 +42,8 @@ from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
 from flexibility.gpolymatroid import BatterySet
 from flexibility.gpolymatroid_lp import track
-from grid.feeder import Feeder
 from grid.layers import GridModel
+from grid.lindistflow import LinDistFlow
 
 TRACK_PENALTY_PER_KWH = 1.0
 """Reward/penalty price ``omega_cg`` of an area's deviation from its target (eq. 22; the paper
@@ -57,30 +56,21 @@ def area_targets(setup: ZonalSetup) -> tuple[FloatArray, FloatArray]:
     return setup.plan.p_bus_kw @ onehot, setup.plan.q_bus_kvar @ onehot
 
 
-def _depth(parent: IntArray) -> IntArray:
-    depth = np.zeros(len(parent), dtype=int)
-    for i in range(1, len(parent)):  # positions are ordered parents first
-        depth[i] = depth[parent[i]] + 1
-    return depth
-
-
-def trading_prices(setup: ZonalSetup, fe: Feeder) -> FloatArray:
-    """``omega^Z`` per interval and area ``(T, D)`` (eq. 11, module docstring)."""
+def trading_prices(setup: ZonalSetup, ldf: LinDistFlow) -> FloatArray:
+    """``omega^Z`` per interval and area ``(T, D)`` (eq. 11, module docstring); the path
+    impedance ``Z_a`` is the diagonal of LinDistFlow's sensitivities times the power base."""
+    fe = ldf.feeder
     parent = np.asarray(fe.parent)
-    depth = _depth(parent)
-    z_pu = np.zeros(fe.n_bus, dtype=complex)  # path impedance from the substation
-    for i in range(1, fe.n_bus):
-        z_pu[i] = z_pu[parent[i]] + complex(fe.r_pu[i - 1], fe.x_pu[i - 1])
     out = np.repeat(setup.price[:, None], len(setup.parts), axis=1)
     vm = setup.ac.vm_pu
     for d, part in enumerate(setup.parts):
-        buses = np.array(sorted(part))
-        a = int(buses[np.argmin(depth[buses])])
+        a = min(b for b in part if parent[b] not in part)  # entry bus (the first, if several)
         if a == 0:
             continue
+        r, x = (float(m[a, 0]) * fe.s_base_kva for m in ldf.sensitivity(np.array([a])))
         dv = np.abs(vm[:, a] - vm[:, 0])
-        loss_pu = (z_pu[a].real / abs(z_pu[a]) ** 2) * dv ** 2  # G_a (V_a - V_0)^2
-        volume_pu = dv * vm[:, a] / abs(z_pu[a])
+        loss_pu = (r / (r * r + x * x)) * dv ** 2  # G_a (V_a - V_0)^2
+        volume_pu = dv * vm[:, a] / np.hypot(r, x)
         out[:, d] *= 1.0 + np.divide(loss_pu, volume_pu, out=np.zeros_like(dv),
                                      where=volume_pu > 0)
     return out
@@ -94,21 +84,24 @@ class AreaFleet:
         batt: Their sets ``(N, T)`` (grid side).
         types: User type per vehicle ``(N,)``.
         station: Station index per vehicle ``(N,)``.
-        asap_kw: Their uncoordinated charging ``(T,)``.
-        y_lo_kwh, y_hi_kwh: Summed ALAP/ASAP cumulative energy ``(T,)``.
+        y_alap_kwh: Every vehicle's as-late-as-possible cumulative energy ``(N, T)``.
+        y_asap_kwh: Its as-soon-as-possible one ``(N, T)`` (uncoordinated charging).
     """
 
     batt: BatterySet
     types: IntArray
     station: IntArray
-    asap_kw: FloatArray
-    y_lo_kwh: FloatArray
-    y_hi_kwh: FloatArray
+    y_alap_kwh: FloatArray
+    y_asap_kwh: FloatArray
+
+    @property
+    def asap_kw(self) -> FloatArray:
+        """The area's uncoordinated charging ``(T,)``."""
+        return np.diff(np.r_[0.0, self.y_asap_kwh.sum(axis=0)]) / self.batt.dt_h
 
 
 def area_fleets(setup: ZonalSetup, fleets: list[Fleet], n_intervals: int) -> list[AreaFleet]:
     """Group one realised day's vehicles (fleets of shape ``(N_j,)`` per station) by area."""
-    per = tou_periods(setup.price)
     parts: list[list[tuple[int, Fleet]]] = [[] for _ in setup.parts]
     for j, fl in enumerate(fleets):
         parts[int(setup.station_area[j])].append((j, fl))
@@ -121,23 +114,20 @@ def area_fleets(setup: ZonalSetup, fleets: list[Fleet], n_intervals: int) -> lis
             bs.append((b.p_lo_kw, b.p_hi_kw, b.y_lo_kwh, b.y_hi_kwh))
             need = np.maximum(fl.e_req_kwh - fl.e_init_kwh, 0.0) / fl.eta_ch
             ty.append(classify(fl.arrival_idx, fl.departure_idx, need,
-                               np.broadcast_to(fl.p_ch_max_kw, fl.shape), per, fl.dt_h))
+                               np.broadcast_to(fl.p_ch_max_kw, fl.shape), setup.period,
+                               fl.dt_h))
             st.append(np.full(fl.shape[-1], j))
-            lo.append(vb.y_alap_kwh.sum(axis=0))
-            hi.append(vb.y_asap_kwh.sum(axis=0))
+            lo.append(vb.y_alap_kwh)
+            hi.append(vb.y_asap_kwh)
         if not members:
             z = np.zeros((0, n_intervals))
             out.append(AreaFleet(BatterySet(z, z, z, z, setup.net.dt_h), np.zeros(0, int),
-                                 np.zeros(0, int), np.zeros(n_intervals),
-                                 np.zeros(n_intervals), np.zeros(n_intervals)))
+                                 np.zeros(0, int), z, z))
             continue
-        batt = BatterySet(np.concatenate([b[0] for b in bs]), np.concatenate([b[1] for b in bs]),
-                          np.concatenate([b[2] for b in bs]), np.concatenate([b[3] for b in bs]),
-                          setup.net.dt_h)
-        y_hi = np.sum(hi, axis=0)
-        asap = np.diff(np.r_[0.0, y_hi]) / setup.net.dt_h
-        out.append(AreaFleet(batt, np.concatenate(ty), np.concatenate(st), asap,
-                             np.sum(lo, axis=0), y_hi))
+        cat = [np.concatenate([b[k] for b in bs]) for k in range(4)]
+        out.append(AreaFleet(BatterySet(cat[0], cat[1], cat[2], cat[3], setup.net.dt_h),
+                             np.concatenate(ty), np.concatenate(st), np.concatenate(lo),
+                             np.concatenate(hi)))
     return out
 
 
@@ -161,15 +151,16 @@ class AreaSets:
     def of_fleets(fleets: list[AreaFleet]) -> AreaSets:
         """The sums over each area's realised vehicles."""
         return AreaSets(*(np.stack(c, axis=1) for c in zip(
-            *[(af.batt.u_min_kw.sum(axis=0), af.batt.u_max_kw.sum(axis=0), af.y_lo_kwh,
-               af.y_hi_kwh, af.asap_kw) for af in fleets], strict=True)))
+            *[(af.batt.u_min_kw.sum(axis=0), af.batt.u_max_kw.sum(axis=0),
+               af.y_alap_kwh.sum(axis=0), af.y_asap_kwh.sum(axis=0), af.asap_kw)
+              for af in fleets], strict=True)))
 
 
 def track_areas(setup: ZonalSetup, sets: AreaSets, omega_z: FloatArray,
                 dg_cost_per_kwh: FloatArray) -> list[AreaTracking]:
     """Each area's answer to its target (module docstring, "areas")."""
     net, plan = setup.net, setup.plan
-    per = tou_periods(setup.price)
+    per = setup.period
     p_z, _ = area_targets(setup)
     dg_area = net.area_of_bus[net.dg_bus]
     out = []
@@ -207,8 +198,7 @@ def two_layer_injections(setup: ZonalSetup, station_kw: FloatArray, tracks: list
             np.add.at(p.T, net.dg_bus[mine], -tr.dg_kw.T)
         elif mine.size:
             np.add.at(p.T, net.dg_bus[mine], -plan.dg_kw[:, mine].T)
-    np.add.at(p.T, setup.station_pos, station_kw.T)
-    return p, plan.q_bus_kvar.copy()
+    return p + station_kw @ setup.station_incidence, plan.q_bus_kvar.copy()
 
 
 OVERRIDE_PENALTY_PER_KWH = 10.0
@@ -224,17 +214,9 @@ def station_sets(fleets: list[AreaFleet], n_stations: int, n_intervals: int
     out = [np.zeros((n_intervals, n_stations)) for _ in range(4)]
     for af in fleets:
         b = af.batt
-        y_lo, y_hi = _tightened(b)
-        for k, arr in enumerate((b.u_min_kw, b.u_max_kw, y_lo, y_hi)):
+        for k, arr in enumerate((b.u_min_kw, b.u_max_kw, af.y_alap_kwh, af.y_asap_kwh)):
             np.add.at(out[k].T, af.station, arr)
     return out[0], out[1], out[2], out[3]
-
-
-def _tightened(b: BatterySet) -> tuple[FloatArray, FloatArray]:
-    """ALAP/ASAP cumulative energies of every device (forward/backward passes)."""
-    from flexibility.battery import tighten
-
-    return tighten(b.u_min_kw, b.u_max_kw, b.y_min_kwh, b.y_max_kwh, b.dt_h)
 
 
 def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
@@ -244,12 +226,9 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
     anchored at the powers ``station_kw`` ``(T, J)`` at ``OVERRIDE_PENALTY_PER_KWH``; purchase,
     diesel, renewables and capacitors re-dispatched under the same network rows.
     ``plan.ev_kw`` is then per station."""
-    net = setup.net
-    j_n = station_kw.shape[1]
     lo, hi, y_lo, y_hi = sets
-    onehot = np.zeros((j_n, net.load_p_kw.shape[1]))
-    onehot[np.arange(j_n), setup.station_pos] = 1.0
-    fixed = replace(net, area_share=onehot, ev_lo_kw=lo, ev_hi_kw=np.maximum(hi, lo),
+    fixed = replace(setup.net, area_share=setup.station_incidence, ev_lo_kw=lo,
+                    ev_hi_kw=np.maximum(hi, lo),
                     ev_y_lo_kwh=y_lo - 1e-6, ev_y_hi_kwh=np.maximum(y_hi, y_lo) + 1e-6,
                     ev_period=None, ev_energy_target_kwh=None, ev_anchor_kw=station_kw,
                     anchor_penalty_per_kwh=OVERRIDE_PENALTY_PER_KWH)

@@ -93,7 +93,7 @@ def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
     to_area = np.eye(len(setup.parts))[setup.station_area]  # (J, D)
     sets = AreaSets(agg.lo_kw @ to_area, agg.hi_kw @ to_area, agg.y_lo_kwh @ to_area,
                     agg.y_hi_kwh @ to_area, agg.asap_kw @ to_area)
-    tracks = track_areas(setup, sets, trading_prices(setup, gm.feeder), costs)
+    tracks = track_areas(setup, sets, trading_prices(setup, gm.ldf), costs)
     area_ev = np.stack([tr.ev_kw if tr.feasible else sets.asap_kw[:, d]
                         for d, tr in enumerate(tracks)], axis=1)
     st_sets = (agg.lo_kw, agg.hi_kw, agg.y_lo_kwh, agg.y_hi_kwh)
@@ -102,9 +102,7 @@ def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
     if not fix.feasible:
         return ZonalDay(setup, None, names, costs, float("nan"), time.perf_counter() - t0,
                         fail.replace("distribution layer", "correction round"))
-    onehot = np.zeros((len(setup.station_pos), gm.feeder.n_bus))
-    onehot[np.arange(len(setup.station_pos)), setup.station_pos] = 1.0
-    bg_p = fix.p_bus_kw - fix.ev_kw @ onehot
+    bg_p = fix.p_bus_kw - fix.ev_kw @ setup.station_incidence
     plan = ZonalExecution(fix.ev_kw, bg_p, fix.q_bus_kvar, fix.dg_kw)
     return ZonalDay(setup, plan, names, costs, fix.cost, time.perf_counter() - t0, "")
 

@@ -114,6 +114,7 @@ class ZonalSetup:
         ac: AC result at the plan's nodal injections ``(T, ...)`` (the grid model's solver).
         station_pos: Bus position per station ``(J,)``.
         station_area: Area per station ``(J,)``.
+        period: Peak/flat/valley period of every interval (``tou_periods`` of ``price``).
         price: Purchase price per interval ``(T,)``.
         limits: The feeder's security limits (AC validity).
         solve_s: Wall time of the distribution-layer solves.
@@ -128,8 +129,16 @@ class ZonalSetup:
     station_pos: IntArray
     station_area: IntArray
     price: FloatArray
+    period: IntArray
     limits: NetworkLimits
     solve_s: float
+
+    @property
+    def station_incidence(self) -> FloatArray:
+        """``(J, n)``: 1 at every station's bus (station powers ``(T, J)`` @ it = nodal)."""
+        out = np.zeros((len(self.station_pos), self.net.load_p_kw.shape[1]))
+        out[np.arange(len(self.station_pos)), self.station_pos] = 1.0
+        return out
 
 
 def renewable_profiles(scenario: Scenario, kinds: list[str]) -> FloatArray:
@@ -241,7 +250,7 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
     if ac_plan is None:
         ac_plan = gm.solver.solve(gm.background.p_load_kw, gm.background.q_load_kvar)
     return ZonalSetup(parts, scores, seed_scores, net, plan, ac_plan, pos, area_of_bus[pos],
-                      price, gm.limits, time.perf_counter() - t0)
+                      price, period, gm.limits, time.perf_counter() - t0)
 
 
 def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = None

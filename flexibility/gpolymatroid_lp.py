@@ -62,7 +62,7 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
         RuntimeError: If HiGHS ends neither optimal nor infeasible.
     """
     X = np.asarray(x_total_kw, dtype=np.float64)
-    N, T = batt.n_devices, batt.n_intervals
+    T = batt.n_intervals
     if X.shape != (T,):
         raise ValueError(f"x_total_kw must have shape ({T},), got {X.shape}")
     active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)

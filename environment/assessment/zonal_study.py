@@ -23,7 +23,7 @@ import numpy as np
 
 from dispatch.carbon import ladder_cost
 from dispatch.zonal_agg import AreaTracking
-from dispatch.zonal_dn import ZonalNetwork, ZonalPlan
+from dispatch.zonal_dn import ZonalPlan
 from environment.grid_setup import build_grid_model
 from environment.zonal_areas import (
     AreaSets,
@@ -42,7 +42,6 @@ from flexibility.common import FloatArray
 from flexibility.fleet import Fleet
 from grid.ac import AcResult, PandapowerAc
 from grid.layers import GridModel
-from grid.zones import Indicators, Partition
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
@@ -104,30 +103,6 @@ class ZonalStudy:
     feeder_parent: np.ndarray
     bus_index: np.ndarray
     two: TwoLayer | None
-
-    @property
-    def parts(self) -> Partition:
-        return self.setup.parts
-
-    @property
-    def scores(self) -> Indicators:
-        return self.setup.scores
-
-    @property
-    def seed_scores(self) -> Indicators:
-        return self.setup.seed_scores
-
-    @property
-    def net(self) -> ZonalNetwork:
-        return self.setup.net
-
-    @property
-    def plan(self) -> ZonalPlan:
-        return self.setup.plan
-
-    @property
-    def station_pos(self) -> np.ndarray:
-        return self.setup.station_pos
 
 
 def vehicle_check(fleet: Fleet, p_kw: FloatArray, tol_kwh: float = ENERGY_TOL_KWH) -> int:
@@ -211,18 +186,12 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
                       np.asarray(gm.feeder.bus_index), two)
 
 
-def _onehot(setup: ZonalSetup, gm: GridModel) -> FloatArray:
-    out = np.zeros((len(setup.station_pos), gm.feeder.n_bus))
-    out[np.arange(len(setup.station_pos)), setup.station_pos] = 1.0
-    return out
-
-
 def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridModel,
                ac: PandapowerAc) -> TwoLayer:
     """Step 4 of the module docstring."""
     t0 = time.perf_counter()
     t_n = sc.horizon.n_intervals
-    omega_z = trading_prices(setup, gm.feeder)
+    omega_z = trading_prices(setup, gm.ldf)
     afs = area_fleets(setup, realised, t_n)
     tracks = track_areas(setup, AreaSets.of_fleets(afs), omega_z,
                          np.array([g.cost_per_kwh for g in sc.dispatch.generators]))
@@ -237,7 +206,7 @@ def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridM
         station_kw = np.zeros((t_n, len(realised)))
         for af, sch in zip(afs, scheds, strict=True):
             np.add.at(station_kw.T, af.station, sch.p_kw)
-        p_bus = fix.p_bus_kw + (station_kw - fix.ev_kw) @ _onehot(setup, gm)
+        p_bus = fix.p_bus_kw + (station_kw - fix.ev_kw) @ setup.station_incidence
         q_bus = fix.q_bus_kvar
     else:
         p_bus, q_bus = two_layer_injections(setup, station_kw, tracks)

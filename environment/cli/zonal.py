@@ -23,13 +23,13 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
         print(f"dispatch: zonal partition and distribution layer ({scenario.name}, seed {seed})"
               " ...", flush=True)
     st = run_zonal_study(scenario, behaviour, seed, progress=not args.quiet)
-    plan, before = st.plan, st.before
+    plan, before, scores = st.setup.plan, st.before, st.setup.scores
     if not plan.feasible:
         raise InputError("zonal dispatch: the distribution layer is infeasible (voltage, line "
                          "or EV energy rows); relax grid.v_min_pu or grid.line_margin")
     label = (lambda v: int(st.bus_index[v]) + 1) if scenario.grid.bus_numbering == "one_based" \
         else (lambda v: int(st.bus_index[v]))
-    areas = [sorted(label(v) for v in p) for p in st.parts]
+    areas = [sorted(label(v) for v in p) for p in st.setup.parts]
     dt = scenario.horizon.dt_h
     after_net = plan.p_bus_kw.sum(axis=1)
     before_net = st.before_p_bus_kw.sum(axis=1)
@@ -40,10 +40,10 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     summary = {
         "scenario": scenario.name, "seed": seed, "method": "zonal",
         "areas": {f"area {k + 1}": b for k, b in enumerate(areas)},
-        "partition": {"modularity": st.scores.modularity, "f2_ev_potential": st.scores.f2,
-                      "f3_power_balance": st.scores.f3, "f_c": st.scores.f_c,
-                      "comprehensive": st.scores.total,
-                      "comprehensive_of_seed": st.seed_scores.total},
+        "partition": {"modularity": scores.modularity, "f2_ev_potential": scores.f2,
+                      "f3_power_balance": scores.f3, "f_c": scores.f_c,
+                      "comprehensive": scores.total,
+                      "comprehensive_of_seed": st.setup.seed_scores.total},
         "table2": {"before": before, "after": after},
         "peak_shaving_pct": 100.0 * (peak_b - peak_a) / peak_b,
         "ev_energy_kwh": {"before": float(st.ev_before_kw.sum() * dt),
@@ -52,7 +52,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
         "ac": {"v_min_before_pu": float(np.nanmin(st.ac_before.vm_pu)),
                "v_min_after_pu": float(np.nanmin(st.ac_after.vm_pu)),
                "v_min_limit_pu": scenario.grid.v_min_pu,
-               "v_min_used_by_the_layer_pu": st.net.v_min_pu},
+               "v_min_used_by_the_layer_pu": st.setup.net.v_min_pu},
         "runtime_s": time.perf_counter() - t0}
     two = st.two
     if two is not None:
@@ -88,7 +88,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     write_parquet(out / "zonal_plan.parquet", pd.DataFrame({
         "t": np.arange(t_n), "purchase_kw": plan.buy_kw, "diesel_kw": plan.dg_kw.sum(axis=1),
         "renewables_kw": plan.res_kw.sum(axis=1),
-        "curtailed_kw": (st.net.res_avail_kw - plan.res_kw).sum(axis=1),
+        "curtailed_kw": (st.setup.net.res_avail_kw - plan.res_kw).sum(axis=1),
         "ev_after_kw": plan.ev_kw.sum(axis=1), "ev_before_kw": st.ev_before_kw.sum(axis=1),
         "net_before_kw": before_net, "net_after_kw": after_net}))
     area_rows = {"area": np.repeat(np.arange(len(areas)) + 1, t_n),
@@ -118,7 +118,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     write_json(out / "summary.json", summary)
     lead = "" if valid else ("PHYSICALLY INVALID (a layer's AC point leaves the voltage or "
                              "line limits, or a vehicle leaves its set) — ")
-    print(f"{lead}zonal: {len(areas)} areas (modularity {st.scores.modularity:.3f}); total cost "
+    print(f"{lead}zonal: {len(areas)} areas (modularity {scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
           f"curtailment {before['curtailment']:,.0f} -> {max(plan.curtailment, 0.0):,.0f}, carbon "

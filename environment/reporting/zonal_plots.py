@@ -1,5 +1,6 @@
 """Figures of ``run_sim.py dispatch --method zonal``: the partition, the dispatch stack and the
-areas' loads before and after."""
+areas' loads before and after.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-from environment.reporting.style import STYLE, ClockLocator, clock_axis, legend_outside, \
-    pad_ylim
+from environment.reporting.style import STYLE, ClockLocator, clock_axis, legend_outside, pad_ylim
 from scenarios.timeaxis import TimeAxis
 
 WARN = "#b2182b"
@@ -40,7 +40,7 @@ def _tree_layout(parent: np.ndarray) -> dict[int, tuple[float, float]]:
 
 def plot_partition(path: Path, study, bus_label) -> None:
     """The feeder coloured by aggregation area, DER and station buses marked."""
-    fe = study.net
+    fe = study.setup.net
     parent = study.feeder_parent
     pos = _tree_layout(parent)
     g = nx.Graph([(int(parent[k]), k) for k in range(1, len(parent))])
@@ -56,7 +56,7 @@ def plot_partition(path: Path, study, bus_label) -> None:
         for b in fe.res_bus:  # above the bus, so its label stays readable
             x_b, y_b = pos[int(b)]
             ax.plot(x_b, y_b + 0.3, marker="*", color="gold", markersize=9, markeredgecolor="k")
-        for b in study.station_pos:
+        for b in study.setup.station_pos:
             ax.plot(*pos[int(b)], marker="s", color="none", markersize=13,
                     markeredgecolor="k")
         handles = [plt.Line2D([], [], marker="o", linestyle="", color=cmap(d % 10),
@@ -66,9 +66,9 @@ def plot_partition(path: Path, study, bus_label) -> None:
                                markeredgecolor="k", label="PV / wind"),
                     plt.Line2D([], [], marker="s", linestyle="", color="none",
                                markeredgecolor="k", label="EV station")]
-        s = study.scores
+        s = study.setup.scores
         ax.set_title(f"Aggregation areas: modularity {s.modularity:.3f}, comprehensive "
-                     f"indicator {s.total:.3f} (seed {study.seed_scores.total:.3f})")
+                     f"indicator {s.total:.3f} (seed {study.setup.seed_scores.total:.3f})")
         ax.set_axis_off()
         legend_outside(ax, handles)
         fig.savefig(path)
@@ -77,8 +77,9 @@ def plot_partition(path: Path, study, bus_label) -> None:
 
 def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
     """Feeder supply after dispatch (purchase, diesel, renewables used) against the base load
-    and the EVs; the net load before (uncoordinated EVs) for comparison."""
-    net, plan = study.net, study.plan
+    and the EVs; the net load before (uncoordinated EVs) for comparison.
+    """
+    net, plan = study.setup.net, study.setup.plan
     t_n = net.load_p_kw.shape[0]
     x = axis.edges_h(0, t_n)
     load = net.load_p_kw.sum(axis=1)
@@ -108,7 +109,7 @@ def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
 
 def plot_area_loads(path: Path, study, axis: TimeAxis) -> None:
     """Each area's net load before and after (one panel per area)."""
-    net, plan = study.net, study.plan
+    net, plan = study.setup.net, study.setup.plan
     d_n = plan.area_p_kw.shape[1]
     t_n = net.load_p_kw.shape[0]
     x = axis.edges_h(0, t_n)
