@@ -124,7 +124,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
     mean = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
     t_n = inst.shape[0]
     a_dev, lo_dev, hi_dev = device_rows(inst)
-    per, n_x = _layout(inst)
+    _, n_x = _layout(inst)
     cost = cost_vector(inst)
     moving = sigma > 1e-12
     eps_f = np.full((t_n, len(FAMILIES)), np.nan)
@@ -183,7 +183,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
 
 def _solve_by_directions(inst, u, sigma, method, eps, a_dev, lo_dev, hi_dev, cost):
     """``bonferroni`` / ``oba`` with the union bound over directions (``da_directions``)."""
-    per, n_x = _layout(inst)
+    _, n_x = _layout(inst)
     col_lo, col_hi = _bounds(inst, n_x)
     t_n = inst.shape[0]
     if method == "bonferroni":

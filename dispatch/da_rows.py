@@ -5,6 +5,7 @@ uncertain network and reserve rows, the deterministic device rows and the cost v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,7 +82,7 @@ class DaInstance:
         """``(T, G, J)``."""
         return self.p_bg_kw.shape[0], len(self.gen_pos), len(self.ev_pos)
 
-    @property
+    @cached_property
     def alpha(self) -> FloatArray:
         """Participation factors ``(T, G + J)`` proportional to each device's power range in
         the interval, ``alpha_t,d = range_t,d / sum_d' range_t,d'`` (an aggregator without

@@ -20,10 +20,10 @@ import pandas as pd
 
 from dispatch.uncertainty import forecast_errors
 from flexibility.common import FloatArray
+from scenarios.dispatch_config import BUILTIN_YEAR
 from scenarios.errors import InputError
 from scenarios.profiles import read_table
 
-BUILTIN_YEAR = "builtin:simbench_2016_year"
 COLUMNS = ("load_p", "pv_p", "wind_p")
 STEPS_PER_DAY = 96
 

@@ -97,5 +97,6 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
         else:
             nan = np.full(day.case.inst.shape[0], np.nan)
             out[m] = VariantResult(sol, solve_s, nan, float("nan"),
-                                   explain_infeasible(day.case, ldf, m, d.epsilon))
+                                   day.message if m == day.method
+                                   else explain_infeasible(day.case, ldf, m, d.epsilon))
     return DispatchStudy(day, out, errors)
