@@ -125,17 +125,24 @@ class Publication:
 
 
 def cap_at_distribution(layers: LayerSet, names: Sequence[str],
-                        cap_kw: np.ndarray | None = None) -> PerStation[Boundary]:
+                        cap_kw: np.ndarray | None = None,
+                        box_kw: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> PerStation[Boundary]:
     """Transmission boundaries capped per station at the distribution maximum (or ``cap_kw``).
 
     Args:
         layers: The packaged layers.
         names: Station names in grid order.
         cap_kw: Caps per interval and station ``(T, J)`` (default: distribution maxima).
+        box_kw: ``(P_down, P_up)`` per interval and station ``(T, J)`` to cap (default: the
+            layers' transmission rows).
     """
     b = layers.transmission
-    lo = np.stack([b[n].p_down_kw for n in names], axis=1)
-    hi = np.stack([b[n].p_up_kw for n in names], axis=1)
+    if box_kw is None:
+        lo = np.stack([b[n].p_down_kw for n in names], axis=1)
+        hi = np.stack([b[n].p_up_kw for n in names], axis=1)
+    else:
+        lo, hi = box_kw
     cap = np.stack([layers.distribution[n].p_max_kw for n in names], axis=1) \
         if cap_kw is None else cap_kw
     lo, hi = np.minimum(lo, cap), np.minimum(hi, cap)
@@ -152,11 +159,16 @@ class DayAheadCommitment:
     Attributes:
         layers: The case's α layers (distribution and transmission).
         boundary: Transmission boundary per station and in total, capped at the distribution
-            layer.
+            layer and at the AC-servable must-charge load (:meth:`GridAgent.checked`, the same
+            check the real-time publication gets).
+        infeasible: Grid-infeasible intervals of the day ``(T,)``.
+        unsheddable_kw: Must-charge load the network cannot carry, per interval ``(T,)``.
     """
 
     layers: LayerSet
     boundary: PerStation[Boundary]
+    infeasible: np.ndarray
+    unsheddable_kw: np.ndarray
 
 
 def _head_envelope(env: Envelope, n: int) -> Envelope:
@@ -193,7 +205,9 @@ class GridAgent(mesa.Agent):
             alpha: Confidence level.
         """
         layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha)
-        return DayAheadCommitment(layers, cap_at_distribution(layers, list(self.grid.stations)))
+        pub = self.checked(layers, case.sets.n_intervals)
+        return DayAheadCommitment(layers, pub.transmission, pub.infeasible,
+                                  pub.unsheddable_kw.sum(axis=1))
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
@@ -211,19 +225,35 @@ class GridAgent(mesa.Agent):
         boundary is the same as from the full re-computation (tested), and the per-tick work
         no longer grows with the remaining horizon.
         """
-        g = self.grid
-        names = list(g.stations)
         if lookahead is not None:
             envs = {n: _head_envelope(e, lookahead) for n, e in envs.items()}
             boxes = {n: InnerBox(b.lo_kw[:lookahead], b.hi_kw[:lookahead], b.dt_h, t0=b.t0)
                      for n, b in boxes.items()}
-        layers = self.clip_and_package(envs, boxes)
+        return self.checked(self.clip_and_package(envs, boxes), AC_CHECKED_ROWS)
+
+    def checked(self, layers: LayerSet, ac_rows: int) -> Publication:
+        """The packaged layers checked against the network and capped (module docstring).
+
+        The same test and cap serve the real-time publication and the day-ahead commitment.
+        An interval whose packaged box is crossed (``P_down > P_up``: the deliverable set is
+        empty, the fleet's must-charge exceeds what the network boxes admit) is grid-infeasible
+        and published as the single point of its servable must-charge load: a crossed box is
+        never published.
+
+        Args:
+            layers: Distribution and transmission layers as packaged.
+            ac_rows: The first ``ac_rows`` intervals get the AC must-serve check.
+        """
+        g = self.grid
+        names = list(g.stations)
         b, dist = layers.transmission, layers.distribution
         lo = np.stack([b[n].p_down_kw for n in names], axis=1)
+        hi = np.stack([b[n].p_up_kw for n in names], axis=1)
         d_hi = np.stack([dist[n].p_max_kw for n in names], axis=1)
         n_rows = lo.shape[0]
         t0 = b[names[0]].t0
         tol = FEASIBILITY_TOL_KW
+        crossed = (lo > hi + tol).any(axis=1) | (lo.sum(1) > hi.sum(1) + tol)
         above = (lo > d_hi + tol).any(axis=1) | (lo.sum(1) > d_hi.sum(1) + tol)
         empty = np.zeros(n_rows, dtype=bool)
         idx = np.asarray(layers.empty_intervals, dtype=int) - t0
@@ -231,7 +261,7 @@ class GridAgent(mesa.Agent):
         must = np.maximum(lo, 0.0)
         must_total = must.sum(1)
         lam = np.ones(n_rows)
-        rows = np.flatnonzero((np.arange(n_rows) < AC_CHECKED_ROWS) & (must_total > tol))
+        rows = np.flatnonzero((np.arange(n_rows) < ac_rows) & (must_total > tol))
         if rows.size:
             bg_p, bg_q = g.bg(t0, n_rows)
             bis = bisect_segments(self.solver, bg_p[rows], bg_q[rows], g.positions,
@@ -239,9 +269,12 @@ class GridAgent(mesa.Agent):
             lam[rows] = np.where(bis.start_feasible, bis.lam, 0.0)
         not_servable = lam < 1.0
         cap = np.where(not_servable[:, None], np.minimum(d_hi, lam[:, None] * must), d_hi)
-        return Publication(layers=layers, transmission=cap_at_distribution(layers, names, cap),
-                           infeasible=above | empty | not_servable, must_serve_kw=must,
-                           servable_share=lam)
+        # a crossed box collapses onto its lower bound (the must-charge), then takes the cap
+        hi = np.maximum(hi, lo)
+        return Publication(layers=layers,
+                           transmission=cap_at_distribution(layers, names, cap, (lo, hi)),
+                           infeasible=above | empty | crossed | not_servable,
+                           must_serve_kw=must, servable_share=lam)
 
     def operating_point(self, k: int, station_p_kw: np.ndarray,
                         bg_p_kw: np.ndarray | None = None,

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from environment.validation import POWER_TOL_KW, beyond_tol, layer_validation
+from environment.verdict import EXIT_INVALID, EXIT_OK, Check, target, validity
 from flexibility.stations import TOTAL_LABEL
 
-EXIT_VALID, EXIT_INVALID = 0, 3
+DELIVERY_TARGET = 0.99  # share of ticks whose call must be delivered (within 1 %)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
     valid = bool(not violated.any() and not infeasible.any())
     has_layers = {"inside_da", "inside_prev", "inside_rt"} <= set(a.columns)
     return DayMetrics(
-        valid=valid, exit_code=EXIT_VALID if valid else EXIT_INVALID,
+        valid=valid, exit_code=EXIT_OK if valid else EXIT_INVALID,
         deliverability_rate=float(a.delivered_ok.mean()), ticks=len(a),
         calls_delivered=int(a.delivered_ok.sum()), calls_inside_boundary=int(inside.sum()),
         boundary_held_rate=float(a.delivered_ok[inside].mean()) if inside.any() else None,
@@ -229,23 +230,32 @@ def _power(kw: float) -> str:
     return f"{kw:.1f} kW" if abs(kw) < 10.0 else f"{kw:.0f} kW"
 
 
-def headline(m: DayMetrics) -> str:
-    """The console verdict: leads with what made the day physically invalid, if anything."""
+def day_checks(m: DayMetrics) -> list[Check]:
+    """The validity checks and the delivery target of one co-simulated day.
+
+    * ``ac_limits`` (validity): no AC violation at any realised operating point;
+    * ``grid_feasible`` (validity): no tick whose must-charge load the network cannot carry;
+    * ``calls_delivered`` (target): at least ``DELIVERY_TARGET`` of the ticks' calls delivered
+      within 1 % (a call the published boundary promised and the fleet did not deliver is the
+      failure this co-simulator exists to find).
+    """
     ac, grid = m.ac, m.grid
-    parts = []
-    if ac.violations:
-        sub = ac.substation_kw
-        extra = ""
-        if sub is not None and ac.max_p_slack_kw is not None \
-                and ac.max_p_slack_kw > sub * (1 + 1e-9):
-            extra = f", substation {_power(ac.max_p_slack_kw)} > {_power(sub)}"
-        types = ", ".join(f"{k} {v}" for k, v in sorted(ac.violations_by_type.items()))
-        parts.append(f"{ac.violations} ticks with AC violations (min {ac.min_vm_pu:.3f} "
-                     f"p.u., max loading {ac.max_loading_pct:.0f} %{extra}; {types})")
-    if grid.infeasible_ticks:
-        parts.append(f"{grid.infeasible_ticks} ticks grid-infeasible (must-charge up to "
-                     f"{_power(grid.max_unsheddable_kw)} not servable, "
-                     f"{grid.unsheddable_kwh:.1f} kWh)")
-    if not parts:
-        return "physically valid (no AC violation, no grid-infeasible tick)"
-    return "PHYSICALLY INVALID: " + ", ".join(parts)
+    sub = ac.substation_kw
+    extra = ""
+    if sub is not None and ac.max_p_slack_kw is not None \
+            and ac.max_p_slack_kw > sub * (1 + 1e-9):
+        extra = f", substation {_power(ac.max_p_slack_kw)} > {_power(sub)}"
+    types = ", ".join(f"{k} {v}" for k, v in sorted(ac.violations_by_type.items()))
+    return [
+        validity("ac_limits", ac.violations == 0,
+                 f"{ac.violations} of {m.ticks} ticks with AC violations (min "
+                 f"{ac.min_vm_pu:.3f} p.u., max loading {ac.max_loading_pct:.0f} %{extra}"
+                 f"{'; ' + types if types else ''})"),
+        validity("grid_feasible", grid.infeasible_ticks == 0,
+                 f"{grid.infeasible_ticks} ticks grid-infeasible (must-charge up to "
+                 f"{_power(grid.max_unsheddable_kw)} not servable, "
+                 f"{grid.unsheddable_kwh:.1f} kWh)"),
+        target("calls_delivered", m.deliverability_rate >= DELIVERY_TARGET - 1e-12,
+               f"{m.calls_delivered}/{m.ticks} calls delivered "
+               f"({100 * m.deliverability_rate:.1f} % < {100 * DELIVERY_TARGET:.0f} %)"),
+    ]

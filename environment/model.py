@@ -132,6 +132,7 @@ class CoSimModel(mesa.Model):
         self.grid_agent = GridAgent(self, grid, sc.ev.eta_ch, sc.ev.eta_dis)
         case, keep, fresh = day_ahead_case(sc, behaviour, pop, streams.fresh)
         da = self.grid_agent.commit_day_ahead(case, keep, fresh, sc.assessment.alpha)
+        self.da_commitment = da
         self.da_layers, self.da_boundary = da.layers, da.boundary
         self.dispatch: DayDispatch | ZonalDay | None = None
         if self.policy == "dispatch:zonal":

@@ -118,7 +118,7 @@ def run_flexibility_region(args: argparse.Namespace) -> int:
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
     for m in models:  # before any equilibrium is solved
         check_request(scenario, m, args.time, args.band_min)
-    out = checked_folder(args.out, args.resume)
+    out = checked_folder(args.out, args.resume, args.locks)
     from environment.experiments.flex_region_run import RegionOptions, run_region
     from environment.experiments.montecarlo import Cluster
     from environment.outputs import write_json

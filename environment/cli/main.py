@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 
+from environment.verdict import CONTRACT_TEXT, EXIT_INPUT, EXIT_INTERRUPTED
 from flexibility.common import ModelInputError
 from scenarios.errors import InputError
 
@@ -33,33 +35,25 @@ Commands:
              so, ro) on the day's packaged EV boundaries, replayed on data days
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
 
-Run 'python run_sim.py COMMAND --help' for a command's options. With no command, 'simulate' runs
-on the built-in default scenario (the paper case: 200 EV sessions drawn for one day at 4 stations
-on IEEE 33-bus, random calls within the published boundary; the realised day differs from the
-draw as users do -- no-shows leave, sessions carried over from the previous evening join: 205 EVs
-on the default seed, 26 of them carried over) and writes runs/<timestamp>/ (a new folder, never
-overwritten; an explicit --out must be new or empty).
+Run 'python run_sim.py COMMAND --help' for a command's options and its checks. With no command,
+'simulate' runs on the built-in default scenario (the paper case: 200 EV sessions drawn for one
+day at 4 stations on IEEE 33-bus, random calls within the published boundary; the realised day
+differs from the draw as users do -- no-shows leave, sessions carried over from the previous
+evening join: 205 EVs on the default seed, 26 of them carried over) and writes runs/<timestamp>/
+(a new folder, never overwritten; an explicit --out must be new or empty).
 
-Exit codes:
-  0    success; for 'simulate': the day was physically valid (no AC violation at the realised
-       operating point, no must-charge load the network could not carry)
-  2    bad input (one line on stderr naming the field and the fix)
-  3    'simulate' only: outputs written, but the day was PHYSICALLY INVALID (AC violations at
-       the realised point and/or grid-infeasible ticks; summary.json valid = false)
-  130  'montecarlo' interrupted (Ctrl-C); finished replicates are kept (--resume)
-
+{contract}
 Threads: BLAS/OpenMP are pinned to one thread per process (the matrices are small; two
 threads on a busy machine were measured up to 14x slower), Monte Carlo workers included.
 Set OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or MKL_NUM_THREADS to choose otherwise.
-'montecarlo' exits 0 even when replicate days are invalid: it records them (replicates.parquet
-column valid, summary.json invalid_day_share).
 """
 SIMULATE_EPILOG = """\
-exit codes: 0 physically valid day; 2 bad input; 3 physically invalid day (an AC violation at
-a realised operating point -- undervoltage, overvoltage, line, transformer or substation --
-or a grid-infeasible tick, i.e. must-charge load the network could not carry). The outputs are
-written in every case but 2; the console line leads with 'PHYSICALLY INVALID' for 3.
-"""
+checks: validity -- no AC violation at a realised operating point (undervoltage, overvoltage,
+line, transformer, substation), no grid-infeasible tick (must-charge load the network could
+not carry), a day-ahead commitment without grid-infeasible intervals; target -- at least 99 %
+of the calls delivered (within 1 %).
+
+{contract}"""
 
 
 POLICIES = ["none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
@@ -85,7 +79,8 @@ def _output_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
-    parser = argparse.ArgumentParser(prog="run_sim.py", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="run_sim.py",
+                                     description=DESCRIPTION.format(contract=CONTRACT_TEXT),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -97,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and delivery is checked. Writes summary.json, "
                                    "ticks.parquet, evs.parquet, network.parquet, "
                                    "setpoints.parquet and PNG plots.",
-                       epilog=SIMULATE_EPILOG,
+                       epilog=SIMULATE_EPILOG.format(contract=CONTRACT_TEXT),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(m)
     m.add_argument("--policy", choices=POLICIES,
@@ -233,9 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     limits = _pin_threads()
     _silence_highs_banner()
+    restore = _sigterm_as_interrupt()
     try:
         return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted: no results were kept (the partial output folder was removed); "
+              "montecarlo and flexibility-region keep finished work for --resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
+        restore()
         if limits is not None:  # leave the caller's process as it was
             limits.restore_original_limits()
             for v in THREAD_VARS:
@@ -245,10 +247,27 @@ def main(argv: list[str] | None = None) -> int:
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C (clean up, one line, exit 130); returns the undo function."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
 def _silence_highs_banner() -> None:
-    """HiGHS prints a banner to the process's stdout (file descriptor 1) when its first
-    solver object is built; build that one with fd 1 pointed at /dev/null so that a run's
-    first console line is its headline."""
+    """Build the first HiGHS object with the process's stdout pointed at /dev/null.
+
+    HiGHS prints a banner to file descriptor 1 when its first solver object is built; so that
+    a run's first console line is its verdict, that one banner goes nowhere.
+    """
     import highspy
 
     try:
@@ -288,27 +307,36 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "calibrate":
             return _calibrate(args)
-        if args.command == "flexibility-region":
-            from environment.cli.flexregion import run_flexibility_region
+        with ExitStack() as locks:  # output folders locked until the command returns
+            args.locks = locks
+            if args.command == "flexibility-region":
+                from environment.cli.flexregion import run_flexibility_region
 
-            return run_flexibility_region(args)
-        if args.command in ("montecarlo", "compare-da-rt"):
-            from environment.cli.montecarlo import run_montecarlo_command
+                return run_flexibility_region(args)
+            if args.command in ("montecarlo", "compare-da-rt"):
+                from environment.cli.montecarlo import run_montecarlo_command
 
-            return run_montecarlo_command(args)
-        return _single_shot(args)
+                return run_montecarlo_command(args)
+            return _single_shot(args)
     except ModelInputError as exc:  # InputError, FeederError, NetworkError, FleetError, ...
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     except OSError as exc:  # writing the results failed (disk full, permissions, ...)
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"error: cannot write the results{where}: {exc.strerror or exc}; nothing was "
               f"left behind, fix the location and run again", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
 
 
 def _single_shot(args: argparse.Namespace) -> int:
-    """``simulate``, ``assess``, ``dispatch`` or ``traffic`` into a staged folder (complete or absent)."""
+    """``simulate``, ``assess``, ``dispatch`` or ``traffic`` into a staged folder.
+
+    The folder is complete or absent. What the command prints on stdout is held back until its
+    results are in place, so a run that cannot keep them never shows a result line.
+    """
+    import io
+    from contextlib import redirect_stdout
+
     from environment.cli.output_dir import staged_output
 
     if args.command == "simulate":
@@ -319,9 +347,14 @@ def _single_shot(args: argparse.Namespace) -> int:
         from environment.cli.traffic import run_traffic as run
     else:
         from environment.cli.assess import run_assess as run
+    held = io.StringIO()
     with staged_output(args.out) as staged:
         args.out, args.final_out = str(staged.work), staged.final
-        return run(args)
+        with redirect_stdout(held):
+            code = run(args)
+    sys.stdout.write(held.getvalue())
+    sys.stdout.flush()
+    return code
 
 
 def _calibrate(args: argparse.Namespace) -> int:

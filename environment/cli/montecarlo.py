@@ -86,7 +86,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     points = sweeps_mod.sweep_points(scenario, sweeps)
     for _, sc in points:  # every sweep point must fit, with one day per worker in memory
         check_memory(sc, args.command, workers=args.workers if args.scheduler is None else 1)
-    out = checked_folder(args.out, args.resume)
+    out = checked_folder(args.out, args.resume, args.locks)
     # the input is valid: now the heavy stack (dask, mesa, pandapower)
     from environment.experiments.montecarlo import (
         Cluster,

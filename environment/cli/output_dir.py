@@ -9,17 +9,23 @@
   up-front checks; a new run needs a new or empty folder, ``--resume`` an existing one.
 * Files and folders get the permissions the user's umask gives (``0644``/``0755`` typically),
   not the ``0600`` of temporary files.
+* :func:`folder_lock`: a run holds an exclusive lock on its folder (a hidden sibling
+  ``.<name>.lock``, ``flock``) from before its first check to after its results are in place;
+  a second run on the same folder is refused at once. Staging folders left by a run that was
+  killed (``.<name>.partial-*`` whose lock nobody holds) are removed by the next run in the
+  same parent folder, with the empty ``runs/<timestamp>`` it had reserved.
 
 Problems with the location raise :class:`OutputError` (an input error: one line, exit 2).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,6 +88,86 @@ def check_new_location(path: Path) -> None:
     _check_parent(path)
 
 
+def _lock_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _try_lock(folder: Path) -> int | None:
+    """An open, exclusively locked descriptor of ``folder``'s lock file, or ``None`` if taken."""
+    path = _lock_path(folder)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:  # the holder before us may have removed the file after we opened it
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+def _unlock(folder: Path, fd: int) -> None:
+    try:
+        os.unlink(_lock_path(folder))
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the exclusive lock of ``folder`` (module docstring) for the block.
+
+    Raises:
+        OutputError: Another run holds it, or the lock file cannot be made.
+    """
+    try:
+        fd = _try_lock(folder)
+    except OSError as exc:
+        raise OutputError(f"--out {folder}: cannot lock it in {folder.parent} "
+                          f"({exc.strerror}); choose a writable location") from None
+    if fd is None:
+        raise OutputError(f"--out {folder}: another run is writing there; wait for it to "
+                          f"finish or choose another folder")
+    try:
+        yield
+    finally:
+        _unlock(folder, fd)
+
+
+def remove_stale_partials(parent: Path) -> list[Path]:
+    """Remove staging folders of killed runs in ``parent`` (module docstring).
+
+    Returns:
+        The staging folders removed.
+    """
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    for partial in parent.glob(".*.partial-*"):
+        name = partial.name[1:partial.name.rindex(".partial-")]
+        final = parent / name
+        try:
+            fd = _try_lock(final)
+        except OSError:
+            continue
+        if fd is None:  # its run is alive
+            continue
+        try:
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+            if parent.name == "runs" and final.is_dir() and not any(final.iterdir()):
+                final.rmdir()  # the timestamped folder the killed run had reserved
+        finally:
+            _unlock(final, fd)
+    return removed
+
+
 @dataclass(frozen=True)
 class StagedOutput:
     """Where a single-shot run writes (``work``) and where it will appear (``final``)."""
@@ -94,39 +180,54 @@ class StagedOutput:
 def staged_output(out: str | None) -> Iterator[StagedOutput]:
     """A staging folder renamed to the final folder when the block finishes without error.
 
-    On any exception the staging folder is removed and the exception propagates (the CLI turns
-    ``OSError`` into one line and exit 2): no partial folder is left.
+    The final folder's lock (:func:`folder_lock`) is held from before its checks until it is in
+    place. On any exception the staging folder is removed and the exception propagates (the CLI
+    turns ``OSError`` into one line and exit 2): no partial folder is left.
     """
     if out is None:
         final = default_folder()  # reserved (created empty); the staged run replaces it
         reserved = True
     else:
         final = Path(out)
-        check_new_location(final)
+        _check_parent(final)
         reserved = False
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
-    except OSError as exc:
-        raise OutputError(f"--out {final}: cannot write in {final.parent} ({exc.strerror}); "
-                          f"choose a writable location") from None
-    try:
-        yield StagedOutput(work=work, final=final)
-        publish_permissions(work)
-        os.replace(work, final)  # atomic; onto an empty folder (reserved or given) as well
+        with folder_lock(final):
+            if not reserved:
+                check_new_location(final)
+            remove_stale_partials(final.parent)
+            try:
+                work = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-",
+                                             dir=final.parent))
+            except OSError as exc:
+                raise OutputError(f"--out {final}: cannot write in {final.parent} "
+                                  f"({exc.strerror}); choose a writable location") from None
+            try:
+                yield StagedOutput(work=work, final=final)
+                publish_permissions(work)
+                os.replace(work, final)  # atomic; onto an empty folder (reserved or given)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
         if reserved and final.is_dir() and not any(final.iterdir()):
             final.rmdir()
         raise
 
 
-def checked_folder(out: str | None, resume: bool) -> Path:
-    """The folder of a resumable run, checked before any work.
+def checked_folder(out: str | None, resume: bool, locks: ExitStack | None = None) -> Path:
+    """The folder of a resumable run, checked before any work and locked.
+
+    With ``locks``, the folder's lock (:func:`folder_lock`) is entered into that stack and held
+    until the caller closes it.
 
     Raises:
         OutputError: ``--resume`` on a folder that does not exist (or is not a run), a new run
             into a non-empty folder, a file, or an unwritable location.
     """
+    if out is not None and locks is not None:
+        _check_parent(Path(out))
+        locks.enter_context(folder_lock(Path(out)))
     if resume:
         if out is None:
             raise OutputError("--resume: give --out, the folder of the run to continue")
@@ -141,7 +242,10 @@ def checked_folder(out: str | None, resume: bool) -> Path:
             raise OutputError(f"--out {path}: not writable; choose a writable location")
         return path
     if out is None:
-        return default_folder()
+        path = default_folder()
+        if locks is not None:
+            locks.enter_context(folder_lock(path))
+        return path
     path = Path(out)
     check_new_location(path)
     path.mkdir(exist_ok=True)

@@ -56,3 +56,19 @@ def cleaning_line(model) -> str | None:
 
     report = model.meta.get("cleaning") if isinstance(model.meta, dict) else None
     return f"  {cleaning_summary(report)}" if report else None
+
+
+def write_summary(path: Path, summary: dict, verdict) -> None:
+    """Write ``summary.json``: the verdict's entries first, then the command's own.
+
+    The verdict's entries are ``verdict``, ``exit_code``, ``failed_checks`` and ``checks`` (see
+    :mod:`environment.verdict`).
+    """
+    from environment.outputs import write_json
+
+    write_json(path, {**verdict.as_dict(), **summary})
+
+
+def lead_line(verdict, text: str) -> str:
+    """The first console line: the verdict, then the run's headline."""
+    return f"{verdict.lead()} — {text}"

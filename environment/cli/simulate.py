@@ -1,15 +1,13 @@
 """``run_sim.py simulate``: one co-simulated horizon, its tables and figures.
 
-Exit codes:
+Exit codes (:mod:`environment.verdict`, checks of :func:`environment.day_metrics.day_checks`):
 
-* ``0`` — the day was physically valid: no AC violation at any realised operating point and no
-  grid-infeasible tick (must-charge load the network could not carry);
+* ``0`` — the day was physically valid and the calls were delivered;
 * ``2`` — bad input (one line on stderr naming the field);
-* ``3`` — the run finished and wrote its outputs, but the day was **physically invalid**: some
-  tick had an AC violation at the realised point (``summary.json`` ``ac.violations_by_type``)
-  or must-charge load the network could not carry (``grid.infeasible_ticks``,
-  ``grid.unsheddable_kwh``); ``summary.json`` has ``valid = false`` and the console line leads
-  with ``PHYSICALLY INVALID``.
+* ``3`` — **physically invalid**: some tick had an AC violation at the realised point
+  (``summary.json`` ``ac.violations_by_type``) or must-charge load the network could not carry
+  (``grid.infeasible_ticks``, ``grid.unsheddable_kwh``);
+* ``4`` — physically valid, but fewer than 99 % of the calls were delivered.
 
 A high deliverability rate never makes an invalid day valid.
 """
@@ -21,10 +19,12 @@ import time
 
 from environment.cli.runs import (
     cleaning_line,
+    lead_line,
     load_behaviour,
     resolve_seed,
     run_folder,
     shown_folder,
+    write_summary,
 )
 from scenarios.errors import InputError
 
@@ -68,8 +68,9 @@ def run_simulate(args: argparse.Namespace) -> int:
                 "epsilon": sim.dispatch.epsilon}
     dispatch_frame = rec.frame("dispatch")
     sim.release()
-    from environment.day_metrics import day_metrics, headline
-    from environment.outputs import write_json, write_parquet
+    from environment.day_metrics import day_checks, day_metrics
+    from environment.outputs import write_parquet
+    from environment.verdict import Verdict, validity
 
     write_parquet(out / "ticks.parquet", ticks)
     write_parquet(out / "network.parquet", network)
@@ -77,13 +78,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
     if disp is not None:
         write_parquet(out / "dispatch.parquet", dispatch_frame)
-    g = scenario.grid
+    g, hz = scenario.grid, scenario.horizon
     day = day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw, network)
     summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy, **day.as_dict(),
                "n_scenarios_rt": scenario.simulation.n_scenarios,
                "queue_rule": scenario.simulation.queue_rule, "feeder": feeder,
                "n_ev": day.evs.total}
-    hz = scenario.horizon
     if not args.no_plots:
         from environment.reporting import sim_report  # matplotlib only when drawing
 
@@ -98,18 +98,31 @@ def run_simulate(args: argparse.Namespace) -> int:
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
     summary["setup_s"] = round(t_ticks - t_start, 3)  # scenario, feeder, pools, day-ahead
     summary["ticks_s"] = round(ticks_s, 3)
-    write_json(out / "summary.json", summary)
+    da = sim.da_commitment
+    da_bad = int(da.infeasible.sum())
+    da_unshed_kwh = float(da.unsheddable_kw.sum() * hz.dt_h)
+    summary["day_ahead"] = {"infeasible_intervals": da_bad, "unsheddable_kwh": da_unshed_kwh}
+    crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
+                   | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
+    verdict = Verdict.of([
+        *day_checks(day),
+        validity("da_grid_feasible", da_bad == 0,
+                 f"day-ahead commitment: {da_bad} intervals grid-infeasible "
+                 f"({da_unshed_kwh:.1f} kWh must-charge not servable)"),
+        validity("boundaries_ordered", crossed == 0,
+                 f"{crossed} published boundary rows with P_down > P_up")])
+    write_summary(out / "summary.json", summary, verdict)
     sf = day.shortfall
     val = (day.validation or {}).get("hold_rate", {})
     holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
-    print(f"{headline(day)} — {scenario.name} ({sim.policy}, seed {seed}): "
+    print(lead_line(verdict, f"{scenario.name} ({sim.policy}, seed {seed}): "
           f"{day.calls_delivered}/{day.ticks} calls delivered "
           f"({100 * day.deliverability_rate:.1f} %; hold rate {holds}); "
           f"departure shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left "
           f"early), {sf.left_unserved} EVs left without a charger; AC min "
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
           f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
-          f"{shown_folder(args, out)}")
+          f"{shown_folder(args, out)}"))
     if disp is not None and "dispatch_deviation_kwh" in disp:
         print(f"dispatch ({sim.policy}): planned cost {disp['dispatch_cost_da']:,.0f}, "
               f"realised (purchase + diesel) {disp['dispatch_cost_realised']:,.0f}; "
@@ -124,4 +137,4 @@ def run_simulate(args: argparse.Namespace) -> int:
               f"{disp['data_day']}")
     if (line := cleaning_line(model)) is not None:
         print(line)
-    return day.exit_code
+    return verdict.exit_code
