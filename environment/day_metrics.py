@@ -3,9 +3,9 @@
 ``simulate`` writes them to ``summary.json`` (:meth:`DayMetrics.as_dict`) and Monte Carlo turns
 them into one row per replicate; both read the same numbers from the same function.
 
-* **validity**: the day is physically valid (``valid``, ``exit_code`` 0) when no tick had an AC
-  violation at the realised operating point and no tick was grid-infeasible (must-charge load
-  the network could not carry); otherwise ``exit_code`` is 3;
+* **validity**: the day is physically valid (``valid``) when no tick had an AC violation at the
+  realised operating point and no tick was grid-infeasible (must-charge load the network could
+  not carry); :func:`day_checks` turns this and the delivery target into the command's verdict;
 * **deliverability rate**: share of ticks whose aggregate call was delivered within 1 %;
 * **boundary held**: the same over the ticks whose call lay inside the published boundary;
 * **validation** per layer (``da``, ``prev``, ``rt``): hold rate and undelivered energy of the
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from environment.validation import POWER_TOL_KW, beyond_tol, layer_validation
-from environment.verdict import EXIT_INVALID, EXIT_OK, Check, target, validity
+from environment.verdict import Check, target, validity
 from flexibility.stations import TOTAL_LABEL
 
 DELIVERY_TARGET = 0.99  # share of ticks whose call must be delivered (within 1 %)
@@ -100,7 +100,6 @@ class DayMetrics:
 
     Attributes:
         valid: No AC violation at the realised point and no grid-infeasible tick.
-        exit_code: ``0`` (valid) or ``3`` (physically invalid).
         deliverability_rate: Share of ticks whose call was delivered within 1 %.
         ticks: Ticks simulated.
         calls_delivered: Ticks whose call was delivered.
@@ -117,7 +116,6 @@ class DayMetrics:
     """
 
     valid: bool
-    exit_code: int
     deliverability_rate: float
     ticks: int
     calls_delivered: int
@@ -188,7 +186,7 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
     valid = bool(not violated.any() and not infeasible.any())
     has_layers = {"inside_da", "inside_prev", "inside_rt"} <= set(a.columns)
     return DayMetrics(
-        valid=valid, exit_code=EXIT_OK if valid else EXIT_INVALID,
+        valid=valid,
         deliverability_rate=float(a.delivered_ok.mean()), ticks=len(a),
         calls_delivered=int(a.delivered_ok.sum()), calls_inside_boundary=int(inside.sum()),
         boundary_held_rate=float(a.delivered_ok[inside].mean()) if inside.any() else None,

@@ -1,4 +1,11 @@
-"""``run_sim.py assess``: the three-layer assessment, its tables and figures."""
+"""``run_sim.py assess``: the three-layer assessment, its tables and figures.
+
+Verdict (:mod:`environment.verdict`, :func:`assess_checks`): physically invalid (exit 3) when
+the background alone violates an AC limit in some interval or the network cannot carry the
+fleet's must-charge load (grid-infeasible intervals); target missed (exit 4) when a layer's
+whole-day coverage on the fresh test days is significantly below its α (the Wilson interval's
+upper end below α).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,9 @@ from environment.cli.runs import (
     resolve_seed,
     run_folder,
     shown_folder,
+    write_summary,
 )
+from environment.verdict import Check, Verdict, target, validity, wilson_interval
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -112,9 +121,11 @@ def run_assess(args: argparse.Namespace) -> int:
         if grid is not None:
             _grid_plots(out, scenario, result, gres, ac_rows)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
-    outputs.write_json(out / "summary.json", summary)
+    verdict = Verdict.of(assess_checks(summary, cfg.coverage_days // 2))
+    write_summary(out / "summary.json", summary, verdict)
     m = result.metrics
-    print(f"{scenario.name}: station layer (α = {cfg.alpha:.2f}, M = {cfg.n_scenarios}) "
+    print(f"{verdict.lead()} — {scenario.name}: station layer (α = {cfg.alpha:.2f}, "
+          f"M = {cfg.n_scenarios}) "
           f"peak charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, "
           f"area {m.area_kwh:.0f} kWh; Spearman gap "
           f"{summary['behaviour']['spearman_gap_max']:.4f}")
@@ -144,7 +155,38 @@ def run_assess(args: argparse.Namespace) -> int:
     if (line := cleaning_line(model)) is not None:
         print(line)
     print(f"  {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
-    return 0
+    return verdict.exit_code
+
+
+def assess_checks(summary: dict[str, Any], n_test_days: int) -> list[Check]:
+    """The assessment's validity checks and coverage targets (module docstring).
+
+    Args:
+        summary: The assessment's summary entries.
+        n_test_days: Fresh days each coverage share was measured on.
+    """
+    out: list[Check] = []
+    ac, grid = summary.get("ac"), summary.get("grid")
+    if ac is not None:
+        bad = int(ac["background_infeasible_intervals"])
+        out.append(validity("background_feasible", bad == 0,
+                            f"{bad} intervals violate an AC limit without any EV"))
+    if grid is not None:
+        bad = len(grid["infeasible_intervals"])
+        out.append(validity("grid_feasible", bad == 0,
+                            f"{bad} intervals grid-infeasible (must-charge "
+                            f"{grid['unsheddable_kwh']:.1f} kWh the network cannot carry)"))
+    for layer, per_alpha in summary["coverage"].items():
+        if not isinstance(per_alpha, dict):
+            continue
+        for key, cov in per_alpha.items():
+            a = float(key)
+            hits = round(cov["whole_day"] * n_test_days)
+            _, high = wilson_interval(hits, n_test_days)
+            out.append(target(f"coverage_{layer}_{key}", high >= a,
+                              f"{layer} whole-day coverage at α = {key}: {cov['whole_day']:.2f} "
+                              f"on {n_test_days} fresh days (95 % CI up to {high:.2f} < α)"))
+    return out
 
 
 def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,

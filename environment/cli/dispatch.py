@@ -1,14 +1,18 @@
-"""``run_sim.py dispatch``: the DSO's day-ahead chance-constrained dispatch (issue 15)."""
+"""``run_sim.py dispatch``: the DSO's day-ahead chance-constrained dispatch."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from environment.cli.numbers import finite_float
+from environment.cli.runs import lead_line
+from environment.verdict import Verdict
 from scenarios.errors import InputError
 
 METHODS = ("oba", "bonferroni", "so", "ro")
@@ -30,10 +34,12 @@ interval and the share of days without any violation. Writes summary.json, sched
 risk.parquet, variants.parquet, uncertainty.parquet and PNGs (dispatch stack, reserves, risk
 allocation, cost against reliability).
 
-Exit codes: 0 the requested method found a dispatch; 2 bad input or no dispatch exists (the
-one line names the constraint family that cannot hold); 3 (zonal) the distribution layer's
-plan or the two-layer result violates an AC limit (pandapower) or a vehicle leaves its set
-(outputs written, summary.json valid = false).
+Checks: target -- every variant that claims reliability (the requested method; with 'all':
+oba, bonferroni and ro) keeps its worst per-interval joint violation rate on the replay days
+at or below --epsilon (exit 4 otherwise); so under 'all' is reported, not claimed. No
+dispatch exists: exit 2 (the line names the constraint family that cannot hold). Zonal:
+validity -- the distribution layer's plan and the two-layer result hold the AC voltage and line
+limits and every vehicle stays in its set (exit 3 otherwise).
 
 --method zonal (bilevel zonal dispatch paper; scenario [dispatch.zonal], e.g. --scenario
 zonal_case): partition of the feeder into aggregation areas, the distribution layer's
@@ -60,7 +66,7 @@ def add_parser(sub) -> None:
                    help="oba, bonferroni, so, ro, or 'all' (solved on the same instance; "
                         "default: the scenario's dispatch.method, oba); zonal: the two-layer "
                         "zonal low-carbon dispatch (e.g. --scenario zonal_case; described above)")
-    p.add_argument("--epsilon", type=float,
+    p.add_argument("--epsilon", type=finite_float("--epsilon", "0.05"),
                    help="joint violation risk per interval, in (0, 1) (default: the "
                         "scenario's dispatch.epsilon, 0.05)")
     p.add_argument("--replay-days", type=int, default=2000, metavar="N",
@@ -106,21 +112,32 @@ def run_dispatch(args: argparse.Namespace) -> int:
                          load_behaviour(scenario, args.behaviour))
     default = scenario.dispatch.method if scenario.dispatch.method != "zonal" else "oba"
     methods = _methods(args.method, default)
+    from scenarios.resources import check_dispatch
+
+    check_dispatch(scenario, args.replay_days)  # EVs to sample; day and replay fit in memory
     out = run_folder(args.out)
     behaviour = load_behaviour(scenario, args.behaviour)
     from environment.assessment.dispatch_study import run_dispatch_study
 
     if not args.quiet:
         print(f"dispatch: building the day ({scenario.name}, seed {seed}) and solving "
-              f"{', '.join(methods)} ...", flush=True)
+              f"{', '.join(methods)} ...", file=sys.stderr, flush=True)
     study = run_dispatch_study(scenario, behaviour, seed, methods, args.replay_days)
     main = study.variants[methods[0]]
-    _write(out, scenario, seed, study, methods, time.perf_counter() - t_start)
+    if not main.sol.feasible:
+        raise InputError(main.message)
+    eps = scenario.dispatch.epsilon
+    verdict = Verdict.of(_checks(study, methods, eps, args.method == "all"))
+    _write(out, scenario, seed, study, methods, time.perf_counter() - t_start, verdict)
     if not args.no_plots:
         from environment.reporting import dispatch_plots
 
-        dispatch_plots.plot_all(out, study, scenario.horizon.axis, scenario.dispatch.epsilon)
-    eps = scenario.dispatch.epsilon
+        dispatch_plots.plot_all(out, study, scenario.horizon.axis, eps)
+    case = study.day.case
+    print(lead_line(verdict, f"dispatch {', '.join(methods)} ({scenario.name}, seed {seed}, "
+                             f"eps {eps:g}): replayed on {study.replay_errors.shape[0]} days "
+                             f"drawn from {len(case.days)} held-out data days -> "
+                             f"{shown_folder(args, out)}"))
     for m in methods:
         v = study.variants[m]
         if v.sol.feasible:
@@ -130,15 +147,38 @@ def run_dispatch(args: argparse.Namespace) -> int:
                   f"{v.solve_s:.1f} s")
         else:
             print(f"{m:>10}: INFEASIBLE -- {v.message}")
-    print(f"results in {shown_folder(args, out)}")
-    if not main.sol.feasible:
-        raise InputError(main.message)
-    return 0
+    return verdict.exit_code
 
 
-def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s: float) -> None:
+CLAIMED_IN_COMPARISON = ("oba", "bonferroni", "ro")
+
+
+def _checks(study, methods: list[str], eps: float, comparison: bool) -> list:
+    """Per solved variant: worst per-interval joint violation rate on the replay days <= eps.
+
+    A target for the variants that claim it (the requested method; in a comparison oba,
+    bonferroni and ro), a report for the others.
+    """
+    from environment.verdict import report, target
+
+    out = []
+    for m in methods:
+        v = study.variants[m]
+        if not v.sol.feasible:
+            continue
+        worst = float(np.nanmax(v.interval_rate))
+        claimed = not comparison or m in CLAIMED_IN_COMPARISON
+        make = target if claimed else report
+        out.append(make(f"risk_{m}", worst <= eps + 1e-12,
+                        f"{m}: worst interval violation {worst:.1%} > eps {eps:.0%}"))
+    return out
+
+
+def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s: float,
+           verdict: Verdict) -> None:
     from dispatch.da_rows import FAMILIES
-    from environment.outputs import write_json, write_parquet
+    from environment.cli.runs import write_summary
+    from environment.outputs import write_parquet
 
     day = study.day
     inst, case = day.case.inst, day.case
@@ -189,10 +229,10 @@ def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s:
                                          if k != "mean_risk_per_interval_by_family"}})
     write_parquet(out / "variants.parquet", pd.DataFrame(var_rows))
     sol0 = study.variants[methods[0]].sol
-    write_json(out / "summary.json", {
+    write_summary(out / "summary.json", {
         "scenario": scenario.name, "seed": seed, "method": methods[0],
         "epsilon": day.epsilon, "feasible": sol0.feasible,
-        "uncertainty": {"data_days": len(case.days), "ev_days": int(len(case.ev_days_kw)),
+        "uncertainty": {"data_days": len(case.days), "ev_days": len(case.ev_days_kw),
                         "net_components_per_hour": [len(m.weights) for m in
                                                     case.net_moments.mixtures],
                         "ev_components_per_hour": [len(m.weights) for m in
@@ -202,4 +242,4 @@ def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s:
         "devices": {"generators": list(case.gen_names), "aggregators":
                     list(case.station_names)},
         "replay_days": int(study.replay_errors.shape[0]),
-        "variants": summary_v, "runtime_s": runtime_s})
+        "variants": summary_v, "runtime_s": runtime_s}, verdict)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from environment.cli.numbers import finite_float
 from scenarios.errors import InputError
 
 DESCRIPTION = """\
@@ -41,9 +42,9 @@ def add_parser(sub) -> None:
     f.add_argument("--model", choices=["dynamic", "static", "both"], default="both",
                    help="dynamic UE, static (30-min intervals), or both (default; needed for "
                         "the DTA-vs-STA figure)")
-    f.add_argument("--step-deg", type=float, default=45.0,
+    f.add_argument("--step-deg", type=finite_float("--step-deg", "45"), default=45.0,
                    help="angular step of the directions (default 45: 26 directions in 3-D)")
-    f.add_argument("--band-min", type=float, default=60.0,
+    f.add_argument("--band-min", type=finite_float("--band-min", "60"), default=60.0,
                    help="coupon band length in minutes of departure time, a multiple of the "
                         "traffic interval (default 60: 2 bands x 3 stations x charge/V2G = 12 "
                         "coupon coordinates)")
@@ -58,7 +59,7 @@ def add_parser(sub) -> None:
                         "own with that many secant updates of the response model)")
     f.add_argument("--tiers", default="1000,2000,4000",
                    help="subsidy tiers of the validation dispatch (must be among --budget)")
-    f.add_argument("--reserve-mw", type=float, default=5.0,
+    f.add_argument("--reserve-mw", type=finite_float("--reserve-mw", "5"), default=5.0,
                    help="extra load to reserve at --reserve-station above its no-coupon "
                         "level (default 5 MW)")
     f.add_argument("--reserve-station", default="CS3", help="station of the reservation")
@@ -85,7 +86,7 @@ def _floats(text: str, flag: str) -> list[float]:
 def run_flexibility_region(args: argparse.Namespace) -> int:
     """Run the command: regions per model and budget, validation dispatch, tables, figures."""
     from environment.cli.output_dir import checked_folder
-    from scenarios.config import load_scenario
+    from scenarios.config import load_scenario, traffic_section
     from scenarios.timeaxis import minutes_of_day
 
     t_start = time.perf_counter()
@@ -106,7 +107,7 @@ def run_flexibility_region(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--time: {exc}; e.g. 18:00") from None
     scenario = load_scenario(args.scenario)
-    names = [st.name for st in (scenario.traffic.stations if scenario.traffic else [])]
+    names = [st.name for st in traffic_section(scenario, "flexibility-region").stations]
     if args.reserve_station not in names:
         raise InputError(f"--reserve-station: {args.reserve_station!r} is not a traffic "
                          f"station of {scenario.name}; use one of {', '.join(names) or '(none)'}")
@@ -189,8 +190,10 @@ def _inside(region, p: np.ndarray) -> bool:
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
             t_start: float) -> int:
     from environment.experiments.flex_region_run import best_points
-    from environment.outputs import write_json, write_parquet
+    from environment.cli.runs import lead_line, write_summary
+    from environment.outputs import write_parquet
     from environment.reporting import region_plots as plots
+    from environment.verdict import Verdict, target, validity
     from environment.reporting import region_report as rep
 
     summary: dict = {"scenario": args.scenario, "time": args.time, "budgets": budgets,
@@ -218,7 +221,15 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     total = {m: sum(len(pts) for pts in run.points.values()) for m, run in runs.items()}
     summary["grid"] = {"mode": args.grid, "infeasible_points": bad, "points": total,
                        "valid": not any(bad.values())}
-    summary["exit_code"] = 0 if summary["grid"]["valid"] else 3
+    checks = [validity(f"grid_{m}", bad[m] == 0,
+                       f"{m}: {bad[m]}/{total[m]} region points violate the feeder at "
+                       f"{args.time} (--grid {args.grid})") for m in runs]
+    if "validation" in summary:
+        val = summary["validation"]
+        checks.append(target("validation_tier", val.get("chosen_tier") is not None,
+                             f"no tier covers {args.reserve_mw:g} MW at {args.reserve_station} "
+                             f"(needs {val.get('requirement_mw', float('nan')):.2f} MW)"))
+    verdict = Verdict.of(checks)
     warning = None if summary["grid"]["valid"] else (
         "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
         + " violate the feeder at t* (LinDistFlow/AC); the regions are traffic outcomes")
@@ -235,7 +246,7 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
                                   regs_all["static"][b], runs["dynamic"].setup.stations, b,
                                   args.time, warning)
     summary["runtime_s"] = round(time.perf_counter() - t_start, 2)
-    write_json(out / "summary.json", summary)
+    write_summary(out / "summary.json", summary, verdict)
     parts = []
     for m in runs:
         vols = ", ".join(f"{b:g}: {_headline(regs_all[m][b])}" for b in budgets)
@@ -247,12 +258,9 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
              else f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: no tier suffices "
              f"(needs {val.get('requirement_mw', float('nan')):.2f} MW; the station's charging "
              f"ports hold {val.get('station_charging_capacity_mw') or float('nan'):.2f} MW)")
-    lead = "" if summary["grid"]["valid"] else (
-        "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
-        + " violate the feeder (--grid report); ")
-    print(f"{lead}{args.scenario} FOR at {args.time}: {'; '.join(parts)}; {vtext}; "
-          f"{summary['runtime_s']:.1f} s -> {out}")
-    return int(summary["exit_code"])
+    print(lead_line(verdict, f"{args.scenario} FOR at {args.time}: {'; '.join(parts)}; {vtext}; "
+                             f"{summary['runtime_s']:.1f} s -> {out}"))
+    return verdict.exit_code
 
 
 def _headline(r) -> str:

@@ -7,6 +7,7 @@ import os
 import sys
 from contextlib import ExitStack
 
+from environment.cli.numbers import finite_float
 from environment.verdict import CONTRACT_TEXT, EXIT_INPUT, EXIT_INTERRUPTED
 from flexibility.common import ModelInputError
 from scenarios.errors import InputError
@@ -123,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allocation of network capacity among stations: uniform (common "
                         "scaling, the paper) or optimal (LP maximising the total); default: "
                         "the scenario's grid.policy")
-    a.add_argument("--alpha", type=float, help="confidence level of the inner envelope, in (0, 1)")
+    a.add_argument("--alpha", type=finite_float("--alpha", "0.9"),
+                   help="confidence level of the inner envelope, in (0, 1)")
     a.add_argument("--scenarios", type=int, metavar="M", help="behaviour scenarios M (>= 1)")
     a.add_argument("--exclusivity-benchmark", action="store_true",
                    help="also run the relaxation-vs-MILP benchmark (paper §4.2) for nEV = 8, "
@@ -155,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         mc.add_argument("--out", required=True, metavar="DIR", help="output folder")
         mc.add_argument("--resume", action="store_true",
                         help="continue a run in --out, skipping finished replicates")
-        mc.add_argument("--ci-target", type=float, metavar="X",
+        mc.add_argument("--ci-target", type=finite_float("--ci-target"), metavar="X",
                         help="stop once the 95 %% CI half-width of --ci-metric is below X")
         mc.add_argument("--ci-metric", default="deliverability_rate",
                         help="metric for --ci-target (default deliverability_rate)")
@@ -187,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--link-model", choices=["queue", "bpr"],
                     help="dynamic link model: point queue or the paper's BPR on inflow "
                          "(default: the scenario's, queue)")
-    tr.add_argument("--target-gap", type=float, help="relative gap to stop at")
+    tr.add_argument("--target-gap", type=finite_float("--target-gap", "0.01"),
+                    help="relative gap to stop at")
     tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
     _output_flags(tr)
 
@@ -203,19 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fit the Gaussian copula and save it to --out.")
     c.add_argument("--sessions", required=True, metavar="FILE", help="sessions CSV")
     c.add_argument("--out", required=True, metavar="DIR", help="folder for the fitted model")
-    c.add_argument("--capacity-kwh", type=float, default=60.0,
+    c.add_argument("--quiet", action="store_true", help="no progress output (calibrate "
+                   "shows none; its result lines are printed)")
+    c.add_argument("--capacity-kwh", type=finite_float("--capacity-kwh"), default=60.0,
                    help="battery capacity used to derive initial SOC (default 60)")
     c.add_argument("--soc-method", choices=["target_minus_delivered", "column"],
                    default="target_minus_delivered",
                    help="initial SOC: target minus delivered energy, or the soc_init column")
-    c.add_argument("--target-soc", type=float, default=0.9, help="SOC at plug-out (default 0.9)")
-    c.add_argument("--floor-soc", type=float, default=0.05, help="lowest SOC (default 0.05)")
-    c.add_argument("--eta-ch", type=float, default=0.95, help="charging efficiency (0.95)")
-    c.add_argument("--max-charger-kw", type=float, default=22.0,
+    c.add_argument("--target-soc", type=finite_float("--target-soc"), default=0.9,
+                   help="SOC at plug-out (default 0.9)")
+    c.add_argument("--floor-soc", type=finite_float("--floor-soc"), default=0.05,
+                   help="lowest SOC (default 0.05)")
+    c.add_argument("--eta-ch", type=finite_float("--eta-ch"), default=0.95,
+                   help="charging efficiency (0.95)")
+    c.add_argument("--max-charger-kw", type=finite_float("--max-charger-kw"), default=22.0,
                    help="keep charge points up to this rating, i.e. AC (default 22)")
-    c.add_argument("--max-dwell-h", type=float, default=48.0,
+    c.add_argument("--max-dwell-h", type=finite_float("--max-dwell-h"), default=48.0,
                    help="drop sessions longer than this (default 48 h)")
-    c.add_argument("--default-charger-kw", type=float,
+    c.add_argument("--default-charger-kw", type=finite_float("--default-charger-kw"),
                    help="rating for rows without charger_kw/known charger_model")
     return parser
 

@@ -6,8 +6,11 @@ writes ``calibration.parquet`` / ``calibration.png``: per α and layer (``da``, 
 policy that calls on the edges of an earlier boundary (``--policy edge-da`` or ``edge-prev``);
 calls inside the current boundary are delivered by construction.
 
-Days that were physically invalid (AC violations, grid-infeasible ticks) are recorded per
-replicate and summarised as ``invalid_day_share``; the command still exits 0.
+Verdict (:mod:`environment.verdict`): physically invalid (exit 3) when any replicate day was
+(AC violations, grid-infeasible ticks, or no feasible dispatch under a ``dispatch:*`` policy;
+``invalid_day_share``, with its Wilson interval, in ``summary.json``); target missed (exit 4)
+when ``--ci-target`` was given and not reached. Interrupted: exit 130, finished replicates kept
+and summarised, the summary agreeing with the manifest.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from environment.cli.output_dir import checked_folder
-from environment.cli.runs import cleaning_line, load_behaviour
+from environment.cli.runs import cleaning_line, lead_line, load_behaviour, write_summary
+from environment.verdict import EXIT_INTERRUPTED, Verdict
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -42,18 +46,17 @@ def _n(count: int, noun: str) -> str:
 
 
 def console_table(run: MCRun, params: dict[str, str]) -> str:
-    """Mean ± CI95 half-width of the headline metrics of one sweep point (console)."""
-    from environment.experiments.montecarlo import ci95
+    """Mean and 95 % interval of the headline metrics of one sweep point (console)."""
+    from environment.experiments.montecarlo import metric_ci
 
     head = ", ".join(f"{k}={v}" for k, v in params.items()) or "all replicates"
     lines = [f"  {head} (n = {len(run.metrics)}):"]
     for col, label, fmt in HEADLINE:
         if col not in run.metrics or not len(run.metrics):
             continue
-        mean, _, low, high = ci95(run.metrics[col].to_numpy(dtype=float))
-        half = 0.5 * (high - low) if np.isfinite(high - low) else float("nan")
-        pm = "" if not np.isfinite(half) else " ± " + fmt.format(half)
-        lines.append(f"    {label:<28} {fmt.format(mean)}{pm}")
+        mean, _, low, high = metric_ci(col, run.metrics[col].to_numpy(dtype=float))
+        ci = (f" [{fmt.format(low)}, {fmt.format(high)}]" if np.isfinite(high - low) else "")
+        lines.append(f"    {label:<28} {fmt.format(mean)}{ci}")
     return "\n".join(lines)
 
 
@@ -95,7 +98,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         summarize,
         write_tables,
     )
-    from environment.outputs import write_json, write_parquet
+    from environment.outputs import write_parquet
     from environment.reporting import mc_report
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
@@ -117,8 +120,9 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     finally:
         workers = cluster.workers
         cluster.close()  # workers stop here: replicates still running may finish first
-    from environment.experiments.montecarlo import finished, write_manifest
+    from environment.experiments.montecarlo import finished, refreshed, write_manifest
 
+    results = [(p, sc, refreshed(r, args.ci_target, args.ci_metric)) for p, sc, r in results]
     for params, sc in points:  # the folders are the truth; bring every manifest up to date
         folder = out / "sweep" / sweeps_mod.point_folder(params) if params else out
         if (folder / "manifest.json").is_file():
@@ -150,7 +154,8 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
             mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
                                        ["deliverability_rate", "rt_transmission_area_kwh",
                                         "bte_ch_kwh"])
-        write_json(run.folder / "summary.json", summary)
+        point_verdict = Verdict.of(_checks([(params, run)], args.ci_target, args.ci_metric))
+        write_summary(run.folder / "summary.json", summary, point_verdict)
     if len(results) > 1 or (results and results[0][0]):  # a sweep
         keys = list(results[0][0])
         metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh",
@@ -174,10 +179,19 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     invalid = sum(int((r.metrics["valid"] < 0.5).sum()) for _, _, r in results
                   if "valid" in r.metrics)
     resumed = sum(r.resumed for _, _, r in results)
-    print(f"{scenario.name}: {args.command} {_n(done, 'replicate')} over "
-          f"{_n(len(results), 'sweep point')} ({resumed} resumed, {max(done - resumed, 0)} new) "
-          f"on {_n(workers, 'worker')}, {_n(invalid, 'physically invalid day')}; "
-          f"{time.perf_counter() - t_start:.1f} s -> {out}")
+    verdict = Verdict.of(_checks([(p, r) for p, _, r in results], args.ci_target,
+                                 args.ci_metric))
+    if len(results) > 1 or (results and results[0][0]):  # the sweep's own summary
+        write_summary(out / "sweep_summary.json", {
+            "scenario": scenario.name, "command": args.command,
+            "points": [{"sweep_point": p, "replicates_done": len(r.metrics),
+                        "invalid_days": int((r.metrics["valid"] < 0.5).sum())
+                        if "valid" in r.metrics else 0} for p, _, r in results]}, verdict)
+    print(lead_line(verdict, f"{scenario.name}: {args.command} {_n(done, 'replicate')} over "
+                    f"{_n(len(results), 'sweep point')} ({resumed} resumed, "
+                    f"{max(done - resumed, 0)} new) on {_n(workers, 'worker')}, "
+                    f"{_n(invalid, 'physically invalid day')}; "
+                    f"{time.perf_counter() - t_start:.1f} s -> {out}"))
     for params, _, run in results:
         print(console_table(run, params))
     if (line := cleaning_line(model)) is not None:
@@ -188,5 +202,31 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     if interrupted:
         print("interrupted: finished replicates are kept; run again with --resume",
               file=sys.stderr)
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    return verdict.exit_code
+
+
+def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None,
+            ci_metric: str) -> list:
+    """Physically valid days at every sweep point; the CI target where one was given."""
+    from environment.experiments.montecarlo import ci95
+    from environment.verdict import target, validity, wilson_interval
+
+    out = []
+    for params, run in results:
+        head = ", ".join(f"{k}={v}" for k, v in params.items())
+        where = f" at {head}" if head else ""
+        n = len(run.metrics)
+        bad = int((run.metrics["valid"] < 0.5).sum()) if "valid" in run.metrics else 0
+        lo, hi = wilson_interval(bad, n)
+        out.append(validity(f"valid_days{'_' + head if head else ''}", bad == 0,
+                            f"{bad} of {n} days physically invalid{where} (share 95 % CI "
+                            f"[{lo:.2f}, {hi:.2f}])"))
+        if ci_target is not None and n and ci_metric in run.metrics:
+            _mean, _, low, high = ci95(run.metrics[ci_metric].to_numpy(float))
+            half = 0.5 * (high - low)
+            out.append(target(f"ci_target{'_' + head if head else ''}",
+                              run.stopped_early or half < ci_target,
+                              f"95 % CI half-width of {ci_metric} {half:.3g} > --ci-target "
+                              f"{ci_target:g} after {n} replicates{where}"))
+    return out

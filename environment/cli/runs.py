@@ -66,7 +66,9 @@ def write_summary(path: Path, summary: dict, verdict) -> None:
     """
     from environment.outputs import write_json
 
-    write_json(path, {**verdict.as_dict(), **summary})
+    doc = {**verdict.as_dict(), **summary}
+    doc.update(verdict.as_dict())  # first in the file, and the verdict's values win
+    write_json(path, doc)
 
 
 def lead_line(verdict, text: str) -> str:

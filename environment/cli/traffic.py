@@ -1,4 +1,9 @@
-"""``run_sim.py traffic``: static or dynamic user equilibrium, tables and figures."""
+"""``run_sim.py traffic``: static or dynamic user equilibrium, tables and figures.
+
+Target (:mod:`environment.verdict`): the equilibrium's relative gap reaches the target gap
+(``--target-gap``, else the scenario's, 1e-8 for the static UE); a run that stops at its
+iteration limit above it exits 4 and leads with ``TARGET MISSED``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,18 @@ import time
 
 import numpy as np
 
-from environment.cli.runs import run_folder, shown_folder
+from environment.cli.runs import lead_line, run_folder, shown_folder, write_summary
+from environment.verdict import Verdict
+from environment.verdict import target as target_check
 from scenarios.errors import InputError
 from scenarios.timeaxis import minutes_of_day
+
+STATIC_TARGET_GAP = 1e-8
 
 
 def run_traffic(args: argparse.Namespace) -> int:
     """Run ``traffic``: a static or dynamic equilibrium, its tables, summary and figures."""
-    from environment.outputs import write_json, write_parquet
+    from environment.outputs import write_parquet
     from environment.reporting import traffic as report
     from scenarios.config import Traffic, load_scenario
     from traffic.assignment import dynamic_ue
@@ -39,9 +48,12 @@ def run_traffic(args: argparse.Namespace) -> int:
     start = minutes_of_day(cfg.start)
     summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
     if args.assignment == "static":
-        sres = static_ue(net.road_only(), target_gap=args.target_gap or 1e-8)
+        target = args.target_gap or STATIC_TARGET_GAP
+        sres = static_ue(net.road_only(), target_gap=target)
+        gap, iterations = sres.relative_gap, len(sres.gaps)
         write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), sres))
         summary.update({"relative_gap": sres.relative_gap, "iterations": len(sres.gaps),
+                        "target_gap": target,
                         "total_travel_time_veh_min": sres.total_travel_time_veh_min,
                         "od_costs": {f"{o}-{d}": c for (o, d), c in sres.od_cost_min.items()},
                         "od_costs_unit": "minutes", "gaps": sres.gaps})
@@ -53,6 +65,7 @@ def run_traffic(args: argparse.Namespace) -> int:
         model = args.link_model or cfg.link_model
         target = args.target_gap or cfg.target_gap
         res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
+        gap, iterations = res.relative_gap, len(res.gaps)
         horizon = res.loading.exit_min.max(initial=cfg.duration_min)
         n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
         links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)
@@ -74,6 +87,11 @@ def run_traffic(args: argparse.Namespace) -> int:
         print_line = (f"dynamic UE ({model}): relative gap {res.relative_gap:.4f} after "
                       f"{len(res.gaps)} iterations, {len(res.loading.trips)} vehicles")
     summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
-    write_json(out / "summary.json", summary)
-    print(f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
-    return 0
+    verdict = Verdict.of([target_check(
+        "equilibrium_gap", gap <= target * (1 + 1e-9),
+        f"relative gap {gap:.3g} > target {target:g} after {iterations} iterations "
+        "(not converged)")])
+    write_summary(out / "summary.json", summary, verdict)
+    print(lead_line(verdict, f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> "
+                             f"{shown_folder(args, out)}"))
+    return verdict.exit_code

@@ -1,4 +1,9 @@
-"""``run_sim.py dispatch --method zonal``: partition and distribution layer (issue 16)."""
+"""``run_sim.py dispatch --method zonal``: partition, distribution and aggregation layers.
+
+Verdict (:mod:`environment.verdict`): physically invalid (exit 3) when the distribution layer's
+plan or the two-layer result leaves the AC voltage or line limits in some interval, or a vehicle
+leaves its own set when its set-points are replayed.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,9 @@ AC_TOL_PU = 1e-6
 def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> int:
     """Partition, distribution layer, "before" day; tables, summary and figures."""
     from environment.assessment.zonal_study import ENERGY_SHARE, run_zonal_study
-    from environment.cli.runs import shown_folder
-    from environment.outputs import write_json, write_parquet
+    from environment.cli.runs import shown_folder, write_summary
+    from environment.outputs import write_parquet
+    from environment.verdict import Verdict, validity
     from scenarios.errors import InputError
 
     t0 = time.perf_counter()
@@ -113,17 +119,26 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     summary["ac"]["intervals_violating_plan"] = bad_t[0]
     if two is not None:
         summary["ac"]["intervals_violating_two_layers"] = bad_t[1]
-    valid = sum(bad_t) == 0 and (two is None or two.energy_violations == 0)
-    summary["valid"] = valid
-    write_json(out / "summary.json", summary)
-    lead = "" if valid else ("PHYSICALLY INVALID (a layer's AC point leaves the voltage or "
-                             "line limits, or a vehicle leaves its set) — ")
-    print(f"{lead}zonal: {len(areas)} areas (modularity {scores.modularity:.3f}); total cost "
+    checks = [validity("ac_plan", bad_t[0] == 0,
+                       f"the distribution layer's plan violates an AC limit in {bad_t[0]} "
+                       "intervals")]
+    if two is not None:
+        checks += [validity("ac_two_layers", bad_t[1] == 0,
+                            f"the two-layer result violates an AC limit in {bad_t[1]} "
+                            "intervals"),
+                   validity("vehicles_in_sets", two.energy_violations == 0,
+                            f"{two.energy_violations} vehicles leave their sets")]
+    verdict = Verdict.of(checks)
+    summary["valid"] = not verdict.invalid
+    write_summary(out / "summary.json", summary, verdict)
+    change = summary["peak_shaving_pct"]
+    shaved = f"{change:.1f} % shaved" if change >= 0 else f"a {-change:.1f} % rise"
+    print(f"{verdict.lead()} — zonal: {len(areas)} areas (modularity {scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
           f"curtailment {before['curtailment']:,.0f} -> {max(plan.curtailment, 0.0):,.0f}, carbon "
           f"{before['carbon']:,.0f} -> {plan.carbon:,.0f}); peak {peak_b:,.0f} -> "
-          f"{peak_a:,.0f} kW ({summary['peak_shaving_pct']:+.1f} % shaved); AC v_min "
+          f"{peak_a:,.0f} kW ({shaved}); AC v_min "
           f"{ac['v_min_before_pu']:.4f} before, {ac['v_min_after_pu']:.4f} after "
           f"(limit {ac['v_min_limit_pu']}) -> {shown_folder(args, out)}")
     if two is not None:
@@ -137,4 +152,4 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
               f"{fix}; peak "
               f"{al['peak_kw']:,.0f} kW; AC v_min {al['ac_v_min_pu']:.4f}; "
               f"{al['seconds']:.1f} s")
-    return 0 if valid else 3
+    return verdict.exit_code

@@ -14,9 +14,14 @@
   run stops at the first ``m >= min_replicates`` whose half-width is below the target. Using the
   prefix keeps the stopping point independent of completion order.
 * **Validity.** Every replicate records whether its day was physically valid (``valid``: no AC
-  violation at a realised operating point, no grid-infeasible tick), ``violation_ticks`` and
-  ``infeasible_ticks``; the summary gives ``invalid_day_share``. Invalid days do not change the
-  exit code of ``montecarlo`` (0): they are results.
+  violation at a realised operating point, no grid-infeasible tick, and under a ``dispatch:*``
+  policy a feasible dispatch), ``violation_ticks`` and ``infeasible_ticks``; the summary gives
+  ``invalid_day_share`` and ``invalid_days``; the command's verdict is physically invalid when
+  any day is.
+* **Intervals.** Shares of days (0/1 per replicate, ``BINARY_METRICS``: ``valid``,
+  ``dispatch_joint_ok``, ``dispatch_feasible``) get the Wilson score interval; per-day rates in
+  ``[0, 1]`` (``SHARE_METRICS``) the t-interval clipped to ``[0, 1]``; everything else the
+  t-interval (:func:`metric_ci`).
 * **Layers.** Per replicate the hold rate and undelivered energy of the calls inside the DA,
   previous-tick and current boundary (``hold_rate_{da,prev,rt}``,
   ``undelivered_kwh_{da,prev,rt}``; NaN where no call lay inside a layer, left out of the mean
@@ -135,6 +140,8 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
     gc.collect()  # the model and its agents form cycles holding hundreds of MB of arrays
     metrics = {"replicate": rep, **replicate_metrics(ticks, evs, scenario.horizon.dt_h),
                **extra}
+    if metrics.get("dispatch_feasible", 1.0) < 0.5:  # no dispatch: the day did not hold
+        metrics["valid"] = 0.0
     info = {"runtime_s": time.perf_counter() - t0,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
@@ -175,6 +182,32 @@ def ci95(x: np.ndarray) -> tuple[float, float, float, float]:
     std = float(x.std(ddof=1)) if n > 1 else 0.0
     half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("inf")
     return mean, std, mean - half, mean + half
+
+
+BINARY_METRICS = frozenset({"valid", "dispatch_joint_ok", "dispatch_feasible"})
+SHARE_METRICS = BINARY_METRICS | {"deliverability_rate", "hold_rate_da", "hold_rate_prev",
+                                  "hold_rate_rt", "dispatch_interval_violation_rate",
+                                  "clipping_rate_ch"}
+
+
+def metric_ci(name: str, x: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, standard deviation and 95 % interval of a replicate metric (module docstring).
+
+    Args:
+        name: Metric name: ``BINARY_METRICS`` (0/1 per day) get the Wilson interval, the other
+            ``SHARE_METRICS`` the t-interval clipped to ``[0, 1]``, the rest the t-interval.
+        x: Its value per replicate (NaN entries dropped).
+    """
+    from environment.verdict import wilson_interval
+
+    mean, std, low, high = ci95(x)
+    if name in BINARY_METRICS:
+        v = np.asarray(x, dtype=float)
+        v = v[~np.isnan(v)]
+        low, high = wilson_interval(int(round(v.sum())), int(v.size))
+    elif name in SHARE_METRICS:
+        low, high = max(0.0, low), min(1.0, high)
+    return mean, std, low, high
 
 
 def prefix(done: dict[int, dict]) -> int:
@@ -304,14 +337,28 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
             f.cancel()
         bar.close()
         write_manifest(manifest, scenario, replicates, finished(folder))
-    done = finished(folder)
+    run = MCRun(folder=folder, metrics=pd.DataFrame(), info=pd.DataFrame(),
+                requested=replicates, stopped_early=stopped, interrupted=interrupted,
+                resumed=n_resumed)
+    return refreshed(run, ci_target, ci_metric)
+
+
+def refreshed(run: MCRun, ci_target: float | None = None,
+              ci_metric: str = "deliverability_rate") -> MCRun:
+    """The run's metrics re-read from its folder (the store's truth).
+
+    Replicates still running when a run is interrupted may finish while the cluster shuts
+    down; the summary is made from this, so it agrees with the manifest.
+    """
+    from dataclasses import replace
+
+    done = finished(run.folder)
     used = sorted(done)
-    if stopped:
+    if run.stopped_early:
         used = list(range(_stop_point(done, ci_target, ci_metric) or prefix(done)))
     rows = [done[i]["metrics"] for i in used]
     info = pd.DataFrame([{"replicate": i, **done[i]["info"]} for i in used])
-    return MCRun(folder=folder, metrics=pd.DataFrame(rows), info=info, requested=replicates,
-                 stopped_early=stopped, interrupted=interrupted, resumed=n_resumed)
+    return replace(run, metrics=pd.DataFrame(rows), info=info)
 
 
 def _stop_point(done: dict[int, dict], target: float | None, metric: str) -> int | None:
@@ -354,7 +401,7 @@ def summarize(run: MCRun, workers: int, runtime_s: float) -> dict:
     for col in run.metrics.columns:
         if col == "replicate":
             continue
-        mean, std, low, high = ci95(run.metrics[col].to_numpy())
+        mean, std, low, high = metric_ci(col, run.metrics[col].to_numpy())
         out["metrics"][col] = {"mean": mean, "std": std, "ci95": [low, high]}
     if "valid" in run.metrics and len(run.metrics):
         out["invalid_day_share"] = float(1.0 - run.metrics["valid"].mean())

@@ -12,9 +12,31 @@ from environment.cli.main import main
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("dispatch")
+    # ro, claimed reliable, misses eps on this case (its box is the data's, without the
+    # recourse): the comparison exits 4 and names it; so's miss is reported, not claimed
     assert main(["dispatch", "--quiet", "--method", "all", "--replay-days", "400",
-                 "--out", str(out)]) == 0
+                 "--out", str(out)]) == 4
     return out, json.loads((out / "summary.json").read_text())
+
+
+def test_comparison_verdict_names_claimed_misses_only(study):
+    _, s = study
+    v = s["variants"]
+    assert s["verdict"] == "TARGET MISSED" and s["exit_code"] == 4
+    claimed = {m for m in ("oba", "bonferroni", "ro")
+               if v[m]["worst_interval_violation"] > s["epsilon"]}
+    assert set(s["failed_checks"]) == {f"risk_{m}" for m in claimed} and claimed == {"ro"}
+    assert s["noted_checks"] == ["risk_so"]
+
+
+def test_single_method_missing_its_risk_exits_4(tmp_path, capsys):
+    out = tmp_path / "so"
+    assert main(["dispatch", "--quiet", "--no-plots", "--method", "so", "--replay-days", "200",
+                 "--out", str(out)]) == 4
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("TARGET MISSED: so: worst interval violation")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["failed_checks"] == ["risk_so"] and s["exit_code"] == 4
 
 
 def test_outputs_and_ordering(study):

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pytest
@@ -67,6 +68,8 @@ def test_summary_and_store(one_worker):
         x = reps[m].to_numpy()  # the summary's CI is the t-interval of the replicates' mean
         low, high = stats.t.interval(0.95, x.size - 1, loc=x.mean(), scale=stats.sem(x)) \
             if x.std() > 0 else (x.mean(), x.mean())
+        if m.endswith("_rate") or m.endswith("_rate_ch"):  # shares: the interval stays in [0, 1]
+            low, high = max(low, 0.0), min(high, 1.0)
         assert s["metrics"][m]["mean"] == pytest.approx(x.mean())
         assert s["metrics"][m]["ci95"] == pytest.approx([low, high])
     assert reps.replicate.tolist() == list(range(6))
@@ -75,6 +78,15 @@ def test_summary_and_store(one_worker):
                 "undelivered_kwh_rt"):
         assert col in reps
     assert s["invalid_day_share"] == pytest.approx(1.0 - reps.valid.mean())
+    # a share of days gets the Wilson interval: inside [0, 1] even when every day is valid
+    n_ok = int(reps.valid.sum())
+    z = stats.norm.ppf(0.975)
+    p = n_ok / 6
+    centre = (p + z * z / 12) / (1 + z * z / 6)
+    half = z * np.sqrt(p * (1 - p) / 6 + z * z / 144) / (1 + z * z / 6)
+    assert s["metrics"]["valid"]["ci95"] == pytest.approx([max(0, centre - half),
+                                                           min(1, centre + half)])
+    assert s["verdict"] == "OK" and s["exit_code"] == 0
     assert ((reps.valid == 1.0) == ((reps.violation_ticks == 0)
                                     & (reps.infeasible_ticks == 0))).all()
     assert s["metrics"]["hold_rate_rt"]["mean"] == pytest.approx(reps.hold_rate_rt.mean())
@@ -230,6 +242,9 @@ def test_ctrl_c_keeps_finished_replicates(small, tmp_path):
     folders = sorted(int(p.name) for p in (tmp_path / "replicates").iterdir()
                      if not p.name.startswith("."))
     assert manifest["replicates_finished"] == folders and 1 <= len(folders) < 6
+    # the summary is made from the same folders: it agrees with the manifest
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["replicates_done"] == len(folders) and summary["interrupted"] is True
     for i in folders:
         doc = json.loads((tmp_path / "replicates" / f"{i:05d}" / "metrics.json").read_text())
         assert doc["metrics"]["replicate"] == i and "deliverability_rate" in doc["metrics"]
