@@ -181,3 +181,15 @@ def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path):
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     assert stderr.startswith("interrupted:")
     assert not out.exists() and not list(tmp_path.glob(".o.*"))
+
+
+def test_zonal_plan_with_undelivered_calls_is_not_a_success(tmp_path, capsys):
+    """paper_case under the zonal plan: most station calls are not delivered; that day was
+    reported 'physically valid' with exit 0."""
+    out = tmp_path / "o"
+    code = main(["simulate", "--policy", "dispatch:zonal", "--quiet", "--no-plots", "--out",
+                 str(out)])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["valid"] and s["deliverability_rate"] < 0.99
+    assert code == 4 == s["exit_code"] and s["failed_checks"] == ["calls_delivered"]
+    assert capsys.readouterr().out.startswith("TARGET MISSED: ")
