@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from flexibility.common import FloatArray, IntArray, ModelInputError
 from grid.simbench_cache import simbench_net
 
 PLACEHOLDER_KA = 9999.0  # case33bw and other test cases mark "no rating" with 99999 kA
+#: Largest design-load margin of derived line ratings (100 already leaves lines unlimited).
+MAX_LINE_MARGIN = 100.0
 
 
 class FeederError(ModelInputError):
@@ -252,8 +255,10 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
 
 def _element_params(net: pp.pandapowerNet, elems: list[tuple[str, int]], vn_child: FloatArray,
                     s_base_mva: float) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Per element: series ``r``, ``x`` (p.u.), current rating (kA, ``inf`` for
-    transformers) and thermal rating (kVA).
+    """Series impedance and ratings of each element.
+
+    Per element: series ``r``, ``x`` (p.u.), current rating (kA, ``inf`` for transformers) and
+    thermal rating (kVA).
 
     Lines: ``z = (r' + j x') l / parallel / Z_base``, ``I_max = max_i_ka parallel df``,
     ``S = sqrt(3) U_n I_max``. Transformers: ``|z| = vk% / 100 S_base / S_n``,
@@ -305,6 +310,36 @@ def run_ac(net: pp.pandapowerNet) -> None:
         pp.runpp(net, numba=False, init="dc", tolerance_mva=1e-10, max_iteration=50)
 
 
+def read_feeder_json(path: Path) -> pp.pandapowerNet:
+    """A pandapower network saved with ``pandapower.to_json``.
+
+    Raises:
+        FeederError: A missing file or a folder, text that is not JSON, JSON that is not a
+            pandapower network, or a network pandapower cannot restore (naming ``grid.feeder``).
+    """
+    fix = "save the network with pandapower.to_json(net, path)"
+    if path.is_dir():
+        raise FeederError(f"grid.feeder: {path} is a folder; give a file ({fix})")
+    if not path.is_file():
+        raise FeederError(f"grid.feeder: {path} does not exist; give a pandapower JSON file "
+                          "or 'case33bw'")
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise FeederError(f"grid.feeder: {path} is not valid JSON ({exc}); {fix}") from None
+    if not (isinstance(doc, dict) and doc.get("_class") == "pandapowerNet"):
+        raise FeederError(f"grid.feeder: {path} is JSON but not a pandapower network (no "
+                          f"pandapowerNet object at the top); {fix}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pp.from_json(str(path))
+    except Exception as exc:  # pandapower raises plain exceptions (UserWarning, KeyError, ...)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise FeederError(f"grid.feeder: {path} is not a readable pandapower network "
+                          f"({reason}); {fix}") from None
+
+
 @functools.lru_cache(maxsize=1)
 def _case33bw() -> pp.pandapowerNet:
     """The parsed IEEE 33-bus case (parsing takes about a second; callers copy it)."""
@@ -328,11 +363,13 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
     Raises:
         FeederError: Unknown feeder, missing SimBench, or a feeder that is not radial.
     """
+    if not (np.isfinite(line_margin) and 0 < line_margin <= MAX_LINE_MARGIN):
+        raise FeederError(f"grid.line_margin: {line_margin:g} is outside (0, "
+                          f"{MAX_LINE_MARGIN:g}]; the derived line ratings are line_margin "
+                          "times the design-load current, e.g. 1.0")
     if spec.endswith(".json"):
         path = Path(spec) if Path(spec).is_absolute() else Path(base_dir) / spec
-        if not path.is_file():
-            raise FeederError(f"grid.feeder: {path} does not exist")
-        net = pp.from_json(str(path))
+        net = read_feeder_json(path)
     elif spec == "case33bw":
         net = copy.deepcopy(_case33bw())
     else:

@@ -8,6 +8,7 @@ and reported against the data in the form of the paper's Table 1.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,16 +97,26 @@ class BehaviourModel:
             InputError: Missing or malformed files.
         """
         folder = Path(folder)
+        if not folder.is_dir():
+            raise InputError(f"--behaviour: {folder} is not a folder; give the folder "
+                             "'run_sim.py calibrate --out' wrote")
         try:
             doc = json.loads((folder / "behaviour.json").read_text())
-            arrays = np.load(folder / "behaviour.npz")
-            marginals, corr = arrays["marginals"], arrays["corr"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise InputError(f"--behaviour: {folder} is not a calibrated behaviour folder "
-                             f"({exc}); create one with 'run_sim.py calibrate'") from None
-        if doc.get("format") != "evflex-behaviour/1" or tuple(doc["variables"]) != VARIABLES:
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise InputError(f"--behaviour: {folder}/behaviour.json cannot be read ({reason}); "
+                             "create the folder with 'run_sim.py calibrate'") from None
+        if (not isinstance(doc, dict) or doc.get("format") != "evflex-behaviour/1"
+                or "source" not in doc or tuple(doc.get("variables", ())) != VARIABLES):
             raise InputError(f"--behaviour: {folder}/behaviour.json has an unknown format; "
                              "re-run 'run_sim.py calibrate'")
+        try:
+            with np.load(folder / "behaviour.npz", allow_pickle=False) as arrays:
+                marginals, corr = arrays["marginals"], arrays["corr"]
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+            raise InputError(f"--behaviour: {folder}/behaviour.npz is corrupt or was not "
+                             "written by 'run_sim.py calibrate'; re-run 'run_sim.py "
+                             "calibrate'") from None
         meta = {k: v for k, v in doc.items() if k not in ("format", "variables", "source")}
         return cls(GaussianCopula(VARIABLES, marginals, corr), doc["source"], meta)
 

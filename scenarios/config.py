@@ -3,227 +3,47 @@
 Every field has a unit in its name and a default; see README "Scenario file reference".
 Relative paths in a scenario file are resolved against the file's folder; the value
 ``"builtin:perth_kinross"`` names the shipped Perth & Kinross sessions.
+
+Values are read strictly: numbers must be finite, a ``bool`` field takes ``true``/``false``
+only and an ``int`` field a whole number without quotes (a ``float`` field also takes an
+integer such as ``2000``). Every refusal is one line naming the field, the value and the fix.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from flexibility.stations import TOTAL_LABEL
-from scenarios.dispatch_config import Dispatch
+from scenarios.builtins import PREFIX as BUILTIN_PREFIX
+from scenarios.dispatch_config import SCENARIO_MODEL_CONFIG, Dispatch
 from scenarios.errors import InputError
-from scenarios.timeaxis import DAY_MIN, TimeAxis, TimeOfDay, hhmm, minutes_of_day
+from scenarios.sections import (
+    BUILTIN_SESSIONS,
+    Assessment,
+    Behaviour,
+    EVParams,
+    Grid,
+    Horizon,
+    Simulation,
+    Station,
+)
+from scenarios.sections import check_soc_floor as check_soc_floor  # re-exported (calibrate)
+from scenarios.timeaxis import DAY_MIN, hhmm, minutes_of_day
 from scenarios.traffic_config import Traffic
 
-BUILTIN_SESSIONS = "builtin:perth_kinross"
 DEFAULT_SCENARIO = "paper_case"
-#: Longest study horizon (days). The behaviour model samples one day of sessions per station and
-#: day of the horizon, so a horizon is a day or a few days; longer ones are refused rather than
-#: stretched silently (e.g. ``dt_min = 1440`` with 96 intervals would be 96 days).
-MAX_HORIZON_DAYS = 7
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Efficiency = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Horizon(_Strict):
-    """The study horizon."""
-
-    start: TimeOfDay = "00:00"
-    n_intervals: int = Field(96, ge=1, le=10_000)
-    dt_min: int = Field(15, ge=1, le=1440)
-    previous_day_carry_over: bool = True
-
-    @model_validator(mode="after")
-    def _check_length(self) -> Horizon:
-        total = self.n_intervals * self.dt_min
-        if total > MAX_HORIZON_DAYS * DAY_MIN:
-            one_day = max(1, DAY_MIN // self.dt_min)
-            raise ValueError(
-                f"n_intervals x dt_min = {self.n_intervals} x {self.dt_min} min = "
-                f"{total / DAY_MIN:g} days exceeds the {MAX_HORIZON_DAYS}-day maximum (the "
-                f"behaviour model samples daily sessions); for one day at {self.dt_min}-minute "
-                f"steps use n_intervals = {one_day}, or keep n_intervals x dt_min <= "
-                f"{MAX_HORIZON_DAYS * DAY_MIN}")
-        return self
-
-    @property
-    def start_min(self) -> int:
-        """Horizon start in minutes after midnight."""
-        return minutes_of_day(self.start)
-
-    @property
-    def dt_h(self) -> float:
-        """Interval length in hours."""
-        return self.dt_min / 60.0
-
-    @property
-    def axis(self) -> TimeAxis:
-        """The horizon's time axis (labels, plot positions, ``HH:MM`` → interval)."""
-        return TimeAxis(self.start_min, self.dt_min, self.n_intervals)
-
-
-class EVParams(_Strict):
-    """Vehicle and charger parameters shared by the fleet."""
-
-    capacity_kwh: float = Field(60.0, gt=0)
-    p_ch_max_kw: float = Field(7.0, ge=0)
-    p_dis_max_kw: float = Field(7.0, ge=0)
-    soc_min: Fraction = 0.2
-    soc_max: Fraction = 0.9
-    soc_departure_min: Fraction = 0.6
-    eta_ch: Efficiency = 0.95
-    eta_dis: Efficiency = 0.95
-
-    @model_validator(mode="after")
-    def _check_soc(self) -> EVParams:
-        if self.soc_min > self.soc_max:
-            raise ValueError(f"soc_min ({self.soc_min}) is above soc_max ({self.soc_max}); "
-                             "make soc_min <= soc_max")
-        if self.soc_departure_min > self.soc_max:
-            raise ValueError(f"soc_departure_min ({self.soc_departure_min}) can never be "
-                             f"reached below soc_max ({self.soc_max}); lower it")
-        return self
-
-
-class InitialSOC(_Strict):
-    """How initial SOC is obtained from sessions (see ``scenarios.sessions``)."""
-
-    method: Literal["target_minus_delivered", "column"] = "target_minus_delivered"
-    target_soc: Fraction = 0.9
-    floor_soc: Fraction = 0.05
-
-    @model_validator(mode="after")
-    def _check_floor(self) -> InitialSOC:
-        check_soc_floor(self.floor_soc, self.target_soc, "floor_soc", "target_soc")
-        return self
-
-
-def check_soc_floor(floor_soc: float, target_soc: float, floor_name: str,
-                    target_name: str) -> None:
-    """Initial SOC is clipped to ``[floor_soc, target_soc]``: the floor must lie below the target.
-
-    Raises:
-        ValueError: ``floor_soc >= target_soc`` (every session would get the same initial SOC).
-    """
-    if floor_soc >= target_soc:
-        raise ValueError(f"{floor_name} ({floor_soc:g}) is not below {target_name} "
-                         f"({target_soc:g}): every session would start at the same SOC; make "
-                         f"{floor_name} < {target_name} (defaults 0.05 and 0.9)")
-
-
-class Behaviour(_Strict):
-    """Calibration data and participation."""
-
-    sessions: str = BUILTIN_SESSIONS
-    max_charger_kw: float = Field(22.0, gt=0)
-    max_dwell_h: float = Field(48.0, gt=0)
-    v2g_share: Fraction = 0.5
-    initial_soc: InitialSOC = InitialSOC()
-    unreachable_requirement: Literal["cap"] = "cap"
-
-
-class Station(_Strict):
-    """One charging station."""
-
-    name: str = Field(min_length=1)
-    n_ev: int = Field(ge=0)
-    bus: int | None = None
-    chargers: int | None = Field(None, ge=1)
-
-
-class Assessment(_Strict):
-    """Settings of ``run_sim.py assess``."""
-
-    alpha: float = Field(0.90, gt=0.0, lt=1.0)
-    n_scenarios: int = Field(500, ge=1)
-    da_statistic: Literal["quantile", "mean"] = "quantile"
-    rt_times: list[str] = ["00:00", "06:00", "12:00", "18:00"]
-    alpha_sensitivity: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = [0.80, 0.90, 0.95, 0.99]
-    # "total": one set of kept behaviour days for every station (the α set of the total, what a
-    # TSO buys); "stations": each station keeps its own days and the total is their sum
-    aggregation: Literal["total", "stations"] = "total"
-    # fresh sampled days (another seed) on which coverage of the α sets is measured; 0: skip
-    coverage_days: int = Field(200, ge=0)
-
-    @field_validator("rt_times")
-    @classmethod
-    def _check_times(cls, v: list[str]) -> list[str]:
-        seen: dict[int, str] = {}
-        for s in v:
-            m = minutes_of_day(s)
-            if m in seen:
-                raise ValueError(f"{s!r} is listed twice (as {seen[m]!r} before); list each "
-                                 "real-time observation time once")
-            seen[m] = s
-        return v
-
-
-class Profiles(_Strict):
-    """Background load and PV of the feeder (see ``scenarios.profiles``)."""
-
-    source: str = "builtin:simbench_summer_weekday"
-    load_min_kw: float = Field(1150.0, ge=0)
-    load_peak_kw: float = Field(1850.0, ge=0)
-    pv_peak_kw: float = Field(600.0, ge=0)
-    pv_buses: list[int] = []
-
-    @model_validator(mode="after")
-    def _check_load(self) -> Profiles:
-        if self.load_min_kw > self.load_peak_kw:
-            raise ValueError(f"load_min_kw ({self.load_min_kw}) is above load_peak_kw "
-                             f"({self.load_peak_kw}); swap them")
-        return self
-
-
-class Grid(_Strict):
-    """The distribution feeder and its limits (paper §3.3, §4.1)."""
-
-    feeder: str = "case33bw"
-    bus_numbering: Literal["one_based", "index"] = "one_based"
-    v_min_pu: float = Field(0.95, gt=0)
-    v_max_pu: float = Field(1.05, gt=0)
-    substation_kw: float = Field(2000.0, gt=0)
-    line_margin: float = Field(1.0, gt=0)
-    thermal_polygon_sides: int = Field(12, ge=4, le=360)
-    policy: Literal["uniform", "optimal"] = "uniform"
-    converter_kva_per_kw: float = Field(1.0, gt=0)
-    pq_directions: int = Field(24, ge=4, le=720)
-    profiles: Profiles = Profiles()
-
-    @model_validator(mode="after")
-    def _check_voltage(self) -> Grid:
-        if self.v_min_pu >= self.v_max_pu:
-            raise ValueError(f"voltage limits inverted: v_min_pu = {self.v_min_pu} is not below "
-                             f"v_max_pu = {self.v_max_pu}; use e.g. 0.95 and 1.05")
-        return self
-
-
-CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
-                     "edge-da", "edge-prev", "dispatch:oba", "dispatch:bonferroni",
-                     "dispatch:so", "dispatch:ro", "dispatch:zonal"]
-
-
-class Simulation(_Strict):
-    """Settings of ``run_sim.py simulate`` (the co-simulated day)."""
-
-    policy: CallPolicy = "random-within"
-    n_scenarios: int = Field(200, ge=1)
-    queue_rule: Literal["wait", "leave"] = "wait"
-    regulation_period_min: float = Field(240.0, gt=0)
-
-
-class Scenario(_Strict):
+class Scenario(BaseModel):
     """A complete scenario file."""
+
+    model_config = SCENARIO_MODEL_CONFIG
 
     name: str = "scenario"
     description: str = ""
@@ -250,7 +70,7 @@ class Scenario(_Strict):
             raise ValueError(f"stations: name(s) {', '.join(map(repr, dup))} used more than "
                              "once; give every station its own name")
         self._check_rt_times()
-        problem = traffic_problem(self)
+        problem = traffic_problem(self) or fleet_problem(self)
         if problem:
             raise ValueError(problem)
         return self
@@ -283,6 +103,61 @@ class Scenario(_Strict):
         data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
         data["grid"].update({k: v for k, v in (grid or {}).items() if v is not None})
         return validate_scenario(data, "command line")
+
+
+def fleet_problem(scenario: Scenario, command: str | None = None) -> str | None:
+    """Why the scenario has no vehicles for ``command``, if so.
+
+    Vehicles come from the behaviour model (``n_ev`` per station) or, in a coupled scenario,
+    from the road traffic's users (``[traffic]``, which the co-simulated day of ``simulate``
+    and ``montecarlo`` runs). ``assess`` studies the behaviour model's vehicles only.
+
+    Args:
+        scenario: The scenario.
+        command: The command to run (``None``: any; the check of scenario loading).
+    """
+    if any(s.n_ev > 0 for s in scenario.stations):
+        return None
+    if scenario.traffic is None:
+        return ("stations: every n_ev is 0 and there is no [traffic] section to bring EVs; "
+                "give at least one station EVs")
+    if command == "assess":
+        return (f"stations: every n_ev is 0 (the EVs of {scenario.name} come from [traffic], "
+                "which assess does not model); give at least one station EVs, or run "
+                "'simulate' for the coupled day")
+    return None
+
+
+def dispatch_problem(scenario: Scenario) -> str | None:
+    """Why ``run_sim.py dispatch`` cannot replay its variants on the scenario, if so.
+
+    The day-ahead forecast days of the EVs alternate between fitting the EV demand errors and
+    the held-out replay, so the replay needs at least two of them: the behaviour model's
+    ``simulation.n_scenarios`` days (a ``[traffic]`` scenario forecasts with its one-day
+    equilibrium instead).
+    """
+    if scenario.traffic is not None:
+        return (f"--scenario: {scenario.name} has a [traffic] section, whose EV forecast is the "
+                "one-day traffic equilibrium, but dispatch replays on held-out sampled EV days "
+                "(every other forecast day); use a scenario without [traffic], e.g. paper_case")
+    n = scenario.simulation.n_scenarios
+    if n < 2:
+        return (f"simulation.n_scenarios: {n} sampled day leaves no held-out EV day for the "
+                "replay of dispatch (the days alternate between fitting and replay); use at "
+                "least 2, e.g. 200")
+    return None
+
+
+def traffic_section(scenario: Scenario, command: str) -> Traffic:
+    """The scenario's ``[traffic]`` section, for a command that needs one.
+
+    Raises:
+        InputError: The scenario has none (naming a shipped coupled scenario).
+    """
+    if scenario.traffic is None:
+        raise InputError(f"--scenario: {scenario.name} has no [traffic] section, which "
+                         f"{command} needs; use a coupled scenario such as nd_coupled")
+    return scenario.traffic
 
 
 def traffic_problem(scenario: Scenario) -> str | None:
@@ -322,9 +197,48 @@ def traffic_problem(scenario: Scenario) -> str | None:
 
 
 def traffic_offset_min(traffic_start: str, horizon_start_min: float) -> float:
-    """Minutes from the horizon start to the traffic demand start (the next time the clock
-    shows ``traffic_start``: ``(start - horizon start) mod 1440``, in [0, 1440))."""
+    """Minutes from the horizon start to the traffic demand start.
+
+    The next time the clock shows ``traffic_start``: ``(start - horizon start) mod 1440``, in
+    [0, 1440).
+    """
     return float((minutes_of_day(traffic_start) - horizon_start_min) % DAY_MIN)
+
+
+#: Pydantic's type errors, told as the problem and its fix (after the field and its value).
+_TYPE_ERRORS = {
+    "bool_type": "is not true or false; write true or false without quotes",
+    "int_type": "is not a whole number; write an integer without quotes or a decimal point",
+    "float_type": "is not a number; write a number without quotes, e.g. 7.0",
+    "finite_number": "is not a finite number; give a finite value",
+    "string_type": "is not text; put it in quotes",
+}
+
+
+def _shown(value: object) -> str | None:
+    """A scalar input as the scenario file writes it (``None`` for tables and arrays)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float):
+        return repr(value)
+    return None
+
+
+def validation_message(exc: ValidationError, origin: str) -> str:
+    """One line for the first error of a scenario validation: origin, field, value, fix."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    kind = err["type"]
+    shown = _shown(err.get("input"))
+    if kind == "extra_forbidden":
+        msg += " (unknown field; check the spelling against README)"
+    elif kind in _TYPE_ERRORS and shown is not None:
+        return f"{origin}: {loc} = {shown} {_TYPE_ERRORS[kind]}"
+    elif kind not in ("value_error", "assertion_error", "missing") and shown is not None:
+        loc = f"{loc} = {shown}"  # pydantic's own message lacks the value
+    where = f"{loc}: " if loc else ""  # scenario-wide checks name their fields themselves
+    return f"{origin}: {where}{msg}"
 
 
 def validate_scenario(data: dict, origin: str) -> Scenario:
@@ -336,13 +250,70 @@ def validate_scenario(data: dict, origin: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        extra = " (unknown field; check the spelling against README)" if \
-            err["type"] == "extra_forbidden" else ""
-        where = f"{loc}: " if loc else ""  # scenario-wide checks name their fields themselves
-        raise InputError(f"{origin}: {where}{msg}{extra}") from None
+        raise InputError(validation_message(exc, origin)) from None
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the shipped scenarios (``--scenario NAME``)."""
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("scenarios").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def scenario_path(path: str | Path | None) -> Path:
+    """The scenario file named by ``--scenario``.
+
+    A TOML file, or a built-in name (with or without ``builtin:``); ``None`` is the default
+    scenario.
+
+    Raises:
+        InputError: A folder, an unknown built-in name or a missing file.
+    """
+    if path is None:
+        return Path(str(resources.files("scenarios") / f"{DEFAULT_SCENARIO}.toml"))
+    text = str(path)
+    known = builtin_scenarios()
+    if text.startswith(BUILTIN_PREFIX):
+        if text.removeprefix(BUILTIN_PREFIX) not in known:
+            raise InputError(f"--scenario: {text!r} is not a built-in scenario; use one of "
+                             f"{', '.join(known)} (or a TOML file)")
+        text = text.removeprefix(BUILTIN_PREFIX)
+    path = Path(text)
+    if path.is_dir():
+        raise InputError(f"--scenario: {path} is a folder; give a file (a scenario TOML) or a "
+                         f"built-in name such as '{DEFAULT_SCENARIO}'")
+    if path.is_file():
+        return path
+    if text in known:
+        return Path(str(resources.files("scenarios") / f"{text}.toml"))
+    raise InputError(f"--scenario: {path} does not exist; pass a TOML file or a built-in "
+                     f"name ({', '.join(known)})")
+
+
+def read_scenario_text(path: Path) -> str:
+    """The text of a scenario file: UTF-8 (a leading byte-order mark is skipped).
+
+    Raises:
+        InputError: An unreadable file, UTF-16/32 text or bytes that are not UTF-8.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"--scenario: cannot read {path} ({exc.strerror or exc}); check the "
+                         "file's permissions") from None
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if raw.startswith(bom):
+            raise InputError(f"{path}: the file is {name} text; save the scenario as UTF-8 "
+                             "(TOML files are UTF-8)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at "
+                         f"offset {exc.start}); save the scenario as UTF-8 TOML") from None
+    if "\x00" in text:
+        raise InputError(f"{path}: not a text file (it contains NUL bytes); save the scenario "
+                         "as UTF-8 TOML")
+    return text
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
@@ -351,19 +322,39 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     Raises:
         InputError: Unreadable TOML or a field that fails validation (one line, names it).
     """
-    if path is None:
-        path = Path(str(resources.files("scenarios") / f"{DEFAULT_SCENARIO}.toml"))
-    path = Path(path)
-    if not path.is_file():
-        builtin = Path(str(resources.files("scenarios") / f"{path}.toml"))
-        if builtin.is_file():
-            path = builtin
-        else:
-            raise InputError(f"--scenario: {path} does not exist; pass a TOML file or a "
-                             f"built-in name such as '{DEFAULT_SCENARIO}'")
+    path = scenario_path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_scenario_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     data["base_dir"] = str(path.parent)
-    return validate_scenario(data, str(path))
+    scenario = validate_scenario(data, str(path))
+    problem = feeder_file_problem(scenario)
+    if problem:
+        raise InputError(problem)
+    return scenario
+
+
+def feeder_file_problem(scenario: Scenario) -> str | None:
+    """What is wrong with a pandapower JSON ``grid.feeder`` as a file, if anything.
+
+    Checked when the scenario is loaded, before any work; ``grid.feeder.load_feeder`` checks
+    the same (and the network itself) when the feeder is built.
+    """
+    spec = scenario.grid.feeder
+    if not spec.endswith(".json"):
+        return None
+    path = Path(spec) if Path(spec).is_absolute() else Path(scenario.base_dir) / spec
+    fix = "save the network with pandapower.to_json(net, path)"
+    if path.is_dir():
+        return f"grid.feeder: {path} is a folder; give a file ({fix})"
+    if not path.is_file():
+        return f"grid.feeder: {path} does not exist; give a pandapower JSON file or 'case33bw'"
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        return f"grid.feeder: {path} is not valid JSON ({exc}); {fix}"
+    if not (isinstance(doc, dict) and doc.get("_class") == "pandapowerNet"):
+        return (f"grid.feeder: {path} is JSON but not a pandapower network (no pandapowerNet "
+                f"object at the top); {fix}")
+    return None

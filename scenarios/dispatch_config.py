@@ -12,14 +12,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scenarios.builtins import check_builtin
 from scenarios.timeaxis import TimeOfDay, minutes_of_day
 
 Method = Literal["oba", "bonferroni", "so", "ro", "zonal"]
 BUILTIN_YEAR = "builtin:simbench_2016_year"
+#: Settings of every scenario section (``scenarios.config``, ``scenarios.traffic_config``):
+#: unknown fields refused, values frozen, strict types (a ``bool`` is ``true``/``false``, an
+#: ``int`` a whole number, a ``float`` any number; nothing is coerced from text) and finite
+#: numbers only.
+SCENARIO_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True,
+                                   allow_inf_nan=False)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SCENARIO_MODEL_CONFIG
 
 
 class Generator(_Strict):
@@ -54,8 +61,10 @@ def _default_prices() -> list[PricePeriod]:
 
 
 class Renewable(_Strict):
-    """A PV plant or wind turbine of the zonal case (output up to ``p_max_kw`` times the
-    profile's normalised shape; the rest is curtailed)."""
+    """A PV plant or wind turbine of the zonal case.
+
+    Output up to ``p_max_kw`` times the profile's normalised shape; the rest is curtailed.
+    """
 
     bus: int
     p_max_kw: float = Field(gt=0)
@@ -89,6 +98,11 @@ class Zonal(_Strict):
     min_buses: int = Field(3, ge=1)
     max_buses: int = Field(12, ge=1)
 
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights_list(cls, v: object) -> object:
+        return tuple(v) if isinstance(v, list) else v  # TOML arrays are lists
+
 
 class Dispatch(_Strict):
     """Settings of ``run_sim.py dispatch`` and of the ``dispatch:*`` call policies."""
@@ -117,6 +131,11 @@ class Dispatch(_Strict):
             raise ValueError("periods must start at increasing times of day, e.g. 00:00, "
                              "08:00, 17:00")
         return v
+
+    @field_validator("uncertainty_source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return check_builtin(v, (BUILTIN_YEAR,), "a year CSV path")
 
     @field_validator("uncertainty_months")
     @classmethod

@@ -29,8 +29,10 @@ BUILTIN_PROFILES = "builtin:simbench_summer_weekday"
 
 def read_table(source: str, base_dir: str | Path, builtin: tuple[str, str], field: str,
                columns: tuple[str, ...], hint: str) -> tuple[pd.DataFrame, Path]:
-    """A CSV named by a scenario field: ``builtin[0]`` is the shipped ``data/builtin[1]``, a
-    relative path is resolved against ``base_dir``.
+    """A CSV named by a scenario field.
+
+    ``builtin[0]`` is the shipped ``data/builtin[1]``, a relative path is resolved against
+    ``base_dir``.
 
     Raises:
         InputError: Missing file or columns (naming ``field``).

@@ -81,6 +81,8 @@ def read_sessions(path: str | Path, default_charger_kw: float | None = None) -> 
         InputError: Missing file, empty file, missing columns or unparsable timestamps.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"sessions: {path} is a folder; give a file (a sessions CSV)")
     if not path.is_file():
         raise InputError(f"sessions: file {path} does not exist; pass an existing CSV")
     try:

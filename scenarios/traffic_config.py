@@ -18,8 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from scenarios.dispatch_config import SCENARIO_MODEL_CONFIG
 from scenarios.timeaxis import TimeOfDay
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -30,7 +31,7 @@ BUILTIN_TNTP = {  # builtin:<name> -> the shipped files in scenarios/data/<name>
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SCENARIO_MODEL_CONFIG
 
 
 class TrafficStation(_Strict):

@@ -44,8 +44,10 @@ class YearErrors:
 
 
 def read_year(source: str, base_dir: str | Path = ".") -> pd.DataFrame:
-    """The year's profiles: columns ``time`` (``YYYY-MM-DD HH:MM``), ``load_p``, ``pv_p``,
-    ``wind_p``, whole days of 96 steps.
+    """The year's profiles.
+
+    Columns ``time`` (``YYYY-MM-DD HH:MM``), ``load_p``, ``pv_p``, ``wind_p``; whole days of
+    96 steps.
 
     Raises:
         InputError: Missing file, columns or a length that is not whole days.

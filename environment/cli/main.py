@@ -189,8 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--link-model", choices=["queue", "bpr"],
                     help="dynamic link model: point queue or the paper's BPR on inflow "
                          "(default: the scenario's, queue)")
-    tr.add_argument("--target-gap", type=finite_float("--target-gap", "0.01"),
-                    help="relative gap to stop at")
+    tr.add_argument("--target-gap", type=finite_float("--target-gap"), help="gap to stop at")
     tr.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
     _output_flags(tr)
 
@@ -206,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fit the Gaussian copula and save it to --out.")
     c.add_argument("--sessions", required=True, metavar="FILE", help="sessions CSV")
     c.add_argument("--out", required=True, metavar="DIR", help="folder for the fitted model")
-    c.add_argument("--quiet", action="store_true", help="no progress output (calibrate "
-                   "shows none; its result lines are printed)")
+    c.add_argument("--quiet", action="store_true", help="no progress output (there is none)")
     c.add_argument("--capacity-kwh", type=finite_float("--capacity-kwh"), default=60.0,
                    help="battery capacity used to derive initial SOC (default 60)")
     c.add_argument("--soc-method", choices=["target_minus_delivered", "column"],
@@ -215,10 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial SOC: target minus delivered energy, or the soc_init column")
     c.add_argument("--target-soc", type=finite_float("--target-soc"), default=0.9,
                    help="SOC at plug-out (default 0.9)")
-    c.add_argument("--floor-soc", type=finite_float("--floor-soc"), default=0.05,
-                   help="lowest SOC (default 0.05)")
-    c.add_argument("--eta-ch", type=finite_float("--eta-ch"), default=0.95,
-                   help="charging efficiency (0.95)")
+    c.add_argument("--floor-soc", type=finite_float("--floor-soc"), default=0.05, help="lowest SOC")
+    c.add_argument("--eta-ch", type=finite_float("--eta-ch"), default=0.95, help="efficiency")
     c.add_argument("--max-charger-kw", type=finite_float("--max-charger-kw"), default=22.0,
                    help="keep charge points up to this rating, i.e. AC (default 22)")
     c.add_argument("--max-dwell-h", type=finite_float("--max-dwell-h"), default=48.0,

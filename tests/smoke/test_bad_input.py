@@ -4,6 +4,8 @@ Scenario variants are the built-in default scenario with text replacements; ever
 before any sampling, so each case takes well under a second.
 """
 
+import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,10 @@ from scenarios.sessions import cleaning_summary, load_sessions
 
 ROOT = Path(__file__).resolve().parents[2]
 RT = 'rt_times = ["00:00", "06:00", "12:00", "18:00"]'
+CORPUS = tomllib.loads((ROOT / "tests" / "data" / "bad_input_cases.toml").read_text())
+#: A refused case is refused before any sampling; this bound (seconds, generous for a busy
+#: machine) catches a check that runs only after the heavy work.
+REFUSE_WITHIN_S = 15.0
 
 
 def variant(tmp_path: Path, patch: dict[str, str], base: str = "paper_case") -> Path:
@@ -187,3 +193,79 @@ def test_memory_limit_is_explicit(tmp_path):
     with pytest.raises(InputError, match=r"assessment\.n_scenarios"):
         check_memory(scenario, "assess", limit_bytes=need // 2)
     assert check_memory(scenario, "assess", limit_bytes=need * 2) == need
+
+
+# the bad-input corpus (tests/data/bad_input_cases.toml; its header describes the fields)
+def _write_file(folder: Path, spec: dict) -> Path:
+    path = folder / spec["path"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if "hex" in spec:
+        path.write_bytes(bytes.fromhex(spec["hex"]))
+    else:
+        path.write_text(spec["text"], encoding="utf-8")
+    return path
+
+
+def corpus_command(case: dict, tmp: Path) -> list[str]:
+    """Write the case's files into ``tmp``; its command line with the placeholders filled."""
+    for spec in [*CORPUS.get("shared_files", []), *case.get("files", [])]:
+        _write_file(tmp, spec)
+    scenario = tmp / "case.toml"
+    if "scenario_hex" in case:
+        scenario.write_bytes(bytes.fromhex(case["scenario_hex"]))
+    elif "base" in case:
+        text = (ROOT / "scenarios" / f"{case['base']}.toml").read_text(encoding="utf-8")
+        for old, new in case.get("replace", []):
+            assert old in text, f"{case['id']}: {old!r} is not in {case['base']}"
+            text = text.replace(old, new, 1)
+        for old, new in case.get("replace_all", []):
+            assert old in text, f"{case['id']}: {old!r} is not in {case['base']}"
+            text = text.replace(old, new)
+        scenario.write_bytes(text.encode(case.get("encoding", "utf-8")))
+    fill = {"{tmp}": str(tmp), "{scenario}": str(scenario), "{out}": str(tmp / "out")}
+    args = []
+    for arg in case["args"]:
+        for key, value in fill.items():
+            arg = arg.replace(key, value)
+        args.append(arg)
+    return args
+
+
+def run_cli(args: list[str]) -> int:
+    """``run_sim.py ARGS`` in-process; argparse's refusals exit with ``SystemExit``."""
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def test_corpus_ids_are_unique():
+    ids = [c["id"] for c in CORPUS["case"]]
+    assert len(ids) == len(set(ids))
+    assert all(set(c) <= {"id", "args", "fragments", "exit", "base", "replace", "replace_all",
+                          "encoding", "scenario_hex", "files"} for c in CORPUS["case"])
+
+
+@pytest.mark.parametrize("case", CORPUS["case"], ids=lambda c: c["id"])
+def test_bad_input_case(tmp_path, capsys, case):
+    args = corpus_command(case, tmp_path)
+    before = set(tmp_path.rglob("*"))
+    t0 = time.perf_counter()
+    code = run_cli(args)
+    elapsed_s = time.perf_counter() - t0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    expected = case.get("exit", 2)
+    assert code == expected, f"exit {code}, stderr: {err}"
+    if expected == 0:
+        assert not err.strip(), err
+        for fragment in case["fragments"]:
+            assert fragment in out, out
+        return
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for fragment in case["fragments"]:
+        assert fragment in lines[0], lines[0]
+    assert not (tmp_path / "out").exists()
+    assert set(tmp_path.rglob("*")) == before, "a refused run left files behind"
+    assert elapsed_s < REFUSE_WITHIN_S, f"refused only after {elapsed_s:.1f} s"
