@@ -47,7 +47,7 @@ def _n(count: int, noun: str) -> str:
 
 def console_table(run: MCRun, params: dict[str, str]) -> str:
     """Mean and 95 % interval of the headline metrics of one sweep point (console)."""
-    from environment.experiments.montecarlo import metric_ci
+    from environment.experiments.intervals import metric_ci
 
     head = ", ".join(f"{k}={v}" for k, v in params.items()) or "all replicates"
     lines = [f"  {head} (n = {len(run.metrics)}):"]
@@ -209,7 +209,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
 def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None,
             ci_metric: str) -> list:
     """Physically valid days at every sweep point; the CI target where one was given."""
-    from environment.experiments.montecarlo import ci95
+    from environment.experiments.intervals import ci95
     from environment.verdict import target, validity, wilson_interval
 
     out = []

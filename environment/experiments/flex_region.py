@@ -119,7 +119,8 @@ def warm_shares(groups, shares: list[np.ndarray]) -> list[np.ndarray | None]:
     station users (whose costs the coupons change) start from their default, the
     coupon-aware cheapest free-flow path. Starting them from the no-coupon split instead
     stops inside the 1 % gap before their response is realised (the gap is relative to all
-    users' travel time): tests/verification/test_region_enumeration.py shows both."""
+    users' travel time): tests/verification/test_region_enumeration.py shows both.
+    """
     return [s if g.user == "regular" else None for g, s in zip(groups, shares, strict=True)]
 
 

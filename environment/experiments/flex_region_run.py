@@ -174,7 +174,8 @@ def _execute(cluster: Cluster | None, s: RegionSetup,
              calls: list[tuple[Any, Callable[..., dict], tuple, str]],
              done: Callable[[Any, dict], None]) -> None:
     """Run ``fn(s, *args)`` for every ``(tag, fn, args, key)`` in this process or as dask
-    tasks (``s`` scattered to the workers once); ``done(tag, result)`` as each finishes."""
+    tasks (``s`` scattered to the workers once); ``done(tag, result)`` as each finishes.
+    """
     if cluster is None:
         for tag, fn, args, _ in calls:
             done(tag, fn(s, *args))
@@ -205,7 +206,8 @@ def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
                 points: dict[float, list[dict]], progress: bool) -> None:
     """``refine = 0``: the LP proposal of a direction depends only on the direction's best
     coupon coordinate, so many directions share one; each distinct (budget, proposal) is
-    verified once and its result written for every direction that proposed it."""
+    verified once and its result written for every direction that proposed it.
+    """
     from tqdm import tqdm
 
     jobs: dict[tuple[float, str], tuple[np.ndarray, list]] = {}
@@ -256,7 +258,8 @@ def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:
 
 def pooled(run: RegionRun, budget: float) -> list[tuple[Outcome, float]]:
     """Every equilibrium the run solved that is acceptable within ``budget`` (the no-coupon
-    one first), with the budget whose search solved it."""
+    one first), with the budget whose search solved it.
+    """
     s = run.setup
     target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
     pool: list[tuple[Outcome, float]] = [(s.base, 0.0)]

@@ -63,6 +63,9 @@ def _unknown(key: str) -> InputError:
 
 
 def _parse(value: str):
+    """A swept value as TOML would give it: ``true``/``false``, an int, a float or text."""
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
     for cast in (int, float):
         try:
             return cast(value)
