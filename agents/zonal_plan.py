@@ -1,4 +1,4 @@
-"""The zonal two-layer dispatch in the co-simulated day (``dispatch:zonal``; issue 16).
+"""The zonal two-layer dispatch in the co-simulated day (``dispatch:zonal``).
 
 Before the horizon the DSO has planned the day (``environment.zonal_day``): each station's
 power ``s_j,t`` (the areas' EV trajectories after their users' price response, split over the

@@ -1,4 +1,4 @@
-"""Stepwise (ladder) carbon trading cost (issue 16; bilevel zonal dispatch paper, section 3.1).
+"""Stepwise (ladder) carbon trading cost (bilevel zonal dispatch paper, section 3.1).
 
 The traded emission ``E = E_actual - E_quota`` (t) is priced in steps of ``L`` t (50): the
 ``k``-th step above zero (``k = 0, 1, ...``) costs ``c (1 + g k)`` per t (base price
@@ -42,8 +42,10 @@ def ladder_cost(e_t: FloatArray | float, c: float = 200.0, step_t: float = 50.0,
 
 def ladder_pieces(c: float = 200.0, step_t: float = 50.0, g: float = 0.25,
                   n_steps: int = 40) -> tuple[FloatArray, FloatArray]:
-    """Affine pieces ``(a_k, b_k)`` with ``C(E) = max_k (a_k + b_k E)`` on
-    ``[-n_steps L, n_steps L]``."""
+    """Affine pieces ``(a_k, b_k)`` of the ladder cost.
+
+    ``C(E) = max_k (a_k + b_k E)`` on ``[-n_steps L, n_steps L]``.
+    """
     price, start = _marginals(c, g, n_steps)
     x0 = start * step_t
     c0 = ladder_cost(x0, c, step_t, g, n_steps)

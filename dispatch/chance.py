@@ -1,4 +1,4 @@
-"""Distributionally robust individual chance constraints and their risk allocation (issue 15).
+"""Distributionally robust individual chance constraints and their risk allocation.
 
 An uncertain linear constraint ``g_i(x, xi) = a_i^T x + c_i^T xi <= b_i`` with a random
 ``xi`` of known mean ``mu`` and covariance ``Sigma`` holds with probability at least
@@ -122,6 +122,11 @@ def solve_chance(p: ChanceLp, method: str, eps: float, mu: FloatArray, cov: Floa
         eps: Joint risk ``0 < eps < 1``.
         mu: Mean of ``xi`` ``(q,)``.
         cov: Covariance of ``xi`` ``(q, q)``.
+        samples: Error samples ``(N, q)`` for ``so`` (``None`` otherwise).
+        box: Half-widths ``(q,)`` of the box around ``mu`` for ``ro`` (``None`` otherwise).
+
+    Returns:
+        The variant's solution (``feasible`` False when the LP has none).
     """
     m, n = p.a_unc.shape
     if not 0 < eps < 1:
@@ -161,7 +166,9 @@ def _lp(p: ChanceLp, rows: FloatArray, rhs: FloatArray, n: int):
 
 
 def _oba(p: ChanceLp, eps: float, shift: FloatArray, sigma: FloatArray) -> ChanceSolution:
-    """Columns ``[x (n), eps_i (m), k_i (m)]``; rows: deterministic, uncertain
+    """The OBA program with the risk per row a decision.
+
+    Columns ``[x (n), eps_i (m), k_i (m)]``; rows: deterministic, uncertain
     ``a_i x + sigma_i k_i <= b_i - c_i mu``, chords ``alpha_j + beta_j eps_i - k_i <= 0``,
     budget ``sum eps_i <= eps``.
     """

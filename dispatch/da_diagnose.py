@@ -1,4 +1,4 @@
-"""Which constraint family makes a day-ahead dispatch infeasible (issue 15).
+"""Which constraint family makes a chance-constrained day-ahead dispatch infeasible.
 
 The variant is re-solved with the families added one at a time — the deterministic device
 rows alone (capacities, reserves, aggregator boxes, energy, ramps), then the substation,
@@ -32,8 +32,10 @@ ADVICE = {
 
 def infeasible_family(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
                       **kwargs) -> str:
-    """The first family (``devices``, ``substation``, ``thermal``, ``voltage``, ``reserve``)
-    whose rows make ``method`` infeasible, or ``all`` (module docstring)."""
+    """The first family whose rows make ``method`` infeasible (module docstring).
+
+    One of ``devices``, ``substation``, ``thermal``, ``voltage``, ``reserve``, or ``all``.
+    """
     on: tuple[str, ...] = ()
     if not solve_da(inst, ldf, method, eps, families=on, **kwargs).feasible:
         return "devices"

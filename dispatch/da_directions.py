@@ -1,5 +1,6 @@
-"""Bonferroni and OBA over uncertainty directions (``dispatch.directions``) for the day-ahead
-dispatch of ``dispatch.da_model``.
+"""Bonferroni and OBA over uncertainty directions for the chance-constrained day-ahead dispatch.
+
+The directions are ``dispatch.directions``', the dispatch ``dispatch.da_model``'s.
 
 The rows are those of ``da_model`` (network and reserve families). Per interval ``t`` the
 moving rows' coefficients span ``K_t`` directions; the row margins are
@@ -28,8 +29,11 @@ N_BREAKS = 16
 
 def family_risk(dirs: Directions, u: UncertainRows, eps_k: FloatArray, t_n: int,
                 binding: np.ndarray) -> FloatArray:
-    """Risk per interval and family ``(T, 4)``: each direction's ``eps_k`` split evenly over
-    the families of its binding rows (of all its rows when none binds)."""
+    """Risk per interval and family ``(T, 4)``.
+
+    Each direction's ``eps_k`` is split evenly over the families of its binding rows (of all
+    its rows when none binds).
+    """
     w = dirs.weight.tocsc()
     out = np.zeros((t_n, len(FAMILIES)))
     for k in range(w.shape[1]):
@@ -58,9 +62,11 @@ def direction_margins(inst: DaInstance, u: UncertainRows, sigma: FloatArray,
 def oba_program(u: UncertainRows, kappa_coef: sp.csr_matrix, rhs: FloatArray,
                 item_t: np.ndarray, t_n: int, eps: float, a_dev: sp.csr_matrix,
                 lo_dev: FloatArray, hi_dev: FloatArray, cost: FloatArray):
-    """The OBA LP with risk items ``k`` (rows or directions): columns ``[x, eps_k, kappa_k]``;
-    rows: device rows, ``A x + sum_k kappa_coef_ik kappa_k <= rhs_i``, chords
-    ``beta_j eps_k - kappa_k <= -alpha_j`` and ``sum_{k in t} eps_k <= eps``.
+    """The OBA LP with risk items ``k`` (rows or directions).
+
+    Columns ``[x, eps_k, kappa_k]``; rows: device rows,
+    ``A x + sum_k kappa_coef_ik kappa_k <= rhs_i``, chords ``beta_j eps_k - kappa_k <= -alpha_j``
+    and ``sum_{k in t} eps_k <= eps``.
 
     Returns:
         ``(a, lo, hi, cost, (col_lo, col_hi) of the extra columns)``.

@@ -1,4 +1,4 @@
-"""Day-ahead dispatch of a distribution operator under joint chance constraints (issue 15).
+"""Day-ahead dispatch of a distribution operator under joint chance constraints.
 
 Build -> solve -> write-back, one function per constraint family; every row is an LP row.
 
@@ -50,14 +50,14 @@ from dispatch.da_rows import (
     FAMILIES,
     DaInstance,
     UncertainRows,
-    _layout,
-    _stack,
+    column_layout,
     cost_vector,
     device_rows,
     network_rows,
     reserve_rows,
     sigma_rows,
     split_columns,
+    stack_uncertain_rows,
 )
 from flexibility.common import FloatArray, IntArray
 from flexibility.lp import LinearProgram, solve
@@ -117,14 +117,14 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
     """
     if not 0 < eps < 1:
         raise ChanceInputError(f"--epsilon: {eps:g} is outside (0, 1); e.g. 0.05")
-    u = _stack(network_rows(inst, ldf), reserve_rows(inst))
+    u = stack_uncertain_rows(network_rows(inst, ldf), reserve_rows(inst))
     if tuple(families) != FAMILIES:
         u = _select(u, np.isin(u.family, [FAMILIES.index(f) for f in families]))
     sigma = sigma_rows(inst, u)
     mean = np.einsum("mi,mi->m", u.c, inst.mu[u.t])
     t_n = inst.shape[0]
     a_dev, lo_dev, hi_dev = device_rows(inst)
-    _, n_x = _layout(inst)
+    _, n_x = column_layout(inst)
     cost = cost_vector(inst)
     moving = sigma > 1e-12
     eps_f = np.full((t_n, len(FAMILIES)), np.nan)
@@ -183,7 +183,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
 
 def _solve_by_directions(inst, u, sigma, method, eps, a_dev, lo_dev, hi_dev, cost):
     """``bonferroni`` / ``oba`` with the union bound over directions (``da_directions``)."""
-    _, n_x = _layout(inst)
+    _, n_x = column_layout(inst)
     col_lo, col_hi = _bounds(inst, n_x)
     t_n = inst.shape[0]
     if method == "bonferroni":
@@ -217,7 +217,7 @@ def _select(u: UncertainRows, keep: np.ndarray) -> UncertainRows:
 
 def _bounds(inst: DaInstance, n_x: int) -> tuple[FloatArray, FloatArray]:
     t_n, g_n, j_n = inst.shape
-    per, _ = _layout(inst)
+    per, _ = column_layout(inst)
     lo = np.zeros(n_x)
     hi = np.full(n_x, np.inf)
     none = inst.alpha.sum(axis=1) <= 0  # no device has range: no reserve can be held
@@ -259,10 +259,12 @@ def _empty(inst: DaInstance, method: str) -> DaSolution:
 
 def violations(inst: DaInstance, ldf: LinDistFlow, sol: DaSolution,
                errors: FloatArray) -> FloatArray:
-    """Joint violation per error sample and interval ``(N, T)`` (bool): any uncertain row
-    ``A x + c_i xi_t > b_i`` on the LinDistFlow model with the affine recourse.
+    """Joint violation per error sample and interval ``(N, T)`` (bool).
+
+    Any uncertain row ``A x + c_i xi_t > b_i`` on the LinDistFlow model with the affine
+    recourse.
     """
-    u = _stack(network_rows(inst, ldf), reserve_rows(inst))
+    u = stack_uncertain_rows(network_rows(inst, ldf), reserve_rows(inst))
     lhs = u.a @ sol.x  # (M,)
     unc = np.einsum("mi,nmi->nm", u.c, errors[:, u.t, :])
     bad = lhs[None, :] + unc > u.b[None, :] + 1e-6

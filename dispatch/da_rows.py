@@ -1,5 +1,7 @@
-"""Rows of the day-ahead dispatch (``dispatch.da_model`` states the model): the instance, the
-uncertain network and reserve rows, the deterministic device rows and the cost vector.
+"""Rows of the chance-constrained day-ahead dispatch (``dispatch.da_model`` states the model).
+
+The instance, the uncertain network and reserve rows, the deterministic device rows and the
+cost vector.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _KIND = {VOLTAGE: 0, THERMAL: 1, SUBSTATION: 2}
 
 @dataclass(frozen=True)
 class DaInstance:
-    """One day-ahead problem (shapes: ``T`` intervals, ``n`` buses, ``G`` generators,
-    ``J`` aggregators).
+    """One day-ahead problem.
+
+    Shapes: ``T`` intervals, ``n`` buses, ``G`` generators, ``J`` aggregators.
 
     Attributes:
         dt_h: Interval length (h).
@@ -84,9 +87,11 @@ class DaInstance:
 
     @cached_property
     def alpha(self) -> FloatArray:
-        """Participation factors ``(T, G + J)`` proportional to each device's power range in
-        the interval, ``alpha_t,d = range_t,d / sum_d' range_t,d'`` (an aggregator without
-        range in an interval takes no share of it)."""
+        """Participation factors ``(T, G + J)``, proportional to each device's power range.
+
+        ``alpha_t,d = range_t,d / sum_d' range_t,d'`` (an aggregator without range in an
+        interval takes no share of it).
+        """
         t_n = self.p_bg_kw.shape[0]
         rng = np.c_[np.broadcast_to(self.gen_max_kw, (t_n, len(self.gen_max_kw))),
                     np.maximum(self.ev_p_max_kw - self.ev_p_min_kw, 0.0)]
@@ -113,8 +118,10 @@ class UncertainRows:
     family: IntArray
 
 
-def _layout(inst: DaInstance) -> tuple[int, int]:
-    """Columns per interval ``[g (G), p (J), R_up, R_dn]`` and their count.
+def column_layout(inst: DaInstance) -> tuple[int, int]:
+    """Columns per interval ``[g (G), p (J), R_up, R_dn]`` and their total count ``T per``.
+
+    Interval ``t``'s columns start at ``t per``.
 
     ``R_up``/``R_dn`` are the system reserves: device ``d`` holds ``alpha_t,d R``.
     """
@@ -126,7 +133,7 @@ def _layout(inst: DaInstance) -> tuple[int, int]:
 def split_columns(inst: DaInstance, x: FloatArray) -> tuple[FloatArray, ...]:
     """``(g (T, G), p (T, J), r_up (T, G+J), r_dn (T, G+J))`` of the stacked columns."""
     t_n, g_n, j_n = inst.shape
-    per, _ = _layout(inst)
+    per, _ = column_layout(inst)
     xs = np.asarray(x)[:t_n * per].reshape(t_n, per)
     alpha = inst.alpha
     return (xs[:, :g_n], xs[:, g_n:g_n + j_n], alpha * xs[:, [g_n + j_n]],
@@ -135,7 +142,7 @@ def split_columns(inst: DaInstance, x: FloatArray) -> tuple[FloatArray, ...]:
 
 def thermal_rows_fixed_q(ldf: LinDistFlow, p_bg_kw: FloatArray, q_bg_kvar: FloatArray,
                          limits: NetworkLimits) -> tuple[FloatArray, FloatArray]:
-    """Exact line rows when the reactive flows are fixed (devices at unity power factor):
+    """Exact line rows when the reactive flows are fixed (devices at unity power factor).
 
         -P^max_b,t <= F^P_b,t(bg) + D_b u <= P^max_b,t,
         P^max_b,t = sqrt((v_min S_b)^2 - (F^Q_b,t)^2),
@@ -176,7 +183,7 @@ def network_rows(inst: DaInstance, ldf: LinDistFlow) -> UncertainRows:
     c_ev = (a_all[:, inst.ev_pos] @ inst.w_ev)[:, None] - recourse
     c = np.stack([c_net.T.ravel(), c_ev.T.ravel()], axis=1)  # rows ordered (t, r)
     dev = np.c_[-a_all[:, inst.gen_pos], a_all[:, inst.ev_pos]]  # g injects, p consumes
-    per, n_x = _layout(inst)
+    per, n_x = column_layout(inst)
     r_n = a_all.shape[0]
     rows, cols, vals = [], [], []
     for t in range(t_n):
@@ -201,7 +208,7 @@ def reserve_rows(inst: DaInstance) -> UncertainRows:
     one event per direction: two rows per interval, exact.
     """
     t_n, g_n, j_n = inst.shape
-    per, n_x = _layout(inst)
+    per, n_x = column_layout(inst)
     rows = np.arange(2 * t_n)
     cols = np.repeat(np.arange(t_n) * per + g_n + j_n, 2) + np.tile([0, 1], t_n)
     a = sp.csr_matrix((-np.ones(2 * t_n), (rows, cols)), shape=(2 * t_n, n_x))
@@ -218,7 +225,7 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
     ``|p_t - p_{t-1}| <= ramp``.
     """
     t_n, g_n, j_n = inst.shape
-    per, n_x = _layout(inst)
+    per, n_x = column_layout(inst)
     alpha = inst.alpha
     trip: list[tuple[list[int], list[float], float, float]] = []
     for t in range(t_n):
@@ -247,10 +254,12 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
 
 
 def cost_vector(inst: DaInstance) -> FloatArray:
-    """Energy and reserve cost per column (the import's constant background part omitted);
-    a system reserve costs ``sum_d alpha_t,d c_d`` per kW."""
+    """Energy and reserve cost per column (the import's constant background part omitted).
+
+    A system reserve costs ``sum_d alpha_t,d c_d`` per kW.
+    """
     t_n, g_n, j_n = inst.shape
-    per, n_x = _layout(inst)
+    per, n_x = column_layout(inst)
     c = np.zeros(n_x)
     res = inst.alpha @ np.r_[inst.gen_reserve_cost_per_kw, inst.ev_reserve_cost_per_kw]
     for t in range(t_n):
@@ -268,7 +277,8 @@ def sigma_rows(inst: DaInstance, u: UncertainRows) -> FloatArray:
     return np.sqrt(np.maximum(np.einsum("mi,mij,mj->m", u.c, cov, u.c), 0.0))
 
 
-def _stack(*parts: UncertainRows) -> UncertainRows:
+def stack_uncertain_rows(*parts: UncertainRows) -> UncertainRows:
+    """The uncertain rows of ``parts`` one below the other, in the order given."""
     return UncertainRows(sp.vstack([p.a for p in parts]).tocsr(),
                          np.concatenate([p.b for p in parts]),
                          np.vstack([p.c for p in parts]), np.concatenate([p.t for p in parts]),

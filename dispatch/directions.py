@@ -28,6 +28,7 @@ adjacent arcs share an end.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,16 +57,20 @@ class Directions:
     t: IntArray
 
     def moments(self, mu: FloatArray, cov: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``d_k^T mu_t`` and ``sigma_k`` per direction, with ``mu`` ``(T, 2)`` and ``cov``
-        ``(T, 2, 2)``."""
+        """``d_k^T mu_t`` and ``sigma_k`` per direction.
+
+        ``mu`` is ``(T, 2)``, ``cov`` ``(T, 2, 2)``.
+        """
         m = np.einsum("ki,ki->k", self.d, mu[self.t])
         s = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", self.d, cov[self.t], self.d), 0.0))
         return m, s
 
 
 def _arcs(theta: FloatArray, gap_rad: float) -> list[tuple[float, float]]:
-    """Arcs ``(lo, hi)`` (``hi >= lo``, radians, ``hi`` may exceed ``2 pi``) covering every
-    angle, each at most ``MAX_SPAN_DEG`` wide."""
+    """Arcs covering every angle, each at most ``MAX_SPAN_DEG`` wide.
+
+    An arc is ``(lo, hi)`` in radians, ``hi >= lo`` (``hi`` may exceed ``2 pi``).
+    """
     a = np.sort(np.mod(theta, 2 * np.pi))
     if a.size == 0:
         return []
@@ -88,7 +93,7 @@ def _arcs(theta: FloatArray, gap_rad: float) -> list[tuple[float, float]]:
             lo, hi = mid - 0.5 * MIN_SPAN_RAD, mid + 0.5 * MIN_SPAN_RAD
         n = int(np.ceil((hi - lo) / limit - 1e-12)) if hi - lo > limit else 1
         edges = np.linspace(lo, hi, n + 1)
-        out.extend((float(a), float(b)) for a, b in zip(edges[:-1], edges[1:], strict=True))
+        out.extend((float(a), float(b)) for a, b in itertools.pairwise(edges))
     return out
 
 

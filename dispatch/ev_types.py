@@ -1,5 +1,6 @@
-"""The four EV user types of the aggregation layer and their scheduling order (issue 16;
-bilevel zonal dispatch paper, section 2.8, Figs. 3-4).
+"""The four EV user types of the aggregation layer and their scheduling order.
+
+The bilevel zonal dispatch paper, section 2.8, Figs. 3-4.
 
 With the intervals mapped to peak (0), flat/off-peak (1) and valley (2) periods
 (``dispatch.price_response``), a vehicle's type follows from the periods its dwell covers and

@@ -1,5 +1,4 @@
-"""Price-based demand response of EV charging (issue 16; bilevel zonal dispatch paper, eqs.
-24-26 and 35).
+"""Price-based demand response of EV charging (bilevel zonal dispatch paper, eqs. 24-26, 35).
 
 Intervals are mapped to peak, flat (off-peak) and valley periods. With the 3 x 3 elasticity
 matrix ``E`` (rows: the period whose demand responds, columns: the period whose price moves;
@@ -60,8 +59,10 @@ def respond(demand_kwh: FloatArray, price0: FloatArray, price: FloatArray, perio
 
 
 def tou_periods(price: FloatArray) -> IntArray:
-    """Peak (highest price), valley (lowest) and flat (the rest) per interval of a
-    time-of-use tariff."""
+    """Period per interval of a time-of-use tariff.
+
+    Peak (highest price), valley (lowest) and flat (the rest).
+    """
     p = np.asarray(price, dtype=float)
     levels = np.unique(p)
     return np.where(p == levels.max(), PEAK, np.where(p == levels.min(), VALLEY, FLAT))
@@ -70,7 +71,7 @@ def tou_periods(price: FloatArray) -> IntArray:
 def response_rows(ev_cols: IntArray, up_cols: IntArray, dn_cols: IntArray, period: IntArray,
                   base_kwh: FloatArray, dt_h: float, width: int,
                   elasticity: FloatArray = PAPER_ELASTICITY) -> tuple[sp.csr_matrix, FloatArray]:
-    """Equality rows of eq. 25 on period totals for ``D`` groups of EVs (an LP's columns):
+    """Equality rows of eq. 25 on period totals for ``D`` groups of EVs (an LP's columns).
 
         dt sum_{t in j} e_t,d - E_d,j sum_k el[j, k] (r+_d,k - r-_d,k) = E_d,j,
 
@@ -78,7 +79,8 @@ def response_rows(ev_cols: IntArray, up_cols: IntArray, dn_cols: IntArray, perio
 
     Args:
         ev_cols: Columns of the EV power ``(T, D)``.
-        up_cols: Columns of ``r+`` ``(D, 3)``; ``dn_cols`` of ``r-``.
+        up_cols: Columns of ``r+`` ``(D, 3)``.
+        dn_cols: Columns of ``r-`` ``(D, 3)``.
         period: Period of every interval ``(T,)``.
         base_kwh: Energy per group and period at the base prices ``(D, 3)``.
         dt_h: Interval length.

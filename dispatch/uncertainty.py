@@ -1,4 +1,4 @@
-"""Forecast-error distributions fitted as Gaussian mixtures (issue 15).
+"""Forecast-error distributions of the chance-constrained dispatch as Gaussian mixtures.
 
 ``fit_mixture`` fits scikit-learn's ``GaussianMixture`` (full covariances) with 1..K components
 and keeps the one of lowest BIC. The chance constraints of ``dispatch.chance`` need only the

@@ -1,6 +1,7 @@
-"""Aggregation layer of the zonal dispatch, one area (issue 16; bilevel zonal dispatch paper,
-eqs. 22-26): the area sets its EV charging prices to track the target the distribution layer
-gave it, its users answering with the price elasticity of ``dispatch.price_response``.
+"""Aggregation layer of the zonal dispatch, one area (bilevel zonal dispatch paper, eqs. 22-26).
+
+The area sets its EV charging prices to track the target the distribution layer gave it, its
+users answering with the price elasticity of ``dispatch.price_response``.
 
 Columns: EV power ``e_t`` (kW, the area's generalized battery ``p_lo <= e <= p_hi``,
 ``y_lo <= dt sum_{s<=t} e_s <= y_hi``), relative price changes of the peak, flat and valley

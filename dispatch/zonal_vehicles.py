@@ -1,5 +1,6 @@
-"""Dispatch of an area's EV target to its vehicles, by user type (issue 16; bilevel zonal
-dispatch paper, section 2.8, Fig. 4).
+"""Dispatch of an area's EV target to its vehicles, by user type.
+
+The bilevel zonal dispatch paper, section 2.8, Fig. 4.
 
 Every vehicle is a generalized battery on the grid side (``flexibility.battery``: power
 ``u_min <= x_t <= u_max``, cumulative energy ``y_min <= dt sum_{s<=t} x_s <= y_max``, the lower

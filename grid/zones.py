@@ -1,5 +1,6 @@
-"""Zonal partitioning of a radial feeder into aggregation areas (issue 16; bilevel zonal dispatch
-paper, section 2.5, eqs. 12-21).
+"""Zonal partitioning of a radial feeder into aggregation areas.
+
+The bilevel zonal dispatch paper, section 2.5, eqs. 12-21.
 
 **Electrical distance** (eq. 12). For reactive-power source buses ``k`` (DER inverters, the
 diesel generator) the LinDistFlow sensitivity of the squared voltage at bus ``n`` to reactive

@@ -1,4 +1,4 @@
-"""Distribution layer of the zonal dispatch (issue 16): the carbon ladder at the optimum, AC
+"""Distribution layer of the zonal dispatch: the carbon ladder at the optimum, AC
 feasibility by pandapower at every interval, integer capacitor steps, EV energy bounds."""
 
 import dataclasses
@@ -54,3 +54,51 @@ def test_without_voltage_rows_the_same_day_violates(case):
     assert plan.feasible
     ac = PandapowerAc(fe).solve(plan.p_bus_kw, plan.q_bus_kvar)
     assert ac.vm_pu.min() < net.v_min_pu - 0.002
+
+
+def test_each_family_has_the_rows_its_docstring_states(case):
+    """Row builders of ``dispatch.zonal_rows`` on the day with every option on: the counts of
+    their docstrings, and together (in the module docstring's order) the program's matrix."""
+    from dispatch import zonal_rows as zr
+    from dispatch.carbon import ladder_pieces
+    from dispatch.zonal_dn import build_zonal_program, zonal_rows
+
+    net, ldf, _ = case
+    t_n, n = net.load_p_kw.shape
+    d_n, sides = net.area_share.shape[0], net.polygon_sides
+    full = dataclasses.replace(
+        net, ev_period=np.repeat([2, 1, 0, 1], 6), ev_base_period_kwh=np.full((3, 3), 130.0),
+        ev_anchor_kw=np.full((t_n, d_n), 20.0), anchor_penalty_per_kwh=1.0,
+        ev_energy_target_kwh=np.full(d_n, 400.0), purchase_ramp_per_kw=0.01,
+        ev_ramp_per_kw=0.01)
+    cols = zr.ZonalColumns.of(full)
+    nodal = zr.NodalPowers.of(full, cols)
+    pieces = len(ladder_pieces(full.carbon_price_per_t, full.carbon_step_t,
+                               full.carbon_growth)[0])
+    counts = [
+        (zr.balance_rows(full, cols, nodal), 2 * t_n),
+        (zr.voltage_rows(full, ldf, nodal), t_n * n),
+        (zr.line_rows(full, ldf, nodal), sides * t_n * (n - 1)),
+        (zr.ev_energy_rows(full, cols), t_n * d_n),
+        (zr.price_response_rows(full, cols), 3 * d_n),
+        (zr.purchase_ramp_rows(full, cols), 2 * (t_n - 1)),
+        (zr.ev_ramp_rows(full, cols), 2 * (t_n - 1) * d_n),
+        (zr.energy_floor_rows(full, cols), d_n),
+        (zr.anchor_rows(full, cols), t_n * d_n),
+        (zr.carbon_rows(full, cols), 1 + pieces),
+        (zr.demand_charge_rows(full, cols), t_n),
+        (zr.v2g_wear_rows(full, cols), t_n * d_n),
+    ]
+    for rows, m in counts:
+        assert rows.a.shape == (m, cols.width) and rows.lo.shape == rows.hi.shape == (m,)
+        assert np.all(rows.lo <= rows.hi)
+    prog = build_zonal_program(full, ldf)
+    assert (prog.lp.a != zonal_rows(full, ldf, cols, nodal).a).nnz == 0
+    assert prog.lp.a.shape[0] == sum(m for _, m in counts)
+    # the optional families are off on the plain day: no rows and no columns
+    plain = zr.ZonalColumns.of(net)
+    for f in (zr.price_response_rows, zr.purchase_ramp_rows, zr.ev_ramp_rows,
+              zr.energy_floor_rows, zr.anchor_rows):
+        assert f(net, plain).a.shape == (0, plain.width)
+    for name in ("r_up", "r_dn", "anc_up", "anc_dn", "unserved", "ramp", "ev_ramp"):
+        assert plain.idx(name).size == 0
