@@ -146,13 +146,21 @@ def plot_ac_validation(path: Path, rows: pd.DataFrame, v_min_pu: float, axis: Ti
     with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True,
                                    gridspec_kw={"height_ratios": [2, 1]})
-        a.stairs(rows.station_kw, x, color="tab:blue", lw=1.0, ls=":", label="station layer")
-        a.stairs(rows.lindistflow_kw, x, color="tab:orange", lw=1.3, label="LinDistFlow boundary")
-        a.stairs(rows.ac_kw, x, color="k", lw=1.0, ls="--", label="AC boundary (pandapower model)")
+        # station_kw is the sum of the stations' power boxes the distribution layer clips
+        # (each station's largest charging power over the kept scenarios), not the station
+        # layer's aggregate envelope of the three-layer figure
+        a.stairs(rows.station_kw, x, color="tab:blue", lw=1.0, ls=":", baseline=None,
+                 label="Σ station power boxes before clipping\n(not the station-layer "
+                       "envelope)")
+        a.stairs(rows.lindistflow_kw, x, color="tab:orange", lw=1.3, baseline=None,
+                 label="LinDistFlow boundary")
+        a.stairs(rows.ac_kw, x, color="k", lw=1.0, ls="--", baseline=None,
+                 label="AC boundary (pandapower model)")
         a.set_ylabel("charging boundary (kW)")
         pad_ylim(a)
         legend_outside(a)
-        a.set_title("LinDistFlow vs AC charging boundaries (uniform direction)", fontsize=9)
+        a.set_title("LinDistFlow vs AC charging boundaries of the stations' total (uniform "
+                    "direction)", fontsize=9)
         b.stairs(rows.min_vm_pu, x, color="tab:purple", lw=1.2, baseline=None,
                  label="min AC voltage at corner")
         vmin = float(np.nanmin(np.r_[rows.min_vm_pu, v_min_pu]))
@@ -173,8 +181,8 @@ def plot_pq_range(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
     with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(2, 1, figsize=(7.5, 4.6), sharex=True, layout="constrained",
                                    gridspec_kw={"height_ratios": [2, 1]})
-        a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, color="tab:green", alpha=0.35,
-                 label="feasible P_tot (AC-checked)")
+        a.stairs(p[:, 1], x, baseline=p[:, 0], fill=True, facecolor=(0.17, 0.63, 0.17, 0.35),
+                 edgecolor="tab:green", lw=0.6, label="feasible P_tot (AC-checked)")
         a.stairs(q[:, 1], x, color="tab:purple", lw=0.9, baseline=None, label="Q_tot max")
         a.stairs(q[:, 0], x, color="tab:purple", lw=0.9, ls="--", baseline=None,
                  label="Q_tot min")
@@ -182,19 +190,19 @@ def plot_pq_range(path: Path, gr: GridLayerResult, axis: TimeAxis) -> None:
         a.set_ylabel("kW / kvar")
         pad_ylim(a)
         a.set_title("Daily feasible aggregate P–Q ranges of the stations", fontsize=9)
-        b.stairs(gr.pq.vm_min_pu, x, color="tab:purple", lw=1.1, baseline=None,
-                 label="min voltage (p.u.)")
+        b.stairs(gr.pq.vm_min_pu, x, color="tab:blue", lw=1.1, baseline=None,
+                 label="min voltage (p.u., left)")
         vm = gr.pq.vm_min_pu
         b.set_ylim(float(np.nanmin(vm)) - 0.01, max(1.0, float(np.nanmax(vm))) + 0.005)
         b.set_ylabel("min V (p.u.)")
         b2 = b.twinx()
         b2.stairs(gr.pq.loading_max_pct, x, color="tab:brown", lw=1.1, baseline=None,
-                  label="max loading (%)")
+                  label="max loading (%, right)")
         b2.set_ylim(0, max(110.0, 1.06 * float(np.nanmax(gr.pq.loading_max_pct))))
         b2.set_ylabel("max loading (%)")
         b2.grid(False)
         _hours_axis(b, axis)
-        figure_legend(fig, (a, b, b2))
+        figure_legend(fig, (a, b, b2), loc="outside lower center", ncol=3)
         fig.savefig(path)
         plt.close(fig)
 

@@ -16,6 +16,7 @@ from environment.reporting.style import (
     figure_legend,
     integer_axis,
     is_share,
+    metric_title,
     pad_ylim,
     share_limits,
 )
@@ -61,7 +62,7 @@ def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[s
                 ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
                 ax.set_xticks(x, g[x_key].astype(str))
             ax.set_xlabel(x_key)
-            ax.set_title(m, fontsize=8)
+            ax.set_title(metric_title(m), fontsize=8)
         figure_legend(fig, axes[0][:1], loc="outside lower center", ncol=4)
         fig.suptitle("Sweep: means with 95 % confidence intervals", fontsize=9)
         fig.savefig(path)
@@ -176,7 +177,7 @@ def plot_histograms(path: Path, metrics: pd.DataFrame, names: list[str]) -> None
     """Histograms of day metrics across replicates (shares on a [0, 1]-clamped axis)."""
     names = [n for n in names if n in metrics]
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(8, 4.6), squeeze=False,
+        fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(9, 5.0), squeeze=False,
                                  layout="constrained")
         for ax, n in zip(axes.ravel(), names, strict=False):
             v = metrics[n].to_numpy(float)
@@ -189,9 +190,13 @@ def plot_histograms(path: Path, metrics: pd.DataFrame, names: list[str]) -> None
                 ax.set_xlim(lo, hi)
             else:
                 ax.hist(v, bins=bins, color="tab:blue", alpha=0.8)
+                lo, hi = ax.get_xlim()
+                if v.size and v.min() >= 0.0 and lo < 0.0:  # no negative energies on the axis
+                    ax.set_xlim(-0.01 * (hi - lo), hi)
             integer_axis(ax)
+            pad_ylim(ax, frac=0.0, top_frac=0.08)
             ax.set_ylabel("replicates", fontsize=7)
-            ax.set_title(n, fontsize=8)
+            ax.set_title(metric_title(n), fontsize=8)
         for ax in axes.ravel()[len(names):]:
             ax.axis("off")
         fig.suptitle(f"Day metrics across {len(metrics)} replicates", fontsize=9)
@@ -204,24 +209,27 @@ def plot_convergence(path: Path, metrics: pd.DataFrame, names: list[str]) -> Non
     names = [n for n in names if n in metrics]
     m = metrics.sort_values("replicate")
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.0), squeeze=False,
+        fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False,
                                  layout="constrained")
         for ax, n in zip(axes[0], names, strict=True):
-            x = m[n].to_numpy()
+            x = m[n].to_numpy(dtype=float)
             k = np.arange(2, x.size + 1)
             est = np.array([ci95(x[:j]) for j in k]).reshape(-1, 4)
             low, high = est[:, 2], est[:, 3]
             if is_share(n):
                 low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
+            elif np.nanmin(x, initial=np.inf) >= 0.0:  # a non-negative metric's CI stays >= 0
+                low = np.clip(low, 0.0, None)
             ax.plot(k, est[:, 0], color="k", lw=1.0, marker="o", ms=3)
             ax.fill_between(k, low, high, color="tab:blue", alpha=0.25)
             if is_share(n):
                 share_limits(ax, np.r_[est[:, 0], low, high])
             else:
                 pad_ylim(ax, values=[est[:, 0], low, high])
+            ax.set_xlim(1.5, max(int(x.size), 2) + 0.5)
             integer_axis(ax, "x")
             ax.set_xlabel("replicates N")
-            ax.set_title(n, fontsize=8)
+            ax.set_title(metric_title(n), fontsize=8)
         fig.suptitle("Convergence of the estimates (mean and 95 % CI)", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -310,8 +318,10 @@ def plot_da_rt(path: Path, table: pd.DataFrame, ticks: pd.DataFrame, axis: TimeA
     with plt.rc_context(STYLE):
         fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained",
                                    gridspec_kw={"width_ratios": [3, 1]})
-        a.fill_between(x, table.da_p_down_kw, table.da_p_up_kw, step="post", color="0.6",
-                       alpha=0.35, label="DA boundary")
+        # the outline keeps a band of zero width (DA P_down = P_up) visible as a line
+        a.fill_between(x, table.da_p_down_kw, table.da_p_up_kw, step="post", facecolor="0.6",
+                       edgecolor="0.35", lw=0.7, alpha=0.45,
+                       label="DA boundary (a line where P_down = P_up)")
         if bands:
             a.fill_between(x, table.rt_p_up_p5_kw, table.rt_p_up_p95_kw, step="post",
                            color="tab:green", alpha=0.3, label="RT P_up, 5–95 %")

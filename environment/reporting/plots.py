@@ -60,11 +60,18 @@ def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
     with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.9), width_ratios=[1.6, 1],
                                      layout="constrained")
-        colors = plt.cm.plasma(np.linspace(0.05, 0.8, len(envelopes)))
-        for (alpha, env), c in zip(envelopes.items(), colors, strict=True):
+        # distinct hues, and the lower α drawn wider underneath: where two levels give the
+        # same envelope, both stay visible (a narrow line inside a wide one)
+        n = len(envelopes)
+        colors = [plt.get_cmap("tab10")((0, 1, 2, 3, 5, 6, 8, 9)[i % 8]) for i in range(n)]
+        widths = np.linspace(3.2, 1.0, n) if n > 1 else np.array([1.4])
+        for i, ((alpha, env), c) in enumerate(zip(sorted(envelopes.items()), colors,
+                                                  strict=True)):
             x = axis.edges_h(env.t0, env.n_intervals)
-            ax.stairs(env.p_ch_max_kw, x, color=c, label=f"α = {alpha:.2f}")
-            ax.stairs(-env.p_dis_max_kw, x, color=c, ls="--")
+            ax.stairs(env.p_ch_max_kw, x, color=c, lw=widths[i], baseline=None, zorder=2 + i,
+                      label=f"α = {alpha:.2f}")
+            ax.stairs(-env.p_dis_max_kw, x, color=c, lw=widths[i], ls="--", baseline=None,
+                      zorder=2 + i)
         ax.axhline(0, color="k", lw=0.6)
         clock_axis(ax)
         pad_ylim(ax)
@@ -72,17 +79,20 @@ def plot_alpha_sensitivity(path: Path, envelopes: dict[float, Envelope],
         ax.set_title("Inner envelope of all stations vs α (solid: charging, dashed: discharging)",
                      fontsize=9)
         alphas = [a for a, _ in metrics]
-        bx.plot(alphas, [m.peak_ch_kw for _, m in metrics], "o-", label="peak charging (kW)")
-        bx.plot(alphas, [m.peak_dis_kw for _, m in metrics], "s-", label="peak discharging (kW)")
+        # metric colours apart from the α colours of the left panel
+        bx.plot(alphas, [m.peak_ch_kw for _, m in metrics], "o-", color="k",
+                label="peak charging (kW)")
+        bx.plot(alphas, [m.peak_dis_kw for _, m in metrics], "s--", color="0.5",
+                label="peak discharging (kW)")
         bx.set_xlabel("confidence level α")
         bx.set_ylabel("peak (kW)")
         cx = bx.twinx()
-        cx.plot(alphas, [m.area_kwh for _, m in metrics], "^-", color="tab:green",
+        cx.plot(alphas, [m.area_kwh for _, m in metrics], "^-", color="tab:purple",
                 label="area (kWh, right)")
         cx.set_ylabel("envelope area (kWh)")
         cx.grid(False)
-        pad_ylim(bx)
-        pad_ylim(cx)
+        pad_ylim(bx, values=[[0.0], *(ln.get_ydata() for ln in bx.lines)])
+        pad_ylim(cx, values=[[0.0], *(ln.get_ydata() for ln in cx.lines)])  # from zero
         bx.set_title("Metrics shrink as α grows", fontsize=9)
         figure_legend(fig, (ax, bx, cx), loc="outside lower center", ncol=7)
         fig.savefig(path)

@@ -15,14 +15,28 @@ VIEWS = ((25.0, -60.0), (15.0, 35.0))  # (elevation, azimuth) of the two viewpoi
 WARN = "#b2182b"
 
 
-def _warn(fig, warning: str | None) -> None:
-    """A grid violation leads the figure (red line on top)."""
-    if warning:
-        import textwrap
+def _header(fig, warning: str | None, title: str | None = None,
+            title_size: float = 11.0) -> float:
+    """A grid violation leads the figure (red, on top), the title below it; neither overlaps.
 
+    Returns:
+        The figure fraction below the header, the top of the axes' area (``tight_layout``).
+    """
+    import textwrap
+
+    height = fig.get_figheight()
+    line_in = 1.25 / 72.0  # inches per point of font size, one line
+    y = 1.0 - 0.06 / height
+    if warning:
         width = int(fig.get_figwidth() * 13)  # characters per line at 9 pt
-        fig.text(0.5, 0.995, textwrap.fill(warning, width), ha="center", va="top", color=WARN,
-                 fontsize=9, fontweight="bold")
+        text = textwrap.fill(warning, width)
+        fig.text(0.5, y, text, ha="center", va="top", color=WARN, fontsize=9,
+                 fontweight="bold")
+        y -= ((text.count("\n") + 1) * 9 * line_in + 0.08) / height
+    if title:
+        fig.suptitle(title, y=y, va="top", fontsize=title_size)
+        y -= ((title.count("\n") + 1) * title_size * line_in + 0.08) / height
+    return y
 
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
@@ -42,7 +56,7 @@ def _draw_region(ax, region: Region, colour: str, label: str) -> None:
                                                  edgecolor=colour, linewidths=0.3))
     elif region.dimension == 2 and len(v) >= 3:
         centre = v.mean(axis=0)
-        u, _, vt = np.linalg.svd(v - centre)
+        _, _, vt = np.linalg.svd(v - centre)
         ang = np.arctan2((v - centre) @ vt[1], (v - centre) @ vt[0])
         poly = v[np.argsort(ang)]
         ax.add_collection3d(Poly3DCollection([poly], alpha=0.3, facecolor=colour,
@@ -81,10 +95,9 @@ def plot_hulls(path: Path, regions: dict[float, Region], names: tuple[str, ...],
             ax.set_title(f"budget {b:,.0f}: {_measure_text(r)}", fontsize=9)
             if i == 0 and j == 0:
                 ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Flexible operation region of the stations' net load at {t_star} "
-                 f"({model} equilibrium)", fontsize=11, y=0.965 if warning else 0.98)
-    fig.tight_layout(rect=(0, 0, 1, 0.95 if warning else 1.0))
-    _warn(fig, warning)
+    top = _header(fig, warning, f"Flexible operation region of the stations' net load at "
+                                f"{t_star} ({model} equilibrium)")
+    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
@@ -106,13 +119,14 @@ def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str,
         for x, v in zip(b, y, strict=True):
             ax.annotate(f"{v:.3g}", (x, v), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.12 * (hi - lo))  # room for the value labels above the points
     ax.set_xlabel("subsidy budget F_bs^max (CNY)")
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout(rect=(0, 0, 1, 0.88 if warning else 1.0))
-    _warn(fig, warning)
+    fig.tight_layout(rect=(0, 0, 1, _header(fig, warning)))
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
@@ -126,21 +140,26 @@ def plot_dta_vs_sta(path: Path, dyn: Region, sta: Region, names: tuple[str, ...]
     _draw_region(ax, sta, "tab:red", f"static ({sta.dimension}-D)")
     _axes_labels(ax, names)
     ax.view_init(*VIEWS[0])
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below
     ax.set_title(f"budget {budget:,.0f} CNY, t* = {t_star}", fontsize=9)
     bx = fig.add_subplot(1, 2, 2)
     x = np.arange(len(names))
     for off, r, c, lab in ((-0.2, dyn, "tab:blue", "dynamic"), (0.2, sta, "tab:red", "static")):
         width = r.ranges_mw[:, 1] - r.ranges_mw[:, 0]
+        # the outline keeps a range of zero width visible as a line
         bx.bar(x + off, width, 0.38, bottom=r.ranges_mw[:, 0], color=c, alpha=0.6,
-               label=f"{lab}: {_measure_text(r)}")
+               edgecolor=c, linewidth=1.2, label=f"{lab}: {_measure_text(r)}")
     bx.set_xticks(x, names)
     bx.set_ylabel("net load range at t* (MW)")
     bx.axhline(0.0, color="k", lw=0.6)
-    bx.legend(fontsize=8)
+    lo = float(min(dyn.ranges_mw.min(), sta.ranges_mw.min(), 0.0))
+    hi = float(max(dyn.ranges_mw.max(), sta.ranges_mw.max(), 0.0))
+    pad = 0.08 * max(hi - lo, 1e-3)
+    bx.set_ylim(lo - pad, hi + pad)  # every bar inside the frame, with a margin
+    bx.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1,
+              borderaxespad=0.0)  # below the axes, never over a bar
     bx.grid(axis="y", alpha=0.3)
     bx.set_title("per-station range")
-    fig.tight_layout(rect=(0, 0, 1, 0.88 if warning else 1.0))
-    _warn(fig, warning)
+    fig.tight_layout(rect=(0, 0, 1, _header(fig, warning)))
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -11,9 +11,12 @@ from flexibility.region import Region, convex_region
 
 
 def region_points_mw(run: RegionRun, budget: float) -> np.ndarray:
-    """Every verified equilibrium of the run acceptable within ``budget`` (MW): the boundary
-    points of the directions and all other in-budget outcomes the searches solved. The pool
-    only grows with the budget, so the regions are nested by construction."""
+    """Every verified equilibrium of the run acceptable within ``budget`` (MW).
+
+    These are the boundary points of the directions and all other in-budget outcomes the
+    searches solved. The pool only grows with the budget, so the regions are nested by
+    construction.
+    """
     return np.vstack([o.p_kw for o, _ in pooled(run, budget)]) / 1e3
 
 
@@ -87,7 +90,7 @@ def region_summary(r: Region, run: RegionRun, budget: float) -> dict:
     docs = run.points[budget]
     best = [o for o, _ in best_points(run)[budget]]
     n_dir = max(len(docs), 1)
-    return {"points": int(len(r.points_mw)), "directions": len(docs),
+    return {"points": len(r.points_mw), "directions": len(docs),
             "vertices": r.vertices_mw.round(6).tolist(),
             "n_vertices": len(r.vertices_mw), "dimension": int(r.dimension),
             "volume_mw3": float(r.volume_mw3), "measure": float(r.measure),

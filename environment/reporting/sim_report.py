@@ -78,41 +78,55 @@ def plot_voltage_heatmap(path: Path, network: pd.DataFrame, axis: TimeAxis,
                          v_min_pu: float, v_max_pu: float = 1.05) -> None:
     """Bus voltage at the realised operating point, bus x time, anchored at the limits.
 
-    A diverging colormap spans exactly ``[v_min, v_max]`` (centred on their midpoint); voltages
-    outside are drawn in the extension colours (black below ``v_min``, magenta above
-    ``v_max``), hatched and outlined.
+    A diverging colormap spans exactly ``[v_min, v_max]`` (centred on their midpoint). Voltages
+    outside are outlined (yellow) and shaded by how far they lie beyond the limit, on a scale
+    of their own (greys to black below ``v_min``, pinks to purple above ``v_max``), so the
+    severity of a violation stays readable.
     """
     from matplotlib import colors
 
     piv = network.pivot(index="bus", columns="t", values="vm_pu")
-    z = piv.to_numpy()
-    with plt.rc_context({**STYLE, "hatch.color": "white", "hatch.linewidth": 0.6}):
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    z = piv.to_numpy(dtype=float)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8.2, 3.6), layout="constrained")
         t0 = float(axis.hours(0))
         t1 = t0 + piv.shape[1] * axis.dt_h
-        cmap = plt.get_cmap("RdBu").with_extremes(under="black", over="magenta", bad="0.5")
+        extent = (t0, t1, -0.5, piv.shape[0] - 0.5)
+        cmap = plt.get_cmap("RdBu").with_extremes(under="black", over="purple", bad="0.5")
         norm = colors.TwoSlopeNorm(vcenter=0.5 * (v_min_pu + v_max_pu), vmin=v_min_pu,
                                    vmax=v_max_pu)
         im = ax.imshow(z, aspect="auto", origin="lower", cmap=cmap, norm=norm,
-                       interpolation="nearest", extent=(t0, t1, -0.5, piv.shape[0] - 0.5))
+                       interpolation="nearest", extent=extent)
         ax.grid(False)
         cb = fig.colorbar(im, ax=ax, extend="both")
         ticks = [float(v) for v in np.linspace(v_min_pu, v_max_pu, 5)]
         cb.set_ticks(ticks, labels=[f"{v:.3f}" for v in ticks])
-        cb.set_label(f"voltage (p.u.); ends = limits {v_min_pu:g} / {v_max_pu:g}")
-        step = axis.dt_h
-        xc = t0 + step * (np.arange(piv.shape[1]) + 0.5)
-        yc = np.arange(piv.shape[0])
+        cb.set_label(f"voltage (p.u.); ends = limits {v_min_pu:g} / {v_max_pu:g}", fontsize=8)
         with np.errstate(invalid="ignore"):
-            outside = ((z < v_min_pu) | (z > v_max_pu)).astype(float)
+            depth = {"below": np.where(z < v_min_pu, v_min_pu - z, np.nan),
+                     "above": np.where(z > v_max_pu, z - v_max_pu, np.nan)}
+        shades = {"below": ("0.6", "black"), "above": ("plum", "purple")}
+        for side, d in depth.items():
+            if not np.isfinite(d).any():
+                continue
+            top = max(float(np.nanmax(d)), 1e-4)
+            sev = ax.imshow(np.ma.masked_invalid(d), aspect="auto", origin="lower",
+                            cmap=colors.LinearSegmentedColormap.from_list(side, shades[side]),
+                            norm=colors.Normalize(0.0, top), interpolation="nearest",
+                            extent=extent)
+            scb = fig.colorbar(sev, ax=ax, pad=0.01)
+            scb.set_label(f"{side} the limit by (p.u.)", fontsize=8)
+            scb.ax.tick_params(labelsize=7)
+        outside = np.isfinite(depth["below"]) | np.isfinite(depth["above"])
         n_out = int(outside.sum())
         if n_out and piv.shape[1] > 1 and piv.shape[0] > 1:
-            ax.contourf(xc, yc, outside, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
-            ax.contour(xc, yc, outside, levels=[0.5], colors="yellow", linewidths=0.9)
+            xc = t0 + axis.dt_h * (np.arange(piv.shape[1]) + 0.5)
+            ax.contour(xc, np.arange(piv.shape[0]), outside.astype(float), levels=[0.5],
+                       colors="yellow", linewidths=0.9)
         ax.set_ylabel("bus (pandapower index)")
         clock_axis(ax)
-        note = (f"{n_out} bus-ticks outside [{v_min_pu}, {v_max_pu}] p.u. (hatched)" if n_out
-                else f"all voltages within [{v_min_pu}, {v_max_pu}] p.u.")
+        note = (f"{n_out} bus-ticks outside [{v_min_pu}, {v_max_pu}] p.u. (outlined, shaded "
+                "by depth)" if n_out else f"all voltages within [{v_min_pu}, {v_max_pu}] p.u.")
         ax.set_title(f"Bus voltages at the realised operating point — {note}", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
@@ -124,8 +138,10 @@ def plot_da_vs_rt(path: Path, ticks: pd.DataFrame, axis: TimeAxis) -> None:
     x = _hours(a, axis)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 3.4))
-        ax.stairs(a.da_p_up_kw, x, baseline=a.da_p_down_kw.to_numpy(), fill=True, color="0.6",
-                  alpha=0.35, label="DA boundary")
+        # the outline keeps a band of zero width (DA P_down = P_up) visible as a line
+        ax.stairs(a.da_p_up_kw, x, baseline=a.da_p_down_kw.to_numpy(), fill=True,
+                  facecolor=(0.6, 0.6, 0.6, 0.35), edgecolor="0.35", lw=0.7,
+                  label="DA boundary (a line where P_down = P_up)")
         ax.stairs(a.p_up_kw, x, color="tab:green", lw=1.2, baseline=None, label="RT P_up")
         ax.stairs(a.p_down_kw, x, color="tab:green", lw=1.2, ls="--", baseline=None,
                   label="RT P_down")

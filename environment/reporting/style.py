@@ -11,7 +11,10 @@ Conventions every figure follows (helpers below):
 * value axes leave a margin beyond the data extremes (``pad_ylim``), so no peak sits on the frame;
 * legends sit outside the axes (``legend_outside``, ``figure_legend``), never over data;
 * counts get integer ticks (``integer_axis``);
-* shares (rates in [0, 1]) are clamped to [0, 1] with a small margin (``share_limits``);
+* shares (rates in [0, 1]) are clamped to [0, 1] with a small margin and no tick outside
+  (``share_limits``);
+* metrics are titled in words with their unit (``metric_title``), prices and costs carry the
+  currency (``CURRENCY``);
 * heat maps have no grid lines over them.
 """
 
@@ -113,16 +116,66 @@ def integer_axis(ax: Axes, which: str = "y", nbins: int | None = None) -> None:
                                               integer=True))
 
 
+class ShareLocator(ticker.MaxNLocator):
+    """Ticks of a share axis: at most ``nbins`` round values, none outside ``[0, 1]``."""
+
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
+        """The ``MaxNLocator`` ticks inside ``[0, 1]``."""
+        ticks = np.asarray(super().tick_values(vmin, vmax), dtype=float)
+        return list(ticks[(ticks >= -1e-9) & (ticks <= 1.0 + 1e-9)])
+
+
 def share_limits(ax: Axes, values: Iterable[Any], which: str = "y",
                  margin: float = 0.02) -> tuple[float, float]:
-    """Limits of a share axis: the data (with a margin) clamped to ``[0, 1]`` plus ``margin``."""
+    """Limits of a share axis: the data with a margin, inside ``[0, 1]`` (ticks too).
+
+    The visible range spans at least 0.1 and never more than ``[0, 1]``; the frame lies
+    ``margin`` of that span beyond it, so a share of exactly 0 or 1 is not drawn on the frame,
+    and no tick reads an impossible share (``ShareLocator``).
+    """
     data = np.asarray(list(values), dtype=float).ravel()
     data = data[np.isfinite(data)]
     lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
-    pad = max(margin, 0.1 * (hi - lo))
-    lim = (max(-margin, lo - pad), min(1.0 + margin, hi + pad))
+    lo, hi = min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
+    pad = max(0.05, 0.1 * (hi - lo))
+    lo_v, hi_v = max(0.0, lo - pad), min(1.0, hi + pad)
+    edge = margin * (hi_v - lo_v)
+    lim = (lo_v - edge, hi_v + edge)
     (ax.set_ylim if which == "y" else ax.set_xlim)(*lim)
+    (ax.yaxis if which == "y" else ax.xaxis).set_major_locator(
+        ShareLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10]))
     return lim
+
+
+CURRENCY = "CNY"
+"""Currency of every cost and price (the scenarios' prices are in CNY; they name no currency)."""
+
+METRIC_TITLES = {
+    "deliverability_rate": "calls delivered (share of calls)",
+    "shortfall_kwh": "departure shortfall (kWh)",
+    "bte_ch_kwh": "BTE charging energy (kWh)",
+    "rt_station_area_kwh": "RT station-layer envelope area (kWh)",
+    "rt_distribution_area_kwh": "RT distribution-layer envelope area (kWh)",
+    "rt_transmission_area_kwh": "RT transmission-layer envelope area (kWh)",
+    "hold_rate_da": "hold rate, DA boundary (share of calls)",
+    "hold_rate_prev": "hold rate, previous RT boundary (share of calls)",
+    "hold_rate_rt": "hold rate, RT boundary (share of calls)",
+}
+"""Readable titles (with units) of the Monte Carlo day metrics."""
+
+_UNITS = (("_kwh", "kWh"), ("_kw", "kW"), ("_pct", "%"), ("_pu", "p.u."), ("_s", "s"),
+          ("_rate", "share"), ("_share", "share"))
+
+
+def metric_title(name: str) -> str:
+    """Readable title of a metric column with its unit (``METRIC_TITLES``, else the suffix)."""
+    if name in METRIC_TITLES:
+        return METRIC_TITLES[name]
+    for suffix, unit in _UNITS:
+        if name.endswith(suffix):
+            stem = name if unit == "share" else name[: -len(suffix)]
+            return f"{stem.replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
 
 
 def is_share(name: str) -> bool:

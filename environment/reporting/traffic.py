@@ -193,10 +193,13 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
             x = np.r_[s.interval.to_numpy(), s.interval.max() + 1] * interval_min
             ax.stairs(s.p_kw / 1e3, (start_min + x) / 60.0, color=colors[st], lw=1.3,
                       baseline=None, label=f"{st} DTA")
-        for st, s in sta.groupby("station"):
+        groups = list(sta.groupby("station"))
+        # wider lines underneath: stations with the same static load all stay visible
+        widths = np.linspace(3.0, 1.0, len(groups)) if len(groups) > 1 else [1.2]
+        for (st, s), lw in zip(groups, widths, strict=True):
             x = np.r_[s.start_min.to_numpy(), s.start_min.max() + sta_interval_min]
-            ax.stairs(s.p_kw / 1e3, (start_min + x) / 60.0, color=colors.get(st, "k"), lw=1.0,
-                      ls="--", baseline=None, label=f"{st} STA")
+            ax.stairs(s.p_kw / 1e3, (start_min + x) / 60.0, color=colors.get(st, "k"), lw=lw,
+                      ls=(0, (3, 1.5)), baseline=None, label=f"{st} STA")
         ax.axhline(0, color="k", lw=0.5)
         clock_axis(ax)
         pad_ylim(ax)

@@ -1,5 +1,6 @@
-"""Figures of ``run_sim.py dispatch --method zonal``: the partition, the dispatch stack and the
-areas' loads before and after.
+"""Figures of ``run_sim.py dispatch --method zonal``: partition, dispatch stack, area loads.
+
+The areas' loads are shown before and after the dispatch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-from environment.reporting.style import STYLE, ClockLocator, clock_axis, legend_outside, pad_ylim
+from environment.reporting.style import (
+    CURRENCY,
+    STYLE,
+    ClockLocator,
+    clock_axis,
+    legend_outside,
+    pad_ylim,
+)
 from scenarios.timeaxis import TimeAxis
 
 WARN = "#b2182b"
@@ -76,15 +84,20 @@ def plot_partition(path: Path, study, bus_label) -> None:
 
 
 def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
-    """Feeder supply after dispatch (purchase, diesel, renewables used) against the base load
-    and the EVs; the net load before (uncoordinated EVs) for comparison.
+    """Gross supply and demand above, the buses' net load below (before and after).
+
+    Above: the feeder supply after dispatch (purchase, diesel, renewables used) against the
+    base load and the EVs, before (uncoordinated) and after. Below, net of the local generation
+    (PV / wind, diesel): the load the buses draw, before and after. Gross and net are different
+    quantities and never share an axis.
     """
     net, plan = study.setup.net, study.setup.plan
     t_n = net.load_p_kw.shape[0]
     x = axis.edges_h(0, t_n)
     load = net.load_p_kw.sum(axis=1)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(8.0, 4.2))
+        fig, (ax, bx) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True,
+                                     gridspec_kw={"height_ratios": [3, 2]})
         base = np.zeros(t_n)
         for name, v, c in (("purchase", plan.buy_kw, "0.6"),
                            ("diesel", plan.dg_kw.sum(axis=1), "tab:brown"),
@@ -93,16 +106,25 @@ def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
                             step="post", color=c, alpha=0.7, label=name, linewidth=0)
             base = base + v
         ax.stairs(load, x, color="k", linestyle=":", label="base load", baseline=None)
-        ax.stairs(load + plan.ev_kw.sum(axis=1), x, color="k", label="base load + EVs (after)",
-                  baseline=None)
-        ax.stairs(study.before_p_bus_kw.sum(axis=1), x, color=WARN, linestyle="--",
-                  label="net load before (uncoordinated EVs)", baseline=None)
-        ax.set_ylabel("power (kW)")
-        ax.set_title(f"Distribution layer: cost {study.before['total']:,.0f} before, "
+        ax.stairs(load + study.ev_before_kw.sum(axis=1), x, color=WARN, linestyle="--",
+                  label="base load + EVs, before (uncoordinated)", baseline=None)
+        ax.stairs(load + plan.ev_kw.sum(axis=1), x, color="k",
+                  label="base load + EVs, after", baseline=None)
+        ax.set_ylabel("gross power (kW)")
+        ax.set_title(f"Distribution layer: cost ({CURRENCY}) {study.before['total']:,.0f} before, "
                      f"{plan.cost:,.0f} after")
         pad_ylim(ax)
         legend_outside(ax)
-        clock_axis(ax)
+        bx.stairs(study.before_p_bus_kw.sum(axis=1), x, color=WARN, linestyle="--",
+                  label="before (uncoordinated EVs)", baseline=None)
+        bx.stairs(plan.p_bus_kw.sum(axis=1), x, color="tab:blue", label="after",
+                  baseline=None)
+        bx.axhline(0.0, color="k", lw=0.6)
+        bx.set_ylabel("net load (kW)\nload + EVs − local gen.")
+        bx.set_title("Net load of the buses (after local PV / wind and diesel)", fontsize=9)
+        pad_ylim(bx)
+        legend_outside(bx)
+        clock_axis(bx)
         fig.savefig(path)
         plt.close(fig)
 

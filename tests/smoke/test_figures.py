@@ -1,10 +1,13 @@
-"""Figures on small synthetic frames: margins, legends, counts, clock ticks, the DA-vs-RT metric.
+"""Figures on small synthetic frames: margins, legends, counts, clock ticks, the DA-vs-RT metric;
+and every figure the commands write, on real runs, through the automatic figure check.
 
 Each plotting function is run as the commands run it; ``plt.close`` is intercepted so that the
-figure can be inspected after it was saved.
+figure can be inspected after it was saved. The real runs intercept ``Figure.savefig`` and check
+each figure (``environment.reporting.figure_check``) just before it is written.
 """
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -17,8 +20,11 @@ import pandas as pd
 import pytest
 from matplotlib import ticker
 from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 
+from environment.cli.main import main
 from environment.reporting import grid_plots, mc_report, sim_report
+from environment.reporting.figure_check import check_figure
 from environment.reporting.style import MIN_REPLICATES_FOR_BANDS, ClockLocator, clock_label
 from flexibility.stations import TOTAL_LABEL
 from scenarios.timeaxis import TimeAxis
@@ -149,8 +155,10 @@ def test_voltage_heatmap_anchored_without_grid(tmp_path, figures):
                             "t": np.tile(np.arange(T), buses), "vm_pu": vm})
     sim_report.plot_voltage_heatmap(tmp_path / "f.png", network, AXIS, 0.94, 1.06)
     ax = figures[0].axes[0]
-    (im,) = ax.images
+    im, depth = ax.images  # the voltages, then the depth below the limit (0.93 < 0.94)
     assert (im.norm.vmin, im.norm.vmax) == (0.94, 1.06)
+    assert depth.norm.vmin == 0.0 and depth.norm.vmax == pytest.approx(0.01)
+    assert not any(c.get_hatch() for c in ax.collections), "hatching hides the severity"
     assert not any(g.get_visible() for g in ax.get_xgridlines() + ax.get_ygridlines())
     _assert_clock_ticks(ax)
 
@@ -196,8 +204,27 @@ def test_histogram_share_axis_clamped(tmp_path, figures):
     ax = figures[0].axes[0]
     lo, hi = ax.get_xlim()
     assert -0.05 <= lo < 1.0 < hi <= 1.05, (lo, hi)
+    figures[0].canvas.draw()
+    assert all(0.0 <= v <= 1.0 for v in ax.get_xticks()), "a share tick outside [0, 1]"
     for ax in figures[0].axes[:2]:
         assert isinstance(ax.yaxis.get_major_locator(), ticker.MaxNLocator)
+    assert [ax.get_title() for ax in figures[0].axes[:2]] == [
+        "calls delivered (share of calls)", "departure shortfall (kWh)"]
+
+
+def test_convergence_integer_n_share_inside_unit(tmp_path, figures):
+    m = pd.DataFrame({"replicate": range(5), "deliverability_rate": [1.0, 0.9, 1.0, 1.0, 0.95],
+                      "bte_ch_kwh": [10.0, 0.0, 0.5, 12.0, 3.0]})
+    mc_report.plot_convergence(tmp_path / "f.png", m, ["deliverability_rate", "bte_ch_kwh"])
+    fig = figures[0]
+    fig.canvas.draw()
+    share, energy = fig.axes
+    for ax in fig.axes:
+        assert all(float(v).is_integer() for v in ax.get_xticks())
+        assert "_" not in ax.get_title() and "(" in ax.get_title()
+    assert all(0.0 <= v <= 1.0 for v in share.get_yticks())
+    band = energy.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() >= 0.0, "the CI of an energy went below zero"
 
 
 def test_overstatement_bounded_when_da_near_zero():
@@ -230,3 +257,63 @@ def test_clock_locator_steps():
     assert ticks[0] == 0 and ticks[-1] == 24 and len(ticks) <= 10
     assert [clock_label(h) for h in (0.0, 19.25, 24.0, 25.5)] == ["00:00", "19:15", "24:00",
                                                                   "01:30"]
+
+
+# -- every figure of the commands, on real runs -------------------------------------------------
+def _checked_run(argv: list[str], out: Path, monkeypatch) -> tuple[int, dict[str, list]]:
+    """Run a command in-process; check each figure as it is saved (file name -> defects)."""
+    checked: dict[str, list] = {}
+    save = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        tight = kwargs.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) == "tight"
+        checked[Path(str(fname)).name] = check_figure(fig, tight=tight)
+        return save(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    code = main([*argv, "--out", str(out), "--quiet"])
+    return code, checked
+
+
+RUNS = {
+    "simulate": (["simulate"], {"boundary_calls", "voltage_heatmap", "da_vs_rt", "occupancy"}),
+    "assess": (["assess"], {"three_layer_envelopes", "ac_validation", "pq_daily_range",
+                            "alpha_sensitivity", "station_envelopes", "pq_sets", "pq_binding"}),
+    "traffic": (["traffic", "--scenario", "nd_coupled"],
+                {"gap_convergence", "link_queues", "dta_vs_sta_station_loads"}),
+    "dispatch": (["dispatch", "--method", "all", "--replay-days", "200"],
+                 {"dispatch_stack", "reserves", "risk_allocation", "cost_reliability"}),
+}
+SLOW_RUNS = {
+    "zonal": (["dispatch", "--method", "zonal", "--scenario", "zonal_case"],
+              {"partition", "zonal_stack", "area_loads"}),
+    "montecarlo": (["montecarlo", "--replicates", "3"],
+                   {"fan_charts", "histograms", "convergence"}),
+    "flexibility-region": (["flexibility-region", "--budget", "1000,2000", "--tiers", "1000,2000",
+                            "--step-deg", "90", "--refine", "0", "--reserve-mw", "0.15",
+                            "--grid", "report", "--model", "both"],
+                           {"hulls_dynamic", "hulls_static", "volume_vs_budget", "dta_vs_sta"}),
+}
+
+
+def _assert_figures_pass(name: str, spec, tmp_path, monkeypatch) -> None:
+    argv, expected = spec
+    out = tmp_path / name
+    code, checked = _checked_run(argv, out, monkeypatch)
+    assert code in (0, 3, 4), f"{name} exited {code}"
+    written = {p.stem for p in out.rglob("*.png")}
+    assert expected <= set(Path(f).stem for f in checked), sorted(checked)
+    assert written <= {Path(f).stem for f in checked}, "a figure was written unchecked"
+    bad = {f: [str(d) for d in defects] for f, defects in checked.items() if defects}
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_every_figure_of_the_command_passes_the_check(name, tmp_path, monkeypatch):
+    _assert_figures_pass(name, RUNS[name], tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW_RUNS))
+def test_every_figure_of_the_slow_commands_passes_the_check(name, tmp_path, monkeypatch):
+    _assert_figures_pass(name, SLOW_RUNS[name], tmp_path, monkeypatch)
