@@ -35,6 +35,10 @@ import numpy as np
 from agents.dispatch_plan import CallPlan
 from flexibility.packaging import Boundary
 
+RULES = ("none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
+         "edge-prev")
+"""The TSO's own call rules; every other policy is a day planner's (the TSO follows its plan)."""
+
 
 class TransmissionAgent(mesa.Agent):
     """The transmission system operator.
@@ -45,12 +49,14 @@ class TransmissionAgent(mesa.Agent):
         policy: Call policy.
         rng: Its own random stream.
         regulation_period_min: Period of the regulation signal.
-        plan: The day-ahead dispatch (``dispatch:*`` policies; ``None``: none feasible).
+        plan: The day's plan under a planning policy (``None``: none feasible).
+        planned: The policy is a day planner's (the calls follow ``plan``; without a feasible
+            plan the fleet idles as with ``none``), not one of ``RULES``.
     """
 
     def __init__(self, model: mesa.Model, da_boundary: Boundary, policy: str,
                  rng: np.random.Generator, regulation_period_min: float = 240.0,
-                 plan: CallPlan | None = None) -> None:
+                 plan: CallPlan | None = None, planned: bool = False) -> None:
         super().__init__(model)
         self.da = da_boundary
         self.policy = policy
@@ -59,6 +65,10 @@ class TransmissionAgent(mesa.Agent):
         self._noise = 0.0
         self.prev: Boundary | None = None
         self.plan = plan
+        self.planned = planned
+        if not planned and policy not in RULES:
+            raise ValueError(f"call policy {policy!r} is not a TSO rule ({', '.join(RULES)}) "
+                             "and no day planner was given")
 
     def receive(self, boundary: Boundary) -> None:
         """Keep the boundary published this tick (over the remaining horizon) for the next."""
@@ -77,7 +87,7 @@ class TransmissionAgent(mesa.Agent):
         lo, hi = p_down_kw, max(p_up_kw, p_down_kw)
         u = self.rng_calls.random()  # drawn every tick: policies share one stream layout
         e = self.rng_calls.standard_normal()
-        if self.policy.startswith("dispatch:"):
+        if self.planned:
             if self.plan is not None:
                 return float(self.plan.station_calls_kw(k).sum())
             return min(max(0.0, lo), hi)

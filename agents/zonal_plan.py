@@ -1,6 +1,6 @@
 """The zonal two-layer dispatch in the co-simulated day (``dispatch:zonal``).
 
-Before the horizon the DSO has planned the day (``environment.zonal_day``): each station's
+Before the horizon the DSO has planned the day (``environment.planning.zonal``): each station's
 power ``s_j,t`` (the areas' EV trajectories after their users' price response, split over the
 stations and corrected for the network), the plan's renewables, diesel and capacitor steps.
 Each tick ``k`` station ``j`` is called for ``s_j,k`` (the kernel clips it to the station's

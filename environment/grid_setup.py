@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from grid.sparse_ac import ac_solver
 from grid.background import spread
 from grid.clipping import Policy
 from grid.feeder import FeederError, load_feeder
 from grid.layers import GridModel
 from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
+from grid.sparse_ac import ac_solver
 from scenarios.config import Scenario
+from scenarios.errors import InputError
 from scenarios.profiles import feeder_totals, read_shapes
 
 
@@ -51,3 +52,18 @@ def build_grid_model(scenario: Scenario, policy: Policy | None = None) -> GridMo
                      policy=policy or g.policy)
 
 
+def bus_positions(scenario: Scenario, gm: GridModel, buses: list[int],
+                  field: str) -> np.ndarray:
+    """Feeder positions of scenario buses (``grid.bus_numbering``).
+
+    Raises:
+        InputError: A bus not on the feeder, naming ``field``.
+    """
+    fe, numbering = gm.feeder, scenario.grid.bus_numbering
+    out = []
+    for b in buses:
+        try:
+            out.append(fe.position(fe.resolve_bus(b, numbering, field)))
+        except FeederError as exc:  # names the bus and numbering
+            raise InputError(f"{field}: {exc}") from None
+    return np.asarray(out, dtype=int)

@@ -50,7 +50,8 @@ from agents.context import SimContext
 from agents.ev import EVAgent
 from agents.grid_operator import GridAgent
 from agents.station import StationAgent
-from agents.transmission import TransmissionAgent
+from agents.transmission import RULES, TransmissionAgent
+from environment.day_plan import DayPlanner, PlannedDay, PlanningInputs
 from environment.grid_setup import build_grid_model
 from environment.population import (
     RunStreams,
@@ -58,8 +59,6 @@ from environment.population import (
     populate,
     resolve_travel,
 )
-from environment.dispatch_setup import DayDispatch, dispatch_rows, plan_day
-from environment.zonal_day import ZonalDay, plan_zonal_day, zonal_rows
 from environment.recorder import Recorder
 from environment.records import (
     DELIVERY_TOL,
@@ -105,16 +104,23 @@ class CoSimModel(mesa.Model):
         progress: Show a progress bar over ticks.
         deviations: How the realised EVs deviate from the forecast (default:
             ``DEFAULT_DEVIATIONS``; ``Deviations.none()`` for the forecast day itself).
+        planner: The day planner of a planning policy (``dispatch:*``;
+            ``environment.planning.registry.planner_for``), injected: the kernel knows planners
+            only through ``environment.day_plan``.
     """
 
     def __init__(self, scenario: Scenario, behaviour: BehaviourModel,
                  seed: int | np.random.SeedSequence,
                  policy: str | None = None, travel: TravelModel | None = None,
-                 progress: bool = False, deviations: Deviations | None = None) -> None:
+                 progress: bool = False, deviations: Deviations | None = None,
+                 planner: DayPlanner | None = None) -> None:
         super().__init__(rng=np.random.default_rng(seed))
         sc, hz, sim = scenario, scenario.horizon, scenario.simulation
         self.scenario = sc
         self.policy = policy or sim.policy
+        if planner is None and self.policy not in RULES:
+            raise ValueError(f"call policy {self.policy!r} needs a day planner "
+                             "(environment.planning.registry.planner_for)")
         self.progress = progress
         self.deviations = DEFAULT_DEVIATIONS if deviations is None else deviations
         self.recorder = Recorder(SCHEMAS)
@@ -134,17 +140,15 @@ class CoSimModel(mesa.Model):
         da = self.grid_agent.commit_day_ahead(case, keep, fresh, sc.assessment.alpha)
         self.da_commitment = da
         self.da_layers, self.da_boundary = da.layers, da.boundary
-        self.dispatch: DayDispatch | ZonalDay | None = None
-        if self.policy == "dispatch:zonal":
-            self.dispatch = plan_zonal_day(sc, grid, pop.pool_fleets,
-                                           dict(self.da_boundary.stations))
-        elif self.policy.startswith("dispatch:"):
-            self.dispatch = plan_day(sc, grid, dict(self.da_boundary.stations),
-                                     case.sets.ref_kw, streams.dispatch,
-                                     self.policy.removeprefix("dispatch:"))
+        self.dispatch: PlannedDay | None = None
+        if planner is not None:
+            self.dispatch = planner.plan_day(PlanningInputs(
+                scenario=sc, grid=grid, boundary=dict(self.da_boundary.stations),
+                pools=pop.pool_fleets, ev_ref_kw=case.sets.ref_kw, rng=streams.dispatch))
         self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy, streams.calls,
                                      sim.regulation_period_min,
-                                     None if self.dispatch is None else self.dispatch.plan)
+                                     None if self.dispatch is None else self.dispatch.plan,
+                                     planned=planner is not None)
         for agent in self.evs:
             self.ctx.env.process(agent.session())
         self.ctx.env.process(self._ticks())
@@ -209,12 +213,8 @@ class CoSimModel(mesa.Model):
             queue=[self.stations[n].queue_length for n in names])
         self.recorder.add(tick_rows(outcome, self.ctx.dt_min))
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
-        if done is not None:
-            day = self.dispatch
-            if isinstance(day, ZonalDay):
-                self.recorder.add(zonal_rows(k, day, done, ac, outcome.label))
-            elif isinstance(day, DayDispatch):
-                self.recorder.add(dispatch_rows(k, day, done, ac, outcome.label))
+        if done is not None and self.dispatch is not None:
+            self.recorder.add(self.dispatch.rows(k, done, ac, outcome.label))
 
     def ev_frame(self) -> pd.DataFrame:
         """Per-EV outcomes (after :meth:`run`; ``environment.records.EVRow``)."""

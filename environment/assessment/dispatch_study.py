@@ -1,7 +1,7 @@
 """``run_sim.py dispatch``: the DSO's day-ahead dispatch of a scenario's day (issue 15).
 
 The instance is the one the co-simulator's ``dispatch:*`` policies solve for the same seed
-(``environment.dispatch_setup``: the day-ahead commitment of the simulated day's forecast
+(``environment.planning.chance``: the day-ahead commitment of the simulated day's forecast
 pools, the scenario's ``[dispatch]`` devices, the data's forecast errors). Each requested
 variant is solved on it, and replayed out of sample on the LinDistFlow model of the rows
 (``dispatch.da_model.violations``): ``n_replay`` days, each a held-out data day of net-load
@@ -19,7 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.da_model import DaSolution, violations
-from environment.dispatch_setup import DayDispatch, explain_infeasible, solve_case
+from environment.planning.chance import (
+    ChancePlanner,
+    DayDispatch,
+    explain_infeasible,
+    solve_case,
+)
 from flexibility.common import FloatArray
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -74,11 +79,13 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     method and replay it (module docstring)."""
     from environment.model import CoSimModel
 
-    model = CoSimModel(scenario, behaviour, seed, policy=f"dispatch:{methods[0]}")
+    planner = ChancePlanner(methods[0])  # the day's instance as the co-simulator plans it
+    model = CoSimModel(scenario, behaviour, seed, policy=f"dispatch:{methods[0]}",
+                       planner=planner)
     day = model.dispatch
     ldf = model.grid_agent.grid.ldf
     model.release()
-    assert isinstance(day, DayDispatch)  # methods are the day-ahead ones (not zonal)
+    assert isinstance(day, DayDispatch)
     rng = np.random.default_rng([seed, 15])
     errors = replay_errors(day, n_replay, rng)
     d = scenario.dispatch

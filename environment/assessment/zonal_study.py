@@ -1,15 +1,15 @@
-"""``run_sim.py dispatch --method zonal``: the two-layer low-carbon dispatch on a day (issue 16;
-bilevel zonal dispatch paper).
+"""``run_sim.py dispatch --method zonal``: the two-layer low-carbon dispatch on a day (bilevel
+zonal dispatch paper).
 
 1. **Fleets**: ``n_days`` sampled days per station from the behaviour model, their expected
    generalized batteries and the uncoordinated (ASAP) charging
-   (``environment.zonal_setup.station_aggregates``).
-2. **Partition and distribution layer** (``environment.zonal_setup.plan_zonal``).
+   (``environment.planning.zonal_setup.station_aggregates``).
+2. **Partition and distribution layer** (``environment.planning.zonal_setup.plan_zonal``).
 3. **Before**: the uncoordinated day evaluated directly (purchase = price x (load +
    uncoordinated EVs - renewables), no diesel, surplus curtailed, its carbon on the ladder).
 4. **Aggregation layer** on one realised day (a fresh draw of every station's vehicles, not one
    the plan was built on): trading prices, area tracking with price-responsive users and local
-   generators, vehicles scheduled by user type (``environment.zonal_areas``); the two-layer
+   generators, vehicles scheduled by user type (``environment.planning.zonal_areas``); the two-layer
    nodal injections AC-checked at every interval, every vehicle's set-points replayed through
    its own energy balance (``Fleet`` dynamics, not the sets the schedule used).
 """
@@ -25,7 +25,7 @@ from dispatch.carbon import ladder_cost
 from dispatch.zonal_agg import AreaTracking
 from dispatch.zonal_dn import ZonalPlan
 from environment.grid_setup import build_grid_model
-from environment.zonal_areas import (
+from environment.planning.zonal_areas import (
     AreaSets,
     area_fleets,
     area_targets,
@@ -37,7 +37,12 @@ from environment.zonal_areas import (
     trading_prices,
     two_layer_injections,
 )
-from environment.zonal_setup import ENERGY_SHARE, ZonalSetup, plan_zonal, station_aggregates
+from environment.planning.zonal_setup import (
+    ENERGY_SHARE,
+    ZonalSetup,
+    plan_zonal,
+    station_aggregates,
+)
 from flexibility.common import FloatArray
 from flexibility.fleet import Fleet
 from grid.ac import AcResult, PandapowerAc

@@ -189,12 +189,12 @@ def _inside(region, p: np.ndarray) -> bool:
 
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
             t_start: float) -> int:
-    from environment.experiments.flex_region_run import best_points
     from environment.cli.runs import lead_line, write_summary
+    from environment.experiments.flex_region_run import best_points
     from environment.outputs import write_parquet
     from environment.reporting import region_plots as plots
-    from environment.verdict import Verdict, target, validity
     from environment.reporting import region_report as rep
+    from environment.verdict import Verdict, target, validity
 
     summary: dict = {"scenario": args.scenario, "time": args.time, "budgets": budgets,
                      "step_deg": args.step_deg, "band_min": args.band_min, "models": {}}

@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 from contextlib import ExitStack
+from typing import get_args
 
 from environment.cli.numbers import finite_float
 from environment.verdict import CONTRACT_TEXT, EXIT_INPUT, EXIT_INTERRUPTED
 from flexibility.common import ModelInputError
 from scenarios.errors import InputError
+from scenarios.sections import CallPolicy
 
 DESCRIPTION = """\
 EV grid-flexibility co-simulator (the transmission-distribution-microgrid assessment of
@@ -57,9 +59,7 @@ of the calls delivered (within 1 %).
 {contract}"""
 
 
-POLICIES = ["none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
-            "edge-prev", "dispatch:oba", "dispatch:bonferroni", "dispatch:so", "dispatch:ro",
-            "dispatch:zonal"]
+POLICIES = get_args(CallPolicy)  # the one list: the scenario's simulation.policy values
 
 
 def _common(p: argparse.ArgumentParser) -> None:

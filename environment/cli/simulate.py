@@ -44,10 +44,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     check_memory(scenario, "simulate")
     # the input is valid: now the heavy stack (mesa, pandapower, matplotlib figures)
     from environment.model import CoSimModel
+    from environment.planning.registry import planner_for
 
     out = run_folder(args.out)
     model = load_behaviour(scenario, args.behaviour)
-    sim = CoSimModel(scenario, model, seed, progress=not args.quiet)
+    policy = scenario.simulation.policy
+    sim = CoSimModel(scenario, model, seed, progress=not args.quiet,
+                     planner=planner_for(policy))
     if sim.dispatch is not None and sim.dispatch.plan is None:
         sim.release()
         raise InputError(sim.dispatch.message)
@@ -59,13 +62,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
     disp: dict[str, object] | None = None
-    if sim.dispatch is not None:
-        from environment.dispatch_metrics import day_dispatch_metrics
-
-        disp = {**day_dispatch_metrics(sim.dispatch, rec.frame("dispatch"),
-                                       scenario.horizon.dt_h),
-                "data_day": sim.dispatch.plan.day if sim.dispatch.plan else None,
-                "epsilon": sim.dispatch.epsilon}
+    day_plan = sim.dispatch
+    if day_plan is not None:
+        disp_metrics = day_plan.metrics(rec.frame("dispatch"), scenario.horizon.dt_h)
+        disp = {**disp_metrics, "data_day": day_plan.plan.day if day_plan.plan else None,
+                "epsilon": day_plan.epsilon}
     dispatch_frame = rec.frame("dispatch")
     sim.release()
     from environment.day_metrics import day_checks, day_metrics
@@ -123,18 +124,8 @@ def run_simulate(args: argparse.Namespace) -> int:
           f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
           f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
           f"{shown_folder(args, out)}"))
-    if disp is not None and "dispatch_deviation_kwh" in disp:
-        print(f"dispatch ({sim.policy}): planned cost {disp['dispatch_cost_da']:,.0f}, "
-              f"realised (purchase + diesel) {disp['dispatch_cost_realised']:,.0f}; "
-              f"{disp['dispatch_violation_ticks']:.0f} of {day.ticks} ticks AC-violated; the "
-              f"realised fleet deviated {disp['dispatch_deviation_kwh']:,.0f} kWh from the "
-              f"plan's station powers")
-    elif disp is not None:
-        print(f"dispatch ({sim.policy}, eps {disp['epsilon']:g}): day-ahead cost "
-              f"{disp['dispatch_cost_da']:,.0f}, realised {disp['dispatch_cost_realised']:,.0f}; "
-              f"{disp['dispatch_violation_ticks']:.0f} of {day.ticks} ticks jointly violated "
-              f"({disp['dispatch_reserve_short_ticks']:.0f} reserve shortfalls); data day "
-              f"{disp['data_day']}")
+    if day_plan is not None:
+        print(day_plan.headline(disp_metrics, day.ticks))
     if (line := cleaning_line(model)) is not None:
         print(line)
     return verdict.exit_code

@@ -125,16 +125,17 @@ def run_replicate(scenario: Scenario, behaviour: BehaviourModel, rep: int,
     from environment.model import CoSimModel
 
     t0 = time.perf_counter()
-    model = CoSimModel(scenario, behaviour, seed, policy=policy)
+    from environment.planning.registry import planner_for
+
+    model = CoSimModel(scenario, behaviour, seed, policy=policy,
+                       planner=planner_for(policy or scenario.simulation.policy))
     model.run()
     ticks = model.recorder.frame("ticks")
     evs = model.ev_frame()
     extra = {}
     if model.dispatch is not None:
-        from environment.dispatch_metrics import day_dispatch_metrics
-
-        extra = day_dispatch_metrics(model.dispatch, model.recorder.frame("dispatch"),
-                                 scenario.horizon.dt_h)
+        extra = model.dispatch.metrics(model.recorder.frame("dispatch"),
+                                       scenario.horizon.dt_h)
     model.release()  # mesa's class-level agent counter would keep the model alive
     del model
     gc.collect()  # the model and its agents form cycles holding hundreds of MB of arrays

@@ -4,7 +4,7 @@ The shipped file holds the whole year 2016 at 15 minutes (35,136 rows) of three 
 profiles in SimBench's normalised units: the household load ``H0-H`` (column ``load_p``, the
 profile whose summer-weekday mean shapes the default scenario's background load), the PV
 profile ``PV5`` (``pv_p``) and the wind profile ``WP4`` (``wind_p``). The dispatch model's
-forecast errors are computed from it at run time (``environment.dispatch_setup``). Run with
+forecast errors are computed from it at run time (``environment.planning.chance``). Run with
 SimBench installed (``pip install simbench``)::
 
     python -m scenarios.tools.extract_simbench_year

@@ -44,7 +44,7 @@ def _inputs():
 def two_layer_day(sc, gm, fleets, realised):
     """The timed pipeline (module docstring); returns the two-layer result."""
     from environment.assessment.zonal_study import two_layers
-    from environment.zonal_setup import plan_zonal, station_aggregates
+    from environment.planning.zonal_setup import plan_zonal, station_aggregates
 
     hz = sc.horizon
     agg = station_aggregates(tuple(s.name for s in sc.stations), fleets, hz.n_intervals,

@@ -45,7 +45,7 @@ def test_seasonal_window_leaves_the_day_out():
 def test_net_load_errors_follow_the_scenario_scaling(year):
     """Net-load error = load error x load scale - PV error x PV scale, recomputed here from
     the shipped shapes and the paper case's totals."""
-    from environment.dispatch_setup import net_load_errors
+    from environment.planning.chance import net_load_errors
 
     sc = load_scenario(None)
     net, wind, days = net_load_errors(sc)

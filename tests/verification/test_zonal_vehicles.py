@@ -176,7 +176,7 @@ def fleet_of(raw: RawFleet) -> Fleet:
 
 
 def _types(fleet: Fleet, period) -> np.ndarray:
-    """As the area layer does it (``environment.zonal_areas.area_fleets``)."""
+    """As the area layer does it (``environment.planning.zonal_areas.area_fleets``)."""
     need = np.maximum(fleet.e_req_kwh - fleet.e_init_kwh, 0.0) / fleet.eta_ch
     return classify(fleet.arrival_idx, fleet.departure_idx, need, fleet.p_ch_max_kw, period,
                     fleet.dt_h)

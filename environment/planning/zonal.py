@@ -1,13 +1,14 @@
-"""The zonal two-layer dispatch of a co-simulated day (``--policy dispatch:zonal``; issue 16).
+"""The zonal two-layer day planner (``--policy dispatch:zonal``; bilevel zonal dispatch paper).
 
 Before the horizon, on the forecast pools of the stations (the same days the day-ahead
 envelopes are built on):
 
 1. station aggregates (the stations' packaged day-ahead boundaries as their sets, the pools'
    uncoordinated charging as their users' demand), partition and distribution layer
-   (``environment.zonal_setup``);
+   (``environment.planning.zonal_setup``);
 2. aggregation layer on the expected fleet: trading prices, each area's price response and
-   tracking with its own diesel (``environment.zonal_areas.track_areas``), its EV trajectory
+   tracking with its own diesel (``environment.planning.zonal_areas.track_areas``), its EV
+   trajectory
    split over its stations (``split_to_stations``);
 3. correction round of the distribution layer around those station powers (``redispatch``).
 
@@ -26,15 +27,16 @@ import pandas as pd
 
 from agents.dispatch_plan import DispatchStep
 from agents.zonal_plan import ZonalExecution
-from environment.records import DispatchRows
-from environment.zonal_areas import (
+from environment.day_plan import PlanningInputs
+from environment.planning.zonal_areas import (
     AreaSets,
     redispatch,
     split_to_stations,
     track_areas,
     trading_prices,
 )
-from environment.zonal_setup import ZonalSetup, plan_zonal, station_aggregates
+from environment.planning.zonal_setup import ZonalSetup, plan_zonal, station_aggregates
+from environment.records import DispatchRows
 from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary
 from grid.ac import AcResult
@@ -65,6 +67,22 @@ class ZonalDay:
     message: str
     method: str = "zonal"
     epsilon: float = float("nan")
+
+    def rows(self, k: int, done: DispatchStep, ac: AcResult, label: str) -> DispatchRows:
+        """The ``dispatch`` rows of tick ``k`` (:func:`zonal_rows`)."""
+        return zonal_rows(k, self, done, ac, label)
+
+    def metrics(self, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
+        """The day's metrics (:func:`zonal_metrics`)."""
+        return zonal_metrics(self, frame, dt_h)
+
+    def headline(self, metrics: dict[str, float], ticks: int) -> str:
+        """Planned and realised cost, AC-violated ticks, the fleet's deviation from the plan."""
+        return (f"dispatch (dispatch:zonal): planned cost {metrics['dispatch_cost_da']:,.0f}, "
+                f"realised (purchase + diesel) {metrics['dispatch_cost_realised']:,.0f}; "
+                f"{metrics['dispatch_violation_ticks']:.0f} of {ticks} ticks AC-violated; the "
+                f"realised fleet deviated {metrics['dispatch_deviation_kwh']:,.0f} kWh from the "
+                f"plan's station powers")
 
 
 def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
@@ -145,3 +163,12 @@ def zonal_metrics(day: ZonalDay, frame: pd.DataFrame, dt_h: float) -> dict[str, 
                dispatch_interval_violation_rate=float(np.mean(bad)) if len(bad) else 1.0,
                dispatch_deviation_kwh=float(per_tick["eta_kw"].abs().sum() * dt_h))
     return out
+
+
+@dataclass(frozen=True)
+class ZonalPlanner:
+    """The zonal two-layer day planner (module docstring)."""
+
+    def plan_day(self, inputs: PlanningInputs) -> ZonalDay:
+        """:func:`plan_zonal_day` on the pools and the committed boundaries."""
+        return plan_zonal_day(inputs.scenario, inputs.grid, inputs.pools, inputs.boundary)

@@ -1,4 +1,6 @@
-"""Scenario -> day-ahead dispatch instance (issue 15): devices, aggregators and uncertainty.
+"""The chance-constrained day planner (``dispatch:oba|bonferroni|so|ro``): scenario -> day-ahead
+dispatch instance (devices, aggregators, uncertainty), its solve, and the planned day's rows and
+metrics.
 
 The DSO's day-ahead problem of ``dispatch.da_model`` on the scenario's feeder:
 
@@ -25,6 +27,19 @@ The DSO's day-ahead problem of ``dispatch.da_model`` on the scenario's feeder:
   out for evaluation (the co-simulated day's realised errors, the replay of ``dispatch``);
 * **samples** — ``so`` trains on ``so_samples`` whole days drawn from the fitted days (the
   data, not the fitted mixture), with the injected generator.
+
+Metrics of a dispatched day (:meth:`DayDispatch.metrics`, from the ``dispatch`` table):
+
+* ``dispatch_feasible`` — the day-ahead model found a dispatch (1) or not (0: the fleet idled
+  and the day counts as violated);
+* ``dispatch_cost_da`` / ``dispatch_reserve_cost`` — its objective and reserve part;
+* ``dispatch_cost_realised`` — ``sum_t dt (price_t P_slack,t + sum_g cost_g g_t)`` at the
+  realised operating points (AC slack, losses included) plus the reserve cost;
+* ``dispatch_violation_ticks`` — ticks with an AC violation or a reserve shortfall (a joint
+  violation of the tick's chance constraint); ``dispatch_reserve_short_ticks`` the latter alone;
+* ``dispatch_joint_ok`` — 1 when no tick was violated (the replicate-day reliability);
+* ``dispatch_interval_violation_rate`` — violated ticks over ticks (the per-interval promise);
+* ``dispatch_solve_s`` — wall time of the day-ahead solve.
 """
 
 from __future__ import annotations
@@ -32,23 +47,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from agents.dispatch_plan import DispatchPlan, DispatchStep, make_plan
 from dispatch.da_diagnose import infeasibility_message, infeasible_family
 from dispatch.da_model import DaSolution, solve_da
 from dispatch.da_rows import DaInstance
 from dispatch.uncertainty import IntervalMoments, pooled_moments
-from flexibility.common import FloatArray
+from environment.day_plan import PlanningInputs
+from environment.grid_setup import bus_positions
 from environment.records import DispatchRows
+from flexibility.common import FloatArray
 from flexibility.packaging import Boundary
 from grid.ac import AcResult
-from grid.feeder import FeederError
 from grid.layers import GridModel
 from scenarios.config import Scenario
-from scenarios.errors import InputError
 from scenarios.profiles import read_shapes
 from scenarios.year_profiles import read_year, slots, year_errors
-
 
 E_TOL_KWH = 1e-6  # the box's own energy sums, widened by rounding only
 
@@ -86,23 +101,6 @@ class DispatchCase:
     test_net_days_kw: FloatArray
     test_ev_days_kw: FloatArray
     test_days: tuple[str, ...]
-
-
-def bus_positions(scenario: Scenario, gm: GridModel, buses: list[int],
-                  field: str) -> np.ndarray:
-    """Feeder positions of scenario buses (``grid.bus_numbering``).
-
-    Raises:
-        InputError: A bus not on the feeder, naming ``field``.
-    """
-    fe, numbering = gm.feeder, scenario.grid.bus_numbering
-    out = []
-    for b in buses:
-        try:
-            out.append(fe.position(fe.resolve_bus(b, numbering, field)))
-        except FeederError as exc:  # names the bus and numbering
-            raise InputError(f"{field}: {exc}") from None
-    return np.asarray(out, dtype=int)
 
 
 def net_load_errors(scenario: Scenario) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
@@ -188,7 +186,8 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
 
 def support_box(case: DispatchCase) -> tuple[FloatArray, FloatArray]:
     """The ``ro`` box: per interval the smallest and largest error of the data days (net
-    load) and of the sampled EV days, ``(T, 2)`` each."""
+    load) and of the sampled EV days, ``(T, 2)`` each.
+    """
     lo = np.c_[case.net_days_kw.min(axis=0), case.ev_days_kw.min(axis=0)]
     hi = np.c_[case.net_days_kw.max(axis=0), case.ev_days_kw.max(axis=0)]
     return lo, hi
@@ -230,6 +229,62 @@ class DayDispatch:
     solve_s: float
     message: str
 
+    def rows(self, k: int, done: DispatchStep, ac: AcResult, label: str) -> DispatchRows:
+        """The ``dispatch`` rows of tick ``k`` (one per generator)."""
+        return dispatch_rows(k, self, done, ac, label)
+
+    def metrics(self, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
+        """The metrics of the module docstring."""
+        return dispatch_metrics(self, frame, dt_h)
+
+    def headline(self, metrics: dict[str, float], ticks: int) -> str:
+        """Planned and realised cost, jointly violated ticks, the realised data day."""
+        day = self.plan.day if self.plan is not None else None
+        return (f"dispatch (dispatch:{self.method}, eps {self.epsilon:g}): day-ahead cost "
+                f"{metrics['dispatch_cost_da']:,.0f}, realised "
+                f"{metrics['dispatch_cost_realised']:,.0f}; "
+                f"{metrics['dispatch_violation_ticks']:.0f} of {ticks} ticks jointly violated "
+                f"({metrics['dispatch_reserve_short_ticks']:.0f} reserve shortfalls); data day "
+                f"{day}")
+
+
+def dispatch_rows(k: int, day: DayDispatch, done: DispatchStep, ac: AcResult,
+                  label: str) -> DispatchRows:
+    """The ``dispatch`` rows of tick ``k``."""
+    sol = day.sol
+    gens = list(day.case.gen_names) or [""]
+    sched = sol.g_kw[k].tolist() if day.case.gen_names else [0.0]
+    real = done.gen_kw.tolist() if day.case.gen_names else [0.0]
+    return DispatchRows(t=k, generator=gens, g_schedule_kw=sched, g_kw=real,
+                        delta_kw=done.delta_kw, eta_kw=done.eta_kw, call_kw=done.call_kw,
+                        reserve_short_kw=done.reserve_short_kw,
+                        p_slack_kw=float(ac.p_slack_kw[0]),
+                        price_per_kwh=float(day.case.inst.price_per_kwh[k]), ac_violation=label)
+
+
+def dispatch_metrics(day: DayDispatch, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
+    """The metrics of the module docstring."""
+    t_n = day.case.inst.shape[0]
+    out = {"dispatch_feasible": float(day.sol.feasible), "dispatch_solve_s": day.solve_s}
+    if not day.sol.feasible or frame.empty:
+        nan = float("nan")
+        out.update(dispatch_cost_da=nan, dispatch_reserve_cost=nan, dispatch_cost_realised=nan,
+                   dispatch_violation_ticks=float(t_n), dispatch_reserve_short_ticks=nan,
+                   dispatch_joint_ok=0.0, dispatch_interval_violation_rate=1.0)
+        return out
+    cost_g = dict(zip(day.case.gen_names, list(day.case.inst.gen_cost_per_kwh), strict=True))
+    per_tick = frame.groupby("t").first()
+    gen_cost = float((frame["g_kw"] * frame["generator"].map(cost_g).fillna(0.0)).sum()) * dt_h
+    energy = float((per_tick["price_per_kwh"] * per_tick["p_slack_kw"]).sum()) * dt_h
+    bad = (per_tick["ac_violation"] != "") | (per_tick["reserve_short_kw"] > 0)
+    out.update(dispatch_cost_da=day.sol.cost, dispatch_reserve_cost=day.sol.reserve_cost,
+               dispatch_cost_realised=energy + gen_cost + day.sol.reserve_cost,
+               dispatch_violation_ticks=float(bad.sum()),
+               dispatch_reserve_short_ticks=float((per_tick["reserve_short_kw"] > 0).sum()),
+               dispatch_joint_ok=float(not bad.any()),
+               dispatch_interval_violation_rate=float(np.mean(bad)) if len(bad) else 1.0)
+    return out
+
 
 def plan_day(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
              ev_ref_kw: FloatArray, rng: np.random.Generator, method: str) -> DayDispatch:
@@ -250,15 +305,17 @@ def plan_day(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
     return DayDispatch(case, sol, plan, method, d.epsilon, solve_s, msg)
 
 
-def dispatch_rows(k: int, day: DayDispatch, done: DispatchStep, ac: AcResult,
-                  label: str) -> DispatchRows:
-    """The ``dispatch`` rows of tick ``k``."""
-    sol = day.sol
-    gens = list(day.case.gen_names) or [""]
-    sched = sol.g_kw[k].tolist() if day.case.gen_names else [0.0]
-    real = done.gen_kw.tolist() if day.case.gen_names else [0.0]
-    return DispatchRows(t=k, generator=gens, g_schedule_kw=sched, g_kw=real,
-                        delta_kw=done.delta_kw, eta_kw=done.eta_kw, call_kw=done.call_kw,
-                        reserve_short_kw=done.reserve_short_kw,
-                        p_slack_kw=float(ac.p_slack_kw[0]),
-                        price_per_kwh=float(day.case.inst.price_per_kwh[k]), ac_violation=label)
+@dataclass(frozen=True)
+class ChancePlanner:
+    """The chance-constrained day planner of one method (``oba``, ``bonferroni``, ``so``, ``ro``).
+
+    Attributes:
+        method: The variant solved.
+    """
+
+    method: str
+
+    def plan_day(self, inputs: PlanningInputs) -> DayDispatch:
+        """:func:`plan_day` on the committed boundaries and the pools' reference charging."""
+        return plan_day(inputs.scenario, inputs.grid, inputs.boundary, inputs.ev_ref_kw,
+                        inputs.rng, self.method)

@@ -1,7 +1,7 @@
-"""Aggregation layer of the zonal dispatch (issue 16; bilevel zonal dispatch paper, sections
-2.4 and 2.6-2.8), shared by the study and the co-simulated day.
+"""Aggregation layer of the zonal dispatch (bilevel zonal dispatch paper, sections 2.4 and
+2.6-2.8), shared by the study and the co-simulated day.
 
-Given the distribution layer's plan (``environment.zonal_setup``):
+Given the distribution layer's plan (``environment.planning.zonal_setup``):
 
 * **targets** — area ``d``'s active and reactive targets are the sums of its buses' planned
   consumption, ``P^Z_d,t = sum_{i in d} P_i,t`` and ``Q^Z_d,t = sum_{i in d} Q_i,t`` (eqs.
@@ -36,7 +36,7 @@ from dispatch.ev_types import classify
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalPlan
 from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
-from environment.zonal_setup import ZonalSetup, solve_with_ac
+from environment.planning.zonal_setup import ZonalSetup, solve_with_ac
 from flexibility.battery import vehicle_batteries
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet

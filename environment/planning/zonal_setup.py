@@ -1,5 +1,5 @@
-"""Scenario -> partition and distribution layer of the zonal dispatch (issue 16; bilevel zonal
-dispatch paper), shared by ``run_sim.py dispatch --method zonal`` and ``--policy
+"""Scenario -> partition and distribution layer of the zonal dispatch (bilevel zonal dispatch
+paper), shared by ``run_sim.py dispatch --method zonal`` and ``--policy
 dispatch:zonal``.
 
 1. **Station aggregates** from sampled fleet days: each station's generalized battery is the
@@ -28,7 +28,7 @@ import numpy as np
 
 from dispatch.price_response import tou_periods
 from dispatch.zonal_dn import ZonalNetwork, ZonalPlan, solve_zonal_network
-from environment.dispatch_setup import bus_positions
+from environment.grid_setup import bus_positions
 from flexibility.alpha_sets import case_sets
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
