@@ -1,10 +1,12 @@
 """The package structure the README promises, checked on the source.
 
-* dependencies point one way: cli → experiments/assessment → kernel → agents → libraries;
-  reporting is used by the CLI only; libraries (``flexibility``, ``grid``, ``traffic``) import
-  nothing of ours above them and never ``scenarios``;
+* dependencies point one way: cli → experiments/assessment/planning → kernel → agents →
+  libraries; reporting is used by the CLI only; libraries (``flexibility``, ``grid``,
+  ``traffic``, ``dispatch``) import nothing of ours above them and never ``scenarios``; the
+  kernel knows day planners only through ``environment.day_plan`` (they are injected);
 * no import cycle between modules (TYPE_CHECKING and function-level imports included);
-* no module above the size limit.
+* one job per module, and functions of at most ``MAX_FUNCTION_LINES`` lines where the maths
+  allows (``LONG_FUNCTIONS_ALLOWED`` names the exceptions and why).
 """
 
 from __future__ import annotations
@@ -18,7 +20,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("agents", "environment", "flexibility", "grid", "traffic", "scenarios", "dispatch")
 LIBRARIES = ("flexibility", "grid", "traffic", "dispatch")
-MAX_LINES = 400
+MAX_FUNCTION_LINES = 80
+LONG_FUNCTIONS_ALLOWED = {
+    # one algorithm each, whose steps share many local arrays: split, they would pass them on
+    "grid.ac.bisect_segments": "batched bisection over operating points (one loop)",
+    "dispatch.zonal_agg.track_area": "one area's LP: columns, rows and write-back together",
+    "traffic.dynamic.load": "the event loop of the dynamic loading (hot, one closure)",
+    "dispatch.da_model.solve_da": "build, method switch and write-back of the DA model",
+    # command bodies still building their summaries by hand
+    "environment.cli.main.build_parser": "argparse declarations",
+    "environment.cli.montecarlo.run_montecarlo_command": "to shrink with typed summaries",
+    "environment.cli.zonal.run_zonal": "to shrink with typed summaries",
+    "environment.cli.assess.run_assess": "to shrink with typed summaries",
+    "environment.reporting.grid_report.grid_summary": "to move out of reporting",
+    "environment.cli.simulate.run_simulate": "to shrink with typed summaries",
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -59,7 +75,8 @@ def layer(module: str) -> str:
         return "library"
     if top == "environment":
         sub = rest[0] if rest else ""
-        return sub if sub in ("assessment", "experiments", "reporting", "cli") else "kernel"
+        return sub if sub in ("assessment", "experiments", "planning", "reporting",
+                              "cli") else "kernel"
     return top  # agents, scenarios
 
 
@@ -68,10 +85,13 @@ ALLOWED = {
     "scenarios": {"library", "scenarios"},
     "agents": {"library", "agents"},
     "kernel": {"library", "scenarios", "agents", "kernel"},
-    "assessment": {"library", "scenarios", "kernel", "assessment"},
-    "experiments": {"library", "scenarios", "kernel", "experiments"},
-    "reporting": {"library", "scenarios", "kernel", "assessment", "experiments", "reporting"},
-    "cli": {"library", "scenarios", "kernel", "assessment", "experiments", "reporting", "cli"},
+    "planning": {"library", "scenarios", "agents", "kernel", "planning"},
+    "assessment": {"library", "scenarios", "kernel", "planning", "assessment"},
+    "experiments": {"library", "scenarios", "kernel", "planning", "experiments"},
+    "reporting": {"library", "scenarios", "kernel", "planning", "assessment", "experiments",
+                  "reporting"},
+    "cli": {"library", "scenarios", "kernel", "planning", "assessment", "experiments",
+            "reporting", "cli"},
 }
 
 
@@ -95,10 +115,28 @@ def test_no_import_cycles():
     assert cycles == [], f"{len(cycles)} cycles, e.g. {' -> '.join(cycles[0])}" if cycles else ""
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
-def test_module_size(name):
-    n = len(MODULES[name].read_text().splitlines())
-    assert n <= MAX_LINES, f"{name}: {n} lines > {MAX_LINES}; split it by responsibility"
+def _long_functions() -> dict[str, int]:
+    out = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    out[f"{name}.{node.name}"] = n
+    return out
+
+
+def test_function_length():
+    long = _long_functions()
+    new = {f: n for f, n in long.items() if f not in LONG_FUNCTIONS_ALLOWED}
+    assert not new, f"functions over {MAX_FUNCTION_LINES} lines: {new}; split them by step"
+    stale = set(LONG_FUNCTIONS_ALLOWED) - set(long)
+    assert not stale, f"no longer long, drop from LONG_FUNCTIONS_ALLOWED: {sorted(stale)}"
+
+
+def test_the_kernel_does_not_import_planners():
+    kernel = [m for m in MODULES if layer(m) == "kernel"]
+    assert not [(a, b) for a in kernel for b in GRAPH.successors(a) if layer(b) == "planning"]
 
 
 def test_the_rules_catch_a_violation():
@@ -106,8 +144,10 @@ def test_the_rules_catch_a_violation():
     g = GRAPH.copy()
     g.add_edge("grid.layers", "environment.assessment.grid")
     g.add_edge("environment.assessment.grid", "grid.layers")
+    g.add_edge("environment.model", "environment.planning.registry")  # kernel -> planning
     ups = [(a, b) for a, b in g.edges if layer(b) not in ALLOWED[layer(a)]]
     assert ("grid.layers", "environment.assessment.grid") in ups
+    assert ("environment.model", "environment.planning.registry") in ups
     assert any(len(c) > 1 for c in nx.simple_cycles(g))
 
 
