@@ -54,7 +54,7 @@ def chord_cuts(eps_total: float, m: int, n_breaks: int = 24) -> tuple[FloatArray
         ``(breaks, alpha, beta)``; ``len(alpha) = len(breaks) - 1``.
     """
     if not 0 < eps_total < 1:
-        raise ChanceInputError(f"--epsilon: {eps_total:g} is outside (0, 1); e.g. 0.05")
+        raise ChanceInputError(f"epsilon = {eps_total:g} is outside (0, 1); e.g. 0.05")
     if m < 1:
         raise ChanceInputError("at least one chance constraint is needed")
     lo = eps_total / (50.0 * m)
@@ -130,7 +130,7 @@ def solve_chance(p: ChanceLp, method: str, eps: float, mu: FloatArray, cov: Floa
     """
     m, n = p.a_unc.shape
     if not 0 < eps < 1:
-        raise ChanceInputError(f"--epsilon: {eps:g} is outside (0, 1); e.g. 0.05")
+        raise ChanceInputError(f"epsilon = {eps:g} is outside (0, 1); e.g. 0.05")
     shift = p.c_unc @ mu
     sigma = np.sqrt(np.maximum(np.einsum("iq,qr,ir->i", p.c_unc, cov, p.c_unc), 0.0))
     nan = np.full(m, np.nan)
@@ -153,7 +153,7 @@ def solve_chance(p: ChanceLp, method: str, eps: float, mu: FloatArray, cov: Floa
         return ChanceSolution(method, sol.x[:n] if sol.optimal else np.zeros(0),
                               sol.objective if sol.optimal else float("nan"), e, sol.optimal)
     if method != "oba":
-        raise ChanceInputError(f"--method: {method!r} is not one of oba, bonferroni, so, ro")
+        raise ChanceInputError(f"method {method!r} is not one of oba, bonferroni, so, ro")
     return _oba(p, eps, shift, sigma)
 
 

@@ -15,19 +15,6 @@ from dispatch.da_rows import DaInstance
 from grid.lindistflow import LinDistFlow
 
 ORDER = ("substation", "thermal", "voltage", "reserve")
-ADVICE = {
-    "devices": "the aggregators' boundaries, energy and ramp limits contradict each other; "
-               "check the packaged boundaries",
-    "substation": "raise grid.substation_kw or add generation",
-    "thermal": "lines cannot carry the schedule with its recourse; raise grid.line_margin or "
-               "move generators",
-    "voltage": "voltages cannot hold with the recourse; move generators nearer the weak buses "
-               "or relax grid.v_min_pu",
-    "reserve": "the generators and EV aggregators cannot hold the reserves the risk asks for; "
-               "add generator capacity, raise --epsilon or use --method oba",
-    "all": "the joint risk budget is too small for all families together; raise --epsilon or "
-           "use --method oba",
-}
 
 
 def infeasible_family(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
@@ -46,12 +33,3 @@ def infeasible_family(inst: DaInstance, ldf: LinDistFlow, method: str, eps: floa
     if not solve_da(inst, ldf, method, eps, families=(ORDER[-1],), **kwargs).feasible:
         return ORDER[-1]
     return "all"
-
-
-def infeasibility_message(method: str, eps: float, family: str) -> str:
-    """One line naming the family and the fix."""
-    what = {"devices": "the device rows",
-            "all": "the substation, thermal, voltage and reserve chance rows together"}.get(
-        family, f"the {family} chance rows")
-    return (f"day-ahead dispatch ({method}, epsilon {eps:g}) is infeasible: {what} cannot "
-            f"hold; {ADVICE[family]}")

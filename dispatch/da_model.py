@@ -116,7 +116,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
             diagnose an infeasible instance, ``dispatch.da_diagnose``).
     """
     if not 0 < eps < 1:
-        raise ChanceInputError(f"--epsilon: {eps:g} is outside (0, 1); e.g. 0.05")
+        raise ChanceInputError(f"epsilon = {eps:g} is outside (0, 1); e.g. 0.05")
     u = stack_uncertain_rows(network_rows(inst, ldf), reserve_rows(inst))
     if tuple(families) != FAMILIES:
         u = _select(u, np.isin(u.family, [FAMILIES.index(f) for f in families]))
@@ -142,7 +142,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
             margin = mean + k * sigma
         elif method == "so":
             if samples is None:
-                raise ChanceInputError("--method so needs error samples")
+                raise ChanceInputError("method so needs error samples")
             worst = np.max(np.einsum("mi,nmi->nm", u.c, samples[:, u.t, :]), axis=0)
             margin = worst
         elif box_kw is not None:
@@ -161,7 +161,7 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
         col_lo = np.r_[_bounds(inst, n_x)[0], eps_cols[0]]
         col_hi = np.r_[_bounds(inst, n_x)[1], eps_cols[1]]
     else:
-        raise ChanceInputError(f"--method: {method!r} is not one of oba, bonferroni, so, ro")
+        raise ChanceInputError(f"method {method!r} is not one of oba, bonferroni, so, ro")
     if method != "oba":
         col_lo, col_hi = _bounds(inst, n_x)
     lp = LinearProgram(cost=c_full, col_lo=col_lo, col_hi=col_hi, a=a, row_lo=lo, row_hi=hi)

@@ -223,6 +223,11 @@ class Bisection:
     end_converged: np.ndarray
 
 
+def _strictly_inside(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Finite entries strictly between ``lo`` and ``hi``."""
+    return np.isfinite(x) & (x > lo) & (x < hi)
+
+
 def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray,
                     positions: np.ndarray, start_kw: FloatArray, end_kw: FloatArray,
                     limits: NetworkLimits, start_kvar: FloatArray | None = None,
@@ -289,9 +294,9 @@ def bisect_segments(solver: AcSolver, bg_p_kw: FloatArray, bg_q_kvar: FloatArray
         chord = _first_root(a_lo[:, None], g_lo[active], a_hi[:, None], g_hi[active], a_lo)
         pl, gl = p_last[active], g_last[active]
         secant = _first_root(pl[:, :1], gl[:, 0], pl[:, 1:], gl[:, 1], a_lo)
-        inside = lambda x: np.isfinite(x) & (x > a_lo) & (x < a_hi)  # noqa: E731
-        chord = np.where(inside(chord) & ~bisect_next[active], chord, mid)
-        secant = np.where(inside(secant) & ~bisect_next[active], secant, mid)
+        chord = np.where(_strictly_inside(chord, a_lo, a_hi) & ~bisect_next[active], chord, mid)
+        secant = np.where(_strictly_inside(secant, a_lo, a_hi) & ~bisect_next[active], secant,
+                          mid)
         agree = np.abs(chord - secant) < tol
         eps = np.minimum(0.5 * tol, 0.25 * width)
         centre = 0.5 * (chord + secant)

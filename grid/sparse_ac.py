@@ -14,7 +14,8 @@ so each iteration costs O(n) per operating point, and all points of a batch are 
 multi-column right-hand side. Each batch starts from the mean converged voltages of the
 previous batch (the no-load voltages for the first): the checks of a grid tick are close to
 one another, and a warm start halves the iterations. The fixed point does not depend on the
-start; only the last ~1e-11 p.u. do, so a run stays deterministic for a given call sequence. It is the backward/forward sweep written with the exact
+start; only the last ~1e-11 p.u. do, so a run stays deterministic for a given call sequence. It is
+the backward/forward sweep written with the exact
 admittance model: for a lines-only feeder without charging the two are the same iteration.
 
 Branch results follow pandapower's definitions (``results_branch``): the current at each end is

@@ -1,4 +1,4 @@
-"""The ``[dispatch]`` section of a scenario file: the day-ahead dispatch of the DSO (issue 15).
+"""The ``[dispatch]`` section of a scenario file: the day-ahead dispatch of the DSO.
 
 Devices besides the EV aggregators (one per station, given by the packaged day-ahead
 boundaries): dispatchable generators, a wind farm, the import price and the uncertainty data.

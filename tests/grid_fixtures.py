@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from grid.sparse_ac import ac_solver
 from grid.background import Background
 from grid.feeder import load_feeder
 from grid.layers import GridModel
 from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
+from grid.sparse_ac import ac_solver
 
 _FEEDER = {}
 

@@ -1,4 +1,4 @@
-"""Independent reference models of EV sessions for the verification tests (issue 11).
+"""Independent reference models of EV sessions for the verification tests.
 
 Nothing here imports ``flexibility``, ``grid`` or ``scenarios``: the oracle reads the raw session
 numbers (arrival/departure interval or minute, initial energy or SOC and capacity, SOC floor,

@@ -10,7 +10,8 @@ from pathlib import Path
 from mypy import api
 
 ROOT = Path(__file__).resolve().parents[1]
-WHOLE_PACKAGE = ["agents", "environment", "flexibility", "grid", "traffic", "scenarios",
+WHOLE_PACKAGE = ["agents", "dispatch", "environment", "flexibility", "grid", "traffic",
+                 "scenarios",
                  "run_sim.py"]
 
 

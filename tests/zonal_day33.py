@@ -1,4 +1,4 @@
-"""The 33-bus test day of the zonal distribution layer (issue 16): the paper's Table 1 PV and
+"""The 33-bus test day of the zonal distribution layer: the paper's Table 1 PV and
 wind at their buses, a sinusoidal load shape, three areas of 11 buses, one diesel, two
 capacitor banks, a day of 24 hourly intervals."""
 

@@ -260,7 +260,8 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
 
     Regular users travel in platoons of ``demand.platoon_veh`` vehicles (1: individually).
     ``initial_shares`` (e.g. the ``shares`` of an earlier equilibrium of the same network and
-    demand) replaces the default start; a ``None`` entry keeps a group's default start. Band coupons (``prices.coupons``) are charged by the
+    demand) replaces the default start; a ``None`` entry keeps a group's default start. Band coupons
+    (``prices.coupons``) are charged by the
     departure interval's start, so their ``band_min`` must be a multiple of the interval.
     """
     if demand.platoon_veh < 1 or demand.platoon_veh != int(demand.platoon_veh):

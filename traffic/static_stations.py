@@ -5,7 +5,8 @@ Per interval: road times from a static UE of that interval's mean demand; statio
 over their station paths by MSA to equalize the generalized cost, a station adding the paper's
 static waiting term ``t_s + t_s (h / ports)^3`` with occupancy ``h = flow * t_s / 60``
 (vehicles in service, from the flows at the start of the last MSA iteration); the station's
-load is ``power * min(h, ports)`` (charging positive, V2G negative). Coupons apply by the band of the interval start. Every station user of the
+load is ``power * min(h, ports)`` (charging positive, V2G negative). Coupons apply by the band of
+the interval start. Every station user of the
 interval is one session: the subsidy spent is ``sum_paths flow * interval / 60 * incentive *
 energy``.
 """

@@ -1,4 +1,4 @@
-"""``run_sim.py dispatch``: the DSO's day-ahead dispatch of a scenario's day (issue 15).
+"""``run_sim.py dispatch``: the DSO's day-ahead dispatch of a scenario's day.
 
 The instance is the one the co-simulator's ``dispatch:*`` policies solve for the same seed
 (``environment.planning.chance``: the day-ahead commitment of the simulated day's forecast
@@ -6,7 +6,8 @@ pools, the scenario's ``[dispatch]`` devices, the data's forecast errors). Each 
 variant is solved on it, and replayed out of sample on the LinDistFlow model of the rows
 (``dispatch.da_model.violations``): ``n_replay`` days, each a held-out data day of net-load
 errors (drawn from the data, not from the fitted mixture) paired with a held-out sampled EV
-day, with the injected generator. Reported per variant: cost, reserve cost, solve time, the risk allocated
+day, with the injected generator. Reported per variant: cost, reserve cost, solve time, the risk
+allocated
 to each constraint family, the largest per-interval joint violation rate (the promise:
 ``<= eps``) and the share of replay days without any violation.
 """

@@ -51,7 +51,7 @@ from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.fleetgen import draw_sessions, fleet_from_sessions
 
-__all__ = ["ENERGY_SHARE", "ZonalStudy", "TwoLayer", "run_zonal_study", "vehicle_check"]
+__all__ = ["ENERGY_SHARE", "TwoLayer", "ZonalStudy", "run_zonal_study", "vehicle_check"]
 ENERGY_TOL_KWH = 1e-4
 
 

@@ -1,4 +1,4 @@
-"""``run_sim.py flexibility-region``: the stations' FOR under coupon budgets (issue 14)."""
+"""``run_sim.py flexibility-region``: the stations' FOR under coupon budgets."""
 
 from __future__ import annotations
 

@@ -133,7 +133,8 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     write_summary(out / "summary.json", summary, verdict)
     change = summary["peak_shaving_pct"]
     shaved = f"{change:.1f} % shaved" if change >= 0 else f"a {-change:.1f} % rise"
-    print(f"{verdict.lead()} — zonal: {len(areas)} areas (modularity {scores.modularity:.3f}); total cost "
+    print(f"{verdict.lead()} — zonal: {len(areas)} areas (modularity "
+          f"{scores.modularity:.3f}); total cost "
           f"{before['total']:,.0f} before -> {plan.cost:,.0f} after (purchase "
           f"{before['purchase']:,.0f} -> {plan.purchase:,.0f}, diesel {plan.diesel:,.0f}, "
           f"curtailment {before['curtailment']:,.0f} -> {max(plan.curtailment, 0.0):,.0f}, carbon "

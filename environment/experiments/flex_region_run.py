@@ -86,7 +86,8 @@ def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
                        int(doc["n_bands"]), tuple(doc["stations"]), np.asarray(doc["psi_max"]),
                        _outcome(doc["base"]), np.asarray(doc["jac"]),
                        np.asarray(doc["spend_rate"]),
-                       None if shares is None else [None if x is None else np.asarray(x) for x in shares],
+                       None if shares is None
+                       else [None if x is None else np.asarray(x) for x in shares],
                        str(doc["grid_mode"]))
 
 

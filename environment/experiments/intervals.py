@@ -43,7 +43,7 @@ def metric_ci(name: str, x: np.ndarray) -> tuple[float, float, float, float]:
     if name in BINARY_METRICS:
         v = np.asarray(x, dtype=float)
         v = v[~np.isnan(v)]
-        low, high = wilson_interval(int(round(v.sum())), int(v.size))
+        low, high = wilson_interval(round(v.sum()), int(v.size))
     elif name in SHARE_METRICS:
         low, high = max(0.0, low), min(1.0, high)
     return mean, std, low, high

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from agents.dispatch_plan import DispatchPlan, DispatchStep, make_plan
-from dispatch.da_diagnose import infeasibility_message, infeasible_family
+from dispatch.da_diagnose import infeasible_family
 from dispatch.da_model import DaSolution, solve_da
 from dispatch.da_rows import DaInstance
 from dispatch.uncertainty import IntervalMoments, pooled_moments
@@ -64,6 +64,21 @@ from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.profiles import read_shapes
 from scenarios.year_profiles import read_year, slots, year_errors
+
+ADVICE = {  # the fix of each infeasible family, in the scenario's and the CLI's terms
+    "devices": "the aggregators' boundaries, energy and ramp limits contradict each other; "
+               "check the packaged boundaries",
+    "substation": "raise grid.substation_kw or add generation",
+    "thermal": "lines cannot carry the schedule with its recourse; raise grid.line_margin or "
+               "move generators",
+    "voltage": "voltages cannot hold with the recourse; move generators nearer the weak buses "
+               "or relax grid.v_min_pu",
+    "reserve": "the generators and EV aggregators cannot hold the reserves the risk asks for; "
+               "add generator capacity, raise dispatch.epsilon (--epsilon) or use the oba "
+               "method (--method oba)",
+    "all": "the joint risk budget is too small for all families together; raise "
+           "dispatch.epsilon (--epsilon) or use the oba method (--method oba)",
+}
 
 E_TOL_KWH = 1e-6  # the box's own energy sums, widened by rounding only
 
@@ -319,3 +334,12 @@ class ChancePlanner:
         """:func:`plan_day` on the committed boundaries and the pools' reference charging."""
         return plan_day(inputs.scenario, inputs.grid, inputs.boundary, inputs.ev_ref_kw,
                         inputs.rng, self.method)
+
+
+def infeasibility_message(method: str, eps: float, family: str) -> str:
+    """One line naming the family and the fix."""
+    what = {"devices": "the device rows",
+            "all": "the substation, thermal, voltage and reserve chance rows together"}.get(
+        family, f"the {family} chance rows")
+    return (f"day-ahead dispatch ({method}, epsilon {eps:g}) is infeasible: {what} cannot "
+            f"hold; {ADVICE[family]}")

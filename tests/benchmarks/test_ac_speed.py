@@ -1,4 +1,4 @@
-"""AC per operating point on SimBench feeders with transformers: SparseAc vs pandapower (issue 13).
+"""AC per operating point on SimBench feeders with transformers: SparseAc vs pandapower.
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_ac_speed.py -s
 

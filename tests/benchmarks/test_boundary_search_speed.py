@@ -1,4 +1,4 @@
-"""AC boundary search along segments: safeguarded regula falsi vs plain bisection (issue 13).
+"""AC boundary search along segments: safeguarded regula falsi vs plain bisection.
 
 Run: python -m pytest -m benchmark --benchmark-enable \
     tests/benchmarks/test_boundary_search_speed.py -s

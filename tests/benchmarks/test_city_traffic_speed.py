@@ -1,4 +1,4 @@
-"""City-scale traffic (issue 13): Sioux Falls' full OD table loaded dynamically, platoons.
+"""City-scale traffic: Sioux Falls' full OD table loaded dynamically, platoons.
 
 Run: OMP_NUM_THREADS=1 python -m pytest -m benchmark --benchmark-enable \
     tests/benchmarks/test_city_traffic_speed.py -s

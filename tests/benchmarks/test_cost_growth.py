@@ -1,4 +1,4 @@
-"""Cost growth of a co-simulated day against EVs and feeder buses (issue 13).
+"""Cost growth of a co-simulated day against EVs and feeder buses.
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_cost_growth.py -s
 

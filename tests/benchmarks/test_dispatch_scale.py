@@ -1,4 +1,4 @@
-"""Day-ahead dispatch at scale (issue 15): SimBench ``1-MV-urban--0-sw`` (139 buses), 20
+"""Day-ahead dispatch at scale: SimBench ``1-MV-urban--0-sw`` (139 buses), 20
 stations, 4,400 and 10,000 EVs.
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_dispatch_scale.py -s

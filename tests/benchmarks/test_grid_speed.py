@@ -1,7 +1,7 @@
 """Three-layer assessment speed and the per-interval AC check vs plain pandapower (same run).
 
 Run: OMP_NUM_THREADS=1 python -m pytest -m benchmark --benchmark-enable tests/benchmarks -s
-Targets (issue 3): the whole three-layer assessment of the paper case (DA, RT at 4 instants,
+Targets: the whole three-layer assessment of the paper case (DA, RT at 4 instants,
 clipping, AC correction of all 96 intervals, packaging, P-Q) in <= 2 s of compute on one core
 (setup excluded: fitting the behaviour model, parsing the feeder); the AC check <= 0.5 ms per
 interval on the 33-bus feeder, with the ratio against a plain ``pp.runpp`` loop.

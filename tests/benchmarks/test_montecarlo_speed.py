@@ -1,4 +1,4 @@
-"""Monte Carlo scaling from 1 to 2 workers on the default scenario (issue 6 target >= 1.7x).
+"""Monte Carlo scaling from 1 to 2 workers on the default scenario (target >= 1.7x).
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_montecarlo_speed.py -s
 Each cluster is warmed up with one replicate (imports, feeder parse) before the timed batch of

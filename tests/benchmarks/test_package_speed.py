@@ -1,4 +1,4 @@
-"""Speed of the three-layer α assessment (issue 10) vs the per-vehicle LP baseline, same run.
+"""Speed of the three-layer α assessment vs the per-vehicle LP baseline, same run.
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_package_speed.py -s
 

@@ -1,4 +1,4 @@
-"""One budget's FOR at 45 degrees (26 directions) on the paper case, 1 worker against 2 (issue 14).
+"""One budget's FOR at 45 degrees (26 directions) on the paper case, 1 worker against 2.
 
 Goal: <= 5 min on one core; >= 1.7x with 2 workers. Both runs start from nothing (set-up
 included: the no-coupon equilibrium and one equilibrium per coupon coordinate) and report the

@@ -1,4 +1,4 @@
-"""Speed of one co-simulated day of the default case (issue 4 target: <= 10 s wall, one core).
+"""Speed of one co-simulated day of the default case (target: <= 10 s wall, one core).
 
 Run: OMP_NUM_THREADS=1 python -m pytest -m benchmark --benchmark-enable tests/benchmarks -s
 The day: 200 EVs, 4 stations, 96 ticks, RT envelopes from 200 sampled days per station per

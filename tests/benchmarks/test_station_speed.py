@@ -1,7 +1,7 @@
 """Station-layer speed on the paper case vs the per-interval LP baseline (same run).
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks -s
-The target (issue 2): DA + RT envelopes for 200 EVs x 500 scenarios x 96 intervals in <= 0.5 s
+The target: DA + RT envelopes for 200 EVs x 500 scenarios x 96 intervals in <= 0.5 s
 on one core and >= 100x faster than solving the per-interval LPs of the same fleet.
 """
 

@@ -1,4 +1,4 @@
-"""Per-tick grid work on a two-interval window vs the whole remaining horizon (issue 13).
+"""Per-tick grid work on a two-interval window vs the whole remaining horizon.
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_tick_window_speed.py -s
 

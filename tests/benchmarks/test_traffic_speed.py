@@ -1,7 +1,7 @@
 """Traffic speed on Nguyen–Dupuis, 2 h of standard demand (~4,000 individual vehicles).
 
 Run: OMP_NUM_THREADS=1 python -m pytest -m benchmark --benchmark-enable tests/benchmarks -s
-Targets (issue 5): one dynamic loading <= 2 s; dynamic UE to a 1 % gap <= 30 s; static UE to
+Targets: one dynamic loading <= 2 s; dynamic UE to a 1 % gap <= 30 s; static UE to
 1e-8 <= 0.2 s, one core. (Reference from the issue, not measured here: UXsim's Python engine
 ~41 s per loading at platoon size 1.)
 """

@@ -1,6 +1,6 @@
-"""One simulated day of V2Sim's ``ux_37nodes`` workload: this project beside V2Sim (issue 13).
+"""One simulated day of V2Sim's ``ux_37nodes`` workload: this project beside V2Sim.
 
-Goal of issue 13: at least 3x faster per simulated day than V2Sim on the same machine while
+Goal: at least 3x faster per simulated day than V2Sim on the same machine while
 doing envelopes and AC every tick.
 
 Run (V2Sim is not a dependency; install it where you like, e.g. a separate venv):

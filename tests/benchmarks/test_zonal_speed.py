@@ -1,4 +1,4 @@
-"""Speed of the 3,000-EV day-ahead two-layer zonal dispatch (issue 16 target: <= 30 s, one core).
+"""Speed of the 3,000-EV day-ahead two-layer zonal dispatch (target: <= 30 s, one core).
 
 Run: python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_zonal_speed.py -s
 or   python -m tests.benchmarks.test_zonal_speed   (prints the table of the README)

@@ -1,4 +1,4 @@
-"""``run_sim.py dispatch`` and the ``dispatch:*`` call policies on the paper case (issue 15)."""
+"""``run_sim.py dispatch`` and the ``dispatch:*`` call policies on the paper case."""
 
 import json
 from importlib import resources

@@ -1,4 +1,4 @@
-"""``flexibility-region`` on the coupled Nguyen-Dupuis case (issue 14).
+"""``flexibility-region`` on the coupled Nguyen-Dupuis case.
 
 The normal suite runs the static model, coarse (6 directions, 2 budgets), and checks every
 reported point against an independent re-solve of the static equilibrium under the stored
@@ -46,7 +46,7 @@ def test_a_grid_that_cannot_host_the_base_point_is_reported(static_run, capsys):
 
 def test_points_are_equilibria_of_their_coupons(static_run):
     """Re-solve the static model under each stored coupon vector: same loads and spend."""
-    _, _, s, pts, _ = static_run
+    _, _, _s, pts, _ = static_run
     sc = load_scenario("nd_coupled")
     cfg = sc.traffic
     net = build_network(cfg, sc.base_dir)
@@ -68,7 +68,7 @@ def test_points_are_equilibria_of_their_coupons(static_run):
 
 
 def test_regions_nested_flat_and_containing_their_points(static_run):
-    code, out, s, pts, hull = static_run
+    _code, out, s, pts, hull = static_run
     doc = s["models"]["static"]
     assert doc["directions"] == 6 and doc["coupon_coordinates"] == 12
     stations = doc["stations"]
@@ -136,7 +136,7 @@ def test_enforce_refuses_a_feeder_that_cannot_host_the_base_point(tmp_path, caps
 @pytest.mark.slow
 def test_dynamic_coarse_run(tmp_path_factory):
     """Dynamic UE (several minutes): spend within budget, gap met, nested regions, 3-D."""
-    code, out, s, pts, hull = _run(tmp_path_factory, "dynamic")
+    code, _out, s, pts, _hull = _run(tmp_path_factory, "dynamic")
     assert code == 3
     assert (pts.subsidy_spent <= pts.budget + 1e-6).all() and (pts.gap <= 0.01 + 1e-12).all()
     doc = s["models"]["dynamic"]

@@ -1,4 +1,4 @@
-"""Nothing lost, nothing mislabelled (issue 12): output locations checked before the run,
+"""Nothing lost, nothing mislabelled: output locations checked before the run,
 staged folders that are complete or absent, unique default folders, readable permissions,
 and a resume that refuses a different experiment."""
 

@@ -1,4 +1,4 @@
-"""Band coupons: vector layout, generalized cost, realised subsidy and station net load (issue 14)."""
+"""Band coupons: vector layout, generalized cost, realised subsidy and station net load."""
 
 import dataclasses
 

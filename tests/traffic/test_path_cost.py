@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from scenarios.traffic_config import Traffic
-from traffic.assignment import (_assign, _initial_shares, build_groups, dynamic_ue,
-                                link_time_functions, path_time)
+from traffic.assignment import (
+    _assign,
+    _initial_shares,
+    build_groups,
+    dynamic_ue,
+    link_time_functions,
+    path_time,
+)
 from traffic.dynamic import load
 from traffic.path_cost import LinkTimes, PathTable
 from traffic.scenario import build_demand, build_network, build_prices

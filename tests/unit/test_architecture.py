@@ -15,7 +15,6 @@ import ast
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("agents", "environment", "flexibility", "grid", "traffic", "scenarios", "dispatch")

@@ -1,9 +1,9 @@
-"""Ladder carbon cost (issue 16): pieces and closed form against a per-tonne integration and
+"""Ladder carbon cost: pieces and closed form against a per-tonne integration and
 an LP epigraph solved by HiGHS."""
 
 import highspy
-import pytest
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +13,7 @@ from dispatch.carbon import ladder_cost, ladder_pieces
 def _integrate(e: float, c=200.0, step=50.0, g=0.25) -> float:
     """Independent: sum the marginal price tonne slice by tonne slice (0.01 t)."""
     h = 0.01
-    n = int(round(abs(e) / h))
+    n = round(abs(e) / h)
     x = (np.arange(n) + 0.5) * h
     k = np.floor(x / step)
     price = c * (1 + g * k) if e >= 0 else c / (1 + g * k)

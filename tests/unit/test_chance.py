@@ -1,4 +1,4 @@
-"""Chance-constraint core of the dispatching DSO (issue 15): safety factor, chords, OBA."""
+"""Chance-constraint core of the dispatching DSO: safety factor, chords, OBA."""
 
 import numpy as np
 import pytest

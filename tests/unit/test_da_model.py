@@ -1,4 +1,4 @@
-"""Day-ahead DRJCC dispatch on case33bw (issue 15): variants, ordering, out-of-sample risk."""
+"""Day-ahead DRJCC dispatch on case33bw: variants, ordering, out-of-sample risk."""
 
 import dataclasses
 
@@ -7,8 +7,8 @@ import pytest
 
 from dispatch.chance import ChanceInputError
 from dispatch.da_model import DaInstance, solve_da, violations
-from grid.lindistflow import LinDistFlow, NetworkLimits
 from grid.feeder import load_feeder
+from grid.lindistflow import LinDistFlow, NetworkLimits
 
 T = 8  # two hours of 15-minute intervals keep the test fast
 
@@ -17,7 +17,6 @@ T = 8  # two hours of 15-minute intervals keep the test fast
 def case():
     fe = load_feeder("case33bw", line_margin=1.3)  # lines 30 % above their design load
     ldf = LinDistFlow(fe)
-    n = fe.n_bus
     shape = np.linspace(0.6, 0.9, T)[:, None]
     p_bg = shape * fe.load_p_kw[None, :]
     q_bg = shape * fe.load_q_kvar[None, :]
@@ -69,7 +68,8 @@ def test_oba_solves_where_the_equal_split_cannot(case, sols):
 def test_infeasibility_names_the_family(case):
     """Independent instance edits: energy bounds no power trajectory can meet make the device
     rows infeasible; per-row Bonferroni fails on a chance family, never on the devices."""
-    from dispatch.da_diagnose import infeasibility_message, infeasible_family
+    from dispatch.da_diagnose import infeasible_family
+    from environment.planning.chance import infeasibility_message
 
     inst, ldf, _, _ = case
     assert infeasible_family(inst, ldf, "bonferroni", 0.05, union="rows") in (

@@ -1,4 +1,4 @@
-"""The union bound over uncertainty directions (``dispatch.directions``, issue 15).
+"""The union bound over uncertainty directions (``dispatch.directions``).
 
 Oracles: the implication "every direction event holds => every row holds" checked pointwise on
 random draws (no probability involved), a Monte Carlo of a heavy-tailed law with the given

@@ -1,4 +1,4 @@
-"""EV user types (issue 16; ``dispatch.ev_types``): ``classify`` on hand-made vehicles of every
+"""EV user types (``dispatch.ev_types``): ``classify`` on hand-made vehicles of every
 type and on the edge cases of its docstring, and against a per-vehicle reading of the docstring
 rules written out here (a plain loop over the connected intervals, no array code shared with
 ``classify``) on hypothesis-built vehicles.

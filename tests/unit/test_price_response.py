@@ -1,4 +1,4 @@
-"""EV price response with the paper's 3 x 3 elasticity matrix (issue 16, eqs. 25-26, 35)."""
+"""EV price response with the paper's 3 x 3 elasticity matrix (eqs. 25-26, 35)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The SimBench JSON cache returns the network SimBench's CSVs give (issue 13)."""
+"""The SimBench JSON cache returns the network SimBench's CSVs give."""
 
 import json
 

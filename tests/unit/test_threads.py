@@ -1,4 +1,4 @@
-"""BLAS/OpenMP threads pinned for a run unless the user chose (issue 13)."""
+"""BLAS/OpenMP threads pinned for a run unless the user chose."""
 
 from threadpoolctl import threadpool_info
 

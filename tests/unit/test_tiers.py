@@ -1,4 +1,4 @@
-"""Tier dispatch (FOR validation, issue 14) against brute force over boxes."""
+"""Tier dispatch (FOR validation) against brute force over boxes."""
 
 import numpy as np
 from hypothesis import given, settings

@@ -16,9 +16,9 @@ from environment.validation import (
     no_show_from_sessions,
 )
 from grid.ac import AcResult
-from grid.sparse_ac import ac_solver
 from grid.feeder import load_feeder, run_ac
 from grid.lindistflow import NetworkLimits
+from grid.sparse_ac import ac_solver
 from scenarios.fleetgen import SessionDraw
 from scenarios.sessions import read_sessions
 

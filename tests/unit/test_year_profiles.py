@@ -1,4 +1,4 @@
-"""Forecast errors of the shipped SimBench year and their scaling to the feeder (issue 15)."""
+"""Forecast errors of the shipped SimBench year and their scaling to the feeder."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Aggregation layer, one area (issue 16): tracking with price-responsive users, the period
+"""Aggregation layer, one area: tracking with price-responsive users, the period
 energies checked against the independent T x T form of eq. 25 (``price_response.respond``)."""
 
 import numpy as np
@@ -19,7 +19,7 @@ def _case(target_shift):
 
 
 def test_reachable_target_is_tracked_without_price_moves():
-    target, other, base_period, base_ev = _case(0.0)
+    target, other, base_period, _base_ev = _case(0.0)
     res = track_area(target, other, base_period, PERIOD, np.zeros(T), np.full(T, 200.0),
                      np.zeros(T), np.full(T, 1e6), 1.0)
     assert res.feasible and res.deviation_kwh < 1e-6

@@ -1,4 +1,4 @@
-"""Extensions of the zonal dispatch layers (issue 16).
+"""Extensions of the zonal dispatch layers.
 
 * ``dispatch.zonal_agg.track_area`` with local generators and trading: hand-computed
   shortfalls covered by a generator cheaper than the tracking penalty and by purchases at a

@@ -1,4 +1,4 @@
-"""Zonal partitioning (issue 16, eqs. 12-21): modularity against the paper's formula, the
+"""Zonal partitioning (eqs. 12-21): modularity against the paper's formula, the
 search never worse than its seed, areas connected and covering the feeder."""
 
 import networkx as nx
@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 
 from grid.feeder import load_feeder
 from grid.lindistflow import LinDistFlow
-from grid.zones import AreaData, Weights, closeness_graph, electrical_distance, improve, \
-    indicators, partition
+from grid.zones import (
+    AreaData,
+    Weights,
+    closeness_graph,
+    electrical_distance,
+    improve,
+    indicators,
+    partition,
+)
 
 TABLE1_BUSES = (2, 4, 6, 7, 11, 13, 15, 18, 23, 26, 29, 31, 32, 33, 3)  # paper Table 1
 

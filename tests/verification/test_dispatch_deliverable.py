@@ -1,4 +1,4 @@
-"""The dispatch's EV schedule is deliverable (issue 15): every trajectory the dispatch can ask
+"""The dispatch's EV schedule is deliverable: every trajectory the dispatch can ask
 of an aggregator — its schedule moved anywhere inside its procured reserves — is split to the
 vehicles with the packaging's common ``theta`` and each vehicle's energy is re-simulated here
 (``tests.oracles.energy_gain``), never through the code under test."""

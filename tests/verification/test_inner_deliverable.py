@@ -173,7 +173,7 @@ def test_alpha_set_is_nonempty_and_inside_every_kept_scenario(raw, alpha):
 def test_fleet_batteries_do_not_depend_on_the_scenario_chunk(raw, n_st, chunk):
     """Building scenarios a few at a time (``chunk``) gives exactly the all-at-once result."""
     fleet = fleet_of(raw)
-    m, n = fleet.shape
+    _m, n = fleet.shape
     station = np.arange(n) % n_st
     whole = scenario_batteries(vehicle_batteries(fleet, raw["T"]), station, n_st)
     parts = fleet_batteries(fleet, station, n_st, raw["T"], chunk=chunk)

@@ -1,4 +1,4 @@
-"""Recorded outputs against quantities recomputed here from other recorded columns (issue 11).
+"""Recorded outputs against quantities recomputed here from other recorded columns.
 
 Each check derives its expected value through a different path than the code that wrote it, so
 it can fail when the writer is wrong (the smoke tests' "sums of the same array" cannot):

@@ -1,4 +1,4 @@
-"""The FOR method (issue 14) against exhaustive enumeration of coupons on a tiny network.
+"""The FOR method against exhaustive enumeration of coupons on a tiny network.
 
 Network (built by hand, the way ``traffic.scenario.build_network`` builds station links):
 three origins 11, 12, 13 send 60 veh/h each for 30 min to destination 2 through station A
@@ -33,10 +33,10 @@ import pytest
 
 from environment.experiments.flex_region import (
     WARM_STEP_OFFSET,
-    warm_shares,
     Outcome,
     RegionSetup,
     boundary_point,
+    warm_shares,
 )
 from environment.experiments.flex_region_run import RegionRun, best_points, point_doc, pooled
 from environment.reporting.region_report import FLAT_TOL, region_points_mw, regions

@@ -1,4 +1,4 @@
-"""Per-tick grid work on a short window equals the full re-computation (issue 13).
+"""Per-tick grid work on a short window equals the full re-computation.
 
 Every tick the grid agent clips, AC-checks and packages only intervals ``k`` and ``k + 1``
 (``agents.grid_operator.LOOKAHEAD_ROWS``). Oracle: the same publication computed over the whole

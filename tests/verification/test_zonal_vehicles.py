@@ -1,4 +1,4 @@
-"""Vehicle dispatch of the zonal aggregation layer (issue 16) against independent references.
+"""Vehicle dispatch of the zonal aggregation layer against independent references.
 
 * ``flexibility.gpolymatroid_lp.track`` against a dense ``scipy.optimize.linprog`` (HiGHS)
   written out here: one power column per vehicle and interval (its power bounds as column
