@@ -24,8 +24,9 @@ from environment.cli.runs import (
     resolve_seed,
     run_folder,
     shown_folder,
-    write_summary,
 )
+from environment.summaries import write_summary
+from environment.verdict import Verdict
 from scenarios.errors import InputError
 
 
@@ -57,75 +58,86 @@ def run_simulate(args: argparse.Namespace) -> int:
     t_ticks = time.perf_counter()
     sim.run()
     ticks_s = time.perf_counter() - t_ticks
-    feeder = {"name": sim.grid_agent.grid.feeder.name, "buses": sim.grid_agent.grid.feeder.n_bus,
-              "stations": len(scenario.stations)}
     rec = sim.recorder
     ticks, network, evs = rec.frame("ticks"), rec.frame("network"), sim.ev_frame()
-    disp: dict[str, object] | None = None
     day_plan = sim.dispatch
+    disp = None
     if day_plan is not None:
-        disp_metrics = day_plan.metrics(rec.frame("dispatch"), scenario.horizon.dt_h)
-        disp = {**disp_metrics, "data_day": day_plan.plan.day if day_plan.plan else None,
+        disp = {**day_plan.metrics(rec.frame("dispatch"), scenario.horizon.dt_h),
+                "data_day": day_plan.plan.day if day_plan.plan else None,
                 "epsilon": day_plan.epsilon}
-    dispatch_frame = rec.frame("dispatch")
-    sim.release()
-    from environment.day_metrics import day_checks, day_metrics
-    from environment.outputs import write_parquet
-    from environment.verdict import Verdict, validity
-
-    write_parquet(out / "ticks.parquet", ticks)
-    write_parquet(out / "network.parquet", network)
-    write_parquet(out / "evs.parquet", evs)
-    write_parquet(out / "setpoints.parquet", rec.frame("setpoints"))
+    frames = {"ticks": ticks, "network": network, "evs": evs,
+              "setpoints": rec.frame("setpoints")}
     if disp is not None:
-        write_parquet(out / "dispatch.parquet", dispatch_frame)
+        frames["dispatch"] = rec.frame("dispatch")
+    feeder = sim.grid_agent.grid.feeder
+    da = sim.da_commitment
+    sim.release()
+    from environment.day_metrics import day_metrics
+    from environment.outputs import write_parquet
+    from environment.summaries import DayAheadInfo, FeederInfo, SimulateSummary
+
+    for name, frame in frames.items():
+        write_parquet(out / f"{name}.parquet", frame)
     g, hz = scenario.grid, scenario.horizon
     day = day_metrics(ticks, evs, g.v_min_pu, g.v_max_pu, g.substation_kw, network)
-    summary = {"scenario": scenario.name, "seed": seed, "policy": sim.policy, **day.as_dict(),
-               "n_scenarios_rt": scenario.simulation.n_scenarios,
-               "queue_rule": scenario.simulation.queue_rule, "feeder": feeder,
-               "n_ev": day.evs.total}
     if not args.no_plots:
-        from environment.reporting import sim_report  # matplotlib only when drawing
-
-        sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, hz.axis,
-                                           sim.policy)
-        sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, hz.axis,
-                                        g.v_min_pu, g.v_max_pu)
-        sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, hz.axis)
-        sim_report.plot_occupancy(out / "occupancy.png", ticks, hz.axis)
-    if disp is not None:
-        summary["dispatch"] = disp
-    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
-    summary["setup_s"] = round(t_ticks - t_start, 3)  # scenario, feeder, pools, day-ahead
-    summary["ticks_s"] = round(ticks_s, 3)
-    da = sim.da_commitment
-    da_bad = int(da.infeasible.sum())
-    da_unshed_kwh = float(da.unsheddable_kw.sum() * hz.dt_h)
-    summary["day_ahead"] = {"infeasible_intervals": da_bad, "unsheddable_kwh": da_unshed_kwh}
-    crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
-                   | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
-    verdict = Verdict.of([
-        *day_checks(day),
-        validity("da_grid_feasible", da_bad == 0,
-                 f"day-ahead commitment: {da_bad} intervals grid-infeasible "
-                 f"({da_unshed_kwh:.1f} kWh must-charge not servable)"),
-        validity("boundaries_ordered", crossed == 0,
-                 f"{crossed} published boundary rows with P_down > P_up")])
+        _plots(out, ticks, network, scenario, sim.policy)
+    summary = SimulateSummary(
+        scenario=scenario.name, seed=seed, policy=sim.policy, day=day,
+        n_scenarios_rt=scenario.simulation.n_scenarios,
+        queue_rule=scenario.simulation.queue_rule,
+        feeder=FeederInfo(feeder.name, feeder.n_bus, len(scenario.stations)),
+        day_ahead=DayAheadInfo(int(da.infeasible.sum()),
+                               float(da.unsheddable_kw.sum() * hz.dt_h)),
+        dispatch=disp, runtime_s=time.perf_counter() - t_start, setup_s=t_ticks - t_start,
+        ticks_s=ticks_s)
+    verdict = Verdict.of(simulate_checks(summary, ticks))
     write_summary(out / "summary.json", summary, verdict)
-    sf = day.shortfall
-    val = (day.validation or {}).get("hold_rate", {})
-    holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
-    print(lead_line(verdict, f"{scenario.name} ({sim.policy}, seed {seed}): "
-          f"{day.calls_delivered}/{day.ticks} calls delivered "
-          f"({100 * day.deliverability_rate:.1f} %; hold rate {holds}); "
-          f"departure shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left "
-          f"early), {sf.left_unserved} EVs left without a charger; AC min "
-          f"{day.ac.min_vm_pu:.4f} p.u., max loading {day.ac.max_loading_pct:.1f} %, "
-          f"{day.ac.violations} violations; {summary['runtime_s']:.1f} s -> "
-          f"{shown_folder(args, out)}"))
-    if day_plan is not None:
-        print(day_plan.headline(disp_metrics, day.ticks))
+    print(lead_line(verdict, _headline(summary, shown_folder(args, out))))
+    if day_plan is not None and disp is not None:
+        print(day_plan.headline({k: v for k, v in disp.items() if isinstance(v, float)},
+                                day.ticks))
     if (line := cleaning_line(model)) is not None:
         print(line)
     return verdict.exit_code
+
+
+def _plots(out, ticks, network, scenario, policy: str) -> None:
+    from environment.reporting import sim_report  # matplotlib only when drawing
+
+    g, axis = scenario.grid, scenario.horizon.axis
+    sim_report.plot_boundary_and_calls(out / "boundary_calls.png", ticks, axis, policy)
+    sim_report.plot_voltage_heatmap(out / "voltage_heatmap.png", network, axis, g.v_min_pu,
+                                    g.v_max_pu)
+    sim_report.plot_da_vs_rt(out / "da_vs_rt.png", ticks, axis)
+    sim_report.plot_occupancy(out / "occupancy.png", ticks, axis)
+
+
+def simulate_checks(summary, ticks) -> list:
+    """The day's checks (``environment.day_metrics.day_checks``), the day-ahead commitment's
+    grid feasibility and the published boxes' order (nothing crossed is ever published)."""
+    from environment.day_metrics import day_checks
+    from environment.verdict import validity
+
+    da = summary.day_ahead
+    crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
+                   | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
+    return [*day_checks(summary.day),
+            validity("da_grid_feasible", da.infeasible_intervals == 0,
+                     f"day-ahead commitment: {da.infeasible_intervals} intervals "
+                     f"grid-infeasible ({da.unsheddable_kwh:.1f} kWh must-charge not servable)"),
+            validity("boundaries_ordered", crossed == 0,
+                     f"{crossed} published boundary rows with P_down > P_up")]
+
+
+def _headline(s, folder) -> str:
+    day, sf = s.day, s.day.shortfall
+    val = (day.validation or {}).get("hold_rate", {})
+    holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
+    return (f"{s.scenario} ({s.policy}, seed {s.seed}): {day.calls_delivered}/{day.ticks} calls "
+            f"delivered ({100 * day.deliverability_rate:.1f} %; hold rate {holds}); departure "
+            f"shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left early), "
+            f"{sf.left_unserved} EVs left without a charger; AC min {day.ac.min_vm_pu:.4f} "
+            f"p.u., max loading {day.ac.max_loading_pct:.1f} %, {day.ac.violations} "
+            f"violations; {s.runtime_s:.1f} s -> {folder}")

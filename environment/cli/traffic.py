@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from environment.cli.runs import lead_line, run_folder, shown_folder, write_summary
+from environment.cli.runs import lead_line, run_folder, shown_folder
+from environment.summaries import TrafficSummary, write_summary
 from environment.verdict import Verdict
 from environment.verdict import target as target_check
 from scenarios.errors import InputError
@@ -46,17 +48,16 @@ def run_traffic(args: argparse.Namespace) -> int:
     net = build_network(cfg, base)
     out = run_folder(args.out)
     start = minutes_of_day(cfg.start)
-    summary: dict = {"scenario": name, "network": cfg.network, "assignment": args.assignment}
     if args.assignment == "static":
         target = args.target_gap or STATIC_TARGET_GAP
         sres = static_ue(net.road_only(), target_gap=target)
-        gap, iterations = sres.relative_gap, len(sres.gaps)
         write_parquet(out / "links.parquet", report.static_links_frame(net.road_only(), sres))
-        summary.update({"relative_gap": sres.relative_gap, "iterations": len(sres.gaps),
-                        "target_gap": target,
-                        "total_travel_time_veh_min": sres.total_travel_time_veh_min,
-                        "od_costs": {f"{o}-{d}": c for (o, d), c in sres.od_cost_min.items()},
-                        "od_costs_unit": "minutes", "gaps": sres.gaps})
+        summary = TrafficSummary(
+            scenario=name, network=cfg.network, assignment="static",
+            relative_gap=sres.relative_gap, target_gap=target, iterations=len(sres.gaps),
+            gaps=tuple(sres.gaps), runtime_s=0.0,
+            total_travel_time_veh_min=sres.total_travel_time_veh_min,
+            od_costs={f"{o}-{d}": c for (o, d), c in sres.od_cost_min.items()})
         print_line = (f"static UE: relative gap {sres.relative_gap:.2e} after {len(sres.gaps)} "
                       f"iterations, total travel time {sres.total_travel_time_veh_min:.0f} "
                       "veh·min per hour")
@@ -65,7 +66,6 @@ def run_traffic(args: argparse.Namespace) -> int:
         model = args.link_model or cfg.link_model
         target = args.target_gap or cfg.target_gap
         res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
-        gap, iterations = res.relative_gap, len(res.gaps)
         horizon = res.loading.exit_min.max(initial=cfg.duration_min)
         n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
         links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)
@@ -73,9 +73,7 @@ def run_traffic(args: argparse.Namespace) -> int:
                                          prices)
         write_parquet(out / "links.parquet", links)
         write_parquet(out / "stations.parquet", stations)
-        summary.update(report.summary_dynamic(res))
-        summary["link_model"] = model
-        summary["target_gap"] = target
+        summary = dynamic_summary(name, cfg.network, model, target, res)
         if not args.no_plots:
             report.plot_gap(out / "gap_convergence.png", res.gaps, target)
             report.plot_link_queues(out / "link_queues.png", links)
@@ -86,12 +84,27 @@ def run_traffic(args: argparse.Namespace) -> int:
                                        cfg.interval_min, 30.0)
         print_line = (f"dynamic UE ({model}): relative gap {res.relative_gap:.4f} after "
                       f"{len(res.gaps)} iterations, {len(res.loading.trips)} vehicles")
-    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
+    summary = replace(summary, runtime_s=time.perf_counter() - t_start)
     verdict = Verdict.of([target_check(
-        "equilibrium_gap", gap <= target * (1 + 1e-9),
-        f"relative gap {gap:.3g} > target {target:g} after {iterations} iterations "
-        "(not converged)")])
+        "equilibrium_gap", summary.converged,
+        f"relative gap {summary.relative_gap:.3g} > target {summary.target_gap:g} after "
+        f"{summary.iterations} iterations (not converged)")])
     write_summary(out / "summary.json", summary, verdict)
-    print(lead_line(verdict, f"{name}: {print_line}; {summary['runtime_s']:.1f} s -> "
+    print(lead_line(verdict, f"{name}: {print_line}; {summary.runtime_s:.1f} s -> "
                              f"{shown_folder(args, out)}"))
     return verdict.exit_code
+
+
+def dynamic_summary(name: str, network: str, model: str, target: float, res) -> TrafficSummary:
+    """The summary of a dynamic assignment: gap, loading counts, mean OD costs per user class."""
+    ld = res.loading
+    costs: dict[str, dict[str, list[float]]] = {}
+    for g, c in zip(res.groups, res.costs, strict=True):
+        costs.setdefault(f"{g.od[0]}-{g.od[1]}", {}).setdefault(g.user, []).append(
+            float(c.min()))
+    return TrafficSummary(
+        scenario=name, network=network, assignment="dynamic", relative_gap=res.relative_gap,
+        target_gap=target, iterations=len(res.gaps), gaps=tuple(res.gaps), runtime_s=0.0,
+        total_travel_time_veh_min=float(np.nansum(ld.travel_time_min())),
+        od_costs={k: {u: float(np.mean(v)) for u, v in d.items()} for k, d in costs.items()},
+        vehicles=int(ld.trip_veh.sum()), simulated_vehicles=len(ld.trips), link_model=model)

@@ -16,7 +16,7 @@ from environment.reporting.style import (
     pad_ylim,
 )
 from scenarios.timeaxis import minutes_of_day
-from traffic.assignment import AssignmentResult, Demand, Prices
+from traffic.assignment import Demand, Prices
 from traffic.dynamic import Loading, link_table
 from traffic.network import RoadNetwork
 from traffic.static import StaticResult
@@ -208,21 +208,3 @@ def plot_dta_vs_sta(path: Path, stations: pd.DataFrame, sta: pd.DataFrame,
         ax.set_title("Station loads: dynamic vs static traffic assignment", fontsize=9)
         fig.savefig(path)
         plt.close(fig)
-
-
-def summary_dynamic(res: AssignmentResult) -> dict:
-    """Summary entries of a dynamic assignment."""
-    ld = res.loading
-    tt = ld.travel_time_min()
-    od_costs: dict[str, dict[str, list[float]]] = {}
-    for g, c in zip(res.groups, res.costs, strict=True):
-        key = f"{g.od[0]}-{g.od[1]}"
-        od_costs.setdefault(key, {}).setdefault(g.user, []).append(float(c.min()))
-    return {
-        "relative_gap": res.relative_gap, "iterations": len(res.gaps), "gaps": res.gaps,
-        "vehicles": int(ld.trip_veh.sum()),
-        "simulated_vehicles": len(ld.trips),
-        "total_travel_time_veh_min": float(np.nansum(tt)),
-        "od_costs": {k: {u: float(np.mean(v)) for u, v in d.items()} for k, d in od_costs.items()},
-        "od_costs_unit": "CNY (generalized cost, mean over departure intervals)",
-    }

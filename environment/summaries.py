@@ -1,0 +1,377 @@
+"""The typed ``summary.json`` of every command: one frozen dataclass per command, one writer.
+
+A command fills its summary with attributes; the console lines, the figures and the
+reproduction pages read attributes, never dict keys. :func:`write_summary` writes any of them
+with the schema version and the verdict (``environment.verdict``) first:
+
+    {"schema_version": SCHEMA_VERSION, "command": ..., "verdict": ..., "exit_code": ...,
+     "failed_checks": [...], "checks": [...], <the summary's own entries>}
+
+Each summary's :meth:`as_json` gives its own entries (nested dataclasses become objects, tuples
+and arrays lists, non-finite floats ``null``). Shapes here are plain data: the producers (the
+commands, the studies) build them from their results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from environment.day_metrics import DayMetrics
+from environment.outputs import write_json
+from environment.verdict import Verdict
+
+SCHEMA_VERSION = 2
+"""Version of the ``summary.json`` layout (2: typed summaries, the verdict first)."""
+
+
+class CommandSummary(Protocol):
+    """What :func:`write_summary` needs of a summary."""
+
+    command: ClassVar[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary's own entries."""
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as JSON data: dataclasses as objects, tuples and arrays as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return to_json(value.item())
+    return value
+
+
+def summary_document(summary: CommandSummary, verdict: Verdict) -> dict[str, Any]:
+    """The whole ``summary.json``: schema version, command, verdict, the summary's entries."""
+    head = {"schema_version": SCHEMA_VERSION, "command": summary.command, **verdict.as_dict()}
+    doc = {**head, **summary.as_json()}
+    doc.update(head)  # first in the file, and these values win
+    return doc
+
+
+def write_summary(path: Path, summary: CommandSummary, verdict: Verdict) -> None:
+    """Write ``summary.json`` atomically (:func:`summary_document`)."""
+    write_json(path, summary_document(summary, verdict))
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+# -- simulate -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeederInfo:
+    """The feeder of a run."""
+
+    name: str
+    buses: int
+    stations: int
+
+
+@dataclass(frozen=True)
+class DayAheadInfo:
+    """The day-ahead commitment's grid feasibility."""
+
+    infeasible_intervals: int
+    unsheddable_kwh: float
+
+
+@dataclass(frozen=True)
+class SimulateSummary:
+    """``simulate``: one co-simulated day.
+
+    Attributes:
+        scenario: Scenario name.
+        seed: The run's seed.
+        policy: Call policy.
+        day: The day's metrics (flattened into the file).
+        n_scenarios_rt: Sampled future days per station for the RT envelopes.
+        queue_rule: What an EV does when every charger is taken.
+        feeder: The feeder.
+        day_ahead: The day-ahead commitment's grid feasibility.
+        dispatch: The planned day's metrics (``dispatch:*`` policies), with its data day and
+            risk level.
+        runtime_s: Wall time of the run; ``setup_s`` before the first tick, ``ticks_s`` of
+            the ticks.
+    """
+
+    command: ClassVar[str] = "simulate"
+    scenario: str
+    seed: int
+    policy: str
+    day: DayMetrics
+    n_scenarios_rt: int
+    queue_rule: str
+    feeder: FeederInfo
+    day_ahead: DayAheadInfo
+    dispatch: Mapping[str, float | str | None] | None
+    runtime_s: float
+    setup_s: float
+    ticks_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The file's entries: the day's metrics at the top level (as before the schema)."""
+        out: dict[str, Any] = {"scenario": self.scenario, "seed": self.seed,
+                               "policy": self.policy, **self.day.as_dict(),
+                               "n_scenarios_rt": self.n_scenarios_rt,
+                               "queue_rule": self.queue_rule, "feeder": to_json(self.feeder),
+                               "n_ev": self.day.evs.total}
+        if self.dispatch is not None:
+            out["dispatch"] = to_json(self.dispatch)
+        out.update(runtime_s=round(self.runtime_s, 3), setup_s=round(self.setup_s, 3),
+                   ticks_s=round(self.ticks_s, 3), day_ahead=to_json(self.day_ahead))
+        return out
+
+
+# -- traffic ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    """``traffic``: a static or dynamic user equilibrium.
+
+    Attributes:
+        scenario: Scenario (or built-in network) name.
+        network: The road network.
+        assignment: ``static`` or ``dynamic``.
+        relative_gap: The equilibrium's last relative gap; ``target_gap`` its target.
+        iterations: Iterations run; ``gaps`` the gap after each.
+        total_travel_time_veh_min: Static: total travel time (veh·min per hour); dynamic:
+            of the loading (veh·min).
+        od_costs: Equilibrium cost per OD pair: static, minutes; dynamic, per user class the
+            generalized cost (CNY, mean over departure intervals).
+        vehicles: Dynamic: vehicles loaded; ``simulated_vehicles`` the simulated units
+            (platoons count once).
+        link_model: Dynamic: the link model.
+        runtime_s: Wall time.
+    """
+
+    command: ClassVar[str] = "traffic"
+    scenario: str
+    network: str
+    assignment: str
+    relative_gap: float
+    target_gap: float
+    iterations: int
+    gaps: tuple[float, ...]
+    runtime_s: float
+    total_travel_time_veh_min: float
+    od_costs: Mapping[str, Any]
+    vehicles: int | None = None
+    simulated_vehicles: int | None = None
+    link_model: str | None = None
+
+    @property
+    def converged(self) -> bool:
+        """The gap reached its target."""
+        return self.relative_gap <= self.target_gap * (1 + 1e-9)
+
+    def as_json(self) -> dict[str, Any]:
+        """The file's entries (as before the schema)."""
+        out: dict[str, Any] = {"scenario": self.scenario, "network": self.network,
+                               "assignment": self.assignment}
+        if self.assignment == "static":
+            out.update(relative_gap=self.relative_gap, iterations=self.iterations,
+                       target_gap=self.target_gap,
+                       total_travel_time_veh_min=self.total_travel_time_veh_min,
+                       od_costs=to_json(self.od_costs), od_costs_unit="minutes",
+                       gaps=list(self.gaps))
+        else:
+            out.update(relative_gap=self.relative_gap, iterations=self.iterations,
+                       gaps=list(self.gaps), vehicles=self.vehicles,
+                       simulated_vehicles=self.simulated_vehicles,
+                       total_travel_time_veh_min=self.total_travel_time_veh_min,
+                       od_costs=to_json(self.od_costs),
+                       od_costs_unit="CNY (generalized cost, mean over departure intervals)",
+                       link_model=self.link_model, target_gap=self.target_gap)
+        out["runtime_s"] = round(self.runtime_s, 3)
+        return out
+
+
+# -- dispatch (chance-constrained) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UncertaintySummary:
+    """The forecast errors behind a chance-constrained dispatch."""
+
+    data_days: int
+    ev_days: int
+    net_components_per_hour: tuple[int, ...]
+    ev_components_per_hour: tuple[int, ...]
+    net_sd_kw_max: float
+    ev_sd_kw_max: float
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """One dispatch variant solved and replayed.
+
+    Attributes:
+        feasible: A dispatch was found.
+        cost: Day-ahead cost; ``reserve_cost`` its reserve part (``None``: infeasible).
+        solve_s: Wall time of the solve.
+        worst_interval_violation: Largest per-interval joint violation rate on the replay
+            days; ``mean_interval_violation`` its mean over intervals.
+        days_without_violation: Share of replay days without any violation.
+        mean_risk_per_interval_by_family: Risk allocated per interval, by constraint family.
+        message: Why it is infeasible (empty when feasible).
+    """
+
+    feasible: bool
+    cost: float | None
+    reserve_cost: float | None
+    solve_s: float
+    worst_interval_violation: float | None
+    mean_interval_violation: float | None
+    days_without_violation: float | None
+    mean_risk_per_interval_by_family: Mapping[str, float | None]
+    message: str
+
+
+@dataclass(frozen=True)
+class DispatchSummary:
+    """``dispatch --method oba|bonferroni|so|ro|all``."""
+
+    command: ClassVar[str] = "dispatch"
+    scenario: str
+    seed: int
+    method: str
+    epsilon: float
+    feasible: bool
+    uncertainty: UncertaintySummary
+    generators: tuple[str, ...]
+    aggregators: tuple[str, ...]
+    replay_days: int
+    variants: Mapping[str, VariantSummary]
+    runtime_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The file's entries (as before the schema)."""
+        return {"scenario": self.scenario, "seed": self.seed, "method": self.method,
+                "epsilon": self.epsilon, "feasible": self.feasible,
+                "uncertainty": to_json(self.uncertainty),
+                "devices": {"generators": list(self.generators),
+                            "aggregators": list(self.aggregators)},
+                "replay_days": self.replay_days, "variants": to_json(self.variants),
+                "runtime_s": self.runtime_s}
+
+
+# -- dispatch --method zonal ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CostParts:
+    """Table 2 of the zonal paper: the day's cost parts."""
+
+    purchase: float
+    diesel: float
+    curtailment: float
+    carbon: float
+    total: float
+    peak_kw: float | None = None
+
+
+@dataclass(frozen=True)
+class PartitionScores:
+    """The partition's indicators."""
+
+    modularity: float
+    f2_ev_potential: float
+    f3_power_balance: float
+    f_c: float
+    comprehensive: float
+    comprehensive_of_seed: float
+
+
+@dataclass(frozen=True)
+class ZonalAc:
+    """AC voltages before and after, the limits, and the intervals violating them."""
+
+    v_min_before_pu: float
+    v_min_after_pu: float
+    v_min_limit_pu: float
+    v_min_used_by_the_layer_pu: float
+    intervals_violating_plan: int
+    intervals_violating_two_layers: int | None
+
+
+@dataclass(frozen=True)
+class AggregationLayerSummary:
+    """The aggregation layer on a realised day (``aggregation_layer`` in the file)."""
+
+    realised_vehicles: int
+    user_types_1_to_4: tuple[int, ...]
+    areas_feasible: int
+    price_change_by_area_peak_flat_valley: tuple[tuple[float, ...], ...]
+    area_tracking_deviation_kwh: float
+    vehicle_deviation_kwh: float
+    diesel_kwh: float
+    bought_from_neighbours_kwh: float
+    trading_price_premium_max_pct: float
+    ev_energy_kwh: float
+    vehicles_outside_their_sets: int
+    peak_kw: float
+    peak_shaving_pct_vs_before: float
+    ac_v_min_pu: float
+    ac_max_loading_pct: float
+    correction_round_feasible: bool
+    override_kwh: float
+    cost_after_correction: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ZonalSummary:
+    """``dispatch --method zonal``: partition, distribution layer, aggregation layer."""
+
+    command: ClassVar[str] = "dispatch-zonal"
+    scenario: str
+    seed: int
+    areas: tuple[tuple[int, ...], ...]
+    partition: PartitionScores
+    before: CostParts
+    after: CostParts
+    peak_shaving_pct: float
+    ev_energy_before_kwh: float
+    ev_energy_after_kwh: float
+    required_share: float
+    carbon_traded_t: float
+    ac: ZonalAc
+    aggregation_layer: AggregationLayerSummary | None
+    runtime_s: float
+    valid: bool = field(default=True)
+
+    def as_json(self) -> dict[str, Any]:
+        """The file's entries (as before the schema)."""
+        ac = to_json(self.ac)
+        if self.ac.intervals_violating_two_layers is None:
+            del ac["intervals_violating_two_layers"]
+        before = to_json(self.before)
+        before.pop("peak_kw", None)
+        out: dict[str, Any] = {
+            "scenario": self.scenario, "seed": self.seed, "method": "zonal",
+            "areas": {f"area {k + 1}": list(b) for k, b in enumerate(self.areas)},
+            "partition": to_json(self.partition),
+            "table2": {"before": before, "after": to_json(self.after)},
+            "peak_shaving_pct": self.peak_shaving_pct,
+            "ev_energy_kwh": {"before": self.ev_energy_before_kwh,
+                              "after": self.ev_energy_after_kwh,
+                              "required_share": self.required_share},
+            "carbon_traded_t": self.carbon_traded_t, "ac": ac, "runtime_s": self.runtime_s}
+        if self.aggregation_layer is not None:
+            out["aggregation_layer"] = to_json(self.aggregation_layer)
+        out["valid"] = self.valid
+        return out
