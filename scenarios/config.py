@@ -95,11 +95,13 @@ class Scenario(BaseModel):
         return path if path.is_absolute() else Path(self.base_dir) / path
 
     def with_overrides(self, grid: dict | None = None, simulation: dict | None = None,
-                       **assessment: object) -> Scenario:
-        """A copy with assessment (grid, simulation) fields replaced (CLI options); re-validated."""
+                       dispatch: dict | None = None, **assessment: object) -> Scenario:
+        """A copy with assessment (grid, simulation, dispatch) fields replaced (CLI options);
+        re-validated. ``None`` values leave a field as it is."""
         data = self.model_dump()
         data["base_dir"] = self.base_dir
         data["simulation"].update({k: v for k, v in (simulation or {}).items() if v is not None})
+        data["dispatch"].update({k: v for k, v in (dispatch or {}).items() if v is not None})
         data["assessment"].update({k: v for k, v in assessment.items() if v is not None})
         data["grid"].update({k: v for k, v in (grid or {}).items() if v is not None})
         return validate_scenario(data, "command line")

@@ -26,6 +26,7 @@ from environment.planning.chance import (
     explain_infeasible,
     solve_case,
 )
+from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
 from flexibility.common import FloatArray
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -108,3 +109,44 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
                                    day.message if m == day.method
                                    else explain_infeasible(day.case, ldf, m, d.epsilon))
     return DispatchStudy(day, out, errors)
+
+
+def variant_summaries(study: DispatchStudy, methods: list[str]) -> dict[str, VariantSummary]:
+    """Each variant's typed summary: cost, risk by family, out-of-sample reliability."""
+    from dispatch.da_rows import FAMILIES
+
+    t_n = study.day.case.inst.shape[0]
+    out = {}
+    for m in methods:
+        v = study.variants[m]
+        ok = v.sol.feasible
+        fam = {f: (float(np.nansum(v.sol.eps_family[:, i])) / t_n
+                   if not np.all(np.isnan(v.sol.eps_family[:, i])) else None)
+               for i, f in enumerate(FAMILIES)}
+        out[m] = VariantSummary(
+            feasible=ok, cost=v.sol.cost if ok else None,
+            reserve_cost=v.sol.reserve_cost if ok else None, solve_s=v.solve_s,
+            worst_interval_violation=float(np.nanmax(v.interval_rate)) if ok else None,
+            mean_interval_violation=float(np.nanmean(v.interval_rate)) if ok else None,
+            days_without_violation=v.day_ok if ok else None,
+            mean_risk_per_interval_by_family=fam, message=v.message)
+    return out
+
+
+def dispatch_summary(study: DispatchStudy, scenario: str, seed: int, methods: list[str],
+                     runtime_s: float) -> DispatchSummary:
+    """The study's ``summary.json`` as a typed summary (``environment.summaries``)."""
+    day = study.day
+    inst, case = day.case.inst, day.case
+    return DispatchSummary(
+        scenario=scenario, seed=seed, method=methods[0], epsilon=day.epsilon,
+        feasible=study.variants[methods[0]].sol.feasible,
+        uncertainty=UncertaintySummary(
+            data_days=len(case.days), ev_days=len(case.ev_days_kw),
+            net_components_per_hour=tuple(len(m.weights) for m in case.net_moments.mixtures),
+            ev_components_per_hour=tuple(len(m.weights) for m in case.ev_moments.mixtures),
+            net_sd_kw_max=float(np.sqrt(inst.cov[:, 0, 0]).max()),
+            ev_sd_kw_max=float(np.sqrt(inst.cov[:, 1, 1]).max())),
+        generators=tuple(case.gen_names), aggregators=tuple(case.station_names),
+        replay_days=int(study.replay_errors.shape[0]),
+        variants=variant_summaries(study, methods), runtime_s=runtime_s)

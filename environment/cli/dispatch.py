@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from environment.assessment.dispatch_study import dispatch_summary, variant_summaries
 from environment.cli.numbers import finite_float
 from environment.cli.runs import lead_line
+from environment.summaries import DispatchSummary, to_json, write_summary
 from environment.verdict import Verdict
 from scenarios.errors import InputError
 
@@ -96,12 +98,7 @@ def run_dispatch(args: argparse.Namespace) -> int:
     if args.epsilon is not None:
         if not 0.0 < args.epsilon < 1.0:
             raise InputError(f"--epsilon: {args.epsilon:g} is outside (0, 1); e.g. 0.05")
-        data = scenario.model_dump()
-        data["dispatch"]["epsilon"] = args.epsilon
-        data["base_dir"] = scenario.base_dir
-        from scenarios.config import validate_scenario
-
-        scenario = validate_scenario(data, "command line")
+        scenario = scenario.with_overrides(dispatch={"epsilon": args.epsilon})
     if args.replay_days < 1:
         raise InputError(f"--replay-days: {args.replay_days} < 1; use e.g. 2000")
     seed = resolve_seed(scenario, args.seed)
@@ -127,24 +124,25 @@ def run_dispatch(args: argparse.Namespace) -> int:
     if not main.sol.feasible:
         raise InputError(main.message)
     eps = scenario.dispatch.epsilon
-    verdict = Verdict.of(_checks(study, methods, eps, args.method == "all"))
-    _write(out, scenario, seed, study, methods, time.perf_counter() - t_start, verdict)
+    summary = dispatch_summary(study, scenario.name, seed, methods,
+                               time.perf_counter() - t_start)
+    verdict = Verdict.of(dispatch_checks(summary, args.method == "all"))
+    _write_tables(out, study, methods)
+    write_summary(out / "summary.json", summary, verdict)
     if not args.no_plots:
         from environment.reporting import dispatch_plots
 
         dispatch_plots.plot_all(out, study, scenario.horizon.axis, eps)
-    case = study.day.case
     print(lead_line(verdict, f"dispatch {', '.join(methods)} ({scenario.name}, seed {seed}, "
-                             f"eps {eps:g}): replayed on {study.replay_errors.shape[0]} days "
-                             f"drawn from {len(case.days)} held-out data days -> "
+                             f"eps {eps:g}): replayed on {summary.replay_days} days drawn "
+                             f"from {summary.uncertainty.data_days} held-out data days -> "
                              f"{shown_folder(args, out)}"))
-    for m in methods:
-        v = study.variants[m]
-        if v.sol.feasible:
-            print(f"{m:>10}: cost {v.sol.cost:,.0f} (reserve {v.sol.reserve_cost:,.0f}), "
-                  f"worst interval violation {np.nanmax(v.interval_rate):.1%} (target "
-                  f"<= {eps:.0%}), days without violation {v.day_ok:.1%}, solved in "
-                  f"{v.solve_s:.1f} s")
+    for m, v in summary.variants.items():
+        if v.feasible:
+            print(f"{m:>10}: cost {v.cost:,.0f} (reserve {v.reserve_cost:,.0f}), "
+                  f"worst interval violation {v.worst_interval_violation:.1%} (target "
+                  f"<= {eps:.0%}), days without violation {v.days_without_violation:.1%}, "
+                  f"solved in {v.solve_s:.1f} s")
         else:
             print(f"{m:>10}: INFEASIBLE -- {v.message}")
     return verdict.exit_code
@@ -153,7 +151,7 @@ def run_dispatch(args: argparse.Namespace) -> int:
 CLAIMED_IN_COMPARISON = ("oba", "bonferroni", "ro")
 
 
-def _checks(study, methods: list[str], eps: float, comparison: bool) -> list:
+def dispatch_checks(summary: DispatchSummary, comparison: bool) -> list:
     """Per solved variant: worst per-interval joint violation rate on the replay days <= eps.
 
     A target for the variants that claim it (the requested method; in a comparison oba,
@@ -162,22 +160,19 @@ def _checks(study, methods: list[str], eps: float, comparison: bool) -> list:
     from environment.verdict import report, target
 
     out = []
-    for m in methods:
-        v = study.variants[m]
-        if not v.sol.feasible:
+    eps = summary.epsilon
+    for m, v in summary.variants.items():
+        if not v.feasible or v.worst_interval_violation is None:
             continue
-        worst = float(np.nanmax(v.interval_rate))
-        claimed = not comparison or m in CLAIMED_IN_COMPARISON
-        make = target if claimed else report
+        worst = v.worst_interval_violation
+        make = target if not comparison or m in CLAIMED_IN_COMPARISON else report
         out.append(make(f"risk_{m}", worst <= eps + 1e-12,
                         f"{m}: worst interval violation {worst:.1%} > eps {eps:.0%}"))
     return out
 
 
-def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s: float,
-           verdict: Verdict) -> None:
+def _write_tables(out: Path, study, methods: list[str]) -> None:
     from dispatch.da_rows import FAMILIES
-    from environment.cli.runs import write_summary
     from environment.outputs import write_parquet
 
     day = study.day
@@ -207,39 +202,7 @@ def _write(out: Path, scenario, seed: int, study, methods: list[str], runtime_s:
         "ev_mean_kw": inst.mu[:, 1], "ev_sd_kw": np.sqrt(inst.cov[:, 1, 1]),
         "background_kw": inst.p_bg_kw.sum(axis=1), "price_per_kwh": inst.price_per_kwh,
         "ev_p_min_kw": inst.ev_p_min_kw.sum(axis=1), "ev_p_max_kw": inst.ev_p_max_kw.sum(axis=1)}))
-    var_rows, summary_v = [], {}
-    for m in methods:
-        v = study.variants[m]
-        fam = {f: (float(np.nansum(v.sol.eps_family[:, i])) / t_n
-                   if not np.all(np.isnan(v.sol.eps_family[:, i])) else None)
-               for i, f in enumerate(FAMILIES)}
-        entry = {"feasible": v.sol.feasible,
-                 "cost": v.sol.cost if v.sol.feasible else None,
-                 "reserve_cost": v.sol.reserve_cost if v.sol.feasible else None,
-                 "solve_s": v.solve_s,
-                 "worst_interval_violation": (float(np.nanmax(v.interval_rate))
-                                              if v.sol.feasible else None),
-                 "mean_interval_violation": (float(np.nanmean(v.interval_rate))
-                                             if v.sol.feasible else None),
-                 "days_without_violation": v.day_ok if v.sol.feasible else None,
-                 "mean_risk_per_interval_by_family": fam,
-                 "message": v.message}
-        summary_v[m] = entry
-        var_rows.append({"method": m, **{k: x for k, x in entry.items()
-                                         if k != "mean_risk_per_interval_by_family"}})
+    var_rows = [{"method": m, **{k: v for k, v in to_json(study_variant).items()
+                                 if k != "mean_risk_per_interval_by_family"}}
+                for m, study_variant in variant_summaries(study, methods).items()]
     write_parquet(out / "variants.parquet", pd.DataFrame(var_rows))
-    sol0 = study.variants[methods[0]].sol
-    write_summary(out / "summary.json", {
-        "scenario": scenario.name, "seed": seed, "method": methods[0],
-        "epsilon": day.epsilon, "feasible": sol0.feasible,
-        "uncertainty": {"data_days": len(case.days), "ev_days": len(case.ev_days_kw),
-                        "net_components_per_hour": [len(m.weights) for m in
-                                                    case.net_moments.mixtures],
-                        "ev_components_per_hour": [len(m.weights) for m in
-                                                   case.ev_moments.mixtures],
-                        "net_sd_kw_max": float(np.sqrt(inst.cov[:, 0, 0]).max()),
-                        "ev_sd_kw_max": float(np.sqrt(inst.cov[:, 1, 1]).max())},
-        "devices": {"generators": list(case.gen_names), "aggregators":
-                    list(case.station_names)},
-        "replay_days": int(study.replay_errors.shape[0]),
-        "variants": summary_v, "runtime_s": runtime_s}, verdict)
