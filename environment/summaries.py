@@ -360,7 +360,6 @@ class ZonalSummary:
         if self.ac.intervals_violating_two_layers is None:
             del ac["intervals_violating_two_layers"]
         before = to_json(self.before)
-        before.pop("peak_kw", None)
         out: dict[str, Any] = {
             "scenario": self.scenario, "seed": self.seed, "method": "zonal",
             "areas": {f"area {k + 1}": list(b) for k, b in enumerate(self.areas)},

@@ -43,6 +43,7 @@ from environment.planning.zonal_setup import (
     plan_zonal,
     station_aggregates,
 )
+from environment.summaries import CostParts
 from flexibility.common import FloatArray
 from flexibility.fleet import Fleet
 from grid.ac import AcResult, PandapowerAc
@@ -100,7 +101,7 @@ class ZonalStudy:
     results from pandapower)."""
 
     setup: ZonalSetup
-    before: dict[str, float]
+    before: CostParts
     before_p_bus_kw: FloatArray
     ev_before_kw: FloatArray
     ac_before: AcResult
@@ -171,9 +172,9 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     carbon = float(ladder_cost(e_t, z.carbon_price_per_t, z.carbon_step_t, z.carbon_growth))
     purchase = float(price @ np.maximum(buy, 0.0) * dt + z.demand_charge_per_kw * buy.max())
     curtail = float(np.maximum(-buy, 0.0).sum() * dt * z.curtail_per_kwh)  # no export
-    before_costs = {"purchase": purchase, "diesel": 0.0, "curtailment": curtail,
-                    "carbon": carbon, "total": purchase + curtail + carbon,
-                    "peak_kw": float(buy.max())}
+    before_costs = CostParts(purchase=purchase, diesel=0.0, curtailment=curtail,
+                             carbon=carbon, total=purchase + curtail + carbon,
+                             peak_kw=float(buy.max()))
     ac = PandapowerAc(gm.feeder)
     ac_before = ac.solve(p_before, net.load_q_kvar)
     ac_plan = ac.solve(setup.plan.p_bus_kw, setup.plan.q_bus_kvar) if setup.plan.feasible \

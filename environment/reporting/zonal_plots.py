@@ -111,7 +111,7 @@ def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
         ax.stairs(load + plan.ev_kw.sum(axis=1), x, color="k",
                   label="base load + EVs, after", baseline=None)
         ax.set_ylabel("gross power (kW)")
-        ax.set_title(f"Distribution layer: cost ({CURRENCY}) {study.before['total']:,.0f} before, "
+        ax.set_title(f"Distribution layer: cost ({CURRENCY}) {study.before.total:,.0f} before, "
                      f"{plan.cost:,.0f} after")
         pad_ylim(ax)
         legend_outside(ax)
