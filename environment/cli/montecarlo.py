@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from environment.cli.output_dir import checked_folder
-from environment.cli.runs import cleaning_line, lead_line, load_behaviour, write_summary
+from environment.cli.runs import cleaning_line, lead_line, load_behaviour
+from environment.summaries import SweepPointSummary, SweepSummary, write_summary
 from environment.verdict import EXIT_INTERRUPTED, Verdict
 from scenarios.errors import InputError
 
@@ -132,15 +134,14 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     for params, sc, run in results:
         hz = sc.horizon
         write_tables(run)
-        summary = {"scenario": sc.name, "seed": sc.seed, "command": args.command,
-                   "sweep_point": params, "policy": policy or sc.simulation.policy,
-                   **summarize(run, workers, time.perf_counter() - t_start)}
+        summary = summarize(run, workers, time.perf_counter() - t_start, sc, args.command,
+                            params, policy or sc.simulation.policy)
         ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
             if len(run.metrics) else None
         if args.command == "compare-da-rt" and ticks is not None and len(ticks):
             table, da_summary = mc_report.da_rt_tables(ticks)
             write_parquet(run.folder / "da_rt.parquet", table)
-            summary["da_vs_rt"] = da_summary
+            summary = replace(summary, da_vs_rt=da_summary)
             da_rt_lines.append((params, ", ".join(
                 f"{k} {v:.3g}" for k, v in da_summary.items()
                 if isinstance(v, int | float) and not isinstance(v, bool))))
@@ -182,11 +183,12 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     verdict = Verdict.of(_checks([(p, r) for p, _, r in results], args.ci_target,
                                  args.ci_metric))
     if len(results) > 1 or (results and results[0][0]):  # the sweep's own summary
-        write_summary(out / "sweep_summary.json", {
-            "scenario": scenario.name, "command": args.command,
-            "points": [{"sweep_point": p, "replicates_done": len(r.metrics),
-                        "invalid_days": int((r.metrics["valid"] < 0.5).sum())
-                        if "valid" in r.metrics else 0} for p, _, r in results]}, verdict)
+        write_summary(out / "sweep_summary.json", SweepSummary(
+            scenario=scenario.name, run_command=args.command,
+            points=tuple(SweepPointSummary(p, len(r.metrics),
+                                           int((r.metrics["valid"] < 0.5).sum())
+                                           if "valid" in r.metrics else 0)
+                         for p, _, r in results)), verdict)
     print(lead_line(verdict, f"{scenario.name}: {args.command} {_n(done, 'replicate')} over "
                     f"{_n(len(results), 'sweep point')} ({resumed} resumed, "
                     f"{max(done - resumed, 0)} new) on {_n(workers, 'worker')}, "

@@ -48,6 +48,7 @@ from environment.day_metrics import day_metrics
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
 from environment.outputs import write_json, write_parquet
+from environment.summaries import MetricSummary, MonteCarloSummary
 from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -355,24 +356,25 @@ def write_manifest(path: Path, scenario: Scenario, requested: int,
                       "fingerprint": fingerprint})
 
 
-def summarize(run: MCRun, workers: int, runtime_s: float) -> dict:
-    """Mean, std and 95 % CI of every metric, plus bookkeeping."""
-    out: dict = {"replicates_requested": run.requested,
-                 "replicates_done": len(run.metrics), "replicates_resumed": run.resumed,
-                 "workers": workers,
-                 "runtime_s": round(runtime_s, 3), "stopped_early": run.stopped_early,
-                 "interrupted": run.interrupted, "metrics": {}}
+def summarize(run: MCRun, workers: int, runtime_s: float, scenario: Scenario, command: str,
+              sweep_point: dict[str, str], policy: str) -> MonteCarloSummary:
+    """Mean, std and 95 % interval of every metric, plus bookkeeping (typed)."""
+    metrics = {}
     for col in run.metrics.columns:
         if col == "replicate":
             continue
         mean, std, low, high = metric_ci(col, run.metrics[col].to_numpy())
-        out["metrics"][col] = {"mean": mean, "std": std, "ci95": [low, high]}
-    if "valid" in run.metrics and len(run.metrics):
-        out["invalid_day_share"] = float(1.0 - run.metrics["valid"].mean())
-        out["invalid_days"] = int((run.metrics["valid"] < 0.5).sum())
-    if len(run.info):
-        out["peak_rss_mb_max"] = float(run.info.peak_rss_mb.max())
-    return out
+        metrics[col] = MetricSummary(mean, std, (low, high))
+    has_valid = "valid" in run.metrics and len(run.metrics)
+    return MonteCarloSummary(
+        scenario=scenario.name, seed=scenario.seed, run_command=command,
+        sweep_point=sweep_point, policy=policy, replicates_requested=run.requested,
+        replicates_done=len(run.metrics), replicates_resumed=run.resumed, workers=workers,
+        runtime_s=runtime_s, stopped_early=run.stopped_early, interrupted=run.interrupted,
+        metrics=metrics,
+        invalid_day_share=float(1.0 - run.metrics["valid"].mean()) if has_valid else None,
+        invalid_days=int((run.metrics["valid"] < 0.5).sum()) if has_valid else None,
+        peak_rss_mb_max=float(run.info.peak_rss_mb.max()) if len(run.info) else None)
 
 
 def write_tables(run: MCRun) -> None:

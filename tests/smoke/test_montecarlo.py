@@ -190,12 +190,15 @@ def test_calibration_sweep_and_invalid_days(small, tmp_path):
     reps = pd.read_parquet(out / "sweep" / "alpha=0.9" / "replicates.parquet")
     assert da[da.alpha == 0.9].hold_rate_mean.iloc[0] == pytest.approx(reps.hold_rate_da.mean())
     assert (out / "calibration.png").stat().st_size > 10_000
-    # a physically impossible feeder: every day invalid, Monte Carlo still exits 0
+    # a physically impossible feeder: every day invalid, the run says so (exit 3) and keeps all
     bad = tmp_path / "bad"
     assert main(["montecarlo", "--scenario", small, "--replicates", "2", "--sweep",
-                 "substation_kw=1", "--quiet", "--no-plots", "--out", str(bad)]) == 0
+                 "substation_kw=1", "--quiet", "--no-plots", "--out", str(bad)]) == 3
     s = json.loads((bad / "sweep" / "substation_kw=1" / "summary.json").read_text())
-    assert s["invalid_day_share"] == 1.0
+    assert s["invalid_day_share"] == 1.0 and s["exit_code"] == 3
+    sweep = json.loads((bad / "sweep_summary.json").read_text())
+    assert sweep["verdict"] == "PHYSICALLY INVALID"
+    assert sweep["failed_checks"] == ["valid_days_substation_kw=1"]
 
 
 @pytest.mark.parametrize("args,needle", [
