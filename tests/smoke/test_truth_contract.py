@@ -111,11 +111,13 @@ def test_assess_with_an_impossible_substation_is_physically_invalid(tmp_path, ca
 def test_coverage_target_uses_the_wilson_bound():
     from environment.cli.assess import assess_checks
 
-    def checks(share, n):
+    def checks(share, n, alpha=0.9):
         return assess_checks({"coverage": {"station": {"0.90": {"whole_day": share}},
-                                           "days": 2 * n}}, n)
+                                           "days": 2 * n}}, n, alpha)
     assert checks(0.86, 100)[0].passed  # 86/100: the interval reaches 0.90
     assert not checks(0.80, 100)[0].passed  # 80/100: up to 0.87 < 0.90
+    assert checks(0.80, 100)[0].kind == "target"
+    assert checks(0.80, 100, alpha=0.8)[0].kind == "report"  # a sensitivity level
     assert checks(0.0, 0)[0].passed  # nothing measured, nothing claimed
 
 

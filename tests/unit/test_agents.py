@@ -149,7 +149,7 @@ def test_call_policies():
     assert calls["max-up"] == [40.0, 40.0] and calls["max-down"] == [-5.0, -5.0]
     for policy in ("random-within", "regulation"):
         assert all(-5.0 <= c <= 40.0 for c in calls[policy])
-    with pytest.raises(ValueError, match="unknown call policy"):
+    with pytest.raises(ValueError, match="is not a TSO rule"):
         TransmissionAgent(m, da, "bogus", np.random.default_rng(1)).call(0, 0, 1, 15)
 
 
