@@ -152,6 +152,8 @@ class Assessment(_Strict):
     n_scenarios: int = Field(500, ge=1)
     da_statistic: Literal["quantile", "mean"] = "quantile"
     rt_times: list[str] = ["00:00", "06:00", "12:00", "18:00"]
+    # instants of the P-Q table and figure (the paper's Table 6 and Figs 11-14)
+    pq_times: list[str] = ["12:00", "18:30", "21:00", "23:00"]
     alpha_sensitivity: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = [0.80, 0.90, 0.95, 0.99]
     # "total": one set of kept behaviour days for every station (the α set of the total, what a
     # TSO buys); "stations": each station keeps its own days and the total is their sum

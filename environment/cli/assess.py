@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,8 @@ from environment.cli.runs import (
     resolve_seed,
     run_folder,
     shown_folder,
-    write_summary,
 )
+from environment.summaries import AssessSummary, write_summary
 from environment.verdict import Check, Verdict, report, target, validity, wilson_interval
 from scenarios.errors import InputError
 
@@ -67,37 +67,7 @@ def run_assess(args: argparse.Namespace) -> int:
                for kind, per in result.rt.items()]
     outputs.write_parquet(out / "envelopes.parquet", outputs.concat_frames(frames + grid_frames))
 
-    summary: dict[str, Any] = {
-        "scenario": scenario.name, "seed": seed, "alpha": cfg.alpha,
-        "n_ev": sum(s.n_ev for s in scenario.stations),
-        "n_scenarios": cfg.n_scenarios,
-        "da_statistic": cfg.da_statistic,
-        "layers": {"station": result.metrics.as_dict()},
-        "stations": {name: _metrics(env) for name, env in result.da.stations.items()},
-        "policy": None,
-        "alpha_sensitivity": [{"alpha": a, **m.as_dict()} for a, m in result.alpha_sensitivity],
-        "behaviour": {
-            "source": model.source,
-            "spearman_gap_max": max(r.gap for r in result.spearman if r.fitted),
-            "spearman": [{"pair": list(r.pair), "empirical": r.empirical,
-                          "generated": r.generated, "gap": r.gap, "fitted": r.fitted}
-                         for r in result.spearman],
-            **{k: v for k, v in model.meta.items() if k != "spearman_empirical"},
-        },
-        "unreachable_requirements_capped": result.unreachable_capped,
-        "n_sessions_sampled": result.n_sessions,
-        "rt_times": list(result.rt),
-        "aggregation": cfg.aggregation,
-        "coverage": {"station": {f"{a:.2f}": c.as_dict() for a, c in result.coverage.items()},
-                     "days": cfg.coverage_days},
-    }
-    if grid is not None:
-        gsum, gres, ac_rows = grid
-        stations = summary["stations"]
-        coverage = summary["coverage"]
-        summary.update(gsum)
-        summary["coverage"] = {**coverage, **gsum["coverage"]}
-        summary["stations"] = {n: {**gsum["stations"][n], **stations[n]} for n in stations}
+    gsum = None if grid is None else grid[0]
     if args.exclusivity_benchmark:
         from environment.assessment.exclusivity import exclusivity_benchmark
 
@@ -105,7 +75,6 @@ def run_assess(args: argparse.Namespace) -> int:
             raise InputError("--exclusivity-days: use at least 1 day")
         bench = exclusivity_benchmark(scenario, model, np.random.default_rng([seed, 1]),
                                       args.exclusivity_days)
-        summary["exclusivity_benchmark"] = bench.rows
         outputs.write_parquet(out / "exclusivity.parquet", pd.DataFrame(bench.rows))
         if not args.no_plots:
             plots.plot_exclusivity(out / "exclusivity_benchmark.png", bench.relaxed, bench.milp,
@@ -119,79 +88,86 @@ def run_assess(args: argparse.Namespace) -> int:
         plots.plot_spearman_table(out / "spearman_table.png", result.spearman,
                                   cfg.n_scenarios * (scenario.stations[0].n_ev or 1))
         if grid is not None:
-            _grid_plots(out, scenario, result, gres, ac_rows)
-    summary["runtime_s"] = round(time.perf_counter() - t_start, 3)
-    verdict = Verdict.of(assess_checks(summary, cfg.coverage_days // 2, cfg.alpha))
+            _grid_plots(out, scenario, result, grid[1], grid[2])
+    from environment.assessment.summary import assess_summary
+
+    summary = assess_summary(scenario, seed, model, result, gsum,
+                             bench.rows if args.exclusivity_benchmark else None,
+                             time.perf_counter() - t_start)
+    verdict = Verdict.of(assess_checks(summary, cfg.coverage_days // 2))
     write_summary(out / "summary.json", summary, verdict)
-    m = result.metrics
-    print(f"{verdict.lead()} — {scenario.name}: station layer (α = {cfg.alpha:.2f}, "
-          f"M = {cfg.n_scenarios}) "
-          f"peak charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, "
-          f"area {m.area_kwh:.0f} kWh; Spearman gap "
-          f"{summary['behaviour']['spearman_gap_max']:.4f}")
-    if grid is not None:
-        for layer in ("distribution", "transmission"):
-            lm = summary["layers"][layer]
-            print(f"  {layer} layer ({summary['policy']}): peak charging "
-                  f"{lm['peak_ch_kw']:.1f} kW, peak discharging {lm['peak_dis_kw']:.1f} kW, "
-                  f"area {lm['area_kwh']:.0f} kWh")
-        cov = summary.get("coverage", {})
-        key = f"{cfg.alpha:.2f}"
-        if all(key in cov.get(layer, {}) for layer in ("station", "distribution",
-                                                         "transmission")):
-            print(f"  whole-day coverage at α = {cfg.alpha:.2f} on "
-                  f"{cfg.coverage_days // 2} fresh days: station "
-                  f"{cov['station'][key]['whole_day']:.2f}, distribution "
-                  f"{cov['distribution'][key]['whole_day']:.2f}, transmission "
-                  f"{cov['transmission'][key]['whole_day']:.2f}; packaging efficiency "
-                  f"{100 * summary['packaging']['efficiency']:.0f} % of the exact deliverable "
-                  "area")
-        c = summary["clipping"]["charge"]
-        print(f"  charging-side clipping: mean {100 * c['mean_rate']:.1f} %, max "
-              f"{100 * c['max_rate']:.1f} % at {c['time_of_max']}; AC checks: "
-              f"{summary['ac']['corrected_intervals']} corners tightened, "
-              f"{summary['ac']['background_infeasible_intervals']} intervals infeasible "
-              "without EVs")
+    print(f"{verdict.lead()} — {_headline(summary)}")
+    for grid_line in _grid_lines(summary):
+        print(grid_line)
     if (line := cleaning_line(model)) is not None:
         print(line)
-    print(f"  {summary['runtime_s']:.1f} s -> {shown_folder(args, out)}")
+    print(f"  {summary.runtime_s:.1f} s -> {shown_folder(args, out)}")
     return verdict.exit_code
 
 
-def assess_checks(summary: dict[str, Any], n_test_days: int, alpha: float) -> list[Check]:
+def assess_checks(summary: AssessSummary, n_test_days: int) -> list[Check]:
     """The assessment's validity checks and coverage targets (module docstring).
 
-    Coverage at the case's ``alpha`` is a target; at the other levels of the α sensitivity it
-    is reported (named when it misses, exit code unchanged): few sampled days cannot calibrate
+    Coverage at the case's α is a target; at the other levels of the α sensitivity it is
+    reported (named when it misses, exit code unchanged): few sampled days cannot calibrate
     a 0.99 set, and the command does not claim one.
 
     Args:
-        summary: The assessment's summary entries.
+        summary: The assessment's summary.
         n_test_days: Fresh days each coverage share was measured on.
-        alpha: The case's confidence level.
     """
     out: list[Check] = []
-    ac, grid = summary.get("ac"), summary.get("grid")
-    if ac is not None:
-        bad = int(ac["background_infeasible_intervals"])
+    g = summary.grid
+    if g is not None:
+        bad = int(g["ac"]["background_infeasible_intervals"])
         out.append(validity("background_feasible", bad == 0,
                             f"{bad} intervals violate an AC limit without any EV"))
-    if grid is not None:
-        bad = len(grid["infeasible_intervals"])
-        out.append(validity("grid_feasible", bad == 0,
-                            f"{bad} intervals grid-infeasible (must-charge "
-                            f"{grid['unsheddable_kwh']:.1f} kWh the network cannot carry)"))
-    for layer, per_alpha in summary["coverage"].items():
-        if not isinstance(per_alpha, dict):
-            continue
+        grid = g["grid"]
+        if grid:
+            bad = len(grid["infeasible_intervals"])
+            out.append(validity("grid_feasible", bad == 0,
+                                f"{bad} intervals grid-infeasible (must-charge "
+                                f"{grid['unsheddable_kwh']:.1f} kWh the network cannot carry)"))
+    for layer, per_alpha in summary.coverage.items():
         for key, cov in per_alpha.items():
             a = float(key)
             hits = round(cov["whole_day"] * n_test_days)
             _, high = wilson_interval(hits, n_test_days)
-            make = target if abs(a - alpha) < 1e-9 else report
+            make = target if abs(a - summary.alpha) < 1e-9 else report
             out.append(make(f"coverage_{layer}_{key}", high >= a,
-                              f"{layer} whole-day coverage at α = {key}: {cov['whole_day']:.2f} "
-                              f"on {n_test_days} fresh days (95 % CI up to {high:.2f} < α)"))
+                            f"{layer} whole-day coverage at α = {key}: {cov['whole_day']:.2f} "
+                            f"on {n_test_days} fresh days (95 % CI up to {high:.2f} < α)"))
+    return out
+
+
+def _headline(s: AssessSummary) -> str:
+    m = s.layers["station"]
+    gap = s.behaviour["spearman_gap_max"]
+    return (f"{s.scenario}: station layer (α = {s.alpha:.2f}, M = {s.n_scenarios}) peak "
+            f"charging {m.peak_ch_kw:.1f} kW, peak discharging {m.peak_dis_kw:.1f} kW, area "
+            f"{m.area_kwh:.0f} kWh; Spearman gap {gap:.4f}")
+
+
+def _grid_lines(s: AssessSummary) -> list[str]:
+    if s.grid is None:
+        return []
+    out = [f"  {layer} layer ({s.policy}): peak charging {s.layers[layer].peak_ch_kw:.1f} kW, "
+           f"peak discharging {s.layers[layer].peak_dis_kw:.1f} kW, area "
+           f"{s.layers[layer].area_kwh:.0f} kWh" for layer in ("distribution", "transmission")]
+    key = f"{s.alpha:.2f}"
+    cov = s.coverage
+    if all(key in cov.get(layer, {}) for layer in ("station", "distribution", "transmission")):
+        out.append(f"  whole-day coverage at α = {s.alpha:.2f} on {s.coverage_days // 2} fresh "
+                   f"days: station {cov['station'][key]['whole_day']:.2f}, distribution "
+                   f"{cov['distribution'][key]['whole_day']:.2f}, transmission "
+                   f"{cov['transmission'][key]['whole_day']:.2f}; packaging efficiency "
+                   f"{100 * (s.packaging_efficiency or 0.0):.0f} % of the exact deliverable "
+                   "area")
+    c, ac = s.grid["clipping"]["charge"], s.grid["ac"]
+    out.append(f"  charging-side clipping: mean {100 * c['mean_rate']:.1f} %, max "
+               f"{100 * c['max_rate']:.1f} % at {c['time_of_max']}; AC checks: "
+               f"{ac['corrected_intervals']} corners tightened, "
+               f"{ac['background_infeasible_intervals']} intervals infeasible without EVs")
     return out
 
 
@@ -200,9 +176,9 @@ def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
                                      StationLayerResult]:
     """Distribution and transmission layers: tables written, summary entries returned."""
     from environment import outputs
+    from environment.assessment import grid_tables as grid_report
     from environment.assessment.grid import assess_grid_layers
     from environment.grid_setup import build_grid_model
-    from environment.reporting import grid_report
 
     hz = scenario.horizon
     gm = build_grid_model(scenario, args.policy)
@@ -216,7 +192,8 @@ def _grid_layers(args: argparse.Namespace, scenario, result, frames: list,
     outputs.write_parquet(out / "ac_validation.parquet", ac_rows)
     outputs.write_parquet(out / "pq.parquet", grid_report.pq_frame(gres, hz.axis))
     result = _recentred(result, gres)
-    return ((grid_report.grid_summary(result, gres, hz.axis, ac_rows), gres,
+    return ((grid_report.grid_summary(result, gres, hz.axis, ac_rows,
+                                      list(scenario.assessment.pq_times)), gres,
              ac_rows), result)
 
 
@@ -232,7 +209,7 @@ def _grid_plots(out: Path, scenario, result, gres, ac_rows: pd.DataFrame) -> Non
     gp.plot_layer_bars(out / "layer_comparison.png", result, gres)
     gp.plot_ac_validation(out / "ac_validation.png", ac_rows, scenario.grid.v_min_pu, axis)
     gp.plot_pq_range(out / "pq_daily_range.png", gres, axis)
-    gp.plot_pq_sets(out / "pq_sets.png", gres, ["12:00", "18:30", "21:00", "23:00"],
+    gp.plot_pq_sets(out / "pq_sets.png", gres, list(scenario.assessment.pq_times),
                     axis.clock(np.arange(hz.n_intervals)))
     gp.plot_binding(out / "pq_binding.png", gres, axis)
 
@@ -247,9 +224,3 @@ def _recentred(result, gres):
 
     return replace(result, da=gres.da.package.station,
                    rt={kind: ls.package.station for kind, ls in gres.rt.items()})
-
-
-def _metrics(env) -> dict:
-    from flexibility.metrics import envelope_metrics
-
-    return envelope_metrics(env).as_dict()

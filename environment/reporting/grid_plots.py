@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from environment.assessment.grid import GridLayerResult
+from environment.assessment.grid_tables import boundary_metrics
 from environment.assessment.station import StationLayerResult
-from environment.reporting.grid_report import boundary_metrics
 from environment.reporting.style import (
     STYLE,
     clock_axis,

@@ -1,5 +1,8 @@
 """Tables and summary entries of the distribution and transmission layers (output contract).
 
+The P–Q rows of the summary are the scenario's ``assessment.pq_times`` (the paper's Table 6
+instants by default).
+
 ``envelopes.parquet`` gains ``layer = distribution`` and ``layer = transmission`` rows (per station
 and their total, ``station = ALL``) and the columns ``ramp_up_kw, ramp_down_kw`` (transmission
 only). For the transmission layer ``p_max_kw = P_up``, ``p_min_kw = P_down``. In every layer
@@ -140,7 +143,7 @@ def bottleneck_truncation(raw_kw: np.ndarray, eff_kw: np.ndarray, binding: list[
 
 
 def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxis,
-                 ac_rows: pd.DataFrame) -> dict:
+                 ac_rows: pd.DataFrame, pq_times: list[str]) -> dict:
     """Summary entries of the distribution and transmission layers (DA case)."""
     gm = gr.model
     da = gr.da
@@ -162,7 +165,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxi
     pq = gr.pq
     p_rng, q_rng = pq.ranges()
     dominant = pq.dominant()
-    pq_times = [tt for tt in ("12:00", "18:30", "21:00", "23:00") if tt in times]
+    pq_times = [tt for tt in pq_times if tt in times]
     pk = da.package
     packaging, coverage, grid_info = {}, {}, {}
     if pk is not None:
@@ -215,7 +218,8 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxi
             "reference_point_infeasible_intervals":
                 int((~da.dist_boxes.ac_ch.start_feasible).sum()),
             "non_converged_intervals": [
-                r.time for r in ac_rows.itertuples() if "did not converge" in r.ac_note],
+                times[k] for k in np.flatnonzero(da.dist_boxes.ac_ch.start_feasible
+                                                 & ~da.dist_boxes.ac_ch.end_converged)],
             "corrected_intervals": int((da.dist_boxes.ac_ch.lam < 1.0).sum()
                                        + (da.dist_boxes.ac_dis.lam < 1.0).sum()),
             "max_abs_rel_error_pct": float(np.abs(clipped.rel_error_pct).max())
