@@ -142,6 +142,50 @@ def bottleneck_truncation(raw_kw: np.ndarray, eff_kw: np.ndarray, binding: list[
             "bottleneck_intervals": int(np.sum(cut > 1e-9)), "by_binding_kwh": by}
 
 
+def _pq_entries(gr: GridLayerResult, times: list[str], pq_times: list[str]) -> dict:
+    """The P–Q ranges at ``pq_times`` (paper Table 6) and the binding limits."""
+    pq = gr.pq
+    p_rng, q_rng = pq.ranges()
+    dominant = pq.dominant()
+    rows = [{"time": tt, "p_min_kw": float(p_rng[times.index(tt), 0]),
+             "p_max_kw": float(p_rng[times.index(tt), 1]),
+             "q_min_kvar": float(q_rng[times.index(tt), 0]),
+             "q_max_kvar": float(q_rng[times.index(tt), 1]),
+             "dominant_binding": dominant[times.index(tt)]} for tt in pq_times if tt in times]
+    return {"directions": int(pq.theta.size),
+            "ac_infeasible_vertices": int((~pq.ac_feasible).sum()), "rows": rows,
+            "dominant_counts": pd.Series(dominant).value_counts().to_dict()}
+
+
+def _package_entries(gr: GridLayerResult, times: list[str], dt_h: float
+                     ) -> tuple[dict, dict, dict]:
+    """Packaging, coverage and grid-feasibility entries of the DA case (empty without a
+    package)."""
+    da = gr.da
+    pk = da.package
+    if pk is None:
+        return {}, {}, {}
+    inner = pk.inner
+    packaging = {
+        "efficiency": pk.efficiency,
+        "method": "energy-share policy inner battery, α intersection around the mean "
+                  "kept reference (flexibility.inner)",
+        "kept_scenarios": int(inner.kept.sum()),
+        "scenarios_unusable": int(inner.network_misfit.sum()),
+        "policy_params": {"tau_h": inner.params[0], "gamma": inner.params[1],
+                          "kappa": inner.params[2]},
+        "per_scenario_area_kwh_mean": float(inner.scenarios.area_kwh().mean()),
+        "rt": {kind: ls.package.efficiency for kind, ls in gr.rt.items()
+               if ls.package is not None},
+    }
+    coverage = {layer: {f"{a:.2f}": c.as_dict() for a, c in per.items()}
+                for layer, per in pk.coverage.items()}
+    grid_info = {"infeasible_intervals": [times[int(i) - da.dist_boxes.t0]
+                                          for i in pk.infeasible_intervals],
+                 "unsheddable_kwh": float(pk.unsheddable_kw.sum() * dt_h)}
+    return packaging, coverage, grid_info
+
+
 def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxis,
                  ac_rows: pd.DataFrame, pq_times: list[str]) -> dict:
     """Summary entries of the distribution and transmission layers (DA case)."""
@@ -162,31 +206,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxi
     times = axis.clock(np.arange(T))
     clipped = ac_rows[(ac_rows.lindistflow_kw < ac_rows.station_kw - 1e-6)
                       | (ac_rows.corrected_kw < ac_rows.station_kw - 1e-6)]
-    pq = gr.pq
-    p_rng, q_rng = pq.ranges()
-    dominant = pq.dominant()
-    pq_times = [tt for tt in pq_times if tt in times]
-    pk = da.package
-    packaging, coverage, grid_info = {}, {}, {}
-    if pk is not None:
-        inner = pk.inner
-        packaging = {
-            "efficiency": pk.efficiency,
-            "method": "energy-share policy inner battery, α intersection around the mean "
-                      "kept reference (flexibility.inner)",
-            "kept_scenarios": int(inner.kept.sum()),
-            "scenarios_unusable": int(inner.network_misfit.sum()),
-            "policy_params": {"tau_h": inner.params[0], "gamma": inner.params[1],
-                              "kappa": inner.params[2]},
-            "per_scenario_area_kwh_mean": float(inner.scenarios.area_kwh().mean()),
-            "rt": {kind: ls.package.efficiency for kind, ls in gr.rt.items()
-                   if ls.package is not None},
-        }
-        coverage = {layer: {f"{a:.2f}": c.as_dict() for a, c in per.items()}
-                    for layer, per in pk.coverage.items()}
-        grid_info = {"infeasible_intervals": [times[int(i) - da.dist_boxes.t0]
-                                              for i in pk.infeasible_intervals],
-                     "unsheddable_kwh": float(pk.unsheddable_kw.sum() * station.da.total.dt_h)}
+    packaging, coverage, grid_info = _package_entries(gr, times, station.da.total.dt_h)
     bind_ch = pd.Series(da.dist_boxes.binding_ch).value_counts().to_dict()
     bind_dis = pd.Series(da.dist_boxes.binding_dis).value_counts().to_dict()
     return {
@@ -231,16 +251,7 @@ def grid_summary(station: StationLayerResult, gr: GridLayerResult, axis: TimeAxi
             "rt": {kind: boundary_metrics(ls.transmission.total).as_dict()
                    for kind, ls in gr.rt.items()},
         },
-        "pq": {
-            "directions": int(pq.theta.size),
-            "ac_infeasible_vertices": int((~pq.ac_feasible).sum()),
-            "rows": [{"time": tt, "p_min_kw": float(p_rng[times.index(tt), 0]),
-                      "p_max_kw": float(p_rng[times.index(tt), 1]),
-                      "q_min_kvar": float(q_rng[times.index(tt), 0]),
-                      "q_max_kvar": float(q_rng[times.index(tt), 1]),
-                      "dominant_binding": dominant[times.index(tt)]} for tt in pq_times],
-            "dominant_counts": pd.Series(dominant).value_counts().to_dict(),
-        },
+        "pq": _pq_entries(gr, times, pq_times),
         "stations": {name: {"paper_bus": list(gm.feeder.net.bus.index).index(pp_bus) + 1,
                             "pandapower_bus": pp_bus}
                      for name, pp_bus in zip(gm.stations, gm.pp_bus, strict=True)},

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from environment.cli.numbers import finite_float
+from environment.summaries import RegionSummary, TierValidation
+from environment.verdict import Check, target, validity
 from scenarios.errors import InputError
 
 DESCRIPTION = """\
@@ -139,98 +142,38 @@ def run_flexibility_region(args: argparse.Namespace) -> int:
     return _report(args, out, runs, budgets, tiers, t_start)
 
 
-def _validation(run, regs: dict, tiers: list[float], station: str, reserve_mw: float) -> dict:
-    """The paper's §2.2 check: cheapest sufficient tier, its point, the realised subsidy."""
-    from dispatch.tiers import choose_tier
-    from environment.experiments.flex_region import realise
-    from environment.experiments.flex_region_run import best_points
-
-    s = run.setup
-    m = s.stations.index(station)
-    p_req = float(s.base.p_kw[m] / 1e3 + reserve_mw)
-    interval_h = (s.scenario.traffic.interval_min if s.scenario.traffic else 10.0) / 60.0
-    price = s.scenario.traffic.charge_price_per_kwh if s.scenario.traffic else 1.0
-    cost = np.full(len(s.stations), price * interval_h * 1e3)  # CNY per MW over the interval
-    choice = choose_tier(tiers, [(regs[t].a, regs[t].b) for t in tiers], cost, m, p_req)
-    cfg = s.scenario.traffic
-    st_cfg = next(x for x in cfg.stations if x.name == station) if cfg else None
-    ports_mw = (st_cfg.charge_ports * cfg.charge_power_kw / 1e3) if cfg and st_cfg else None
-    doc = {"station": station, "reserve_mw": reserve_mw, "requirement_mw": p_req,
-           "station_charging_capacity_mw": ports_mw,
-           "max_reachable_mw": {f"{t:g}": regs[t].support(np.eye(len(s.stations))[m])
-                                for t in tiers},
-           "tier_feasible": {f"{t:g}": ok for t, ok in
-                             zip(tiers, choice.feasible_per_tier, strict=True)},
-           "chosen_tier": None if choice.tier < 0 else tiers[choice.tier]}
-    if choice.tier < 0:
-        return doc
-    tier = tiers[choice.tier]
-    p = choice.p
-    doc.update({"operating_point_mw": p.tolist(),
-                "inside_chosen_tier": _inside(regs[tier], p),
-                "outside_cheaper_tiers": {f"{t:g}": not _inside(regs[t], p)
-                                          for t in tiers if t < tier}})
-    best = max((o for o, _ in best_points(run)[tier]), key=lambda o: o.p_kw[m])
-    real = realise(s, best.psi, m, p_req * 1e3)
-    doc["actual_subsidy_spent"] = None if real is None else real.spent
-    doc["realised_point_mw"] = None if real is None else (real.p_kw / 1e3).tolist()
-    return doc
-
-
-def _inside(region, p: np.ndarray) -> bool:
-    """Membership with the tolerance the region was built with: a flat region's H-form is a
-    slab ``FLAT_TOL * max(1, max |P|)`` thick around its plane."""
-    from environment.reporting.region_report import FLAT_TOL
-
-    flat = region.dimension < len(p)
-    tol = FLAT_TOL * max(1.0, float(np.abs(region.points_mw).max())) if flat else 1e-6
-    return bool(region.contains(p[None], tol)[0])
-
-
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
             t_start: float) -> int:
-    from environment.cli.runs import lead_line, write_summary
+    from environment.cli.runs import lead_line
+    from environment.experiments import region_tables as rep
     from environment.experiments.flex_region_run import best_points
     from environment.outputs import write_parquet
     from environment.reporting import region_plots as plots
-    from environment.reporting import region_report as rep
-    from environment.verdict import Verdict, target, validity
+    from environment.summaries import RegionGridCheck, RegionSummary, write_summary
+    from environment.verdict import Verdict
 
-    summary: dict = {"scenario": args.scenario, "time": args.time, "budgets": budgets,
-                     "step_deg": args.step_deg, "band_min": args.band_min, "models": {}}
-    frames, hulls, regs_all = [], [], {}
+    frames, hulls, regs_all, models = [], [], {}, {}
     for m, run in runs.items():
         regs = rep.regions(run)
         regs_all[m] = regs
         frames.append(rep.points_frame(m, run))
         hulls.append(rep.hull_frame(m, regs, run.setup.stations))
-        summary["models"][m] = {
-            "stations": list(run.setup.stations), "directions": len(run.directions),
-            "coupon_coordinates": int(run.setup.jac.shape[1]),
-            "base_mw": (run.setup.base.p_kw / 1e3).tolist(), "setup_s": round(run.setup_s, 2),
-            "resumed_points": run.resumed,
-            "budgets": {f"{b:g}": rep.region_summary(regs[b], run, b) for b in budgets}}
+        models[m] = rep.model_summary(run, regs, budgets)
     write_parquet(out / "points.parquet", pd.concat(frames, ignore_index=True))
     write_parquet(out / "hull.parquet", pd.concat(hulls, ignore_index=True))
     main = "dynamic" if "dynamic" in runs else "static"
-    if all(t in regs_all[main] for t in tiers):
-        summary["validation"] = _validation(runs[main], regs_all[main], tiers,
-                                            args.reserve_station, args.reserve_mw)
+    validation = rep.tier_validation(runs[main], regs_all[main], tiers, args.reserve_station,
+                                     args.reserve_mw) \
+        if all(t in regs_all[main] for t in tiers) else None
     bad = {m: sum(not o.grid_feasible for pts in best_points(run).values() for o, _ in pts)
            for m, run in runs.items()}
     total = {m: sum(len(pts) for pts in run.points.values()) for m, run in runs.items()}
-    summary["grid"] = {"mode": args.grid, "infeasible_points": bad, "points": total,
-                       "valid": not any(bad.values())}
-    checks = [validity(f"grid_{m}", bad[m] == 0,
-                       f"{m}: {bad[m]}/{total[m]} region points violate the feeder at "
-                       f"{args.time} (--grid {args.grid})") for m in runs]
-    if "validation" in summary:
-        val = summary["validation"]
-        checks.append(target("validation_tier", val.get("chosen_tier") is not None,
-                             f"no tier covers {args.reserve_mw:g} MW at {args.reserve_station} "
-                             f"(needs {val.get('requirement_mw', float('nan')):.2f} MW)"))
-    verdict = Verdict.of(checks)
-    warning = None if summary["grid"]["valid"] else (
+    summary = RegionSummary(scenario=args.scenario, time=args.time, budgets=tuple(budgets),
+                            step_deg=args.step_deg, band_min=args.band_min, models=models,
+                            validation=validation,
+                            grid=RegionGridCheck(args.grid, bad, total), runtime_s=0.0)
+    verdict = Verdict.of(region_checks(summary))
+    warning = None if summary.grid.valid else (
         "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)
         + " violate the feeder at t* (LinDistFlow/AC); the regions are traffic outcomes")
     if not args.no_plots:
@@ -245,21 +188,15 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
             plots.plot_dta_vs_sta(out / "dta_vs_sta.png", regs_all["dynamic"][b],
                                   regs_all["static"][b], runs["dynamic"].setup.stations, b,
                                   args.time, warning)
-    summary["runtime_s"] = round(time.perf_counter() - t_start, 2)
+    summary = replace(summary, runtime_s=time.perf_counter() - t_start)
     write_summary(out / "summary.json", summary, verdict)
     parts = []
     for m in runs:
         vols = ", ".join(f"{b:g}: {_headline(regs_all[m][b])}" for b in budgets)
         parts.append(f"{m} [{vols}]")
-    val = summary.get("validation", {})
-    tier = val.get("chosen_tier")
-    vtext = (f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: tier {tier:g}, spent "
-             f"{val.get('actual_subsidy_spent') or float('nan'):.1f}" if tier is not None
-             else f"reserve {args.reserve_mw:g} MW at {args.reserve_station}: no tier suffices "
-             f"(needs {val.get('requirement_mw', float('nan')):.2f} MW; the station's charging "
-             f"ports hold {val.get('station_charging_capacity_mw') or float('nan'):.2f} MW)")
-    print(lead_line(verdict, f"{args.scenario} FOR at {args.time}: {'; '.join(parts)}; {vtext}; "
-                             f"{summary['runtime_s']:.1f} s -> {out}"))
+    print(lead_line(verdict, f"{args.scenario} FOR at {args.time}: {'; '.join(parts)}; "
+                             f"{_validation_text(summary.validation)}; "
+                             f"{summary.runtime_s:.1f} s -> {out}"))
     return verdict.exit_code
 
 
@@ -267,3 +204,30 @@ def _headline(r) -> str:
     if r.dimension == 3:
         return f"{r.volume_mw3:.3f} MW³"
     return f"{r.dimension}-D {r.measure:.3f} {r.measure_unit}"
+
+
+def region_checks(s: RegionSummary) -> list[Check]:
+    """Region points on the feeder (validity, per model); the tier validation (target)."""
+    g = s.grid
+    out = [validity(f"grid_{m}", g.infeasible_points[m] == 0,
+                    f"{m}: {g.infeasible_points[m]}/{g.points[m]} region points violate the "
+                    f"feeder at {s.time} (--grid {g.mode})") for m in s.models]
+    v = s.validation
+    if v is not None:
+        out.append(target("validation_tier", v.chosen_tier is not None,
+                          f"no tier covers {v.reserve_mw:g} MW at {v.station} (needs "
+                          f"{v.requirement_mw:.2f} MW)"))
+    return out
+
+
+def _validation_text(v: TierValidation | None) -> str:
+    if v is None:
+        return "no tier validation (tiers not among the budgets run)"
+    if v.chosen_tier is not None:
+        spent = v.actual_subsidy_spent if v.actual_subsidy_spent is not None else float("nan")
+        return f"reserve {v.reserve_mw:g} MW at {v.station}: tier {v.chosen_tier:g}, spent " \
+               f"{spent:.1f}"
+    cap = v.station_charging_capacity_mw
+    return (f"reserve {v.reserve_mw:g} MW at {v.station}: no tier suffices (needs "
+            f"{v.requirement_mw:.2f} MW; the station's charging ports hold "
+            f"{cap if cap is not None else float('nan'):.2f} MW)")

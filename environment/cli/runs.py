@@ -58,19 +58,6 @@ def cleaning_line(model) -> str | None:
     return f"  {cleaning_summary(report)}" if report else None
 
 
-def write_summary(path: Path, summary: dict, verdict) -> None:
-    """Write ``summary.json``: the verdict's entries first, then the command's own.
-
-    The verdict's entries are ``verdict``, ``exit_code``, ``failed_checks`` and ``checks`` (see
-    :mod:`environment.verdict`).
-    """
-    from environment.outputs import write_json
-
-    doc = {**verdict.as_dict(), **summary}
-    doc.update(verdict.as_dict())  # first in the file, and the verdict's values win
-    write_json(path, doc)
-
-
 def lead_line(verdict, text: str) -> str:
     """The first console line: the verdict, then the run's headline."""
     return f"{verdict.lead()} — {text}"

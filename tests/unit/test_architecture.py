@@ -26,13 +26,9 @@ LONG_FUNCTIONS_ALLOWED = {
     "dispatch.zonal_agg.track_area": "one area's LP: columns, rows and write-back together",
     "traffic.dynamic.load": "the event loop of the dynamic loading (hot, one closure)",
     "dispatch.da_model.solve_da": "build, method switch and write-back of the DA model",
-    # command bodies still building their summaries by hand
+    # command bodies
     "environment.cli.main.build_parser": "argparse declarations",
-    "environment.cli.montecarlo.run_montecarlo_command": "to shrink with typed summaries",
-    "environment.cli.zonal.run_zonal": "to shrink with typed summaries",
-    "environment.cli.assess.run_assess": "to shrink with typed summaries",
-    "environment.reporting.grid_report.grid_summary": "to move out of reporting",
-    "environment.cli.simulate.run_simulate": "to shrink with typed summaries",
+    "environment.cli.montecarlo.run_montecarlo_command": "sweep points, tables, figures: to split",
 }
 
 

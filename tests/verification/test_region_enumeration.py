@@ -39,7 +39,7 @@ from environment.experiments.flex_region import (
     warm_shares,
 )
 from environment.experiments.flex_region_run import RegionRun, best_points, point_doc, pooled
-from environment.reporting.region_report import FLAT_TOL, region_points_mw, regions
+from environment.experiments.region_tables import FLAT_TOL, region_points_mw, regions
 from flexibility.region import Region, directions
 from traffic.assignment import Demand, dynamic_ue
 from traffic.network import Link, RoadNetwork
