@@ -46,7 +46,7 @@ FLEET_ARRAYS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_ma
                 "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
 
 # (tau_h, gamma, kappa): measured on the paper case over tau in {0.25..4} h, gamma in
-# {0.5, 1, 2}, kappa in {0.25, 0.5, 1}: the largest α set (see the README's method notes)
+# {0.5, 1, 2}, kappa in {0.25, 0.5, 1}: the largest α set (see docs/method-notes.md)
 DEFAULT_PARAMS = (0.5, 1.0, 0.25)
 
 

@@ -1,6 +1,7 @@
 """Scenario files: a TOML document validated by pydantic.
 
-Every field has a unit in its name and a default; see README "Scenario file reference".
+Every field has a unit in its name and a default; see docs/scenario-reference.md (generated
+from these models by docs/gen_scenario_reference.py).
 Relative paths in a scenario file are resolved against the file's folder; the value
 ``"builtin:perth_kinross"`` names the shipped Perth & Kinross sessions.
 
@@ -234,7 +235,7 @@ def validation_message(exc: ValidationError, origin: str) -> str:
     kind = err["type"]
     shown = _shown(err.get("input"))
     if kind == "extra_forbidden":
-        msg += " (unknown field; check the spelling against README)"
+        msg += " (unknown field; check the spelling against docs/scenario-reference.md)"
     elif kind in _TYPE_ERRORS and shown is not None:
         return f"{origin}: {loc} = {shown} {_TYPE_ERRORS[kind]}"
     elif kind not in ("value_error", "assertion_error", "missing") and shown is not None:
