@@ -81,6 +81,8 @@ MEANING: dict[str, str] = {
     "assessment.n_scenarios": "behaviour scenarios M (sampled days)",
     "assessment.da_statistic": "DA envelope: the α set (`quantile`), or `mean` (expectation of "
                                "the days' rows)",
+    "assessment.pq_times": "instants of the P-Q table and figure of `assess` (the paper's "
+                           "Table 6 instants by default)",
     "assessment.rt_times": "real-time observation times (each once, on the interval grid from "
                            "`horizon.start`)",
     "assessment.alpha_sensitivity": "confidence levels of the sensitivity table",

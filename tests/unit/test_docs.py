@@ -63,3 +63,9 @@ def test_scenario_reference_up_to_date():
     run = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_scenario_reference.py"),
                           "--check"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_api_reference_lists_every_module():
+    run = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_reference.py"), "--check"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
