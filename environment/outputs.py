@@ -9,6 +9,7 @@ and the arrival/departure energy drift) and ``ramp_up_kw, ramp_down_kw`` (transm
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -51,17 +52,31 @@ def _atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_json(path: Path, doc: dict) -> None:
-    """Atomically write a JSON document (NumPy scalars converted)."""
-    def default(o: object) -> object:
-        if isinstance(o, np.generic):
-            return o.item()
-        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def json_safe(value: object) -> object:
+    """``value`` with NumPy scalars as Python numbers and NaN/inf as ``None`` (JSON has no
+    non-finite numbers: a file never carries one)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
+
+def write_json(path: Path, doc: dict) -> None:
+    """Atomically write a JSON document (NumPy scalars converted, NaN/inf as ``null``)."""
     def write(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(doc, indent=2, default=default) + "\n")
+        Path(tmp).write_text(json.dumps(json_safe(doc), indent=2, allow_nan=False) + "\n")
 
     _atomic(path, write)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomically write a UTF-8 text file."""
+    _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from environment.cli.runs import (
+    CommandOutcome,
     cleaning_line,
     load_behaviour,
     resolve_seed,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from environment.assessment.station import StationLayerResult
 
 
-def run_assess(args: argparse.Namespace) -> int:
+def run_assess(args: argparse.Namespace) -> CommandOutcome:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
     from scenarios.config import load_scenario
     from scenarios.resources import check_memory
@@ -102,7 +103,7 @@ def run_assess(args: argparse.Namespace) -> int:
     if (line := cleaning_line(model)) is not None:
         print(line)
     print(f"  {summary.runtime_s:.1f} s -> {shown_folder(args, out)}")
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 def assess_checks(summary: AssessSummary, n_test_days: int) -> list[Check]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from environment.assessment.dispatch_study import dispatch_summary, variant_summaries
 from environment.cli.numbers import finite_float
-from environment.cli.runs import lead_line
+from environment.cli.runs import CommandOutcome, lead_line
 from environment.summaries import DispatchSummary, to_json, write_summary
 from environment.verdict import Verdict
 from scenarios.errors import InputError
@@ -88,7 +88,7 @@ def _methods(text: str | None, default: str) -> list[str]:
     return [text]
 
 
-def run_dispatch(args: argparse.Namespace) -> int:
+def run_dispatch(args: argparse.Namespace) -> CommandOutcome:
     """Run the command: build, solve, replay, write tables and figures."""
     from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
     from scenarios.config import load_scenario
@@ -145,7 +145,7 @@ def run_dispatch(args: argparse.Namespace) -> int:
                   f"solved in {v.solve_s:.1f} s")
         else:
             print(f"{m:>10}: INFEASIBLE -- {v.message}")
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 CLAIMED_IN_COMPARISON = ("oba", "bonferroni", "ro")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from environment.cli.numbers import finite_float
+from environment.cli.runs import CommandOutcome
 from environment.summaries import RegionSummary, TierValidation
 from environment.verdict import Check, target, validity
 from scenarios.errors import InputError
@@ -86,7 +87,7 @@ def _floats(text: str, flag: str) -> list[float]:
     return sorted(set(vals))
 
 
-def run_flexibility_region(args: argparse.Namespace) -> int:
+def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     """Run the command: regions per model and budget, validation dispatch, tables, figures."""
     from environment.cli.output_dir import checked_folder
     from scenarios.config import load_scenario, traffic_section
@@ -143,7 +144,7 @@ def run_flexibility_region(args: argparse.Namespace) -> int:
 
 
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
-            t_start: float) -> int:
+            t_start: float) -> CommandOutcome:
     from environment.cli.runs import lead_line
     from environment.experiments import region_tables as rep
     from environment.experiments.flex_region_run import best_points
@@ -197,7 +198,7 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     print(lead_line(verdict, f"{args.scenario} FOR at {args.time}: {'; '.join(parts)}; "
                              f"{_validation_text(summary.validation)}; "
                              f"{summary.runtime_s:.1f} s -> {out}"))
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 def _headline(r) -> str:

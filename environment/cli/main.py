@@ -37,6 +37,8 @@ Commands:
   dispatch   the DSO's day-ahead dispatch under a joint chance constraint (oba, bonferroni,
              so, ro) on the day's packaged EV boundaries, replayed on data days
   calibrate  fit the behaviour model (Gaussian copula) to a sessions CSV
+  reproduce  run a paper's case study and write its tables beside the paper's values
+             (hierarchical, drjcc, zonal, region or all; --quick for reduced cases)
 
 Run 'python run_sim.py COMMAND --help' for a command's options and its checks. With no command,
 'simulate' runs on the built-in default scenario (the paper case: 200 EV sessions drawn for one
@@ -199,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     from environment.cli.dispatch import add_parser as add_dispatch
 
     add_dispatch(sub)
+    from environment.cli.reproduce import add_parser as add_reproduce
+
+    add_reproduce(sub)
     c = sub.add_parser("calibrate", help="fit the behaviour model to a sessions CSV",
                        description="Clean a sessions CSV (columns: arrival, departure, "
                                    "energy_kwh; optional charger_kw, charger_model, soc_init), "
@@ -316,7 +321,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             if args.command == "flexibility-region":
                 from environment.cli.flexregion import run_flexibility_region
 
-                return run_flexibility_region(args)
+                return run_flexibility_region(args).exit_code
             if args.command in ("montecarlo", "compare-da-rt"):
                 from environment.cli.montecarlo import run_montecarlo_command
 
@@ -349,13 +354,15 @@ def _single_shot(args: argparse.Namespace) -> int:
         from environment.cli.dispatch import run_dispatch as run
     elif args.command == "traffic":
         from environment.cli.traffic import run_traffic as run
+    elif args.command == "reproduce":
+        from environment.cli.reproduce import run_reproduce as run
     else:
         from environment.cli.assess import run_assess as run
     held = io.StringIO()
     with staged_output(args.out) as staged:
         args.out, args.final_out = str(staged.work), staged.final
         with redirect_stdout(held):
-            code = run(args)
+            code = run(args).exit_code
     sys.stdout.write(held.getvalue())
     sys.stdout.flush()
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from environment.cli.output_dir import default_folder
@@ -56,6 +57,15 @@ def cleaning_line(model) -> str | None:
 
     report = model.meta.get("cleaning") if isinstance(model.meta, dict) else None
     return f"  {cleaning_summary(report)}" if report else None
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a command's run returns: its exit code and its typed summary (``None`` when it
+    wrote none), so that another command (``reproduce``) can read the summary's attributes."""
+
+    exit_code: int
+    summary: object | None
 
 
 def lead_line(verdict, text: str) -> str:

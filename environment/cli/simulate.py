@@ -18,6 +18,7 @@ import argparse
 import time
 
 from environment.cli.runs import (
+    CommandOutcome,
     cleaning_line,
     lead_line,
     load_behaviour,
@@ -30,7 +31,7 @@ from environment.verdict import Verdict
 from scenarios.errors import InputError
 
 
-def run_simulate(args: argparse.Namespace) -> int:
+def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     """Run ``simulate``: one co-simulated horizon, its tables, summary and figures."""
     from scenarios.config import load_scenario
     from scenarios.resources import check_memory
@@ -100,7 +101,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                                 day.ticks))
     if (line := cleaning_line(model)) is not None:
         print(line)
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 def _plots(out, ticks, network, scenario, policy: str) -> None:

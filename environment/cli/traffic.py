@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from environment.cli.runs import lead_line, run_folder, shown_folder
+from environment.cli.runs import CommandOutcome, lead_line, run_folder, shown_folder
 from environment.summaries import TrafficSummary, write_summary
 from environment.verdict import Verdict
 from environment.verdict import target as target_check
@@ -23,7 +23,7 @@ from scenarios.timeaxis import minutes_of_day
 STATIC_TARGET_GAP = 1e-8
 
 
-def run_traffic(args: argparse.Namespace) -> int:
+def run_traffic(args: argparse.Namespace) -> CommandOutcome:
     """Run ``traffic``: a static or dynamic equilibrium, its tables, summary and figures."""
     from environment.outputs import write_parquet
     from environment.reporting import traffic as report
@@ -92,7 +92,7 @@ def run_traffic(args: argparse.Namespace) -> int:
     write_summary(out / "summary.json", summary, verdict)
     print(lead_line(verdict, f"{name}: {print_line}; {summary.runtime_s:.1f} s -> "
                              f"{shown_folder(args, out)}"))
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 def dynamic_summary(name: str, network: str, model: str, target: float, res) -> TrafficSummary:

@@ -15,14 +15,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from environment.cli.runs import CommandOutcome
 from environment.summaries import AggregationLayerSummary, ZonalSummary
 
 
-def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> int:
+def run_zonal(args: argparse.Namespace, scenario, seed: int, out,
+              behaviour) -> CommandOutcome:
     """Partition, distribution layer, "before" day; tables, summary and figures."""
     from environment.assessment.zonal_study import run_zonal_study
     from environment.assessment.zonal_summary import zonal_checks, zonal_summary
-    from environment.cli.runs import lead_line, shown_folder
+    from environment.cli.runs import CommandOutcome, lead_line, shown_folder
     from environment.summaries import write_summary
     from environment.verdict import Verdict
     from scenarios.errors import InputError
@@ -54,7 +56,7 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out, behaviour) -> 
     print(lead_line(verdict, _headline(summary, shown_folder(args, out))))
     if summary.aggregation_layer is not None:
         print(_aggregation_line(summary.aggregation_layer))
-    return verdict.exit_code
+    return CommandOutcome(verdict.exit_code, summary)
 
 
 def _headline(s: ZonalSummary, folder) -> str:

@@ -56,10 +56,15 @@ def behaviour_hash(model: BehaviourModel) -> str:
     return h.hexdigest()[:16]
 
 
+def scenario_fingerprint(scenario: Scenario) -> str:
+    """Hash of everything the scenario file sets (canonical JSON of the validated model)."""
+    return _sha(_canonical(scenario.model_dump(mode="json")))
+
+
 def run_fingerprint(scenario: Scenario, behaviour: BehaviourModel, policy: str | None,
                     sweep_point: dict[str, str]) -> dict[str, str]:
     """The components that determine every replicate of a run (module docstring)."""
-    return {"scenario": _sha(_canonical(scenario.model_dump(mode="json"))),
+    return {"scenario": scenario_fingerprint(scenario),
             "seed": str(scenario.seed),
             "behaviour": behaviour_hash(behaviour),
             "policy": policy or scenario.simulation.policy,

@@ -1,0 +1,174 @@
+"""The four papers' reproductions: what is run, and each page's rows from the typed summaries.
+
+Every paper is a :class:`PaperSpec`: its runs (command lines, full and ``--quick``), the figures
+named after the paper's, and a row builder reading the runs' typed summaries
+(``environment.summaries``) beside the paper values (``rows.paper_values``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from environment.experiments.reproduce.rows import Row, make_row, paper_values
+from environment.summaries import AssessSummary, DispatchSummary, RegionSummary, ZonalSummary
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command a reproduction runs (``argv`` without ``--out``)."""
+
+    name: str
+    argv: tuple[str, ...]
+    quick_argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PaperSpec:
+    """One paper: its title, runs, figures (``(paper's name, step, file)``) and row builder."""
+
+    key: str
+    title: str
+    steps: tuple[Step, ...]
+    figures: tuple[tuple[str, str, str], ...]
+    rows: Callable[[Mapping[str, object], bool], list[Row]]
+    quick_note: str
+
+
+def _rows(paper: str, ours: Mapping[str, float | None], quick: bool) -> list[Row]:
+    values = paper_values(paper)
+    return [make_row(paper, v, ours.get(k), quick, ran=k in ours) for k, v in values.items()]
+
+
+def hierarchical_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
+    """Tables 1 and 3-6 and the α sensitivity from ``assess`` (``AssessSummary``)."""
+    s = summaries["assess"]
+    assert isinstance(s, AssessSummary)
+    ours: dict[str, float | None] = {"spearman_gap_max": s.behaviour["spearman_gap_max"]}
+    for layer, m in s.layers.items():
+        ours |= {f"{layer}_peak_ch_kw": m.peak_ch_kw, f"{layer}_peak_dis_kw": m.peak_dis_kw,
+                 f"{layer}_area_kwh": m.area_kwh}
+    for a in s.alpha_sensitivity:
+        ours |= {f"alpha_{a.alpha:.2f}_peak_ch_kw": a.peak_ch_kw,
+                 f"alpha_{a.alpha:.2f}_peak_dis_kw": a.peak_dis_kw,
+                 f"alpha_{a.alpha:.2f}_area_kwh": a.area_kwh}
+    if s.grid is not None:
+        for layer, red in s.grid["reductions_pct"].items():
+            ours |= {f"{layer}_reduction_peak_ch_pct": red["peak_ch_pct"],
+                     f"{layer}_reduction_peak_dis_pct": red["peak_dis_pct"],
+                     f"{layer}_reduction_area_pct": red["area_pct"]}
+        for r in s.grid["pq"]["rows"]:
+            ours |= {f"pq_{r['time']}_p_max_kw": r["p_max_kw"],
+                     f"pq_{r['time']}_q_max_kvar": r["q_max_kvar"]}
+    return _rows("hierarchical", ours, quick)
+
+
+def drjcc_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
+    """The OBA / Bonferroni / SO / RO comparison from ``dispatch --method all``."""
+    s = summaries["dispatch"]
+    assert isinstance(s, DispatchSummary)
+    v = s.variants
+
+    def cost(m: str) -> float | None:
+        return v[m].cost if m in v and v[m].feasible else None
+
+    def pct_days(m: str, violated: bool) -> float | None:
+        ok = v[m].days_without_violation if m in v else None
+        if ok is None:
+            return None
+        return 100.0 * ((1.0 - ok) if violated else ok)
+
+    oba, bon, ro = cost("oba"), cost("bonferroni"), cost("ro")
+    return _rows("drjcc", quick=quick, ours={
+        "oba_saving_vs_bonferroni_pct": None if oba is None or bon is None
+        else 100.0 * (bon - oba) / bon,
+        "oba_reliability_pct": pct_days("oba", False),
+        "so_violated_days_pct": pct_days("so", True),
+        "ro_premium_over_oba_pct": None if oba is None or ro is None
+        else 100.0 * (ro / oba - 1.0),
+        "ro_reliability_pct": pct_days("ro", False)})
+
+
+def zonal_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
+    """Table 2, the cost reduction and the two-layer peak shaving from ``dispatch --method
+    zonal``."""
+    s = summaries["zonal"]
+    assert isinstance(s, ZonalSummary)
+    ours: dict[str, float | None] = {}
+    for when, c in (("before", s.before), ("after", s.after)):
+        ours |= {f"{when}_purchase": c.purchase, f"{when}_diesel": c.diesel,
+                 f"{when}_curtailment": c.curtailment, f"{when}_carbon": c.carbon,
+                 f"{when}_total": c.total}
+    ours["cost_reduction_pct"] = 100.0 * (1.0 - s.after.total / s.before.total)
+    al = s.aggregation_layer
+    ours["peak_shaving_pct"] = None if al is None else al.peak_shaving_pct_vs_before
+    return _rows("zonal", ours, quick)
+
+
+def region_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
+    """Volumes per budget, the static/dynamic comparison and the tier validation."""
+    s = summaries["region"]
+    assert isinstance(s, RegionSummary)
+    ours: dict[str, float | None] = {}
+    dyn, sta = s.models.get("dynamic"), s.models.get("static")
+    if dyn is not None:
+        for b, r in dyn.budgets.items():
+            ours[f"dynamic_volume_{b}"] = r.volume_mw3
+        top = dyn.budgets[max(dyn.budgets, key=float)]
+        ours["dynamic_half_range_mw"] = max((hi - lo) / 2 for lo, hi in top.range_mw.values())
+    if sta is not None:
+        top = sta.budgets[max(sta.budgets, key=float)]
+        ours["static_dimension"] = float(top.dimension)
+        ours["static_half_range_mw"] = max((hi - lo) / 2 for lo, hi in top.range_mw.values())
+    v = s.validation
+    if v is not None:
+        ours["validation_tier"] = v.chosen_tier
+        ours["validation_subsidy_spent"] = v.actual_subsidy_spent
+    return _rows("region", ours, quick)
+
+
+PAPERS: dict[str, PaperSpec] = {
+    "hierarchical": PaperSpec(
+        "hierarchical",
+        "Hierarchical adjustable potential (T–D–M): three-layer envelopes, α, AC, P–Q",
+        (Step("assess", ("assess",), ("assess", "--scenarios", "100")),),
+        (("Figure 2: three-layer envelopes", "assess", "three_layer_envelopes.png"),
+         ("Figures 8-9: α sensitivity", "assess", "alpha_sensitivity.png"),
+         ("Figure 10: AC validation", "assess", "ac_validation.png"),
+         ("Figures 11-13: P–Q ranges", "assess", "pq_daily_range.png")),
+        hierarchical_rows,
+        "assess on 100 sampled behaviour days instead of 500"),
+    "drjcc": PaperSpec(
+        "drjcc",
+        "DRJCC dispatch with optimized Bonferroni approximation: OBA, Bonferroni, SO, RO",
+        (Step("dispatch", ("dispatch", "--method", "all"),
+              ("dispatch", "--method", "all", "--replay-days", "400")),),
+        (("cost against reliability", "dispatch", "cost_reliability.png"),
+         ("dispatch stack", "dispatch", "dispatch_stack.png")),
+        drjcc_rows,
+        "400 replay days instead of 2,000"),
+    "zonal": PaperSpec(
+        "zonal",
+        "Bilevel zonal dispatch with EV demand response: Table 2, peak shaving",
+        (Step("zonal", ("dispatch", "--method", "zonal", "--scenario", "zonal_case"),
+              ("dispatch", "--method", "zonal", "--scenario", "zonal_case")),),
+        (("Figure 5: partition", "zonal", "partition.png"),
+         ("Figure 7: dispatch stack", "zonal", "zonal_stack.png")),
+        zonal_rows,
+        "the full case (it runs in under a minute)"),
+    "region": PaperSpec(
+        "region",
+        "Spatiotemporal flexibility region under coupons (DTA): volumes, DTA vs STA, tiers",
+        (Step("region", ("flexibility-region", "--scenario", "nd_coupled", "--budget",
+                         "1000,2000,4000,6000", "--tiers", "1000,2000,4000", "--model", "both",
+                         "--grid", "report"),
+              ("flexibility-region", "--scenario", "nd_coupled", "--budget", "1000,2000",
+               "--tiers", "1000,2000", "--model", "static", "--step-deg", "90",
+               "--refine", "0", "--grid", "report")),),
+        (("FOR hulls (dynamic)", "region", "hulls_dynamic.png"),
+         ("FOR hulls (static)", "region", "hulls_static.png"),
+         ("volume against budget", "region", "volume_vs_budget.png")),
+        region_rows,
+        "the static model only, budgets 1,000 and 2,000, 90° steps, no refinement"),
+}
+"""The four papers by key (``reproduce PAPER``)."""
