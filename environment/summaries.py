@@ -23,8 +23,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from environment import outputs
 from environment.day_metrics import DayMetrics
-from environment.outputs import write_json
 from environment.verdict import Verdict
 
 SCHEMA_VERSION = 2
@@ -67,7 +67,7 @@ def summary_document(summary: CommandSummary, verdict: Verdict) -> dict[str, Any
 
 def write_summary(path: Path, summary: CommandSummary, verdict: Verdict) -> None:
     """Write ``summary.json`` atomically (:func:`summary_document`)."""
-    write_json(path, summary_document(summary, verdict))
+    outputs.write_json(path, summary_document(summary, verdict))
 
 
 def _finite_or_none(x: float) -> float | None:

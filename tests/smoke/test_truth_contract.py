@@ -110,10 +110,18 @@ def test_assess_with_an_impossible_substation_is_physically_invalid(tmp_path, ca
 
 def test_coverage_target_uses_the_wilson_bound():
     from environment.cli.assess import assess_checks
+    from environment.summaries import AssessSummary
 
     def checks(share, n, alpha=0.9):
-        return assess_checks({"coverage": {"station": {"0.90": {"whole_day": share}},
-                                           "days": 2 * n}}, n, alpha)
+        s = AssessSummary(scenario="x", seed=0, alpha=alpha, n_ev=1, n_scenarios=1,
+                          da_statistic="quantile", aggregation="total", policy=None,
+                          rt_times=(), layers={}, stations={}, alpha_sensitivity=(),
+                          behaviour={}, unreachable_requirements_capped=0,
+                          n_sessions_sampled=0,
+                          coverage={"station": {"0.90": {"whole_day": share}}},
+                          coverage_days=2 * n, grid=None, exclusivity_benchmark=None,
+                          runtime_s=0.0)
+        return assess_checks(s, n)
     assert checks(0.86, 100)[0].passed  # 86/100: the interval reaches 0.90
     assert not checks(0.80, 100)[0].passed  # 80/100: up to 0.87 < 0.90
     assert checks(0.80, 100)[0].kind == "target"
