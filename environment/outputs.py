@@ -66,6 +66,11 @@ def json_safe(value: object) -> object:
     return value
 
 
+def number(value: float | None) -> float:
+    """A number read back from JSON: ``null`` (how a non-finite value is written) as NaN."""
+    return float("nan") if value is None else float(value)
+
+
 def write_json(path: Path, doc: dict) -> None:
     """Atomically write a JSON document (NumPy scalars converted, NaN/inf as ``null``)."""
     def write(tmp: str) -> None:

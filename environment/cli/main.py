@@ -234,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("--") and argv[0] not in ("--help", "-h")):
         argv = ["simulate", *argv]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.parser = parser  # reproduce parses the commands it runs with it
     limits = _pin_threads()
     _silence_highs_banner()
     restore = _sigterm_as_interrupt()

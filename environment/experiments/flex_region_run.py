@@ -32,7 +32,7 @@ from environment.experiments.flex_region import (
     verify_proposal,
 )
 from environment.experiments.montecarlo import Cluster
-from environment.outputs import write_json
+from environment.outputs import number, write_json
 from flexibility.region import directions
 from scenarios.config import Scenario
 from scenarios.errors import InputError
@@ -66,8 +66,8 @@ def _outcome_doc(o: Outcome) -> dict:
 
 
 def _outcome(doc: dict) -> Outcome:
-    return Outcome(np.asarray(doc["psi"]), np.asarray(doc["p_kw"]), float(doc["gap"]),
-                   float(doc["spent"]), bool(doc["grid_feasible"]), float(doc["vm_min_pu"]))
+    return Outcome(np.asarray(doc["psi"]), np.asarray(doc["p_kw"]), number(doc["gap"]),
+                   number(doc["spent"]), bool(doc["grid_feasible"]), number(doc["vm_min_pu"]))
 
 
 def _setup_doc(s: RegionSetup) -> dict:

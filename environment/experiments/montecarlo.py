@@ -47,7 +47,7 @@ import pandas as pd
 from environment.day_metrics import day_metrics
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
-from environment.outputs import write_json, write_parquet
+from environment.outputs import number, write_json, write_parquet
 from environment.summaries import MetricSummary, MonteCarloSummary
 from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
@@ -171,7 +171,10 @@ def finished(folder: Path) -> dict[int, dict]:
         for d in root.iterdir():
             if d.name.startswith(".") or not (d / "metrics.json").is_file():
                 continue
-            out[int(d.name)] = json.loads((d / "metrics.json").read_text())
+            doc = json.loads((d / "metrics.json").read_text())
+            doc["metrics"] = {k: number(v) if k != "replicate" else v
+                              for k, v in doc["metrics"].items()}
+            out[int(d.name)] = doc
     return out
 
 
