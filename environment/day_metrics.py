@@ -255,5 +255,5 @@ def day_checks(m: DayMetrics) -> list[Check]:
                  f"{grid.unsheddable_kwh:.1f} kWh)"),
         target("calls_delivered", m.deliverability_rate >= DELIVERY_TARGET - 1e-12,
                f"{m.calls_delivered}/{m.ticks} calls delivered "
-               f"({100 * m.deliverability_rate:.1f} % < {100 * DELIVERY_TARGET:.0f} %)"),
+               f"({100 * m.deliverability_rate:.1f} %; target ≥ {100 * DELIVERY_TARGET:.0f} %)"),
     ]

@@ -137,7 +137,7 @@ def assess_checks(summary: AssessSummary, n_test_days: int) -> list[Check]:
             make = target if abs(a - summary.alpha) < 1e-9 else report
             out.append(make(f"coverage_{layer}_{key}", high >= a,
                             f"{layer} whole-day coverage at α = {key}: {cov['whole_day']:.2f} "
-                            f"on {n_test_days} fresh days (95 % CI up to {high:.2f} < α)"))
+                            f"on {n_test_days} fresh days (95 % CI up to {high:.2f}; target α)"))
     return out
 
 

@@ -167,7 +167,7 @@ def dispatch_checks(summary: DispatchSummary, comparison: bool) -> list:
         worst = v.worst_interval_violation
         make = target if not comparison or m in CLAIMED_IN_COMPARISON else report
         out.append(make(f"risk_{m}", worst <= eps + 1e-12,
-                        f"{m}: worst interval violation {worst:.1%} > eps {eps:.0%}"))
+                        f"{m}: worst interval violation {worst:.1%} (target ≤ eps {eps:.0%})"))
     return out
 
 

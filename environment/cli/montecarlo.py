@@ -229,6 +229,6 @@ def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None
             half = 0.5 * (high - low)
             out.append(target(f"ci_target{'_' + head if head else ''}",
                               run.stopped_early or half < ci_target,
-                              f"95 % CI half-width of {ci_metric} {half:.3g} > --ci-target "
-                              f"{ci_target:g} after {n} replicates{where}"))
+                              f"95 % CI half-width of {ci_metric} {half:.3g} (--ci-target "
+                              f"{ci_target:g}) after {n} replicates{where}"))
     return out

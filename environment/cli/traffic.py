@@ -87,8 +87,9 @@ def run_traffic(args: argparse.Namespace) -> CommandOutcome:
     summary = replace(summary, runtime_s=time.perf_counter() - t_start)
     verdict = Verdict.of([target_check(
         "equilibrium_gap", summary.converged,
-        f"relative gap {summary.relative_gap:.3g} > target {summary.target_gap:g} after "
-        f"{summary.iterations} iterations (not converged)")])
+        f"relative gap {summary.relative_gap:.3g} (target ≤ {summary.target_gap:g}) after "
+        f"{summary.iterations} iterations "
+        f"({'converged' if summary.converged else 'not converged'})")])
     write_summary(out / "summary.json", summary, verdict)
     print(lead_line(verdict, f"{name}: {print_line}; {summary.runtime_s:.1f} s -> "
                              f"{shown_folder(args, out)}"))

@@ -3,7 +3,8 @@
 * :func:`ci95` — mean, standard deviation and the 95 % t-interval of the mean;
 * :func:`metric_ci` — the interval a metric gets in summaries and on the console: shares of
   days (0/1 per replicate, ``BINARY_METRICS``) the Wilson score interval; per-day rates in
-  ``[0, 1]`` (``SHARE_METRICS``) the t-interval clipped to ``[0, 1]``; the rest the t-interval.
+  ``[0, 1]`` (``SHARE_METRICS``) the t-interval clipped to ``[0, 1]``; the rest the t-interval,
+  its lower end at 0 for metrics that are never negative.
 """
 
 from __future__ import annotations
@@ -46,4 +47,9 @@ def metric_ci(name: str, x: np.ndarray) -> tuple[float, float, float, float]:
         low, high = wilson_interval(round(v.sum()), int(v.size))
     elif name in SHARE_METRICS:
         low, high = max(0.0, low), min(1.0, high)
+    else:
+        v = np.asarray(x, dtype=float)
+        v = v[~np.isnan(v)]
+        if v.size and (v >= 0.0).all():  # a mean of non-negative values is not negative
+            low = max(0.0, low)
     return mean, std, low, high

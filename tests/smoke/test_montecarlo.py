@@ -70,6 +70,8 @@ def test_summary_and_store(one_worker):
             if x.std() > 0 else (x.mean(), x.mean())
         if m.endswith("_rate") or m.endswith("_rate_ch"):  # shares: the interval stays in [0, 1]
             low, high = max(low, 0.0), min(high, 1.0)
+        if (x >= 0).all():  # the mean of a non-negative metric is not negative
+            low = max(low, 0.0)
         assert s["metrics"][m]["mean"] == pytest.approx(x.mean())
         assert s["metrics"][m]["ci95"] == pytest.approx([low, high])
     assert reps.replicate.tolist() == list(range(6))
