@@ -3,7 +3,8 @@
 Devices besides the EV aggregators (one per station, given by the packaged day-ahead
 boundaries): dispatchable generators, a wind farm, the import price and the uncertainty data.
 Validated by pydantic like the rest of the scenario. Defaults are our assumptions (the paper
-of Li et al. does not publish its case data): two 400 kW generators and no wind.
+of Li et al. does not publish its case data): two 2,000 kW generators (buses 3 and 23) and no
+wind.
 """
 
 from __future__ import annotations
