@@ -67,13 +67,16 @@ DISPATCH_METRICS = ("dispatch_joint_ok", "dispatch_interval_violation_rate",
                     "dispatch_solve_s", "dispatch_feasible")
 
 
-def run_montecarlo_command(args: argparse.Namespace) -> int:
-    """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
+def _checked_points(args: argparse.Namespace):
+    """The scenario, its sweep points (each checked to fit in memory) and the calibration flag.
+
+    Raises:
+        InputError: A bad option, sweep or scenario, or a point that does not fit.
+    """
     from environment.experiments import sweeps as sweeps_mod
     from scenarios.config import load_scenario
     from scenarios.resources import check_memory
 
-    t_start = time.perf_counter()
     if args.replicates < 1:
         raise InputError(f"--replicates: {args.replicates} < 1; use at least 1")
     if args.scheduler is None and args.workers < 1:
@@ -87,21 +90,23 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         if any(k == "alpha" for k, _ in sweeps):
             raise InputError("--calibration sweeps alpha itself; drop --sweep alpha=...")
         sweeps = [("alpha", [str(a) for a in sweeps_mod.CALIBRATION_ALPHAS]), *sweeps]
-    policy = getattr(args, "policy", None)
     points = sweeps_mod.sweep_points(scenario, sweeps)
     for _, sc in points:  # every sweep point must fit, with one day per worker in memory
         check_memory(sc, args.command, workers=args.workers if args.scheduler is None else 1)
+    return scenario, points, calibration
+
+
+def run_montecarlo_command(args: argparse.Namespace) -> int:
+    """Run ``montecarlo``/``compare-da-rt``: every sweep point, then tables and figures."""
+    from environment.experiments import sweeps as sweeps_mod
+
+    t_start = time.perf_counter()
+    scenario, points, calibration = _checked_points(args)
+    policy = getattr(args, "policy", None)
     out = checked_folder(args.out, args.resume, args.locks)
     # the input is valid: now the heavy stack (dask, mesa, pandapower)
-    from environment.experiments.montecarlo import (
-        Cluster,
-        load_ticks,
-        run_montecarlo,
-        summarize,
-        write_tables,
-    )
-    from environment.outputs import write_parquet
-    from environment.reporting import mc_report
+    from environment.experiments.montecarlo import Cluster, run_montecarlo
+
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, args.scheduler)
     results = []
@@ -129,53 +134,11 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         folder = out / "sweep" / sweeps_mod.point_folder(params) if params else out
         if (folder / "manifest.json").is_file():
             write_manifest(folder / "manifest.json", sc, args.replicates, finished(folder))
-    hz = scenario.horizon
-    da_rt_lines: list[tuple[dict[str, str], str]] = []
-    for params, sc, run in results:
-        hz = sc.horizon
-        write_tables(run)
-        summary = summarize(run, workers, time.perf_counter() - t_start, sc, args.command,
-                            params, policy or sc.simulation.policy)
-        ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
-            if len(run.metrics) else None
-        if args.command == "compare-da-rt" and ticks is not None and len(ticks):
-            table, da_summary = mc_report.da_rt_tables(ticks)
-            write_parquet(run.folder / "da_rt.parquet", table)
-            summary = replace(summary, da_vs_rt=da_summary)
-            da_rt_lines.append((params, ", ".join(
-                f"{k} {v:.3g}" for k, v in da_summary.items()
-                if isinstance(v, int | float) and not isinstance(v, bool))))
-            if not args.no_plots:
-                mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, hz.axis)
-        if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
-            mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, hz.axis)
-            names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "rt_station_area_kwh",
-                     "rt_distribution_area_kwh", "rt_transmission_area_kwh"]
-            mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)
-            mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
-                                       ["deliverability_rate", "rt_transmission_area_kwh",
-                                        "bte_ch_kwh"])
-        point_verdict = Verdict.of(_checks([(params, run)], args.ci_target, args.ci_metric))
-        write_summary(run.folder / "summary.json", summary, point_verdict)
+    da_rt_lines = [line for params, sc, run in results
+                   if (line := _point_outputs(args, params, sc, run, workers, t_start,
+                                              policy)) is not None]
     if len(results) > 1 or (results and results[0][0]):  # a sweep
-        keys = list(results[0][0])
-        metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh",
-                   "shortfall_kwh"]
-        extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt")), *DISPATCH_METRICS]
-        table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
-        write_parquet(out / "sweep.parquet", table)
-        if not args.no_plots:
-            mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
-            if "dispatch_joint_ok_mean" in table:
-                from environment.reporting.dispatch_plots import plot_mc_cost_reliability
-
-                plot_mc_cost_reliability(out / "cost_reliability.png", table, keys)
-        if calibration:
-            cal = mc_report.calibration_table([(p, r) for p, _, r in results])
-            write_parquet(out / "calibration.parquet", cal)
-            if not args.no_plots:
-                mc_report.plot_calibration(out / "calibration.png", cal,
-                                           policy or scenario.simulation.policy)
+        _sweep_outputs(args, out, results, calibration, policy or scenario.simulation.policy)
     done = sum(len(r.metrics) for _, _, r in results)
     invalid = sum(int((r.metrics["valid"] < 0.5).sum()) for _, _, r in results
                   if "valid" in r.metrics)
@@ -198,14 +161,74 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
         print(console_table(run, params))
     if (line := cleaning_line(model)) is not None:
         print(line)
-    for params, line in da_rt_lines:
-        head = ", ".join(f"{k}={v}" for k, v in params.items())
-        print(f"  DA vs RT{' (' + head + ')' if head else ''}: {line}")
+    for line in da_rt_lines:
+        print(line)
     if interrupted:
         print("interrupted: finished replicates are kept; run again with --resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return verdict.exit_code
+
+
+def _point_outputs(args: argparse.Namespace, params: dict[str, str], sc, run: MCRun,
+                   workers: int, t_start: float, policy: str | None) -> str | None:
+    """One sweep point's tables, figures and ``summary.json``; its DA-vs-RT console line."""
+    from environment.experiments.montecarlo import load_ticks, summarize, write_tables
+    from environment.outputs import write_parquet
+    from environment.reporting import mc_report
+
+    axis = sc.horizon.axis
+    write_tables(run)
+    summary = summarize(run, workers, time.perf_counter() - t_start, sc, args.command, params,
+                        policy or sc.simulation.policy)
+    ticks = load_ticks(run.folder, run.metrics.replicate.astype(int).tolist()) \
+        if len(run.metrics) else None
+    line = None
+    if args.command == "compare-da-rt" and ticks is not None and len(ticks):
+        table, da_summary = mc_report.da_rt_tables(ticks)
+        write_parquet(run.folder / "da_rt.parquet", table)
+        summary = replace(summary, da_vs_rt=da_summary)
+        head = ", ".join(f"{k}={v}" for k, v in params.items())
+        line = f"  DA vs RT{' (' + head + ')' if head else ''}: " + ", ".join(
+            f"{k} {v:.3g}" for k, v in da_summary.items()
+            if isinstance(v, int | float) and not isinstance(v, bool))
+        if not args.no_plots:
+            mc_report.plot_da_rt(run.folder / "da_vs_rt.png", table, ticks, axis)
+    if not args.no_plots and ticks is not None and len(ticks) and len(run.metrics) > 1:
+        mc_report.plot_fan_charts(run.folder / "fan_charts.png", ticks, axis)
+        names = ["deliverability_rate", "shortfall_kwh", "bte_ch_kwh", "rt_station_area_kwh",
+                 "rt_distribution_area_kwh", "rt_transmission_area_kwh"]
+        mc_report.plot_histograms(run.folder / "histograms.png", run.metrics, names)
+        mc_report.plot_convergence(run.folder / "convergence.png", run.metrics,
+                                   ["deliverability_rate", "rt_transmission_area_kwh",
+                                    "bte_ch_kwh"])
+    point_verdict = Verdict.of(_checks([(params, run)], args.ci_target, args.ci_metric))
+    write_summary(run.folder / "summary.json", summary, point_verdict)
+    return line
+
+
+def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bool,
+                   policy: str) -> None:
+    """``sweep.parquet`` and the sweep figures; the calibration table and figure."""
+    from environment.outputs import write_parquet
+    from environment.reporting import mc_report
+
+    keys = list(results[0][0])
+    metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh", "shortfall_kwh"]
+    extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt")), *DISPATCH_METRICS]
+    table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
+    write_parquet(out / "sweep.parquet", table)
+    if not args.no_plots:
+        mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)
+        if "dispatch_joint_ok_mean" in table:
+            from environment.reporting.dispatch_plots import plot_mc_cost_reliability
+
+            plot_mc_cost_reliability(out / "cost_reliability.png", table, keys)
+    if calibration:
+        cal = mc_report.calibration_table([(p, r) for p, _, r in results])
+        write_parquet(out / "calibration.parquet", cal)
+        if not args.no_plots:
+            mc_report.plot_calibration(out / "calibration.png", cal, policy)
 
 
 def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None,

@@ -28,7 +28,6 @@ LONG_FUNCTIONS_ALLOWED = {
     "dispatch.da_model.solve_da": "build, method switch and write-back of the DA model",
     # command bodies
     "environment.cli.main.build_parser": "argparse declarations",
-    "environment.cli.montecarlo.run_montecarlo_command": "sweep points, tables, figures: to split",
 }
 
 
