@@ -16,21 +16,9 @@ from scipy import stats
 from environment.cli.main import main
 from environment.cli.output_dir import folder_lock, remove_stale_partials
 from environment.verdict import Verdict, report, target, validity, wilson_interval
+from tests.smoke.test_output_safety import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = """
-name = "small"
-seed = 7
-[horizon]
-n_intervals = 16
-[[stations]]
-name = "CS1"
-n_ev = 6
-bus = 18
-chargers = 6
-[simulation]
-n_scenarios = 5
-"""
 
 
 # --- the verdict itself -------------------------------------------------------------------------
