@@ -193,6 +193,40 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
     return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
 
 
+def per_interval_envelope(cs: CaseSets, alpha: float) -> Envelope:
+    r"""The paper's per-interval α envelope of the stations' total (for comparison only).
+
+    Per interval ``t``, over the ``M`` scenarios' exact projections of the total, with
+    ``k = ceil(α M)``: ``P_max,t`` is the ``k``-th largest ``p_hi^m_t``, ``P_min,t`` the
+    ``k``-th smallest ``p_lo^m_t``, ``E_max,t`` the ``k``-th largest ``y_hi^m_t`` and
+    ``E_min,t`` the ``k``-th smallest ``y_lo^m_t``, so that each bound, alone, holds on at
+    least a share α of the scenarios in its interval:
+
+    .. math:: \#\{m : p^m_{hi,t} \ge P_{max,t}\} \ge \alpha M \quad \forall t .
+
+    Nothing holds jointly over the intervals or the bounds (the whole-day set of
+    :func:`station_rows` is what does). Where the energy band crosses, both bounds take its
+    midpoint; where the power band crosses (``P_min > P_max``), both take ``P_max``.
+    """
+    total = _total(cs.exact)  # (M, T)
+    m = total.p_hi_kw.shape[0]
+    k = min(m, max(1, math.ceil(alpha * m - 1e-12)))
+
+    def kth_largest(x: FloatArray) -> FloatArray:
+        return np.sort(x, axis=0)[m - k]
+
+    def kth_smallest(x: FloatArray) -> FloatArray:
+        return np.sort(x, axis=0)[k - 1]
+
+    p_hi, p_lo = kth_largest(total.p_hi_kw), kth_smallest(total.p_lo_kw)
+    p_lo = np.minimum(p_lo, p_hi)
+    y_hi, y_lo = kth_largest(total.y_hi_kwh), kth_smallest(total.y_lo_kwh)
+    mid = 0.5 * (y_lo + y_hi)
+    crossed = y_lo > y_hi
+    return _as_envelope(Battery(p_lo, p_hi, np.where(crossed, mid, y_lo),
+                                np.where(crossed, mid, y_hi), cs.dt_h, cs.t0))
+
+
 def calibrate_keep(order: np.ndarray, m: int, target: float,
                    coverage_of: Callable[[np.ndarray], float]) -> int:
     """Fewest kept scenarios whose α set still has validation coverage ``>= target``.

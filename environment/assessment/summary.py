@@ -54,6 +54,9 @@ def assess_summary(scenario: Scenario, seed: int, model: BehaviourModel,
         layers=layers, stations=stations,
         alpha_sensitivity=tuple(AlphaRow(a, m.peak_ch_kw, m.peak_dis_kw, m.area_kwh)
                                 for a, m in result.alpha_sensitivity),
+        alpha_sensitivity_per_interval=tuple(
+            AlphaRow(a, m.peak_ch_kw, m.peak_dis_kw, m.area_kwh)
+            for a, m in result.alpha_sensitivity_per_interval),
         behaviour=behaviour, unreachable_requirements_capped=result.unreachable_capped,
         n_sessions_sampled=result.n_sessions, coverage=coverage,
         coverage_days=cfg.coverage_days,

@@ -104,6 +104,7 @@ def test_coverage_target_uses_the_wilson_bound():
         s = AssessSummary(scenario="x", seed=0, alpha=alpha, n_ev=1, n_scenarios=1,
                           da_statistic="quantile", aggregation="total", policy=None,
                           rt_times=(), layers={}, stations={}, alpha_sensitivity=(),
+                          alpha_sensitivity_per_interval=(),
                           behaviour={}, unreachable_requirements_capped=0,
                           n_sessions_sampled=0,
                           coverage={"station": {"0.90": {"whole_day": share}}},

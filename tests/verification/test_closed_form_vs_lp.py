@@ -190,3 +190,33 @@ def test_oracle_catches_a_lowered_requirement(monkeypatch, helper):
     monkeypatch.setattr(Fleet, helper, lambda self: scale * original(self))
     vb = vehicle_bounds(fleet_of(_BINDING), 24)
     assert projection_mismatch(_BINDING, vb, 24) > 0.1
+
+
+# -- the paper's per-interval α envelope: each bound holds on a share α of the scenarios -------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 30), t=st.integers(1, 6), alpha=st.floats(0.05, 0.99),
+       seed=st.integers(0, 10_000))
+def test_per_interval_envelope_bounds_hold_on_a_share_alpha(m, t, alpha, seed):
+    from types import SimpleNamespace
+
+    from flexibility.alpha_sets import per_interval_envelope
+    from flexibility.battery import Battery
+
+    rng = np.random.default_rng(seed)
+    lo = -rng.uniform(0, 50, (m, 2, t))
+    hi = rng.uniform(0, 80, (m, 2, t))
+    y_lo, y_hi = np.cumsum(lo, -1) * 0.25, np.cumsum(hi, -1) * 0.25
+    cs = SimpleNamespace(exact=Battery(lo, hi, y_lo, y_hi, 0.25, 0), dt_h=0.25, t0=0)
+    env = per_interval_envelope(cs, alpha)
+    tot_hi, tot_lo = hi.sum(1), lo.sum(1)
+    need = alpha * m - 1e-9
+    # counted directly on the raw scenario rows, per interval
+    assert ((tot_hi >= env.p_max_kw[None, :] - 1e-9).sum(0) >= need).all()
+    assert ((tot_lo <= env.p_min_kw[None, :] + 1e-9).sum(0) >= need).all()
+    assert (env.p_min_kw <= env.p_max_kw + 1e-9).all()
+    assert (env.e_min_kwh <= env.e_max_kwh + 1e-9).all()
