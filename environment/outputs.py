@@ -8,11 +8,12 @@ and the arrival/departure energy drift) and ``ramp_up_kw, ramp_down_kw`` (transm
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,17 @@ def _atomic(path: Path, write) -> None:
 
 
 def json_safe(value: object) -> object:
-    """``value`` with NumPy scalars as Python numbers and NaN/inf as ``None`` (JSON has no
-    non-finite numbers: a file never carries one)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+    """``value`` as JSON data: dataclasses and mappings as objects, tuples and arrays as lists,
+    NumPy scalars as Python numbers and NaN/inf as ``None`` (JSON has no non-finite numbers:
+    a file never carries one)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -50,6 +50,14 @@ The first console line leads with the verdict (OK, PHYSICALLY INVALID: ..., TARG
 
 Kind = Literal["validity", "target", "report"]
 
+LABELS = {EXIT_OK: "OK", EXIT_INPUT: "REFUSED INPUT", EXIT_INVALID: "PHYSICALLY INVALID",
+          EXIT_TARGET: "TARGET MISSED", EXIT_INTERRUPTED: "INTERRUPTED"}
+
+
+def label_of(exit_code: int) -> str:
+    """The verdict's name for an exit code (``OK``, ``PHYSICALLY INVALID``, ...)."""
+    return LABELS.get(exit_code, f"exit {exit_code}")
+
 
 @dataclass(frozen=True)
 class Check:
@@ -126,8 +134,7 @@ class Verdict:
     @property
     def label(self) -> str:
         """``OK``, ``PHYSICALLY INVALID`` or ``TARGET MISSED``."""
-        return {EXIT_OK: "OK", EXIT_INVALID: "PHYSICALLY INVALID",
-                EXIT_TARGET: "TARGET MISSED"}[self.exit_code]
+        return label_of(self.exit_code)
 
     def lead(self) -> str:
         """The verdict that leads the first console line.
@@ -156,25 +163,25 @@ class Verdict:
                 "checks": [c.as_dict() for c in self.checks]}
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    r"""Wilson score interval of a binomial share (95 % by default).
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    r"""Wilson score interval of a binomial share (``scipy.stats.binomtest``).
 
     .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n + z^2/4n^2}}{1 + z^2/n}
 
     Args:
         successes: Count of successes, ``0 <= successes <= n``.
         n: Trials; ``n = 0`` gives ``(0, 1)`` (nothing is known).
-        z: Standard normal quantile of the two-sided level.
+        confidence: Two-sided level.
 
     Returns:
-        ``(low, high)``, always inside ``[0, 1]``.
+        ``(low, high)``, inside ``[0, 1]``.
     """
     if n <= 0:
         return 0.0, 1.0
-    p = successes / n
-    den = 1.0 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / den
-    low = 0.0 if successes <= 0 else max(0.0, mid - half)  # exact ends, no rounding residue
-    high = 1.0 if successes >= n else min(1.0, mid + half)
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence,
+                                                         method="wilson")
+    low = 0.0 if successes <= 0 else max(0.0, float(ci.low))  # exact ends
+    high = 1.0 if successes >= n else min(1.0, float(ci.high))
     return low, high

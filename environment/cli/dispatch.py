@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 from environment.assessment.dispatch_study import dispatch_summary, variant_summaries
 from environment.cli.numbers import finite_float
 from environment.cli.runs import CommandOutcome, lead_line
-from environment.summaries import DispatchSummary, to_json, write_summary
+from environment.summaries import DispatchSummary, write_summary
 from environment.verdict import Verdict
 from scenarios.errors import InputError
 
@@ -202,7 +203,7 @@ def _write_tables(out: Path, study, methods: list[str]) -> None:
         "ev_mean_kw": inst.mu[:, 1], "ev_sd_kw": np.sqrt(inst.cov[:, 1, 1]),
         "background_kw": inst.p_bg_kw.sum(axis=1), "price_per_kwh": inst.price_per_kwh,
         "ev_p_min_kw": inst.ev_p_min_kw.sum(axis=1), "ev_p_max_kw": inst.ev_p_max_kw.sum(axis=1)}))
-    var_rows = [{"method": m, **{k: v for k, v in to_json(study_variant).items()
+    var_rows = [{"method": m, **{k: v for k, v in asdict(study_variant).items()
                                  if k != "mean_risk_per_interval_by_family"}}
                 for m, study_variant in variant_summaries(study, methods).items()]
     write_parquet(out / "variants.parquet", pd.DataFrame(var_rows))

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environment.cli.runs import CommandOutcome, lead_line, shown_folder
+from environment.verdict import label_of
 
 PAPER_CHOICES = ("hierarchical", "zonal", "region", "drjcc", "all")
 ORDER = ("hierarchical", "drjcc", "zonal", "region")
-VERDICT_LABELS = {0: "OK", 3: "PHYSICALLY INVALID", 4: "TARGET MISSED"}
 QUICK_TARGET_S = 300.0
 FULL_TARGET_S = 1800.0
 
@@ -76,12 +76,10 @@ def _run_step(argv: list[str], out: Path, args: argparse.Namespace) -> StepOutco
     ``args.parser`` is the command line's parser (``environment.cli.main`` hands it over), so the
     step's options are parsed and checked exactly as on the command line.
     """
-    from environment.cli.runs import run_folder
-
     ns = args.parser.parse_args([*argv, "--out", str(out), "--quiet"])
     locks = args.locks
     ns.final_out, ns.locks = out, locks
-    run_folder(str(out)).mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     if ns.command == "assess":
         from environment.cli.assess import run_assess as run
     elif ns.command == "dispatch":
@@ -127,7 +125,7 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
             done = _run_step(argv, out / key / step.name, args)
             summaries[step.name] = done.outcome.summary
             sc_name = argv[argv.index("--scenario") + 1] if "--scenario" in argv else None
-            verdict = VERDICT_LABELS.get(done.outcome.exit_code, str(done.outcome.exit_code))
+            verdict = label_of(done.outcome.exit_code)
             notes.append(RunNote(done.command, verdict, done.outcome.exit_code,
                                  scenario_fingerprint(load_scenario(sc_name))))
         for name, step_name, file in spec.figures:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from environment.cli.output_dir import default_folder
+from environment.summaries import CommandSummary
 from scenarios.errors import InputError
 
 
@@ -65,7 +66,7 @@ class CommandOutcome:
     wrote none), so that another command (``reproduce``) can read the summary's attributes."""
 
     exit_code: int
-    summary: object | None
+    summary: CommandSummary | None
 
 
 def lead_line(verdict, text: str) -> str:

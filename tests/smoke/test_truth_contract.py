@@ -17,6 +17,7 @@ from environment.cli.main import main
 from environment.cli.output_dir import folder_lock, remove_stale_partials
 from environment.verdict import Verdict, report, target, validity, wilson_interval
 from tests.smoke.test_output_safety import SMALL
+from tests.smoke.test_simulate import SHRUNK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,9 +39,12 @@ def test_exit_codes_and_lead():
 
 
 @pytest.mark.parametrize("k,n", [(0, 1), (0, 6), (6, 6), (3, 10), (97, 100), (1, 33)])
-def test_wilson_interval_against_scipy(k, n):
-    ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    assert wilson_interval(k, n) == pytest.approx((ref.low, ref.high), abs=1e-9)
+def test_wilson_interval_against_the_score_formula(k, n):
+    z, p = stats.norm.ppf(0.975), k / n  # Wilson (1927), written out here
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert wilson_interval(k, n) == pytest.approx((max(0.0, centre - half),
+                                                   min(1.0, centre + half)), abs=1e-9)
     lo, hi = wilson_interval(k, n)
     assert 0.0 <= lo <= k / n <= hi <= 1.0
 
@@ -66,22 +70,7 @@ def test_converged_traffic_exits_0(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("OK — ")
 
 
-TINY = """
-name = "tiny_substation"
-seed = 11
-[horizon]
-n_intervals = 24
-[[stations]]
-name = "CS1"
-n_ev = 10
-bus = 18
-chargers = 10
-[grid]
-substation_kw = 1.0
-[assessment]
-n_scenarios = 20
-coverage_days = 20
-"""
+TINY = SHRUNK + "[assessment]\nn_scenarios = 20\ncoverage_days = 20\n"  # 1 kW substation
 
 
 def test_assess_with_an_impossible_substation_is_physically_invalid(tmp_path, capsys):

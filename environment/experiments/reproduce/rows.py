@@ -9,7 +9,6 @@ fingerprints and the command lines that made them.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -184,8 +183,3 @@ def write_page(page: PaperPage, out: Path, commit: str, command: str) -> None:
     """``<paper>.md`` and ``<paper>.json`` in ``out`` (atomic writes)."""
     write_text(out / f"{page.paper}.md", page_markdown(page, commit, command))
     write_json(out / f"{page.paper}.json", page_json(page, commit, command))
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a page's JSON."""
-    return list(json.loads(path.read_text())["rows"])
