@@ -1,0 +1,74 @@
+"""Typed summary of ``simulate``: one co-simulated day."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from environment.day_metrics import DayMetrics
+from environment.summaries.base import to_json
+
+
+@dataclass(frozen=True)
+class FeederInfo:
+    """The feeder of a run."""
+
+    name: str
+    buses: int
+    stations: int
+
+
+@dataclass(frozen=True)
+class DayAheadInfo:
+    """The day-ahead commitment's grid feasibility."""
+
+    infeasible_intervals: int
+    unsheddable_kwh: float
+
+
+@dataclass(frozen=True)
+class SimulateSummary:
+    """``simulate``: one co-simulated day.
+
+    Attributes:
+        scenario: Scenario name.
+        seed: The run's seed.
+        policy: Call policy.
+        day: The day's metrics (flattened into the file).
+        n_scenarios_rt: Sampled future days per station for the RT envelopes.
+        queue_rule: What an EV does when every charger is taken.
+        feeder: The feeder.
+        day_ahead: The day-ahead commitment's grid feasibility.
+        dispatch: The planned day's metrics (``dispatch:*`` policies), with its data day and
+            risk level.
+        runtime_s: Wall time of the run; ``setup_s`` before the first tick, ``ticks_s`` of
+            the ticks.
+    """
+
+    command: ClassVar[str] = "simulate"
+    scenario: str
+    seed: int
+    policy: str
+    day: DayMetrics
+    n_scenarios_rt: int
+    queue_rule: str
+    feeder: FeederInfo
+    day_ahead: DayAheadInfo
+    dispatch: Mapping[str, float | str | None] | None
+    runtime_s: float
+    setup_s: float
+    ticks_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The file's entries: the day's metrics at the top level (as before the schema)."""
+        out: dict[str, Any] = {"scenario": self.scenario, "seed": self.seed,
+                               "policy": self.policy, **self.day.as_dict(),
+                               "n_scenarios_rt": self.n_scenarios_rt,
+                               "queue_rule": self.queue_rule, "feeder": to_json(self.feeder),
+                               "n_ev": self.day.evs.total}
+        if self.dispatch is not None:
+            out["dispatch"] = to_json(self.dispatch)
+        out.update(runtime_s=round(self.runtime_s, 3), setup_s=round(self.setup_s, 3),
+                   ticks_s=round(self.ticks_s, 3), day_ahead=to_json(self.day_ahead))
+        return out
