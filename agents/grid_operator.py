@@ -39,15 +39,18 @@ loading above 100 %), ``substation`` (``|P_slack|`` above ``grid.substation_kw``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mesa
 import numpy as np
 
 from flexibility.aggregation import Envelope
-from flexibility.alpha_sets import CaseSets
-from flexibility.cases import Case
+from flexibility.alpha_sets import Aggregation, CaseSets
+from flexibility.battery import Battery
+from flexibility.cases import Case, make_case
+from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary, InnerBox, package
+from flexibility.reserve import ReserveProduct
 from flexibility.stations import PerStation
 from grid.ac import AcResult, AcSolver, bisect_segments
 from grid.alpha_layers import case_layers
@@ -110,6 +113,9 @@ class Publication:
             ``(W, J)``.
         servable_share: ``lam*``, the share of the must-serve vector the AC network admits
             ``(W,)`` (1 where it is feasible or not checked).
+        baseline_kw: The stations' declared baseline of the window ``(W,)``: the reference of
+            the α package (the mean kept reference of the plugged-in EVs with the sampled
+            later arrivals, ``flexibility.reserve``); ``None`` for the vehicle-box package.
     """
 
     layers: LayerSet
@@ -117,6 +123,7 @@ class Publication:
     infeasible: np.ndarray
     must_serve_kw: np.ndarray
     servable_share: np.ndarray
+    baseline_kw: np.ndarray | None = None
 
     @property
     def unsheddable_kw(self) -> np.ndarray:
@@ -163,12 +170,41 @@ class DayAheadCommitment:
             check the real-time publication gets).
         infeasible: Grid-infeasible intervals of the day ``(T,)``.
         unsheddable_kw: Must-charge load the network cannot carry, per interval ``(T,)``.
+        reserve: The reserve product: the forecast baseline ``R_hat`` and the α set's deviation
+            battery inside the published boundary (``flexibility.reserve``).
     """
 
     layers: LayerSet
     boundary: PerStation[Boundary]
     infeasible: np.ndarray
     unsheddable_kw: np.ndarray
+    reserve: ReserveProduct
+
+    @property
+    def keep_fraction(self) -> float:
+        """Share of the behaviour days the α set keeps (calibrated on fresh days)."""
+        return float(self.layers.package.inner.kept.mean())
+
+    @property
+    def scale(self) -> float:
+        """Shrink of the α set's deviation battery (calibrated on fresh days)."""
+        return float(self.layers.package.inner.scale)
+
+
+def reserve_of(layers: LayerSet, boundary: Boundary) -> ReserveProduct:
+    """The reserve product of a packaged case inside its published boundary.
+
+    The baseline is the mean kept reference ``R_hat``; the reserve set is the α set's deviation
+    battery with its power rows cut to the published boundary around ``R_hat``:
+    ``max(P^-, P_down - R_hat) <= d <= min(P^+, P_up - R_hat)``.
+    """
+    inner = layers.package.inner
+    ref = inner.ref_kw[inner.kept].mean(axis=0)
+    d = inner.deviation
+    lo = np.maximum(d.p_lo_kw, boundary.p_down_kw - ref)
+    hi = np.minimum(d.p_hi_kw, boundary.p_up_kw - ref)
+    return ReserveProduct.of(ref, Battery(lo, np.maximum(lo, hi), d.y_lo_kwh, d.y_hi_kwh, d.dt_h,
+                                          d.t0))
 
 
 def _head_envelope(env: Envelope, n: int) -> Envelope:
@@ -207,7 +243,34 @@ class GridAgent(mesa.Agent):
         layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha)
         pub = self.checked(layers, case.sets.n_intervals)
         return DayAheadCommitment(layers, pub.transmission, pub.infeasible,
-                                  pub.unsheddable_kw.sum(axis=1))
+                                  pub.unsheddable_kw.sum(axis=1),
+                                  reserve_of(layers, pub.transmission.total))
+
+    def publish_package(self, fleets: Sequence[Fleet], t0: int, n_intervals: int,
+                        da: DayAheadCommitment, aggregation: Aggregation) -> Publication:
+        """Package the α battery of a real-time case and publish it checked and capped.
+
+        The same code path as the assessment (``grid.alpha_layers.case_layers``): every
+        scenario's fleet (the plugged-in EVs exactly, beside one sampled day of later arrivals)
+        gets its deliverable inner battery inside the network boxes (LinDistFlow, AC-corrected),
+        the kept scenarios' batteries are intersected with the day-ahead calibration (kept share
+        and shrink) and the result is packaged, then checked like every publication
+        (:meth:`checked`). The declared baseline is the package's reference.
+
+        Args:
+            fleets: Each station's scenario fleets ``(M, N_j)`` in grid order, from ``t0``.
+            t0: First interval (the tick).
+            n_intervals: Intervals of the remaining horizon.
+            da: The day-ahead commitment whose calibration is reused.
+            aggregation: How the station rows keep scenarios (``assessment.aggregation``).
+        """
+        names = tuple(self.grid.stations)
+        keep, scale = da.keep_fraction, da.scale
+        case = make_case(names, list(fleets), n_intervals, t0, keep, aggregation, scale=scale)
+        layers = case_layers(self.grid, case, keep, None, (), None, scale)
+        pub = self.checked(layers, AC_CHECKED_ROWS)
+        inner = layers.package.inner
+        return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))
 
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:

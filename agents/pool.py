@@ -1,4 +1,8 @@
-"""Forecast of later arrivals at a station: suffix sums of a pool of sampled days.
+"""Forecast of later arrivals at a station: a pool of sampled days.
+
+Two uses. The α package (``agents.grid_operator.GridAgent.publish_package``) takes, per
+sampled day, the vehicles that arrive after the tick (:meth:`FuturePool.later_arrivals`). The
+vehicle-box package reads suffix sums:
 
 The pool's envelopes are pre-aggregated per arrival interval ``g`` and summed from the back,
 ``R[m, g] = sum_{g' >= g} E[m, g']``, so the part of the envelope due to vehicles arriving
@@ -14,6 +18,7 @@ import numpy as np
 
 from flexibility.aggregation import Envelope, station_envelope
 from flexibility.fleet import Fleet
+from flexibility.inner import FLEET_ARRAYS
 from flexibility.packaging import InnerBox, station_inner_box
 
 
@@ -26,12 +31,14 @@ class FuturePool:
         box_lo_kw: Inner-box lower bounds, same layout.
         box_hi_kw: Inner-box upper bounds.
         dt_h: Interval length.
+        fleet: The pool's sampled days ``(M, N)``.
     """
 
     env: Envelope
     box_lo_kw: np.ndarray
     box_hi_kw: np.ndarray
     dt_h: float
+    fleet: Fleet
 
     @classmethod
     def build(cls, fleet: Fleet, n_intervals: int) -> FuturePool:
@@ -49,7 +56,21 @@ class FuturePool:
             return out
 
         return cls(env=env.map_arrays(suffix), box_lo_kw=suffix(box.lo_kw),
-                   box_hi_kw=suffix(box.hi_kw), dt_h=fleet.dt_h)
+                   box_hi_kw=suffix(box.hi_kw), dt_h=fleet.dt_h, fleet=fleet)
+
+    def later_arrivals(self, k: int, n_days: int) -> Fleet:
+        """The first ``n_days`` sampled days ``(M', N)`` keeping only vehicles arriving after k.
+
+        A vehicle whose first whole interval is ``k`` or earlier is in the plugged-in fleet of
+        the real day (or not coming), so it becomes a zero-dwell slot at ``k``.
+        """
+        f = self.fleet
+        m = min(n_days, f.shape[0])
+        arrays = {n: np.broadcast_to(getattr(f, n), f.shape)[:m] for n in FLEET_ARRAYS}
+        late = arrays["arrival_idx"] > k
+        arrays["arrival_idx"] = np.where(late, arrays["arrival_idx"], k)
+        arrays["departure_idx"] = np.where(late, arrays["departure_idx"], k)
+        return Fleet(**arrays, eta_ch=f.eta_ch, eta_dis=f.eta_dis, dt_h=f.dt_h)
 
     def future(self, k: int) -> tuple[Envelope, InnerBox]:
         """Scenario envelopes and boxes over ``[k, T)`` of the vehicles arriving after tick k."""

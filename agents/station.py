@@ -6,17 +6,20 @@ parameters and the energy account. EVs notify the station by session id
 (:meth:`StationAgent.plug`, :meth:`StationAgent.unplug`, see ``agents.session``); the station
 integrates the set-points itself, so EV and station never call into each other's state.
 
-**RT envelope at tick k** (the station-layer math of ``flexibility``): the EVs plugged in are
-known exactly — energy now, departure interval — and give an exact envelope over ``[k, T)``;
-later arrivals come from the station's :class:`agents.pool.FuturePool`, whose α inner envelope
-is one quantile over its sampled days.
+**RT fleet at tick k**: the EVs plugged in are known exactly — energy now, declared
+departure interval — and stand beside each sampled day of later arrivals from the station's
+:class:`agents.pool.FuturePool` (:meth:`StationAgent.rt_fleet`); the grid agent packages the α
+battery of these scenario fleets as the assessment does. The vehicle-box package instead reads
+an exact envelope of the known EVs plus one α quantile over the pool's days
+(:meth:`StationAgent.rt_update`).
 
 **Set-point split.** The station gives each controllable EV ``p_n = l_n + theta (u_n - l_n)``
-with one ``theta`` for the station, ``[l_n, u_n]`` the EV's deliverable box recomputed from its
-current energy and remaining dwell. Any sequence of such set-points keeps every departure
-requirement that is reachable at plug-in (see ``flexibility.packaging``), so no requirement is
-ever broken by dispatch; a station set-point outside ``[sum l, sum u]`` is clipped to it (the
-difference is the undelivered part of a call). A session is controllable at ``k`` when it is
+with one ``theta`` for the station. Under the α package ``[l_n, u_n]`` is the EV's exact range
+of the interval (its surrogate battery over the remaining horizon, projected on ``k``); under
+the vehicle-box package it is the EV's constant deliverable box (``flexibility.packaging``).
+Either way every departure requirement that is reachable at plug-in stays reachable, so no
+requirement is ever broken by dispatch; a station set-point outside ``[sum l, sum u]`` is
+clipped to it (the difference is the undelivered part of a call). A session is controllable at ``k`` when it is
 plugged in for the whole interval (``a <= k < d``, ``a = ceil(t_plug / dt)``, ``d =
 floor(t_dep / dt)`` of the declared departure). Energy follows ``e += eta_ch p dt`` when
 charging and ``e += p dt / eta_dis`` when discharging.
@@ -25,6 +28,7 @@ charging and ``e += p dt / eta_dis`` when discharging.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import mesa
 import numpy as np
@@ -35,7 +39,9 @@ from agents.pool import FuturePool
 from agents.session import EVSpec, SessionOutcome
 from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
 from flexibility.common import FloatArray, IntArray
+from flexibility.battery import projection_kw, vehicle_batteries
 from flexibility.fleet import Fleet
+from flexibility.inner import FLEET_ARRAYS
 from flexibility.packaging import (
     InnerBox,
     disaggregate,
@@ -44,7 +50,9 @@ from flexibility.packaging import (
     vehicle_boxes,
 )
 
-__all__ = ["FuturePool", "PluggedFleet", "StationAgent"]
+__all__ = ["FuturePool", "PluggedFleet", "SplitRule", "StationAgent"]
+
+SplitRule = Literal["vehicle-box", "one-step"]
 
 _SPEC_FIELDS = ("e_min_kwh", "e_max_kwh", "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw", "eta_ch",
                 "eta_dis")
@@ -237,6 +245,25 @@ class StationAgent(mesa.Agent):
         rows = self.plugged.known(k)
         return self.plugged.fleet(rows, k, self.ctx.dt_h) if rows.size else None
 
+    def rt_fleet(self, k: int, n_days: int) -> Fleet:
+        """Scenario fleets ``(M, N)`` over ``[k, T)``: the plugged-in EVs and later arrivals.
+
+        Raises:
+            ValueError: The station has no future-arrival pool.
+        """
+        if self.pool is None:
+            raise ValueError(f"station {self.name}: no future-arrival pool to forecast with")
+        fut = self.pool.later_arrivals(k, n_days)
+        rows = self.plugged.known(k)
+        if not rows.size:
+            return fut
+        known = self.plugged.fleet(rows, k, self.ctx.dt_h)
+        m = fut.shape[0]
+        arrays = {n: np.concatenate([np.broadcast_to(getattr(known, n), (m, rows.size)),
+                                     np.broadcast_to(getattr(fut, n), fut.shape)], axis=-1)
+                  for n in FLEET_ARRAYS}
+        return Fleet(**arrays, eta_ch=fut.eta_ch, eta_dis=fut.eta_dis, dt_h=fut.dt_h)
+
     def rt_update(self, k: int) -> tuple[Envelope, InnerBox]:
         """RT envelope and deliverable box over ``[k, T)`` (known EVs + α-quantile of arrivals).
 
@@ -259,26 +286,42 @@ class StationAgent(mesa.Agent):
     # -- dispatch --------------------------------------------------------------------------
     def ev_boxes(self, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
         """Controllable sessions at ``k`` (ids) and their deliverable boxes ``[l, u]`` (kW)."""
-        rows, lo, hi = self._boxes(k)
+        rows, lo, hi = self._boxes(k, "vehicle-box")
         return self.plugged.session_id[rows], lo, hi
 
-    def _boxes(self, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
+    def _boxes(self, k: int, rule: SplitRule) -> tuple[IntArray, FloatArray, FloatArray]:
         rows = self.plugged.controllable(k)
         if not rows.size:
             return rows, np.zeros(0), np.zeros(0)
         # efficiencies of the first known session, as for the envelope (one per fleet)
         fleet = self.plugged.fleet(rows, k, self.ctx.dt_h, int(self.plugged.known(k)[0]))
-        lo, hi = vehicle_boxes(fleet)
-        return rows, lo, hi
+        if rule == "vehicle-box":
+            lo, hi = vehicle_boxes(fleet)
+            return rows, lo, hi
+        vb = vehicle_batteries(fleet, max(1, self.ctx.n_intervals - k), k)
+        b = vb.battery
+        lo, hi = projection_kw(b.p_lo_kw[..., :1], b.p_hi_kw[..., :1], vb.y_alap_kwh[..., :1],
+                               vb.y_asap_kwh[..., :1], self.ctx.dt_h)
+        return rows, lo[:, 0], np.maximum(lo, hi)[:, 0]
 
-    def dispatch(self, k: int, p_kw: float) -> tuple[float, IntArray, FloatArray]:
+    def dispatch(self, k: int, p_kw: float, rule: SplitRule = "vehicle-box"
+                 ) -> tuple[float, IntArray, FloatArray]:
         """Split a station set-point among its EVs and apply it for interval ``k``.
+
+        Args:
+            k: Interval.
+            p_kw: The station's set-point.
+            rule: ``"vehicle-box"``: one ``theta`` inside the EVs' constant boxes (the
+                vehicle-box package's guarantee); ``"one-step"``: one ``theta`` inside each
+                EV's exact range of interval ``k`` (its surrogate battery over ``[k, T)``
+                projected on ``k``: every departure requirement stays reachable), which holds
+                every set-point of the α package.
 
         Returns:
             The delivered station power, the ids of the sessions dispatched and their
             set-points.
         """
-        rows, lo, hi = self._boxes(k)
+        rows, lo, hi = self._boxes(k, rule)
         if not rows.size:
             return 0.0, np.zeros(0, dtype=np.int64), np.zeros(0)
         p = disaggregate(np.array([p_kw]), lo[None], hi[None])[0]

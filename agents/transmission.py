@@ -20,7 +20,14 @@ the RT boundary published for ``k``):
   feasible dispatch the fleet idles as with ``none``;
 * ``edge-prev`` — the same on the boundary published at tick ``k - 1`` for interval ``k``
   (:meth:`TransmissionAgent.receive`; at ``k = 0`` the DA boundary, the last one published
-  before the horizon).
+  before the horizon);
+* ``reserve-edge`` — the day-ahead reserve product (``flexibility.reserve``) called at its
+  edges: the baseline the stations declared with this tick's boundary plus the largest
+  admissible activation up or down, one direction held for ``1 + min(11, floor(4 |z|))``
+  intervals (``z`` standard normal, mean about 4) so that the reserve's energy rows bind; the
+  TSO keeps the activated energy and never leaves the reserve set;
+* ``reserve-random`` — the declared baseline plus an activation uniform in the admissible
+  range of the reserve set.
 
 Every policy draws the same two numbers per tick, so the stream layout does not depend on it.
 """
@@ -34,9 +41,12 @@ import numpy as np
 
 from agents.dispatch_plan import CallPlan
 from flexibility.packaging import Boundary
+from flexibility.reserve import ReserveProduct
 
 RULES = ("none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
-         "edge-prev")
+         "edge-prev", "reserve-edge", "reserve-random")
+RESERVE_RULES = ("reserve-edge", "reserve-random")
+MAX_HOLD_INTERVALS = 12
 """The TSO's own call rules; every other policy is a day planner's (the TSO follows its plan)."""
 
 
@@ -52,11 +62,13 @@ class TransmissionAgent(mesa.Agent):
         plan: The day's plan under a planning policy (``None``: none feasible).
         planned: The policy is a day planner's (the calls follow ``plan``; without a feasible
             plan the fleet idles as with ``none``), not one of ``RULES``.
+        reserve: The day-ahead reserve product (needed by the ``reserve-*`` rules).
     """
 
     def __init__(self, model: mesa.Model, da_boundary: Boundary, policy: str,
                  rng: np.random.Generator, regulation_period_min: float = 240.0,
-                 plan: CallPlan | None = None, planned: bool = False) -> None:
+                 plan: CallPlan | None = None, planned: bool = False,
+                 reserve: ReserveProduct | None = None) -> None:
         super().__init__(model)
         self.da = da_boundary
         self.policy = policy
@@ -66,9 +78,15 @@ class TransmissionAgent(mesa.Agent):
         self.prev: Boundary | None = None
         self.plan = plan
         self.planned = planned
+        self.reserve = reserve
+        self.activated_kwh = 0.0
+        self._hold = 0
+        self._up = True
         if not planned and policy not in RULES:
             raise ValueError(f"call policy {policy!r} is not a TSO rule ({', '.join(RULES)}) "
                              "and no day planner was given")
+        if policy in RESERVE_RULES and reserve is None:
+            raise ValueError(f"call policy {policy!r} needs the day-ahead reserve product")
 
     def receive(self, boundary: Boundary) -> None:
         """Keep the boundary published this tick (over the remaining horizon) for the next."""
@@ -82,11 +100,46 @@ class TransmissionAgent(mesa.Agent):
             raise IndexError(f"interval {k} is not in the {layer} boundary")
         return float(b.p_down_kw[i]), float(b.p_up_kw[i])
 
-    def call(self, k: int, p_down_kw: float, p_up_kw: float, dt_min: float) -> float:
-        """The aggregate power requested for interval ``k``."""
+    def reserve_rows(self, k: int, baseline_kw: float) -> tuple[float, float]:
+        """The reserve's power rows of interval ``k`` around the declared baseline (absolute)."""
+        if self.reserve is None:
+            return math.nan, math.nan
+        lo, hi = self.reserve.power_rows(k)
+        return baseline_kw + lo, baseline_kw + hi
+
+    def _activation(self, k: int, u: float, e: float) -> float:
+        """The reserve activation of interval ``k`` (module docstring), kept in the account."""
+        reserve = self.reserve
+        if reserve is None:
+            raise ValueError(f"call policy {self.policy!r} needs the day-ahead reserve product")
+        lo, hi = reserve.admissible(k, self.activated_kwh)
+        if self.policy == "reserve-random":
+            d = lo + u * (hi - lo)
+        else:
+            if self._hold <= 0:
+                self._up = u < 0.5
+                self._hold = 1 + min(MAX_HOLD_INTERVALS - 1, math.floor(4.0 * abs(e)))
+            self._hold -= 1
+            d = hi if self._up else lo
+        self.activated_kwh += d * reserve.reserve.dt_h
+        return d
+
+    def call(self, k: int, p_down_kw: float, p_up_kw: float, dt_min: float,
+             baseline_kw: float = math.nan) -> float:
+        """The aggregate power requested for interval ``k``.
+
+        Args:
+            k: Interval.
+            p_down_kw: Lower edge of the boundary published for ``k``.
+            p_up_kw: Upper edge.
+            dt_min: Interval length.
+            baseline_kw: The stations' declared baseline of ``k`` (``reserve-*`` rules).
+        """
         lo, hi = p_down_kw, max(p_up_kw, p_down_kw)
         u = self.rng_calls.random()  # drawn every tick: policies share one stream layout
         e = self.rng_calls.standard_normal()
+        if self.policy in RESERVE_RULES and not self.planned:
+            return baseline_kw + self._activation(k, u, e)
         if self.planned:
             if self.plan is not None:
                 return float(self.plan.station_calls_kw(k).sum())

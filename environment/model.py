@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from agents.context import SimContext
 from agents.ev import EVAgent
-from agents.grid_operator import GridAgent
+from agents.grid_operator import GridAgent, Publication
 from agents.station import StationAgent
 from agents.transmission import RULES, TransmissionAgent
 from environment.day_plan import DayPlanner, PlannedDay, PlanningInputs
@@ -70,6 +70,7 @@ from environment.records import (
     tick_rows,
 )
 from environment.validation import DEFAULT_DEVIATIONS, Deviations
+from flexibility.aggregation import Envelope
 from flexibility.packaging import disaggregate
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -148,7 +149,7 @@ class CoSimModel(mesa.Model):
         self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy, streams.calls,
                                      sim.regulation_period_min,
                                      None if self.dispatch is None else self.dispatch.plan,
-                                     planned=planner is not None)
+                                     planned=planner is not None, reserve=da.reserve)
         for agent in self.evs:
             self.ctx.env.process(agent.session())
         self.ctx.env.process(self._ticks())
@@ -179,15 +180,15 @@ class CoSimModel(mesa.Model):
         """The phases of one tick (see module docstring)."""
         k = self.tick
         names = list(self.stations)
-        envs, boxes = {}, {}
-        for name, station in self.stations.items():
-            envs[name], boxes[name] = station.rt_update(k)
-        pub = self.grid_agent.publish(envs, boxes)
+        pub, envs = self._publish(k)
         b_all = pub.transmission.total
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
+        schedule = float(self.da_commitment.reserve.baseline_kw[k])
+        baseline = (float(pub.baseline_kw[0]) if pub.baseline_kw is not None
+                    else min(max(schedule, p_down), p_up))
         edges = {"da": self.tso.edges(k, "da"), "prev": self.tso.edges(k, "prev"),
-                 "rt": (p_down, p_up)}
-        call = self.tso.call(k, p_down, p_up, self.ctx.dt_min)
+                 "rt": (p_down, p_up), "reserve": self.tso.reserve_rows(k, baseline)}
+        call = self.tso.call(k, p_down, p_up, self.ctx.dt_min, baseline)
         self.tso.receive(b_all)
         lo = np.array([pub.transmission[n].p_down_kw[0] for n in names])
         hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
@@ -197,8 +198,9 @@ class CoSimModel(mesa.Model):
         else:  # the dispatch calls every station, inside its real-time box
             share = np.clip(plan.station_calls_kw(k), lo, hi)
         delivered = np.zeros(len(names))
+        rule = "vehicle-box" if self.scenario.simulation.package == "vehicle-box" else "one-step"
         for j, name in enumerate(names):
-            delivered[j], ids, p_ev = self.stations[name].dispatch(k, float(share[j]))
+            delivered[j], ids, p_ev = self.stations[name].dispatch(k, float(share[j]), rule)
             if ids.size:
                 self.recorder.add(SetpointRows(t=k, station=name, ev=ids.tolist(),
                                                p_kw=p_ev.tolist()))
@@ -207,7 +209,8 @@ class CoSimModel(mesa.Model):
                                              None if done is None else done.bg_p_kw,
                                              None if done is None else done.bg_q_kvar)
         outcome = TickOutcome(
-            k=k, names=names, envs=envs, pub=pub, edges=edges, call=call, share=share,
+            k=k, names=names, envs=envs, pub=pub, edges=edges, baseline_kw=baseline,
+            schedule_kw=schedule, call=call, share=share,
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
             connected=[len(self.stations[n].controllable(k)) for n in names],
             queue=[self.stations[n].queue_length for n in names])
@@ -215,6 +218,31 @@ class CoSimModel(mesa.Model):
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
         if done is not None and self.dispatch is not None:
             self.recorder.add(self.dispatch.rows(k, done, ac, outcome.label))
+
+    def _publish(self, k: int) -> tuple[Publication, dict[str, Envelope]]:
+        """Phases 1–2: the stations' real-time sets and the DSO's checked publication.
+
+        ``simulation.package = "alpha-battery"``: the α battery of every station's plugged-in
+        EVs beside ``package_days`` sampled days of later arrivals, packaged as ``assess``
+        does; ``"vehicle-box"``: the sum of constant per-vehicle boxes inside the station
+        envelopes.
+
+        Returns:
+            The publication and the station-layer rows per station.
+        """
+        sim = self.scenario.simulation
+        if sim.package == "vehicle-box":
+            envs, boxes = {}, {}
+            for name, station in self.stations.items():
+                envs[name], boxes[name] = station.rt_update(k)
+            return self.grid_agent.publish(envs, boxes), envs
+        fleets = [st.rt_fleet(k, sim.package_days) for st in self.stations.values()]
+        pub = self.grid_agent.publish_package(fleets, k, self.ctx.n_intervals - k,
+                                              self.da_commitment,
+                                              self.scenario.assessment.aggregation)
+        package = pub.layers.package
+        rows = package.station if package is not None else pub.layers.distribution
+        return pub, {n: rows[n] for n in self.stations}
 
     def ev_frame(self) -> pd.DataFrame:
         """Per-EV outcomes (after :meth:`run`; ``environment.records.EVRow``)."""

@@ -57,6 +57,11 @@ class TickRows:
         da_p_down_kw: The same, lower edge.
         prev_p_up_kw: Boundary published at ``k - 1``, upper edge (total row only).
         prev_p_down_kw: The same, lower edge.
+        baseline_kw: The stations' declared baseline of the interval (total row only).
+        reserve_p_up_kw: Declared baseline plus the day-ahead reserve's upper power row (total
+            row only; the reserve-call layer).
+        reserve_p_down_kw: The same with the lower power row.
+        schedule_kw: The absolute day-ahead schedule ``R_hat`` of the interval (total row).
         call_kw: The TSO's call (station rows: its share).
         delivered_kw: Power delivered.
         q_kvar: Reactive power (unity power factor).
@@ -64,6 +69,10 @@ class TickRows:
         inside_da: The call lies inside the DA boundary (total row only).
         inside_prev: The call lies inside the previous boundary (total row only).
         inside_rt: The call lies inside the published boundary (total row only).
+        inside_reserve: The call lies inside the reserve rows around the declared baseline
+            (total row only).
+        schedule_inside_rt: The absolute day-ahead schedule lies inside the published boundary
+            (total row only): the schedule would have been deliverable.
         grid_infeasible: The DSO flagged the interval grid-infeasible.
         must_serve_kw: Must-serve load.
         unsheddable_kw: Must-serve load the network cannot carry.
@@ -93,6 +102,10 @@ class TickRows:
     da_p_down_kw: Sequence[float]
     prev_p_up_kw: Sequence[float]
     prev_p_down_kw: Sequence[float]
+    baseline_kw: Sequence[float]
+    reserve_p_up_kw: Sequence[float]
+    reserve_p_down_kw: Sequence[float]
+    schedule_kw: Sequence[float]
     call_kw: Sequence[float]
     delivered_kw: Sequence[float]
     q_kvar: float
@@ -100,6 +113,8 @@ class TickRows:
     inside_da: Sequence[bool]
     inside_prev: Sequence[bool]
     inside_rt: Sequence[bool]
+    inside_reserve: Sequence[bool]
+    schedule_inside_rt: Sequence[bool]
     grid_infeasible: bool
     must_serve_kw: Sequence[float]
     unsheddable_kw: Sequence[float]
@@ -169,7 +184,10 @@ class TickOutcome:
         names: Station names in grid order.
         envs: Station-layer RT envelopes per station.
         pub: The DSO's publication.
-        edges: ``(P_down, P_up)`` of the interval per layer (``da``, ``prev``, ``rt``).
+        edges: ``(P_down, P_up)`` of the interval per layer (``da``, ``prev``, ``rt``,
+            ``reserve``).
+        baseline_kw: The stations' declared baseline of the interval.
+        schedule_kw: The absolute day-ahead schedule of the interval.
         call: The TSO's call.
         share: Its split to stations.
         delivered: Power delivered per station.
@@ -184,6 +202,8 @@ class TickOutcome:
     envs: dict[str, Envelope]
     pub: Publication
     edges: dict[str, tuple[float, float]]
+    baseline_kw: float
+    schedule_kw: float
     call: float
     share: np.ndarray
     delivered: np.ndarray
@@ -223,6 +243,8 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
         dist_p_min_kw=[float(x.p_min_kw[0]) for _, x in dist.labelled()],
         da_p_up_kw=[*nan, edges["da"][1]], da_p_down_kw=[*nan, edges["da"][0]],
         prev_p_up_kw=[*nan, edges["prev"][1]], prev_p_down_kw=[*nan, edges["prev"][0]],
+        baseline_kw=[*nan, o.baseline_kw], reserve_p_up_kw=[*nan, edges["reserve"][1]],
+        reserve_p_down_kw=[*nan, edges["reserve"][0]], schedule_kw=[*nan, o.schedule_kw],
         call_kw=[*o.share.tolist(), o.call], delivered_kw=[*o.delivered.tolist(), total],
         q_kvar=0.0,
         delivered_ok=[*(_delivered(d, s) for d, s in zip(o.delivered, o.share, strict=True)),
@@ -230,6 +252,9 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
         inside_da=[False] * n_st + [in_layer["da"]],
         inside_prev=[False] * n_st + [in_layer["prev"]],
         inside_rt=[False] * n_st + [in_layer["rt"]],
+        inside_reserve=[False] * n_st + [in_layer["reserve"]],
+        schedule_inside_rt=[False] * n_st + [bool(inside(np.array(o.schedule_kw),
+                                                          *map(np.array, edges["rt"])))],
         grid_infeasible=bool(o.pub.infeasible[0]),
         must_serve_kw=[*o.pub.must_serve_kw[0].tolist(), float(o.pub.must_serve_kw[0].sum())],
         unsheddable_kw=[*unshed.tolist(), float(unshed.sum())],

@@ -26,8 +26,9 @@ The parameters are defaults here (``DEFAULT_DEVIATIONS``); ``Deviations.none()``
 off. The scenario's ``[simulation]`` section does not carry them yet (``scenarios.config`` is
 not wired for them).
 
-**Layers a call is checked against** (:func:`layer_validation`): ``da`` (the day-ahead
-boundary), ``prev`` (the boundary published at tick ``k - 1`` for interval ``k``; at ``k = 0``
+**Layers a call is checked against** (:func:`layer_validation`): ``reserve`` (the day-ahead
+reserve product's power rows around the baseline the stations declared with the tick's
+boundary, ``flexibility.reserve``), ``da`` (the absolute day-ahead boundary), ``prev`` (the boundary published at tick ``k - 1`` for interval ``k``; at ``k = 0``
 the DA boundary, the last one published before the horizon) and ``rt`` (the boundary published
 at tick ``k``). Per layer: the **hold rate** is the share of calls inside that layer's boundary
 for interval ``k`` that were delivered within 1 % (``environment.records.DELIVERY_TOL``), and
@@ -43,7 +44,7 @@ import pandas as pd
 
 from scenarios.fleetgen import SessionDraw
 
-LAYERS = ("da", "prev", "rt")
+LAYERS = ("reserve", "da", "prev", "rt")
 INSIDE_TOL_KW = 1e-6
 POWER_TOL_KW = 1e-3  # differences below 1 W are numerical noise, not undelivered power
 
@@ -157,7 +158,9 @@ def layer_validation(all_ticks: pd.DataFrame, dt_h: float) -> dict[str, dict[str
 
     Returns:
         ``{"hold_rate": {layer: rate or None}, "undelivered_kwh": {layer: kWh},
-        "calls_inside": {layer: count}}``.
+        "calls_inside": {layer: count}, "schedule": {"inside_rt_share": share}}`` — the
+        last is the share of ticks whose absolute day-ahead schedule ``R_hat`` lay inside the
+        published boundary (the schedule's own hold rate; ``None`` without the column).
     """
     a = all_ticks
     gap_kw = np.abs(a.call_kw.to_numpy() - a.delivered_kw.to_numpy())
@@ -165,8 +168,12 @@ def layer_validation(all_ticks: pd.DataFrame, dt_h: float) -> dict[str, dict[str
     ok = a.delivered_ok.to_numpy(bool)
     out: dict[str, dict] = {"hold_rate": {}, "undelivered_kwh": {}, "calls_inside": {}}
     for layer in LAYERS:
-        m = a[f"inside_{layer}"].to_numpy(bool)
+        col = f"inside_{layer}"
+        m = a[col].to_numpy(bool) if col in a else np.zeros(len(a), dtype=bool)
         out["hold_rate"][layer] = float(ok[m].mean()) if m.any() else None
         out["undelivered_kwh"][layer] = float(gap[m].sum())
         out["calls_inside"][layer] = int(m.sum())
+    sched = a.schedule_inside_rt.to_numpy(bool) if "schedule_inside_rt" in a else None
+    out["schedule"] = {"inside_rt_share": float(sched.mean()) if sched is not None and sched.size
+                       else None}
     return out

@@ -220,14 +220,19 @@ class Grid(_Strict):
 
 
 CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
-                     "edge-da", "edge-prev", "dispatch:oba", "dispatch:bonferroni",
-                     "dispatch:so", "dispatch:ro", "dispatch:zonal"]
+                     "edge-da", "edge-prev", "reserve-edge", "reserve-random", "dispatch:oba",
+                     "dispatch:bonferroni", "dispatch:so", "dispatch:ro", "dispatch:zonal"]
 
 
 class Simulation(_Strict):
     """Settings of ``run_sim.py simulate`` (the co-simulated day)."""
 
-    policy: CallPolicy = "random-within"
+    policy: CallPolicy = "reserve-edge"
     n_scenarios: int = Field(200, ge=1)
+    # what the DSO publishes every tick: "alpha-battery" packages the α set of the plugged-in EVs
+    # and package_days sampled days of later arrivals as `assess` does (energy rows, the reserve
+    # product's baseline); "vehicle-box" sums constant per-vehicle boxes (cheaper, for cities)
+    package: Literal["alpha-battery", "vehicle-box"] = "alpha-battery"
+    package_days: int = Field(50, ge=1)
     queue_rule: Literal["wait", "leave"] = "wait"
     regulation_period_min: float = Field(240.0, gt=0)

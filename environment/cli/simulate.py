@@ -76,7 +76,7 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     sim.release()
     from environment.day_metrics import day_metrics
     from environment.outputs import write_parquet
-    from environment.summaries import DayAheadInfo, FeederInfo, SimulateSummary
+    from environment.summaries import FeederInfo, SimulateSummary
 
     for name, frame in frames.items():
         write_parquet(out / f"{name}.parquet", frame)
@@ -86,11 +86,11 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
         _plots(out, ticks, network, scenario, sim.policy)
     summary = SimulateSummary(
         scenario=scenario.name, seed=seed, policy=sim.policy, day=day,
-        n_scenarios_rt=scenario.simulation.n_scenarios,
+        n_scenarios_rt=scenario.simulation.n_scenarios, alpha=scenario.assessment.alpha,
+        package=scenario.simulation.package, package_days=scenario.simulation.package_days,
         queue_rule=scenario.simulation.queue_rule,
         feeder=FeederInfo(feeder.name, feeder.n_bus, len(scenario.stations)),
-        day_ahead=DayAheadInfo(int(da.infeasible.sum()),
-                               float(da.unsheddable_kw.sum() * hz.dt_h)),
+        day_ahead=_day_ahead_info(da, hz.dt_h),
         dispatch=disp, runtime_s=time.perf_counter() - t_start, setup_s=t_ticks - t_start,
         ticks_s=ticks_s)
     verdict = Verdict.of(simulate_checks(summary, ticks))
@@ -102,6 +102,18 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     if (line := cleaning_line(model)) is not None:
         print(line)
     return CommandOutcome(verdict.exit_code, summary)
+
+
+def _day_ahead_info(da, dt_h: float):
+    """The day-ahead commitment's feasibility and its reserve product's size."""
+    from environment.summaries import DayAheadInfo
+
+    d = da.reserve.reserve
+    return DayAheadInfo(int(da.infeasible.sum()), float(da.unsheddable_kw.sum() * dt_h),
+                        reserve_p_up_mean_kw=float(d.p_hi_kw.mean()),
+                        reserve_p_down_mean_kw=float(-d.p_lo_kw.mean()),
+                        reserve_e_up_max_kwh=float(d.y_hi_kwh.max()),
+                        reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()))
 
 
 def _plots(out, ticks, network, scenario, policy: str) -> None:
@@ -124,7 +136,10 @@ def simulate_checks(summary, ticks) -> list:
     da = summary.day_ahead
     crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
                    | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
-    return [*day_checks(summary.day),
+    from agents.transmission import RESERVE_RULES, RULES
+
+    reserve_alpha = summary.alpha if summary.policy in RESERVE_RULES else None
+    return [*day_checks(summary.day, reserve_alpha, boundary_promise=summary.policy in RULES),
             validity("da_grid_feasible", da.infeasible_intervals == 0,
                      f"day-ahead commitment: {da.infeasible_intervals} intervals "
                      f"grid-infeasible ({da.unsheddable_kwh:.1f} kWh must-charge not servable)"),
@@ -136,6 +151,9 @@ def _headline(s, folder) -> str:
     day, sf = s.day, s.day.shortfall
     val = (day.validation or {}).get("hold_rate", {})
     holds = ", ".join(f"{k} {'-' if v is None else f'{100 * v:.1f} %'}" for k, v in val.items())
+    sched = (day.validation or {}).get("schedule", {}).get("inside_rt_share")
+    if sched is not None:
+        holds += f"; DA schedule inside RT {100 * sched:.1f} %"
     return (f"{s.scenario} ({s.policy}, seed {s.seed}): {day.calls_delivered}/{day.ticks} calls "
             f"delivered ({100 * day.deliverability_rate:.1f} %; hold rate {holds}); departure "
             f"shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left early), "

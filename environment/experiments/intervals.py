@@ -26,10 +26,11 @@ def ci95(x: np.ndarray) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
-BINARY_METRICS = frozenset({"valid", "dispatch_joint_ok", "dispatch_feasible"})
-SHARE_METRICS = BINARY_METRICS | {"deliverability_rate", "hold_rate_da", "hold_rate_prev",
-                                  "hold_rate_rt", "dispatch_interval_violation_rate",
-                                  "clipping_rate_ch"}
+BINARY_METRICS = frozenset({"valid", "dispatch_joint_ok", "dispatch_feasible",
+                            "reserve_day_held"})
+SHARE_METRICS = BINARY_METRICS | {"deliverability_rate", "hold_rate_reserve", "hold_rate_da",
+                                  "hold_rate_prev", "hold_rate_rt", "schedule_hold_rate",
+                                  "dispatch_interval_violation_rate", "clipping_rate_ch"}
 
 
 def metric_ci(name: str, x: np.ndarray) -> tuple[float, float, float, float]:

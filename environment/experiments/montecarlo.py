@@ -22,10 +22,12 @@
   ``dispatch_joint_ok``, ``dispatch_feasible``) get the Wilson score interval; per-day rates in
   ``[0, 1]`` (``SHARE_METRICS``) the t-interval clipped to ``[0, 1]``; everything else the
   t-interval (``environment.experiments.intervals``).
-* **Layers.** Per replicate the hold rate and undelivered energy of the calls inside the DA,
-  previous-tick and current boundary (``hold_rate_{da,prev,rt}``,
-  ``undelivered_kwh_{da,prev,rt}``; NaN where no call lay inside a layer, left out of the mean
-  and CI).
+* **Layers.** Per replicate the hold rate and undelivered energy of the calls inside the
+  reserve rows around the declared baseline, the DA, previous-tick and current boundary
+  (``hold_rate_{reserve,da,prev,rt}``, ``undelivered_kwh_{...}``; NaN where no call lay inside
+  a layer, left out of the mean and CI); ``reserve_day_held`` (every reserve call of the day
+  delivered: the α promise is per day) and ``schedule_hold_rate`` (share of ticks whose
+  absolute day-ahead schedule lay inside the published boundary).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from environment.day_metrics import day_metrics
+from environment.validation import LAYERS
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
 from environment.outputs import number, write_json, write_parquet
@@ -62,7 +65,8 @@ METRIC_NAMES = tuple(
        "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
        "da_overstatement_kw", "valid", "violation_ticks", "infeasible_ticks",
        "unsheddable_kwh"]
-    + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh") for layer in ("da", "prev", "rt")])
+    + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh") for layer in LAYERS]
+    + ["schedule_hold_rate", "reserve_day_held"])
 
 
 def replicate_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -105,9 +109,13 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     out["violation_ticks"] = float(v.ac.violations)
     out["infeasible_ticks"] = float(v.grid.infeasible_ticks)
     out["unsheddable_kwh"] = v.grid.unsheddable_kwh
-    for layer in ("da", "prev", "rt"):
+    for layer in LAYERS:
         out[f"hold_rate_{layer}"] = v.hold_rate(layer)
         out[f"undelivered_kwh_{layer}"] = v.undelivered_kwh_in(layer)
+    sched = None if v.validation is None else v.validation["schedule"]["inside_rt_share"]
+    out["schedule_hold_rate"] = float("nan") if sched is None else float(sched)
+    held = out["hold_rate_reserve"]
+    out["reserve_day_held"] = float(held >= 1.0 - 1e-12) if np.isfinite(held) else float("nan")
     return out
 
 

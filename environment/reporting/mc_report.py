@@ -24,7 +24,7 @@ from environment.validation import POWER_TOL_KW
 from scenarios.timeaxis import TimeAxis
 
 PERCENTILES = (5, 25, 50, 75, 95)
-LAYERS = ("da", "prev", "rt")
+LAYERS = ("reserve", "da", "prev", "rt")
 TOL_KW = POWER_TOL_KW
 """Power comparisons (RT below DA, a DA edge outside RT) count only beyond 1 W."""
 PCT_FLOOR_KW = 1.0
@@ -98,7 +98,7 @@ def calibration_table(results: list[tuple[dict[str, str], MCRun]]) -> pd.DataFra
 
 def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
     """Hold rate against α per layer (mean and 95 % CI over replicates), with the diagonal."""
-    colors = {"da": "tab:gray", "prev": "tab:blue", "rt": "tab:green"}
+    colors = {"reserve": "tab:red", "da": "tab:gray", "prev": "tab:blue", "rt": "tab:green"}
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
         a = np.array(sorted(table.alpha.unique()))

@@ -21,10 +21,23 @@ class FeederInfo:
 
 @dataclass(frozen=True)
 class DayAheadInfo:
-    """The day-ahead commitment's grid feasibility."""
+    """The day-ahead commitment's grid feasibility and its reserve product's size.
+
+    Attributes:
+        infeasible_intervals: Grid-infeasible intervals of the commitment.
+        unsheddable_kwh: Must-charge energy the network cannot carry.
+        reserve_p_up_mean_kw: Mean upper power row ``P^+`` of the reserve set over the day.
+        reserve_p_down_mean_kw: Mean lower power row ``-P^-`` (a positive number).
+        reserve_e_up_max_kwh: Largest upward energy row ``Y^+``.
+        reserve_e_down_max_kwh: Largest downward energy row ``-Y^-``.
+    """
 
     infeasible_intervals: int
     unsheddable_kwh: float
+    reserve_p_up_mean_kw: float = 0.0
+    reserve_p_down_mean_kw: float = 0.0
+    reserve_e_up_max_kwh: float = 0.0
+    reserve_e_down_max_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,10 @@ class SimulateSummary:
         seed: The run's seed.
         policy: Call policy.
         day: The day's metrics (flattened into the file).
-        n_scenarios_rt: Sampled future days per station for the RT envelopes.
+        n_scenarios_rt: Sampled days per station in the forecast pool.
+        alpha: Confidence level of the day-ahead product and the per-tick package.
+        package: What the DSO publishes every tick (``alpha-battery`` or ``vehicle-box``).
+        package_days: Pool days behind each tick's α package.
         queue_rule: What an EV does when every charger is taken.
         feeder: The feeder.
         day_ahead: The day-ahead commitment's grid feasibility.
@@ -52,6 +68,9 @@ class SimulateSummary:
     policy: str
     day: DayMetrics
     n_scenarios_rt: int
+    alpha: float
+    package: str
+    package_days: int
     queue_rule: str
     feeder: FeederInfo
     day_ahead: DayAheadInfo
@@ -64,7 +83,8 @@ class SimulateSummary:
         """The file's entries: the day's metrics at the top level (as before the schema)."""
         out: dict[str, Any] = {"scenario": self.scenario, "seed": self.seed,
                                "policy": self.policy, **self.day.as_dict(),
-                               "n_scenarios_rt": self.n_scenarios_rt,
+                               "n_scenarios_rt": self.n_scenarios_rt, "alpha": self.alpha,
+                               "package": self.package, "package_days": self.package_days,
                                "queue_rule": self.queue_rule, "feeder": to_json(self.feeder),
                                "n_ev": self.day.evs.total}
         if self.dispatch is not None:

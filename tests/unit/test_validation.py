@@ -130,10 +130,12 @@ def test_layer_hold_rates():
         "call_kw": [10.0, 20.0, 30.0, 40.0], "delivered_kw": [10.0, 10.0, 30.0, 40.0],
         "delivered_ok": [True, False, True, True],
         "inside_da": [True, True, False, False], "inside_prev": [True, True, True, True],
-        "inside_rt": [True, False, True, True]})
+        "inside_rt": [True, False, True, True], "inside_reserve": [False, True, True, False],
+        "schedule_inside_rt": [True, False, False, False]})
     dt_h = 0.5  # synthetic table, its own interval length
     v = layer_validation(a, dt_h)
-    assert v["hold_rate"] == {"da": 0.5, "prev": 0.75, "rt": 1.0}
+    assert v["hold_rate"] == {"reserve": 0.5, "da": 0.5, "prev": 0.75, "rt": 1.0}
+    assert v["schedule"]["inside_rt_share"] == 0.25
     # the one undelivered call inside the DA layer missed 20 - 10 kW for one interval
     assert v["undelivered_kwh"]["da"] == pytest.approx((20.0 - 10.0) * dt_h)
     assert v["undelivered_kwh"]["rt"] == 0.0
