@@ -88,6 +88,10 @@ MEANING: dict[str, str] = {
     "assessment.alpha_sensitivity": "confidence levels of the sensitivity table",
     "assessment.aggregation": "`total`: one set of kept days for all stations (α set of the "
                               "total); `stations`: per-station α sets summed",
+    "assessment.alpha_definition": "`whole-day`: the α set of kept days intersected around "
+                                   "each day's reference (calibrated, whole-day coverage); "
+                                   "`per-interval`: the paper's per-interval α quantiles of "
+                                   "the scenarios' exact projections (no joint guarantee)",
     "assessment.coverage_days": "fresh sampled days (another stream) that calibrate the α sets "
                                 "(even days) and measure coverage (odd days); 0: no calibration, "
                                 "`ceil(αM)` days kept",

@@ -13,6 +13,11 @@ every energy band satisfies ``E_min <= E_max``.
 * **Kept scenarios** ``K``: ``ceil(alpha M)`` scenarios, discarded greedily (the one whose removal
   widens the intersection most first), either jointly for all stations (``"total"``, the α set
   of the total) or per station (``"stations"``, the sum of the station α sets).
+* **Definitions** (``AlphaDefinition``): the above is the ``"whole-day"`` α set (one set of
+  days on which the whole set holds). ``"per-interval"`` is the paper's own α envelope
+  (:func:`per_interval_rows`): every bound of every interval is, alone, the α quantile of the
+  scenarios' exact projections, widened where needed to contain the reference the rows are
+  placed at.
 
 Energies in these envelopes are cumulative net grid energy since the first interval, after each
 interval (kWh); ``ds_kwh`` is 0 (arrivals and departures are inside the vehicle sets).
@@ -36,6 +41,7 @@ from flexibility.share_policy import share_policy, station_sum
 from flexibility.stations import PerStation
 
 Aggregation = Literal["total", "stations"]
+AlphaDefinition = Literal["whole-day", "per-interval"]
 
 
 @dataclass(frozen=True)
@@ -139,13 +145,17 @@ class StationRows:
 
     Attributes:
         envelopes: Per station and their total: the α rows placed at the mean kept reference.
-        kept: Kept scenarios ``(M,)`` for ``"total"``, ``(J, M)`` for ``"stations"``.
+        kept: Kept scenarios ``(M,)`` for ``"total"``, ``(J, M)`` for ``"stations"`` (all
+            scenarios for per-interval rows: every one enters the quantiles).
         ref_hat_kw: Mean kept reference per station ``(J, T)``.
+        n_keep: The quantile's rank ``k`` of per-interval rows (``None``: whole-day rows,
+            whose kept set says how many scenarios they keep).
     """
 
     envelopes: PerStation[Envelope]
     kept: np.ndarray
     ref_hat_kw: FloatArray
+    n_keep: int | None = None
 
 
 def total_deviation(cs: CaseSets) -> Battery:
@@ -155,13 +165,20 @@ def total_deviation(cs: CaseSets) -> Battery:
 
 def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
                  statistic: str = "quantile", ref_hat_kw: FloatArray | None = None,
-                 scale: float = 1.0) -> StationRows:
+                 scale: float = 1.0, definition: AlphaDefinition = "whole-day"
+                 ) -> StationRows:
     """Station-layer α rows keeping ``n_keep`` scenarios (module docstring).
 
     ``statistic = "mean"`` averages the rows of all scenarios instead. The rows are placed at
     ``ref_hat_kw`` (per station ``(J, T)``) when given, else at the mean kept reference, and
-    shrunk by ``scale`` towards it (see :func:`calibrate_scale`).
+    shrunk by ``scale`` towards it (see :func:`calibrate_scale`). With ``definition =
+    "per-interval"`` (and the quantile statistic) the rows are :func:`per_interval_rows` of
+    rank ``k = n_keep`` instead; nothing is shrunk there (``scale`` must be 1).
     """
+    if definition == "per-interval" and statistic == "quantile":
+        if scale != 1.0:
+            raise ValueError(f"per-interval α rows are not shrunk (scale {scale} given)")
+        return per_interval_rows(cs, n_keep, aggregation, ref_hat_kw)
     dev = deviations(cs.exact, cs.ref_kw)  # (M, J, T)
     J = len(cs.names)
     M = cs.n_scenarios
@@ -193,6 +210,36 @@ def station_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
     return StationRows(envelopes=envs, kept=kept, ref_hat_kw=ref_hat)
 
 
+def _quantile_rows(b: Battery, k: int) -> Battery:
+    r"""Per-interval rank-``k`` rows over the scenarios (axis 0) of exact projections.
+
+    With ``x_{(1)} <= ... <= x_{(M)}`` the scenarios' values of one row in one interval:
+    ``P_max = p_{hi,(M-k+1)}`` (the ``k``-th largest), ``P_min = p_{lo,(k)}`` (the ``k``-th
+    smallest), likewise ``E_max`` from ``y_hi`` and ``E_min`` from ``y_lo``, so that
+
+    .. math:: \#\{m : p^m_{hi,t} \ge P_{max,t}\} \ge k, \quad
+              \#\{m : p^m_{lo,t} \le P_{min,t}\} \ge k \quad \forall t .
+
+    Where the energy band crosses, both bounds take its midpoint; where the power band crosses
+    (``P_min > P_max``), both take ``P_max``.
+    """
+    m = b.p_hi_kw.shape[0]
+
+    def kth_largest(x: FloatArray) -> FloatArray:
+        return np.sort(x, axis=0)[m - k]
+
+    def kth_smallest(x: FloatArray) -> FloatArray:
+        return np.sort(x, axis=0)[k - 1]
+
+    p_hi, p_lo = kth_largest(b.p_hi_kw), kth_smallest(b.p_lo_kw)
+    p_lo = np.minimum(p_lo, p_hi)
+    y_hi, y_lo = kth_largest(b.y_hi_kwh), kth_smallest(b.y_lo_kwh)
+    mid = 0.5 * (y_lo + y_hi)
+    crossed = y_lo > y_hi
+    return Battery(p_lo, p_hi, np.where(crossed, mid, y_lo), np.where(crossed, mid, y_hi),
+                   b.dt_h, b.t0)
+
+
 def per_interval_envelope(cs: CaseSets, alpha: float) -> Envelope:
     r"""The paper's per-interval α envelope of the stations' total (for comparison only).
 
@@ -211,20 +258,64 @@ def per_interval_envelope(cs: CaseSets, alpha: float) -> Envelope:
     total = _total(cs.exact)  # (M, T)
     m = total.p_hi_kw.shape[0]
     k = min(m, max(1, math.ceil(alpha * m - 1e-12)))
+    return _as_envelope(_quantile_rows(total, k))
 
-    def kth_largest(x: FloatArray) -> FloatArray:
-        return np.sort(x, axis=0)[m - k]
 
-    def kth_smallest(x: FloatArray) -> FloatArray:
-        return np.sort(x, axis=0)[k - 1]
+def _containing(b: Battery, ref_kw: FloatArray) -> Battery:
+    r"""Rows widened just enough to contain a reference trajectory.
 
-    p_hi, p_lo = kth_largest(total.p_hi_kw), kth_smallest(total.p_lo_kw)
-    p_lo = np.minimum(p_lo, p_hi)
-    y_hi, y_lo = kth_largest(total.y_hi_kwh), kth_smallest(total.y_lo_kwh)
-    mid = 0.5 * (y_lo + y_hi)
-    crossed = y_lo > y_hi
-    return _as_envelope(Battery(p_lo, p_hi, np.where(crossed, mid, y_lo),
-                                np.where(crossed, mid, y_hi), cs.dt_h, cs.t0))
+    .. math:: P_{min} \leftarrow \min(P_{min}, R), \quad P_{max} \leftarrow \max(P_{max}, R),
+              \quad E_{min} \leftarrow \min(E_{min}, Y^R), \quad
+              E_{max} \leftarrow \max(E_{max}, Y^R), \qquad Y^R_t = \sum_{s \le t} R_s \Delta t .
+    """
+    y_ref = np.cumsum(ref_kw, axis=-1) * b.dt_h
+    return Battery(np.minimum(b.p_lo_kw, ref_kw), np.maximum(b.p_hi_kw, ref_kw),
+                   np.minimum(b.y_lo_kwh, y_ref), np.maximum(b.y_hi_kwh, y_ref), b.dt_h, b.t0)
+
+
+def per_interval_rows(cs: CaseSets, n_keep: int, aggregation: Aggregation = "total",
+                      ref_hat_kw: FloatArray | None = None) -> StationRows:
+    r"""Station-layer rows under the paper's per-interval α definition.
+
+    Per station ``j`` and interval ``t``, rank ``k = n_keep`` (``ceil(α M)``) over the ``M``
+    scenarios' exact projections (:func:`per_interval_envelope`'s rule)::
+
+        P_max,jt = k-th largest p^m_hi,jt      P_min,jt = k-th smallest p^m_lo,jt
+        E_max,jt = k-th largest y^m_hi,jt      E_min,jt = k-th smallest y^m_lo,jt
+
+    so each bound alone holds on at least ``k`` scenarios of its interval. The total is the
+    same rule applied to the stations' total (``"total"``: the α envelope of the total, as the
+    diagnostic) or the sum of the station rows (``"stations"``). The rows are then widened to
+    contain the reference ``R_hat`` they are placed at (``ref_hat_kw``, else the mean
+    reference of all scenarios; the total's is ``sum_j R_hat_j``), so the grid layers built
+    around ``R_hat`` nest inside them and no band is empty:
+
+    .. math:: P_{min,t} \le \hat R_t \le P_{max,t}, \quad
+              E_{min,t} \le \sum_{s \le t} \hat R_s \Delta t \le E_{max,t} .
+    """
+    ref_hat = cs.ref_kw.mean(0) if ref_hat_kw is None else np.asarray(ref_hat_kw)  # (J, T)
+    stations = _containing(_quantile_rows(cs.exact, n_keep), ref_hat)  # (J, T)
+    if aggregation == "total":
+        total = _containing(_quantile_rows(_total(cs.exact), n_keep), ref_hat.sum(axis=0))
+    else:
+        total = _total(stations)
+    envs = PerStation({name: _as_envelope(stations.take(j)) for j, name in enumerate(cs.names)},
+                      _as_envelope(total))
+    return StationRows(envelopes=envs, kept=np.ones(cs.n_scenarios, dtype=bool),
+                       ref_hat_kw=ref_hat, n_keep=n_keep)
+
+
+def relative_total(rows: StationRows) -> Battery:
+    r"""The rows' total relative to their reference (for coverage), ``(T,)``.
+
+    .. math:: (P_{min} - \hat R,\; P_{max} - \hat R,\; E_{min} - Y^{\hat R},\;
+              E_{max} - Y^{\hat R}), \quad \hat R = \sum_j \hat R_j .
+    """
+    env = rows.envelopes.total
+    ref = np.asarray(rows.ref_hat_kw).sum(axis=0)
+    y_ref = np.cumsum(ref) * env.dt_h
+    return Battery(env.p_min_kw - ref, env.p_max_kw - ref, env.e_min_kwh - y_ref,
+                   env.e_max_kwh - y_ref, env.dt_h, env.t0)
 
 
 def calibrate_keep(order: np.ndarray, m: int, target: float,
@@ -345,6 +436,7 @@ def split_days(n_days: int) -> tuple[np.ndarray, np.ndarray]:
 
 __all__ = [
     "Aggregation",
+    "AlphaDefinition",
     "CaseSets",
     "Coverage",
     "StationRows",
@@ -355,6 +447,9 @@ __all__ = [
     "join_fleets",
     "n_kept",
     "outer_coverage",
+    "per_interval_envelope",
+    "per_interval_rows",
+    "relative_total",
     "split_days",
     "station_rows",
     "total_deviation",

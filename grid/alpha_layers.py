@@ -33,7 +33,10 @@ from flexibility.alpha_sets import (
     calibrate_scale,
     calibration_target,
     inner_coverage,
+    n_kept,
     outer_coverage,
+    per_interval_rows,
+    relative_total,
     split_days,
     station_rows,
     total_deviation,
@@ -141,11 +144,11 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
     n_keep = max(1, round(keep_fraction * m))
     if fresh is not None and alpha is not None:
         n_keep, scale, coverage = _calibrate(cs_net, fresh, dist.lo_kw, dist.hi_kw, sb, order,
-                                             alphas or (alpha,), alpha)
+                                             alphas or (alpha,), alpha, case)
     inner = alpha_intersection(sb, n_keep, order, scale)
     ref_hat = sb.station_ref_kw[inner.kept].mean(axis=0)  # (J, T)
     station = station_rows(cs_net, case.n_kept, case.aggregation, case.statistic,
-                           ref_hat, case.scale).envelopes
+                           ref_hat, case.scale, case.definition).envelopes
     per: dict[str, Envelope] = {}
     crossed = np.zeros(cs.n_intervals, dtype=bool)
     for j, s in enumerate(names):
@@ -175,16 +178,33 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
                                         station=station))
 
 
+def _whole_day_rows(s_dev: Battery, s_order: np.ndarray, val_days: Battery,
+                    target: float) -> Battery:
+    """Whole-day station rows (relative) calibrated on the validation days: the fewest kept
+    scenarios, then the largest shrink, whose coverage reaches ``target``."""
+    m = s_dev.p_hi_kw.shape[0]
+    ks = calibrate_keep(s_order, m, target, lambda kp: outer_coverage(
+        val_days, intersect(s_dev, kp)).whole_day)
+    s_rows = intersect(s_dev, keep_mask(m, s_order, ks))
+
+    def rows_cover(f: float, r: Battery = s_rows) -> float:
+        return outer_coverage(val_days, r.scaled(f)).whole_day
+
+    return s_rows.scaled(calibrate_scale(target, rows_cover))
+
+
 def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
                sb: ScenarioBatteries, order: np.ndarray, alphas: tuple[float, ...],
-               alpha: float) -> tuple[int, float, dict[str, dict[float, Coverage]]]:
+               alpha: float, case: Case) -> tuple[int, float, dict[str, dict[float, Coverage]]]:
     """Kept count for ``alpha`` and test coverage of the three layers for every α.
 
     Every set is relative to the network-feasible references, the fresh days' too. The
     transmission set keeps the fewest scenarios whose validation coverage (even fresh days
     whose own deliverable battery contains it) reaches the calibration target; the station
-    rows likewise with the days' exact projections; distribution rows are the station rows
-    clipped to the network boxes. Coverage is measured on the odd days.
+    rows likewise with the days' exact projections (per-interval rows of ``case.definition``:
+    rank ``ceil(αM)``, not calibrated, around the transmission set's mean reference);
+    distribution rows are the station rows clipped to the network boxes. Coverage is measured
+    on the odd days.
     """
     names = fresh.names
     m = sb.ref_kw.shape[0]
@@ -212,17 +232,14 @@ def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.nda
         keeps[a] = (k, s)
         out["transmission"][a] = inner_coverage(f_inner.take(test), f_exact.take(test),
                                                 joint.scaled(s))
-        ks = calibrate_keep(s_order, m, target, lambda kp: outer_coverage(
-            f_exact.take(val), intersect(s_dev, kp)).whole_day)
-        s_rows = intersect(s_dev, keep_mask(m, s_order, ks))
-
-        def rows_cover(f: float, r: Battery = s_rows) -> float:
-            return outer_coverage(f_exact.take(val), r.scaled(f)).whole_day
-
-        ss = calibrate_scale(target, rows_cover)
-        s_rows = s_rows.scaled(ss)
+        ref_j = sb.station_ref_kw[keep_mask(m, order, k)].mean(axis=0)  # (J, T)
+        if case.definition == "per-interval":
+            s_rows = relative_total(per_interval_rows(cs, n_kept(a, m), case.aggregation,
+                                                      ref_j))
+        else:
+            s_rows = _whole_day_rows(s_dev, s_order, f_exact.take(val), target)
         out["station"][a] = outer_coverage(f_exact.take(test), s_rows)
-        ref = sb.station_ref_kw[keep_mask(m, order, k)].mean(axis=0).sum(axis=0)
+        ref = ref_j.sum(axis=0)
         # the network boxes are absolute: relative to the reference they move by -R_hat
         lo = np.maximum(s_rows.p_lo_kw, net_lo.sum(1) - ref)
         hi = np.minimum(s_rows.p_hi_kw, net_hi.sum(1) - ref)

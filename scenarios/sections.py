@@ -158,6 +158,13 @@ class Assessment(_Strict):
     # "total": one set of kept behaviour days for every station (the α set of the total, what a
     # TSO buys); "stations": each station keeps its own days and the total is their sum
     aggregation: Literal["total", "stations"] = "total"
+    # which α set the station layer reports (DA, RT and the α sensitivity). "whole-day": the
+    # scenarios kept as one set of days, their sets intersected around each day's reference
+    # (every trajectory of the set feasible on a share α of the days, calibrated and covered on
+    # fresh days). "per-interval": the paper's definition, each bound of each interval alone the
+    # α quantile of the scenarios' exact projections (larger; no joint guarantee), widened to
+    # contain the reference the grid layers are built around
+    alpha_definition: Literal["whole-day", "per-interval"] = "whole-day"
     # fresh sampled days (another seed) on which coverage of the α sets is measured; 0: skip
     coverage_days: int = Field(200, ge=0)
 

@@ -12,7 +12,10 @@ Build → compute → report, with no I/O here (see ``environment.outputs``):
   part plus the α inner envelope of the sampled part.
 * Envelopes are the α rows of ``flexibility.alpha_sets``: the kept scenarios' exact
   projections around their references, intersected, at the mean kept reference; energies are
-  cumulative net grid energy after each interval, per station and in total.
+  cumulative net grid energy after each interval, per station and in total. With
+  ``assessment.alpha_definition = "per-interval"`` they are the paper's per-interval α
+  quantiles of the scenarios' exact projections instead (``per_interval_rows``), not
+  calibrated, for the DA case, the α sensitivity and the RT cases alike.
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ class StationLayerResult:
             even days calibrate the number of kept scenarios, odd days measure coverage.
         keep_fraction: Kept share of the scenarios per confidence level (calibrated on the
             validation days, else ``ceil(alpha M) / M``).
-        alpha_sensitivity: ``(alpha, metrics of the total)`` per requested confidence level.
-        alpha_sensitivity_per_interval: The same under the paper's per-interval definition
-            (``flexibility.alpha_sets.per_interval_envelope``), to isolate the definition's
-            effect in the reproduction.
+        alpha_sensitivity: ``(alpha, metrics of the total)`` per requested confidence level,
+            under the scenario's α definition (``assessment.alpha_definition``).
+        alpha_sensitivity_per_interval: The paper's per-interval α envelope of the total
+            (``flexibility.alpha_sets.per_interval_envelope``) whatever the definition: a
+            diagnostic that isolates the definition's effect.
         alpha_envelopes: Total α envelope per requested confidence level.
         coverage: Station-layer coverage on the fresh days per confidence level.
         spearman: Empirical vs generated rank correlations (paper Table 1 form).
@@ -147,15 +151,16 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
     fresh = (case_sets(names, sample_fleets(streams[4], a_cfg.coverage_days), T, 0)
              if a_cfg.coverage_days > 1 else None)
     alphas = sorted({a_cfg.alpha, *a_cfg.alpha_sensitivity})
-    keeps, coverage = calibrated_rows(da_sets, fresh, alphas)
+    definition = a_cfg.alpha_definition
+    keeps, coverage = calibrated_rows(da_sets, fresh, alphas, definition, a_cfg.aggregation)
     k_da, s_da = keeps[a_cfg.alpha]
     da_case = Case(da_sets, station_rows(da_sets, k_da, a_cfg.aggregation, a_cfg.da_statistic,
-                                         scale=s_da), a_cfg.aggregation, a_cfg.da_statistic,
-                   s_da)
+                                         scale=s_da, definition=definition),
+                   a_cfg.aggregation, a_cfg.da_statistic, s_da, definition)
     sens, sens_env = [], {}
     for alpha in a_cfg.alpha_sensitivity:
         rows = station_rows(da_sets, keeps[alpha][0], a_cfg.aggregation,
-                            scale=keeps[alpha][1])
+                            scale=keeps[alpha][1], definition=definition)
         sens_env[alpha] = rows.envelopes.total
         sens.append((alpha, envelope_metrics(sens_env[alpha])))
     per_interval = [(a, envelope_metrics(per_interval_envelope(da_sets, a)))
@@ -176,7 +181,7 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
                           for name, rs in zip(names, r.spawn(len(names)), strict=True)]
         label = f"rt@{hhmm}"
         rt_cases[label] = make_case(names, station_fleets, T - t_obs, t_obs, fraction,
-                                    a_cfg.aggregation, scale=s_da)
+                                    a_cfg.aggregation, scale=s_da, definition=definition)
         rt[label] = rt_cases[label].rows.envelopes
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))

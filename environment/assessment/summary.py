@@ -63,4 +63,4 @@ def assess_summary(scenario: Scenario, seed: int, model: BehaviourModel,
         grid=None if grid is None else {k: v for k, v in grid.items()
                                         if k not in GRID_OWN and k != "policy"},
         exclusivity_benchmark=None if exclusivity is None else tuple(exclusivity),
-        runtime_s=runtime_s)
+        runtime_s=runtime_s, alpha_definition=cfg.alpha_definition)

@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--alpha", type=finite_float("--alpha", "0.9"),
                    help="confidence level of the inner envelope, in (0, 1)")
     a.add_argument("--scenarios", type=int, metavar="M", help="behaviour scenarios M (>= 1)")
+    a.add_argument("--alpha-definition", choices=["whole-day", "per-interval"],
+                   help="station-layer α set: whole-day (kept days, calibrated) or "
+                        "per-interval (the paper's per-interval α quantiles); default: the "
+                        "scenario's assessment.alpha_definition")
     a.add_argument("--exclusivity-benchmark", action="store_true",
                    help="also run the relaxation-vs-MILP benchmark (paper §4.2) for nEV = 8, "
                         "12, 16, 20, 24 on one station (takes minutes)")

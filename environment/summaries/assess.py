@@ -42,9 +42,11 @@ class AssessSummary:
         rt_times: Real-time assessment instants.
         layers: Station, distribution and transmission metrics of the day-ahead case.
         stations: Per station: its metrics and feeder bus.
-        alpha_sensitivity: The station layer at each α of the sensitivity.
+        alpha_sensitivity: The station layer at each α of the sensitivity (under
+            ``alpha_definition``).
         alpha_sensitivity_per_interval: The same under the paper's per-interval definition
-            (each bound an α quantile of its interval; no joint guarantee).
+            (each bound an α quantile of its interval; no joint guarantee), whatever
+            ``alpha_definition`` is: the diagnostic of the total.
         behaviour: The behaviour model's data and fit (Spearman gaps).
         unreachable_requirements_capped: Requirements no vehicle could reach, capped.
         n_sessions_sampled: Sessions sampled over all days.
@@ -55,6 +57,8 @@ class AssessSummary:
             grid feasibility), ``None`` for the station layer only.
         exclusivity_benchmark: The relaxation-vs-MILP rows, when run.
         runtime_s: Wall time.
+        alpha_definition: The station layer's α definition (``whole-day`` or
+            ``per-interval``, ``assessment.alpha_definition``).
     """
 
     command: ClassVar[str] = "assess"
@@ -79,6 +83,7 @@ class AssessSummary:
     grid: Mapping[str, Any] | None
     exclusivity_benchmark: tuple[Mapping[str, Any], ...] | None
     runtime_s: float
+    alpha_definition: str = "whole-day"
 
     @property
     def packaging_efficiency(self) -> float | None:
@@ -100,7 +105,7 @@ class AssessSummary:
             "behaviour": to_json(self.behaviour),
             "unreachable_requirements_capped": self.unreachable_requirements_capped,
             "n_sessions_sampled": self.n_sessions_sampled, "rt_times": list(self.rt_times),
-            "aggregation": self.aggregation,
+            "aggregation": self.aggregation, "alpha_definition": self.alpha_definition,
             "coverage": {**to_json(self.coverage), "days": self.coverage_days}}
         if self.grid is not None:
             out.update({k: to_json(v) for k, v in self.grid.items()})

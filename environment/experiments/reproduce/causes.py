@@ -36,8 +36,9 @@ _CAUSES = (
           "the α set here is a whole-day set with measured coverage (a share α of days keeps "
           "every trajectory of the set deliverable), not the paper's per-interval α quantile of "
           "scenario envelopes; the whole-day set is smaller by design, and the distribution "
-          "layer clipped from it inherits that (the per-interval rows of this page show the "
-          "paper's definition)"),
+          "layer clipped from it inherits that (the per-interval rows of this page come from "
+          "a second assess run under the paper's definition, assessment.alpha_definition = "
+          "per-interval)"),
     Cause("behaviour_data", "missing-data",
           "the behaviour model is fitted on the Perth & Kinross sessions (2016-17, OGL v3.0); "
           "the paper's charger-pool data are not public, so arrival, dwell and initial SOC "
