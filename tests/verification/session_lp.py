@@ -1,0 +1,118 @@
+"""An independent deliverability oracle: one LP over the plugged-in vehicles from raw rows.
+
+Nothing of the product is used here (no surrogate, no package, no split rule): only numpy,
+scipy's sparse matrices and its HiGHS LP, and the raw per-session parameters a test reads from
+the recorded tables.
+
+For the vehicles plugged in at tick ``k`` (energy ``e_n`` now, declared departure interval
+``d_n``) the LP has charging and discharging powers ``c_{n,t}, u_{n,t} >= 0`` for
+``t = k .. d_n - 1`` and asks whether some schedule
+
+* keeps ``c <= P_ch``, ``u <= P_dis`` (0 without V2G),
+* keeps the energy ``e_{n,t+1} = e_{n,t} + (eta_ch c - u / eta_dis) dt`` within
+  ``[min(E_min, e_n), max(E_max, e_n)]``,
+* ends at ``e_{n,d_n} >= q_n``, the requirement as far as it is reachable from ``e_n`` at full
+  charging power,
+* and draws the aggregate ``sum_n (c_{n,k} - u_{n,k}) = target`` in interval ``k``.
+
+Simultaneous charging and discharging is not excluded (an LP cannot), so the oracle is
+optimistic near the top of the energy band only; it never calls a deliverable target
+undeliverable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+
+@dataclass(frozen=True)
+class Plugged:
+    """Raw rows of the vehicles plugged in at one tick (arrays ``(N,)``)."""
+
+    e_kwh: np.ndarray
+    departure_idx: np.ndarray
+    e_min_kwh: np.ndarray
+    e_max_kwh: np.ndarray
+    e_req_kwh: np.ndarray
+    p_ch_kw: np.ndarray
+    p_dis_kw: np.ndarray
+
+
+def deliverable(v: Plugged, k: int, target_kw: float, eta_ch: float, eta_dis: float,
+                dt_h: float, tol_kw: float = 1e-6) -> bool:
+    """Whether the plugged-in vehicles can draw ``target_kw`` in interval ``k`` (module doc).
+
+    Variables per vehicle and step: ``c``, ``u`` and the energy ``x`` after the step; the
+    dynamics are equality rows, the energy band and the requirement are variable bounds.
+    """
+    n_steps = np.maximum(v.departure_idx - k, 1).astype(int)
+    n = int(n_steps.sum())
+    veh = np.repeat(np.arange(v.e_kwh.size), n_steps)
+    first = np.concatenate([[0], np.cumsum(n_steps)[:-1]])
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    lo_e = np.minimum(v.e_min_kwh, v.e_kwh)
+    hi_e = np.maximum(v.e_max_kwh, v.e_kwh)
+    reach = np.minimum(v.e_kwh + eta_ch * v.p_ch_kw * n_steps * dt_h, hi_e)
+    q = np.minimum(v.e_req_kwh, reach)
+    # x_i - x_{i-1} - eta_ch dt c_i + dt / eta_dis u_i = e_n (first step) or 0
+    i = np.arange(n)
+    rows = [i, i, i, i[~is_first]]
+    cols = [i, n + i, 2 * n + i, 2 * n + i[~is_first] - 1]
+    vals = [np.full(n, -eta_ch * dt_h), np.full(n, dt_h / eta_dis), np.ones(n),
+            -np.ones(int((~is_first).sum()))]
+    a_dyn = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, 3 * n))
+    b_dyn = np.where(is_first, v.e_kwh[veh], 0.0)
+    a_sum = sp.csr_matrix((np.concatenate([np.ones(first.size), -np.ones(first.size)]),
+                           (np.zeros(2 * first.size, dtype=int),
+                            np.concatenate([first, n + first]))), shape=(1, 3 * n))
+    a_eq = sp.vstack([a_dyn, a_sum]).tocsr()
+    last = np.zeros(n, dtype=bool)
+    last[first + n_steps - 1] = True
+    bounds = np.zeros((3 * n, 2))
+    bounds[:n, 1] = v.p_ch_kw[veh]
+    bounds[n:2 * n, 1] = v.p_dis_kw[veh]
+    bounds[2 * n:, 0] = np.where(last, np.maximum(lo_e[veh], q[veh]), lo_e[veh]) - 1e-9
+    bounds[2 * n:, 1] = hi_e[veh] + 1e-9
+    for shift in (0.0, -tol_kw, tol_kw):
+        res = linprog(np.zeros(3 * n), A_eq=a_eq, b_eq=np.concatenate([b_dyn,
+                                                                       [target_kw + shift]]),
+                      bounds=bounds, method="highs")
+        if res.status == 0:
+            return True
+    return False
+
+
+def plugged_at(evs, setpoints, k: int, dt_min: float, eta_ch: float, eta_dis: float,
+               ev_params: dict[str, float], station: str | None = None) -> Plugged:
+    """The vehicles plugged in at tick ``k`` from the ``evs`` and ``setpoints`` tables.
+
+    Energy now is the arrival energy plus the set-points of intervals before ``k``, integrated
+    here with the efficiencies; the departure interval is the declared one (what the station
+    knows). ``ev_params``: ``e_min_kwh``, ``e_max_kwh``, ``p_ch_kw``, ``p_dis_kw``.
+    """
+    t_now = k * dt_min
+    still = evs.left_min.isna() | (evs.left_min > t_now + 1e-9)  # NaN: plugged in at the end
+    e = evs[(evs.plug_in_min <= t_now + 1e-9) & still]
+    if station is not None:
+        e = e[e.station == station]
+    d = np.floor(e.declared_departure_min.to_numpy() / dt_min + 1e-9).astype(int)
+    keep = d > k
+    e, d = e[keep], d[keep]
+    before = setpoints[(setpoints.t < k) & setpoints.ev.isin(e.ev)]
+    gain = np.where(before.p_kw >= 0, eta_ch * before.p_kw, before.p_kw / eta_dis) * dt_min / 60
+    moved = before.assign(g=gain).groupby("ev").g.sum()
+    e_now = e.e_arrival_kwh.to_numpy() + moved.reindex(e.ev).fillna(0.0).to_numpy()
+    n = len(e)
+    v2g = e.v2g.to_numpy(bool)
+    return Plugged(e_kwh=e_now, departure_idx=d,
+                   e_min_kwh=np.where(v2g, ev_params["e_min_kwh"], 0.0) * np.ones(n),
+                   e_max_kwh=np.full(n, ev_params["e_max_kwh"]),
+                   e_req_kwh=e.e_req_kwh.to_numpy(),
+                   p_ch_kw=np.full(n, ev_params["p_ch_kw"]),
+                   p_dis_kw=np.where(v2g, ev_params["p_dis_kw"], 0.0))
