@@ -1,10 +1,13 @@
 """``run_sim.py montecarlo`` and ``compare-da-rt``: replicates on dask, sweeps, reports.
 
 ``--calibration`` adds the sweep ``alpha = 0.8, 0.9, 0.95, 0.99`` (``CALIBRATION_ALPHAS``) and
-writes ``calibration.parquet`` / ``calibration.png``: per α and layer (``da``, ``prev``,
-``rt``) the hold rate (mean over replicates with its 95 % CI), to read against α. Use it with a
-policy that calls on the edges of an earlier boundary (``--policy edge-da`` or ``edge-prev``);
-calls inside the current boundary are delivered by construction.
+writes ``calibration.parquet`` / ``calibration.png``: per α the hold rate of the calls inside
+each layer (pooled, Wilson interval), the share of days on which every reserve call held and
+the absolute DA schedule's hold rate (``environment.experiments.calibration``), to read against
+α. Use it with a policy that calls on the day-ahead product (the default ``reserve-edge``) or on
+an earlier boundary (``edge-da``, ``edge-prev``); calls inside the current boundary are
+delivered by construction. Under a ``reserve-*`` policy the calibration is a target: reserve
+calls held at least ``alpha - 0.02`` at every α (exit 4 otherwise).
 
 Verdict (:mod:`environment.verdict`): physically invalid (exit 3) when any replicate day was
 (AC violations, grid-infeasible ticks, or no feasible dispatch under a ``dispatch:*`` policy;
@@ -34,6 +37,9 @@ if TYPE_CHECKING:
 
 
 HEADLINE = (("deliverability_rate", "deliverability", "{:.3f}"),
+            ("hold_rate_reserve", "hold rate (reserve calls)", "{:.3f}"),
+            ("reserve_day_held", "days every reserve call held", "{:.2f}"),
+            ("schedule_hold_rate", "DA schedule inside RT", "{:.3f}"),
             ("hold_rate_da", "hold rate (DA)", "{:.3f}"),
             ("hold_rate_rt", "hold rate (RT)", "{:.3f}"),
             ("rt_transmission_area_kwh", "transmission area (kWh)", "{:.0f}"),
@@ -137,14 +143,16 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     da_rt_lines = [line for params, sc, run in results
                    if (line := _point_outputs(args, params, sc, run, workers, t_start,
                                               policy)) is not None]
+    used_policy = policy or scenario.simulation.policy
+    cal_checks: list = []
     if len(results) > 1 or (results and results[0][0]):  # a sweep
-        _sweep_outputs(args, out, results, calibration, policy or scenario.simulation.policy)
+        cal_checks = _sweep_outputs(args, out, results, calibration, used_policy)
     done = sum(len(r.metrics) for _, _, r in results)
     invalid = sum(int((r.metrics["valid"] < 0.5).sum()) for _, _, r in results
                   if "valid" in r.metrics)
     resumed = sum(r.resumed for _, _, r in results)
-    verdict = Verdict.of(_checks([(p, r) for p, _, r in results], args.ci_target,
-                                 args.ci_metric))
+    verdict = Verdict.of([*_checks([(p, r) for p, _, r in results], args.ci_target,
+                                   args.ci_metric), *cal_checks])
     if len(results) > 1 or (results and results[0][0]):  # the sweep's own summary
         write_summary(out / "sweep_summary.json", SweepSummary(
             scenario=scenario.name, run_command=args.command,
@@ -208,14 +216,21 @@ def _point_outputs(args: argparse.Namespace, params: dict[str, str], sc, run: MC
 
 
 def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bool,
-                   policy: str) -> None:
-    """``sweep.parquet`` and the sweep figures; the calibration table and figure."""
+                   policy: str) -> list:
+    """``sweep.parquet`` and the sweep figures; the calibration table and figure.
+
+    Returns:
+        The calibration checks (a target under a ``reserve-*`` policy, else none).
+    """
+    from agents.transmission import RESERVE_RULES
     from environment.outputs import write_parquet
     from environment.reporting import mc_report
+    from environment.validation import LAYERS
 
     keys = list(results[0][0])
     metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh", "shortfall_kwh"]
-    extra = ["valid", *(f"hold_rate_{x}" for x in ("da", "prev", "rt")), *DISPATCH_METRICS]
+    extra = ["valid", *(f"hold_rate_{x}" for x in LAYERS), "reserve_day_held",
+             "schedule_hold_rate", *DISPATCH_METRICS]
     table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
     write_parquet(out / "sweep.parquet", table)
     if not args.no_plots:
@@ -224,11 +239,15 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
             from environment.reporting.dispatch_plots import plot_mc_cost_reliability
 
             plot_mc_cost_reliability(out / "cost_reliability.png", table, keys)
-    if calibration:
-        cal = mc_report.calibration_table([(p, r) for p, _, r in results])
-        write_parquet(out / "calibration.parquet", cal)
-        if not args.no_plots:
-            mc_report.plot_calibration(out / "calibration.png", cal, policy)
+    if not calibration:
+        return []
+    from environment.experiments.calibration import calibration_checks, calibration_table
+
+    cal = calibration_table([(p, r) for p, _, r in results])
+    write_parquet(out / "calibration.parquet", cal)
+    if not args.no_plots:
+        mc_report.plot_calibration(out / "calibration.png", cal, policy)
+    return calibration_checks(cal) if policy in RESERVE_RULES else []
 
 
 def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None,

@@ -65,7 +65,8 @@ METRIC_NAMES = tuple(
        "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
        "da_overstatement_kw", "valid", "violation_ticks", "infeasible_ticks",
        "unsheddable_kwh"]
-    + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh") for layer in LAYERS]
+    + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh", "calls_inside")
+       for layer in LAYERS]
     + ["schedule_hold_rate", "reserve_day_held"])
 
 
@@ -112,6 +113,8 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     for layer in LAYERS:
         out[f"hold_rate_{layer}"] = v.hold_rate(layer)
         out[f"undelivered_kwh_{layer}"] = v.undelivered_kwh_in(layer)
+        out[f"calls_inside_{layer}"] = float(
+            0 if v.validation is None else v.validation["calls_inside"].get(layer, 0))
     sched = None if v.validation is None else v.validation["schedule"]["inside_rt_share"]
     out["schedule_hold_rate"] = float("nan") if sched is None else float(sched)
     held = out["hold_rate_reserve"]

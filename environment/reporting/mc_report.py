@@ -24,7 +24,6 @@ from environment.validation import POWER_TOL_KW
 from scenarios.timeaxis import TimeAxis
 
 PERCENTILES = (5, 25, 50, 75, 95)
-LAYERS = ("reserve", "da", "prev", "rt")
 TOL_KW = POWER_TOL_KW
 """Power comparisons (RT below DA, a DA edge outside RT) count only beyond 1 W."""
 PCT_FLOOR_KW = 1.0
@@ -70,59 +69,38 @@ def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[s
 
 
 # -- calibration -------------------------------------------------------------------------------
-def calibration_table(results: list[tuple[dict[str, str], MCRun]]) -> pd.DataFrame:
-    """Hold rate per α and layer: one row per (sweep point, layer).
-
-    Columns: the sweep parameters, ``alpha`` (float), ``layer``, ``replicates`` (with at least
-    one call inside the layer), ``hold_rate_mean``, ``hold_rate_ci_low``, ``hold_rate_ci_high``,
-    ``pooled_hold_rate`` (is not computed: replicates weigh equally), ``undelivered_kwh_mean``
-    and ``invalid_day_share``.
-    """
-    rows = []
-    for params, run in results:
-        m = run.metrics
-        for layer in LAYERS:
-            col = f"hold_rate_{layer}"
-            x = m[col].to_numpy(float) if col in m else np.array([])
-            mean, _std, low, high = ci95(x)
-            und = m.get(f"undelivered_kwh_{layer}")
-            rows.append({**params, "alpha": float(params["alpha"]), "layer": layer,
-                         "replicates": int(np.isfinite(x).sum()), "hold_rate_mean": mean,
-                         "hold_rate_ci_low": low, "hold_rate_ci_high": high,
-                         "undelivered_kwh_mean": float(und.mean()) if und is not None
-                         and len(und) else float("nan"),
-                         "invalid_day_share": float(1.0 - m["valid"].mean())
-                         if "valid" in m and len(m) else float("nan")})
-    return pd.DataFrame(rows)
+MEASURE_COLORS = {"reserve calls": "tab:red", "reserve days": "darkred", "DA schedule": "black",
+                  "prev calls": "tab:blue", "rt calls": "tab:green", "da calls": "tab:gray"}
 
 
 def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
-    """Hold rate against α per layer (mean and 95 % CI over replicates), with the diagonal."""
-    colors = {"reserve": "tab:red", "da": "tab:gray", "prev": "tab:blue", "rt": "tab:green"}
+    """Hold rate against α per measure (``environment.experiments.calibration``), with the
+    diagonal and the ``α - 0.02`` line of the target."""
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
+        fig, ax = plt.subplots(figsize=(5.6, 4.0), layout="constrained")
         a = np.array(sorted(table.alpha.unique()))
         ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.02, 1.0], color="k", lw=0.8, ls=":",
                 label="hold rate = α")
-        for i, layer in enumerate(LAYERS):
-            g = table[table.layer == layer].groupby("alpha", as_index=False).first()
-            g = g.sort_values("alpha")
-            y = g.hold_rate_mean.to_numpy()
+        ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.04, 0.98], color="tab:red", lw=0.6,
+                ls="--", label="α − 0.02 (target)")
+        measures = [m for m in MEASURE_COLORS if m in set(table.measure)]
+        for i, measure in enumerate(measures):
+            g = table[table.measure == measure].sort_values("alpha")
+            y = g.hold_rate.to_numpy(float)
             ok = np.isfinite(y)
             if not ok.any():
                 continue
-            err = np.vstack([y - g.hold_rate_ci_low.to_numpy(),
-                             g.hold_rate_ci_high.to_numpy() - y])
+            err = np.vstack([y - g.ci_low.to_numpy(float), g.ci_high.to_numpy(float) - y])
             err = np.where(np.isfinite(err), np.clip(err, 0, 1), 0.0)
-            x = g.alpha.to_numpy() + (i - 1) * 0.003
-            ax.errorbar(x[ok], y[ok], yerr=err[:, ok], marker="o", capsize=3,
-                        color=colors[layer], label=f"calls inside {layer} boundary")
-        ax.set_xlabel("confidence level α of the inner envelopes")
+            x = g.alpha.to_numpy(float) + (i - len(measures) / 2) * 0.002
+            ax.errorbar(x[ok], y[ok], yerr=err[:, ok], marker="o", ms=3, capsize=3,
+                        color=MEASURE_COLORS[measure], label=measure)
+        ax.set_xlabel("confidence level α of the day-ahead product")
         ax.set_ylabel("hold rate (delivered within 1 %)")
-        ax.set_ylim(max(0.0, float(np.nanmin(table.hold_rate_ci_low.clip(lower=0)) - 0.05))
-                    if table.hold_rate_ci_low.notna().any() else 0.0, 1.02)
+        low = table.ci_low.clip(lower=0)
+        ax.set_ylim(max(0.0, float(np.nanmin(low)) - 0.05) if low.notna().any() else 0.0, 1.02)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-        ax.set_title(f"Calibration: hold rate vs α (policy {policy}; mean, 95 % CI)",
+        ax.set_title(f"Calibration ({policy}): hold rate vs α, 95 % Wilson / t intervals",
                      fontsize=9)
         fig.savefig(path)
         plt.close(fig)

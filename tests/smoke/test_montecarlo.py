@@ -186,11 +186,15 @@ def test_calibration_sweep_and_invalid_days(small, tmp_path):
                  "--policy", "edge-da", "--quiet", "--out", str(out)]) == 0
     cal = pd.read_parquet(out / "calibration.parquet")
     assert sorted(cal.alpha.unique()) == [0.8, 0.9, 0.95, 0.99]
-    assert set(cal.layer) == {"da", "prev", "rt"} and len(cal) == 12
-    da = cal[cal.layer == "da"]
-    assert da.hold_rate_mean.between(0, 1).all() and (da.replicates == 2).all()
+    assert set(cal.measure) == {"reserve calls", "da calls", "prev calls", "rt calls",
+                                "reserve days", "DA schedule"} and len(cal) == 24
+    da = cal[cal.measure == "da calls"]
+    assert da.hold_rate.between(0, 1).all() and (da.days == 2).all()
+    assert (cal.ci_low <= cal.hold_rate + 1e-12).all() and (cal.hold_rate <= cal.ci_high + 1e-12).all()
     reps = pd.read_parquet(out / "sweep" / "alpha=0.9" / "replicates.parquet")
-    assert da[da.alpha == 0.9].hold_rate_mean.iloc[0] == pytest.approx(reps.hold_rate_da.mean())
+    # pooled over the calls of both days, recomputed here from the per-day rates and counts
+    pooled = (reps.hold_rate_da * reps.calls_inside_da).sum() / reps.calls_inside_da.sum()
+    assert da[da.alpha == 0.9].hold_rate.iloc[0] == pytest.approx(pooled)
     assert (out / "calibration.png").stat().st_size > 10_000
     # a physically impossible feeder: every day invalid, the run says so (exit 3) and keeps all
     bad = tmp_path / "bad"
