@@ -45,7 +45,7 @@ import mesa
 import numpy as np
 
 from flexibility.aggregation import Envelope
-from flexibility.alpha_sets import Aggregation, CaseSets
+from flexibility.alpha_sets import Aggregation, CaseSets, n_kept
 from flexibility.battery import Battery
 from flexibility.cases import Case, make_case
 from flexibility.fleet import Fleet
@@ -247,27 +247,33 @@ class GridAgent(mesa.Agent):
                                   reserve_of(layers, pub.transmission.total))
 
     def publish_package(self, fleets: Sequence[Fleet], t0: int, n_intervals: int,
-                        da: DayAheadCommitment, aggregation: Aggregation) -> Publication:
+                        alpha: float, aggregation: Aggregation) -> Publication:
         """Package the α battery of a real-time case and publish it checked and capped.
 
         The same code path as the assessment (``grid.alpha_layers.case_layers``): every
         scenario's fleet (the plugged-in EVs exactly, beside one sampled day of later arrivals)
         gets its deliverable inner battery inside the network boxes (LinDistFlow, AC-corrected),
-        the kept scenarios' batteries are intersected with the day-ahead calibration (kept share
-        and shrink) and the result is packaged, then checked like every publication
-        (:meth:`checked`). The declared baseline is the package's reference.
+        the batteries of ``ceil(alpha M)`` scenarios are intersected (greedy discarding) and the
+        result is packaged, then checked like every publication (:meth:`checked`). The
+        declared baseline is the package's reference.
+
+        Unlike the day ahead, no shrink is calibrated here: the day-ahead calibration measures
+        whole fresh days, where every vehicle is uncertain; at a tick the plugged-in vehicles
+        are known and only later arrivals are sampled, so reusing it would shrink the package
+        for an uncertainty it no longer has (about 0.6 of the width on the paper case).
 
         Args:
             fleets: Each station's scenario fleets ``(M, N_j)`` in grid order, from ``t0``.
             t0: First interval (the tick).
             n_intervals: Intervals of the remaining horizon.
-            da: The day-ahead commitment whose calibration is reused.
+            alpha: Confidence level (share of the sampled days kept).
             aggregation: How the station rows keep scenarios (``assessment.aggregation``).
         """
         names = tuple(self.grid.stations)
-        keep, scale = da.keep_fraction, da.scale
-        case = make_case(names, list(fleets), n_intervals, t0, keep, aggregation, scale=scale)
-        layers = case_layers(self.grid, case, keep, None, (), None, scale)
+        m = int(fleets[0].shape[0])
+        keep = n_kept(alpha, m) / m
+        case = make_case(names, list(fleets), n_intervals, t0, keep, aggregation)
+        layers = case_layers(self.grid, case, keep, None, (), None)
         pub = self.checked(layers, AC_CHECKED_ROWS)
         inner = layers.package.inner
         return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))

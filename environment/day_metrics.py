@@ -114,6 +114,8 @@ class DayMetrics:
         da_vs_rt: RT vs DA boundary.
         validation: Hold rate, undelivered energy and calls inside, per layer (``None`` when
             the tables lack the per-layer columns).
+        package_efficiency_mean: Mean over ticks of the published package's area over the
+            distribution layer's (``None`` for the vehicle-box package).
     """
 
     valid: bool
@@ -129,6 +131,7 @@ class DayMetrics:
     ac: AcDay
     da_vs_rt: DaRtDay
     validation: dict[str, dict[str, float | None]] | None
+    package_efficiency_mean: float | None = None
 
     def as_dict(self) -> dict:
         """The ``summary.json`` entries (``validation`` only when measured)."""
@@ -219,7 +222,17 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
                          p_down_max_kw=float(d_down.max()),
                          ticks_rt_up_below_da=int((d_up < -POWER_TOL_KW).sum()),
                          ticks_rt_down_above_da=int((d_down > POWER_TOL_KW).sum())),
-        validation=layer_validation(a, dt_h) if has_layers else None)
+        validation=layer_validation(a, dt_h) if has_layers else None,
+        package_efficiency_mean=_mean_or_none(a, "package_efficiency"))
+
+
+def _mean_or_none(a: pd.DataFrame, col: str) -> float | None:
+    """Mean of a column over its finite values (``None`` without any)."""
+    if col not in a:
+        return None
+    x = a[col].to_numpy(float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else None
 
 
 def _power(kw: float) -> str:

@@ -237,9 +237,9 @@ class CoSimModel(mesa.Model):
                 envs[name], boxes[name] = station.rt_update(k)
             return self.grid_agent.publish(envs, boxes), envs
         fleets = [st.rt_fleet(k, sim.package_days) for st in self.stations.values()]
-        pub = self.grid_agent.publish_package(fleets, k, self.ctx.n_intervals - k,
-                                              self.da_commitment,
-                                              self.scenario.assessment.aggregation)
+        a = self.scenario.assessment
+        pub = self.grid_agent.publish_package(fleets, k, self.ctx.n_intervals - k, a.alpha,
+                                              a.aggregation)
         package = pub.layers.package
         rows = package.station if package is not None else pub.layers.distribution
         return pub, {n: rows[n] for n in self.stations}

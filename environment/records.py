@@ -73,6 +73,9 @@ class TickRows:
             (total row only).
         schedule_inside_rt: The absolute day-ahead schedule lies inside the published boundary
             (total row only): the schedule would have been deliverable.
+        package_efficiency: Area of the packaged transmission set over the remaining horizon /
+            area of the distribution layer's (the exact deliverable set inside the network),
+            total row only (NaN for the vehicle-box package).
         grid_infeasible: The DSO flagged the interval grid-infeasible.
         must_serve_kw: Must-serve load.
         unsheddable_kw: Must-serve load the network cannot carry.
@@ -115,6 +118,7 @@ class TickRows:
     inside_rt: Sequence[bool]
     inside_reserve: Sequence[bool]
     schedule_inside_rt: Sequence[bool]
+    package_efficiency: Sequence[float]
     grid_infeasible: bool
     must_serve_kw: Sequence[float]
     unsheddable_kw: Sequence[float]
@@ -255,6 +259,8 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
         inside_reserve=[False] * n_st + [in_layer["reserve"]],
         schedule_inside_rt=[False] * n_st + [bool(inside(np.array(o.schedule_kw),
                                                           *map(np.array, edges["rt"])))],
+        package_efficiency=[*nan, np.nan if layers.package is None
+                            else float(layers.package.efficiency)],
         grid_infeasible=bool(o.pub.infeasible[0]),
         must_serve_kw=[*o.pub.must_serve_kw[0].tolist(), float(o.pub.must_serve_kw[0].sum())],
         unsheddable_kw=[*unshed.tolist(), float(unshed.sum())],

@@ -154,6 +154,8 @@ def _headline(s, folder) -> str:
     sched = (day.validation or {}).get("schedule", {}).get("inside_rt_share")
     if sched is not None:
         holds += f"; DA schedule inside RT {100 * sched:.1f} %"
+    if day.package_efficiency_mean is not None:
+        holds += f"; package {100 * day.package_efficiency_mean:.0f} % of the exact area"
     return (f"{s.scenario} ({s.policy}, seed {s.seed}): {day.calls_delivered}/{day.ticks} calls "
             f"delivered ({100 * day.deliverability_rate:.1f} %; hold rate {holds}); departure "
             f"shortfalls {sf.count} ({sf.kwh:.1f} kWh, {sf.left_early} left early), "
