@@ -1,0 +1,73 @@
+"""The reserve product: activations chosen inside the admissible range never leave ``D``.
+
+The reserve set is built from random deviation batteries (tightened like every package); an
+activation sequence chosen anywhere inside :meth:`ReserveProduct.admissible` at every interval
+must satisfy every power and cumulative-energy row of ``D``, checked here row by row with
+numpy (not with ``Battery.contains``). The TSO's ``reserve-edge`` rule keeps its account and
+stays inside too.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agents.transmission import TransmissionAgent
+from flexibility.battery import Battery
+from flexibility.packaging import package
+from flexibility.reserve import ReserveProduct
+
+DT_H = 0.25
+
+
+@st.composite
+def reserves(draw):
+    t = draw(st.integers(2, 12))
+    lo = -np.array(draw(st.lists(st.floats(0, 50), min_size=t, max_size=t)))
+    hi = np.array(draw(st.lists(st.floats(0, 50), min_size=t, max_size=t)))
+    y_lo = -np.array(draw(st.lists(st.floats(0, 20), min_size=t, max_size=t)))
+    y_hi = np.array(draw(st.lists(st.floats(0, 20), min_size=t, max_size=t)))
+    base = np.array(draw(st.lists(st.floats(-20, 80), min_size=t, max_size=t)))
+    return ReserveProduct.of(base, Battery(lo, hi, y_lo, y_hi, DT_H))
+
+
+def _inside_rows(d: Battery, act_kw: np.ndarray, tol: float = 1e-7) -> bool:
+    y = np.cumsum(act_kw) * DT_H
+    return bool(np.all(act_kw >= d.p_lo_kw - tol) and np.all(act_kw <= d.p_hi_kw + tol)
+                and np.all(y >= d.y_lo_kwh - tol) and np.all(y <= d.y_hi_kwh + tol))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reserves(), st.lists(st.floats(0, 1), min_size=12, max_size=12))
+def test_admissible_activations_stay_in_the_reserve(product, picks):
+    d = product.reserve
+    assert np.all(d.p_lo_kw <= 1e-12) and np.all(d.p_hi_kw >= -1e-12)  # 0 is always in D
+    acc, acts = 0.0, []
+    for k in range(d.n_intervals):
+        lo, hi = product.admissible(k, acc)
+        assert lo <= hi + 1e-12
+        x = lo + picks[k] * (hi - lo)
+        acts.append(x)
+        acc += x * DT_H
+    assert _inside_rows(d, np.array(acts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(reserves(), st.integers(0, 2**31 - 1), st.sampled_from(["reserve-edge",
+                                                                "reserve-random"]))
+def test_the_tso_calls_baseline_plus_an_activation_inside_d(product, seed, rule):
+    t = product.reserve.n_intervals
+    da = package(np.zeros(t), np.ones(t), DT_H)
+    tso = TransmissionAgent(mesa.Model(), da, rule, np.random.default_rng(seed),
+                            reserve=product)
+    base = product.baseline_kw
+    calls = np.array([tso.call(k, -1e3, 1e3, 15.0, float(base[k])) for k in range(t)])
+    assert _inside_rows(product.reserve, calls - base)
+    if rule == "reserve-edge":  # every activation sits on an edge of the admissible range
+        acc = 0.0
+        for k, c in enumerate(calls - base):
+            lo, hi = product.admissible(k, acc)
+            assert min(abs(c - lo), abs(c - hi)) <= 1e-9
+            acc += c * DT_H
