@@ -152,8 +152,9 @@ def test_policies(policy, tmp_path):
                  "--no-plots", "--out", str(tmp_path)])
     ticks = pd.read_parquet(tmp_path / "ticks.parquet")
     a = ticks[ticks.station == "ALL"]
-    if policy == "reserve-random":  # calls on the day-ahead product may miss: exit 0 or 4
-        assert code in (0, 4) and a.inside_reserve.all()
+    if policy in ("reserve-random", "follow-da"):  # calls on day-ahead promises may miss
+        assert code in (0, 4)
+        assert policy != "reserve-random" or a.inside_reserve.all()
     else:
         assert code == 0
     if policy == "max-up":
