@@ -122,7 +122,12 @@ MEANING: dict[str, str] = {
     "grid.profiles.pv_peak_kw": "PV peak",
     "grid.profiles.pv_buses": "PV buses (empty: PV spread like the nominal loads)",
     "simulation.policy": "TSO call policy (see [simulate](user-guide/simulate.md#call-policies))",
-    "simulation.n_scenarios": "sampled days per station behind the RT envelopes of every tick",
+    "simulation.n_scenarios": "sampled days per station in the forecast pool (the day-ahead "
+                              "commitment, the later arrivals of every tick)",
+    "simulation.package": "what the DSO publishes every tick: the α battery packaged as "
+                          "`assess` does (`alpha-battery`) or summed per-vehicle boxes "
+                          "(`vehicle-box`, cheaper, for cities)",
+    "simulation.package_days": "pool days behind each tick's α package (the first of the pool)",
     "simulation.queue_rule": "a full station: `wait` for a charger until the planned departure, "
                              "or `leave` at once",
     "simulation.regulation_period_min": "period of the `regulation` signal (min)",
