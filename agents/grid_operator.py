@@ -54,7 +54,7 @@ from flexibility.reserve import ReserveProduct
 from flexibility.stations import PerStation
 from grid.ac import AcResult, AcSolver, bisect_segments
 from grid.alpha_layers import case_layers
-from grid.layers import GridModel, LayerSet, layers_for
+from grid.layers import GridModel, LayerSet, PackageInfo, layers_for
 from grid.lindistflow import NetworkLimits
 
 VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",
@@ -183,12 +183,23 @@ class DayAheadCommitment:
     @property
     def keep_fraction(self) -> float:
         """Share of the behaviour days the α set keeps (calibrated on fresh days)."""
-        return float(self.layers.package.inner.kept.mean())
+        return float(package_of(self.layers).inner.kept.mean())
 
     @property
     def scale(self) -> float:
         """Shrink of the α set's deviation battery (calibrated on fresh days)."""
-        return float(self.layers.package.inner.scale)
+        return float(package_of(self.layers).inner.scale)
+
+
+def package_of(layers: LayerSet) -> PackageInfo:
+    """The α package of layers built by ``grid.alpha_layers.case_layers``.
+
+    Raises:
+        ValueError: The layers are a vehicle-box package (no α battery).
+    """
+    if layers.package is None:
+        raise ValueError("these layers carry no α package (vehicle-box packaging)")
+    return layers.package
 
 
 def reserve_of(layers: LayerSet, boundary: Boundary) -> ReserveProduct:
@@ -198,7 +209,7 @@ def reserve_of(layers: LayerSet, boundary: Boundary) -> ReserveProduct:
     battery with its power rows cut to the published boundary around ``R_hat``:
     ``max(P^-, P_down - R_hat) <= d <= min(P^+, P_up - R_hat)``.
     """
-    inner = layers.package.inner
+    inner = package_of(layers).inner
     ref = inner.ref_kw[inner.kept].mean(axis=0)
     d = inner.deviation
     lo = np.maximum(d.p_lo_kw, boundary.p_down_kw - ref)
@@ -275,7 +286,7 @@ class GridAgent(mesa.Agent):
         case = make_case(names, list(fleets), n_intervals, t0, keep, aggregation)
         layers = case_layers(self.grid, case, keep, None, (), None)
         pub = self.checked(layers, AC_CHECKED_ROWS)
-        inner = layers.package.inner
+        inner = package_of(layers).inner
         return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))
 
     def clip_and_package(self, envs: dict[str, Envelope],

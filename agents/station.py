@@ -19,9 +19,9 @@ of the interval (its surrogate battery over the remaining horizon, projected on 
 the vehicle-box package it is the EV's constant deliverable box (``flexibility.packaging``).
 Either way every departure requirement that is reachable at plug-in stays reachable, so no
 requirement is ever broken by dispatch; a station set-point outside ``[sum l, sum u]`` is
-clipped to it (the difference is the undelivered part of a call). A session is controllable at ``k`` when it is
-plugged in for the whole interval (``a <= k < d``, ``a = ceil(t_plug / dt)``, ``d =
-floor(t_dep / dt)`` of the declared departure). Energy follows ``e += eta_ch p dt`` when
+clipped to it (the difference is the undelivered part of a call). A session is controllable at
+``k`` when it is plugged in for the whole interval (``a <= k < d``, ``a = ceil(t_plug / dt)``,
+``d = floor(t_dep / dt)`` of the declared departure). Energy follows ``e += eta_ch p dt`` when
 charging and ``e += p dt / eta_dis`` when discharging.
 """
 
@@ -38,8 +38,8 @@ from agents.context import SimContext
 from agents.pool import FuturePool
 from agents.session import EVSpec, SessionOutcome
 from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
-from flexibility.common import FloatArray, IntArray
 from flexibility.battery import projection_kw, vehicle_batteries
+from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
 from flexibility.inner import FLEET_ARRAYS
 from flexibility.packaging import (

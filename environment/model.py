@@ -49,7 +49,7 @@ from tqdm import tqdm
 from agents.context import SimContext
 from agents.ev import EVAgent
 from agents.grid_operator import GridAgent, Publication
-from agents.station import StationAgent
+from agents.station import SplitRule, StationAgent
 from agents.transmission import RULES, TransmissionAgent
 from environment.day_plan import DayPlanner, PlannedDay, PlanningInputs
 from environment.grid_setup import build_grid_model
@@ -198,7 +198,8 @@ class CoSimModel(mesa.Model):
         else:  # the dispatch calls every station, inside its real-time box
             share = np.clip(plan.station_calls_kw(k), lo, hi)
         delivered = np.zeros(len(names))
-        rule = "vehicle-box" if self.scenario.simulation.package == "vehicle-box" else "one-step"
+        rule: SplitRule = ("vehicle-box" if self.scenario.simulation.package == "vehicle-box"
+                           else "one-step")
         for j, name in enumerate(names):
             delivered[j], ids, p_ev = self.stations[name].dispatch(k, float(share[j]), rule)
             if ids.size:

@@ -27,12 +27,13 @@ off. The scenario's ``[simulation]`` section does not carry them yet (``scenario
 not wired for them).
 
 **Layers a call is checked against** (:func:`layer_validation`): ``reserve`` (the day-ahead
-reserve product's power rows around the baseline the stations declared with the tick's
-boundary, ``flexibility.reserve``), ``da`` (the absolute day-ahead boundary), ``prev`` (the boundary published at tick ``k - 1`` for interval ``k``; at ``k = 0``
-the DA boundary, the last one published before the horizon) and ``rt`` (the boundary published
-at tick ``k``). Per layer: the **hold rate** is the share of calls inside that layer's boundary
-for interval ``k`` that were delivered within 1 % (``environment.records.DELIVERY_TOL``), and
-the **undelivered energy** ``sum |call - delivered| dt`` over those calls.
+reserve product's power rows around the baseline the stations declared with the tick's boundary,
+``flexibility.reserve``), ``da`` (the absolute day-ahead boundary), ``prev`` (the boundary
+published at tick ``k - 1`` for interval ``k``; at ``k = 0`` the DA boundary, the last one
+published before the horizon) and ``rt`` (the boundary published at tick ``k``). Per layer: the
+**hold rate** is the share of calls inside that layer's boundary for interval ``k`` that were
+delivered within 1 % (``environment.records.DELIVERY_TOL``), and the **undelivered energy**
+``sum |call - delivered| dt`` over those calls.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from agents.transmission import RESERVE_RULES as RESERVE_RULES  # re-exported for the commands
+from agents.transmission import RULES as RULES
 from scenarios.fleetgen import SessionDraw
 
 LAYERS = ("reserve", "da", "prev", "rt")

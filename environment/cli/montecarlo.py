@@ -222,7 +222,7 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     Returns:
         The calibration checks (a target under a ``reserve-*`` policy, else none).
     """
-    from agents.transmission import RESERVE_RULES
+    from environment.validation import RESERVE_RULES
     from environment.outputs import write_parquet
     from environment.reporting import mc_report
     from environment.validation import LAYERS

@@ -136,7 +136,7 @@ def simulate_checks(summary, ticks) -> list:
     da = summary.day_ahead
     crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
                    | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
-    from agents.transmission import RESERVE_RULES, RULES
+    from environment.validation import RESERVE_RULES, RULES
 
     reserve_alpha = summary.alpha if summary.policy in RESERVE_RULES else None
     return [*day_checks(summary.day, reserve_alpha, boundary_promise=summary.policy in RULES),

@@ -47,11 +47,11 @@ import numpy as np
 import pandas as pd
 
 from environment.day_metrics import day_metrics
-from environment.validation import LAYERS
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
 from environment.outputs import number, write_json, write_parquet
 from environment.summaries import MetricSummary, MonteCarloSummary
+from environment.validation import LAYERS
 from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -113,8 +113,8 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     for layer in LAYERS:
         out[f"hold_rate_{layer}"] = v.hold_rate(layer)
         out[f"undelivered_kwh_{layer}"] = v.undelivered_kwh_in(layer)
-        out[f"calls_inside_{layer}"] = float(
-            0 if v.validation is None else v.validation["calls_inside"].get(layer, 0))
+        inside_n = None if v.validation is None else v.validation["calls_inside"].get(layer)
+        out[f"calls_inside_{layer}"] = float(inside_n or 0)
     sched = None if v.validation is None else v.validation["schedule"]["inside_rt_share"]
     out["schedule_hold_rate"] = float("nan") if sched is None else float(sched)
     held = out["hold_rate_reserve"]

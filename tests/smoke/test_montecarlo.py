@@ -190,7 +190,8 @@ def test_calibration_sweep_and_invalid_days(small, tmp_path):
                                 "reserve days", "DA schedule"} and len(cal) == 24
     da = cal[cal.measure == "da calls"]
     assert da.hold_rate.between(0, 1).all() and (da.days == 2).all()
-    assert (cal.ci_low <= cal.hold_rate + 1e-12).all() and (cal.hold_rate <= cal.ci_high + 1e-12).all()
+    assert (cal.ci_low <= cal.hold_rate + 1e-12).all()
+    assert (cal.hold_rate <= cal.ci_high + 1e-12).all()
     reps = pd.read_parquet(out / "sweep" / "alpha=0.9" / "replicates.parquet")
     # pooled over the calls of both days, recomputed here from the per-day rates and counts
     pooled = (reps.hold_rate_da * reps.calls_inside_da).sum() / reps.calls_inside_da.sum()
