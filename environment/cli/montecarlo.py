@@ -222,10 +222,9 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     Returns:
         The calibration checks (a target under a ``reserve-*`` policy, else none).
     """
-    from environment.validation import RESERVE_RULES
     from environment.outputs import write_parquet
     from environment.reporting import mc_report
-    from environment.validation import LAYERS
+    from environment.validation import LAYERS, RESERVE_RULES
 
     keys = list(results[0][0])
     metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh", "shortfall_kwh"]
