@@ -46,8 +46,8 @@ _CAUSES = (
     Cause("fleet_v2g_and_dwell", "parameter",
           "half the fleet offers V2G (behaviour.v2g_share = 0.5, 7 kW each) and dwell times "
           "come from the Perth sessions; under the paper's own per-interval definition the peak "
-          "charging matches within 5 %, the discharging and the area are larger with this "
-          "fleet"),
+          "charging is close to the paper's, while the discharging (more V2G vehicles, longer "
+          "plugged-in dwell) and the area are larger with this fleet"),
     Cause("line_ratings", "parameter",
           "case33bw carries no line ratings; each line is rated at its current under the "
           "case's design load (grid.line_margin = 1.0), so the feeder-end thermal rows bind"),
