@@ -33,11 +33,10 @@ from typing import Literal
 import numpy as np
 
 from flexibility.aggregation import Envelope, station_envelope
-from flexibility.battery import Battery, compact_fleet, cumulative_to_power, vehicle_batteries
+from flexibility.battery import Battery, compact_fleet
 from flexibility.discard import deviations, discard_greedy, keep_mask
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.inner import scenario_chunks
-from flexibility.share_policy import share_policy, station_sum
+from flexibility.inner import scenario_sums
 from flexibility.stations import PerStation
 
 Aggregation = Literal["total", "stations"]
@@ -89,28 +88,24 @@ def join_fleets(fleets: list[Fleet]) -> tuple[Fleet, np.ndarray]:
 
 
 def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
-              t0: int = 0, chunk: int = 1) -> CaseSets:
+              t0: int = 0, chunk: int | None = None) -> CaseSets:
     """Per-scenario sets of a case from its station fleets (each ``(M, N_j)``).
 
-    The per-vehicle surrogate arrays are built a few scenarios at a time (``chunk``); only the
-    per-station results ``(M, J, T)`` are kept.
+    The per-vehicle surrogate and the reference (energy-share policy without network) run
+    compiled one scenario at a time (``flexibility.inner.scenario_sums``); only the
+    per-station results ``(M, J, T)`` are kept. ``chunk`` splits the scenarios between
+    kernel calls (the result does not depend on it).
     """
     joined, station = join_fleets(fleets)
     fleet, st = compact_fleet(joined, station, n_intervals, t0)
-    J = len(names)
-    refs, y_lo, y_hi = [], [], []
-    for rows, sub in scenario_chunks(fleet, chunk):
-        vb = vehicle_batteries(sub, n_intervals, t0)
-        pol, _, _ = share_policy(vb, st[rows], J)
-        refs.append(station_sum(cumulative_to_power(pol.y_ref_kwh, fleet.dt_h), st[rows], J))
-        y_lo.append(station_sum(vb.y_alap_kwh, st[rows], J))
-        y_hi.append(station_sum(vb.y_asap_kwh, st[rows], J))
-    ref = np.concatenate(refs)
+    sums, _, _, _ = scenario_sums(fleet, st, len(names), n_intervals, t0, deviation=False,
+                                  chunk=chunk)
+    ref = np.ascontiguousarray(sums[:, 0])
     env = [station_envelope(f, n_intervals, t0) for f in fleets]
     p_hi = np.stack([np.broadcast_to(e.p_max_kw, ref[:, 0].shape) for e in env], axis=1)
     p_lo = np.stack([np.broadcast_to(e.p_min_kw, ref[:, 0].shape) for e in env], axis=1)
-    exact = Battery(p_lo_kw=p_lo, p_hi_kw=p_hi, y_lo_kwh=np.concatenate(y_lo),
-                    y_hi_kwh=np.concatenate(y_hi), dt_h=fleet.dt_h, t0=t0)
+    exact = Battery(p_lo_kw=p_lo, p_hi_kw=p_hi, y_lo_kwh=np.ascontiguousarray(sums[:, 2]),
+                    y_hi_kwh=np.ascontiguousarray(sums[:, 3]), dt_h=fleet.dt_h, t0=t0)
     return CaseSets(names=names, fleet=fleet, station=st, exact=exact, ref_kw=ref,
                     n_intervals=n_intervals, t0=t0, dt_h=fleet.dt_h)
 

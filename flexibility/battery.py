@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flexibility.compiled import fmax, fmin, kernel
 from flexibility.fleet import Fleet, FloatArray
 
 EMPTY_TOL_KWH = 1e-7
@@ -126,27 +127,58 @@ class Battery:
 
 def tighten(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArray,
             dt_h: float) -> tuple[FloatArray, FloatArray]:
-    """Tightened cumulative-energy bounds of batteries ``(..., T)`` (module docstring)."""
-    # time first, so that each step works on contiguous memory
-    y_lo = np.ascontiguousarray(np.moveaxis(np.asarray(y_lo, dtype=np.float64), -1, 0)).copy()
-    y_hi = np.ascontiguousarray(np.moveaxis(np.asarray(y_hi, dtype=np.float64), -1, 0)).copy()
-    lo_e = np.ascontiguousarray(np.moveaxis(np.broadcast_to(p_lo, (*y_lo.shape[1:], len(y_lo)))
-                                            * dt_h, -1, 0))
-    hi_e = np.ascontiguousarray(np.moveaxis(np.broadcast_to(p_hi, (*y_lo.shape[1:], len(y_lo)))
-                                            * dt_h, -1, 0))
-    T = y_lo.shape[0]
-    np.maximum(y_lo[0:1], lo_e[0:1], out=y_lo[0:1])
-    np.minimum(y_hi[0:1], hi_e[0:1], out=y_hi[0:1])
-    for t in range(1, T):
-        np.maximum(y_lo[t:t + 1], y_lo[t - 1:t - 1 + 1] + lo_e[t:t + 1], out=y_lo[t:t + 1])
-        np.minimum(y_hi[t:t + 1], y_hi[t - 1:t - 1 + 1] + hi_e[t:t + 1], out=y_hi[t:t + 1])
-    for t in range(T - 2, -1, -1):
-        np.maximum(y_lo[t:t + 1], y_lo[t + 1:t + 1 + 1] - hi_e[t + 1:t + 1 + 1], out=y_lo[t:t + 1])
-        np.minimum(y_hi[t:t + 1], y_hi[t + 1:t + 1 + 1] - lo_e[t + 1:t + 1 + 1], out=y_hi[t:t + 1])
+    """Tightened cumulative-energy bounds of batteries ``(..., T)`` (module docstring).
+
+    Forward ``y_hi_t <- min(y_hi_t, y_hi_{t-1} + p_hi_t dt)`` (``y_lo`` with ``max`` and
+    ``p_lo``), then backward ``y_hi_t <- min(y_hi_t, y_hi_{t+1} - p_lo_{t+1} dt)``,
+    ``y_lo_t <- max(y_lo_t, y_lo_{t+1} - p_hi_{t+1} dt)``, with ``y_{-1} = 0``. The passes run
+    compiled on time-first memory, all batteries of a step at once.
+    """
+    shape = np.broadcast_shapes(np.shape(p_lo), np.shape(p_hi), np.shape(y_lo), np.shape(y_hi))
+    out_lo, out_hi = time_major(y_lo, shape).copy(), time_major(y_hi, shape).copy()
+    lo_kw, hi_kw = time_major(p_lo, shape), time_major(p_hi, shape)
+    if out_lo.size:
+        tighten_columns(lo_kw, hi_kw, float(dt_h), out_lo, out_hi)
+    return from_time_major(out_lo, shape), from_time_major(out_hi, shape)
+
+
+def time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` broadcast to ``shape = (..., T)`` as a C-contiguous float64 ``(T, R)`` array.
+
+    No copy when ``x`` already is a :func:`from_time_major` view of such an array.
+    """
+    n_t = shape[-1] if shape else 1
+    moved = np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
+    return np.ascontiguousarray(moved).reshape(n_t, -1)
+
+
+def from_time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The ``(..., T)`` view of a time-major ``(T, R)`` array (inverse of :func:`time_major`)."""
+    return np.moveaxis(x.reshape(shape[-1], *shape[:-1]), 0, -1)
+
+
+@kernel
+def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compiled
+    """The passes of :func:`tighten` in place on time-major ``(T, R)`` arrays (one battery per
+    column): ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0``."""
+    n_t, n_r = y_lo.shape
+    if n_t == 0:
+        return
+    for i in range(n_r):
+        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
+        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
+    for t in range(1, n_t):
+        for i in range(n_r):
+            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t - 1, i] + p_lo[t, i] * dt_h)
+            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t - 1, i] + p_hi[t, i] * dt_h)
+    for t in range(n_t - 2, -1, -1):
+        for i in range(n_r):
+            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t + 1, i] - p_hi[t + 1, i] * dt_h)
+            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t + 1, i] - p_lo[t + 1, i] * dt_h)
     # the first interval starts from y_{-1} = 0
-    np.maximum(y_lo[0:1], lo_e[0:1], out=y_lo[0:1])
-    np.minimum(y_hi[0:1], hi_e[0:1], out=y_hi[0:1])
-    return np.moveaxis(y_lo, 0, -1), np.moveaxis(y_hi, 0, -1)
+    for i in range(n_r):
+        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
+        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
 
 
 def projection_kw(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArray,
@@ -190,71 +222,153 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
     charging (the uncontrolled baseline, as in ``scenarios.fleetgen.observe_at``). A V2G vehicle
     whose chord surrogate is empty (a floor so close to the ceiling that the idle loss of the
     chord cannot be made up) falls back to charging only, which is exact and never empty.
+    The rows ``y_t <= (hi - e0) / eta_ch``, ``y_t >= max(floor_t, req_t)`` (module docstring)
+    are built and tightened by the compiled :func:`vehicle_rows`.
     """
-    rows = _surrogate_rows(fleet, n_intervals, t0, v2g=True)
-    y_alap, y_asap = tighten(*rows, fleet.dt_h)
-    feasible = ~np.any(y_alap > y_asap + 1e-6, axis=-1)
-    if not feasible.all():
-        alt = _surrogate_rows(fleet, n_intervals, t0, v2g=False)
-        alt_lo, alt_hi = tighten(*alt, fleet.dt_h)
-        use = ~feasible[..., None]
-        rows = (np.where(use, alt[0], rows[0]), np.where(use, alt[1], rows[1]),
-                np.where(use, alt[2], rows[2]), np.where(use, alt[3], rows[3]))
-        y_alap, y_asap = np.where(use, alt_lo, y_alap), np.where(use, alt_hi, y_asap)
-        feasible = ~np.any(y_alap > y_asap + 1e-6, axis=-1)
-    p_lo, p_hi, y_lo, y_hi = rows
-    shape = fleet.shape
-    d = np.broadcast_to(np.asarray(fleet.departure_idx, dtype=np.float64), shape)[..., None]
-    a = np.broadcast_to(np.asarray(fleet.arrival_idx, dtype=np.float64), shape)[..., None]
-    t = np.arange(t0, t0 + n_intervals, dtype=np.float64)
-    connected = (t >= a) & (t < d)
-    active = connected & ((t < d - 1.0) | (d > t0 + n_intervals))
+    shape = (*fleet.shape, n_intervals)
+    params = vehicle_params(fleet).reshape(len(VEHICLE_PARAMS), -1)
+    out = np.zeros((6, params.shape[1], n_intervals))
+    active = np.zeros((params.shape[1], n_intervals), dtype=np.bool_)
+    feasible = np.ones(params.shape[1], dtype=np.bool_)
+    window = np.zeros((params.shape[1], 2), dtype=np.int64)
+    if active.size:
+        vehicle_rows(params, fleet.eta_ch, fleet.eta_dis, fleet.dt_h, t0, out, active,
+                     feasible, window)
+    p_lo, p_hi, y_lo, y_hi, y_alap, y_asap = (x.reshape(shape) for x in out)
     return VehicleBatteries(battery=Battery(p_lo, p_hi, y_lo, y_hi, fleet.dt_h, t0),
-                            y_asap_kwh=y_asap, y_alap_kwh=y_alap, active=active,
-                            feasible=feasible)
+                            y_asap_kwh=y_asap, y_alap_kwh=y_alap, active=active.reshape(shape),
+                            feasible=feasible.reshape(fleet.shape))
 
 
-def _surrogate_rows(fleet: Fleet, n_intervals: int, t0: int, v2g: bool
-                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of the surrogate (module docstring)."""
-    shape = fleet.shape
-    b = lambda x: np.broadcast_to(np.asarray(x, dtype=np.float64), shape)[..., None]  # noqa: E731
-    a_raw = b(fleet.arrival_idx)
-    d = b(fleet.departure_idx)
-    rc = b(fleet.r_ch_kwh)
-    lo, hi = b(fleet.lower_energy_kwh()), b(fleet.upper_energy_kwh())
-    since = np.maximum(t0 - a_raw, 0.0)
-    e0 = np.minimum(hi, b(fleet.e_init_kwh) + rc * since)
-    a = np.maximum(a_raw, t0)
-    dwell = np.maximum(d - a, 0.0)
-    pc = b(fleet.p_ch_max_kw)
-    pd = b(fleet.p_dis_max_kw) if v2g else np.zeros_like(pc)
-    eta_c, eta_d, dt = fleet.eta_ch, fleet.eta_dis, fleet.dt_h
+def vehicle_params(fleet: Fleet) -> FloatArray:
+    """The fleet's per-vehicle parameters as one float64 array ``(8, ..., N)``, rows in the
+    order of :data:`VEHICLE_PARAMS` (the input of :func:`vehicle_rows`)."""
+    return np.stack([np.broadcast_to(np.asarray(getattr(fleet, n), dtype=np.float64),
+                                     fleet.shape) for n in VEHICLE_PARAMS])
+
+
+VEHICLE_PARAMS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
+                  "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
+"""Rows of :func:`vehicle_params`: ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``."""
+
+
+@kernel
+def vehicle_rows(params, eta_c, eta_d, dt, t0, out, active, feasible,
+                 window):  # pragma: no cover
+    """Compiled kernel of :func:`vehicle_batteries` (one vehicle a row).
+
+    Args:
+        params: ``(8, R)`` rows of :data:`VEHICLE_PARAMS`.
+        eta_c: Charging efficiency.
+        eta_d: Discharging efficiency.
+        dt: Interval length, h.
+        t0: First interval.
+        out: ``(6, R, T)`` filled with ``p_lo, p_hi, y_lo, y_hi, y_alap, y_asap``.
+        active: ``(R, T)`` filled with the active intervals.
+        feasible: ``(R,)`` filled with the vehicles whose surrogate is non-empty.
+        window: ``(R, 2)`` filled with the connected intervals ``[j_a, j_d)``: outside them
+            the powers are 0, no interval is active and the bands are constant on each side.
+    """
+    n_t = out.shape[2]
+    for i in range(params.shape[1]):
+        v = params[:, i]
+        rows = (out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i])
+        ja, jd = surrogate_row(v, True, eta_c, eta_d, dt, t0, *rows)
+        ok = tighten_row(ja, jd, dt, *rows)
+        if not ok:  # the chord is empty: charge-only, exact and never empty
+            ja, jd = surrogate_row(v, False, eta_c, eta_d, dt, t0, *rows)
+            ok = tighten_row(ja, jd, dt, *rows)
+        feasible[i] = ok
+        window[i, 0], window[i, 1] = ja, jd
+        # active: connected and not in the last interval (unless leaving after the window)
+        end = jd if v[1] > t0 + n_t else max(jd - 1, ja)
+        active[i, :] = False
+        active[i, ja:end] = True
+
+
+@kernel
+def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
+                  y_asap):  # pragma: no cover
+    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of one vehicle's surrogate (module docstring).
+
+    ``v`` holds ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``; without ``v2g`` the
+    vehicle is charge-only (``P_dis = 0``: the chord is the charging branch). On the
+    connected intervals ``[j_a, j_d)``: ``y_lo = max(floor_t, req_t)``, ``y_hi = top``; 0
+    before, interval ``d - 1``'s values after.
+
+    Returns:
+        The connected intervals ``(j_a, j_d)`` (``j_a = j_d``: none).
+    """
+    n_t = p_lo.size
+    a_raw, d, e_init, pc = v[0], v[1], v[2], v[6]
+    pd = v[7] if v2g else 0.0
+    rc = eta_c * pc * dt
+    lo, hi = fmin(v[3], e_init), fmax(v[4], e_init)
+    e0 = fmin(hi, e_init + rc * fmax(t0 - a_raw, 0.0))
+    a = fmax(a_raw, float(t0))
+    dwell = fmax(d - a, 0.0)
     # reachable requirement from the state at t0: q = max(lo, min(e_req, e0 + r_c K))
-    q = np.maximum(np.minimum(b(fleet.e_req_kwh), e0 + rc * dwell), lo)
-    span = np.where(pc + pd > 0, pc + pd, 1.0)
-    c1 = np.where(pd > 0, (eta_c * pc + pd / eta_d) / span, eta_c)
+    q = fmax(fmin(v[5], e0 + rc * dwell), lo)
+    span = pc + pd if pc + pd > 0 else 1.0
+    c1 = (eta_c * pc + pd / eta_d) / span if pd > 0 else eta_c
     c0 = (eta_c - c1) * pc
-    t = np.arange(t0, t0 + n_intervals, dtype=np.float64)
-    connected = (t >= a) & (t < d)
-    k = t - a + 1.0
-    floor = (lo - e0 - c0 * k * dt) / c1
-    req = (q - e0 - c0 * dwell * dt) / c1 - pc * dt * (d - 1.0 - t)
-    y_lo = np.where(t < a, 0.0, np.maximum(floor, req))
-    y_hi = np.where(t < a, 0.0, np.broadcast_to((hi - e0) / eta_c, connected.shape))
+    req0 = (q - e0 - c0 * dwell * dt) / c1
+    top = (hi - e0) / eta_c
+    ja = min(int(a) - t0, n_t)
+    jd = min(max(int(d) - t0, ja), n_t)
+    p_lo[:] = 0.0
+    p_hi[:] = 0.0
+    y_lo[:ja] = 0.0
+    y_hi[:ja] = 0.0
+    for j in range(ja, jd):
+        t = float(t0 + j)
+        p_hi[j], p_lo[j] = pc, -pd
+        floor = (lo - e0 - c0 * (t - a + 1.0) * dt) / c1
+        y_lo[j] = fmax(floor, req0 - pc * dt * (d - 1.0 - t))
+        y_hi[j] = top
     # after departure the energy stays where it was: the bounds of the last interval
-    after = t >= d
-    if after.any():
-        last = np.clip(d - 1.0 - t0, -1, n_intervals - 1).astype(np.int64)
-        idx = np.maximum(last, 0)
-        gone = last < 0  # left before the window: nothing to hold
-        lo_last = np.where(gone, 0.0, np.take_along_axis(y_lo, idx, axis=-1))
-        hi_last = np.where(gone, 0.0, np.take_along_axis(y_hi, idx, axis=-1))
-        y_lo = np.where(after, lo_last, y_lo)
-        y_hi = np.where(after, hi_last, y_hi)
-    p_hi = np.where(connected, pc, 0.0)
-    p_lo = np.where(connected, -pd, 0.0)
-    return p_lo, p_hi, y_lo, y_hi
+    y_lo[jd:] = y_lo[jd - 1] if jd > ja else 0.0
+    y_hi[jd:] = y_hi[jd - 1] if jd > ja else 0.0
+    return ja, jd
+
+
+@kernel
+def tighten_row(ja, jd, dt, p_lo, p_hi, y_lo, y_hi, y_alap, y_asap):  # pragma: no cover
+    """:func:`tighten` of one vehicle's rows into ``(y_alap, y_asap)``; feasibility.
+
+    The passes run over the connected intervals ``[j_a, j_d)`` only: before them the powers
+    are 0 and the raw band is 0, so the forward pass keeps 0 and the backward pass leaves
+    ``max(0, y_lo_{j_a} - p_hi dt)`` and ``min(0, y_hi_{j_a} - p_lo dt)``; after them the
+    band is held at interval ``j_d - 1``'s raw values, which the forward pass keeps at its
+    values of ``j_d - 1``.
+
+    Returns:
+        Whether the band is non-empty (``y_alap <= y_asap + 1e-6`` throughout).
+    """
+    if jd == ja:  # never connected: every row is 0
+        y_alap[:] = 0.0
+        y_asap[:] = 0.0
+        return True
+    lo_v, hi_v = 0.0, 0.0
+    for j in range(ja, jd):
+        lo_v = fmax(y_lo[j], p_lo[j] * dt if j == 0 else lo_v + p_lo[j] * dt)
+        hi_v = fmin(y_hi[j], p_hi[j] * dt if j == 0 else hi_v + p_hi[j] * dt)
+        y_alap[j], y_asap[j] = lo_v, hi_v
+    y_alap[jd:] = lo_v
+    y_asap[jd:] = hi_v
+    for j in range(jd - 2, ja - 1, -1):
+        y_alap[j] = fmax(y_alap[j], y_alap[j + 1] - p_hi[j + 1] * dt)
+        y_asap[j] = fmin(y_asap[j], y_asap[j + 1] - p_lo[j + 1] * dt)
+    if ja > 0:
+        y_alap[:ja] = fmax(0.0, y_alap[ja] - p_hi[ja] * dt)
+        y_asap[:ja] = fmin(0.0, y_asap[ja] - p_lo[ja] * dt)
+    else:  # the first interval starts from y_{-1} = 0
+        y_alap[0] = fmax(y_alap[0], p_lo[0] * dt)
+        y_asap[0] = fmin(y_asap[0], p_hi[0] * dt)
+    ok = not y_alap[0] > y_asap[0] + 1e-6
+    for j in range(ja, jd):
+        ok &= not y_alap[j] > y_asap[j] + 1e-6
+    return ok
 
 
 def cumulative_to_power(y_kwh: FloatArray, dt_h: float) -> FloatArray:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flexibility.battery import VehicleBatteries, cumulative_to_power
-from flexibility.common import BoolArray
+from flexibility.compiled import fmax, fmin, kernel
 from flexibility.fleet import FloatArray
 
 
@@ -41,6 +41,8 @@ class SharePolicy:
         station: Station index of every vehicle ``(..., N)``.
         n_stations: Number of stations ``J``.
         dt_h: Interval length.
+        ref_kw: Reference power ``r_n,t = (Y^r_n,t - Y^r_n,t-1) / dt`` of every vehicle
+            (``None``: computed from ``y_ref_kwh`` when needed).
     """
 
     y_ref_kwh: FloatArray
@@ -48,6 +50,7 @@ class SharePolicy:
     station: np.ndarray
     n_stations: int
     dt_h: float
+    ref_kw: FloatArray | None = None
 
     def split(self, delta_kw: FloatArray) -> FloatArray:
         """Vehicle powers for aggregate deviations ``delta`` (``(..., T)``) from the reference.
@@ -61,15 +64,63 @@ class SharePolicy:
         return cumulative_to_power(self.y_ref_kwh + self.omega_kwh * s[..., None, :],
                                    self.dt_h)
 
+    def reference_kw(self) -> FloatArray:
+        """``r_n,t`` of every vehicle (``ref_kw``, or ``diff(Y^r) / dt``)."""
+        if self.ref_kw is not None:
+            return self.ref_kw
+        return cumulative_to_power(self.y_ref_kwh, self.dt_h)
+
 
 def station_sum(x: FloatArray, station: np.ndarray, n_stations: int) -> FloatArray:
-    """Sum ``(..., N, T)`` over vehicles per station -> ``(..., J, T)``."""
-    onehot = (station[..., :, None] == np.arange(n_stations)).astype(np.float64)  # (..., N, J)
-    return np.matmul(np.swapaxes(onehot, -1, -2), x)  # (..., J, N) @ (..., N, T)
+    """Sum ``(..., N, T)`` over vehicles per station -> ``(..., J, T)``.
+
+    ``S_j,t = sum_{n : station_n = j} x_n,t``, added in vehicle order (compiled).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    lead, (n_veh, n_t) = x.shape[:-2], x.shape[-2:]
+    st = np.ascontiguousarray(np.broadcast_to(station, (*lead, n_veh)), dtype=np.int64)
+    out = np.zeros((int(np.prod(lead, dtype=np.int64)), n_stations, n_t))
+    _station_sums(np.ascontiguousarray(x).reshape(-1, n_veh, n_t), st.reshape(-1, n_veh), out)
+    return out.reshape(*lead, n_stations, n_t)
 
 
-def _reference_rates(vb: VehicleBatteries) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Constant-rate reference powers ``(r^-, r*, r^+)`` of every vehicle (``(..., N, T)``).
+@kernel
+def station_add(x, station, out):  # pragma: no cover
+    """``out[j] += x[n]`` over the vehicles ``n`` of station ``j``, in vehicle order (one
+    scenario: ``x (N, T)``, ``out (J, T)``)."""
+    for n in range(x.shape[0]):
+        row = out[station[n]]
+        for t in range(x.shape[1]):
+            row[t] += x[n, t]
+
+
+@kernel
+def _station_sums(x, station, out):  # pragma: no cover
+    """:func:`station_add` of every scenario (``x (B, N, T)``, ``out (B, J, T)``)."""
+    for b in range(x.shape[0]):
+        station_add(x[b], station[b], out[b])
+
+
+@kernel
+def row_windows(p_lo, p_hi, y_alap, y_asap, active, window):  # pragma: no cover
+    """The smallest ``[j_a, j_d)`` per vehicle (``(R, T)`` rows) outside which the powers are
+    0, no interval is active and both bands are constant on each side (``window (R, 2)``;
+    what ``vehicle_rows`` returns for the vehicles it builds)."""
+    n_t = p_lo.shape[1]
+    for i in range(p_lo.shape[0]):
+        ja, jd = n_t, 0
+        for j in range(n_t):
+            busy = (p_lo[i, j] != 0.0) | (p_hi[i, j] != 0.0) | active[i, j]
+            if busy or (j > 0 and (y_alap[i, j] != y_alap[i, j - 1]
+                                   or y_asap[i, j] != y_asap[i, j - 1])):
+                ja = min(ja, j)
+                jd = j + 1
+        window[i, 0], window[i, 1] = min(ja, jd), jd
+
+
+@kernel
+def anchor_rates(p_lo, p_hi, y_alap, y_asap, active, window, dt, rates):  # pragma: no cover
+    """Constant-rate reference powers ``(r^-, r*, r^+)`` of every vehicle (``rates (3, R)``).
 
     A vehicle connected for ``K`` intervals of the window ends it between its as-late- and
     as-soon-as-possible energies ``Y^-_end <= Y_end <= Y^+_end``. The lower band is convex and
@@ -77,75 +128,135 @@ def _reference_rates(vb: VehicleBatteries) -> tuple[FloatArray, FloatArray, Floa
     line from 0 to any ``Y_end`` in the band stays inside the band at every interval: the
     constant rate ``r = Y_end / (K dt)`` is a feasible reference. ``r^-`` and ``r^+`` end at the
     band's edges; ``r*`` is the rate closest to the middle of the power range (the most
-    symmetric room for deviations).
+    symmetric room for deviations). Each rate holds on the vehicle's connected intervals
+    (``p_hi > p_lo`` or active, all inside ``window``) and is 0 elsewhere. Rows ``(R, T)``.
     """
-    batt = vb.battery
-    dt = batt.dt_h
-    conn = (batt.p_hi_kw > batt.p_lo_kw) | vb.active
-    k = conn.sum(axis=-1)
-    last = np.maximum(batt.n_intervals - 1 - np.argmax(conn[..., ::-1], axis=-1), 0)[..., None]
-    denom = np.where(k > 0, k * dt, 1.0)[..., None]
-    r_lo = np.take_along_axis(vb.y_alap_kwh, last, axis=-1) / denom
-    r_hi = np.take_along_axis(vb.y_asap_kwh, last, axis=-1) / denom
-    mid = np.where(conn, 0.5 * (batt.p_hi_kw + batt.p_lo_kw), 0.0).max(axis=-1, keepdims=True)
-    r_mid = np.clip(mid, r_lo, np.maximum(r_lo, r_hi))
-    return np.where(conn, r_lo, 0.0), np.where(conn, r_mid, 0.0), np.where(conn, r_hi, 0.0)
+    n_t = p_lo.shape[1]
+    for i in range(p_lo.shape[0]):
+        ja, jd = window[i, 0], window[i, 1]
+        count, last, mid = 0, n_t - 1, -np.inf
+        for j in range(ja, jd):
+            if (p_hi[i, j] > p_lo[i, j]) | active[i, j]:
+                count += 1
+                last = j
+                mid = fmax(mid, 0.5 * (p_hi[i, j] + p_lo[i, j]))
+        if count < n_t:  # some interval is not connected: its rate is 0
+            mid = fmax(mid, 0.0)
+        denom = count * dt if count > 0 else 1.0
+        r_lo, r_hi = y_alap[i, last] / denom, y_asap[i, last] / denom
+        rates[0, i], rates[2, i] = r_lo, r_hi
+        rates[1, i] = fmin(fmax(mid, r_lo), fmax(r_lo, r_hi))
 
 
-def _blend(anchors: tuple[FloatArray, FloatArray, FloatArray], theta: FloatArray) -> FloatArray:
-    """Piecewise-linear reference: ``r^- -> r*`` for ``theta`` in [0, 0.5], ``r* -> r^+`` above."""
-    lo, mid, hi = anchors
-    a = np.clip(2.0 * theta, 0.0, 1.0)
-    b = np.clip(2.0 * theta - 1.0, 0.0, 1.0)
-    return np.where(theta <= 0.5, lo + a * (mid - lo), mid + b * (hi - mid))
+@kernel
+def station_anchors(p_lo, p_hi, active, window, rates, station, prof):  # pragma: no cover
+    """Station powers ``prof (3, J, T)`` of the anchors of one scenario's vehicles (rows
+    ``(N, T)``; ``rates (3, N)``), added in vehicle order."""
+    for n in range(p_lo.shape[0]):
+        j_st = station[n]
+        for j in range(window[n, 0], window[n, 1]):
+            if (p_hi[n, j] > p_lo[n, j]) | active[n, j]:
+                for x in range(3):
+                    prof[x, j_st, j] += rates[x, n]
 
 
-def _fit_theta(prof: tuple[FloatArray, FloatArray, FloatArray], net_lo: FloatArray | None,
-               net_hi: FloatArray | None) -> tuple[FloatArray, BoolArray, FloatArray]:
-    """Station ``theta`` in [0, 1] keeping the blended station reference in the network box.
+@kernel
+def blend_one(lo, mid, hi, theta):  # pragma: no cover
+    """Piecewise-linear reference rate between the anchors ``(r^-, r*, r^+)``:
+    ``r^- + 2 theta (r* - r^-)`` for ``theta <= 0.5``, ``r* + (2 theta - 1)(r^+ - r*)`` above."""
+    a = min(max(2.0 * theta, 0.0), 1.0)
+    b = min(max(2.0 * theta - 1.0, 0.0), 1.0)
+    return lo + a * (mid - lo) if theta <= 0.5 else mid + b * (hi - mid)
 
-    Args:
-        prof: Station powers of the anchors ``(r^-, r*, r^+)``, each ``(..., J, T)``.
-        net_lo: Network box lower bounds ``(J, T)`` (``None``: no network).
-        net_hi: Upper bounds.
 
-    Returns:
-        ``(theta (..., J), misfit (..., J) bool, excess_kw (..., J, T))`` — ``theta = 0.5``
-        (the symmetric reference) when it fits, else the closest value that does; the excess
-        of the best reference over the box where none fits.
+THETA_GRID = np.linspace(0.0, 1.0, 21)
+"""The values of ``theta`` tried by :func:`fit_theta_columns`."""
+
+
+@kernel
+def fit_theta_columns(prof, grid, net_lo, net_hi, theta, misfit, excess):  # pragma: no cover
+    """Station ``theta`` of one scenario keeping the blended station reference in the box.
+
+    The violation ``v_j(g) = max_t (max(R_jt(g) - hi_jt, 0) + max(lo_jt - R_jt(g), 0))`` of
+    the blend ``R(g)`` of the station anchors ``prof (3, J, T)`` on the grid; ``theta_j`` is the
+    grid value closest to 0.5 with ``v_j <= 1e-6``, else the one of least violation
+    (``misfit_j``); ``excess (J, T)`` is the blend's excess over the box at ``theta_j``.
     """
-    lead = prof[0].shape[:-1]
-    if net_lo is None or net_hi is None:
-        return np.full(lead, 0.5), np.zeros(lead, dtype=bool), np.zeros_like(prof[0])
-    grid = np.linspace(0.0, 1.0, 21)
-    viol = np.stack([(np.maximum(_blend(prof, g) - net_hi, 0.0)
-                      + np.maximum(net_lo - _blend(prof, g), 0.0)).max(axis=-1)
-                     for g in grid], axis=-1)  # (..., J, G)
-    fits = viol <= 1e-6
-    dist = np.where(fits, np.abs(grid - 0.5), np.inf)
-    pick = np.where(fits.any(axis=-1), np.argmin(dist, axis=-1), np.argmin(viol, axis=-1))
-    theta = grid[pick]
-    misfit = ~np.any(fits, axis=-1)
-    ref = _blend(prof, theta[..., None])
-    excess = np.maximum(ref - net_hi, 0.0) + np.maximum(net_lo - ref, 0.0)
-    return theta, misfit, excess
+    n_t = prof.shape[2]
+    for j in range(prof.shape[1]):
+        best_fit, best_viol, dist, least = -1, 0, np.inf, np.inf
+        for g in range(grid.size):
+            worst = -np.inf
+            for t in range(n_t):
+                ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], grid[g])
+                worst = fmax(worst, fmax(ref - net_hi[j, t], 0.0)
+                             + fmax(net_lo[j, t] - ref, 0.0))
+            if worst <= 1e-6 and abs(grid[g] - 0.5) < dist:
+                best_fit, dist = g, abs(grid[g] - 0.5)
+            if worst < least:
+                best_viol, least = g, worst
+        misfit[j] = best_fit < 0
+        theta[j] = grid[best_viol] if best_fit < 0 else grid[best_fit]
+        for t in range(n_t):
+            ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], theta[j])
+            excess[j, t] = fmax(ref - net_hi[j, t], 0.0) + fmax(net_lo[j, t] - ref, 0.0)
 
 
-def _rate_limited(target: FloatArray, step: FloatArray) -> FloatArray:
-    """Largest ``w <= target`` with ``|w_t - w_{t-1}| <= step_t`` and ``w_{-1} = w_T = 0``.
+@kernel
+def policy_rows(p_lo, p_hi, y_alap, y_asap, active, window, rates, theta, tau_h, gamma, dt,
+                y_ref, omega, ref):  # pragma: no cover
+    """References, reference powers and rate-limited shares of vehicles (rows ``(R, T)``).
 
-    A forward pass bounds the rises, a backward pass the falls (arrays ``(..., T)``, time
-    last; the passes run time-first on contiguous memory).
+    Per vehicle: ``r = blend(theta)`` on its connected intervals, ``Y^r = clip(dt cumsum r,
+    Y^-, Y^+)``, ``r = diff(Y^r) / dt``, ``room = max(min(p_hi - r, r - p_lo), 0)`` and the
+    target ``max(min(min(Y^+ - Y^r, Y^r - Y^-), tau room), 0)`` on active intervals, then the
+    rate limit ``|omega_t - omega_{t-1}| <= gamma room_t dt`` (forward rises, backward falls).
+    Outside ``window`` nothing is connected or active and the bands are constant: ``Y^r`` is
+    constant there and ``omega = 0``.
     """
-    w = np.ascontiguousarray(np.moveaxis(np.maximum(target, 0.0), -1, 0)).copy()
-    s = np.ascontiguousarray(np.moveaxis(np.broadcast_to(step, target.shape), -1, 0))
-    T = w.shape[0]
-    np.minimum(w[0], s[0], out=w[0])
-    for t in range(1, T):
-        np.minimum(w[t], w[t - 1] + s[t], out=w[t])
-    for t in range(T - 1, 0, -1):
-        np.minimum(w[t - 1], w[t] + s[t], out=w[t - 1])
-    return np.moveaxis(w, 0, -1)
+    n_t = p_lo.shape[1]
+    for i in range(p_lo.shape[0]):
+        ja, jd = window[i, 0], window[i, 1]
+        rate = blend_one(rates[0, i], rates[1, i], rates[2, i], theta[i])
+        omega[i, :] = 0.0
+        ref[i, :] = 0.0
+        cum, prev, w_prev = 0.0, 0.0, 0.0
+        for j in range(n_t):
+            if ja <= j < jd:
+                if (p_hi[i, j] > p_lo[i, j]) | active[i, j]:
+                    cum += rate
+            elif 0 < j < ja or j > jd:  # constant band, constant cum: Y^r and r repeat
+                y_ref[i, j] = prev
+                continue
+            y = fmin(fmax(cum * dt, y_alap[i, j]), y_asap[i, j])
+            r = (y - prev) / dt
+            y_ref[i, j], ref[i, j], prev = y, r, y
+            if active[i, j]:
+                room = fmax(fmin(p_hi[i, j] - r, r - p_lo[i, j]), 0.0)
+                half = fmin(y_asap[i, j] - y, y - y_alap[i, j])
+                w = fmax(fmin(half, tau_h * room), 0.0)
+                step = gamma * room * dt
+                w_prev = fmin(w, w_prev + step) if j > 0 else fmin(w, step)
+                omega[i, j] = w_prev
+            else:
+                w_prev = 0.0
+        for j in range(min(jd, n_t - 1), max(ja, 0), -1):
+            step = 0.0
+            if active[i, j]:
+                r = ref[i, j]
+                step = gamma * fmax(fmin(p_hi[i, j] - r, r - p_lo[i, j]), 0.0) * dt
+            omega[i, j - 1] = fmin(omega[i, j - 1], omega[i, j] + step)
+
+
+@kernel
+def _fit_all(p_lo, p_hi, active, window, rates, station, grid, net_lo, net_hi, theta, misfit,
+             excess):  # pragma: no cover
+    """Station anchors and :func:`fit_theta_columns` of every scenario (rows ``(B, N, T)``)."""
+    prof = np.empty((3, net_lo.shape[0], p_lo.shape[2]))
+    for b in range(p_lo.shape[0]):
+        prof[:] = 0.0
+        station_anchors(p_lo[b], p_hi[b], active[b], window[b], rates[:, b], station[b], prof)
+        fit_theta_columns(prof, grid, net_lo, net_hi, theta[b], misfit[b], excess[b])
 
 
 def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
@@ -167,25 +278,34 @@ def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
     Returns:
         ``(policy, misfit (..., J), excess_kw (..., J, T))``.
     """
-    dt = vb.battery.dt_h
     batt = vb.battery
-    st = np.broadcast_to(station, vb.y_asap_kwh.shape[:-1])
-    anchors = _reference_rates(vb)
-    nl = None if net_lo is None else np.asarray(net_lo).T  # (J, T)
-    nh = None if net_hi is None else np.asarray(net_hi).T
-    r_lo, r_mid, r_hi = anchors
-    prof = (station_sum(r_lo, st, n_stations), station_sum(r_mid, st, n_stations),
-            station_sum(r_hi, st, n_stations))
-    theta, misfit, excess = _fit_theta(prof, nl, nh)
-    th = np.take_along_axis(theta, st, axis=-1)[..., None]
-    r = _blend(anchors, th)
-    y_ref = np.clip(np.cumsum(r, axis=-1) * dt, vb.y_alap_kwh, vb.y_asap_kwh)
-    r = cumulative_to_power(y_ref, dt)
-    batt = vb.battery
-    room = np.where(vb.active, np.minimum(batt.p_hi_kw - r, r - batt.p_lo_kw), 0.0)
-    room = np.maximum(room, 0.0)
-    half_band = np.minimum(vb.y_asap_kwh - y_ref, y_ref - vb.y_alap_kwh)
-    target = np.where(vb.active, np.minimum(half_band, tau_h * room), 0.0)
-    omega = _rate_limited(target, gamma * room * dt)
-    return (SharePolicy(y_ref_kwh=y_ref, omega_kwh=omega, station=st, n_stations=n_stations,
-                        dt_h=dt), misfit, excess)
+    dt, n_t = batt.dt_h, batt.n_intervals
+    lead = vb.y_asap_kwh.shape[:-1]  # (..., N)
+    shape, n_veh = (*lead, n_t), lead[-1]
+    st = np.broadcast_to(station, lead)
+    p_lo, p_hi, y_alap, y_asap = (np.ascontiguousarray(np.broadcast_to(x, shape),
+                                                       dtype=np.float64).reshape(-1, n_t)
+                                  for x in (batt.p_lo_kw, batt.p_hi_kw, vb.y_alap_kwh,
+                                            vb.y_asap_kwh))
+    active = np.ascontiguousarray(np.broadcast_to(vb.active, shape)).reshape(-1, n_t)
+    window = np.empty((p_lo.shape[0], 2), dtype=np.int64)
+    row_windows(p_lo, p_hi, y_alap, y_asap, active, window)
+    rates = np.empty((3, p_lo.shape[0]))
+    anchor_rates(p_lo, p_hi, y_alap, y_asap, active, window, dt, rates)
+    theta = np.full((*lead[:-1], n_stations), 0.5)
+    misfit = np.zeros(theta.shape, dtype=bool)
+    excess = np.zeros((*theta.shape, n_t))
+    if net_lo is not None and net_hi is not None:
+        _fit_all(*(x.reshape(-1, n_veh, n_t) for x in (p_lo, p_hi, active)),
+                 window.reshape(-1, n_veh, 2), rates.reshape(3, -1, n_veh),
+                 np.ascontiguousarray(st, dtype=np.int64).reshape(-1, n_veh), THETA_GRID,
+                 *(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)
+                   for x in (net_lo, net_hi)),
+                 *(x.reshape(-1, *x.shape[len(lead) - 1:]) for x in (theta, misfit, excess)))
+    th = np.take_along_axis(theta, st, axis=-1).reshape(-1)
+    y_ref, omega, ref = (np.empty_like(p_lo) for _ in range(3))
+    policy_rows(p_lo, p_hi, y_alap, y_asap, active, window, rates, th, float(tau_h),
+                float(gamma), dt, y_ref, omega, ref)
+    return (SharePolicy(y_ref_kwh=y_ref.reshape(shape), omega_kwh=omega.reshape(shape),
+                        station=st, n_stations=n_stations, dt_h=dt, ref_kw=ref.reshape(shape)),
+            misfit, excess)
