@@ -53,7 +53,7 @@ from flexibility.packaging import Boundary, InnerBox, package
 from flexibility.reserve import ReserveProduct
 from flexibility.stations import PerStation
 from grid.ac import AcResult, AcSolver, bisect_segments
-from grid.alpha_layers import case_layers
+from grid.alpha_layers import case_layers, realtime_layers
 from grid.layers import GridModel, LayerSet, PackageInfo, layers_for
 from grid.lindistflow import NetworkLimits
 
@@ -264,14 +264,10 @@ class GridAgent(mesa.Agent):
         The same code path as the assessment (``grid.alpha_layers.case_layers``): every
         scenario's fleet (the plugged-in EVs exactly, beside one sampled day of later arrivals)
         gets its deliverable inner battery inside the network boxes (LinDistFlow, AC-corrected),
-        the batteries of ``ceil(alpha M)`` scenarios are intersected (greedy discarding) and the
+        the batteries of ``ceil(alpha M)`` scenarios are intersected (greedy discarding, no
+        shrink: ``grid.alpha_layers.realtime_layers``, the rule of ``assess`` at τ) and the
         result is packaged, then checked like every publication (:meth:`checked`). The
         declared baseline is the package's reference.
-
-        Unlike the day ahead, no shrink is calibrated here: the day-ahead calibration measures
-        whole fresh days, where every vehicle is uncertain; at a tick the plugged-in vehicles
-        are known and only later arrivals are sampled, so reusing it would shrink the package
-        for an uncertainty it no longer has (about 0.6 of the width on the paper case).
 
         Args:
             fleets: Each station's scenario fleets ``(M, N_j)`` in grid order, from ``t0``.
@@ -282,9 +278,8 @@ class GridAgent(mesa.Agent):
         """
         names = tuple(self.grid.stations)
         m = int(fleets[0].shape[0])
-        keep = n_kept(alpha, m) / m
-        case = make_case(names, list(fleets), n_intervals, t0, keep, aggregation)
-        layers = case_layers(self.grid, case, keep, None, (), None)
+        case = make_case(names, list(fleets), n_intervals, t0, n_kept(alpha, m) / m, aggregation)
+        layers = realtime_layers(self.grid, case, alpha)
         pub = self.checked(layers, AC_CHECKED_ROWS)
         inner = package_of(layers).inner
         return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))

@@ -122,7 +122,7 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
         gm: The grid model.
         case: The station-layer case.
         keep_fraction: Share of the scenarios kept for the transmission set when it is not
-            calibrated (RT cases reuse the DA calibration).
+            calibrated (real-time cases: :func:`realtime_layers`).
         fresh: Fresh days: with them the kept count is calibrated for ``alpha`` (validation
             days) and coverage is measured for every ``alphas`` (test days).
         alphas: Confidence levels whose coverage is measured.
@@ -191,6 +191,18 @@ def _whole_day_rows(s_dev: Battery, s_order: np.ndarray, val_days: Battery,
         return outer_coverage(val_days, r.scaled(f)).whole_day
 
     return s_rows.scaled(calibrate_scale(target, rows_cover))
+
+
+def realtime_layers(gm: GridModel, case: Case, alpha: float) -> LayerSet:
+    """The real-time package of a case: what ``assess`` reports at τ and the co-simulator
+    publishes every tick.
+
+    ``ceil(alpha M)`` of the case's ``M`` sampled days are kept and intersected, with no shrink:
+    the day-ahead calibration measures whole fresh days, where every vehicle is uncertain,
+    while in real time the plugged-in vehicles are known and only later arrivals are sampled.
+    """
+    m = case.sets.n_scenarios
+    return case_layers(gm, case, n_kept(alpha, m) / m)
 
 
 def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,

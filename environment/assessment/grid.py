@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from environment.assessment.station import StationLayerResult
-from grid.alpha_layers import case_layers
+from grid.alpha_layers import case_layers, realtime_layers
 from grid.feeder import FloatArray
 from grid.layers import GridModel, LayerSet
 from grid.pq import PQResult, pq_projection
@@ -46,11 +46,7 @@ def assess_grid_layers(scenario: Scenario, station: StationLayerResult,
     frac = station.keep_fraction[a_cfg.alpha]
     da = case_layers(gm, station.da_case, frac, station.fresh, tuple(a_cfg.alpha_sensitivity),
                      a_cfg.alpha)
-    inner = da.package.inner if da.package is not None else None
-    frac_t = float(inner.kept.mean()) if inner is not None else frac
-    scale_t = inner.scale if inner is not None else 1.0
-    rt = {kind: case_layers(gm, case, frac_t, scale=scale_t)
-          for kind, case in station.rt_cases.items()}
+    rt = {kind: realtime_layers(gm, case, a_cfg.alpha) for kind, case in station.rt_cases.items()}
     names = list(gm.stations)
     rows = da.package.station if da.package is not None else station.da
     lo = np.stack([rows[s].p_min_kw for s in names], axis=1)

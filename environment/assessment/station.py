@@ -29,6 +29,7 @@ from flexibility.alpha_sets import (
     CaseSets,
     Coverage,
     case_sets,
+    n_kept,
     per_interval_envelope,
     station_rows,
 )
@@ -165,7 +166,6 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
         sens.append((alpha, envelope_metrics(sens_env[alpha])))
     per_interval = [(a, envelope_metrics(per_interval_envelope(da_sets, a)))
                     for a in a_cfg.alpha_sensitivity]
-    fraction = k_da / M
 
     observed = {s.name: draw_sessions(model, hz, s.n_ev, 1, v2g, r)
                 for s, r in zip(scenario.stations, streams[1].spawn(len(scenario.stations)),
@@ -180,8 +180,10 @@ def assess_station_layer(scenario: Scenario, model: BehaviourModel,
         station_fleets = [rt_fleet(model, scenario, observed[name], t_obs, M, rs)
                           for name, rs in zip(names, r.spawn(len(names)), strict=True)]
         label = f"rt@{hhmm}"
-        rt_cases[label] = make_case(names, station_fleets, T - t_obs, t_obs, fraction,
-                                    a_cfg.aggregation, scale=s_da, definition=definition)
+        # the real-time rule (grid.alpha_layers.realtime_layers): ceil(alpha M) days, no shrink
+        rt_cases[label] = make_case(names, station_fleets, T - t_obs, t_obs,
+                                    n_kept(a_cfg.alpha, M) / M, a_cfg.aggregation,
+                                    definition=definition)
         rt[label] = rt_cases[label].rows.envelopes
 
     regenerated = model.sample(streams[3], (M, scenario.stations[0].n_ev or 1))
