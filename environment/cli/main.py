@@ -42,7 +42,8 @@ Commands:
 
 Run 'python run_sim.py COMMAND --help' for a command's options and its checks. With no command,
 'simulate' runs on the built-in default scenario (the paper case: 200 EV sessions drawn for one
-day at 4 stations on IEEE 33-bus, random calls within the published boundary; the realised day
+day at 4 stations on IEEE 33-bus, the TSO calling the day-ahead reserve at its edges around the
+baseline the stations declare every tick; the realised day
 differs from the draw as users do -- no-shows leave, sessions carried over from the previous
 evening join: 205 EVs on the default seed, 26 of them carried over) and writes runs/<timestamp>/
 (a new folder, never overwritten; an explicit --out must be new or empty).
@@ -55,8 +56,10 @@ Set OMP_NUM_THREADS, OPENBLAS_NUM_THREADS or MKL_NUM_THREADS to choose otherwise
 SIMULATE_EPILOG = """\
 checks: validity -- no AC violation at a realised operating point (undervoltage, overvoltage,
 line, transformer, substation), no grid-infeasible tick (must-charge load the network could
-not carry), a day-ahead commitment without grid-infeasible intervals; target -- at least 99 %
-of the calls delivered (within 1 %).
+not carry), a day-ahead commitment without grid-infeasible intervals, no published boundary
+with P_down > P_up; target -- every call inside the boundary published at its tick delivered
+(the package's own promise; TSO rules only), and the calls delivered (within 1 %): under a
+reserve-* policy at least alpha of the reserve calls (the product's level), else at least 99 %.
 
 {contract}"""
 
@@ -100,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(m)
     m.add_argument("--policy", choices=POLICIES,
                    help="TSO call policy (default: the scenario's simulation.policy, "
-                        "random-within in the paper case); edge-da / edge-prev call at an edge "
+                        "reserve-edge in the paper case: the declared baseline plus the day-"
+                        "ahead reserve at an edge, held over random spans; reserve-random: "
+                        "inside the reserve; random-within: inside the published boundary); "
+                        "edge-da / edge-prev call at an edge "
                         "of the day-ahead / previous tick's boundary, which can fail; "
                         "dispatch:oba|bonferroni|so|ro: the DSO's day-ahead chance-"
                         "constrained dispatch (scenario [dispatch]) with affine recourse on "
@@ -175,8 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TSO call policy of every replicate (default: the scenario's)")
         mc.add_argument("--calibration", action="store_true",
                         help="sweep alpha over 0.8, 0.9, 0.95, 0.99 and write calibration."
-                             "parquet and calibration.png (hold rate per layer vs alpha); "
-                             "use with --policy edge-da or edge-prev")
+                             "parquet and calibration.png (per alpha: hold rate of the calls "
+                             "inside each layer with its Wilson interval, days on which every "
+                             "reserve call held, the DA schedule's hold rate); under a "
+                             "reserve-* policy (the default) reserve calls held >= alpha - "
+                             "0.02 is a target (exit 4)")
         _output_flags(mc)
 
     tr = sub.add_parser("traffic", help="static or dynamic traffic assignment",
