@@ -304,6 +304,12 @@ class StationAgent(mesa.Agent):
                                vb.y_asap_kwh[..., :1], self.ctx.dt_h)
         return rows, lo[:, 0], np.maximum(lo, hi)[:, 0]
 
+    def one_step_range(self, k: int) -> tuple[float, float]:
+        """Least and most the controllable EVs can draw together in interval ``k`` (kW) with
+        every departure requirement still reachable (sums of their exact ranges)."""
+        _, lo, hi = self._boxes(k, "one-step")
+        return float(lo.sum()), float(hi.sum())
+
     def dispatch(self, k: int, p_kw: float, rule: SplitRule = "vehicle-box"
                  ) -> tuple[float, IntArray, FloatArray]:
         """Split a station set-point among its EVs and apply it for interval ``k``.

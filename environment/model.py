@@ -71,7 +71,7 @@ from environment.records import (
 )
 from environment.validation import DEFAULT_DEVIATIONS, Deviations
 from flexibility.aggregation import Envelope
-from flexibility.packaging import disaggregate
+from flexibility.packaging import disaggregate, disaggregate_beyond
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from traffic.interface import TravelModel
@@ -194,7 +194,7 @@ class CoSimModel(mesa.Model):
         hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
         plan = self.tso.plan
         if plan is None:
-            share = disaggregate(np.array([call]), lo[None], hi[None])[0]
+            share = self._split(k, call, pub, lo, hi)
         else:  # the dispatch calls every station, inside its real-time box
             share = np.clip(plan.station_calls_kw(k), lo, hi)
         delivered = np.zeros(len(names))
@@ -219,6 +219,25 @@ class CoSimModel(mesa.Model):
         self.recorder.add(network_rows(k, self.grid_agent.grid, delivered, ac))
         if done is not None and self.dispatch is not None:
             self.recorder.add(self.dispatch.rows(k, done, ac, outcome.label))
+
+    def _split(self, k: int, call: float, pub: Publication, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+        """The call split to stations (phase 4).
+
+        Inside the published boundary: one ``theta`` inside the station boxes. Under the α
+        package a call beyond it is not refused: the DSO delivers what the fleet and the network
+        can carry now, sharing the excess over each station's room up to the smaller of its
+        network box (jointly feasible, AC-corrected) and its EVs' exact range of the interval
+        (``flexibility.packaging.disaggregate_beyond``). The published boundary is the DSO's
+        promise; the limits are what it can still do.
+        """
+        if self.scenario.simulation.package == "vehicle-box":
+            return disaggregate(np.array([call]), lo[None], hi[None])[0]
+        net = pub.layers.dist_boxes
+        fleet = np.array([st.one_step_range(k) for st in self.stations.values()])
+        lim_lo = np.maximum(net.lo_kw[0], fleet[:, 0])
+        lim_hi = np.minimum(net.hi_kw[0], fleet[:, 1])
+        return disaggregate_beyond(call, lo, hi, lim_lo, lim_hi)
 
     def _publish(self, k: int) -> tuple[Publication, dict[str, Envelope]]:
         """Phases 1–2: the stations' real-time sets and the DSO's checked publication.

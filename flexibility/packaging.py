@@ -178,6 +178,32 @@ def disaggregate(p_kw: FloatArray, lo_kw: FloatArray, hi_kw: FloatArray) -> Floa
     return lo_kw + np.clip(theta, 0.0, 1.0)[:, None] * (hi_kw - lo_kw)
 
 
+def disaggregate_beyond(p_kw: float, lo_kw: FloatArray, hi_kw: FloatArray,
+                        limit_lo_kw: FloatArray, limit_hi_kw: FloatArray) -> FloatArray:
+    """Split one total over members: inside their boxes first, then up to their limits.
+
+    With boxes ``[lo_j, hi_j]`` inside limits ``[L_j, U_j]`` (arrays ``(J,)``): a total inside
+    ``[sum lo, sum hi]`` is split by :func:`disaggregate`; above it every member first takes
+    ``hi_j`` and the excess ``p - sum hi`` is shared by one ``theta`` over the spare room
+    ``U_j - hi_j``; below it likewise towards ``L_j``. A total beyond ``[sum L, sum U]`` is
+    clipped to it.
+
+    Returns:
+        Member set-points ``(J,)``.
+    """
+    lo, hi = np.asarray(lo_kw, float), np.asarray(hi_kw, float)
+    lim_lo, lim_hi = np.minimum(limit_lo_kw, lo), np.maximum(limit_hi_kw, hi)
+    if p_kw > hi.sum():
+        extra = disaggregate(np.array([p_kw - hi.sum()]), np.zeros((1, hi.size)),
+                             (lim_hi - hi)[None])[0]
+        return hi + extra
+    if p_kw < lo.sum():
+        extra = disaggregate(np.array([lo.sum() - p_kw]), np.zeros((1, lo.size)),
+                             (lo - lim_lo)[None])[0]
+        return lo - extra
+    return disaggregate(np.array([p_kw]), lo[None], hi[None])[0]
+
+
 def battery_boundary(batt) -> Boundary:
     """Boundary parameters of a generalized battery (``flexibility.battery.Battery``, ``(T,)``).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,3 +72,32 @@ def test_the_tso_calls_baseline_plus_an_activation_inside_d(product, seed, rule)
             lo, hi = product.admissible(k, acc)
             assert min(abs(c - lo), abs(c - hi)) <= 1e-9
             acc += c * DT_H
+
+
+@st.composite
+def nested_boxes(draw):
+    j = draw(st.integers(1, 5))
+    lo = np.array(draw(st.lists(st.floats(-50, 50), min_size=j, max_size=j)))
+    width = np.array(draw(st.lists(st.floats(0, 30), min_size=j, max_size=j)))
+    below = np.array(draw(st.lists(st.floats(0, 30), min_size=j, max_size=j)))
+    above = np.array(draw(st.lists(st.floats(0, 30), min_size=j, max_size=j)))
+    hi = lo + width
+    return lo, hi, lo - below, hi + above
+
+
+@settings(max_examples=300, deadline=None)
+@given(nested_boxes(), st.floats(-400, 400))
+def test_split_beyond_the_boxes_stays_within_the_limits(boxes, total):
+    from flexibility.packaging import disaggregate_beyond
+
+    lo, hi, lim_lo, lim_hi = boxes
+    p = disaggregate_beyond(total, lo, hi, lim_lo, lim_hi)
+    tol = 1e-7
+    assert np.all(p >= lim_lo - tol) and np.all(p <= lim_hi + tol)
+    assert p.sum() == pytest.approx(float(np.clip(total, lim_lo.sum(), lim_hi.sum())), abs=1e-6)
+    if lo.sum() - tol <= total <= hi.sum() + tol:  # inside the boxes: never beyond them
+        assert np.all(p >= lo - tol) and np.all(p <= hi + tol)
+    elif total > hi.sum():  # above: every member first takes its box's top
+        assert np.all(p >= hi - tol)
+    else:
+        assert np.all(p <= lo + tol)

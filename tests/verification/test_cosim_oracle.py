@@ -2,8 +2,9 @@
 
 At a sample of ticks the vehicles plugged in are rebuilt from the recorded ``evs`` and
 ``setpoints`` tables (energy now re-integrated here) and ``tests.verification.session_lp``
-decides whether the published total boundary's two edges of that interval can be drawn with
-every departure requirement still reachable. The package must never publish an edge the fleet
+decides whether the published total boundary's two edges of that interval, and what was
+delivered (a call beyond the boundary is served up to the fleet's and the network's limits), can
+be drawn with every departure requirement still reachable. The package must never publish an edge the fleet
 cannot deliver. Mutation: a package builder that misreads one vehicle's energy (the fullest
 plugged-in vehicle read as empty, in the builder only, so its window to the requirement is
 wrong) publishes a must-charge the night fleet cannot draw, and the oracle rejects it. (The
@@ -49,7 +50,7 @@ def _rejected_edges(sc, tables) -> list[tuple[int, str, float]]:
     bad = []
     for k in TICKS:
         v = plugged_at(evs, sp, k, dt_min, ev.eta_ch, ev.eta_dis, params)
-        for edge in ("p_down_kw", "p_up_kw"):
+        for edge in ("p_down_kw", "p_up_kw", "delivered_kw"):
             target = float(total.loc[k, edge])
             if v.e_kwh.size == 0:
                 ok = abs(target) <= 1e-6
