@@ -45,7 +45,7 @@ import mesa
 import numpy as np
 
 from flexibility.aggregation import Envelope
-from flexibility.alpha_sets import Aggregation, CaseSets, n_kept
+from flexibility.alpha_sets import Aggregation, AlphaDefinition, CaseSets, n_kept
 from flexibility.battery import Battery
 from flexibility.cases import Case, make_case
 from flexibility.fleet import Fleet
@@ -258,7 +258,8 @@ class GridAgent(mesa.Agent):
                                   reserve_of(layers, pub.transmission.total))
 
     def publish_package(self, fleets: Sequence[Fleet], t0: int, n_intervals: int,
-                        alpha: float, aggregation: Aggregation) -> Publication:
+                        alpha: float, aggregation: Aggregation,
+                        definition: AlphaDefinition = "whole-day") -> Publication:
         """Package the α battery of a real-time case and publish it checked and capped.
 
         The same code path as the assessment (``grid.alpha_layers.case_layers``): every
@@ -275,10 +276,12 @@ class GridAgent(mesa.Agent):
             n_intervals: Intervals of the remaining horizon.
             alpha: Confidence level (share of the sampled days kept).
             aggregation: How the station rows keep scenarios (``assessment.aggregation``).
+            definition: The station rows' α definition (``assessment.alpha_definition``).
         """
         names = tuple(self.grid.stations)
         m = int(fleets[0].shape[0])
-        case = make_case(names, list(fleets), n_intervals, t0, n_kept(alpha, m) / m, aggregation)
+        case = make_case(names, list(fleets), n_intervals, t0, n_kept(alpha, m) / m, aggregation,
+                         definition=definition)
         layers = realtime_layers(self.grid, case, alpha)
         pub = self.checked(layers, AC_CHECKED_ROWS)
         inner = package_of(layers).inner

@@ -24,8 +24,11 @@ the RT boundary published for ``k``):
 * ``reserve-edge`` — the day-ahead reserve product (``flexibility.reserve``) called at its
   edges: the baseline the stations declared with this tick's boundary plus the largest
   admissible activation up or down, one direction held for ``1 + min(11, floor(4 |z|))``
-  intervals (``z`` standard normal, mean about 4) so that the reserve's energy rows bind; the
-  TSO keeps the activated energy and never leaves the reserve set;
+  intervals (``z`` standard normal) so that the reserve's energy rows bind on the TSO's account
+  of the activated energy; it never leaves the reserve set. The stations re-declare their
+  baseline every tick from the fleet's energy then, so the rebound of an earlier activation
+  lands in later baselines: the account bounds the activations the TSO calls, not the physical
+  deviation from a no-activation day (recorded apart, ``activated_kwh``);
 * ``reserve-random`` — the declared baseline plus an activation uniform in the admissible
   range of the reserve set.
 
@@ -45,9 +48,11 @@ from flexibility.reserve import ReserveProduct
 
 RULES = ("none", "follow-da", "random-within", "max-up", "max-down", "regulation", "edge-da",
          "edge-prev", "reserve-edge", "reserve-random")
-RESERVE_RULES = ("reserve-edge", "reserve-random")
-MAX_HOLD_INTERVALS = 12
 """The TSO's own call rules; every other policy is a day planner's (the TSO follows its plan)."""
+RESERVE_RULES = ("reserve-edge", "reserve-random")
+"""The rules that call on the day-ahead reserve product."""
+MAX_HOLD_INTERVALS = 12
+"""Longest span ``reserve-edge`` holds one direction."""
 
 
 class TransmissionAgent(mesa.Agent):

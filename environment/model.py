@@ -211,7 +211,7 @@ class CoSimModel(mesa.Model):
                                              None if done is None else done.bg_q_kvar)
         outcome = TickOutcome(
             k=k, names=names, envs=envs, pub=pub, edges=edges, baseline_kw=baseline,
-            schedule_kw=schedule, call=call, share=share,
+            schedule_kw=schedule, activated_kwh=self.tso.activated_kwh, call=call, share=share,
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
             connected=[len(self.stations[n].controllable(k)) for n in names],
             queue=[self.stations[n].queue_length for n in names])
@@ -237,6 +237,9 @@ class CoSimModel(mesa.Model):
         fleet = np.array([st.one_step_range(k) for st in self.stations.values()])
         lim_lo = np.maximum(net.lo_kw[0], fleet[:, 0])
         lim_hi = np.minimum(net.hi_kw[0], fleet[:, 1])
+        lam = float(pub.servable_share[0])
+        if lam < 1.0:  # the network cannot carry the must-serve load: its AC cap holds too
+            lim_hi = np.minimum(lim_hi, lam * pub.must_serve_kw[0])
         return disaggregate_beyond(call, lo, hi, lim_lo, lim_hi)
 
     def _publish(self, k: int) -> tuple[Publication, dict[str, Envelope]]:
@@ -259,7 +262,7 @@ class CoSimModel(mesa.Model):
         fleets = [st.rt_fleet(k, sim.package_days) for st in self.stations.values()]
         a = self.scenario.assessment
         pub = self.grid_agent.publish_package(fleets, k, self.ctx.n_intervals - k, a.alpha,
-                                              a.aggregation)
+                                              a.aggregation, a.alpha_definition)
         package = pub.layers.package
         rows = package.station if package is not None else pub.layers.distribution
         return pub, {n: rows[n] for n in self.stations}

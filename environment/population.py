@@ -220,7 +220,7 @@ def day_ahead_case(scenario: Scenario, behaviour: BehaviourModel, pop: Populatio
     m = pop.pool_fleets[0].shape[0]
     keep = math.ceil(a.alpha * m - 1e-9) / m
     case = make_case(names, pop.pool_fleets, hz.n_intervals, 0, keep, a.aggregation,
-                     statistic=a.da_statistic)
+                     statistic=a.da_statistic, definition=a.alpha_definition)
     fresh = None
     if sc.traffic is None and a.coverage_days > 1:
         fresh = case_sets(names, [

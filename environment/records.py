@@ -62,6 +62,8 @@ class TickRows:
             row only; the reserve-call layer).
         reserve_p_down_kw: The same with the lower power row.
         schedule_kw: The absolute day-ahead schedule ``R_hat`` of the interval (total row).
+        activated_kwh: The TSO's account of the reserve energy activated up to and including the
+            interval (total row; 0 under other rules).
         call_kw: The TSO's call (station rows: its share).
         delivered_kw: Power delivered.
         q_kvar: Reactive power (unity power factor).
@@ -109,6 +111,7 @@ class TickRows:
     reserve_p_up_kw: Sequence[float]
     reserve_p_down_kw: Sequence[float]
     schedule_kw: Sequence[float]
+    activated_kwh: Sequence[float]
     call_kw: Sequence[float]
     delivered_kw: Sequence[float]
     q_kvar: float
@@ -192,6 +195,7 @@ class TickOutcome:
             ``reserve``).
         baseline_kw: The stations' declared baseline of the interval.
         schedule_kw: The absolute day-ahead schedule of the interval.
+        activated_kwh: The TSO's reserve account after the call.
         call: The TSO's call.
         share: Its split to stations.
         delivered: Power delivered per station.
@@ -208,6 +212,7 @@ class TickOutcome:
     edges: dict[str, tuple[float, float]]
     baseline_kw: float
     schedule_kw: float
+    activated_kwh: float
     call: float
     share: np.ndarray
     delivered: np.ndarray
@@ -249,6 +254,7 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
         prev_p_up_kw=[*nan, edges["prev"][1]], prev_p_down_kw=[*nan, edges["prev"][0]],
         baseline_kw=[*nan, o.baseline_kw], reserve_p_up_kw=[*nan, edges["reserve"][1]],
         reserve_p_down_kw=[*nan, edges["reserve"][0]], schedule_kw=[*nan, o.schedule_kw],
+        activated_kwh=[*nan, o.activated_kwh],
         call_kw=[*o.share.tolist(), o.call], delivered_kw=[*o.delivered.tolist(), total],
         q_kvar=0.0,
         delivered_ok=[*(_delivered(d, s) for d, s in zip(o.delivered, o.share, strict=True)),

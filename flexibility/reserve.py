@@ -35,8 +35,6 @@ import numpy as np
 from flexibility.battery import Battery
 from flexibility.fleet import FloatArray
 
-ACTIVATION_TOL_KWH = 1e-9
-
 
 @dataclass(frozen=True)
 class ReserveProduct:
@@ -53,7 +51,12 @@ class ReserveProduct:
 
     @classmethod
     def of(cls, baseline_kw: FloatArray, deviation: Battery) -> ReserveProduct:
-        """The product of a baseline and a deviation battery (tightened, 0 kept inside)."""
+        """The product of a baseline and a deviation battery (tightened, 0 kept inside).
+
+        "No activation" is always part of the product: where the baseline itself lies outside
+        the battery's rows (an interval the network cannot serve, flagged grid-infeasible) the
+        rows are widened to 0.
+        """
         d = deviation.tightened()
         lo, hi = np.minimum(d.p_lo_kw, 0.0), np.maximum(d.p_hi_kw, 0.0)
         y_lo, y_hi = np.minimum(d.y_lo_kwh, 0.0), np.maximum(d.y_hi_kwh, 0.0)

@@ -6,8 +6,8 @@ each layer (pooled, Wilson interval), the share of days on which every reserve c
 the absolute DA schedule's hold rate (``environment.experiments.calibration``), to read against
 α. Use it with a policy that calls on the day-ahead product (the default ``reserve-edge``) or on
 an earlier boundary (``edge-da``, ``edge-prev``); calls inside the current boundary are
-delivered by construction. Under a ``reserve-*`` policy the calibration is a target: reserve
-calls held at least ``alpha - 0.02`` at every α (exit 4 otherwise).
+delivered by construction. Under a ``reserve-*`` policy the calibration is a target
+(``environment.experiments.calibration.calibration_checks``; exit 4 otherwise).
 
 Verdict (:mod:`environment.verdict`): physically invalid (exit 3) when any replicate day was
 (AC violations, grid-infeasible ticks, or no feasible dispatch under a ``dispatch:*`` policy;
@@ -29,7 +29,7 @@ import numpy as np
 from environment.cli.output_dir import checked_folder
 from environment.cli.runs import cleaning_line, lead_line, load_behaviour
 from environment.summaries import SweepPointSummary, SweepSummary, write_summary
-from environment.verdict import EXIT_INTERRUPTED, Verdict
+from environment.verdict import EXIT_INTERRUPTED, Check, Verdict
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
                    if (line := _point_outputs(args, params, sc, run, workers, t_start,
                                               policy)) is not None]
     used_policy = policy or scenario.simulation.policy
-    cal_checks: list = []
+    cal_checks: list[Check] = []
     if len(results) > 1 or (results and results[0][0]):  # a sweep
         cal_checks = _sweep_outputs(args, out, results, calibration, used_policy)
     done = sum(len(r.metrics) for _, _, r in results)
@@ -216,7 +216,7 @@ def _point_outputs(args: argparse.Namespace, params: dict[str, str], sc, run: MC
 
 
 def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bool,
-                   policy: str) -> list:
+                   policy: str) -> list[Check]:
     """``sweep.parquet`` and the sweep figures; the calibration table and figure.
 
     Returns:
@@ -240,12 +240,16 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
             plot_mc_cost_reliability(out / "cost_reliability.png", table, keys)
     if not calibration:
         return []
-    from environment.experiments.calibration import calibration_checks, calibration_table
+    from environment.experiments.calibration import (
+        CALIBRATION_SLACK,
+        calibration_checks,
+        calibration_table,
+    )
 
     cal = calibration_table([(p, r) for p, _, r in results])
     write_parquet(out / "calibration.parquet", cal)
     if not args.no_plots:
-        mc_report.plot_calibration(out / "calibration.png", cal, policy)
+        mc_report.plot_calibration(out / "calibration.png", cal, policy, CALIBRATION_SLACK)
     return calibration_checks(cal) if policy in RESERVE_RULES else []
 
 

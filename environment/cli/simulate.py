@@ -74,7 +74,7 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     feeder = sim.grid_agent.grid.feeder
     da = sim.da_commitment
     sim.release()
-    from environment.day_metrics import day_metrics
+    from environment.day_metrics import day_ahead_info, day_metrics
     from environment.outputs import write_parquet
     from environment.summaries import FeederInfo, SimulateSummary
 
@@ -87,10 +87,11 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     summary = SimulateSummary(
         scenario=scenario.name, seed=seed, policy=sim.policy, day=day,
         n_scenarios_rt=scenario.simulation.n_scenarios, alpha=scenario.assessment.alpha,
-        package=scenario.simulation.package, package_days=scenario.simulation.package_days,
+        package=scenario.simulation.package,
+        package_days=min(scenario.simulation.package_days, scenario.simulation.n_scenarios),
         queue_rule=scenario.simulation.queue_rule,
         feeder=FeederInfo(feeder.name, feeder.n_bus, len(scenario.stations)),
-        day_ahead=_day_ahead_info(da, hz.dt_h),
+        day_ahead=day_ahead_info(da, hz.dt_h),
         dispatch=disp, runtime_s=time.perf_counter() - t_start, setup_s=t_ticks - t_start,
         ticks_s=ticks_s)
     verdict = Verdict.of(simulate_checks(summary, ticks))
@@ -102,18 +103,6 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     if (line := cleaning_line(model)) is not None:
         print(line)
     return CommandOutcome(verdict.exit_code, summary)
-
-
-def _day_ahead_info(da, dt_h: float):
-    """The day-ahead commitment's feasibility and its reserve product's size."""
-    from environment.summaries import DayAheadInfo
-
-    d = da.reserve.reserve
-    return DayAheadInfo(int(da.infeasible.sum()), float(da.unsheddable_kw.sum() * dt_h),
-                        reserve_p_up_mean_kw=float(d.p_hi_kw.mean()),
-                        reserve_p_down_mean_kw=float(-d.p_lo_kw.mean()),
-                        reserve_e_up_max_kwh=float(d.y_hi_kwh.max()),
-                        reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()))
 
 
 def _plots(out, ticks, network, scenario, policy: str) -> None:

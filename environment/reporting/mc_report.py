@@ -73,16 +73,16 @@ MEASURE_COLORS = {"reserve calls": "tab:red", "reserve days": "darkred", "DA sch
                   "prev calls": "tab:blue", "rt calls": "tab:green", "da calls": "tab:gray"}
 
 
-def plot_calibration(path: Path, table: pd.DataFrame, policy: str) -> None:
+def plot_calibration(path: Path, table: pd.DataFrame, policy: str, slack: float) -> None:
     """Hold rate against α per measure (``environment.experiments.calibration``), with the
-    diagonal and the ``α - 0.02`` line of the target."""
+    diagonal and the ``α - slack`` line of the target."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(5.6, 4.0), layout="constrained")
         a = np.array(sorted(table.alpha.unique()))
-        ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.02, 1.0], color="k", lw=0.8, ls=":",
-                label="hold rate = α")
-        ax.plot([a.min() - 0.02, 1.0], [a.min() - 0.04, 0.98], color="tab:red", lw=0.6,
-                ls="--", label="α − 0.02 (target)")
+        x0 = a.min() - 0.02
+        ax.plot([x0, 1.0], [x0, 1.0], color="k", lw=0.8, ls=":", label="hold rate = α")
+        ax.plot([x0, 1.0], [x0 - slack, 1.0 - slack], color="tab:red", lw=0.6, ls="--",
+                label=f"α − {slack:g} (target)")
         measures = [m for m in MEASURE_COLORS if m in set(table.measure)]
         for i, measure in enumerate(measures):
             g = table[table.measure == measure].sort_values("alpha")

@@ -52,7 +52,7 @@ class SimulateSummary:
         n_scenarios_rt: Sampled days per station in the forecast pool.
         alpha: Confidence level of the day-ahead product and the per-tick package.
         package: What the DSO publishes every tick (``alpha-battery`` or ``vehicle-box``).
-        package_days: Pool days behind each tick's α package.
+        package_days: Pool days behind each tick's α package (at most the pool's).
         queue_rule: What an EV does when every charger is taken.
         feeder: The feeder.
         day_ahead: The day-ahead commitment's grid feasibility.

@@ -38,7 +38,8 @@ def test_summary_contract(day):
     for key in ("hold_rate", "undelivered_kwh"):
         assert set(s["validation"][key]) == {"reserve", "da", "prev", "rt"}
     assert 0.0 <= s["validation"]["schedule"]["inside_rt_share"] <= 1.0
-    assert {"reserve_held", "boundary_held"} <= {c["name"] for c in s["checks"]}
+    kinds = {c["name"]: c["kind"] for c in s["checks"]}
+    assert kinds["boundary_held"] == "target" and kinds["reserve_day_held"] == "report"
     for png in ("boundary_calls.png", "voltage_heatmap.png", "da_vs_rt.png", "occupancy.png"):
         assert (out / png).stat().st_size > 10_000
 

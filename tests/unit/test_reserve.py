@@ -101,3 +101,37 @@ def test_split_beyond_the_boxes_stays_within_the_limits(boxes, total):
         assert np.all(p >= hi - tol)
     else:
         assert np.all(p <= lo + tol)
+
+
+def _lp_range(d: Battery, k: int, acc_kwh: float) -> tuple[float, float]:
+    """Least and most activation at ``k`` with a continuation inside ``D`` (an LP over the
+    remaining intervals, written out here)."""
+    from scipy.optimize import linprog
+
+    n = d.n_intervals - k
+    tri = np.tril(np.ones((n, n))) * DT_H  # cumulative energy after each remaining interval
+    a_ub = np.vstack([tri, -tri])
+    b_ub = np.concatenate([d.y_hi_kwh[k:] - acc_kwh, acc_kwh - d.y_lo_kwh[k:]]) + 1e-9
+    bounds = list(zip(d.p_lo_kw[k:], d.p_hi_kw[k:], strict=True))
+    out = []
+    for sign in (1.0, -1.0):
+        c = np.zeros(n)
+        c[0] = sign
+        res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        assert res.status == 0
+        out.append(float(res.x[0]))
+    return out[0], out[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(reserves(), st.lists(st.floats(0, 1), min_size=12, max_size=12), st.integers(0, 11))
+def test_admissible_range_is_the_exact_projection(product, picks, k_raw):
+    d = product.reserve
+    k = k_raw % d.n_intervals
+    acc = 0.0
+    for t in range(k):  # a feasible history of activations
+        lo, hi = product.admissible(t, acc)
+        acc += (lo + picks[t] * (hi - lo)) * DT_H
+    lo, hi = product.admissible(k, acc)
+    lp_lo, lp_hi = _lp_range(d, k, acc)
+    assert lo == pytest.approx(lp_lo, abs=1e-5) and hi == pytest.approx(lp_hi, abs=1e-5)

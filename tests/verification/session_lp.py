@@ -11,8 +11,9 @@ For the vehicles plugged in at tick ``k`` (energy ``e_n`` now, declared departur
 * keeps ``c <= P_ch``, ``u <= P_dis`` (0 without V2G),
 * keeps the energy ``e_{n,t+1} = e_{n,t} + (eta_ch c - u / eta_dis) dt`` within
   ``[min(E_min, e_n), max(E_max, e_n)]``,
-* ends at ``e_{n,d_n} >= q_n``, the requirement as far as it is reachable from ``e_n`` at full
-  charging power,
+* ends at ``e_{n,d_n} >= q_n``, the requirement as far as it was reachable **at plug-in** (from
+  the arrival energy at full charging power over the declared dwell): a requirement an earlier
+  dispatch made unreachable leaves the LP infeasible,
 * and draws the aggregate ``sum_n (c_{n,k} - u_{n,k}) = target`` in interval ``k``.
 
 Simultaneous charging and discharging is not excluded (an LP cannot), so the oracle is
@@ -40,6 +41,7 @@ class Plugged:
     e_req_kwh: np.ndarray
     p_ch_kw: np.ndarray
     p_dis_kw: np.ndarray
+    q_kwh: np.ndarray
 
 
 def deliverable(v: Plugged, k: int, target_kw: float, eta_ch: float, eta_dis: float,
@@ -57,8 +59,7 @@ def deliverable(v: Plugged, k: int, target_kw: float, eta_ch: float, eta_dis: fl
     is_first[first] = True
     lo_e = np.minimum(v.e_min_kwh, v.e_kwh)
     hi_e = np.maximum(v.e_max_kwh, v.e_kwh)
-    reach = np.minimum(v.e_kwh + eta_ch * v.p_ch_kw * n_steps * dt_h, hi_e)
-    q = np.minimum(v.e_req_kwh, reach)
+    q = v.q_kwh
     # x_i - x_{i-1} - eta_ch dt c_i + dt / eta_dis u_i = e_n (first step) or 0
     i = np.arange(n)
     rows = [i, i, i, i[~is_first]]
@@ -104,13 +105,18 @@ def plugged_at(evs, setpoints, k: int, dt_min: float, eta_ch: float, eta_dis: fl
     d = np.floor(e.declared_departure_min.to_numpy() / dt_min + 1e-9).astype(int)
     keep = d > k
     e, d = e[keep], d[keep]
+    first = np.maximum(np.ceil(e.plug_in_min.to_numpy() / dt_min - 1e-9), 0).astype(int)
     before = setpoints[(setpoints.t < k) & setpoints.ev.isin(e.ev)]
     gain = np.where(before.p_kw >= 0, eta_ch * before.p_kw, before.p_kw / eta_dis) * dt_min / 60
     moved = before.assign(g=gain).groupby("ev").g.sum()
     e_now = e.e_arrival_kwh.to_numpy() + moved.reindex(e.ev).fillna(0.0).to_numpy()
     n = len(e)
     v2g = e.v2g.to_numpy(bool)
-    return Plugged(e_kwh=e_now, departure_idx=d,
+    e_arr = e.e_arrival_kwh.to_numpy()
+    hi_plug = np.maximum(ev_params["e_max_kwh"], e_arr)
+    reach = np.minimum(e_arr + eta_ch * ev_params["p_ch_kw"] * np.maximum(d - first, 0)
+                       * dt_min / 60, hi_plug)
+    return Plugged(e_kwh=e_now, departure_idx=d, q_kwh=np.minimum(e.e_req_kwh.to_numpy(), reach),
                    e_min_kwh=np.where(v2g, ev_params["e_min_kwh"], 0.0) * np.ones(n),
                    e_max_kwh=np.full(n, ev_params["e_max_kwh"]),
                    e_req_kwh=e.e_req_kwh.to_numpy(),

@@ -2,9 +2,10 @@
 
 At a sample of ticks the vehicles plugged in are rebuilt from the recorded ``evs`` and
 ``setpoints`` tables (energy now re-integrated here) and ``tests.verification.session_lp``
-decides whether the published total boundary's two edges of that interval, and what was
-delivered (a call beyond the boundary is served up to the fleet's and the network's limits), can
-be drawn with every departure requirement still reachable. The package must never publish an edge the fleet
+decides, per station and in total, whether the published boundary's two edges of that
+interval and what was delivered (a call beyond the boundary is served up to the fleet's and the
+network's limits) can be drawn with every departure requirement still reachable (as it was at
+plug-in). The package must never publish an edge the fleet
 cannot deliver. Mutation: a package builder that misreads one vehicle's energy (the fullest
 plugged-in vehicle read as empty, in the builder only, so its window to the requirement is
 wrong) publishes a must-charge the night fleet cannot draw, and the oracle rejects it. (The
@@ -40,24 +41,27 @@ def _run(behaviour):
     return sc, tables
 
 
-def _rejected_edges(sc, tables) -> list[tuple[int, str, float]]:
+def _rejected_edges(sc, tables) -> list[tuple[int, str, str, float]]:
     ticks, evs, sp = tables
     ev = sc.ev
-    params = {"e_min_kwh": ev.soc_min * ev.capacity_kwh, "e_max_kwh": ev.soc_max * ev.capacity_kwh,
+    params = {"e_min_kwh": ev.soc_min * ev.capacity_kwh,
+              "e_max_kwh": ev.soc_max * ev.capacity_kwh,
               "p_ch_kw": ev.p_ch_max_kw, "p_dis_kw": ev.p_dis_max_kw}
-    total = ticks[ticks.station == "ALL"].set_index("t")
+    rows = ticks.set_index(["t", "station"])
     dt_min = sc.horizon.dt_min
     bad = []
     for k in TICKS:
-        v = plugged_at(evs, sp, k, dt_min, ev.eta_ch, ev.eta_dis, params)
-        for edge in ("p_down_kw", "p_up_kw", "delivered_kw"):
-            target = float(total.loc[k, edge])
-            if v.e_kwh.size == 0:
-                ok = abs(target) <= 1e-6
-            else:
-                ok = deliverable(v, k, target, ev.eta_ch, ev.eta_dis, dt_min / 60.0)
-            if not ok:
-                bad.append((k, edge, target))
+        for station in [*(s.name for s in sc.stations), "ALL"]:
+            v = plugged_at(evs, sp, k, dt_min, ev.eta_ch, ev.eta_dis, params,
+                           None if station == "ALL" else station)
+            for edge in ("p_down_kw", "p_up_kw", "delivered_kw"):
+                target = float(rows.loc[(k, station), edge])
+                if v.e_kwh.size == 0:
+                    ok = abs(target) <= 1e-6
+                else:
+                    ok = deliverable(v, k, target, ev.eta_ch, ev.eta_dis, dt_min / 60.0)
+                if not ok:
+                    bad.append((k, station, edge, target))
     return bad
 
 
