@@ -11,20 +11,25 @@ EV sessions are simpy processes (``agents.ev``). Every ``dt_min`` a tick process
 of interval ``k`` in this fixed order, **after** every EV event of the same minute (its timeout
 has a lower priority than simpy's normal events, so plug-ins and departures at ``k dt`` are seen):
 
-1. stations update their RT envelopes and deliverable boxes over ``[k, T)``;
-2. the grid agent clips them (LinDistFlow), AC-checks and corrects the corners, packages the
-   boundary, checks that the must-charge load fits the network and publishes the boundary
-   capped at the distribution layer, with an infeasibility flag and the unsheddable load
-   (``agents.grid_operator``);
-3. the transmission agent calls on the boundary of interval ``k`` (its policy decides which:
-   the one published now, the one published at ``k - 1`` or the day-ahead one the grid agent
-   committed to before the horizon, ``GridAgent.commit_day_ahead``);
-4. the call is split to stations with one ``theta`` inside their published boxes, and each
-   station splits its share to its EVs (``agents.station``);
+1. stations hand over their scenario fleets over ``[k, T)`` (the plugged-in EVs exactly
+   beside sampled days of later arrivals; ``simulation.package = "vehicle-box"``: their RT
+   envelopes and deliverable boxes instead);
+2. the grid agent packages the α battery as ``assess`` does at τ
+   (``grid.alpha_layers.realtime_layers``: inner batteries inside the LinDistFlow/AC network
+   boxes, α intersection), checks that the must-charge load fits the network and publishes
+   the boundary capped at the distribution layer, with an infeasibility flag, the unsheddable
+   load and the stations' declared baseline (``agents.grid_operator``);
+3. the transmission agent calls: on the day-ahead reserve around the declared baseline
+   (``reserve-*``), or on the boundary of interval ``k`` its policy chooses (the one published
+   now, the one published at ``k - 1`` or the day-ahead one the grid agent committed to before
+   the horizon, ``GridAgent.commit_day_ahead``), or as a day planner planned;
+4. the call is split to stations with one ``theta`` inside their published boxes (beyond them
+   up to the network boxes and the EVs' exact ranges of the interval, :meth:`CoSimModel._split`),
+   and each station splits its share to its EVs (``agents.station``);
 5. stations integrate their EVs' set-points over the interval (energy applied at dispatch);
 6. the grid agent solves AC at the realised operating point and labels every violated limit;
-   everything is recorded, including whether the call lay inside the DA, previous and current
-   boundary of interval ``k`` (``environment.validation``).
+   everything is recorded, including whether the call lay inside the reserve rows, the DA,
+   previous and current boundary of interval ``k`` (``environment.validation``).
 
 The realised EVs deviate from the forecast (no-shows, early departures, arrival-SOC errors;
 ``environment.validation.Deviations``); the forecast pools do not.
