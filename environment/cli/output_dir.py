@@ -235,9 +235,11 @@ def checked_folder(out: str | None, resume: bool, locks: ExitStack | None = None
         if not path.is_dir():
             raise OutputError(f"--resume: {path} does not exist; drop --resume to start a new "
                               f"run there")
-        if not (path / "manifest.json").is_file():
-            raise OutputError(f"--resume: {path} has no manifest.json, so it is not a Monte "
-                              f"Carlo run folder; drop --resume or give the run's folder")
+        sweep_points = list(path.glob("sweep/*/manifest.json"))
+        if not (path / "manifest.json").is_file() and not sweep_points:
+            raise OutputError(f"--resume: {path} has no manifest.json (nor sweep/*/manifest."
+                              f"json), so it is not a Monte Carlo run folder; drop --resume or "
+                              f"give the run's folder")
         if not os.access(path, os.W_OK | os.X_OK):
             raise OutputError(f"--out {path}: not writable; choose a writable location")
         return path

@@ -192,6 +192,11 @@ def test_calibration_sweep_and_invalid_days(small, tmp_path):
     assert da.hold_rate.between(0, 1).all() and (da.days == 2).all()
     assert (cal.ci_low <= cal.hold_rate + 1e-12).all()
     assert (cal.hold_rate <= cal.ci_high + 1e-12).all()
+    # a finished sweep resumes: nothing new is run, the tables are written again
+    assert main(["montecarlo", "--scenario", small, "--replicates", "2", "--calibration",
+                 "--policy", "edge-da", "--quiet", "--no-plots", "--resume",
+                 "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(cal, pd.read_parquet(out / "calibration.parquet"))
     reps = pd.read_parquet(out / "sweep" / "alpha=0.9" / "replicates.parquet")
     # pooled over the calls of both days, recomputed here from the per-day rates and counts
     pooled = (reps.hold_rate_da * reps.calls_inside_da).sum() / reps.calls_inside_da.sum()
