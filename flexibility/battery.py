@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.compiled import fmax, fmin, kernel
+from flexibility.compiled import tighten_columns, vehicle_rows
 from flexibility.fleet import Fleet, FloatArray
 
 EMPTY_TOL_KWH = 1e-7
@@ -157,30 +157,6 @@ def from_time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(x.reshape(shape[-1], *shape[:-1]), 0, -1)
 
 
-@kernel
-def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compiled
-    """The passes of :func:`tighten` in place on time-major ``(T, R)`` arrays (one battery per
-    column): ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0``."""
-    n_t, n_r = y_lo.shape
-    if n_t == 0:
-        return
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
-    for t in range(1, n_t):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t - 1, i] + p_lo[t, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t - 1, i] + p_hi[t, i] * dt_h)
-    for t in range(n_t - 2, -1, -1):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t + 1, i] - p_hi[t + 1, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t + 1, i] - p_lo[t + 1, i] * dt_h)
-    # the first interval starts from y_{-1} = 0
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
-
-
 def projection_kw(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArray,
                   dt_h: float) -> tuple[FloatArray, FloatArray]:
     """Exact per-interval projections of tightened batteries (module docstring)."""
@@ -250,125 +226,6 @@ def vehicle_params(fleet: Fleet) -> FloatArray:
 VEHICLE_PARAMS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
                   "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
 """Rows of :func:`vehicle_params`: ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``."""
-
-
-@kernel
-def vehicle_rows(params, eta_c, eta_d, dt, t0, out, active, feasible,
-                 window):  # pragma: no cover
-    """Compiled kernel of :func:`vehicle_batteries` (one vehicle a row).
-
-    Args:
-        params: ``(8, R)`` rows of :data:`VEHICLE_PARAMS`.
-        eta_c: Charging efficiency.
-        eta_d: Discharging efficiency.
-        dt: Interval length, h.
-        t0: First interval.
-        out: ``(6, R, T)`` filled with ``p_lo, p_hi, y_lo, y_hi, y_alap, y_asap``.
-        active: ``(R, T)`` filled with the active intervals.
-        feasible: ``(R,)`` filled with the vehicles whose surrogate is non-empty.
-        window: ``(R, 2)`` filled with the connected intervals ``[j_a, j_d)``: outside them
-            the powers are 0, no interval is active and the bands are constant on each side.
-    """
-    n_t = out.shape[2]
-    for i in range(params.shape[1]):
-        v = params[:, i]
-        rows = (out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i])
-        ja, jd = surrogate_row(v, True, eta_c, eta_d, dt, t0, *rows)
-        ok = tighten_row(ja, jd, dt, *rows)
-        if not ok:  # the chord is empty: charge-only, exact and never empty
-            ja, jd = surrogate_row(v, False, eta_c, eta_d, dt, t0, *rows)
-            ok = tighten_row(ja, jd, dt, *rows)
-        feasible[i] = ok
-        window[i, 0], window[i, 1] = ja, jd
-        # active: connected and not in the last interval (unless leaving after the window)
-        end = jd if v[1] > t0 + n_t else max(jd - 1, ja)
-        active[i, :] = False
-        active[i, ja:end] = True
-
-
-@kernel
-def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
-                  y_asap):  # pragma: no cover
-    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of one vehicle's surrogate (module docstring).
-
-    ``v`` holds ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``; without ``v2g`` the
-    vehicle is charge-only (``P_dis = 0``: the chord is the charging branch). On the
-    connected intervals ``[j_a, j_d)``: ``y_lo = max(floor_t, req_t)``, ``y_hi = top``; 0
-    before, interval ``d - 1``'s values after.
-
-    Returns:
-        The connected intervals ``(j_a, j_d)`` (``j_a = j_d``: none).
-    """
-    n_t = p_lo.size
-    a_raw, d, e_init, pc = v[0], v[1], v[2], v[6]
-    pd = v[7] if v2g else 0.0
-    rc = eta_c * pc * dt
-    lo, hi = fmin(v[3], e_init), fmax(v[4], e_init)
-    e0 = fmin(hi, e_init + rc * fmax(t0 - a_raw, 0.0))
-    a = fmax(a_raw, float(t0))
-    dwell = fmax(d - a, 0.0)
-    # reachable requirement from the state at t0: q = max(lo, min(e_req, e0 + r_c K))
-    q = fmax(fmin(v[5], e0 + rc * dwell), lo)
-    span = pc + pd if pc + pd > 0 else 1.0
-    c1 = (eta_c * pc + pd / eta_d) / span if pd > 0 else eta_c
-    c0 = (eta_c - c1) * pc
-    req0 = (q - e0 - c0 * dwell * dt) / c1
-    top = (hi - e0) / eta_c
-    ja = min(int(a) - t0, n_t)
-    jd = min(max(int(d) - t0, ja), n_t)
-    p_lo[:] = 0.0
-    p_hi[:] = 0.0
-    y_lo[:ja] = 0.0
-    y_hi[:ja] = 0.0
-    for j in range(ja, jd):
-        t = float(t0 + j)
-        p_hi[j], p_lo[j] = pc, -pd
-        floor = (lo - e0 - c0 * (t - a + 1.0) * dt) / c1
-        y_lo[j] = fmax(floor, req0 - pc * dt * (d - 1.0 - t))
-        y_hi[j] = top
-    # after departure the energy stays where it was: the bounds of the last interval
-    y_lo[jd:] = y_lo[jd - 1] if jd > ja else 0.0
-    y_hi[jd:] = y_hi[jd - 1] if jd > ja else 0.0
-    return ja, jd
-
-
-@kernel
-def tighten_row(ja, jd, dt, p_lo, p_hi, y_lo, y_hi, y_alap, y_asap):  # pragma: no cover
-    """:func:`tighten` of one vehicle's rows into ``(y_alap, y_asap)``; feasibility.
-
-    The passes run over the connected intervals ``[j_a, j_d)`` only: before them the powers
-    are 0 and the raw band is 0, so the forward pass keeps 0 and the backward pass leaves
-    ``max(0, y_lo_{j_a} - p_hi dt)`` and ``min(0, y_hi_{j_a} - p_lo dt)``; after them the
-    band is held at interval ``j_d - 1``'s raw values, which the forward pass keeps at its
-    values of ``j_d - 1``.
-
-    Returns:
-        Whether the band is non-empty (``y_alap <= y_asap + 1e-6`` throughout).
-    """
-    if jd == ja:  # never connected: every row is 0
-        y_alap[:] = 0.0
-        y_asap[:] = 0.0
-        return True
-    lo_v, hi_v = 0.0, 0.0
-    for j in range(ja, jd):
-        lo_v = fmax(y_lo[j], p_lo[j] * dt if j == 0 else lo_v + p_lo[j] * dt)
-        hi_v = fmin(y_hi[j], p_hi[j] * dt if j == 0 else hi_v + p_hi[j] * dt)
-        y_alap[j], y_asap[j] = lo_v, hi_v
-    y_alap[jd:] = lo_v
-    y_asap[jd:] = hi_v
-    for j in range(jd - 2, ja - 1, -1):
-        y_alap[j] = fmax(y_alap[j], y_alap[j + 1] - p_hi[j + 1] * dt)
-        y_asap[j] = fmin(y_asap[j], y_asap[j + 1] - p_lo[j + 1] * dt)
-    if ja > 0:
-        y_alap[:ja] = fmax(0.0, y_alap[ja] - p_hi[ja] * dt)
-        y_asap[:ja] = fmin(0.0, y_asap[ja] - p_lo[ja] * dt)
-    else:  # the first interval starts from y_{-1} = 0
-        y_alap[0] = fmax(y_alap[0], p_lo[0] * dt)
-        y_asap[0] = fmin(y_asap[0], p_hi[0] * dt)
-    ok = not y_alap[0] > y_asap[0] + 1e-6
-    for j in range(ja, jd):
-        ok &= not y_alap[j] > y_asap[j] + 1e-6
-    return ok
 
 
 def cumulative_to_power(y_kwh: FloatArray, dt_h: float) -> FloatArray:
