@@ -337,27 +337,38 @@ def fit_theta_columns(prof, grid, net_lo, net_hi, theta, misfit, excess):  # pra
 
     The violation ``v_j(g) = max_t (max(R_jt(g) - hi_jt, 0) + max(lo_jt - R_jt(g), 0))`` of
     the blend ``R(g)`` of the station anchors ``prof (3, J, T)`` on the grid; ``theta_j`` is the
-    grid value closest to 0.5 with ``v_j <= 1e-6``, else the one of least violation
-    (``misfit_j``); ``excess (J, T)`` is the blend's excess over the box at ``theta_j``.
+    grid value closest to 0.5 with ``v_j <= 1e-6`` (the first on ties), else the first one of
+    least violation (``misfit_j``); ``excess (J, T)`` is the blend's excess over the box at
+    ``theta_j``. The value closest to 0.5 is tried first: when it fits, no other can win.
     """
     n_t = prof.shape[2]
+    centre = int(np.argmin(np.abs(grid - 0.5)))
     for j in range(prof.shape[1]):
         best_fit, best_viol, dist, least = -1, 0, np.inf, np.inf
-        for g in range(grid.size):
-            worst = -np.inf
-            for t in range(n_t):
-                ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], grid[g])
-                worst = fmax(worst, fmax(ref - net_hi[j, t], 0.0)
-                             + fmax(net_lo[j, t] - ref, 0.0))
-            if worst <= 1e-6 and abs(grid[g] - 0.5) < dist:
-                best_fit, dist = g, abs(grid[g] - 0.5)
-            if worst < least:
-                best_viol, least = g, worst
+        if _violation(prof, j, grid[centre], net_lo, net_hi) <= 1e-6:
+            best_fit = centre
+        else:
+            for g in range(grid.size):
+                worst = _violation(prof, j, grid[g], net_lo, net_hi)
+                if worst <= 1e-6 and abs(grid[g] - 0.5) < dist:
+                    best_fit, dist = g, abs(grid[g] - 0.5)
+                if worst < least:
+                    best_viol, least = g, worst
         misfit[j] = best_fit < 0
         theta[j] = grid[best_viol] if best_fit < 0 else grid[best_fit]
         for t in range(n_t):
             ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], theta[j])
             excess[j, t] = fmax(ref - net_hi[j, t], 0.0) + fmax(net_lo[j, t] - ref, 0.0)
+
+
+@kernel
+def _violation(prof, j, theta, net_lo, net_hi):  # pragma: no cover
+    """``max_t (max(R_jt - hi_jt, 0) + max(lo_jt - R_jt, 0))`` for the blend at ``theta``."""
+    worst = -np.inf
+    for t in range(prof.shape[2]):
+        ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], theta)
+        worst = fmax(worst, fmax(ref - net_hi[j, t], 0.0) + fmax(net_lo[j, t] - ref, 0.0))
+    return worst
 
 
 @kernel
@@ -453,22 +464,22 @@ def deviation_rows(p_lo, p_hi, ref, y_ref, w_n, window, w_j, r_j, net_lo, net_hi
     ``k = kappa`` where ``Omega > 0``; up to 8 times, where interval ``t`` fails halve
     ``k_{t-1}`` (after the 8th, set it to 0 and close the failing boxes); then
     ``out (4, T) = (R - Dn, R + Up, Y^R - k Omega, Y^R + k Omega)``. Vehicle rows ``(N, T)``
-    (a vehicle's share and its change are 0 outside ``[window_0, window_1]``), stations
-    ``(J, T)`` (``J = 0``: no network rows); ``rooms`` is scratch ``(3, >= N + J, T)`` for
-    ``u = max(p_hi - r, 0)``, ``l = max(r - p_lo, 0)`` and ``|Δw|``.
+    whose ``window`` ``[j_a, j_d)`` holds every non-zero share (:func:`deviation_windows`:
+    the reference power is 0 outside it but at ``t = 0`` and ``j_d``, the reference energy
+    constant before and from ``j_d`` on); stations ``(J, T)`` (``J = 0``: no network rows);
+    ``rooms`` is scratch ``(3, >= N + J, T)`` for ``u = max(p_hi - r, 0)``,
+    ``l = max(r - p_lo, 0)`` and ``|Δw|``.
     """
     n_veh, n_t = y_ref.shape
     omega, k, up, dn, r_tot, y_r = np.zeros((6, n_t))
     sig = np.empty((3, n_t))
     bad = np.zeros(n_t, dtype=np.bool_)
+    for i in range(n_veh):  # sums over vehicles in vehicle order; the zeros are skipped
+        _add_vehicle(ref[i], y_ref[i], w_n[i], window[i, 0], window[i, 1], omega, r_tot, y_r)
     for i in range(n_veh + w_j.shape[0]):
         veh = i < n_veh
         w = w_n[i] if veh else w_j[i - n_veh]
         start, stop = (window[i, 0], min(window[i, 1] + 1, n_t)) if veh else (0, n_t)
-        for t in range(n_t if veh else 0):
-            omega[t] += w[t]
-            r_tot[t] += ref[i, t]
-            y_r[t] += y_ref[i, t]
         for t in range(start, stop):
             hi = p_hi[i, t] - ref[i, t] if veh else net_hi[i - n_veh, t] - r_j[i - n_veh, t]
             lo = ref[i, t] - p_lo[i, t] if veh else r_j[i - n_veh, t] - net_lo[i - n_veh, t]
@@ -534,18 +545,54 @@ def _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad):  # p
 
 
 @kernel
+def _add_vehicle(ref, y_ref, w, ja, jd, omega, r_tot, y_r):  # pragma: no cover
+    """Add one vehicle's share, reference power and reference energy to the scenario's sums:
+    ``w`` on ``[j_a, j_d)``, ``r`` at ``t = 0`` and on ``[j_a, j_d]``, ``Y^r`` everywhere
+    (constant before ``j_a`` and from ``j_d`` on)."""
+    n_t = y_ref.size
+    for t in range(ja, jd):
+        omega[t] += w[t]
+    if ja > 0:
+        r_tot[0] += ref[0]
+    for t in range(ja, min(jd + 1, n_t)):
+        r_tot[t] += ref[t]
+    before = y_ref[0]
+    for t in range(0, ja):
+        y_r[t] += before
+    for t in range(ja, jd):
+        y_r[t] += y_ref[t]
+    if jd < n_t:
+        after = y_ref[jd]
+        for t in range(jd, n_t):
+            y_r[t] += after
+
+
+@kernel
+def deviation_windows(ref, y_ref, w, window):  # pragma: no cover
+    """The smallest window per vehicle (rows ``(N, T)``) meeting :func:`deviation_rows`'
+    contract: ``[j_a, j_d)`` holds every ``w != 0``; outside ``[j_a, j_d]`` and ``t = 0`` no
+    ``r != 0`` and no change of ``Y^r``."""
+    n_veh, n_t = y_ref.shape
+    for n in range(n_veh):
+        ja, jd = n_t, 0
+        for t in range(n_t):
+            if w[n, t] != 0.0:
+                ja, jd = min(ja, t), t + 1
+            if t > 0 and (ref[n, t] != 0.0 or y_ref[n, t] != y_ref[n, t - 1]):
+                ja, jd = min(ja, t), max(jd, t)
+        window[n, 0], window[n, 1] = min(ja, jd), jd
+
+
+@kernel
 def deviation_all(p_lo, p_hi, ref, y_ref, w_n, w_j, r_j, net_lo, net_hi, kappa, dt,
-                   out):  # pragma: no cover
-    """:func:`deviation_rows` of every scenario (vehicle rows ``(B, N, T)``, ``out (B, 4, T)``),
-    each vehicle's rows taken on the intervals where its share or its change is not 0."""
+                  out):  # pragma: no cover
+    """:func:`deviation_rows` of every scenario (vehicle rows ``(B, N, T)``, ``out (B, 4, T)``)
+    on the windows of :func:`deviation_windows`."""
     n_b, n_veh, n_t = y_ref.shape
     rooms = np.empty((3, n_veh + w_j.shape[1], n_t))
     window = np.zeros((n_veh, 2), dtype=np.int64)
     for b in range(n_b):
-        for n in range(n_veh):
-            nz = np.flatnonzero(w_n[b, n])
-            window[n, 0] = nz[0] if nz.size else 0
-            window[n, 1] = nz[-1] + 1 if nz.size else 0
+        deviation_windows(ref[b], y_ref[b], w_n[b], window)
         deviation_rows(p_lo[b], p_hi[b], ref[b], y_ref[b], w_n[b], window, w_j[b], r_j[b],
                        net_lo, net_hi, kappa, dt, rooms, out[b])
 
