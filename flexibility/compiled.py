@@ -488,15 +488,18 @@ def deviation_rows(p_lo, p_hi, ref, y_ref, w_n, window, w_j, r_j, net_lo, net_hi
     for t in range(n_t):
         k[t] = kappa if omega[t] > 1e-12 else 0.0
     held = False
+    todo = np.arange(n_t)
     for _ in range(8):
-        _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad)
+        _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad, todo)
         if not bad.any():
             held = True
             break
-        # the transfers at t do not fit: hold less deviation energy at t - 1
+        # the transfers at t do not fit: hold less deviation energy at t - 1 (only the
+        # failing intervals see a changed k_{t-1})
         for t in range(n_t - 1):
             if bad[t + 1]:
                 k[t] *= 0.5
+        todo = np.flatnonzero(bad)
     for t in range(n_t):
         if not held and t + 1 < n_t and bad[t + 1]:
             k[t] = 0.0
@@ -510,29 +513,32 @@ def deviation_rows(p_lo, p_hi, ref, y_ref, w_n, window, w_j, r_j, net_lo, net_hi
 
 
 @kernel
-def _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad):  # pragma: no cover
+def _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad,
+                  todo):  # pragma: no cover
     """Power box ``(Up, Dn)`` for the state bounds ``k`` and the intervals that fail.
 
     ``sigma+_t = min_i max(u_i dt - |Δw_i| k_{t-1}, 0) / w_i`` over rows with ``w_i > 0``
     (``sigma-`` with ``l_i``), rows ``i``: the vehicles on their windows, then the stations;
     an interval fails where a row's room cannot hold its transfer or the box is negative.
+    Interval ``t`` depends on ``k`` through ``k_{t-1}`` only: just the intervals ``todo``
+    (indices) are computed, the others keep their values.
     """
     n_veh, n_t = w_n.shape
-    sig[0, :], sig[1, :], sig[2, :] = np.inf, np.inf, 0.0  # sigma+, sigma-, short
+    every = todo.size == n_t
+    for t in todo:
+        sig[0, t], sig[1, t], sig[2, t] = np.inf, np.inf, 0.0  # sigma+, sigma-, short
     for i in range(n_veh + w_j.shape[0]):
         row = w_n[i] if i < n_veh else w_j[i - n_veh]
         start = window[i, 0] if i < n_veh else 0
         stop = min(window[i, 1] + 1, n_t) if i < n_veh else n_t
-        for t in range(start, stop):
-            d_w = rooms[2, i, t] * (k[t - 1] if t > 0 else 0.0)
-            num_u = rooms[0, i, t] * dt - d_w
-            num_l = rooms[1, i, t] * dt - d_w
-            if (num_u < -1e-9) | (num_l < -1e-9):
-                sig[2, t] = 1.0
-            if row[t] > 1e-12:
-                sig[0, t] = fmin(sig[0, t], fmax(num_u, 0.0) / row[t])
-                sig[1, t] = fmin(sig[1, t], fmax(num_l, 0.0) / row[t])
-    for t in range(n_t):
+        if every:
+            for t in range(start, stop):
+                _row_bound(sig, rooms, row, i, t, k, dt)
+        else:
+            for t in todo:
+                if start <= t < stop:
+                    _row_bound(sig, rooms, row, i, t, k, dt)
+    for t in todo:
         k_prev = k[t - 1] if t > 0 else 0.0
         if omega[t] > 1e-12:
             d_omega = abs(omega[t] - (omega[t - 1] if t > 0 else 0.0))
@@ -542,6 +548,22 @@ def _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad):  # p
             up[t] = k_prev * (omega[t - 1] if t > 0 else 0.0) / dt
             dn[t] = up[t]
         bad[t] = (sig[2, t] > 0.0) | (up[t] < -1e-9) | (dn[t] < -1e-9)
+
+
+@kernel
+def _row_bound(sig, rooms, row, i, t, k, dt):  # pragma: no cover
+    """Row ``i``'s part of ``sigma+_t``, ``sigma-_t`` and the shortfall flag at interval ``t``
+    (the ratios of rows without a share do not count; selected, not branched on)."""
+    d_w = rooms[2, i, t] * (k[t - 1] if t > 0 else 0.0)
+    num_u = rooms[0, i, t] * dt - d_w
+    num_l = rooms[1, i, t] * dt - d_w
+    if (num_u < -1e-9) | (num_l < -1e-9):
+        sig[2, t] = 1.0
+    share = row[t] > 1e-12
+    up_i = fmax(num_u, 0.0) / row[t]
+    dn_i = fmax(num_l, 0.0) / row[t]
+    sig[0, t] = fmin(sig[0, t], up_i) if share else sig[0, t]
+    sig[1, t] = fmin(sig[1, t], dn_i) if share else sig[1, t]
 
 
 @kernel
