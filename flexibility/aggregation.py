@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from flexibility.battery import VEHICLE_PARAMS, vehicle_params
 from flexibility.compiled import envelope_pairs
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.vehicle import VehicleParams
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,6 @@ class Envelope:
 _ARRAYS = ("p_max_kw", "p_min_kw", "e_min_kwh", "e_max_kwh", "ds_kwh")
 
 
-def _scatter_add(values: FloatArray, idx: np.ndarray, n_intervals: int) -> FloatArray:
-    """Sum ``values[..., n]`` into bins ``idx[..., n]`` along a new last axis of length T.
-
-    Indices outside ``[0, T)`` are dropped.
-    """
-    lead = values.shape[:-1]
-    rows = int(np.prod(lead)) if lead else 1
-    v = values.reshape(rows, -1)
-    i = idx.reshape(rows, -1)
-    ok = (i >= 0) & (i < n_intervals)
-    flat = (np.arange(rows)[:, None] * n_intervals + i)[ok]
-    out = np.bincount(flat, weights=v[ok], minlength=rows * n_intervals)
-    return out.astype(np.float64, copy=False).reshape(*lead, n_intervals)  # float with weights
-
-
 def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
                      exclusive: bool = False, group: np.ndarray | None = None,
                      n_groups: int = 1) -> Envelope:
@@ -122,32 +107,19 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     lead = shape[:-1]
     rows = int(np.prod(lead)) if lead else 1
     n_veh = shape[-1] if shape else 1
-    params = VehicleParams.of(fleet).map(lambda x: x.reshape(-1))
     g_all = (np.zeros(shape, dtype=np.int64) if group is None
              else np.broadcast_to(group, shape).astype(np.int64))
     lead_g = (*lead, n_groups) if group is not None else lead
-    totals = np.zeros((4, rows * n_groups * n_intervals))
-    per_vehicle = np.stack([np.ascontiguousarray(x, dtype=np.float64) for x in (
-        params.a, params.d, params.e0, params.lo, params.hi, params.q, params.rc, params.rd,
-        params.pc, params.pd)])
-    envelope_pairs(per_vehicle, np.ascontiguousarray(g_all.reshape(-1)), n_veh, n_groups,
-               (params.dt, params.eta_c, params.eta_d), t0, n_intervals, exclusive, totals)
-    p_max, p_min, e_lo, e_hi = (x.reshape(*lead_g, n_intervals) for x in totals)
-
-    a = params.a.reshape(shape).astype(np.int64)
-    d = params.d.reshape(shape).astype(np.int64)
-    dwell = d > a
-    e0 = params.e0.reshape(shape)
-    q = params.q.reshape(shape)
-    def drift(v: FloatArray, idx: np.ndarray) -> FloatArray:
-        idx = np.where((idx >= 0) & (idx < n_intervals), idx + g_all * n_intervals, -1)
-        out = _scatter_add(v, idx, n_groups * n_intervals)
-        return out.reshape(*lead_g, n_intervals)
-
-    ds = (drift(np.where(dwell, e0, 0.0), a - 1 - t0)
-          - drift(np.where(dwell, q, 0.0), d - 1 - t0))
-    return Envelope(p_max_kw=p_max, p_min_kw=p_min, e_min_kwh=e_lo, e_max_kwh=e_hi, ds_kwh=ds,
-                    dt_h=fleet.dt_h, t0=t0)
+    totals = np.zeros((6, rows * n_groups * n_intervals))
+    b = lambda x: np.broadcast_to(np.asarray(x, dtype=np.float64), shape)  # noqa: E731
+    params = np.concatenate([vehicle_params(fleet), np.stack(
+        [b(fleet.reachable_requirement_kwh()), b(fleet.r_dis_kwh)])]).reshape(
+        len(VEHICLE_PARAMS) + 2, -1)
+    envelope_pairs(params, np.ascontiguousarray(g_all.reshape(-1)), n_veh, n_groups,
+                   (fleet.dt_h, fleet.eta_ch, fleet.eta_dis), t0, n_intervals, exclusive, totals)
+    p_max, p_min, e_lo, e_hi, ds_in, ds_out = (x.reshape(*lead_g, n_intervals) for x in totals)
+    return Envelope(p_max_kw=p_max, p_min_kw=p_min, e_min_kwh=e_lo, e_max_kwh=e_hi,
+                    ds_kwh=ds_in - ds_out, dt_h=fleet.dt_h, t0=t0)
 
 
 def scenario_quantile(values: FloatArray, share: float, upper: bool, axis: int = 0) -> FloatArray:

@@ -217,15 +217,21 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
 
 
 def vehicle_params(fleet: Fleet) -> FloatArray:
-    """The fleet's per-vehicle parameters as one float64 array ``(8, ..., N)``, rows in the
-    order of :data:`VEHICLE_PARAMS` (the input of :func:`vehicle_rows`)."""
-    return np.stack([np.broadcast_to(np.asarray(getattr(fleet, n), dtype=np.float64),
-                                     fleet.shape) for n in VEHICLE_PARAMS])
+    """The per-vehicle quantities of the compiled kernels as one float64 array ``(9, ..., N)``.
+
+    Rows (:data:`VEHICLE_PARAMS`): ``a, d, e_init``, ``lo = min(e_min, e_init)`` and
+    ``hi = max(e_max, e_init)`` (``Fleet.lower_energy_kwh``, ``Fleet.upper_energy_kwh``),
+    ``e_req, P_ch, P_dis`` and ``r_c = eta_ch P_ch dt`` (``Fleet.r_ch_kwh``).
+    """
+    rows = (fleet.arrival_idx, fleet.departure_idx, fleet.e_init_kwh, fleet.lower_energy_kwh(),
+            fleet.upper_energy_kwh(), fleet.e_req_kwh, fleet.p_ch_max_kw, fleet.p_dis_max_kw,
+            fleet.r_ch_kwh)
+    return np.stack([np.broadcast_to(np.asarray(x, dtype=np.float64), fleet.shape)
+                     for x in rows])
 
 
-VEHICLE_PARAMS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
-                  "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
-"""Rows of :func:`vehicle_params`: ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``."""
+VEHICLE_PARAMS = ("a", "d", "e_init", "lo", "hi", "e_req", "p_ch", "p_dis", "r_c")
+"""Rows of :func:`vehicle_params`."""
 
 
 def cumulative_to_power(y_kwh: FloatArray, dt_h: float) -> FloatArray:

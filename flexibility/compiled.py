@@ -56,7 +56,7 @@ def fmin(a: float, b: float) -> float:
 
 @kernel
 def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compiled
-    """The passes of :func:`tighten` in place on time-major ``(T, R)`` arrays (one battery per
+    """The passes of ``battery.tighten`` in place on time-major ``(T, R)`` arrays (one battery per
     column): ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0``."""
     n_t, n_r = y_lo.shape
     if n_t == 0:
@@ -81,10 +81,10 @@ def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compile
 @kernel
 def vehicle_rows(params, eta_c, eta_d, dt, t0, out, active, feasible,
                  window):  # pragma: no cover
-    """Compiled kernel of :func:`vehicle_batteries` (one vehicle a row).
+    """Compiled kernel of ``battery.vehicle_batteries`` (one vehicle a row).
 
     Args:
-        params: ``(8, R)`` rows of :data:`VEHICLE_PARAMS`.
+        params: ``(9, R)`` rows of ``battery.VEHICLE_PARAMS``.
         eta_c: Charging efficiency.
         eta_d: Discharging efficiency.
         dt: Interval length, h.
@@ -115,9 +115,9 @@ def vehicle_rows(params, eta_c, eta_d, dt, t0, out, active, feasible,
 @kernel
 def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
                   y_asap):  # pragma: no cover
-    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of one vehicle's surrogate (module docstring).
+    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of one vehicle's surrogate (``flexibility.battery``).
 
-    ``v`` holds ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``; without ``v2g`` the
+    ``v`` holds ``(a, d, e_init, lo, hi, e_req, P_ch, P_dis, r_c)``; without ``v2g`` the
     vehicle is charge-only (``P_dis = 0``: the chord is the charging branch). On the
     connected intervals ``[j_a, j_d)``: ``y_lo = max(floor_t, req_t)``, ``y_hi = top``; 0
     before, interval ``d - 1``'s values after.
@@ -128,8 +128,7 @@ def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
     n_t = p_lo.size
     a_raw, d, e_init, pc = v[0], v[1], v[2], v[6]
     pd = v[7] if v2g else 0.0
-    rc = eta_c * pc * dt
-    lo, hi = fmin(v[3], e_init), fmax(v[4], e_init)
+    lo, hi, rc = v[3], v[4], v[8]
     e0 = fmin(hi, e_init + rc * fmax(t0 - a_raw, 0.0))
     a = fmax(a_raw, float(t0))
     dwell = fmax(d - a, 0.0)
@@ -160,7 +159,7 @@ def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
 
 @kernel
 def tighten_row(ja, jd, dt, p_lo, p_hi, y_lo, y_hi, y_alap, y_asap):  # pragma: no cover
-    """:func:`tighten` of one vehicle's rows into ``(y_alap, y_asap)``; feasibility.
+    """``battery.tighten`` of one vehicle's rows into ``(y_alap, y_asap)``; feasibility.
 
     The passes run over the connected intervals ``[j_a, j_d)`` only: before them the powers
     are 0 and the raw band is 0, so the forward pass keeps 0 and the backward pass leaves
@@ -202,31 +201,37 @@ def tighten_row(ja, jd, dt, p_lo, p_hi, y_lo, y_hi, y_alap, y_asap):  # pragma: 
 
 
 @kernel
-def envelope_pairs(v, group, n_veh, n_groups, consts, t0, n_t, exclusive,
-               totals):  # pragma: no cover
+def envelope_pairs(params, group, n_veh, n_groups, consts, t0, n_t, exclusive,
+                   totals):  # pragma: no cover
     """The closed forms of :mod:`flexibility.vehicle` on connected pairs, summed per bin.
 
-    Per vehicle (rows of ``v``: ``a, d, e0, lo, hi, q, r_c, r_d, P_ch, P_dis``) and connected
+    Per vehicle (``params (11, R)``: the rows of ``battery.VEHICLE_PARAMS``, then ``q`` and
+    ``r_d`` of ``flexibility.vehicle.VehicleParams``) and connected
     interval ``t``: ``f_lo = max(A - r_d t, lo)`` with ``A = e0 + r_d a``; ``f_hi = min(r_c t +
     B, hi)`` with ``B = e0 - r_c a``; the requirement line ``q - r_c (d - t) = r_c t + C``
     with ``C = q - r_c d``; then ``p_max = min(P_ch, a1 - f_lo / (dt eta_ch), a2 - eta_dis
     f_lo / dt)`` (exclusive: ``min(P_ch, (hi - f_lo) / (dt eta_ch))``) and ``p_min =
     max(-P_dis, delta_lo / (dt eta_ch) if delta_lo > 0 else eta_dis delta_lo / dt)``,
-    ``delta_lo = max(r_c t + C + r_c, lo) - f_hi``. ``totals (4, bins)`` receives ``p_max,
-    p_min, e_lo = max(f_lo, r_c t + C), e_hi = f_hi`` in bin ``(row, group, t - t0)``, added in
-    vehicle order.
+    ``delta_lo = max(r_c t + C + r_c, lo) - f_hi``. ``totals (6, bins)`` receives ``p_max,
+    p_min, e_lo = max(f_lo, r_c t + C), e_hi = f_hi`` in bin ``(row, group, t - t0)``, and the
+    drift terms: ``e0`` at ``a - 1`` and ``q`` at ``d - 1`` of vehicles with a dwell; all
+    added in vehicle order.
     """
     dt, eta_c, eta_d = consts
     k = 1.0 / eta_d - eta_c
     inv_c, slope_c, slope_d = 1.0 / (dt * eta_c), -1.0 / (dt * eta_c), -eta_d / dt
-    for n in range(v.shape[1]):
-        a, d, e0, lo, hi, q, rc, rd, pc, pd = v[:, n]
-        first = int(min(max(a, t0), t0 + n_t))
-        last = int(min(max(d, t0), t0 + n_t))
+    for n in range(params.shape[1]):
+        a, d, e0, lo, hi = params[0, n], params[1, n], params[2, n], params[3, n], params[4, n]
+        pc, pd, rc, q, rd = params[6, n], params[7, n], params[8, n], params[9, n], params[10, n]
         base = ((n // n_veh) * n_groups + group[n]) * n_t - t0
+        if d > a:  # drift: energy entering at a - 1, the requirement leaving at d - 1
+            if t0 <= a - 1 < t0 + n_t:
+                totals[4, base + int(a) - 1] += e0
+            if t0 <= d - 1 < t0 + n_t:
+                totals[5, base + int(d) - 1] += q
         big_a, big_b, big_c = e0 + rd * a, e0 - rc * a, q - rc * d
         a1, a2, top = (hi / dt + k * pd) / eta_c, eta_d * (hi / dt + k * pc), hi / (dt * eta_c)
-        for t in range(first, last):
+        for t in range(int(min(max(a, t0), t0 + n_t)), int(min(max(d, t0), t0 + n_t))):
             rc_t = rc * float(t)
             f_lo = fmax(big_a - rd * float(t), lo)
             f_hi = fmin(rc_t + big_b, hi)
@@ -459,7 +464,7 @@ def _shares_backward(p_lo, p_hi, active, ref, ja, jd, gamma, dt, omega):  # prag
 @kernel
 def deviation_rows(p_lo, p_hi, ref, y_ref, w_n, window, w_j, r_j, net_lo, net_hi, kappa, dt,
                    rooms, out):  # pragma: no cover
-    """Compiled kernel of :func:`deviation_battery` for one scenario.
+    """Compiled kernel of ``inner.deviation_battery`` for one scenario.
 
     ``k = kappa`` where ``Omega > 0``; up to 8 times, where interval ``t`` fails halve
     ``k_{t-1}`` (after the 8th, set it to 0 and close the failing boxes); then
@@ -629,7 +634,7 @@ def scenario_chain(params, station, consts, net_lo, net_hi, grid, deviation, sum
     station sums ``sums[m] (5, J, T)`` of the reference power ``r``, the shares ``omega``
     (0 without ``deviation``), ``Y^-``, ``Y^+`` and the station excess over the box, and with
     ``deviation`` the inner battery ``out[m] (4, T)`` (:func:`deviation_rows`).
-    ``consts = (eta_ch, eta_dis, dt, t0, tau, gamma, kappa)``; ``params (M, 8, N)``,
+    ``consts = (eta_ch, eta_dis, dt, t0, tau, gamma, kappa)``; ``params (M, 9, N)``,
     ``station (M, N)``.
     """
     eta_c, eta_d, dt, t0, tau, gamma, kappa = consts
@@ -679,7 +684,7 @@ def _advance(srt, keep, p, c):  # pragma: no cover
 
 @kernel
 def greedy_drops(srt, vals, keep, n_min, dropped):  # pragma: no cover
-    """The greedy loop of :func:`discard_order` on the sorted columns, compiled.
+    """The greedy loop of ``discard.discard_order`` on the sorted columns, compiled.
 
     Per column ``c`` pointers ``p1, p2`` at its smallest and second-smallest kept entries; the
     gain of dropping scenario ``s`` is ``sum_c [first_c = s] (vals[p2_c] - vals[p1_c])``

@@ -148,7 +148,7 @@ def scenario_sums(fleet: Fleet, station: np.ndarray, n_stations: int, n_interval
         whose reference cannot fit the box; scenarios whose vehicle sets are all non-empty.
     """
     m, n_t = fleet.shape[0], n_intervals
-    par = np.ascontiguousarray(np.moveaxis(vehicle_params(fleet), 0, -2))  # (M, 8, N)
+    par = np.ascontiguousarray(np.moveaxis(vehicle_params(fleet), 0, -2))  # (M, 9, N)
     st = np.ascontiguousarray(np.broadcast_to(station, fleet.shape), dtype=np.int64)
     nl, nh = ((np.zeros((0, n_t)),) * 2 if net_lo is None or net_hi is None else
               (np.ascontiguousarray(np.asarray(x, dtype=np.float64).T) for x in (net_lo, net_hi)))
