@@ -87,9 +87,10 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
                      n_groups: int = 1) -> Envelope:
     """Minkowski sum over the vehicle axis of the exact per-vehicle bounds.
 
-    Only connected (vehicle, interval) pairs are evaluated: the pairs are laid out flat
-    (ragged over vehicles), evaluated with the closed forms of :mod:`flexibility.vehicle` and
-    summed per (scenario, interval) with ``bincount``. This is exact and costs O(connected pairs).
+    Only connected (vehicle, interval) pairs are evaluated: vehicle by vehicle over its connected
+    intervals, with the closed forms of :mod:`flexibility.vehicle`, added per (scenario,
+    interval) in vehicle order (compiled, ``flexibility.compiled.envelope_pairs``). This is
+    exact and costs O(connected pairs).
 
     Args:
         fleet: Vehicles of shape ``(..., N)``; the vehicle axis is summed.

@@ -199,7 +199,7 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
     whose chord surrogate is empty (a floor so close to the ceiling that the idle loss of the
     chord cannot be made up) falls back to charging only, which is exact and never empty.
     The rows ``y_t <= (hi - e0) / eta_ch``, ``y_t >= max(floor_t, req_t)`` (module docstring)
-    are built and tightened by the compiled :func:`vehicle_rows`.
+    are built and tightened by the compiled ``flexibility.compiled.vehicle_rows``.
     """
     shape = (*fleet.shape, n_intervals)
     params = vehicle_params(fleet).reshape(len(VEHICLE_PARAMS), -1)

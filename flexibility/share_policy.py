@@ -85,7 +85,7 @@ def station_sum(x: FloatArray, station: np.ndarray, n_stations: int) -> FloatArr
 
 
 THETA_GRID = np.linspace(0.0, 1.0, 21)
-"""The values of ``theta`` tried by :func:`fit_theta_columns`."""
+"""The values of ``theta`` tried (``flexibility.compiled.fit_theta_columns``)."""
 
 
 def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
