@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.compiled import tighten_columns, vehicle_rows
+from flexibility.compiled import tighten_rows, vehicle_rows
 from flexibility.fleet import Fleet, FloatArray
 
 EMPTY_TOL_KWH = 1e-7
@@ -131,30 +131,20 @@ def tighten(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArr
 
     Forward ``y_hi_t <- min(y_hi_t, y_hi_{t-1} + p_hi_t dt)`` (``y_lo`` with ``max`` and
     ``p_lo``), then backward ``y_hi_t <- min(y_hi_t, y_hi_{t+1} - p_lo_{t+1} dt)``,
-    ``y_lo_t <- max(y_lo_t, y_lo_{t+1} - p_hi_{t+1} dt)``, with ``y_{-1} = 0``. The passes run
-    compiled on time-first memory, all batteries of a step at once.
+    ``y_lo_t <- max(y_lo_t, y_lo_{t+1} - p_hi_{t+1} dt)``, with ``y_{-1} = 0``; compiled, one
+    battery row at a time (``flexibility.compiled.tighten_rows``).
     """
     shape = np.broadcast_shapes(np.shape(p_lo), np.shape(p_hi), np.shape(y_lo), np.shape(y_hi))
-    out_lo, out_hi = time_major(y_lo, shape).copy(), time_major(y_hi, shape).copy()
-    lo_kw, hi_kw = time_major(p_lo, shape), time_major(p_hi, shape)
-    if out_lo.size:
-        tighten_columns(lo_kw, hi_kw, float(dt_h), out_lo, out_hi)
-    return from_time_major(out_lo, shape), from_time_major(out_hi, shape)
-
-
-def time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``x`` broadcast to ``shape = (..., T)`` as a C-contiguous float64 ``(T, R)`` array.
-
-    No copy when ``x`` already is a :func:`from_time_major` view of such an array.
-    """
     n_t = shape[-1] if shape else 1
-    moved = np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
-    return np.ascontiguousarray(moved).reshape(n_t, -1)
-
-
-def from_time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The ``(..., T)`` view of a time-major ``(T, R)`` array (inverse of :func:`time_major`)."""
-    return np.moveaxis(x.reshape(shape[-1], *shape[:-1]), 0, -1)
+    out_lo, out_hi = (np.array(np.broadcast_to(np.asarray(y, dtype=np.float64), shape))
+                      for y in (y_lo, y_hi))
+    if out_lo.size:
+        lo_kw, hi_kw = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64),
+                                                             shape)).reshape(-1, n_t)
+                        for x in (p_lo, p_hi))
+        tighten_rows(lo_kw, hi_kw, float(dt_h), out_lo.reshape(-1, n_t),
+                     out_hi.reshape(-1, n_t))
+    return out_lo, out_hi
 
 
 def projection_kw(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArray,

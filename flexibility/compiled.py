@@ -55,27 +55,28 @@ def fmin(a: float, b: float) -> float:
 
 
 @kernel
-def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compiled
-    """The passes of ``battery.tighten`` in place on time-major ``(T, R)`` arrays (one battery per
-    column): ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0``."""
-    n_t, n_r = y_lo.shape
+def tighten_rows(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover
+    """The passes of ``battery.tighten`` in place on ``(R, T)`` rows (one battery a row):
+    ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0`` (the
+    chains kept in registers)."""
+    n_t = y_lo.shape[1]
     if n_t == 0:
         return
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
-    for t in range(1, n_t):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t - 1, i] + p_lo[t, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t - 1, i] + p_hi[t, i] * dt_h)
-    for t in range(n_t - 2, -1, -1):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t + 1, i] - p_hi[t + 1, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t + 1, i] - p_lo[t + 1, i] * dt_h)
-    # the first interval starts from y_{-1} = 0
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
+    for i in range(y_lo.shape[0]):
+        lo_v = fmax(y_lo[i, 0], p_lo[i, 0] * dt_h)
+        hi_v = fmin(y_hi[i, 0], p_hi[i, 0] * dt_h)
+        y_lo[i, 0], y_hi[i, 0] = lo_v, hi_v
+        for t in range(1, n_t):
+            lo_v = fmax(y_lo[i, t], lo_v + p_lo[i, t] * dt_h)
+            hi_v = fmin(y_hi[i, t], hi_v + p_hi[i, t] * dt_h)
+            y_lo[i, t], y_hi[i, t] = lo_v, hi_v
+        for t in range(n_t - 2, -1, -1):
+            lo_v = fmax(y_lo[i, t], lo_v - p_hi[i, t + 1] * dt_h)
+            hi_v = fmin(y_hi[i, t], hi_v - p_lo[i, t + 1] * dt_h)
+            y_lo[i, t], y_hi[i, t] = lo_v, hi_v
+        # the first interval starts from y_{-1} = 0
+        y_lo[i, 0] = fmax(y_lo[i, 0], p_lo[i, 0] * dt_h)
+        y_hi[i, 0] = fmin(y_hi[i, 0], p_hi[i, 0] * dt_h)
 
 
 @kernel
