@@ -22,8 +22,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from flexibility.battery import VEHICLE_PARAMS, vehicle_params
+from flexibility.compiled import envelope_pairs
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.vehicle import VehicleParams
 
 
 @dataclass(frozen=True)
@@ -81,29 +82,15 @@ class Envelope:
 _ARRAYS = ("p_max_kw", "p_min_kw", "e_min_kwh", "e_max_kwh", "ds_kwh")
 
 
-def _scatter_add(values: FloatArray, idx: np.ndarray, n_intervals: int) -> FloatArray:
-    """Sum ``values[..., n]`` into bins ``idx[..., n]`` along a new last axis of length T.
-
-    Indices outside ``[0, T)`` are dropped.
-    """
-    lead = values.shape[:-1]
-    rows = int(np.prod(lead)) if lead else 1
-    v = values.reshape(rows, -1)
-    i = idx.reshape(rows, -1)
-    ok = (i >= 0) & (i < n_intervals)
-    flat = (np.arange(rows)[:, None] * n_intervals + i)[ok]
-    out = np.bincount(flat, weights=v[ok], minlength=rows * n_intervals)
-    return out.astype(np.float64, copy=False).reshape(*lead, n_intervals)  # float with weights
-
-
 def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
                      exclusive: bool = False, group: np.ndarray | None = None,
                      n_groups: int = 1) -> Envelope:
     """Minkowski sum over the vehicle axis of the exact per-vehicle bounds.
 
-    Only connected (vehicle, interval) pairs are evaluated: the pairs are laid out flat
-    (ragged over vehicles), evaluated with the closed forms of :mod:`flexibility.vehicle` and
-    summed per (scenario, interval) with ``bincount``. This is exact and costs O(connected pairs).
+    Only connected (vehicle, interval) pairs are evaluated: vehicle by vehicle over its connected
+    intervals, with the closed forms of :mod:`flexibility.vehicle`, added per (scenario,
+    interval) in vehicle order (compiled, ``flexibility.compiled.envelope_pairs``). This is
+    exact and costs O(connected pairs).
 
     Args:
         fleet: Vehicles of shape ``(..., N)``; the vehicle axis is summed.
@@ -121,100 +108,19 @@ def station_envelope(fleet: Fleet, n_intervals: int, t0: int = 0,
     lead = shape[:-1]
     rows = int(np.prod(lead)) if lead else 1
     n_veh = shape[-1] if shape else 1
-    params = VehicleParams.of(fleet).map(lambda x: x.reshape(-1))
-    first = np.clip(params.a, t0, t0 + n_intervals).astype(np.int64)
-    last = np.clip(params.d, t0, t0 + n_intervals).astype(np.int64)
-    count = np.maximum(last - first, 0)
-    p_max, p_min, e_lo, e_hi, t, veh = _ragged_bounds(params, first, count, exclusive)
     g_all = (np.zeros(shape, dtype=np.int64) if group is None
              else np.broadcast_to(group, shape).astype(np.int64))
     lead_g = (*lead, n_groups) if group is not None else lead
-    g_veh = g_all.reshape(-1)
-    bins = (veh // n_veh * n_groups + np.take(g_veh, veh)) * n_intervals
-    bins += t - t0
-    size = rows * n_groups * n_intervals
-
-    def total_of(w: FloatArray) -> FloatArray:
-        out = np.bincount(bins, weights=w, minlength=size)  # float64 (weighted)
-        return out.astype(np.float64, copy=False).reshape(*lead_g, n_intervals)
-
-    a = params.a.reshape(shape).astype(np.int64)
-    d = params.d.reshape(shape).astype(np.int64)
-    dwell = d > a
-    e0 = params.e0.reshape(shape)
-    q = params.q.reshape(shape)
-    def drift(v: FloatArray, idx: np.ndarray) -> FloatArray:
-        idx = np.where((idx >= 0) & (idx < n_intervals), idx + g_all * n_intervals, -1)
-        out = _scatter_add(v, idx, n_groups * n_intervals)
-        return out.reshape(*lead_g, n_intervals)
-
-    ds = (drift(np.where(dwell, e0, 0.0), a - 1 - t0)
-          - drift(np.where(dwell, q, 0.0), d - 1 - t0))
-    return Envelope(p_max_kw=total_of(p_max), p_min_kw=total_of(p_min),
-                    e_min_kwh=total_of(e_lo), e_max_kwh=total_of(e_hi), ds_kwh=ds,
-                    dt_h=fleet.dt_h, t0=t0)
-
-
-def _ragged_bounds(v: VehicleParams, first: np.ndarray, count: np.ndarray, exclusive: bool
-                   ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray,
-                              np.ndarray]:
-    """The closed forms of :mod:`flexibility.vehicle` on connected pairs only.
-
-    Same equations, rewritten per vehicle as functions ``c + s t`` of the interval index so
-    that few per-vehicle constants are expanded to the pairs:
-    ``f_lo = max(lo, A - r_d t)`` with ``A = e0 + r_d a``; ``f_hi = min(hi, B + r_c t)`` with
-    ``B = e0 - r_c a``; the requirement line ``q - r_c (d - t) = C + r_c t`` with
-    ``C = q - r_c d``; then ``p_max = min(P_ch, a1 - f_lo / (dt eta_ch), a2 - eta_dis f_lo / dt)``
-    and ``p_min = max(-P_dis, delta_lo / (dt eta_ch) if delta_lo > 0 else eta_dis delta_lo / dt)``.
-
-    Returns:
-        ``(p_max, p_min, e_lo, e_hi, t, vehicle)`` per connected pair, ordered by vehicle.
-    """
-    total = int(count.sum())
-    veh = np.repeat(np.arange(count.size), count)
-
-    def rep(x: np.ndarray) -> np.ndarray | float:
-        """Per-vehicle value expanded to the pairs (a scalar when it is the same for all)."""
-        x = np.asarray(x)
-        if x.size and x.min() == x.max():
-            return float(x.flat[0])
-        return np.take(x, veh)
-
-    starts = np.cumsum(count) - count
-    t = np.arange(total, dtype=np.int64)
-    t -= np.take(starts - first, veh)
-    tf = t.astype(np.float64)
-    dt, eta_c, eta_d = v.dt, v.eta_c, v.eta_d
-    rc = rep(v.rc)
-    rc_t = np.multiply(rc, tf)
-    # f_lo = max(lo, A - r_d t), A = e0 + r_d a  (temporaries reused in place)
-    f_lo = np.multiply(rep(v.rd), tf, out=tf)
-    np.subtract(rep(v.e0 + v.rd * v.a), f_lo, out=f_lo)
-    np.maximum(f_lo, rep(v.lo), out=f_lo)
-    f_hi = np.add(rc_t, rep(v.e0 - v.rc * v.a))
-    np.minimum(f_hi, rep(v.hi), out=f_hi)
-    req = np.add(rc_t, rep(v.q - v.rc * v.d), out=rc_t)  # q - r_c (d - t)
-    if exclusive:
-        p_max = np.multiply(f_lo, -1.0 / (dt * eta_c))
-        np.add(p_max, rep(v.hi / (dt * eta_c)), out=p_max)
-        np.minimum(p_max, rep(v.pc), out=p_max)
-    else:
-        k = 1.0 / eta_d - eta_c
-        a1 = (v.hi / dt + k * v.pd) / eta_c
-        a2 = eta_d * (v.hi / dt + k * v.pc)
-        p_max = np.multiply(f_lo, -1.0 / (dt * eta_c))
-        np.add(p_max, rep(a1), out=p_max)
-        np.minimum(p_max, rep(v.pc), out=p_max)
-        other = np.multiply(f_lo, -eta_d / dt)
-        np.add(other, rep(a2), out=other)
-        np.minimum(p_max, other, out=p_max)
-    delta_lo = np.add(req, rc)
-    np.maximum(delta_lo, rep(v.lo), out=delta_lo)
-    np.subtract(delta_lo, f_hi, out=delta_lo)
-    p_min = np.where(delta_lo > 0, delta_lo * (1.0 / (dt * eta_c)), delta_lo * (eta_d / dt))
-    np.maximum(p_min, np.negative(rep(v.pd)), out=p_min)
-    e_lo = np.maximum(f_lo, req, out=req)
-    return p_max, p_min, e_lo, f_hi, t, veh
+    totals = np.zeros((6, rows * n_groups * n_intervals))
+    b = lambda x: np.broadcast_to(np.asarray(x, dtype=np.float64), shape)  # noqa: E731
+    params = np.concatenate([vehicle_params(fleet), np.stack(
+        [b(fleet.reachable_requirement_kwh()), b(fleet.r_dis_kwh)])]).reshape(
+        len(VEHICLE_PARAMS) + 2, -1)
+    envelope_pairs(params, np.ascontiguousarray(g_all.reshape(-1)), n_veh, n_groups,
+                   (fleet.dt_h, fleet.eta_ch, fleet.eta_dis), t0, n_intervals, exclusive, totals)
+    p_max, p_min, e_lo, e_hi, ds_in, ds_out = (x.reshape(*lead_g, n_intervals) for x in totals)
+    return Envelope(p_max_kw=p_max, p_min_kw=p_min, e_min_kwh=e_lo, e_max_kwh=e_hi,
+                    ds_kwh=ds_in - ds_out, dt_h=fleet.dt_h, t0=t0)
 
 
 def scenario_quantile(values: FloatArray, share: float, upper: bool, axis: int = 0) -> FloatArray:

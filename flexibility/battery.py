@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.compiled import fmax, fmin, kernel
+from flexibility.compiled import tighten_rows, vehicle_rows
 from flexibility.fleet import Fleet, FloatArray
 
 EMPTY_TOL_KWH = 1e-7
@@ -131,54 +131,20 @@ def tighten(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArr
 
     Forward ``y_hi_t <- min(y_hi_t, y_hi_{t-1} + p_hi_t dt)`` (``y_lo`` with ``max`` and
     ``p_lo``), then backward ``y_hi_t <- min(y_hi_t, y_hi_{t+1} - p_lo_{t+1} dt)``,
-    ``y_lo_t <- max(y_lo_t, y_lo_{t+1} - p_hi_{t+1} dt)``, with ``y_{-1} = 0``. The passes run
-    compiled on time-first memory, all batteries of a step at once.
+    ``y_lo_t <- max(y_lo_t, y_lo_{t+1} - p_hi_{t+1} dt)``, with ``y_{-1} = 0``; compiled, one
+    battery row at a time (``flexibility.compiled.tighten_rows``).
     """
     shape = np.broadcast_shapes(np.shape(p_lo), np.shape(p_hi), np.shape(y_lo), np.shape(y_hi))
-    out_lo, out_hi = time_major(y_lo, shape).copy(), time_major(y_hi, shape).copy()
-    lo_kw, hi_kw = time_major(p_lo, shape), time_major(p_hi, shape)
-    if out_lo.size:
-        tighten_columns(lo_kw, hi_kw, float(dt_h), out_lo, out_hi)
-    return from_time_major(out_lo, shape), from_time_major(out_hi, shape)
-
-
-def time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``x`` broadcast to ``shape = (..., T)`` as a C-contiguous float64 ``(T, R)`` array.
-
-    No copy when ``x`` already is a :func:`from_time_major` view of such an array.
-    """
     n_t = shape[-1] if shape else 1
-    moved = np.moveaxis(np.broadcast_to(np.asarray(x, dtype=np.float64), shape), -1, 0)
-    return np.ascontiguousarray(moved).reshape(n_t, -1)
-
-
-def from_time_major(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The ``(..., T)`` view of a time-major ``(T, R)`` array (inverse of :func:`time_major`)."""
-    return np.moveaxis(x.reshape(shape[-1], *shape[:-1]), 0, -1)
-
-
-@kernel
-def tighten_columns(p_lo, p_hi, dt_h, y_lo, y_hi):  # pragma: no cover - compiled
-    """The passes of :func:`tighten` in place on time-major ``(T, R)`` arrays (one battery per
-    column): ``y_t <- max(y_t, y_{t-1} + p_lo_t dt)`` forward, then backward, ``y_{-1} = 0``."""
-    n_t, n_r = y_lo.shape
-    if n_t == 0:
-        return
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
-    for t in range(1, n_t):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t - 1, i] + p_lo[t, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t - 1, i] + p_hi[t, i] * dt_h)
-    for t in range(n_t - 2, -1, -1):
-        for i in range(n_r):
-            y_lo[t, i] = fmax(y_lo[t, i], y_lo[t + 1, i] - p_hi[t + 1, i] * dt_h)
-            y_hi[t, i] = fmin(y_hi[t, i], y_hi[t + 1, i] - p_lo[t + 1, i] * dt_h)
-    # the first interval starts from y_{-1} = 0
-    for i in range(n_r):
-        y_lo[0, i] = fmax(y_lo[0, i], p_lo[0, i] * dt_h)
-        y_hi[0, i] = fmin(y_hi[0, i], p_hi[0, i] * dt_h)
+    out_lo, out_hi = (np.array(np.broadcast_to(np.asarray(y, dtype=np.float64), shape))
+                      for y in (y_lo, y_hi))
+    if out_lo.size:
+        lo_kw, hi_kw = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64),
+                                                             shape)).reshape(-1, n_t)
+                        for x in (p_lo, p_hi))
+        tighten_rows(lo_kw, hi_kw, float(dt_h), out_lo.reshape(-1, n_t),
+                     out_hi.reshape(-1, n_t))
+    return out_lo, out_hi
 
 
 def projection_kw(p_lo: FloatArray, p_hi: FloatArray, y_lo: FloatArray, y_hi: FloatArray,
@@ -223,7 +189,7 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
     whose chord surrogate is empty (a floor so close to the ceiling that the idle loss of the
     chord cannot be made up) falls back to charging only, which is exact and never empty.
     The rows ``y_t <= (hi - e0) / eta_ch``, ``y_t >= max(floor_t, req_t)`` (module docstring)
-    are built and tightened by the compiled :func:`vehicle_rows`.
+    are built and tightened by the compiled ``flexibility.compiled.vehicle_rows``.
     """
     shape = (*fleet.shape, n_intervals)
     params = vehicle_params(fleet).reshape(len(VEHICLE_PARAMS), -1)
@@ -241,134 +207,21 @@ def vehicle_batteries(fleet: Fleet, n_intervals: int, t0: int = 0) -> VehicleBat
 
 
 def vehicle_params(fleet: Fleet) -> FloatArray:
-    """The fleet's per-vehicle parameters as one float64 array ``(8, ..., N)``, rows in the
-    order of :data:`VEHICLE_PARAMS` (the input of :func:`vehicle_rows`)."""
-    return np.stack([np.broadcast_to(np.asarray(getattr(fleet, n), dtype=np.float64),
-                                     fleet.shape) for n in VEHICLE_PARAMS])
+    """The per-vehicle quantities of the compiled kernels as one float64 array ``(9, ..., N)``.
 
-
-VEHICLE_PARAMS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
-                  "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
-"""Rows of :func:`vehicle_params`: ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``."""
-
-
-@kernel
-def vehicle_rows(params, eta_c, eta_d, dt, t0, out, active, feasible,
-                 window):  # pragma: no cover
-    """Compiled kernel of :func:`vehicle_batteries` (one vehicle a row).
-
-    Args:
-        params: ``(8, R)`` rows of :data:`VEHICLE_PARAMS`.
-        eta_c: Charging efficiency.
-        eta_d: Discharging efficiency.
-        dt: Interval length, h.
-        t0: First interval.
-        out: ``(6, R, T)`` filled with ``p_lo, p_hi, y_lo, y_hi, y_alap, y_asap``.
-        active: ``(R, T)`` filled with the active intervals.
-        feasible: ``(R,)`` filled with the vehicles whose surrogate is non-empty.
-        window: ``(R, 2)`` filled with the connected intervals ``[j_a, j_d)``: outside them
-            the powers are 0, no interval is active and the bands are constant on each side.
+    Rows (:data:`VEHICLE_PARAMS`): ``a, d, e_init``, ``lo = min(e_min, e_init)`` and
+    ``hi = max(e_max, e_init)`` (``Fleet.lower_energy_kwh``, ``Fleet.upper_energy_kwh``),
+    ``e_req, P_ch, P_dis`` and ``r_c = eta_ch P_ch dt`` (``Fleet.r_ch_kwh``).
     """
-    n_t = out.shape[2]
-    for i in range(params.shape[1]):
-        v = params[:, i]
-        rows = (out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i])
-        ja, jd = surrogate_row(v, True, eta_c, eta_d, dt, t0, *rows)
-        ok = tighten_row(ja, jd, dt, *rows)
-        if not ok:  # the chord is empty: charge-only, exact and never empty
-            ja, jd = surrogate_row(v, False, eta_c, eta_d, dt, t0, *rows)
-            ok = tighten_row(ja, jd, dt, *rows)
-        feasible[i] = ok
-        window[i, 0], window[i, 1] = ja, jd
-        # active: connected and not in the last interval (unless leaving after the window)
-        end = jd if v[1] > t0 + n_t else max(jd - 1, ja)
-        active[i, :] = False
-        active[i, ja:end] = True
+    rows = (fleet.arrival_idx, fleet.departure_idx, fleet.e_init_kwh, fleet.lower_energy_kwh(),
+            fleet.upper_energy_kwh(), fleet.e_req_kwh, fleet.p_ch_max_kw, fleet.p_dis_max_kw,
+            fleet.r_ch_kwh)
+    return np.stack([np.broadcast_to(np.asarray(x, dtype=np.float64), fleet.shape)
+                     for x in rows])
 
 
-@kernel
-def surrogate_row(v, v2g, eta_c, eta_d, dt, t0, p_lo, p_hi, y_lo, y_hi, y_alap,
-                  y_asap):  # pragma: no cover
-    """Raw rows ``(p_lo, p_hi, y_lo, y_hi)`` of one vehicle's surrogate (module docstring).
-
-    ``v`` holds ``(a, d, e_init, e_min, e_max, e_req, P_ch, P_dis)``; without ``v2g`` the
-    vehicle is charge-only (``P_dis = 0``: the chord is the charging branch). On the
-    connected intervals ``[j_a, j_d)``: ``y_lo = max(floor_t, req_t)``, ``y_hi = top``; 0
-    before, interval ``d - 1``'s values after.
-
-    Returns:
-        The connected intervals ``(j_a, j_d)`` (``j_a = j_d``: none).
-    """
-    n_t = p_lo.size
-    a_raw, d, e_init, pc = v[0], v[1], v[2], v[6]
-    pd = v[7] if v2g else 0.0
-    rc = eta_c * pc * dt
-    lo, hi = fmin(v[3], e_init), fmax(v[4], e_init)
-    e0 = fmin(hi, e_init + rc * fmax(t0 - a_raw, 0.0))
-    a = fmax(a_raw, float(t0))
-    dwell = fmax(d - a, 0.0)
-    # reachable requirement from the state at t0: q = max(lo, min(e_req, e0 + r_c K))
-    q = fmax(fmin(v[5], e0 + rc * dwell), lo)
-    span = pc + pd if pc + pd > 0 else 1.0
-    c1 = (eta_c * pc + pd / eta_d) / span if pd > 0 else eta_c
-    c0 = (eta_c - c1) * pc
-    req0 = (q - e0 - c0 * dwell * dt) / c1
-    top = (hi - e0) / eta_c
-    ja = min(int(a) - t0, n_t)
-    jd = min(max(int(d) - t0, ja), n_t)
-    p_lo[:] = 0.0
-    p_hi[:] = 0.0
-    y_lo[:ja] = 0.0
-    y_hi[:ja] = 0.0
-    for j in range(ja, jd):
-        t = float(t0 + j)
-        p_hi[j], p_lo[j] = pc, -pd
-        floor = (lo - e0 - c0 * (t - a + 1.0) * dt) / c1
-        y_lo[j] = fmax(floor, req0 - pc * dt * (d - 1.0 - t))
-        y_hi[j] = top
-    # after departure the energy stays where it was: the bounds of the last interval
-    y_lo[jd:] = y_lo[jd - 1] if jd > ja else 0.0
-    y_hi[jd:] = y_hi[jd - 1] if jd > ja else 0.0
-    return ja, jd
-
-
-@kernel
-def tighten_row(ja, jd, dt, p_lo, p_hi, y_lo, y_hi, y_alap, y_asap):  # pragma: no cover
-    """:func:`tighten` of one vehicle's rows into ``(y_alap, y_asap)``; feasibility.
-
-    The passes run over the connected intervals ``[j_a, j_d)`` only: before them the powers
-    are 0 and the raw band is 0, so the forward pass keeps 0 and the backward pass leaves
-    ``max(0, y_lo_{j_a} - p_hi dt)`` and ``min(0, y_hi_{j_a} - p_lo dt)``; after them the
-    band is held at interval ``j_d - 1``'s raw values, which the forward pass keeps at its
-    values of ``j_d - 1``.
-
-    Returns:
-        Whether the band is non-empty (``y_alap <= y_asap + 1e-6`` throughout).
-    """
-    if jd == ja:  # never connected: every row is 0
-        y_alap[:] = 0.0
-        y_asap[:] = 0.0
-        return True
-    lo_v, hi_v = 0.0, 0.0
-    for j in range(ja, jd):
-        lo_v = fmax(y_lo[j], p_lo[j] * dt if j == 0 else lo_v + p_lo[j] * dt)
-        hi_v = fmin(y_hi[j], p_hi[j] * dt if j == 0 else hi_v + p_hi[j] * dt)
-        y_alap[j], y_asap[j] = lo_v, hi_v
-    y_alap[jd:] = lo_v
-    y_asap[jd:] = hi_v
-    for j in range(jd - 2, ja - 1, -1):
-        y_alap[j] = fmax(y_alap[j], y_alap[j + 1] - p_hi[j + 1] * dt)
-        y_asap[j] = fmin(y_asap[j], y_asap[j + 1] - p_lo[j + 1] * dt)
-    if ja > 0:
-        y_alap[:ja] = fmax(0.0, y_alap[ja] - p_hi[ja] * dt)
-        y_asap[:ja] = fmin(0.0, y_asap[ja] - p_lo[ja] * dt)
-    else:  # the first interval starts from y_{-1} = 0
-        y_alap[0] = fmax(y_alap[0], p_lo[0] * dt)
-        y_asap[0] = fmin(y_asap[0], p_hi[0] * dt)
-    ok = not y_alap[0] > y_asap[0] + 1e-6
-    for j in range(ja, jd):
-        ok &= not y_alap[j] > y_asap[j] + 1e-6
-    return ok
+VEHICLE_PARAMS = ("a", "d", "e_init", "lo", "hi", "e_req", "p_ch", "p_dis", "r_c")
+"""Rows of :func:`vehicle_params`."""
 
 
 def cumulative_to_power(y_kwh: FloatArray, dt_h: float) -> FloatArray:

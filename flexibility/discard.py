@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from flexibility.battery import Battery
-from flexibility.compiled import kernel
+from flexibility.compiled import greedy_drops
 from flexibility.fleet import FloatArray
 
 
@@ -53,55 +53,8 @@ def discard_order(batt: Battery, n_min: int = 1, unusable: np.ndarray | None = N
     srt = np.argsort(rows, axis=0, kind="stable")  # (M, C)
     vals = np.take_along_axis(rows, srt, axis=0)
     dropped = np.empty(m, dtype=np.int64)
-    n_dropped = _greedy_drops(srt, vals, keep, max(n_min, 1), dropped)
+    n_dropped = greedy_drops(srt, vals, keep, max(n_min, 1), dropped)
     return np.asarray([*order, *dropped[:n_dropped].tolist()], dtype=np.int64)
-
-
-@kernel
-def _advance(srt, keep, p, c):  # pragma: no cover
-    """Move pointer ``p`` of column ``c`` forward to the next kept scenario (or past the end)."""
-    m = srt.shape[0]
-    while p < m and not keep[srt[p, c]]:
-        p += 1
-    return p
-
-
-@kernel
-def _greedy_drops(srt, vals, keep, n_min, dropped):  # pragma: no cover
-    """The greedy loop of :func:`discard_order` on the sorted columns, compiled.
-
-    Per column ``c`` pointers ``p1, p2`` at its smallest and second-smallest kept entries; the
-    gain of dropping scenario ``s`` is ``sum_c [first_c = s] (vals[p2_c] - vals[p1_c])``
-    (summed in column order); the largest gain (first on ties) is dropped until ``n_min``
-    remain. Writes the drops to ``dropped`` and returns their number.
-    """
-    m, n_c = srt.shape
-    p1 = np.empty(n_c, dtype=np.int64)
-    p2 = np.empty(n_c, dtype=np.int64)
-    for c in range(n_c):
-        p1[c] = _advance(srt, keep, 0, c)
-        p2[c] = _advance(srt, keep, p1[c] + 1, c)
-    gain = np.empty(m)
-    n_kept, n_drop = keep.sum(), 0
-    while n_kept > n_min:
-        gain[:] = 0.0
-        for c in range(n_c):
-            gain[srt[p1[c], c]] += vals[min(p2[c], m - 1), c] - vals[p1[c], c]
-        drop, best = -1, -np.inf
-        for s in range(m):
-            g = gain[s] if keep[s] else -np.inf
-            if drop < 0 or g > best:
-                drop, best = s, g
-        keep[drop] = False
-        dropped[n_drop] = drop
-        n_drop += 1
-        n_kept -= 1
-        for c in range(n_c):
-            if srt[p1[c], c] == drop:
-                p1[c] = p2[c]
-            p1[c] = _advance(srt, keep, p1[c], c)
-            p2[c] = _advance(srt, keep, max(p2[c], p1[c] + 1), c)
-    return n_drop
 
 
 def keep_mask(m: int, order: np.ndarray, n_keep: int) -> np.ndarray:

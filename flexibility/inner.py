@@ -32,21 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexibility.battery import Battery, VehicleBatteries, vehicle_params, vehicle_rows
-from flexibility.compiled import fmax, fmin, kernel
+from flexibility.battery import Battery, VehicleBatteries, vehicle_params
+from flexibility.compiled import deviation_all, scenario_chain
 from flexibility.discard import deviations, discard_order, intersect, keep_mask, shifted_by
 from flexibility.fleet import Fleet, FloatArray
-from flexibility.share_policy import (
-    THETA_GRID,
-    SharePolicy,
-    anchor_rates,
-    fit_theta_columns,
-    policy_rows,
-    share_policy,
-    station_add,
-    station_anchors,
-    station_sum,
-)
+from flexibility.share_policy import THETA_GRID, SharePolicy, share_policy, station_sum
 
 FLEET_ARRAYS = ("arrival_idx", "departure_idx", "e_init_kwh", "e_min_kwh", "e_max_kwh",
                 "e_req_kwh", "p_ch_max_kw", "p_dis_max_kw")
@@ -129,162 +119,12 @@ def _deviation(vb: VehicleBatteries, pol: SharePolicy, kappa: float,
     w_j, r_j = (np.ascontiguousarray(x, dtype=np.float64).reshape(n_b, x.shape[-2], n_t)
                 for x in stations)
     out = np.empty((n_b, 4, n_t))
-    _deviation_all(*veh, w_j, r_j, np.ascontiguousarray(np.asarray(net_lo, dtype=np.float64).T),
+    deviation_all(*veh, w_j, r_j, np.ascontiguousarray(np.asarray(net_lo, dtype=np.float64).T),
                    np.ascontiguousarray(np.asarray(net_hi, dtype=np.float64).T), float(kappa),
                    dt, out)
     out = out.reshape(*shape[:-2], 4, n_t)
     return Battery(p_lo_kw=out[..., 0, :], p_hi_kw=out[..., 1, :], y_lo_kwh=out[..., 2, :],
                    y_hi_kwh=out[..., 3, :], dt_h=dt, t0=batt.t0)
-
-
-@kernel
-def _deviation_all(p_lo, p_hi, ref, y_ref, w_n, w_j, r_j, net_lo, net_hi, kappa, dt,
-                   out):  # pragma: no cover
-    """:func:`deviation_rows` of every scenario (vehicle rows ``(B, N, T)``, ``out (B, 4, T)``),
-    each vehicle's rows taken on the intervals where its share or its change is not 0."""
-    n_b, n_veh, n_t = y_ref.shape
-    rooms = np.empty((3, n_veh + w_j.shape[1], n_t))
-    window = np.zeros((n_veh, 2), dtype=np.int64)
-    for b in range(n_b):
-        for n in range(n_veh):
-            nz = np.flatnonzero(w_n[b, n])
-            window[n, 0] = nz[0] if nz.size else 0
-            window[n, 1] = nz[-1] + 1 if nz.size else 0
-        deviation_rows(p_lo[b], p_hi[b], ref[b], y_ref[b], w_n[b], window, w_j[b], r_j[b],
-                       net_lo, net_hi, kappa, dt, rooms, out[b])
-
-
-@kernel
-def _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad):  # pragma: no cover
-    """Power box ``(Up, Dn)`` for the state bounds ``k`` and the intervals that fail.
-
-    ``sigma+_t = min_i max(u_i dt - |Δw_i| k_{t-1}, 0) / w_i`` over rows with ``w_i > 0``
-    (``sigma-`` with ``l_i``), rows ``i``: the vehicles on their windows, then the stations;
-    an interval fails where a row's room cannot hold its transfer or the box is negative.
-    """
-    n_veh, n_t = w_n.shape
-    sig[0, :], sig[1, :], sig[2, :] = np.inf, np.inf, 0.0  # sigma+, sigma-, short
-    for i in range(n_veh + w_j.shape[0]):
-        row = w_n[i] if i < n_veh else w_j[i - n_veh]
-        start = window[i, 0] if i < n_veh else 0
-        stop = min(window[i, 1] + 1, n_t) if i < n_veh else n_t
-        for t in range(start, stop):
-            d_w = rooms[2, i, t] * (k[t - 1] if t > 0 else 0.0)
-            num_u = rooms[0, i, t] * dt - d_w
-            num_l = rooms[1, i, t] * dt - d_w
-            if (num_u < -1e-9) | (num_l < -1e-9):
-                sig[2, t] = 1.0
-            if row[t] > 1e-12:
-                sig[0, t] = fmin(sig[0, t], fmax(num_u, 0.0) / row[t])
-                sig[1, t] = fmin(sig[1, t], fmax(num_l, 0.0) / row[t])
-    for t in range(n_t):
-        k_prev = k[t - 1] if t > 0 else 0.0
-        if omega[t] > 1e-12:
-            d_omega = abs(omega[t] - (omega[t - 1] if t > 0 else 0.0))
-            up[t] = (sig[0, t] * omega[t] - d_omega * k_prev) / dt
-            dn[t] = (sig[1, t] * omega[t] - d_omega * k_prev) / dt
-        else:  # the deviation returns where no share is held
-            up[t] = k_prev * (omega[t - 1] if t > 0 else 0.0) / dt
-            dn[t] = up[t]
-        bad[t] = (sig[2, t] > 0.0) | (up[t] < -1e-9) | (dn[t] < -1e-9)
-
-
-@kernel
-def deviation_rows(p_lo, p_hi, ref, y_ref, w_n, window, w_j, r_j, net_lo, net_hi, kappa, dt,
-                   rooms, out):  # pragma: no cover
-    """Compiled kernel of :func:`deviation_battery` for one scenario.
-
-    ``k = kappa`` where ``Omega > 0``; up to 8 times, where interval ``t`` fails halve
-    ``k_{t-1}`` (after the 8th, set it to 0 and close the failing boxes); then
-    ``out (4, T) = (R - Dn, R + Up, Y^R - k Omega, Y^R + k Omega)``. Vehicle rows ``(N, T)``
-    (a vehicle's share and its change are 0 outside ``[window_0, window_1]``), stations
-    ``(J, T)`` (``J = 0``: no network rows); ``rooms`` is scratch ``(3, >= N + J, T)`` for
-    ``u = max(p_hi - r, 0)``, ``l = max(r - p_lo, 0)`` and ``|Δw|``.
-    """
-    n_veh, n_t = y_ref.shape
-    omega, k, up, dn, r_tot, y_r = np.zeros((6, n_t))
-    sig = np.empty((3, n_t))
-    bad = np.zeros(n_t, dtype=np.bool_)
-    for i in range(n_veh + w_j.shape[0]):
-        veh = i < n_veh
-        w = w_n[i] if veh else w_j[i - n_veh]
-        start, stop = (window[i, 0], min(window[i, 1] + 1, n_t)) if veh else (0, n_t)
-        for t in range(n_t if veh else 0):
-            omega[t] += w[t]
-            r_tot[t] += ref[i, t]
-            y_r[t] += y_ref[i, t]
-        for t in range(start, stop):
-            hi = p_hi[i, t] - ref[i, t] if veh else net_hi[i - n_veh, t] - r_j[i - n_veh, t]
-            lo = ref[i, t] - p_lo[i, t] if veh else r_j[i - n_veh, t] - net_lo[i - n_veh, t]
-            rooms[0, i, t], rooms[1, i, t] = fmax(hi, 0.0), fmax(lo, 0.0)
-            rooms[2, i, t] = abs(w[t] - (w[t - 1] if t > 0 else 0.0))
-    for t in range(n_t):
-        k[t] = kappa if omega[t] > 1e-12 else 0.0
-    held = False
-    for _ in range(8):
-        _state_bounds(w_n, window, w_j, rooms, k, omega, dt, sig, up, dn, bad)
-        if not bad.any():
-            held = True
-            break
-        # the transfers at t do not fit: hold less deviation energy at t - 1
-        for t in range(n_t - 1):
-            if bad[t + 1]:
-                k[t] *= 0.5
-    for t in range(n_t):
-        if not held and t + 1 < n_t and bad[t + 1]:
-            k[t] = 0.0
-        if not held and bad[t]:
-            up[t], dn[t] = 0.0, 0.0
-        band = k[t] * omega[t]
-        out[0, t] = r_tot[t] - (fmax(dn[t], 0.0) if np.isfinite(dn[t]) else 0.0)
-        out[1, t] = r_tot[t] + (fmax(up[t], 0.0) if np.isfinite(up[t]) else 0.0)
-        out[2, t] = y_r[t] - band
-        out[3, t] = y_r[t] + band
-
-
-@kernel
-def _scenario_kernel(params, station, consts, net_lo, net_hi, grid, deviation, sums, out,
-                     misfit, feasible):  # pragma: no cover
-    """The whole per-scenario chain, one scenario at a time in cache-sized scratch arrays.
-
-    Per scenario ``m``: vehicle batteries (``vehicle_rows``), anchors, station ``theta`` in
-    the network box (``J`` rows of ``net_lo``; none: ``theta = 0.5``), the share policy,
-    station sums ``sums[m] (5, J, T)`` of the reference power ``r``, the shares ``omega``,
-    ``Y^-``, ``Y^+`` and the station excess over the box, and with ``deviation`` the inner
-    battery ``out[m] (4, T)`` (:func:`deviation_rows`). ``consts = (eta_ch, eta_dis, dt,
-    t0, tau, gamma, kappa)``; ``params (M, 8, N)``, ``station (M, N)``.
-    """
-    eta_c, eta_d, dt, t0, tau, gamma, kappa = consts
-    n_veh, n_t, n_j = params.shape[2], out.shape[2], net_lo.shape[0]
-    vb = np.empty((6, n_veh, n_t))
-    active = np.empty((n_veh, n_t), dtype=np.bool_)
-    ok = np.empty(n_veh, dtype=np.bool_)
-    window = np.empty((n_veh, 2), dtype=np.int64)
-    rates = np.empty((3, n_veh))
-    prof = np.empty((3, n_j, n_t))
-    theta = np.full(sums.shape[2], 0.5)
-    th_n = np.empty(n_veh)
-    pol = np.empty((3, n_veh, n_t))  # y_ref, omega, r
-    rooms = np.empty((3, n_veh + n_j, n_t))
-    for m in range(params.shape[0]):
-        vehicle_rows(params[m], eta_c, eta_d, dt, int(t0), vb, active, ok, window)
-        feasible[m] = ok.all()
-        anchor_rates(vb[0], vb[1], vb[4], vb[5], active, window, dt, rates)
-        if n_j:
-            prof[:] = 0.0
-            station_anchors(vb[0], vb[1], active, window, rates, station[m], prof)
-            fit_theta_columns(prof, grid, net_lo, net_hi, theta, misfit[m], sums[m, 4])
-        for n in range(n_veh):
-            th_n[n] = theta[station[m, n]]
-        policy_rows(vb[0], vb[1], vb[4], vb[5], active, window, rates, th_n, tau, gamma, dt,
-                    pol[0], pol[1], pol[2])
-        station_add(pol[2], station[m], sums[m, 0])
-        station_add(pol[1], station[m], sums[m, 1])
-        station_add(vb[4], station[m], sums[m, 2])
-        station_add(vb[5], station[m], sums[m, 3])
-        if deviation:
-            deviation_rows(vb[0], vb[1], pol[2], pol[0], pol[1], window, sums[m, 1, :n_j],
-                           sums[m, 0, :n_j], net_lo, net_hi, kappa, dt, rooms, out[m])
 
 
 def scenario_sums(fleet: Fleet, station: np.ndarray, n_stations: int, n_intervals: int,
@@ -297,17 +137,18 @@ def scenario_sums(fleet: Fleet, station: np.ndarray, n_stations: int, n_interval
 
     No per-vehicle array of the whole fleet is formed: each scenario's vehicles go through
     ``vehicle_batteries``, ``share_policy`` and :func:`deviation_battery` (the same compiled
-    kernels) in scratch arrays ``(T, N)`` that stay in cache, and only station and scenario
+    kernels) in scratch arrays ``(N, T)`` that stay in cache, and only station and scenario
     rows are kept.
 
     Returns:
         ``(sums (M, 5, J, T), battery (M, 4, T), misfit (M, J), feasible (M,))``: station sums
-        of ``r``, ``omega``, ``Y^-``, ``Y^+`` and the excess over the network box; the inner
-        battery rows ``(p_lo, p_hi, y_lo, y_hi)`` (zeros without ``deviation``); stations
+        of ``r``, ``omega`` (0 without ``deviation``), ``Y^-``, ``Y^+`` and the excess over the
+        network box; the inner battery rows ``(p_lo, p_hi, y_lo, y_hi)`` (zeros without
+        ``deviation``); stations
         whose reference cannot fit the box; scenarios whose vehicle sets are all non-empty.
     """
     m, n_t = fleet.shape[0], n_intervals
-    par = np.ascontiguousarray(np.moveaxis(vehicle_params(fleet), 0, -2))  # (M, 8, N)
+    par = np.ascontiguousarray(np.moveaxis(vehicle_params(fleet), 0, -2))  # (M, 9, N)
     st = np.ascontiguousarray(np.broadcast_to(station, fleet.shape), dtype=np.int64)
     nl, nh = ((np.zeros((0, n_t)),) * 2 if net_lo is None or net_hi is None else
               (np.ascontiguousarray(np.asarray(x, dtype=np.float64).T) for x in (net_lo, net_hi)))
@@ -319,7 +160,7 @@ def scenario_sums(fleet: Fleet, station: np.ndarray, n_stations: int, n_interval
     step = m if chunk is None else max(int(chunk), 1)
     for s in range(0, m, max(step, 1)):
         b = slice(s, s + step)
-        _scenario_kernel(par[b], st[b], consts, nl, nh, THETA_GRID, deviation, sums[b],
+        scenario_chain(par[b], st[b], consts, nl, nh, THETA_GRID, deviation, sums[b],
                          out[b], misfit[b], feasible[b])
     return sums, out, misfit, feasible
 
@@ -413,7 +254,7 @@ def fleet_batteries(fleet: Fleet, station: np.ndarray, n_stations: int, n_interv
                     chunk: int | None = None) -> ScenarioBatteries:
     """:func:`scenario_batteries` of a fleet ``(M, N)``, one scenario at a time.
 
-    The chain runs compiled per scenario (:func:`scenario_sums`) in scratch arrays ``(T, N)``
+    The chain runs compiled per scenario (:func:`scenario_sums`) in scratch arrays ``(N, T)``
     reused from one scenario to the next, so no ``(M, N, T)`` array is allocated and nothing
     is page-faulted afresh per operation (the reason the NumPy version went one scenario at a
     time: at 10,000 vehicles its arrays were 7.7 MB, below glibc's mmap threshold). ``chunk``

@@ -28,7 +28,9 @@ With charge/discharge exclusivity (the MILP of paper §4.2) the burn term vanish
 Outside the connection window both bounds are zero.
 
 :func:`flexibility.aggregation.station_envelope` evaluates these closed forms on the connected
-(vehicle, interval) pairs; :class:`VehicleParams` holds the per-vehicle quantities they use.
+(vehicle, interval) pairs (compiled: ``flexibility.compiled.envelope_pairs``);
+:class:`VehicleParams` holds the per-vehicle quantities they use, all taken from the fleet's
+helpers.
 """
 
 from __future__ import annotations
