@@ -22,7 +22,6 @@ them into one row per replicate; both read the same numbers from the same functi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,10 +29,6 @@ import pandas as pd
 from environment.validation import POWER_TOL_KW, beyond_tol, layer_validation
 from environment.verdict import Check, report, target, validity
 from flexibility.stations import TOTAL_LABEL
-
-if TYPE_CHECKING:
-    from agents.grid_operator import DayAheadCommitment
-    from environment.summaries.simulate import DayAheadInfo
 
 DELIVERY_TARGET = 0.99  # share of ticks whose call must be delivered (within 1 %)
 
@@ -238,18 +233,6 @@ def _mean_or_none(a: pd.DataFrame, col: str) -> float | None:
     x = a[col].to_numpy(float)
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else None
-
-
-def day_ahead_info(da: DayAheadCommitment, dt_h: float) -> DayAheadInfo:
-    """The day-ahead commitment's grid feasibility and its reserve product's size."""
-    from environment.summaries.simulate import DayAheadInfo
-
-    d = da.reserve.reserve
-    return DayAheadInfo(int(da.infeasible.sum()), float(da.unsheddable_kw.sum() * dt_h),
-                        reserve_p_up_mean_kw=float(d.p_hi_kw.mean()),
-                        reserve_p_down_mean_kw=float(-d.p_lo_kw.mean()),
-                        reserve_e_up_max_kwh=float(d.y_hi_kwh.max()),
-                        reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()))
 
 
 def _power(kw: float) -> str:

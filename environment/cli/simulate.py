@@ -74,9 +74,9 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     feeder = sim.grid_agent.grid.feeder
     da = sim.da_commitment
     sim.release()
-    from environment.day_metrics import day_ahead_info, day_metrics
+    from environment.day_metrics import day_metrics
     from environment.outputs import write_parquet
-    from environment.summaries import FeederInfo, SimulateSummary
+    from environment.summaries import DayAheadInfo, FeederInfo, SimulateSummary
 
     for name, frame in frames.items():
         write_parquet(out / f"{name}.parquet", frame)
@@ -91,7 +91,7 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
         package_days=min(scenario.simulation.package_days, scenario.simulation.n_scenarios),
         queue_rule=scenario.simulation.queue_rule,
         feeder=FeederInfo(feeder.name, feeder.n_bus, len(scenario.stations)),
-        day_ahead=day_ahead_info(da, hz.dt_h),
+        day_ahead=DayAheadInfo.of(da, hz.dt_h),
         dispatch=disp, runtime_s=time.perf_counter() - t_start, setup_s=t_ticks - t_start,
         ticks_s=ticks_s)
     verdict = Verdict.of(simulate_checks(summary, ticks))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from environment.day_metrics import DayMetrics
 from environment.summaries.base import to_json
+
+if TYPE_CHECKING:
+    from agents.grid_operator import DayAheadCommitment
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,16 @@ class DayAheadInfo:
     reserve_p_down_mean_kw: float = 0.0
     reserve_e_up_max_kwh: float = 0.0
     reserve_e_down_max_kwh: float = 0.0
+
+    @classmethod
+    def of(cls, da: DayAheadCommitment, dt_h: float) -> DayAheadInfo:
+        """The commitment's grid feasibility and its reserve product's size."""
+        d = da.reserve.reserve
+        return cls(int(da.infeasible.sum()), float(da.unsheddable_kw.sum() * dt_h),
+                   reserve_p_up_mean_kw=float(d.p_hi_kw.mean()),
+                   reserve_p_down_mean_kw=float(-d.p_lo_kw.mean()),
+                   reserve_e_up_max_kwh=float(d.y_hi_kwh.max()),
+                   reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()))
 
 
 @dataclass(frozen=True)

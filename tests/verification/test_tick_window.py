@@ -34,6 +34,7 @@ chargers = 40
 [simulation]
 n_scenarios = 8
 policy = "edge-prev"
+package = "vehicle-box"   # the windowed publication is the vehicle-box package's
 [grid]
 policy = "{policy}"
 line_margin = 0.7
