@@ -43,8 +43,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from agents.transmission import RESERVE_RULES as RESERVE_RULES  # re-exported for the commands
-from agents.transmission import RULES as RULES
 from scenarios.fleetgen import SessionDraw
 
 LAYERS = ("reserve", "da", "prev", "rt")

@@ -9,7 +9,7 @@ Values are read strictly (``scenarios.dispatch_config.SCENARIO_MODEL_CONFIG``): 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -229,6 +229,10 @@ class Grid(_Strict):
 CallPolicy = Literal["none", "follow-da", "random-within", "max-up", "max-down", "regulation",
                      "edge-da", "edge-prev", "reserve-edge", "reserve-random", "dispatch:oba",
                      "dispatch:bonferroni", "dispatch:so", "dispatch:ro", "dispatch:zonal"]
+TSO_RULES = tuple(p for p in get_args(CallPolicy) if not p.startswith("dispatch:"))
+"""Call policies the TSO applies itself (the others follow a day planner's plan)."""
+RESERVE_POLICIES = ("reserve-edge", "reserve-random")
+"""Call policies on the day-ahead reserve product."""
 
 
 class Simulation(_Strict):

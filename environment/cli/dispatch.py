@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from environment.assessment.dispatch_study import dispatch_summary, variant_summaries
 from environment.cli.numbers import finite_float
 from environment.cli.runs import CommandOutcome, lead_line
 from environment.summaries import DispatchSummary, write_summary
@@ -125,6 +124,8 @@ def run_dispatch(args: argparse.Namespace) -> CommandOutcome:
     if not main.sol.feasible:
         raise InputError(main.message)
     eps = scenario.dispatch.epsilon
+    from environment.assessment.dispatch_study import dispatch_summary
+
     summary = dispatch_summary(study, scenario.name, seed, methods,
                                time.perf_counter() - t_start)
     verdict = Verdict.of(dispatch_checks(summary, args.method == "all"))
@@ -172,6 +173,12 @@ def dispatch_checks(summary: DispatchSummary, comparison: bool) -> list:
     return out
 
 
+def _variants(study, methods: list[str]):
+    from environment.assessment.dispatch_study import variant_summaries
+
+    return variant_summaries(study, methods)
+
+
 def _write_tables(out: Path, study, methods: list[str]) -> None:
     from dispatch.da_rows import FAMILIES
     from environment.outputs import write_parquet
@@ -205,5 +212,5 @@ def _write_tables(out: Path, study, methods: list[str]) -> None:
         "ev_p_min_kw": inst.ev_p_min_kw.sum(axis=1), "ev_p_max_kw": inst.ev_p_max_kw.sum(axis=1)}))
     var_rows = [{"method": m, **{k: v for k, v in asdict(study_variant).items()
                                  if k != "mean_risk_per_interval_by_family"}}
-                for m, study_variant in variant_summaries(study, methods).items()]
+                for m, study_variant in _variants(study, methods).items()]
     write_parquet(out / "variants.parquet", pd.DataFrame(var_rows))

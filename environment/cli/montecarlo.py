@@ -224,7 +224,8 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     """
     from environment.outputs import write_parquet
     from environment.reporting import mc_report
-    from environment.validation import LAYERS, RESERVE_RULES
+    from environment.validation import LAYERS
+    from scenarios.sections import RESERVE_POLICIES
 
     keys = list(results[0][0])
     metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh", "shortfall_kwh"]
@@ -250,7 +251,7 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     write_parquet(out / "calibration.parquet", cal)
     if not args.no_plots:
         mc_report.plot_calibration(out / "calibration.png", cal, policy, CALIBRATION_SLACK)
-    return calibration_checks(cal) if policy in RESERVE_RULES else []
+    return calibration_checks(cal) if policy in RESERVE_POLICIES else []
 
 
 def _checks(results: list[tuple[dict[str, str], MCRun]], ci_target: float | None,

@@ -125,10 +125,10 @@ def simulate_checks(summary, ticks) -> list:
     da = summary.day_ahead
     crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
                    | (ticks.da_p_down_kw > ticks.da_p_up_kw + 1e-6)).sum())
-    from environment.validation import RESERVE_RULES, RULES
+    from scenarios.sections import RESERVE_POLICIES, TSO_RULES
 
-    reserve_alpha = summary.alpha if summary.policy in RESERVE_RULES else None
-    return [*day_checks(summary.day, reserve_alpha, boundary_promise=summary.policy in RULES),
+    reserve_alpha = summary.alpha if summary.policy in RESERVE_POLICIES else None
+    return [*day_checks(summary.day, reserve_alpha, boundary_promise=summary.policy in TSO_RULES),
             validity("da_grid_feasible", da.infeasible_intervals == 0,
                      f"day-ahead commitment: {da.infeasible_intervals} intervals "
                      f"grid-infeasible ({da.unsheddable_kwh:.1f} kWh must-charge not servable)"),

@@ -29,3 +29,11 @@ def test_kernel_refuses_a_planning_policy_without_its_planner(paper_scenario, sh
 
     with pytest.raises(ValueError, match="needs a day planner"):
         CoSimModel(paper_scenario, shipped_model, 1, policy="dispatch:oba")
+
+
+def test_the_scenarios_rule_lists_match_the_tso():
+    """The commands read the rule names from the scenario schema, the TSO has its own."""
+    from agents.transmission import RESERVE_RULES, RULES
+    from scenarios.sections import RESERVE_POLICIES, TSO_RULES
+
+    assert set(TSO_RULES) == set(RULES) and set(RESERVE_POLICIES) == set(RESERVE_RULES)
