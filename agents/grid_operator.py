@@ -180,16 +180,6 @@ class DayAheadCommitment:
     unsheddable_kw: np.ndarray
     reserve: ReserveProduct
 
-    @property
-    def keep_fraction(self) -> float:
-        """Share of the behaviour days the α set keeps (calibrated on fresh days)."""
-        return float(package_of(self.layers).inner.kept.mean())
-
-    @property
-    def scale(self) -> float:
-        """Shrink of the α set's deviation battery (calibrated on fresh days)."""
-        return float(package_of(self.layers).inner.scale)
-
 
 def package_of(layers: LayerSet) -> PackageInfo:
     """The α package of layers built by ``grid.alpha_layers.case_layers``.

@@ -2,7 +2,7 @@
 
 Two uses. The α package (``agents.grid_operator.GridAgent.publish_package``) takes, per
 sampled day, the vehicles that arrive after the tick (:meth:`FuturePool.later_arrivals`). The
-vehicle-box package reads suffix sums:
+vehicle-box package reads suffix sums (:class:`SuffixSums`, built only for it):
 
 The pool's envelopes are pre-aggregated per arrival interval ``g`` and summed from the back,
 ``R[m, g] = sum_{g' >= g} E[m, g']``, so the part of the envelope due to vehicles arriving
@@ -23,25 +23,21 @@ from flexibility.packaging import InnerBox, station_inner_box
 
 
 @dataclass(frozen=True)
-class FuturePool:
-    """Suffix sums over arrival intervals of a pool of sampled days (float32, ``(M, T+2, T)``).
+class SuffixSums:
+    """Suffix sums over arrival intervals of a pool (float32, ``(M, T+2, T)``).
 
     Attributes:
         env: Envelope arrays ``R[m, g, t]`` (``g = T + 1`` is empty).
         box_lo_kw: Inner-box lower bounds, same layout.
         box_hi_kw: Inner-box upper bounds.
-        dt_h: Interval length.
-        fleet: The pool's sampled days ``(M, N)``.
     """
 
     env: Envelope
     box_lo_kw: np.ndarray
     box_hi_kw: np.ndarray
-    dt_h: float
-    fleet: Fleet
 
     @classmethod
-    def build(cls, fleet: Fleet, n_intervals: int) -> FuturePool:
+    def of(cls, fleet: Fleet, n_intervals: int) -> SuffixSums:
         """Aggregate a pool fleet ``(M, N)`` per arrival interval and sum from the back."""
         T = n_intervals
         group = np.clip(fleet.arrival_idx, 0, T)
@@ -56,7 +52,34 @@ class FuturePool:
             return out
 
         return cls(env=env.map_arrays(suffix), box_lo_kw=suffix(box.lo_kw),
-                   box_hi_kw=suffix(box.hi_kw), dt_h=fleet.dt_h, fleet=fleet)
+                   box_hi_kw=suffix(box.hi_kw))
+
+
+@dataclass(frozen=True)
+class FuturePool:
+    """A station's pool of sampled days.
+
+    Attributes:
+        fleet: The pool's sampled days ``(M, N)``.
+        dt_h: Interval length.
+        sums: Its suffix sums (built for the vehicle-box package only, else ``None``).
+    """
+
+    fleet: Fleet
+    dt_h: float
+    sums: SuffixSums | None = None
+
+    @classmethod
+    def build(cls, fleet: Fleet, n_intervals: int, suffix_sums: bool = True) -> FuturePool:
+        """The pool of a fleet ``(M, N)``, with its suffix sums when ``suffix_sums``."""
+        return cls(fleet=fleet, dt_h=fleet.dt_h,
+                   sums=SuffixSums.of(fleet, n_intervals) if suffix_sums else None)
+
+    def _sums(self) -> SuffixSums:
+        if self.sums is None:
+            raise ValueError("this pool was built without suffix sums (the α package reads "
+                             "later_arrivals instead)")
+        return self.sums
 
     def later_arrivals(self, k: int, n_days: int) -> Fleet:
         """The first ``n_days`` sampled days ``(M', N)`` keeping only vehicles arriving after k.
@@ -74,16 +97,18 @@ class FuturePool:
 
     def future(self, k: int) -> tuple[Envelope, InnerBox]:
         """Scenario envelopes and boxes over ``[k, T)`` of the vehicles arriving after tick k."""
-        env = self.env.map_arrays(lambda x: x[:, k + 1, k:].astype(np.float64))
+        sums = self._sums()
+        env = sums.env.map_arrays(lambda x: x[:, k + 1, k:].astype(np.float64))
         env = Envelope(env.p_max_kw, env.p_min_kw, env.e_min_kwh, env.e_max_kwh, env.ds_kwh,
                        env.dt_h, t0=k)
-        box = InnerBox(self.box_lo_kw[:, k + 1, k:].astype(np.float64),
-                       self.box_hi_kw[:, k + 1, k:].astype(np.float64), self.dt_h, t0=k)
+        box = InnerBox(sums.box_lo_kw[:, k + 1, k:].astype(np.float64),
+                       sums.box_hi_kw[:, k + 1, k:].astype(np.float64), self.dt_h, t0=k)
         return env, box
 
     def day_ahead(self) -> tuple[Envelope, InnerBox]:
         """Scenario envelopes and boxes of the whole day (every arrival)."""
-        env = self.env.map_arrays(lambda x: x[:, 0].astype(np.float64))
-        box = InnerBox(self.box_lo_kw[:, 0].astype(np.float64),
-                       self.box_hi_kw[:, 0].astype(np.float64), self.dt_h)
+        sums = self._sums()
+        env = sums.env.map_arrays(lambda x: x[:, 0].astype(np.float64))
+        box = InnerBox(sums.box_lo_kw[:, 0].astype(np.float64),
+                       sums.box_hi_kw[:, 0].astype(np.float64), self.dt_h)
         return env, box

@@ -236,9 +236,10 @@ class CoSimModel(mesa.Model):
         (``flexibility.packaging.disaggregate_beyond``). The published boundary is the DSO's
         promise; the limits are what it can still do.
         """
-        if self.scenario.simulation.package == "vehicle-box":
+        inside = lo.sum() - 1e-9 <= call <= hi.sum() + 1e-9
+        if inside or self.scenario.simulation.package == "vehicle-box":
             return disaggregate(np.array([call]), lo[None], hi[None])[0]
-        net = pub.layers.dist_boxes
+        net = pub.layers.dist_boxes  # beyond the boundary: what can still be carried now
         fleet = np.array([st.one_step_range(k) for st in self.stations.values()])
         lim_lo = np.maximum(net.lo_kw[0], fleet[:, 0])
         lim_hi = np.minimum(net.hi_kw[0], fleet[:, 1])
