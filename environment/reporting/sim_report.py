@@ -30,7 +30,9 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, axis: TimeAxis, pol
 
     The distribution layer's maximum and minimum are dashed lines; ticks with an AC violation
     at the realised point are marked at the top of the axes (red triangles), grid-infeasible
-    ticks (must-charge load the network cannot carry) are shaded.
+    ticks (must-charge load the network cannot carry) are shaded. Under a ``reserve-*``
+    policy the declared baseline (purple line) and the reserve's power rows around it (purple
+    dotted) show what the TSO called on.
     """
     a = ticks[ticks.station == TOTAL_LABEL].sort_values("t")
     x = _hours(a, axis)
@@ -48,6 +50,12 @@ def plot_boundary_and_calls(path: Path, ticks: pd.DataFrame, axis: TimeAxis, pol
         ax.stairs(a.dist_p_max_kw, x, color="tab:blue", lw=1.0, ls="--", baseline=None,
                   label="distribution max / min")
         ax.stairs(a.dist_p_min_kw, x, color="tab:blue", lw=1.0, ls="--", baseline=None)
+        if policy.startswith("reserve-") and "baseline_kw" in a:
+            ax.stairs(a.baseline_kw, x, color="tab:purple", lw=1.0, baseline=None,
+                      label="declared baseline")
+            ax.stairs(a.reserve_p_up_kw, x, color="tab:purple", lw=0.8, ls=":", baseline=None,
+                      label="baseline ± reserve rows")
+            ax.stairs(a.reserve_p_down_kw, x, color="tab:purple", lw=0.8, ls=":", baseline=None)
         ax.stairs(a.delivered_kw, x, color="k", lw=1.2, baseline=None, label="delivered")
         bad = ~a.delivered_ok.to_numpy()
         ax.plot(mid, a.call_kw, "o", ms=2.5, color="tab:red", label=f"call ({policy})")

@@ -135,3 +135,30 @@ def test_admissible_range_is_the_exact_projection(product, picks, k_raw):
     lo, hi = product.admissible(k, acc)
     lp_lo, lp_hi = _lp_range(d, k, acc)
     assert lo == pytest.approx(lp_lo, abs=1e-5) and hi == pytest.approx(lp_hi, abs=1e-5)
+
+
+def test_calibration_targets_read_the_days_and_the_calls():
+    """The per-day promise is judged by the Wilson upper end, the calls by their pooled share."""
+    import pandas as pd
+
+    from environment.experiments.calibration import calibration_checks
+
+    def table(days_held: int, calls_rate: float) -> pd.DataFrame:
+        from environment.verdict import wilson_interval
+
+        lo, hi = wilson_interval(days_held, 40)
+        return pd.DataFrame([
+            {"alpha": 0.9, "measure": "reserve days", "days": 40, "n": 40,
+             "hold_rate": days_held / 40, "ci_low": lo, "ci_high": hi},
+            {"alpha": 0.9, "measure": "reserve calls", "days": 40, "n": 3840,
+             "hold_rate": calls_rate, "ci_low": calls_rate - 0.01, "ci_high": calls_rate}])
+
+    def passed(t: pd.DataFrame) -> dict[str, bool]:
+        return {c.name: c.passed for c in calibration_checks(t)}
+
+    # 34 of 40 days (0.85): the upper end of its interval still reaches 0.88
+    assert passed(table(34, 0.95)) == {"reserve_days_calibrated": True,
+                                       "reserve_calls_calibrated": True}
+    # 28 of 40 days (0.70): below α − 0.02 beyond doubt, although 95 % of calls held
+    assert passed(table(28, 0.95))["reserve_days_calibrated"] is False
+    assert passed(table(40, 0.87))["reserve_calls_calibrated"] is False
