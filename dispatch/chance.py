@@ -8,6 +8,18 @@ Cantelli bound, tight over the moment ambiguity set)
     a_i^T x + c_i^T mu + kappa(eps_i) * sigma_i <= b_i,
     kappa(eps) = sqrt((1 - eps) / eps),   sigma_i = sqrt(c_i^T Sigma c_i).
 
+If every distribution of the set is also **unimodal** (any mode), the one-sided
+Vysochanskij–Petunin inequality (Mercadier & Strobel, EJOR 2021) bounds the tail instead:
+``P(X - mu >= lambda sigma) <= 4 / (9 (1 + lambda^2))`` for ``lambda >= sqrt(5/3)`` and
+``(3 - lambda^2) / (3 (1 + lambda^2))`` below, so
+
+    kappa_U(eps) = sqrt(4 / (9 eps) - 1)           (eps <= 1/6),
+    kappa_U(eps) = sqrt(3 (1 - eps) / (1 + 3 eps))  (eps > 1/6),
+
+about two thirds of ``kappa`` at small ``eps``. Whether a row's error ``c_i^T xi`` is unimodal
+is judged on the fitted mixtures (``dispatch.uncertainty.unimodal_projections``); where it is
+not, the row keeps ``kappa``.
+
 A joint chance constraint ``P(all i hold) >= 1 - eps`` follows by Bonferroni's union bound from
 individual risks with ``sum_i eps_i <= eps``:
 
@@ -35,17 +47,22 @@ class ChanceInputError(ModelInputError):
     """Bad risk level, shapes or moments (a one-line message naming the fix)."""
 
 
-def safety_factor(eps: FloatArray | float) -> FloatArray:
-    """``kappa(eps) = sqrt((1 - eps) / eps)`` for ``0 < eps < 1``."""
+def safety_factor(eps: FloatArray | float, unimodal: FloatArray | bool = False) -> FloatArray:
+    """``kappa(eps) = sqrt((1 - eps) / eps)`` for ``0 < eps < 1``; ``kappa_U(eps)`` (module
+    docstring) where ``unimodal`` (broadcast against ``eps``)."""
     e = np.asarray(eps, dtype=float)
     if np.any(~((e > 0) & (e < 1))):
         raise ChanceInputError(f"epsilon must lie in (0, 1), got {e.min():g}..{e.max():g}")
-    return np.sqrt((1.0 - e) / e)
+    moment = np.sqrt((1.0 - e) / e)
+    uni = np.where(e <= 1.0 / 6.0, np.sqrt(np.maximum(4.0 / (9.0 * e) - 1.0, 0.0)),
+                   np.sqrt(3.0 * (1.0 - e) / (1.0 + 3.0 * e)))
+    return np.where(np.asarray(unimodal, dtype=bool), uni, moment)
 
 
-def chord_cuts(eps_total: float, m: int, n_breaks: int = 24) -> tuple[FloatArray, FloatArray,
-                                                                        FloatArray]:
-    """Breakpoints and the chords ``k >= alpha_j + beta_j eps`` of ``kappa``'s interpolant.
+def chord_cuts(eps_total: float, m: int, n_breaks: int = 24, unimodal: bool = False
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Breakpoints and the chords ``k >= alpha_j + beta_j eps`` of ``kappa``'s interpolant
+    (of ``kappa_U``'s with ``unimodal``; both are convex and decreasing).
 
     The breakpoints run geometrically from ``eps_total / (50 m)`` to ``eps_total`` and include
     ``eps_total / m`` (the Bonferroni split) exactly.
@@ -59,7 +76,7 @@ def chord_cuts(eps_total: float, m: int, n_breaks: int = 24) -> tuple[FloatArray
         raise ChanceInputError("at least one chance constraint is needed")
     lo = eps_total / (50.0 * m)
     breaks = np.unique(np.r_[np.geomspace(lo, eps_total, n_breaks), eps_total / m])
-    k = safety_factor(breaks)
+    k = safety_factor(breaks, unimodal)
     beta = np.diff(k) / np.diff(breaks)
     alpha = k[:-1] - beta * breaks[:-1]
     return breaks, alpha, beta

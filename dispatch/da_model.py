@@ -138,7 +138,8 @@ def solve_da(inst: DaInstance, ldf: LinDistFlow, method: str, eps: float,
         if method == "bonferroni":
             m_t = np.bincount(u.t[moving], minlength=t_n)
             k = np.zeros(len(sigma))
-            k[moving] = safety_factor(eps / m_t[u.t[moving]])
+            mv = np.flatnonzero(moving)
+            k[mv] = safety_factor(eps / m_t[u.t[mv]], inst.unimodal(u.c[mv], u.t[mv]))
             margin = mean + k * sigma
         elif method == "so":
             if samples is None:
@@ -234,7 +235,7 @@ def _oba_rows(inst, u, sigma, mean, moving, eps, a_dev, lo_dev, hi_dev, cost):
     mv = np.flatnonzero(moving)
     kap = sp.csr_matrix((sigma[mv], (mv, np.arange(len(mv)))), shape=(len(sigma), len(mv)))
     a, lo, hi, c, bounds = oba_program(u, kap, u.b - mean, u.t[mv], inst.shape[0], eps, a_dev,
-                                       lo_dev, hi_dev, cost)
+                                       lo_dev, hi_dev, cost, inst.unimodal(u.c[mv], u.t[mv]))
     assert a.shape[1] == n_x + 2 * len(mv)
     return a, lo, hi, c, bounds, mv
 

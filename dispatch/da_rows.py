@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from dispatch.uncertainty import SourceShapes, unimodal_projections
 from flexibility.common import FloatArray, IntArray
 from grid.lindistflow import (
     SUBSTATION,
@@ -56,6 +57,10 @@ class DaInstance:
         limits: Voltage, substation and polygon limits.
         loss_kw: Forecast feeder losses per interval ``(T,)`` added to the substation flow
             (``None``: lossless).
+        ambiguity: ``moment`` (every distribution with the moments: Cantelli) or
+            ``unimodal`` (the unimodal ones: one-sided Vysochanskij–Petunin, where the fitted
+            ``shapes`` make a row's error unimodal; ``dispatch.chance``).
+        shapes: The sources' fitted mixtures (needed for ``unimodal``).
     """
 
     dt_h: float
@@ -79,6 +84,18 @@ class DaInstance:
     cov: FloatArray
     limits: NetworkLimits
     loss_kw: FloatArray | None = None
+    ambiguity: str = "moment"
+    shapes: SourceShapes | None = None
+
+    def unimodal(self, c: FloatArray, t: IntArray) -> np.ndarray:
+        """Per projection ``c_i`` at interval ``t_i``: whether its bound may assume
+        unimodality (``ambiguity = unimodal`` and a unimodal fitted projection)."""
+        if self.ambiguity == "moment":
+            return np.zeros(len(t), dtype=bool)
+        if self.ambiguity != "unimodal" or self.shapes is None:
+            raise ValueError(f"ambiguity {self.ambiguity!r} needs 'moment', or 'unimodal' "
+                             "with the fitted shapes")
+        return unimodal_projections(self.shapes, c, t)
 
     @property
     def shape(self) -> tuple[int, int, int]:

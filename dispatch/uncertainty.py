@@ -181,3 +181,79 @@ def pooled_moments(samples: FloatArray, pool: int = 4, max_components: int = 4, 
         mean[start:start + pool] = fits[-1].mean[0]
         var[start:start + pool] = fits[-1].cov[0, 0]
     return IntervalMoments(mean, var, tuple(fits))
+
+
+@dataclass(frozen=True)
+class SourceShapes:
+    """The fitted one-dimensional mixture of each source at every interval, padded with zero
+    weights to ``K`` components.
+
+    Attributes:
+        weights: ``(T, 2, K)`` (net load, EV).
+        means: ``(T, 2, K)``.
+        sds: ``(T, 2, K)``.
+    """
+
+    weights: FloatArray
+    means: FloatArray
+    sds: FloatArray
+
+
+def source_shapes(net: IntervalMoments, ev: IntervalMoments, pool: int = 1) -> SourceShapes:
+    """:class:`SourceShapes` of two sources fitted per block of ``pool`` intervals."""
+    t_n = len(net.mean)
+    k = max(len(m.weights) for m in (*net.mixtures, *ev.mixtures))
+    w, mu, sd = (np.zeros((t_n, 2, k)) for _ in range(3))
+    for s, src in enumerate((net, ev)):
+        for b, mix in enumerate(src.mixtures):
+            rows = slice(b * pool, min((b + 1) * pool, t_n))
+            n = len(mix.weights)
+            w[rows, s, :n] = mix.weights / mix.weights.sum()
+            mu[rows, s, :n] = mix.means[:, 0]
+            sd[rows, s, :n] = np.sqrt(np.maximum(mix.covariances[:, 0, 0], 0.0))
+    return SourceShapes(w, mu, sd)
+
+
+def unimodal_projections(shapes: SourceShapes, c: FloatArray, t: np.ndarray,
+                         n_grid: int = 801, chunk: int = 512) -> np.ndarray:
+    """Whether each projection ``c_i^T xi`` at interval ``t_i`` has a unimodal density.
+
+    The sources are independent, so the projection of the two mixtures is the mixture of the
+    ``K^2`` pairs: weight ``w_a w_b``, mean ``c_1 m_a + c_2 m_b``, variance
+    ``c_1^2 s_a^2 + c_2^2 s_b^2``. Its density's slope is evaluated on a grid over the mean
+    ``+- 8`` standard deviations; unimodal means no rise after a fall. A degenerate projection
+    (variance 0) counts as unimodal.
+
+    Args:
+        shapes: The sources' mixtures.
+        c: ``(M, 2)`` coefficients.
+        t: ``(M,)`` intervals.
+        n_grid: Grid points of the slope test.
+        chunk: Projections evaluated at once (bounds the scratch memory).
+    """
+    c = np.asarray(c, dtype=float)
+    out = np.ones(len(c), dtype=bool)
+    w, m, s = shapes.weights, shapes.means, shapes.sds
+    for start in range(0, len(c), chunk):
+        r = slice(start, start + chunk)
+        ti, ci = np.asarray(t)[r], c[r]
+        pw = (w[ti, 0, :, None] * w[ti, 1, None, :]).reshape(len(ti), -1)
+        pm = (ci[:, :1, None] * m[ti, 0, :, None]
+              + ci[:, 1:, None] * m[ti, 1, None, :]).reshape(len(ti), -1)
+        ps = np.sqrt((ci[:, :1, None] * s[ti, 0, :, None]) ** 2
+                     + (ci[:, 1:, None] * s[ti, 1, None, :]) ** 2).reshape(len(ti), -1)
+        live = (pw > 0) & (ps > 1e-12)
+        mu = (pw * pm).sum(axis=1)
+        sd = np.sqrt(np.maximum((pw * (ps ** 2 + pm ** 2)).sum(axis=1) - mu ** 2, 0.0))
+        x = mu[:, None] + sd[:, None] * np.linspace(-8.0, 8.0, n_grid)[None, :]  # (R, G)
+        z = (x[:, :, None] - pm[:, None, :]) / np.where(live, ps, 1.0)[:, None, :]
+        dens = np.where(live[:, None, :], pw[:, None, :] / np.where(live, ps, 1.0)[:, None, :]
+                        * np.exp(-0.5 * z ** 2), 0.0)
+        slope = (dens * -z / np.where(live, ps, 1.0)[:, None, :]).sum(axis=2)  # (R, G)
+        tol = 1e-9 * np.abs(slope).max(axis=1, keepdims=True)
+        sign = np.where(slope > tol, 1, np.where(slope < -tol, -1, 0))
+        fell = np.maximum.accumulate(sign == -1, axis=1)
+        rises_after = (fell[:, :-1] & (sign[:, 1:] == 1)).any(axis=1)
+        degenerate = ~live.any(axis=1) | (sd <= 1e-12)
+        out[r] = degenerate | ~rises_after
+    return out

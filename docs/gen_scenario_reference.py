@@ -189,8 +189,15 @@ MEANING: dict[str, str] = {
     "dispatch.forecast": "forecast of a day: the seasonal day-type mean, scaled to the day's "
                          "energy (`energy-scaled`) or not (`day-type-mean`)",
     "dispatch.forecast_window_days": "± days of the seasonal day-type mean (the day left out)",
-    "dispatch.max_components": "largest Gaussian-mixture size tried per hour (BIC picks)",
+    "dispatch.max_components": "largest Gaussian-mixture size tried per interval (BIC picks)",
     "dispatch.so_samples": "training days of `so`",
+    "dispatch.ambiguity": "distributions the chance rows hold for: every one with the fitted "
+                          "moments (`moment`, Cantelli) or the unimodal ones where the fitted "
+                          "mixture's row error is unimodal (`unimodal`, one-sided "
+                          "Vysochanskij–Petunin)",
+    "dispatch.union": "what `bonferroni` and `oba` split the risk over: every uncertain row "
+                      "(`rows`, the textbook union bound) or the few uncertainty directions "
+                      "spanning them (`directions`)",
     "dispatch.zonal": "the two-layer zonal dispatch (below)",
     "dispatch.zonal.renewables": "PV and wind plants",
     "dispatch.zonal.renewables.bus": "feeder bus",

@@ -18,6 +18,7 @@ from scenarios.timeaxis import TimeOfDay, minutes_of_day
 
 Method = Literal["oba", "bonferroni", "so", "ro", "zonal"]
 BUILTIN_YEAR = "builtin:simbench_2016_year"
+BUILTIN_SETS = "builtin:simbench_2016_sets"
 #: Settings of every scenario section (``scenarios.config``, ``scenarios.traffic_config``):
 #: unknown fields refused, values frozen, strict types (a ``bool`` is ``true``/``false``, an
 #: ``int`` a whole number, a ``float`` any number; nothing is coerced from text) and finite
@@ -115,13 +116,15 @@ class Dispatch(_Strict):
     wind_buses: list[int] = Field(default_factory=list)
     prices: list[PricePeriod] = Field(default_factory=_default_prices, min_length=1)
     ev_reserve_cost_per_kw: float = Field(0.01, ge=0)
-    uncertainty_source: str = BUILTIN_YEAR
-    uncertainty_months: list[int] = Field(default_factory=lambda: [6, 7, 8], min_length=1)
+    uncertainty_source: str = BUILTIN_SETS
+    uncertainty_months: list[int] = Field(default_factory=lambda: [5, 6, 7, 8, 9], min_length=1)
     uncertainty_weekend: bool = False
     forecast: Literal["energy-scaled", "day-type-mean"] = "energy-scaled"
     forecast_window_days: int = Field(14, ge=1, le=180)
     max_components: int = Field(4, ge=1, le=10)
     so_samples: int = Field(20, ge=1)
+    ambiguity: Literal["moment", "unimodal"] = "moment"
+    union: Literal["rows", "directions"] = "directions"
     zonal: Zonal = Field(default_factory=Zonal)
 
     @field_validator("prices")
@@ -136,7 +139,7 @@ class Dispatch(_Strict):
     @field_validator("uncertainty_source")
     @classmethod
     def _source(cls, v: str) -> str:
-        return check_builtin(v, (BUILTIN_YEAR,), "a year CSV path")
+        return check_builtin(v, (BUILTIN_YEAR, BUILTIN_SETS), "a year CSV path")
 
     @field_validator("uncertainty_months")
     @classmethod

@@ -4,18 +4,18 @@ The instance is the one the co-simulator's ``dispatch:*`` policies solve for the
 (``environment.planning.chance``: the day-ahead commitment of the simulated day's forecast
 pools, the scenario's ``[dispatch]`` devices, the data's forecast errors). Each requested
 variant is solved on it, and replayed out of sample on the LinDistFlow model of the rows
-(``dispatch.da_model.violations``): ``n_replay`` days, each a held-out data day of net-load
-errors (drawn from the data, not from the fitted mixture) paired with a held-out sampled EV
-day, with the injected generator. Reported per variant: cost, reserve cost, solve time, the risk
-allocated
-to each constraint family, the largest per-interval joint violation rate (the promise:
-``<= eps``) and the share of replay days without any violation.
+(``dispatch.da_model.violations``): every held-out data day of net-load errors once (the data,
+not the fitted mixture; at most ``n_replay`` of them), each paired with a held-out sampled EV
+day drawn with the injected generator. Reported per variant: cost, reserve cost, solve time, the
+risk allocated to each constraint family, the largest per-interval joint violation rate (the
+promise: ``<= eps``) and the share of replay days without any violation, each with its Wilson
+interval over the distinct replay days.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from environment.planning.chance import (
     solve_case,
 )
 from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
+from environment.verdict import wilson_interval
 from flexibility.common import FloatArray
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -42,6 +43,9 @@ class VariantResult:
         interval_rate: Joint violation rate per interval over the replay days ``(T,)``
             (NaN when infeasible).
         day_ok: Share of replay days with no violation in any interval.
+        interval_count: Replay days with a violation at each interval ``(T,)`` (0 when
+            infeasible).
+        days_ok: Replay days with no violation in any interval.
         message: Why it is infeasible ("" otherwise).
     """
 
@@ -50,6 +54,8 @@ class VariantResult:
     interval_rate: FloatArray
     day_ok: float
     message: str
+    interval_count: np.ndarray | None = None
+    days_ok: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,16 +73,17 @@ class DispatchStudy:
     replay_errors: FloatArray
 
 
-def replay_errors(day: DayDispatch, n: int, rng: np.random.Generator) -> FloatArray:
-    """``n`` days of ``(delta, eta)`` errors: a data day and a sampled EV day each."""
+def replay_errors(day: DayDispatch, n: int | None, rng: np.random.Generator) -> FloatArray:
+    """``(delta, eta)`` errors of the replay: each held-out data day once (the first ``n`` if
+    given), each with a held-out sampled EV day drawn by ``rng``."""
     c = day.case
-    net = c.test_net_days_kw[rng.integers(0, len(c.test_net_days_kw), n)]
-    ev = c.test_ev_days_kw[rng.integers(0, len(c.test_ev_days_kw), n)]
+    net = c.test_net_days_kw[:n]
+    ev = c.test_ev_days_kw[rng.integers(0, len(c.test_ev_days_kw), len(net))]
     return np.stack([net, ev], axis=-1)
 
 
 def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
-                       methods: list[str], n_replay: int = 2000) -> DispatchStudy:
+                       methods: list[str], n_replay: int | None = None) -> DispatchStudy:
     """Build the day's instance (as ``simulate --policy dispatch:<methods[0]>``), solve every
     method and replay it (module docstring)."""
     from environment.model import CoSimModel
@@ -93,21 +100,25 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     d = scenario.dispatch
     out: dict[str, VariantResult] = {}
     for m in methods:
+        method, _, union = m.partition("-")  # e.g. oba-rows: oba over the other union
         if m == day.method:
             sol, solve_s = day.sol, day.solve_s
         else:
             t0 = time.perf_counter()
-            sol = solve_case(day.case, ldf, m, d.epsilon)
+            sol = solve_case(day.case, ldf, method, d.epsilon, union or None)
             solve_s = time.perf_counter() - t0
         if sol.feasible:
             bad = violations(day.case.inst, ldf, sol, errors)
-            out[m] = VariantResult(sol, solve_s, bad.mean(axis=0),
-                                   float((~bad.any(axis=1)).mean()), "")
+            ok = ~bad.any(axis=1)
+            out[m] = VariantResult(sol, solve_s, bad.mean(axis=0), float(ok.mean()), "",
+                                   bad.sum(axis=0), int(ok.sum()))
         else:
             nan = np.full(day.case.inst.shape[0], np.nan)
             out[m] = VariantResult(sol, solve_s, nan, float("nan"),
                                    day.message if m == day.method
-                                   else explain_infeasible(day.case, ldf, m, d.epsilon))
+                                   else explain_infeasible(
+                                       replace(day.case, union=union or day.case.union), ldf,
+                                       method, d.epsilon))
     return DispatchStudy(day, out, errors)
 
 
@@ -116,10 +127,12 @@ def variant_summaries(study: DispatchStudy, methods: list[str]) -> dict[str, Var
     from dispatch.da_rows import FAMILIES
 
     t_n = study.day.case.inst.shape[0]
+    n = int(study.replay_errors.shape[0])
     out = {}
     for m in methods:
         v = study.variants[m]
         ok = v.sol.feasible
+        worst = int(v.interval_count.max()) if ok and v.interval_count is not None else 0
         fam = {f: (float(np.nansum(v.sol.eps_family[:, i])) / t_n
                    if not np.all(np.isnan(v.sol.eps_family[:, i])) else None)
                for i, f in enumerate(FAMILIES)}
@@ -129,7 +142,9 @@ def variant_summaries(study: DispatchStudy, methods: list[str]) -> dict[str, Var
             worst_interval_violation=float(np.nanmax(v.interval_rate)) if ok else None,
             mean_interval_violation=float(np.nanmean(v.interval_rate)) if ok else None,
             days_without_violation=v.day_ok if ok else None,
-            mean_risk_per_interval_by_family=fam, message=v.message)
+            mean_risk_per_interval_by_family=fam, message=v.message,
+            worst_interval_violation_ci=wilson_interval(worst, n) if ok else None,
+            days_without_violation_ci=wilson_interval(v.days_ok, n) if ok else None)
     return out
 
 
@@ -143,10 +158,11 @@ def dispatch_summary(study: DispatchStudy, scenario: str, seed: int, methods: li
         feasible=study.variants[methods[0]].sol.feasible,
         uncertainty=UncertaintySummary(
             data_days=len(case.days), ev_days=len(case.ev_days_kw),
-            net_components_per_hour=tuple(len(m.weights) for m in case.net_moments.mixtures),
-            ev_components_per_hour=tuple(len(m.weights) for m in case.ev_moments.mixtures),
+            net_components_per_interval=tuple(len(m.weights) for m in case.net_moments.mixtures),
+            ev_components_per_interval=tuple(len(m.weights) for m in case.ev_moments.mixtures),
             net_sd_kw_max=float(np.sqrt(inst.cov[:, 0, 0]).max()),
             ev_sd_kw_max=float(np.sqrt(inst.cov[:, 1, 1]).max())),
         generators=tuple(case.gen_names), aggregators=tuple(case.station_names),
         replay_days=int(study.replay_errors.shape[0]),
+        replay_dates=len({d[:10] for d in case.test_days[:study.replay_errors.shape[0]]}),
         variants=variant_summaries(study, methods), runtime_s=runtime_s)

@@ -53,7 +53,7 @@ from agents.dispatch_plan import DispatchPlan, DispatchStep, make_plan
 from dispatch.da_diagnose import infeasible_family
 from dispatch.da_model import DaSolution, solve_da
 from dispatch.da_rows import DaInstance
-from dispatch.uncertainty import IntervalMoments, pooled_moments
+from dispatch.uncertainty import IntervalMoments, pooled_moments, source_shapes
 from environment.day_plan import PlanningInputs
 from environment.grid_setup import bus_positions
 from environment.records import DispatchRows
@@ -101,6 +101,7 @@ class DispatchCase:
         test_net_days_kw: Net-load errors of the held-out data days ``(D', T)``.
         test_ev_days_kw: EV demand errors of the held-out sampled days ``(M', T)``.
         test_days: Dates of the held-out data days.
+        union: What ``bonferroni`` and ``oba`` split the risk over (``dispatch.union``).
     """
 
     inst: DaInstance
@@ -116,10 +117,14 @@ class DispatchCase:
     test_net_days_kw: FloatArray
     test_ev_days_kw: FloatArray
     test_days: tuple[str, ...]
+    union: str = "directions"
 
 
-def net_load_errors(scenario: Scenario) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
-    """Net-load errors ``(D, T)`` (kW) and the wind forecast ``(T,)`` (kW) of the data days."""
+def net_load_errors(scenario: Scenario
+                    ) -> tuple[FloatArray, FloatArray, tuple[str, ...], np.ndarray]:
+    """Net-load errors ``(D, T)`` (kW), the wind forecast ``(T,)`` (kW), the data days and the
+    mask of the days fitted (even date rank; the odd ones are held out, no date on both
+    sides)."""
     d, hz, prof = scenario.dispatch, scenario.horizon, scenario.grid.profiles
     year = year_errors(read_year(d.uncertainty_source, scenario.base_dir),
                        tuple(d.uncertainty_months), d.uncertainty_weekend,
@@ -132,7 +137,7 @@ def net_load_errors(scenario: Scenario) -> tuple[FloatArray, FloatArray, tuple[s
     e = {k: v[:, s] for k, v in year.error.items()}
     net = load_scale * e["load_p"] - pv_scale * e["pv_p"] - d.wind_peak_kw * e["wind_p"]
     wind = d.wind_peak_kw * year.forecast["wind_p"][:, s].mean(axis=0)
-    return net, wind, year.days
+    return net, wind, year.days, year.date_parity(0)
 
 
 def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, Boundary],
@@ -154,7 +159,7 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
     names = tuple(gm.stations)
     gen_pos = bus_positions(scenario, gm, [g.bus for g in d.generators], "dispatch.generators.bus")
     wind_pos = bus_positions(scenario, gm, d.wind_buses, "dispatch.wind_buses")
-    net_all, wind_kw, days_all = net_load_errors(scenario)
+    net_all, wind_kw, days_all, fit = net_load_errors(scenario)
     p_bg, q_bg = gm.bg(0, t_n)
     p_bg = p_bg.copy()
     if wind_pos.size:
@@ -167,11 +172,11 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
     dev = ref - ref.mean(axis=0, keepdims=True)  # (M, J, T)
     ev_all = dev.sum(axis=1)
     sd_j = dev.std(axis=(0, 2))
-    # fit on the even days, evaluate on the odd ones (out of sample)
-    net_days, ev_days = net_all[0::2], ev_all[0::2]
+    # fit on the even dates, evaluate on the odd ones (out of sample)
+    net_days, ev_days = net_all[fit], ev_all[0::2]
     w_ev = sd_j / sd_j.sum() if sd_j.sum() > 0 else np.full(len(names), 1.0 / len(names))
     seed = scenario.seed
-    pool = max(1, 60 // hz.dt_min)
+    pool = 1  # one mixture per interval: the dispatch's own resolution
     net_m = pooled_moments(net_days, pool, d.max_components, seed, "net-load errors")
     ev_m = pooled_moments(ev_days, pool, d.max_components, seed, "EV demand errors")
     cov = np.zeros((t_n, 2, 2))
@@ -193,31 +198,63 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
         ev_e_max_kwh=np.cumsum(hi, axis=0) * dt_h + E_TOL_KWH,
         ev_ramp_kw=ramp, ev_reserve_cost_per_kw=np.full(len(names), d.ev_reserve_cost_per_kw),
         w_net=nom / nom.sum(), w_ev=w_ev, mu=np.c_[net_m.mean, ev_m.mean], cov=cov,
-        limits=gm.limits, loss_kw=loss)
+        limits=gm.limits, loss_kw=loss, ambiguity=d.ambiguity,
+        shapes=source_shapes(net_m, ev_m, pool))
     return DispatchCase(inst, names, tuple(g.name for g in d.generators), net_days, ev_days,
-                        net_m, ev_m, train, days_all[0::2], loss, net_all[1::2], ev_all[1::2],
-                        days_all[1::2])
+                        net_m, ev_m, train, tuple(np.asarray(days_all)[fit]), loss,
+                        net_all[~fit], ev_all[1::2], tuple(np.asarray(days_all)[~fit]),
+                        d.union)
 
 
-def support_box(case: DispatchCase) -> tuple[FloatArray, FloatArray]:
-    """The ``ro`` box: per interval the smallest and largest error of the data days (net
-    load) and of the sampled EV days, ``(T, 2)`` each.
+RO_SCALES = np.round(np.arange(1.0, 6.0001, 0.05), 2)
+"""Scales of the fitted days' support tried for the ``ro`` box (smallest that covers)."""
+
+
+def robust_box(case: DispatchCase, eps: float) -> tuple[FloatArray, FloatArray]:
+    """The ``ro`` box ``(lo, hi)``, each ``(T, 2)``, sized to the coverage ``1 - eps`` per
+    interval (the promise the chance rows make).
+
+    Per source (net load, EV demand) and interval: the fitted days are split by parity; the
+    range of the even half (about its mean ``c``) is scaled by the smallest ``f`` in
+    :data:`RO_SCALES` for which a share ``>= 1 - eps / 2`` of the odd half lies inside it, and
+    the returned box is that scale applied to the range of all fitted days. With both sources
+    inside (a union bound over the two) every row of the interval holds.
     """
-    lo = np.c_[case.net_days_kw.min(axis=0), case.ev_days_kw.min(axis=0)]
-    hi = np.c_[case.net_days_kw.max(axis=0), case.ev_days_kw.max(axis=0)]
-    return lo, hi
+    lo, hi = [], []
+    for days in (case.net_days_kw, case.ev_days_kw):
+        f = _cover_scale(days[0::2], days[1::2], 1.0 - eps / 2.0)
+        c = days.mean(axis=0)
+        lo.append(c + f * (days.min(axis=0) - c))
+        hi.append(c + f * (days.max(axis=0) - c))
+    return np.stack(lo, axis=1), np.stack(hi, axis=1)
 
 
-def solve_case(case: DispatchCase, ldf, method: str, eps: float) -> DaSolution:
-    """One variant on a case: ``so`` on its training days, ``ro`` over the data's support."""
+def _cover_scale(fit: FloatArray, check: FloatArray, share: float) -> FloatArray:
+    """Per interval, the smallest scale of ``fit``'s range about its mean holding ``share`` of
+    the ``check`` days (the largest scale tried where none does) ``(T,)``."""
+    c = fit.mean(axis=0)
+    f = RO_SCALES[:, None]
+    lo = (c + f * (fit.min(axis=0) - c))[:, None, :]  # (F, 1, T)
+    hi = (c + f * (fit.max(axis=0) - c))[:, None, :]
+    inside = ((check[None] >= lo - 1e-9) & (check[None] <= hi + 1e-9)).mean(axis=1)  # (F, T)
+    ok = inside >= share
+    first = np.where(ok.any(axis=0), ok.argmax(axis=0), len(RO_SCALES) - 1)
+    return RO_SCALES[first]
+
+
+def solve_case(case: DispatchCase, ldf, method: str, eps: float,
+               union: str | None = None) -> DaSolution:
+    """One variant on a case: ``so`` on its training days, ``ro`` over :func:`robust_box`;
+    ``bonferroni``/``oba`` over the case's union (or ``union``)."""
     return solve_da(case.inst, ldf, method, eps, samples=case.train,
-                    box_kw=support_box(case) if method == "ro" else None)
+                    box_kw=robust_box(case, eps) if method == "ro" else None,
+                    union=union or case.union)
 
 
 def explain_infeasible(case: DispatchCase, ldf, method: str, eps: float) -> str:
     """The one-line message of an infeasible variant, naming the constraint family."""
-    kwargs = {"samples": case.train,
-              "box_kw": support_box(case) if method == "ro" else None}
+    kwargs = {"samples": case.train, "union": case.union,
+              "box_kw": robust_box(case, eps) if method == "ro" else None}
     fam = infeasible_family(case.inst, ldf, method, eps, **kwargs)
     return infeasibility_message(method, eps, fam)
 

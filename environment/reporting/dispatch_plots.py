@@ -22,7 +22,8 @@ WARN = "#b2182b"
 FAMILY_COLOURS = {"voltage": "tab:blue", "thermal": "tab:orange", "substation": "tab:green",
                   "reserve": "tab:purple"}
 METHOD_COLOURS = {"oba": "tab:blue", "bonferroni": "tab:orange", "so": "tab:red",
-                  "ro": "tab:green"}
+                  "ro": "tab:green", "oba-rows": "tab:cyan", "bonferroni-rows": "tab:brown",
+                  "oba-directions": "tab:cyan", "bonferroni-directions": "tab:brown"}
 
 
 def plot_all(out: Path, study, axis: TimeAxis, eps: float) -> None:

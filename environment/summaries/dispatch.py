@@ -15,8 +15,8 @@ class UncertaintySummary:
 
     data_days: int
     ev_days: int
-    net_components_per_hour: tuple[int, ...]
-    ev_components_per_hour: tuple[int, ...]
+    net_components_per_interval: tuple[int, ...]
+    ev_components_per_interval: tuple[int, ...]
     net_sd_kw_max: float
     ev_sd_kw_max: float
 
@@ -34,6 +34,10 @@ class VariantSummary:
         days_without_violation: Share of replay days without any violation.
         mean_risk_per_interval_by_family: Risk allocated per interval, by constraint family.
         message: Why it is infeasible (empty when feasible).
+        worst_interval_violation_ci: 95 % Wilson interval of the worst interval's violation
+            rate over the replay days.
+        days_without_violation_ci: 95 % Wilson interval of the share of days without any
+            violation.
     """
 
     feasible: bool
@@ -45,6 +49,8 @@ class VariantSummary:
     days_without_violation: float | None
     mean_risk_per_interval_by_family: Mapping[str, float | None]
     message: str
+    worst_interval_violation_ci: tuple[float, float] | None = None
+    days_without_violation_ci: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class DispatchSummary:
     replay_days: int
     variants: Mapping[str, VariantSummary]
     runtime_s: float
+    replay_dates: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """The file's entries (as before the schema)."""
@@ -71,5 +78,6 @@ class DispatchSummary:
                 "uncertainty": to_json(self.uncertainty),
                 "devices": {"generators": list(self.generators),
                             "aggregators": list(self.aggregators)},
-                "replay_days": self.replay_days, "variants": to_json(self.variants),
+                "replay_days": self.replay_days, "replay_dates": self.replay_dates,
+                "variants": to_json(self.variants),
                 "runtime_s": self.runtime_s}

@@ -47,8 +47,9 @@ def test_net_load_errors_follow_the_scenario_scaling(year):
     the shipped shapes and the paper case's totals."""
     from environment.planning.chance import net_load_errors
 
-    sc = load_scenario(None)
-    net, wind, days = net_load_errors(sc)
+    sc = load_scenario(None).with_overrides(dispatch={
+        "uncertainty_source": BUILTIN_YEAR, "uncertainty_months": [6, 7, 8]})
+    net, wind, days, fit = net_load_errors(sc)
     shapes = pd.read_csv("scenarios/data/simbench_summer_weekday.csv")
     p = sc.grid.profiles
     ls = (p.load_peak_kw - p.load_min_kw) / np.ptp(shapes.load_p.to_numpy())
@@ -56,6 +57,32 @@ def test_net_load_errors_follow_the_scenario_scaling(year):
     e = year_errors(year, (6, 7, 8), False, 14, "energy-scaled")
     np.testing.assert_allclose(net, ls * e.error["load_p"] - ps * e.error["pv_p"])
     assert np.all(wind == 0.0) and len(days) == 66
+    assert fit.sum() == 33 and fit[0::2].all()  # one year: the alternate split
+
+
+def test_sets_give_300_held_out_days_and_no_date_on_both_sides():
+    """The default data: six SimBench sets, May-September weekdays, split by date."""
+    from environment.planning.chance import net_load_errors
+
+    raw = pd.read_csv("scenarios/data/simbench_2016_sets.csv.gz")
+    assert sorted(raw["set"].unique()) == list(range(6))
+    assert (raw.groupby("set").size() == 366 * 96).all()
+    _, _, days, fit = net_load_errors(load_scenario(None))
+    dates = np.array([d[:10] for d in days])
+    assert (~fit).sum() >= 300 and fit.sum() >= 300
+    assert not set(dates[fit]) & set(dates[~fit])
+    assert len(set(days)) == len(days)  # every (date, set) once
+
+
+def test_sets_are_processed_as_separate_years():
+    """Each set's errors equal those of that set read alone (forecasts never mix sets)."""
+    raw = pd.read_csv("scenarios/data/simbench_2016_sets.csv.gz")
+    both = year_errors(raw[raw["set"].isin([1, 4])], (7,), False, 14, "energy-scaled")
+    for k in (1, 4):
+        alone = year_errors(raw[raw["set"] == k].drop(columns="set").reset_index(drop=True),
+                            (7,), False, 14, "energy-scaled")
+        mine = np.array([d.endswith(f"#{k}") for d in both.days])
+        np.testing.assert_array_equal(both.error["wind_p"][mine], alone.error["wind_p"])
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):
