@@ -28,8 +28,10 @@ the worst of the given samples per row; ``ro`` the worst corner of a box.
 **Deterministic rows**: generator capacity with reserves ``g + r^up <= g_max``, ``g - r^dn >=
 0``; aggregator ``p - r^up >= p_min``, ``p + r^dn <= p_max``; energy bounds; ramps.
 
-**Cost**: ``sum_t dt (price_t * import_t + sum_k cost_k g_k) + sum reserve costs``, with
-``import_t = sum background + sum p - sum g`` (lossless).
+**Cost**: ``sum_t dt (price_t * I_t - export_price_t * X_t + sum_k cost_k g_k) + sum reserve
+costs``, with the import ``I_t = sum background + losses + sum p - sum g + X_t >= 0`` and the
+export ``0 <= X_t <= export cap`` (``dispatch.da_rows.column_layout``); the export price is at
+most the import price (else exporting more would pay without end).
 """
 
 from __future__ import annotations
@@ -225,7 +227,9 @@ def _bounds(inst: DaInstance, n_x: int) -> tuple[FloatArray, FloatArray]:
     for t in range(t_n):
         lo[t * per + g_n:t * per + g_n + j_n] = -np.inf  # aggregator power: device rows
         if none[t]:
-            hi[t * per + g_n + j_n:(t + 1) * per] = 0.0
+            hi[t * per + g_n + j_n:t * per + g_n + j_n + 2] = 0.0
+        if inst.export_cap_kw is not None:
+            hi[(t + 1) * per - 1] = inst.export_cap_kw  # the export column
     return lo, hi
 
 

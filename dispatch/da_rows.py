@@ -57,6 +57,10 @@ class DaInstance:
         limits: Voltage, substation and polygon limits.
         loss_kw: Forecast feeder losses per interval ``(T,)`` added to the substation flow
             (``None``: lossless).
+        export_price_per_kwh: Price earned per kWh exported at the substation ``(T,)``
+            (``None``: the import price).
+        export_cap_kw: Largest export at the substation (``None``: none but the substation
+            rows).
         ambiguity: ``moment`` (every distribution with the moments: Cantelli) or
             ``unimodal`` (the unimodal ones: one-sided Vysochanskij–Petunin, where the fitted
             ``shapes`` make a row's error unimodal; ``dispatch.chance``).
@@ -86,6 +90,8 @@ class DaInstance:
     loss_kw: FloatArray | None = None
     ambiguity: str = "moment"
     shapes: SourceShapes | None = None
+    export_price_per_kwh: FloatArray | None = None
+    export_cap_kw: float | None = None
 
     def unimodal(self, c: FloatArray, t: IntArray) -> np.ndarray:
         """Per projection ``c_i`` at interval ``t_i``: whether its bound may assume
@@ -136,14 +142,17 @@ class UncertainRows:
 
 
 def column_layout(inst: DaInstance) -> tuple[int, int]:
-    """Columns per interval ``[g (G), p (J), R_up, R_dn]`` and their total count ``T per``.
+    """Columns per interval ``[g (G), p (J), R_up, R_dn, X]`` and their total count ``T per``.
 
     Interval ``t``'s columns start at ``t per``.
 
-    ``R_up``/``R_dn`` are the system reserves: device ``d`` holds ``alpha_t,d R``.
+    ``R_up``/``R_dn`` are the system reserves: device ``d`` holds ``alpha_t,d R``. ``X >= 0`` is
+    the export at the substation: the import is ``I = B + sum p - sum g + X >= 0`` (``B`` the
+    forecast background and losses), paid at the import price, and ``X`` earns the export price
+    (:func:`cost_vector`), so ``I - X`` is the net exchange.
     """
     t, g, j = inst.shape
-    per = g + j + 2
+    per = g + j + 3
     return per, t * per
 
 
@@ -239,7 +248,8 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
 
     ``g + alpha_g R^up <= g_max``, ``g - alpha_g R^dn >= 0``, ``p - alpha_j R^up >= p_min``,
     ``p + alpha_j R^dn <= p_max``, ``e_min <= dt sum_{s<=t} p_s <= e_max``,
-    ``|p_t - p_{t-1}| <= ramp``.
+    ``|p_t - p_{t-1}| <= ramp``, and the import ``B_t + sum p - sum g + X >= 0``
+    (:func:`column_layout`).
     """
     t_n, g_n, j_n = inst.shape
     per, n_x = column_layout(inst)
@@ -263,6 +273,10 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
             if t > 0:
                 trip.append(([p, p - per], [1.0, -1.0], -float(inst.ev_ramp_kw[j]),
                              float(inst.ev_ramp_kw[j])))
+        background = float(inst.p_bg_kw[t].sum()
+                           + (0.0 if inst.loss_kw is None else inst.loss_kw[t]))
+        trip.append(([*range(base, base + g_n + j_n), base + per - 1],
+                     [*([-1.0] * g_n), *([1.0] * j_n), 1.0], -background, np.inf))
     rows = np.concatenate([[i] * len(c) for i, (c, _, _, _) in enumerate(trip)])
     cols = np.concatenate([c for c, _, _, _ in trip])
     vals = np.concatenate([v for _, v, _, _ in trip])
@@ -273,7 +287,8 @@ def device_rows(inst: DaInstance) -> tuple[sp.csr_matrix, FloatArray, FloatArray
 def cost_vector(inst: DaInstance) -> FloatArray:
     """Energy and reserve cost per column (the import's constant background part omitted).
 
-    A system reserve costs ``sum_d alpha_t,d c_d`` per kW.
+    A system reserve costs ``sum_d alpha_t,d c_d`` per kW; the export column costs
+    ``(price_t - export_price_t) dt`` (it raises the paid import by ``X`` and earns ``X``).
     """
     t_n, g_n, j_n = inst.shape
     per, n_x = column_layout(inst)
@@ -284,7 +299,10 @@ def cost_vector(inst: DaInstance) -> FloatArray:
         price = inst.price_per_kwh[t] * inst.dt_h
         c[base:base + g_n] = inst.gen_cost_per_kwh * inst.dt_h - price
         c[base + g_n:base + g_n + j_n] = price
-        c[base + g_n + j_n:base + per] = res[t]
+        c[base + g_n + j_n:base + g_n + j_n + 2] = res[t]
+        export = (inst.price_per_kwh[t] if inst.export_price_per_kwh is None
+                  else inst.export_price_per_kwh[t])
+        c[base + per - 1] = (inst.price_per_kwh[t] - export) * inst.dt_h
     return c
 
 

@@ -191,6 +191,11 @@ MEANING: dict[str, str] = {
     "dispatch.forecast_window_days": "± days of the seasonal day-type mean (the day left out)",
     "dispatch.max_components": "largest Gaussian-mixture size tried per interval (BIC picks)",
     "dispatch.so_samples": "training days of `so`",
+    "dispatch.export_price_per_kwh": "price earned per kWh exported at the substation "
+                                      "(unset: the import price; at most the lowest import "
+                                      "price)",
+    "dispatch.export_cap_kw": "largest export at the substation (unset: only the "
+                              "substation rows bound it; 0: no export)",
     "dispatch.ambiguity": "distributions the chance rows hold for: every one with the fitted "
                           "moments (`moment`, Cantelli) or the unimodal ones where the fitted "
                           "mixture's row error is unimodal (`unimodal`, one-sided "

@@ -123,6 +123,8 @@ class Dispatch(_Strict):
     forecast_window_days: int = Field(14, ge=1, le=180)
     max_components: int = Field(4, ge=1, le=10)
     so_samples: int = Field(20, ge=1)
+    export_price_per_kwh: float | None = Field(None, ge=0)
+    export_cap_kw: float | None = Field(None, ge=0)
     ambiguity: Literal["moment", "unimodal"] = "moment"
     union: Literal["rows", "directions"] = "directions"
     zonal: Zonal = Field(default_factory=Zonal)
@@ -153,6 +155,11 @@ class Dispatch(_Strict):
         names = [g.name for g in self.generators]
         if len(set(names)) < len(names):
             raise ValueError("generators: every generator needs its own name")
+        low = min(p.price_per_kwh for p in self.prices)
+        if self.export_price_per_kwh is not None and self.export_price_per_kwh > low:
+            raise ValueError(f"export_price_per_kwh: {self.export_price_per_kwh:g} is above the "
+                             f"lowest import price {low:g}; give at most {low:g} (else the "
+                             "dispatch would buy to export without end)")
         if self.wind_peak_kw > 0 and not self.wind_buses:
             raise ValueError("wind_buses: give the bus(es) of the wind farm when wind_peak_kw "
                              "> 0")

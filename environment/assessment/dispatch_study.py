@@ -3,9 +3,10 @@
 The instance is the one the co-simulator's ``dispatch:*`` policies solve for the same seed
 (``environment.planning.chance``: the day-ahead commitment of the simulated day's forecast
 pools, the scenario's ``[dispatch]`` devices, the data's forecast errors). Each requested
-variant is solved on it, and replayed out of sample on the LinDistFlow model of the rows
-(``dispatch.da_model.violations``): every held-out data day of net-load errors once (the data,
-not the fitted mixture; at most ``n_replay`` of them), each paired with a held-out sampled EV
+variant is solved on it, and replayed out of sample by an AC power flow
+(:func:`ac_violations`; the LinDistFlow rows the model holds, ``dispatch.da_model.violations``,
+are reported beside it): every held-out data day of net-load errors once (the data, not the
+fitted mixture; at most ``n_replay`` of them), each paired with a held-out sampled EV
 day drawn with the injected generator. Reported per variant: cost, reserve cost, solve time, the
 risk allocated to each constraint family, the largest per-interval joint violation rate (the
 promise: ``<= eps``) and the share of replay days without any violation, each with its Wilson
@@ -19,7 +20,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from agents.dispatch_plan import RESERVE_TOL_KW
+from agents.grid_operator import violation_labels
 from dispatch.da_model import DaSolution, violations
+from dispatch.da_rows import DaInstance
 from environment.planning.chance import (
     ChancePlanner,
     DayDispatch,
@@ -29,6 +33,7 @@ from environment.planning.chance import (
 from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
 from environment.verdict import wilson_interval
 from flexibility.common import FloatArray
+from grid.layers import GridModel
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 
@@ -40,12 +45,13 @@ class VariantResult:
     Attributes:
         sol: The solution.
         solve_s: Wall time of the solve.
-        interval_rate: Joint violation rate per interval over the replay days ``(T,)``
-            (NaN when infeasible).
+        interval_rate: Joint violation rate per interval over the replay days at the AC
+            operating points ``(T,)`` (NaN when infeasible).
         day_ok: Share of replay days with no violation in any interval.
         interval_count: Replay days with a violation at each interval ``(T,)`` (0 when
             infeasible).
         days_ok: Replay days with no violation in any interval.
+        ldf_interval_rate: The same rate on the model's own LinDistFlow rows ``(T,)``.
         message: Why it is infeasible ("" otherwise).
     """
 
@@ -56,6 +62,7 @@ class VariantResult:
     message: str
     interval_count: np.ndarray | None = None
     days_ok: int = 0
+    ldf_interval_rate: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,40 @@ def replay_errors(day: DayDispatch, n: int | None, rng: np.random.Generator) -> 
     return np.stack([net, ev], axis=-1)
 
 
+def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
+                  errors: FloatArray) -> FloatArray:
+    """Joint violation per replay day and interval ``(N, T)`` (bool) at the realised AC
+    operating points.
+
+    With ``s = delta + eta``, the affine recourse of the model: bus ``b`` consumes
+    ``P_bg,b + w_net,b delta``; aggregator ``j`` ``p_j + w_ev,j eta - alpha_j s``; generator
+    ``k`` produces ``g_k + alpha_k s``. A point is violated when the AC power flow breaks a
+    voltage, line, transformer or substation limit or does not converge
+    (``agents.grid_operator.violation_labels``), or a device's response leaves its reserve
+    (``alpha_d s > r^up_d`` or ``-alpha_d s > r^dn_d``).
+    """
+    t_n, g_n, _ = inst.shape
+    n_days = errors.shape[0]
+    delta, eta = errors[..., 0], errors[..., 1]  # (N, T)
+    s = delta + eta
+    p = inst.p_bg_kw[None] + delta[..., None] * inst.w_net  # (N, T, n)
+    ev = sol.p_ev_kw[None] + eta[..., None] * inst.w_ev - inst.alpha[None, :, g_n:] * s[..., None]
+    gen = sol.g_kw[None] + inst.alpha[None, :, :g_n] * s[..., None]
+    for j, pos in enumerate(inst.ev_pos):
+        p[..., pos] += ev[..., j]
+    for k, pos in enumerate(inst.gen_pos):
+        p[..., pos] -= gen[..., k]
+    q = np.broadcast_to(inst.q_bg_kvar[None], p.shape)
+    ac = gm.solver.solve(p.reshape(-1, p.shape[-1]), np.ascontiguousarray(q).reshape(
+        -1, p.shape[-1]))
+    labels = violation_labels(ac, gm.limits, tuple(e for e, _ in gm.feeder.branch))
+    bad = (np.array([lab != "" for lab in labels])).reshape(n_days, t_n)
+    resp = inst.alpha[None] * s[..., None]  # (N, T, G + J): raise output / lower consumption
+    short = ((resp > sol.r_up_kw[None] + RESERVE_TOL_KW)
+             | (-resp > sol.r_dn_kw[None] + RESERVE_TOL_KW)).any(axis=-1)
+    return bad | short
+
+
 def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
                        methods: list[str], n_replay: int | None = None) -> DispatchStudy:
     """Build the day's instance (as ``simulate --policy dispatch:<methods[0]>``), solve every
@@ -92,7 +133,8 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     model = CoSimModel(scenario, behaviour, seed, policy=f"dispatch:{methods[0]}",
                        planner=planner)
     day = model.dispatch
-    ldf = model.grid_agent.grid.ldf
+    gm = model.grid_agent.grid
+    ldf = gm.ldf
     model.release()
     assert isinstance(day, DayDispatch)
     rng = np.random.default_rng([seed, 15])
@@ -108,10 +150,11 @@ def run_dispatch_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
             sol = solve_case(day.case, ldf, method, d.epsilon, union or None)
             solve_s = time.perf_counter() - t0
         if sol.feasible:
-            bad = violations(day.case.inst, ldf, sol, errors)
+            bad = ac_violations(day.case.inst, gm, sol, errors)
             ok = ~bad.any(axis=1)
+            ldf_bad = violations(day.case.inst, ldf, sol, errors)
             out[m] = VariantResult(sol, solve_s, bad.mean(axis=0), float(ok.mean()), "",
-                                   bad.sum(axis=0), int(ok.sum()))
+                                   bad.sum(axis=0), int(ok.sum()), ldf_bad.mean(axis=0))
         else:
             nan = np.full(day.case.inst.shape[0], np.nan)
             out[m] = VariantResult(sol, solve_s, nan, float("nan"),
@@ -144,6 +187,9 @@ def variant_summaries(study: DispatchStudy, methods: list[str]) -> dict[str, Var
             days_without_violation=v.day_ok if ok else None,
             mean_risk_per_interval_by_family=fam, message=v.message,
             worst_interval_violation_ci=wilson_interval(worst, n) if ok else None,
+            worst_interval_violation_lindistflow=(
+                float(np.nanmax(v.ldf_interval_rate)) if ok and v.ldf_interval_rate is not None
+                else None),
             days_without_violation_ci=wilson_interval(v.days_ok, n) if ok else None)
     return out
 

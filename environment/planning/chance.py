@@ -34,7 +34,8 @@ Metrics of a dispatched day (:meth:`DayDispatch.metrics`, from the ``dispatch`` 
   and the day counts as violated);
 * ``dispatch_cost_da`` / ``dispatch_reserve_cost`` — its objective and reserve part;
 * ``dispatch_cost_realised`` — ``sum_t dt (price_t P_slack,t + sum_g cost_g g_t)`` at the
-  realised operating points (AC slack, losses included) plus the reserve cost;
+  realised operating points (AC slack, losses included; an export, ``P_slack < 0``, at the
+  export price) plus the reserve cost;
 * ``dispatch_violation_ticks`` — ticks with an AC violation or a reserve shortfall (a joint
   violation of the tick's chance constraint); ``dispatch_reserve_short_ticks`` the latter alone;
 * ``dispatch_joint_ok`` — 1 when no tick was violated (the replicate-day reliability);
@@ -199,6 +200,9 @@ def build_dispatch_case(scenario: Scenario, gm: GridModel, boundary: dict[str, B
         ev_ramp_kw=ramp, ev_reserve_cost_per_kw=np.full(len(names), d.ev_reserve_cost_per_kw),
         w_net=nom / nom.sum(), w_ev=w_ev, mu=np.c_[net_m.mean, ev_m.mean], cov=cov,
         limits=gm.limits, loss_kw=loss, ambiguity=d.ambiguity,
+        export_price_per_kwh=(None if d.export_price_per_kwh is None
+                              else np.full(t_n, d.export_price_per_kwh)),
+        export_cap_kw=d.export_cap_kw,
         shapes=source_shapes(net_m, ev_m, pool))
     return DispatchCase(inst, names, tuple(g.name for g in d.generators), net_days, ev_days,
                         net_m, ev_m, train, tuple(np.asarray(days_all)[fit]), loss,
@@ -327,7 +331,12 @@ def dispatch_metrics(day: DayDispatch, frame: pd.DataFrame, dt_h: float) -> dict
     cost_g = dict(zip(day.case.gen_names, list(day.case.inst.gen_cost_per_kwh), strict=True))
     per_tick = frame.groupby("t").first()
     gen_cost = float((frame["g_kw"] * frame["generator"].map(cost_g).fillna(0.0)).sum()) * dt_h
-    energy = float((per_tick["price_per_kwh"] * per_tick["p_slack_kw"]).sum()) * dt_h
+    inst = day.case.inst
+    export = (per_tick["price_per_kwh"].to_numpy() if inst.export_price_per_kwh is None
+              else inst.export_price_per_kwh[per_tick.index.to_numpy()])
+    slack = per_tick["p_slack_kw"].to_numpy()
+    energy = float((np.where(slack >= 0, per_tick["price_per_kwh"].to_numpy(), export)
+                    * slack).sum()) * dt_h
     bad = (per_tick["ac_violation"] != "") | (per_tick["reserve_short_kw"] > 0)
     out.update(dispatch_cost_da=day.sol.cost, dispatch_reserve_cost=day.sol.reserve_cost,
                dispatch_cost_realised=energy + gen_cost + day.sol.reserve_cost,

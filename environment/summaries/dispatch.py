@@ -30,7 +30,8 @@ class VariantSummary:
         cost: Day-ahead cost; ``reserve_cost`` its reserve part (``None``: infeasible).
         solve_s: Wall time of the solve.
         worst_interval_violation: Largest per-interval joint violation rate on the replay
-            days; ``mean_interval_violation`` its mean over intervals.
+            days, at the AC operating points with the reserves;
+            ``mean_interval_violation`` its mean over intervals.
         days_without_violation: Share of replay days without any violation.
         mean_risk_per_interval_by_family: Risk allocated per interval, by constraint family.
         message: Why it is infeasible (empty when feasible).
@@ -38,6 +39,8 @@ class VariantSummary:
             rate over the replay days.
         days_without_violation_ci: 95 % Wilson interval of the share of days without any
             violation.
+        worst_interval_violation_lindistflow: The worst interval's rate on the model's own
+            LinDistFlow rows (the other measures are AC).
     """
 
     feasible: bool
@@ -51,6 +54,7 @@ class VariantSummary:
     message: str
     worst_interval_violation_ci: tuple[float, float] | None = None
     days_without_violation_ci: tuple[float, float] | None = None
+    worst_interval_violation_lindistflow: float | None = None
 
 
 @dataclass(frozen=True)
