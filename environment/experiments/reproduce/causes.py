@@ -64,8 +64,9 @@ _CAUSES = (
           "data are not public"),
     Cause("ambiguity_set", "definition",
           "under the moment (Cantelli) set the equal split has no dispatch on this case; the "
-          "saving is measured under the unimodal set, whose OBA is cheaper but misses the "
-          "Wilson bound of eps out of sample (the fitted moments are estimates)"),
+          "saving is measured under the unimodal set (one-sided Vysochanskij-Petunin), whose "
+          "OBA holds eps per interval out of sample but keeps fewer whole days without a "
+          "violation than under the moment set"),
     Cause("ev_scale_drjcc", "missing-data",
           "the case has 200 EVs behind 4 stations on the 33-bus feeder (aggregate flexibility "
           "under 100 kW); the paper uses thousands of EVs on 33- and 123-node feeders"),
