@@ -1,12 +1,15 @@
 """The compiled (numba) event loop of the dynamic network loading (``traffic.dynamic``).
 
 ``traffic.dynamic`` documents the link and station models; this module runs them as one
-discrete-event simulation over arrays. Every pending event is a key ``(time_min, seq)`` in a
-binary heap: ``seq`` counts the events in the order they are scheduled, so events at the same
-time are processed first-scheduled first. An event is one of
+discrete-event simulation over arrays. Every event has a key ``(time_min, seq)``: ``seq``
+counts the events in the order they are scheduled, so events at the same time are processed
+first-scheduled first. The departures are events ``0 .. n - 1`` (trip order), read from the
+trips sorted by time; the events scheduled while loading wait in a binary heap, and a departure
+goes before a heap event at the same time. An event is one of
 
-* a vehicle's *resume*: it departs, or its time on a link (travel, station access, service)
-  is over; it then leaves the link and enters the next ones until one takes time;
+* a vehicle's departure: it enters its first links until one takes time;
+* a vehicle's *resume*: its time on a link (travel, station access, service) is over; it
+  leaves the link and enters the next ones until one takes time;
 * a *grant*: a station port is assigned to the vehicle at the head of the link's port queue
   (the vehicle then holds it for ``service_min``);
 * a *release*: a port freed at the end of a service is handed to the head of the queue, if any.
@@ -16,12 +19,12 @@ simulation this loop replaced (a simpy ``Environment`` with a ``Resource`` per s
 ``tests/traffic_reference.py`` keeps it): its clock sorts events by ``(time, priority, id)``
 with ids counted on scheduling, every event here has the normal priority, and the events it
 had that change nothing (process start and end) are left out, which keeps the order of the
-others. A port request is granted when it is made if a port is free and no earlier request
-waits; a release is an event of its own, processed after the events scheduled before it at
-the same time. Times are computed with the same operations in the same order, a delay
-``d = out - enter`` is scheduled at ``enter + d`` as the clock did, ``max`` keeps the first
-argument on ties and powers are ``pow`` calls, so traversals, their order and all times are
-bitwise those of the reference.
+others. When a vehicle joins a port queue and when a release is processed, the head of the
+queue gets a port if one is free; a port is free from the moment its user leaves, before its
+release event (which comes after the events scheduled before it at the same time). Times are
+computed with the same operations in the same order, a delay ``d = out - enter`` is scheduled
+at ``enter + d`` as the clock did, ``max`` keeps the first argument on ties and powers are
+``pow`` calls, so traversals, their order and all times are bitwise those of the reference.
 """
 
 from __future__ import annotations
@@ -47,12 +50,11 @@ GRANT = 1
 RELEASE = 2
 
 # what a vehicle's next resume ends
-DEPART = 0
-TRAVEL = 1  # a road or dummy link, or a station link of the waiting-time model
-ACCESS = 2  # the access time of a station link (then it asks for a port)
-WAITING = 3  # for a port (it resumes on a grant, not a resume)
-SERVICE = 4
-ARRIVED = 5
+TRAVEL = 0  # a road or dummy link, or a station link of the waiting-time model
+ACCESS = 1  # the access time of a station link (then it asks for a port)
+WAITING = 2  # for a port (it resumes on a grant, not a resume)
+SERVICE = 3
+ARRIVED = 4
 
 # rows of the link parameters: ``link_int`` (kind, ports), ``link_f`` (t0, headway, service)
 KIND, PORTS = 0, 1
@@ -113,12 +115,13 @@ def next_event(ev):  # pragma: no cover
 
 
 @kernel
-def load_events(depart_min, n_veh, path_ptr, path_link, link_int, link_f, model, window_min,
-                inflow_veh_h, slot_ptr, rec_int, rec_f, arrive_min):  # pragma: no cover
+def load_events(depart_min, depart_order, n_veh, path_ptr, path_link, link_int, link_f, model,
+                window_min, inflow_veh_h, slot_ptr, rec_int, rec_f, arrive_min):  # pragma: no cover
     """Load the trips (CSR paths) and record every traversal in event order.
 
     Args:
         depart_min: ``(n,)`` departure times (non-negative).
+        depart_order: ``(n,)`` trips by departure time, ties in trip order (a stable sort).
         n_veh: ``(n,)`` vehicles per trip (float).
         path_ptr: ``(n + 1,)`` start of every trip's links in ``path_link``.
         path_link: ``(m,)`` link indices of all paths.
@@ -141,7 +144,7 @@ def load_events(depart_min, n_veh, path_ptr, path_link, link_int, link_f, model,
         The number of traversals recorded (``m`` when every trip arrived).
     """
     n, n_links = depart_min.size, link_int.shape[1]
-    cap = 2 * n + 2  # pending: one event per vehicle, plus releases
+    cap = 2 * n + 2  # pending: at most one event per vehicle, plus releases
     ev = (np.empty(cap), np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64),
           np.zeros(3, dtype=np.int64))
     veh_int = np.zeros((2, n), dtype=np.int64)
@@ -157,9 +160,14 @@ def load_events(depart_min, n_veh, path_ptr, path_link, link_int, link_f, model,
     trips = (depart_min, n_veh, path_ptr, path_link)
     net = (link_int, link_f, model, window_min, inflow_veh_h)
     rec = (rec_int, rec_f, arrive_min)
-    for i in range(n):
-        schedule(ev, depart_min[i], 3 * i + RESUME)
-    while ev[3][SIZE] > 0:
+    ev[3][SEQ] = n  # the departures are events 0..n-1, kept out of the heap in time order
+    h_time, nxt = ev[0], 0
+    while nxt < n or ev[3][SIZE] > 0:
+        if nxt < n and (ev[3][SIZE] == 0 or depart_min[depart_order[nxt]] <= h_time[0]):
+            i = depart_order[nxt]  # a departure goes first on a tie: it was scheduled first
+            nxt += 1
+            enter_links(i, depart_min[i], trips, net, veh, state, ev, rec)
+            continue
         now, code = next_event(ev)
         what, i = code % 3, code // 3
         if what == RELEASE:
@@ -171,8 +179,7 @@ def load_events(depart_min, n_veh, path_ptr, path_link, link_int, link_f, model,
         elif veh_int[STAGE, i] == ACCESS:
             request_port(i, path_link[veh_int[POS, i]], now, veh, state, link_int, ev)
         else:
-            if veh_int[STAGE, i] != DEPART:
-                leave_link(i, now, trips, veh, state, ev, rec)
+            leave_link(i, now, trips, veh, state, ev, rec)
             enter_links(i, now, trips, net, veh, state, ev, rec)
     return ev[3][N_REC]
 

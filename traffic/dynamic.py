@@ -129,7 +129,7 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
             keeps the travel times a fixed function of time during one loading).
 
     Raises:
-        ValueError: A negative departure time, a path with a link not in the network, or a
+        ValueError: A departure time that is negative or NaN, a link not in the network, or a
             platoon that is not a whole number of vehicles or uses a station link.
     """
     _check_platoons(net, trips)
@@ -147,8 +147,10 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
     m = path_link.size
     rec_int, rec_f = np.empty((2, m), dtype=np.int64), np.empty((3, m))
     arrive = np.full(n, np.nan)
-    done = compiled.load_events(depart, n_veh, path_ptr, path_link, link_int, link_f, model,
-                                float(window_min), table, slot_ptr, rec_int, rec_f, arrive)
+    order = np.argsort(depart, kind="stable")
+    done = compiled.load_events(depart, order, n_veh, path_ptr, path_link, link_int, link_f,
+                                model, float(window_min), table, slot_ptr, rec_int, rec_f,
+                                arrive)
     if done != m:  # every vehicle arrives: the ports always free up
         raise RuntimeError(f"loading stopped after {done} of {m} traversals")
     link, trip = rec_int
@@ -161,9 +163,10 @@ def _trip_arrays(trips: list[Trip], n_links: int) -> tuple[np.ndarray, ...]:
     """Departures, vehicles per trip and the paths as CSR (``path_link[ptr[i]:ptr[i + 1]]``)."""
     n = len(trips)
     depart = np.fromiter((t.depart_min for t in trips), dtype=float, count=n)
-    if (depart < 0).any():
-        raise ValueError(f"trip {trips[int(np.argmax(depart < 0))].vid}: negative departure "
-                         "time")
+    bad = ~(depart >= 0)
+    if bad.any():
+        raise ValueError(f"trip {trips[int(np.argmax(bad))].vid}: departure time "
+                         f"{depart[bad][0]} is not a number >= 0")
     n_veh = np.fromiter((t.n_veh for t in trips), dtype=float, count=n)
     path_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter((len(t.path) for t in trips), dtype=np.int64, count=n),

@@ -124,8 +124,9 @@ def test_edge_cases():
     assert_same_loading(empty, load_simpy(net, []))
     stay = [Trip(0, (1, 1), "regular", 3.0, ()), Trip(1, (1, 2), "regular", 0.0, (0, 4))]
     assert_same_loading(load(net, stay), load_simpy(net, stay))
-    with pytest.raises(ValueError, match="negative departure"):
-        load(net, [Trip(0, (1, 2), "regular", -1.0, (0,))])
+    for bad in (-1.0, np.nan):
+        with pytest.raises(ValueError, match="is not a number >= 0"):
+            load(net, [Trip(0, (1, 2), "regular", bad, (0,))])
     with pytest.raises(ValueError, match=r"outside 0\.\.18"):
         load(net, [Trip(0, (1, 2), "regular", 0.0, (0, 19))])
 
