@@ -1,9 +1,11 @@
-"""Dynamic network loading of individual vehicles, event-driven on a simpy clock (minutes).
+"""Dynamic network loading of individual vehicles, event-driven (minutes).
 
-Every simulated vehicle is a simpy process that departs at its time and traverses its path link
-by link. By default a simulated vehicle is one vehicle (a flow of 2 veh/h is two vehicles); a
-*platoon* (``Trip.n_veh = w > 1``) is one simulated vehicle that carries ``w`` vehicles moving
-together — a point mass of ``w`` vehicles (see ``traffic.assignment`` for how platoons form).
+Every simulated vehicle departs at its time and traverses its path link by link; the events
+(a vehicle leaving a link, a station port freed or taken) run in time order in one compiled
+loop (``traffic.compiled``, which states the order of simultaneous events). By default a
+simulated vehicle is one vehicle (a flow of 2 veh/h is two vehicles); a *platoon*
+(``Trip.n_veh = w > 1``) is one simulated vehicle that carries ``w`` vehicles moving together —
+a point mass of ``w`` vehicles (see ``traffic.assignment`` for how platoons form).
 Link models:
 
 * ``queue`` — point queue: the vehicle needs the free-flow time ``t0`` and leaves FIFO at the
@@ -17,7 +19,7 @@ Link models:
   last ``window_min`` (veh/h, platoons counted with their vehicles), ``t = t0 (1 + 0.15 (w /
   c)^4)``; exits are kept FIFO (``exit = max(enter + t, previous exit)``).
 
-Station links (``charge``/``v2g``) have ``ports`` parallel servers (a simpy ``Resource``): the
+Station links (``charge``/``v2g``) have ``ports`` parallel servers with one FIFO queue: the
 vehicle needs the access time ``t0``, waits for a free port and holds it for ``service_min``.
 With ``station_model = "bpr"`` the paper's waiting-time term replaces the explicit queue:
 ``t = t0 + t_s + t_max (h / ports)^3`` with ``h`` the vehicles on the link and the maximum
@@ -28,13 +30,13 @@ session of its own).
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import simpy
 
+from traffic import compiled
 from traffic.network import RoadNetwork
 
 LinkModel = Literal["bpr", "queue"]
@@ -103,20 +105,8 @@ class Loading:
         return self.arrive_min - dep
 
 
-class _LinkState:
-    __slots__ = ("cap_h", "entries", "in_window", "kind", "last_exit", "on_link", "ports",
-                 "service", "t0")
-
-    def __init__(self, t0: float, cap_veh_h: float, kind: str, ports, service: float) -> None:
-        self.t0 = t0
-        self.cap_h = 60.0 / cap_veh_h if cap_veh_h > 0 else 0.0  # headway in minutes
-        self.kind = kind
-        self.last_exit = -np.inf
-        self.entries: deque[tuple[float, int]] = deque()
-        self.in_window = 0  # vehicles in ``entries``
-        self.on_link = 0
-        self.ports = ports
-        self.service = service
+# link kinds and road models of the compiled loop (``traffic.compiled``)
+_KIND_CODE = {"road": compiled.ROAD, "dummy": compiled.DUMMY}
 
 
 def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
@@ -124,88 +114,82 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
          inflow_veh_h: np.ndarray | None = None) -> Loading:
     """Load the trips on the network (see module docstring).
 
+    The event loop runs compiled (``traffic.compiled.load_events``); traversals are recorded
+    in event order: when the vehicle leaves the link.
+
     Args:
         net: Network.
         trips: Vehicles with their paths.
         link_model: ``queue`` or ``bpr``.
         window_min: BPR: inflow window (also the interval of ``inflow_veh_h``).
-        station_model: ``queue`` (ports as a simpy Resource) or ``bpr`` (waiting term).
+        station_model: ``queue`` (ports as parallel servers with a FIFO queue) or ``bpr``
+            (waiting term).
         inflow_veh_h: BPR: inflow rate per link and interval to use instead of the running
             window (the assignment passes the smoothed inflows of earlier loadings, which
             keeps the travel times a fixed function of time during one loading).
+
+    Raises:
+        ValueError: A departure time that is negative or NaN, a link not in the network, or a
+            platoon that is not a whole number of vehicles or uses a station link.
     """
     _check_platoons(net, trips)
-    env = simpy.Environment()
-    states = []
-    for ln in net.links:
-        ports = (simpy.Resource(env, capacity=ln.ports)
-                 if ln.kind in ("charge", "v2g") and station_model == "queue" else None)
-        states.append(_LinkState(ln.t0_min, ln.capacity_veh_h, ln.kind, ports, ln.service_min))
-    rec_link, rec_vid, rec_in, rec_out, rec_wait = [], [], [], [], []
-    arrive = np.full(len(trips), np.nan)
+    n, n_links = len(trips), len(net.links)
+    depart, n_veh, path_ptr, path_link = _trip_arrays(trips, n_links)
+    link_int, link_f = _link_arrays(net, station_model)
+    if link_model == "queue":
+        model, table = compiled.QUEUE, np.zeros((n_links, 1))
+    elif inflow_veh_h is None:
+        model, table = compiled.BPR_WINDOW, np.zeros((n_links, 1))
+    else:
+        model, table = compiled.BPR_TABLE, np.ascontiguousarray(inflow_veh_h, dtype=float)
+    slot_ptr = np.zeros(n_links + 1, dtype=np.int64)
+    np.cumsum(np.bincount(path_link, minlength=n_links), out=slot_ptr[1:])
+    m = path_link.size
+    rec_int, rec_f = np.empty((2, m), dtype=np.int64), np.empty((3, m))
+    arrive = np.full(n, np.nan)
+    order = np.argsort(depart, kind="stable")
+    done = compiled.load_events(depart, order, n_veh, path_ptr, path_link, link_int, link_f,
+                                model, float(window_min), table, slot_ptr, rec_int, rec_f,
+                                arrive)
+    if done != m:  # every vehicle arrives: the ports always free up
+        raise RuntimeError(f"loading stopped after {done} of {m} traversals")
+    link, trip = rec_int
+    vid = np.fromiter((t.vid for t in trips), dtype=np.int64, count=n)[trip]
+    return Loading(trips=tuple(trips), link=link, vid=vid, enter_min=rec_f[0], exit_min=rec_f[1],
+                   wait_min=rec_f[2], arrive_min=arrive, veh=n_veh[trip])
 
-    def traverse(index: int, trip: Trip):
-        yield env.timeout(trip.depart_min)
-        for a in trip.path:
-            s = states[a]
-            enter = env.now
-            s.on_link += 1
-            wait = 0.0
-            if s.kind in ("charge", "v2g"):
-                if s.ports is not None:
-                    if s.t0 > 0:
-                        yield env.timeout(s.t0)
-                    with s.ports.request() as req:
-                        t_req = env.now
-                        yield req
-                        wait = env.now - t_req
-                        yield env.timeout(s.service)
-                else:
-                    ports = net.links[a].ports
-                    yield env.timeout(s.t0 + s.service + s.service * (s.on_link / ports) ** 3)
-            elif s.kind == "dummy":
-                if s.t0 > 0:
-                    yield env.timeout(s.t0)
-            else:
-                if link_model == "queue":
-                    out = max(enter + s.t0, s.last_exit + s.cap_h)
-                    s.last_exit = out
-                    if trip.n_veh > 1:  # a platoon: members leave h apart, it moves at the mean
-                        s.last_exit = out + (trip.n_veh - 1) * s.cap_h
-                        out += 0.5 * (trip.n_veh - 1) * s.cap_h
-                else:
-                    if inflow_veh_h is not None:
-                        k = min(int(enter // window_min), inflow_veh_h.shape[1] - 1)
-                        w = inflow_veh_h[a, k]
-                    else:
-                        s.entries.append((enter, trip.n_veh))
-                        s.in_window += trip.n_veh
-                        while s.entries and s.entries[0][0] <= enter - window_min:
-                            s.in_window -= s.entries.popleft()[1]
-                        w = s.in_window * 60.0 / window_min
-                    out = max(enter + s.t0 * (1.0 + 0.15 * (w * s.cap_h / 60.0) ** 4),
-                              s.last_exit)
-                    s.last_exit = out
-                yield env.timeout(out - enter)
-            s.on_link -= 1
-            rec_link.append(a)
-            rec_vid.append(trip.vid)
-            rec_in.append(enter)
-            rec_out.append(env.now)
-            rec_wait.append(wait)
-        arrive[index] = env.now
 
-    for i, trip in enumerate(trips):
-        env.process(traverse(i, trip))
-    env.run()
-    vid = np.asarray(rec_vid, dtype=np.int64)
-    n_veh = np.ones(int(vid.max(initial=-1)) + 1)
-    for trip in trips:
-        if trip.n_veh != 1:
-            n_veh[trip.vid] = trip.n_veh
-    return Loading(trips=tuple(trips), link=np.asarray(rec_link, dtype=np.int64), vid=vid,
-                   enter_min=np.asarray(rec_in), exit_min=np.asarray(rec_out),
-                   wait_min=np.asarray(rec_wait), arrive_min=arrive, veh=n_veh[vid])
+def _trip_arrays(trips: list[Trip], n_links: int) -> tuple[np.ndarray, ...]:
+    """Departures, vehicles per trip and the paths as CSR (``path_link[ptr[i]:ptr[i + 1]]``)."""
+    n = len(trips)
+    depart = np.fromiter((t.depart_min for t in trips), dtype=float, count=n)
+    bad = ~(depart >= 0)
+    if bad.any():
+        raise ValueError(f"trip {trips[int(np.argmax(bad))].vid}: departure time "
+                         f"{depart[bad][0]} is not a number >= 0")
+    n_veh = np.fromiter((t.n_veh for t in trips), dtype=float, count=n)
+    path_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(t.path) for t in trips), dtype=np.int64, count=n),
+              out=path_ptr[1:])
+    path_link = np.fromiter(itertools.chain.from_iterable(t.path for t in trips),
+                            dtype=np.int64, count=int(path_ptr[-1]))
+    if path_link.size and (path_link.min() < 0 or path_link.max() >= n_links):
+        raise ValueError(f"a path uses a link index outside 0..{n_links - 1}")
+    return depart, n_veh, path_ptr, path_link
+
+
+def _link_arrays(net: RoadNetwork, station_model: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(kind, ports)`` and ``(t0, headway 60 / capacity, service)`` per link."""
+    n_links = len(net.links)
+    station = compiled.STATION_QUEUE if station_model == "queue" else compiled.STATION_BPR
+    link_int = np.array([[_KIND_CODE.get(ln.kind, station) for ln in net.links],
+                         [ln.ports for ln in net.links]], dtype=np.int64).reshape(2, n_links)
+    cap = net.capacity_veh_h
+    cap_h = np.zeros(n_links)
+    np.divide(60.0, cap, out=cap_h, where=cap > 0)  # headway in minutes
+    link_f = np.array([net.t0_min, cap_h, [ln.service_min for ln in net.links]],
+                      dtype=float).reshape(3, n_links)
+    return link_int, link_f
 
 
 def _check_platoons(net: RoadNetwork, trips: list[Trip]) -> None:

@@ -24,7 +24,6 @@ LONG_FUNCTIONS_ALLOWED = {
     # one algorithm each, whose steps share many local arrays: split, they would pass them on
     "grid.ac.bisect_segments": "batched bisection over operating points (one loop)",
     "dispatch.zonal_agg.track_area": "one area's LP: columns, rows and write-back together",
-    "traffic.dynamic.load": "the event loop of the dynamic loading (hot, one closure)",
     "dispatch.da_model.solve_da": "build, method switch and write-back of the DA model",
     # command bodies
     "environment.cli.main.build_parser": "argparse declarations",
