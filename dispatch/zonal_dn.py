@@ -38,11 +38,16 @@ with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family
   (actual emission of the thermal part of purchases and of the diesel minus the free quota on
   the same thermal energy, t; our reading of the paper's "quota 0.7 kg/kWh, thermal share
   47.6 %") and
-  ``z >= a_k + b_k E`` for the pieces of the ladder (``dispatch.carbon``).
+  ``z >= a_k + b_k E`` for the pieces of the ladder (``dispatch.carbon``); with
+  ``carbon_per_interval`` one ``E_t`` and ``z_t`` per interval (eq. 4 indexed by ``t``),
+  the cost ``sum_t z_t``;
+* optionally eq. 6's losses on the lines between areas (``objective = "losses"``): tangents
+  ``s_t,l >= 2 u_s u_t,l - u_s^2`` of ``u_t,l^2``, ``u`` the line's LinDistFlow voltage drop.
 
 Objective: ``sum_t dt (price_t b_t + sum_m cost_m g_t,m + pen sum_k (avail_t,k - r_t,k)) + z
 + c_peak max_t b_t + c_wear dt sum max(-e_t,d, 0)`` (a demand charge on the day's peak
-purchase through ``peak >= b_t``; V2G wear through ``w >= -e``, ``w >= 0``).
+purchase through ``peak >= b_t``; V2G wear through ``w >= -e``, ``w >= 0``); under the losses
+objective (eq. 6) ``dt sum_t,l S_base G_l s_t,l`` plus a small multiple of it.
 Write-back: the cost parts, the schedules and the areas' active targets
 ``P^Z_t,d = sum_{i in d} P_t,i`` (eq. 9).
 """
@@ -67,9 +72,11 @@ from dispatch.zonal_rows import (
     ev_energy_rows,
     ev_ramp_rows,
     line_rows,
+    loss_rows,
     price_response_rows,
     purchase_ramp_rows,
     stack_rows,
+    tie_conductance,
     v2g_wear_rows,
     voltage_rows,
 )
@@ -96,6 +103,9 @@ MIP_REL_GAP = 1e-3
 capacitor schedules nearly equal, and proving the last 0.01 % costs tens of seconds."""
 RESPONSE_TIE_BREAK = 1e-3
 """Cost per unit of relative price change: no price move that buys nothing."""
+LOSS_TIE_ECONOMIC = 1e-3
+"""Weight of the economic objective under the losses objective (eq. 6): among plans with the
+same inter-area losses, the cheapest (the losses alone leave most columns free)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,17 +127,18 @@ def zonal_rows(net: ZonalNetwork, ldf: LinDistFlow, cols: ZonalColumns,
                nodal: NodalPowers) -> Rows:
     """Every constraint family, stacked in the order of the module docstring.
 
-    The demand charge's ``peak >= b_t`` and the V2G wear's ``w >= -e`` rows come last.
+    The demand charge's ``peak >= b_t`` and the V2G wear's ``w >= -e`` rows come last, then
+    eq. 6's loss tangents (only under the losses objective).
     """
     return stack_rows([
         balance_rows(net, cols, nodal), voltage_rows(net, ldf, nodal),
         line_rows(net, ldf, nodal), ev_energy_rows(net, cols), price_response_rows(net, cols),
         purchase_ramp_rows(net, cols), ev_ramp_rows(net, cols), energy_floor_rows(net, cols),
         anchor_rows(net, cols), carbon_rows(net, cols), demand_charge_rows(net, cols),
-        v2g_wear_rows(net, cols)])
+        v2g_wear_rows(net, cols), loss_rows(net, ldf, nodal, cols)])
 
 
-def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns
+def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns, ldf: LinDistFlow | None = None
                     ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
     """Column bounds, cost and integrality (module docstring).
 
@@ -136,7 +147,10 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns
         cost = dt (price_t b_t + cost_m g_t,m - pen r_t,k) + z + c_peak peak
                + c_wear dt w + tie r+- + ramp costs m + unserved u + anchor dt a+-
 
-    (the curtailment penalty's constant ``pen dt sum avail`` left out).
+    (the curtailment penalty's constant ``pen dt sum avail`` left out); must-run diesels have
+    ``g_t,m = g_max``. Under the losses objective (eq. 6) the cost is
+    ``dt sum_t,l S_base G_l s_t,l`` plus :data:`LOSS_TIE_ECONOMIC` times the above, the anchor
+    and the energy floor at their own prices (``ldf`` needed for ``G_l``).
 
     Returns:
         ``(cost, col_lo, col_hi, integrality)``, each ``(width,)``.
@@ -146,8 +160,8 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns
     col_lo, col_hi = np.full(cols.width, -np.inf), np.full(cols.width, np.inf)
     col_lo[idx("buy")], col_hi[idx("buy")] = 0.0, net.substation_kw
     col_lo[idx("res")], col_hi[idx("res")] = 0.0, net.res_avail_kw
-    col_lo[idx("dg")], col_hi[idx("dg")] = 0.0, np.broadcast_to(net.dg_max_kw,
-                                                                (t_n, len(net.dg_bus)))
+    g_max = np.broadcast_to(net.dg_max_kw, (t_n, len(net.dg_bus)))
+    col_lo[idx("dg")], col_hi[idx("dg")] = (g_max if net.dg_must_run else 0.0), g_max
     col_lo[idx("cap")], col_hi[idx("cap")] = 0.0, np.broadcast_to(net.cap_steps,
                                                                   (t_n, len(net.cap_bus)))
     col_lo[idx("ev")], col_hi[idx("ev")] = net.ev_lo_kw, net.ev_hi_kw
@@ -155,7 +169,7 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns
     cost[idx("buy").ravel()] = net.price_per_kwh * net.dt_h
     cost[idx("dg")] = net.dg_cost_per_kwh[None, :] * net.dt_h
     cost[idx("res")] = -net.curtail_per_kwh * net.dt_h
-    cost[idx("carbon")[1]] = 1.0
+    cost[idx("carbon")[:, 1]] = 1.0
     cost[idx("peak")[0]] = net.demand_charge_per_kw
     cost[idx("wear").ravel()] = net.v2g_wear_per_kwh * net.dt_h
     col_lo[idx("wear")] = 0.0
@@ -170,8 +184,23 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns
     for name in ("anc_up", "anc_dn"):
         col_lo[idx(name)] = 0.0
         cost[idx(name)] = net.anchor_penalty_per_kwh * net.dt_h
+    col_lo[idx("loss")] = 0.0
+    col_lo[idx("o_up")] = col_lo[idx("o_dn")] = 0.0
+    cost[idx("o_up")] = cost[idx("o_dn")] = net.response_override_per_kwh
+    if net.objective == "losses":
+        if ldf is None:
+            raise ModelInputError("the losses objective needs the feeder's LinDistFlow")
+        keep = np.r_[idx("anc_up").ravel(), idx("anc_dn").ravel(), idx("unserved").ravel(),
+                     idx("o_up").ravel(), idx("o_dn").ravel()]
+        kept = cost[keep].copy()
+        cost *= LOSS_TIE_ECONOMIC
+        cost[keep] = kept  # the anchor and the energy floor keep their prices
+        cost[idx("loss")] = net.dt_h * tie_conductance(net, ldf)[None, :]
     integ = np.zeros(cols.width, dtype=bool)
-    integ[idx("cap").ravel()] = True
+    if net.cap_fixed is None:
+        integ[idx("cap").ravel()] = True
+    else:
+        col_lo[idx("cap")] = col_hi[idx("cap")] = np.asarray(net.cap_fixed, dtype=float)
     return cost, col_lo, col_hi, integ
 
 
@@ -187,7 +216,7 @@ def build_zonal_program(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalProgram:
     cols = ZonalColumns.of(net)
     nodal = NodalPowers.of(net, cols)
     rows = zonal_rows(net, ldf, cols, nodal)
-    cost, col_lo, col_hi, integ = bounds_and_cost(net, cols)
+    cost, col_lo, col_hi, integ = bounds_and_cost(net, cols, ldf)
     lp = LinearProgram(cost=cost, col_lo=col_lo, col_hi=col_hi, a=rows.a, row_lo=rows.lo,
                        row_hi=rows.hi, integrality=integ if integ.any() else None)
     return ZonalProgram(lp, cols, nodal)
@@ -211,18 +240,20 @@ def write_back(net: ZonalNetwork, prog: ZonalProgram, x: FloatArray) -> ZonalPla
     idx = prog.cols.idx
     buy = x[idx("buy")][:, 0]
     res, dg, cap, ev = (x[idx(k)] for k in ("res", "dg", "cap", "ev"))
-    e_t, z_lp = (float(v) for v in x[idx("carbon")])
+    e_k, z_k = x[idx("carbon")[:, 0]], x[idx("carbon")[:, 1]]
+    e_t, z_lp = float(e_k.sum()), float(z_k.sum())
     p_bus = (prog.nodal.p0 + prog.nodal.mp @ x).reshape(t_n, n)
     q_bus = (prog.nodal.q0 + prog.nodal.mq @ x).reshape(t_n, n)
     purchase = float(net.price_per_kwh @ buy * net.dt_h + net.demand_charge_per_kw * buy.max())
     diesel = float((dg @ net.dg_cost_per_kwh).sum() * net.dt_h)
     curtail = float((net.res_avail_kw - res).sum() * net.curtail_per_kwh * net.dt_h)
-    carbon = float(ladder_cost(e_t, net.carbon_price_per_t, net.carbon_step_t,
-                               net.carbon_growth))
+    carbon = float(ladder_cost(e_k, net.carbon_price_per_t, net.carbon_step_t,
+                               net.carbon_growth).sum())
     d_n = net.area_share.shape[0]
     area_p = np.stack([p_bus[:, net.area_of_bus == d].sum(axis=1) for d in range(d_n)], axis=1)
     return ZonalPlan(True, purchase + diesel + curtail + carbon, purchase, diesel, curtail,
-                     carbon, buy, res, dg, np.round(cap), ev, e_t, z_lp, area_p, p_bus, q_bus)
+                     carbon, buy, res, dg, np.round(cap), ev, e_t, z_lp, area_p, p_bus, q_bus,
+                     float(x[idx("o_up")].sum() + x[idx("o_dn")].sum()))
 
 
 def infeasible_plan(net: ZonalNetwork) -> ZonalPlan:

@@ -46,6 +46,21 @@ class ZonalNetwork:
             response (eq. 25 on period totals, relative price changes ``|r| <=
             max_price_change``): the layer plans only what the aggregation layer can obtain
             from its users. ``None``: the EVs are fully dispatchable within their sets.
+        response_override_per_kwh: Price of a kWh by which the layer moves an area's period
+            energy beyond its users' response (``0``: the response is a hard row; else the row
+            gets slacks ``o+ - o-`` at this price, for the intervals where a network limit
+            cannot carry what the users would do).
+        dg_must_run: The diesels run at ``dg_max`` in every interval (the paper's Table 2
+            has the same diesel cost before and after: the units are not dispatched).
+        carbon_per_interval: The ladder prices each interval's traded emission ``E_t``
+            (eq. 4 is indexed by ``t``), ``C = sum_t C(E_t)``; ``False``: the day's ``E``.
+        objective: ``"economic"`` (eq. 1) or ``"losses"`` (eq. 6: the losses on the lines
+            between areas, ``sum_t sum_ab G_ab (V_a - V_b)^2``, under the same rows).
+        loss_tangents: Tangent points per inter-area line of the ``"losses"`` objective.
+        tie_lines: Branches (index ``b`` feeds position ``b + 1``) whose ends lie in two
+            areas: the ``L_t`` of eq. 6.
+        cap_fixed: Capacitor steps held fixed ``(T, C)`` (``None``: integer columns); the
+            loss-minimising plan keeps the economic plan's steps, so it is an LP.
     """
 
     dt_h: float
@@ -85,12 +100,24 @@ class ZonalNetwork:
     ev_base_period_kwh: FloatArray | None = None
     elasticity: FloatArray | None = None
     max_price_change: float = 0.5
+    response_override_per_kwh: float = 0.0
     ev_anchor_kw: FloatArray | None = None
     anchor_penalty_per_kwh: float = 0.0
     ev_energy_target_kwh: FloatArray | None = None
     unserved_per_kwh: float = 0.0
     purchase_ramp_per_kw: float = 0.0
     ev_ramp_per_kw: float = 0.0
+    dg_must_run: bool = False
+    carbon_per_interval: bool = False
+    objective: str = "economic"
+    loss_tangents: int = 12
+    tie_lines: tuple[int, ...] = ()
+    cap_fixed: FloatArray | None = None
+
+    @property
+    def carbon_rows_n(self) -> int:
+        """Number of ladder arguments: ``T`` per interval, else 1."""
+        return self.load_p_kw.shape[0] if self.carbon_per_interval else 1
 
 
 @dataclass(frozen=True)
@@ -102,10 +129,11 @@ class ZonalPlan:
         cost: Total; ``purchase``, ``diesel``, ``curtailment``, ``carbon`` its parts.
         buy_kw: ``(T,)``; ``res_kw`` ``(T, K)``; ``dg_kw`` ``(T, M)``; ``cap`` ``(T, C)``
             steps; ``ev_kw`` ``(T, D)``.
-        emission_t: Traded emission ``E``.
-        carbon_lp: The epigraph variable ``z`` at the optimum (equals ``carbon``).
+        emission_t: Traded emission ``E`` (t; the sum of the ``E_t`` per interval).
+        carbon_lp: The epigraph variable(s) ``z`` at the optimum, summed (equals ``carbon``).
         area_p_kw: Active target per area ``(T, D)`` (eq. 9).
         p_bus_kw: Nodal consumption ``(T, n)``; ``q_bus_kvar`` ``(T, n)``.
+        response_override_kwh: Energy moved beyond the users' price response (``o+ + o-``).
     """
 
     feasible: bool
@@ -124,3 +152,4 @@ class ZonalPlan:
     area_p_kw: FloatArray
     p_bus_kw: FloatArray
     q_bus_kvar: FloatArray
+    response_override_kwh: float = 0.0

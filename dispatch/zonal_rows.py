@@ -67,11 +67,13 @@ class ZonalColumns:
 
     Blocks, in order (``T`` intervals, ``K`` renewables, ``M`` diesels, ``C`` capacitors, ``D``
     areas): ``buy`` ``(T, 1)``, ``q`` ``(T, 1)``, ``res`` ``(T, K)``, ``dg`` ``(T, M)``, ``cap``
-    ``(T, C)``, ``ev`` ``(T, D)``, ``carbon`` ``(2,)`` (``E``, ``z``), ``peak`` ``(1,)``,
+    ``(T, C)``, ``ev`` ``(T, D)``, ``carbon`` ``(K, 2)`` (``E_k``, ``z_k``; ``K = T`` with the
+    ladder per interval, else 1), ``peak`` ``(1,)``,
     ``wear`` ``(T, D)``, ``r_up`` and ``r_dn`` ``(D, 3)`` with the price response,
     ``anc_up`` and ``anc_dn`` ``(T, D)`` with an anchor, ``unserved`` ``(D,)`` with an energy
     floor, ``ramp`` ``(T-1,)`` with a purchase ramp cost, ``ev_ramp`` ``(T-1, D)`` with an EV
-    ramp cost; an optional block that is off has a zero dimension.
+    ramp cost, ``loss`` ``(T, L)`` with the losses objective (``L`` lines between areas);
+    an optional block that is off has a zero dimension.
     """
 
     blocks: dict[str, tuple[int, tuple[int, ...]]]
@@ -87,12 +89,15 @@ class ZonalColumns:
                 ("cap", len(net.cap_bus)), ("ev", d_n))]
         k_r = 3 if responds(net) else 0
         k_a = d_n if net.ev_anchor_kw is not None else 0
-        shapes += [("carbon", (2,)), ("peak", (1,)), ("wear", (t_n, d_n)),
+        shapes += [("carbon", (net.carbon_rows_n, 2)), ("peak", (1,)), ("wear", (t_n, d_n)),
                    ("r_up", (d_n, k_r)), ("r_dn", (d_n, k_r)),
+                   ("o_up", (d_n, k_r if net.response_override_per_kwh > 0 else 0)),
+                   ("o_dn", (d_n, k_r if net.response_override_per_kwh > 0 else 0)),
                    ("anc_up", (t_n, k_a)), ("anc_dn", (t_n, k_a)),
                    ("unserved", (d_n if net.ev_energy_target_kwh is not None else 0,)),
                    ("ramp", (t_n - 1 if net.purchase_ramp_per_kw > 0 else 0,)),
-                   ("ev_ramp", (t_n - 1, d_n if net.ev_ramp_per_kw > 0 else 0))]
+                   ("ev_ramp", (t_n - 1, d_n if net.ev_ramp_per_kw > 0 else 0)),
+                   ("loss", (t_n, len(net.tie_lines) if net.objective == "losses" else 0))]
         blocks: dict[str, tuple[int, tuple[int, ...]]] = {}
         start = 0
         for name, shape in shapes:
@@ -222,15 +227,23 @@ def ev_energy_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
 def price_response_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
     """The users' price response per area and period (eq. 25 on period totals), ``3 D`` rows.
 
-        dt sum_{t in j} e_t,d = E_d,j (1 + sum_k el[j, k] (r+_d,k - r-_d,k)).
+        dt sum_{t in j} e_t,d - o+_d,j + o-_d,j = E_d,j (1 + sum_k el[j, k] (r+_d,k - r-_d,k)),
 
-    No rows without ``ev_period`` and ``ev_base_period_kwh``.
+    the overrides ``o+-`` only with ``response_override_per_kwh`` (else zero). No rows without
+    ``ev_period`` and ``ev_base_period_kwh``.
     """
     if net.ev_period is None or net.ev_base_period_kwh is None:
         return Rows.none(cols.width)
     a_r, rhs_r = response_rows(cols.idx("ev"), cols.idx("r_up"), cols.idx("r_dn"),
                                net.ev_period, net.ev_base_period_kwh, net.dt_h, cols.width,
                                PAPER_ELASTICITY if net.elasticity is None else net.elasticity)
+    if net.response_override_per_kwh > 0:
+        k = cols.idx("o_up").size
+        a_r = sp.csr_matrix(a_r) + sp.csr_matrix(
+            (np.r_[-np.ones(k), np.ones(k)], (np.r_[np.arange(k), np.arange(k)],
+                                              np.r_[cols.idx("o_up").ravel(),
+                                                    cols.idx("o_dn").ravel()])),
+            shape=(k, cols.width))
     return Rows.of(a_r, rhs_r, rhs_r)
 
 
@@ -287,27 +300,100 @@ def anchor_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
     return Rows.of(anc, rhs, rhs)
 
 
-def carbon_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
-    """The traded emission and the ladder's epigraph, ``1 + pieces`` rows.
+def carbon_coefficients(net: ZonalNetwork) -> tuple[float, FloatArray]:
+    """Traded emission per kW of purchase and of each diesel over one interval (t).
 
-        E = sum_t dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m),
-        z >= a_k + b_k E,
-
-    the first an equality, the others one per piece of the ladder (``dispatch.carbon``).
+        E_t = dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m).
     """
-    e_col, z_col = cols.idx("carbon")
-    coef = np.zeros(cols.width)
-    coef[cols.idx("buy").ravel()] = net.dt_h / 1000.0 * net.thermal_share * (
-        net.thermal_kg_per_kwh - net.quota_kg_per_kwh)
-    for m in range(len(net.dg_bus)):
-        coef[cols.idx("dg")[:, m]] = net.dt_h / 1000.0 * (net.dg_kg_per_kwh[m]
-                                                           - net.quota_kg_per_kwh)
-    row = -coef
-    row[e_col] = 1.0
-    a_k, b_k = ladder_pieces(net.carbon_price_per_t, net.carbon_step_t, net.carbon_growth)
-    pieces = np.zeros((len(a_k), cols.width))
-    pieces[:, z_col], pieces[:, e_col] = 1.0, -b_k
-    return stack_rows([Rows.of(row[None, :], 0.0, 0.0), Rows.of(pieces, a_k, np.inf)])
+    buy = net.dt_h / 1000.0 * net.thermal_share * (net.thermal_kg_per_kwh
+                                                   - net.quota_kg_per_kwh)
+    dg = net.dt_h / 1000.0 * (np.asarray(net.dg_kg_per_kwh, float) - net.quota_kg_per_kwh)
+    return float(buy), dg
+
+
+def ladder_steps(net: ZonalNetwork) -> int:
+    """Steps of the ladder each side of zero that one argument ``E_k`` can reach (at least
+    one): the bound ``|E_k| <= (T / K) (|c_b| P_sub + sum_m |c_m| g_max,m)``."""
+    c_b, c_m = carbon_coefficients(net)
+    per = net.load_p_kw.shape[0] / net.carbon_rows_n
+    bound = per * (abs(c_b) * net.substation_kw + float(np.abs(c_m) @ np.asarray(
+        net.dg_max_kw, float)))
+    return int(min(40, np.ceil(bound / net.carbon_step_t) + 1))
+
+
+def carbon_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
+    """The traded emissions and the ladder's epigraphs, ``K (1 + pieces)`` rows.
+
+        E_k = sum_{t in k} E_t,   z_k >= a_p + b_p E_k,
+
+    ``E_t`` of :func:`carbon_coefficients`, ``k`` each interval (ladder per interval) or the
+    day (``K = 1``); the first ``K`` rows equalities, then one per piece of the ladder
+    (``dispatch.carbon``) and argument.
+    """
+    t_n, k_n = net.load_p_kw.shape[0], net.carbon_rows_n
+    c_b, c_m = carbon_coefficients(net)
+    e_col, z_col = cols.idx("carbon")[:, 0], cols.idx("carbon")[:, 1]
+    group = np.arange(t_n) if k_n == t_n else np.zeros(t_n, dtype=int)
+    rows_e = sp.lil_matrix((k_n, cols.width))
+    buy = cols.idx("buy")[:, 0]
+    for t in range(t_n):
+        rows_e[group[t], buy[t]] = -c_b
+        for m in range(len(net.dg_bus)):
+            rows_e[group[t], cols.idx("dg")[t, m]] = -c_m[m]
+    rows_e[np.arange(k_n), e_col] = 1.0
+    a_k, b_k = ladder_pieces(net.carbon_price_per_t, net.carbon_step_t, net.carbon_growth,
+                             ladder_steps(net))
+    n_p = len(a_k)
+    r = np.repeat(np.arange(k_n * n_p), 2)
+    c = np.c_[np.repeat(z_col, n_p), np.repeat(e_col, n_p)].ravel()
+    v = np.c_[np.ones(k_n * n_p), -np.tile(b_k, k_n)].ravel()
+    pieces = sp.csr_matrix((v, (r, c)), shape=(k_n * n_p, cols.width))
+    return stack_rows([Rows.of(rows_e.tocsr(), 0.0, 0.0),
+                       Rows.of(pieces, np.tile(a_k, k_n), np.inf)])
+
+
+def loss_rows(net: ZonalNetwork, ldf: LinDistFlow, nodal: NodalPowers, cols: ZonalColumns
+              ) -> Rows:
+    """Tangents of eq. 6's losses on the lines between areas, ``T L S`` rows.
+
+        s_t,l >= 2 u_s u_t,l - u_s^2,   u_t,l = (r_l F^P_t,l + x_l F^Q_t,l) / S_base,
+
+    ``u`` the LinDistFlow voltage drop along line ``l`` (p.u.), ``u_s`` ``S`` tangent points
+    spread over ``+-(r_l + x_l) S_l / S_base`` (``S_l`` the rating): ``s >= u^2`` from below,
+    exact at the points. No rows without the losses objective.
+    """
+    lines = np.asarray(net.tie_lines, dtype=int)
+    if net.objective != "losses" or lines.size == 0:
+        return Rows.none(cols.width)
+    t_n, n = net.load_p_kw.shape
+    fe = ldf.feeder
+    pick = sp.csr_matrix((np.ones(lines.size), (np.arange(lines.size), lines)),
+                         shape=(lines.size, n - 1))
+    dsel = sp.kron(sp.eye(t_n), pick @ ldf.d).tocsr()  # (T L, T n)
+    r, x = fe.r_pu[lines], fe.x_pu[lines]
+    scale_p = np.tile(r / fe.s_base_kva, t_n)[:, None]
+    scale_q = np.tile(x / fe.s_base_kva, t_n)[:, None]
+    u_a = sp.csr_matrix(dsel @ nodal.mp).multiply(scale_p) \
+        + sp.csr_matrix(dsel @ nodal.mq).multiply(scale_q)
+    u_0 = (dsel @ nodal.p0) * scale_p.ravel() + (dsel @ nodal.q0) * scale_q.ravel()
+    u_max = np.tile((r + x) * fe.rating_kva[lines] / fe.s_base_kva, t_n)
+    s_sel = cols.select("loss")
+    out = []
+    for f in np.linspace(-1.0, 1.0, net.loss_tangents):
+        u_s = f * u_max
+        # s - 2 u_s (u_a x + u_0) >= -u_s^2
+        a = s_sel - sp.diags(2.0 * u_s) @ u_a
+        out.append(Rows.of(a, -u_s ** 2 + 2.0 * u_s * u_0, np.inf))
+    return stack_rows(out)
+
+
+def tie_conductance(net: ZonalNetwork, ldf: LinDistFlow) -> FloatArray:
+    """``S_base G_l`` of every line between areas (kW per p.u.^2 of voltage drop), ``G_l =
+    r_l / (r_l^2 + x_l^2)``: eq. 6's loss of line ``l`` is ``S_base G_l u_l^2``."""
+    lines = np.asarray(net.tie_lines, dtype=int)
+    fe = ldf.feeder
+    r, x = fe.r_pu[lines], fe.x_pu[lines]
+    return fe.s_base_kva * r / (r * r + x * x)
 
 
 def demand_charge_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:

@@ -70,11 +70,12 @@ def test_each_family_has_the_rows_its_docstring_states(case):
         net, ev_period=np.repeat([2, 1, 0, 1], 6), ev_base_period_kwh=np.full((3, 3), 130.0),
         ev_anchor_kw=np.full((t_n, d_n), 20.0), anchor_penalty_per_kwh=1.0,
         ev_energy_target_kwh=np.full(d_n, 400.0), purchase_ramp_per_kw=0.01,
-        ev_ramp_per_kw=0.01)
+        ev_ramp_per_kw=0.01, carbon_per_interval=True, objective="losses",
+        tie_lines=(1, 4))
     cols = zr.ZonalColumns.of(full)
     nodal = zr.NodalPowers.of(full, cols)
     pieces = len(ladder_pieces(full.carbon_price_per_t, full.carbon_step_t,
-                               full.carbon_growth)[0])
+                               full.carbon_growth, zr.ladder_steps(full))[0])
     counts = [
         (zr.balance_rows(full, cols, nodal), 2 * t_n),
         (zr.voltage_rows(full, ldf, nodal), t_n * n),
@@ -85,9 +86,10 @@ def test_each_family_has_the_rows_its_docstring_states(case):
         (zr.ev_ramp_rows(full, cols), 2 * (t_n - 1) * d_n),
         (zr.energy_floor_rows(full, cols), d_n),
         (zr.anchor_rows(full, cols), t_n * d_n),
-        (zr.carbon_rows(full, cols), 1 + pieces),
+        (zr.carbon_rows(full, cols), t_n * (1 + pieces)),
         (zr.demand_charge_rows(full, cols), t_n),
         (zr.v2g_wear_rows(full, cols), t_n * d_n),
+        (zr.loss_rows(full, ldf, nodal, cols), t_n * 2 * full.loss_tangents),
     ]
     for rows, m in counts:
         assert rows.a.shape == (m, cols.width) and rows.lo.shape == rows.hi.shape == (m,)
@@ -100,5 +102,5 @@ def test_each_family_has_the_rows_its_docstring_states(case):
     for f in (zr.price_response_rows, zr.purchase_ramp_rows, zr.ev_ramp_rows,
               zr.energy_floor_rows, zr.anchor_rows):
         assert f(net, plain).a.shape == (0, plain.width)
-    for name in ("r_up", "r_dn", "anc_up", "anc_dn", "unserved", "ramp", "ev_ramp"):
+    for name in ("r_up", "r_dn", "anc_up", "anc_dn", "unserved", "ramp", "ev_ramp", "loss"):
         assert plain.idx(name).size == 0
