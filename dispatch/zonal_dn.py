@@ -223,7 +223,30 @@ def build_zonal_program(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalProgram:
 
 
 def solve_zonal_network(net: ZonalNetwork, ldf: LinDistFlow) -> ZonalPlan:
-    """Build, solve (HiGHS MILP, relative gap :data:`MIP_REL_GAP`) and write back."""
+    """Build, solve and write back.
+
+    With integer capacitor columns, first the LP relaxation; its capacitor steps rounded to
+    the nearest step and held (``cap_fixed``), the LP again; only where that is infeasible the
+    MILP (HiGHS, relative gap :data:`MIP_REL_GAP`). The rounding is a heuristic: the plan can
+    cost slightly more than the MILP's optimum (the steps act on reactive power only).
+    """
+    from dataclasses import replace
+
+    if net.cap_fixed is None and len(net.cap_bus):
+        prog = build_zonal_program(replace(net, cap_fixed=np.zeros((net.load_p_kw.shape[0],
+                                                                     len(net.cap_bus)))), ldf)
+        relaxed = prog.lp
+        idx = prog.cols.idx("cap").ravel()
+        relaxed.col_lo[idx], relaxed.col_hi[idx] = 0.0, np.broadcast_to(
+            net.cap_steps, (net.load_p_kw.shape[0], len(net.cap_bus))).ravel()
+        sol = solve(relaxed.highs())
+        if sol.optimal:
+            steps = np.round(sol.x[prog.cols.idx("cap")])
+            fixed = replace(net, cap_fixed=steps)
+            prog2 = build_zonal_program(fixed, ldf)
+            sol2 = solve(prog2.lp.highs())
+            if sol2.optimal:
+                return write_back(fixed, prog2, sol2.x)
     prog = build_zonal_program(net, ldf)
     sol = solve(prog.lp.highs(options={"mip_rel_gap": MIP_REL_GAP}))
     return write_back(net, prog, sol.x) if sol.optimal else infeasible_plan(net)

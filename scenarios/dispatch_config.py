@@ -82,7 +82,21 @@ class Capacitor(_Strict):
 
 
 class Zonal(_Strict):
-    """The two-layer zonal dispatch (``method = "zonal"``; bilevel zonal dispatch paper)."""
+    """The two-layer zonal dispatch (``method = "zonal"``; bilevel zonal dispatch paper).
+
+    Attributes (of the interaction between the layers and of the case):
+        dg_must_run: The diesels run at full output all day, before and after (the paper's
+            Table 2 has the same diesel cost in both).
+        carbon_per_interval: The carbon ladder (eq. 4) prices each interval's emission.
+        targets: ``"economic"``: the areas' targets are the economic plan's area sums (eq. 9
+            with one plan); ``"max_with_losses"``: the larger of the economic plan's and the
+            loss-minimising plan's (eq. 6) area sums, active and reactive (eqs. 9-10).
+        target_tol_kw: The targets agree between two rounds of the layers when no area's
+            target moves by more than this in any interval.
+        target_rounds: Most rounds of the layers.
+        response_in_layer: The distribution layer plans the areas' EV energy per tariff
+            period within their users' price response (eq. 25): a DR-consistent plan.
+    """
 
     renewables: list[Renewable] = Field(default_factory=list)
     capacitors: list[Capacitor] = Field(default_factory=list)
@@ -99,6 +113,12 @@ class Zonal(_Strict):
     weights: tuple[float, float, float] = (0.5, 0.9, 0.4)
     min_buses: int = Field(3, ge=1)
     max_buses: int = Field(12, ge=1)
+    dg_must_run: bool = False
+    carbon_per_interval: bool = False
+    targets: Literal["economic", "max_with_losses"] = "economic"
+    target_tol_kw: float = Field(1.0, gt=0)
+    target_rounds: int = Field(8, ge=1)
+    response_in_layer: bool = False
 
     @field_validator("weights", mode="before")
     @classmethod

@@ -5,13 +5,19 @@ zonal dispatch paper).
    generalized batteries and the uncoordinated (ASAP) charging
    (``environment.planning.zonal_setup.station_aggregates``).
 2. **Partition and distribution layer** (``environment.planning.zonal_setup.plan_zonal``).
-3. **Before**: the uncoordinated day evaluated directly (purchase = price x (load +
-   uncoordinated EVs - renewables), no diesel, surplus curtailed, its carbon on the ladder).
+3. **Before**: the uncoordinated day (load + uncoordinated EVs - renewables - the diesel as
+   the paper runs it: at full output when ``dg_must_run``, else off; a surplus the feeder
+   cannot export is curtailed, every plant in proportion to its output).
 4. **Aggregation layer** on one realised day (a fresh draw of every station's vehicles, not one
-   the plan was built on): trading prices, area tracking with price-responsive users and local
-   generators, vehicles scheduled by user type (``environment.planning.zonal_areas``); the two-layer
-   nodal injections AC-checked at every interval, every vehicle's set-points replayed through
-   its own energy balance (``Fleet`` dynamics, not the sets the schedule used).
+   the plan was built on): trading prices, rounds of the areas' answers and the distribution
+   layer's targets until they agree (``environment.planning.zonal_interaction``), vehicles
+   scheduled by user type (``environment.planning.zonal_areas``); the two-layer nodal
+   injections AC-checked at every interval, every vehicle's set-points replayed through its
+   own energy balance (``Fleet`` dynamics, not the sets the schedule used).
+
+Costs on one basis (``dispatch.zonal_costs.day_costs``): the before day, the distribution
+layer's plan and the two-layer result are each priced at the purchase of their own AC power
+flow (pandapower; losses included), with their own diesel and renewable schedules.
 """
 
 from __future__ import annotations
@@ -21,22 +27,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch.carbon import ladder_cost
 from dispatch.zonal_agg import AreaTracking
+from dispatch.zonal_costs import CostBasis, DayCosts, day_costs
 from dispatch.zonal_dn import ZonalPlan
 from environment.grid_setup import build_grid_model
 from environment.planning.zonal_areas import (
     AreaSets,
     area_fleets,
-    area_targets,
     redispatch,
     reschedule,
     schedule_areas,
     station_sets,
-    track_areas,
     trading_prices,
     two_layer_injections,
 )
+from environment.planning.zonal_interaction import Rounds, capability_ratios, iterate_targets
 from environment.planning.zonal_setup import (
     ENERGY_SHARE,
     ZonalSetup,
@@ -74,6 +79,10 @@ class TwoLayer:
             feasible, else the layers' own injections).
         ac: Its AC check.
         redispatch: The distribution layer's correction round around the vehicles.
+        rounds: The rounds between the layers (targets, their moves, convergence).
+        ratios: Each area's regulation demand over its EVs' capability ``(T, D)`` at the
+            last targets.
+        costs: Table 2's parts of the two-layer result (AC purchase).
         energy_violations: Vehicles whose replayed energy leaves its bounds or misses its
             departure requirement.
         n_vehicles: Vehicles dispatched; ``type_counts`` per user type 1-4.
@@ -89,6 +98,9 @@ class TwoLayer:
     p_bus_kw: FloatArray
     ac: AcResult
     redispatch: ZonalPlan
+    rounds: Rounds
+    ratios: FloatArray
+    costs: DayCosts
     energy_violations: int
     n_vehicles: int
     type_counts: list[int]
@@ -102,6 +114,7 @@ class ZonalStudy:
 
     setup: ZonalSetup
     before: CostParts
+    after: CostParts
     before_p_bus_kw: FloatArray
     ev_before_kw: FloatArray
     ac_before: AcResult
@@ -161,24 +174,17 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     setup = plan_zonal(sc, gm, agg)
     bar.update()
     bar.set_description("zonal: uncoordinated day and AC checks")
-    net, price, ev0, pos = setup.net, setup.price, agg.asap_kw, setup.station_pos
-    # before: uncoordinated EVs, renewables at availability, no diesel, no curtailment
-    p_before = net.load_p_kw.copy()
-    np.add.at(p_before.T, pos, ev0.T)
-    np.add.at(p_before.T, net.res_bus, -net.res_avail_kw.T)
-    buy = p_before.sum(axis=1)
-    e_t = float(z.thermal_share * (z.thermal_kg_per_kwh - z.quota_kg_per_kwh)
-                * np.maximum(buy, 0.0).sum() * dt / 1000.0)
-    carbon = float(ladder_cost(e_t, z.carbon_price_per_t, z.carbon_step_t, z.carbon_growth))
-    purchase = float(price @ np.maximum(buy, 0.0) * dt + z.demand_charge_per_kw * buy.max())
-    curtail = float(np.maximum(-buy, 0.0).sum() * dt * z.curtail_per_kwh)  # no export
-    before_costs = CostParts(purchase=purchase, diesel=0.0, curtailment=curtail,
-                             carbon=carbon, total=purchase + curtail + carbon,
-                             peak_kw=float(buy.max()))
+    net, ev0, pos = setup.net, agg.asap_kw, setup.station_pos
+    basis = cost_basis(sc, setup)
+    p_before, res_before, dg_before = before_day(setup, ev0)
     ac = PandapowerAc(gm.feeder)
     ac_before = ac.solve(p_before, net.load_q_kvar)
+    before_costs = parts(day_costs(basis, ac_before.p_slack_kw, dg_before, net.res_avail_kw,
+                                   res_before))
     ac_plan = ac.solve(setup.plan.p_bus_kw, setup.plan.q_bus_kvar) if setup.plan.feasible \
         else ac_before
+    after_costs = parts(day_costs(basis, ac_plan.p_slack_kw, setup.plan.dg_kw,
+                                  net.res_avail_kw, setup.plan.res_kw))
     two = None
     bar.update()
     bar.set_description("zonal: aggregation layer")
@@ -187,20 +193,59 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
         two = two_layers(sc, setup, realised, gm, ac)
     bar.update()
     bar.close()
-    return ZonalStudy(setup, before_costs, p_before, ev0, ac_before, ac_plan,
+    return ZonalStudy(setup, before_costs, after_costs, p_before, ev0, ac_before, ac_plan,
                       np.asarray(gm.feeder.parent),
                       np.asarray(gm.feeder.bus_index), two)
+
+
+def cost_basis(sc: Scenario, setup: ZonalSetup) -> CostBasis:
+    """The scenario's prices on Table 2's basis (``dispatch.zonal_costs``)."""
+    net, z = setup.net, sc.dispatch.zonal
+    return CostBasis(net.dt_h, setup.price, z.demand_charge_per_kw, net.dg_cost_per_kwh,
+                     net.dg_kg_per_kwh, z.curtail_per_kwh, z.thermal_share,
+                     z.thermal_kg_per_kwh, z.quota_kg_per_kwh, z.carbon_price_per_t,
+                     z.carbon_step_t, z.carbon_growth, z.carbon_per_interval)
+
+
+def parts(c: DayCosts) -> CostParts:
+    """The summary's form of a day's costs."""
+    return CostParts(purchase=c.purchase, diesel=c.diesel, curtailment=c.curtailment,
+                     carbon=c.carbon, total=c.total, peak_kw=c.peak_kw)
+
+
+def before_day(setup: ZonalSetup, ev_kw: FloatArray
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Step 3 of the module docstring: nodal consumption ``(T, n)``, renewable output
+    ``(T, K)`` and diesel output ``(T, M)`` of the uncoordinated day with station powers
+    ``ev_kw`` ``(T, J)``."""
+    net = setup.net
+    t_n = net.load_p_kw.shape[0]
+    dg = np.broadcast_to(net.dg_max_kw if net.dg_must_run else 0.0 * net.dg_max_kw,
+                         (t_n, len(net.dg_bus))).astype(float)
+    p = net.load_p_kw.copy()
+    np.add.at(p.T, setup.station_pos, ev_kw.T)
+    np.add.at(p.T, net.dg_bus, -dg.T)
+    avail = net.res_avail_kw
+    surplus = np.maximum(avail.sum(axis=1) - p.sum(axis=1), 0.0)  # no export: curtailed
+    keep = 1.0 - np.divide(surplus, avail.sum(axis=1), out=np.zeros(t_n),
+                           where=avail.sum(axis=1) > 0)
+    res = avail * keep[:, None]
+    np.add.at(p.T, net.res_bus, -res.T)
+    return p, res, dg
 
 
 def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridModel,
                ac: PandapowerAc) -> TwoLayer:
     """Step 4 of the module docstring."""
     t0 = time.perf_counter()
-    t_n = sc.horizon.n_intervals
+    t_n, z = sc.horizon.n_intervals, sc.dispatch.zonal
     omega_z = trading_prices(setup, gm.ldf)
     afs = area_fleets(setup, realised, t_n)
-    tracks = track_areas(setup, AreaSets.of_fleets(afs), omega_z,
-                         np.array([g.cost_per_kwh for g in sc.dispatch.generators]))
+    sets = AreaSets.of_fleets(afs)
+    rounds = iterate_targets(setup, gm, sets, omega_z,
+                             np.array([g.cost_per_kwh for g in sc.dispatch.generators]),
+                             z.targets, z.target_tol_kw, z.target_rounds)
+    tracks = rounds.tracks
     scheds = schedule_areas(afs, tracks)
     station_kw = np.zeros((t_n, len(realised)))
     for af, sch in zip(afs, scheds, strict=True):
@@ -217,15 +262,21 @@ def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridM
     else:
         p_bus, q_bus = two_layer_injections(setup, station_kw, tracks)
     seconds = time.perf_counter() - t0
+    ac_two = ac.solve(p_bus, q_bus)
+    res = fix.res_kw if fix.feasible else setup.plan.res_kw
+    dg = fix.dg_kw if fix.feasible else setup.plan.dg_kw
+    costs = day_costs(cost_basis(sc, setup), ac_two.p_slack_kw, dg, setup.net.res_avail_kw,
+                      res)
     bad = 0
     for af, sch in zip(afs, scheds, strict=True):
         for j in np.unique(af.station):
             bad += vehicle_check(realised[j], sch.p_kw[af.station == j])
     types = np.concatenate([af.types[(af.batt.u_max_kw != 0).any(axis=1)
                                      | (af.batt.u_min_kw != 0).any(axis=1)] for af in afs])
-    return TwoLayer(tracks, omega_z, area_targets(setup)[1], station_kw,
+    return TwoLayer(tracks, omega_z, rounds.targets.q_kvar, station_kw,
                     np.stack([s.deviation_kw for s in scheds], axis=1),
                     float(np.abs(fix.ev_kw - first_kw).sum() * setup.net.dt_h)
-                    if fix.feasible else 0.0, p_bus,
-                    ac.solve(p_bus, q_bus), fix, bad, int(types.size),
+                    if fix.feasible else 0.0, p_bus, ac_two, fix, rounds,
+                    capability_ratios(setup, sets, rounds.targets.p_kw), costs, bad,
+                    int(types.size),
                     [int((types == k).sum()) for k in (1, 2, 3, 4)], seconds)

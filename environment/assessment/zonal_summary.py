@@ -1,7 +1,8 @@
 """The zonal study's typed summary (``environment.summaries.ZonalSummary``) and its checks.
 
-Costs on the paper's Table 2 basis (``before``: uncoordinated charging, ``after``: the
-distribution layer's plan), the partition's indicators, the AC voltages of both, and the
+Costs on the paper's Table 2 basis, all three at their AC purchase (``before``: uncoordinated
+charging, ``after``: the distribution layer's plan, ``aggregation_layer.costs``: the two-layer
+result; ``dispatch.zonal_costs``), the partition's indicators, the AC voltages of both, and the
 aggregation layer on the realised day. Validity: the plan's and the two-layer result's AC points
 inside the voltage and line limits, every vehicle inside its set.
 """
@@ -31,8 +32,10 @@ def _aggregation(st: ZonalStudy, dt: float, peak_before_kw: float
     if two is None:
         return None
     trk = two.tracks
-    peak = float(two.p_bus_kw.sum(axis=1).max())
+    peak = two.costs.peak_kw  # AC purchase, losses included (the before peak's basis)
     ok = two.redispatch.feasible
+    rd = two.rounds
+    finite = np.where(np.isfinite(two.ratios), two.ratios, np.nan)
     return AggregationLayerSummary(
         realised_vehicles=two.n_vehicles, user_types_1_to_4=tuple(two.type_counts),
         areas_feasible=int(sum(a.feasible for a in trk)),
@@ -51,7 +54,22 @@ def _aggregation(st: ZonalStudy, dt: float, peak_before_kw: float
         ac_max_loading_pct=float(np.nanmax(two.ac.loading_pct)),
         correction_round_feasible=bool(ok), override_kwh=two.override_kwh,
         cost_after_correction=float(two.redispatch.cost) if ok else None,
-        seconds=two.seconds)
+        seconds=two.seconds, targets=st_targets(rd), target_rounds=rd.rounds,
+        target_moves_kw=tuple(round(m, 3) for m in rd.moves_kw),
+        targets_converged=rd.converged, target_tol_kw=rd.tol_kw,
+        tie_loss_kwh_economic_plan=rd.targets.tie_loss_kwh[0],
+        tie_loss_kwh_loss_plan=rd.targets.tie_loss_kwh[1],
+        demand_over_capability_max_by_area=tuple(
+            float(np.nanmax(finite[:, d])) if np.isfinite(finite[:, d]).any() else 0.0
+            for d in range(finite.shape[1])),
+        costs=CostParts(two.costs.purchase, two.costs.diesel, two.costs.curtailment,
+                        two.costs.carbon, two.costs.total, two.costs.peak_kw))
+
+
+def st_targets(rd) -> str:
+    """``"max_with_losses"`` when a loss-minimising plan entered the targets, else
+    ``"economic"``."""
+    return "economic" if rd.targets.losses_plan is None else "max_with_losses"
 
 
 def zonal_summary(st: ZonalStudy, scenario, seed: int, label: Callable[[int], int],
@@ -66,8 +84,7 @@ def zonal_summary(st: ZonalStudy, scenario, seed: int, label: Callable[[int], in
         runtime_s: Wall time.
     """
     plan, dt = st.setup.plan, scenario.horizon.dt_h
-    peak_b = float(st.before_p_bus_kw.sum(axis=1).max())
-    peak_a = float(plan.p_bus_kw.sum(axis=1).max())
+    peak_b, peak_a = st.before.peak_kw, st.after.peak_kw  # AC purchase, losses included
     checked = [st.ac_after] + ([] if st.two is None else [st.two.ac])
     bad = [int((r.margin(st.setup.limits, AC_TOL_PU) > 0).sum()) for r in checked]
     sc = st.setup.scores
@@ -76,9 +93,7 @@ def zonal_summary(st: ZonalStudy, scenario, seed: int, label: Callable[[int], in
         areas=tuple(tuple(sorted(label(v) for v in p)) for p in st.setup.parts),
         partition=PartitionScores(sc.modularity, sc.f2, sc.f3, sc.f_c, sc.total,
                                   st.setup.seed_scores.total),
-        before=st.before,
-        after=CostParts(plan.purchase, plan.diesel, max(plan.curtailment, 0.0), plan.carbon,
-                        plan.cost, peak_a),
+        before=st.before, after=st.after,
         peak_shaving_pct=100.0 * (peak_b - peak_a) / peak_b,
         ev_energy_before_kwh=float(st.ev_before_kw.sum() * dt),
         ev_energy_after_kwh=float(plan.ev_kw.sum() * dt), required_share=ENERGY_SHARE,
@@ -86,7 +101,9 @@ def zonal_summary(st: ZonalStudy, scenario, seed: int, label: Callable[[int], in
         ac=ZonalAc(float(np.nanmin(st.ac_before.vm_pu)), float(np.nanmin(st.ac_after.vm_pu)),
                    scenario.grid.v_min_pu, st.setup.net.v_min_pu, bad[0],
                    bad[1] if st.two is not None else None),
-        aggregation_layer=_aggregation(st, dt, peak_b), runtime_s=runtime_s)
+        aggregation_layer=_aggregation(st, dt, peak_b), runtime_s=runtime_s,
+        response_in_layer=st.setup.net.ev_period is not None,
+        response_override_kwh=plan.response_override_kwh)
     return summary
 
 

@@ -74,7 +74,16 @@ def _headline(s: ZonalSummary, folder) -> str:
 
 def _aggregation_line(al: AggregationLayerSummary) -> str:
     fix = f"moved {al.override_kwh:,.0f} kWh" if al.correction_round_feasible else "INFEASIBLE"
-    return (f"aggregation layer: {al.realised_vehicles} vehicles (types 1-4: "
+    conv = "agree" if al.targets_converged else "do NOT agree"
+    c = al.costs
+    cost = "" if c is None else (f"two-layer cost {c.total:,.0f} (purchase {c.purchase:,.0f}, "
+                                 f"carbon {c.carbon:,.0f}); ")
+    return (f"interaction: targets {al.targets}, {al.target_rounds} rounds, the targets {conv} "
+            f"within {al.target_tol_kw:g} kW (last move {al.target_moves_kw[-1]:.3g} kW); "
+            f"inter-area losses (eq. 6) {al.tie_loss_kwh_economic_plan:,.1f} kWh economic, "
+            f"{al.tie_loss_kwh_loss_plan:,.1f} kWh loss-minimising plan; areas' demand over "
+            f"their EVs' capability at most {max(al.demand_over_capability_max_by_area):.2f}\n"
+            f"aggregation layer: {cost}{al.realised_vehicles} vehicles (types 1-4: "
             f"{list(al.user_types_1_to_4)}), {al.vehicles_outside_their_sets} outside their "
             f"sets; areas off target {al.area_tracking_deviation_kwh:,.0f} kWh, vehicles off "
             f"their targets {al.vehicle_deviation_kwh:,.0f} kWh; correction round {fix}; peak "

@@ -6,10 +6,10 @@ envelopes are built on):
 1. station aggregates (the stations' packaged day-ahead boundaries as their sets, the pools'
    uncoordinated charging as their users' demand), partition and distribution layer
    (``environment.planning.zonal_setup``);
-2. aggregation layer on the expected fleet: trading prices, each area's price response and
-   tracking with its own diesel (``environment.planning.zonal_areas.track_areas``), its EV
-   trajectory
-   split over its stations (``split_to_stations``);
+2. aggregation layer on the expected fleet: trading prices, rounds of the areas' answers
+   (price response and tracking with their own diesel) and the distribution layer's targets
+   until they agree (``environment.planning.zonal_interaction.iterate_targets``), each area's
+   EV trajectory split over its stations (``split_to_stations``);
 3. correction round of the distribution layer around those station powers (``redispatch``).
 
 The agents then execute the result tick by tick (``agents.zonal_plan``); the realised
@@ -32,9 +32,9 @@ from environment.planning.zonal_areas import (
     AreaSets,
     redispatch,
     split_to_stations,
-    track_areas,
     trading_prices,
 )
+from environment.planning.zonal_interaction import iterate_targets
 from environment.planning.zonal_setup import ZonalSetup, plan_zonal, station_aggregates
 from environment.records import DispatchRows
 from flexibility.fleet import Fleet
@@ -111,7 +111,9 @@ def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
     to_area = np.eye(len(setup.parts))[setup.station_area]  # (J, D)
     sets = AreaSets(agg.lo_kw @ to_area, agg.hi_kw @ to_area, agg.y_lo_kwh @ to_area,
                     agg.y_hi_kwh @ to_area, agg.asap_kw @ to_area)
-    tracks = track_areas(setup, sets, trading_prices(setup, gm.ldf), costs)
+    z = sc.dispatch.zonal
+    tracks = iterate_targets(setup, gm, sets, trading_prices(setup, gm.ldf), costs, z.targets,
+                             z.target_tol_kw, z.target_rounds).tracks
     area_ev = np.stack([tr.ev_kw if tr.feasible else sets.asap_kw[:, d]
                         for d, tr in enumerate(tracks)], axis=1)
     st_sets = (agg.lo_kw, agg.hi_kw, agg.y_lo_kwh, agg.y_hi_kwh)

@@ -157,11 +157,13 @@ class AreaSets:
 
 
 def track_areas(setup: ZonalSetup, sets: AreaSets, omega_z: FloatArray,
-                dg_cost_per_kwh: FloatArray) -> list[AreaTracking]:
-    """Each area's answer to its target (module docstring, "areas")."""
+                dg_cost_per_kwh: FloatArray, target_kw: FloatArray | None = None
+                ) -> list[AreaTracking]:
+    """Each area's answer to its target (module docstring, "areas"); ``target_kw`` ``(T, D)``
+    (default: the economic plan's area sums, eq. 9 with one plan)."""
     net, plan = setup.net, setup.plan
     per = setup.period
-    p_z, _ = area_targets(setup)
+    p_z = area_targets(setup)[0] if target_kw is None else np.asarray(target_kw)
     dg_area = net.area_of_bus[net.dg_bus]
     out = []
     for d in range(p_z.shape[1]):

@@ -54,6 +54,10 @@ ENERGY_SHARE = 0.99
 floor priced at ``UNSERVED_PER_KWH``; the departure requirements stay hard): all of it pins
 every trajectory to ASAP near the end of the day (vehicles still filling up while others
 leave), which the network cannot carry at the evening peak."""
+RESPONSE_OVERRIDE_PER_KWH = 10.0
+"""Price of a kWh by which the DR-consistent plan moves an area's period energy beyond its
+users' price response (above every energy price and the unserved floor: only where a network
+limit cannot carry what the users would do; the summary reports the energy)."""
 UNSERVED_PER_KWH = 5.0
 """Price of a kWh of that floor not delivered: above every purchase price plus carbon, so the
 plan falls short only where the network cannot carry the energy."""
@@ -184,8 +188,15 @@ def _partition(sc: Scenario, gm: GridModel, agg: StationAggregates, res_pos: Int
     return parts, scores, seed_scores, area_of_bus
 
 
+def tie_lines(gm: GridModel, area_of_bus: IntArray) -> tuple[int, ...]:
+    """Branches between two areas (branch ``b`` feeds position ``b + 1``): eq. 6's ``L_t``."""
+    parent = np.asarray(gm.feeder.parent)
+    return tuple(int(b) for b in range(len(parent) - 1)
+                 if area_of_bus[b + 1] != area_of_bus[parent[b + 1]])
+
+
 def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
-               with_response: bool = False) -> ZonalSetup:
+               with_response: bool | None = None) -> ZonalSetup:
     """Steps 2-3 of the module docstring.
 
     Args:
@@ -194,12 +205,14 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
         agg: The stations' expected fleets.
         with_response: Plan the areas' EV energy per period as their users' price response
             allows (``ZonalNetwork.ev_period``); default: the paper's distribution layer, which
-            dispatches the EV aggregates within their sets.
+            dispatches the EV aggregates within their sets; ``None``: the scenario's
+            ``dispatch.zonal.response_in_layer``.
     """
     import time
 
     sc, hz, z = scenario, scenario.horizon, scenario.dispatch.zonal
     t_n, dt, n = hz.n_intervals, hz.dt_h, gm.feeder.n_bus
+    with_response = z.response_in_layer if with_response is None else with_response
     pos = np.asarray(gm.positions)
     res_pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
     avail = renewable_profiles(sc, [r.kind for r in z.renewables]) \
@@ -242,9 +255,11 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
         carbon_step_t=z.carbon_step_t, carbon_growth=z.carbon_growth,
         demand_charge_per_kw=z.demand_charge_per_kw, v2g_wear_per_kwh=z.v2g_wear_per_kwh,
         ev_period=period if with_response else None, ev_base_period_kwh=base,
+        response_override_per_kwh=RESPONSE_OVERRIDE_PER_KWH,
         ev_energy_target_kwh=ENERGY_SHARE * np.minimum(asap_area.sum(axis=0) * dt, y_hi[-1]),
         unserved_per_kwh=UNSERVED_PER_KWH, purchase_ramp_per_kw=z.ramp_per_kw,
-        ev_ramp_per_kw=z.ramp_per_kw)
+        ev_ramp_per_kw=z.ramp_per_kw, dg_must_run=z.dg_must_run,
+        carbon_per_interval=z.carbon_per_interval, tie_lines=tie_lines(gm, area_of_bus))
     t0 = time.perf_counter()
     net, plan, ac_plan = solve_with_ac(net, gm)
     if ac_plan is None:

@@ -67,6 +67,15 @@ class AggregationLayerSummary:
     override_kwh: float
     cost_after_correction: float | None
     seconds: float
+    targets: str = "economic"
+    target_rounds: int = 0
+    target_moves_kw: tuple[float, ...] = ()
+    targets_converged: bool = False
+    target_tol_kw: float = 0.0
+    tie_loss_kwh_economic_plan: float = 0.0
+    tie_loss_kwh_loss_plan: float = 0.0
+    demand_over_capability_max_by_area: tuple[float, ...] = ()
+    costs: CostParts | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,9 @@ class ZonalSummary:
     aggregation_layer: AggregationLayerSummary | None
     runtime_s: float
     valid: bool = field(default=True)
+    response_in_layer: bool = False
+    response_override_kwh: float = 0.0
+    cost_basis: str = "AC purchase (losses included) for before, after and two layers"
 
     def as_json(self) -> dict[str, Any]:
         """The file's entries (as before the schema)."""
@@ -105,7 +117,9 @@ class ZonalSummary:
             "ev_energy_kwh": {"before": self.ev_energy_before_kwh,
                               "after": self.ev_energy_after_kwh,
                               "required_share": self.required_share},
-            "carbon_traded_t": self.carbon_traded_t, "ac": ac, "runtime_s": self.runtime_s}
+            "carbon_traded_t": self.carbon_traded_t, "ac": ac, "runtime_s": self.runtime_s,
+            "response_in_layer": self.response_in_layer,
+            "response_override_kwh": self.response_override_kwh, "cost_basis": self.cost_basis}
         if self.aggregation_layer is not None:
             out["aggregation_layer"] = to_json(self.aggregation_layer)
         out["valid"] = self.valid
