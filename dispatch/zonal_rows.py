@@ -303,7 +303,7 @@ def anchor_rows(net: ZonalNetwork, cols: ZonalColumns) -> Rows:
 def carbon_coefficients(net: ZonalNetwork) -> tuple[float, FloatArray]:
     """Traded emission per kW of purchase and of each diesel over one interval (t).
 
-        E_t = dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m).
+    E_t = dt / 1000 (share_th (e_th - quota) b_t + sum_m (e_m - quota) g_t,m).
     """
     buy = net.dt_h / 1000.0 * net.thermal_share * (net.thermal_kg_per_kwh
                                                    - net.quota_kg_per_kwh)

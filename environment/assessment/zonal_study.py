@@ -162,7 +162,7 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     """The steps of the module docstring (``progress``: a bar over the four steps)."""
     from tqdm import tqdm
 
-    sc, hz, z = scenario, scenario.horizon, scenario.dispatch.zonal
+    sc, hz = scenario, scenario.horizon
     bar = tqdm(total=4, desc="zonal: fleets", unit="step", disable=not progress, leave=False)
     gm = build_grid_model(sc)
     dt = hz.dt_h
@@ -174,7 +174,7 @@ def run_zonal_study(scenario: Scenario, behaviour: BehaviourModel, seed: int,
     setup = plan_zonal(sc, gm, agg)
     bar.update()
     bar.set_description("zonal: uncoordinated day and AC checks")
-    net, ev0, pos = setup.net, agg.asap_kw, setup.station_pos
+    net, ev0 = setup.net, agg.asap_kw
     basis = cost_basis(sc, setup)
     p_before, res_before, dg_before = before_day(setup, ev0)
     ac = PandapowerAc(gm.feeder)

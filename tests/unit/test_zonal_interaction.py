@@ -123,8 +123,8 @@ def _setup(net, ldf, fe):
     pos = np.array([fe.position(b) for b in (8, 17, 29)])  # one station per area
     setup = ZonalSetup(parts, None, None, net, plan, ac.solve(plan.p_bus_kw, plan.q_bus_kvar),
                        pos, net.area_of_bus[pos], net.price_per_kwh,
-                       np.where(net.price_per_kwh > 0.5, 0, 2), NetworkLimits(net.v_min_pu, net.v_max_pu),
-                       0.0)
+                       np.where(net.price_per_kwh > 0.5, 0, 2),
+                       NetworkLimits(net.v_min_pu, net.v_max_pu), 0.0)
     gm = SimpleNamespace(ldf=ldf, feeder=fe, solver=ac)
     y_asap = np.minimum(np.cumsum(net.ev_hi_kw, axis=0) * net.dt_h, net.ev_y_hi_kwh)
     sets = AreaSets(net.ev_lo_kw, net.ev_hi_kw, net.ev_y_lo_kwh, y_asap,
