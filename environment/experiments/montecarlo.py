@@ -325,7 +325,8 @@ def _connect(link: SchedulerLink, client_type: type) -> Client:
         reason = (str(exc) or type(exc).__name__).splitlines()[0]
         hint = ("; check that --tls-ca-file signed the scheduler's certificate and the "
                 "scheduler's CA signed --tls-cert" if link.encrypted else
-                "; start 'dask scheduler' there first")
+                "; start 'dask scheduler' there first (one started with --protocol tls "
+                "has a tls:// address)")
         raise InputError(f"{link.source}: cannot reach {link.address} ({reason}){hint}") \
             from None
     try:

@@ -8,6 +8,7 @@ before any work, and the scheduler options refused in one line.
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -39,12 +40,20 @@ bus = 33
 chargers = 8
 [simulation]
 n_scenarios = 10
+[grid]
+feeder = "feeder.json"
 """
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    f = tmp_path_factory.mktemp("sc") / "cluster_small.toml"
+    """The scenario, with a feeder file beside it that the workers read (IEEE 33-bus)."""
+    import pandapower as pp
+    import pandapower.networks as pn
+
+    folder = tmp_path_factory.mktemp("sc")
+    pp.to_json(pn.case33bw(), str(folder / "feeder.json"))
+    f = folder / "cluster_small.toml"
     f.write_text(SCENARIO)
     return str(f)
 
@@ -77,13 +86,13 @@ def assert_same_days(got: Path, want: Path, n: int) -> None:
 
 
 def test_interrupted_and_resumed_on_two_worker_processes(small, reference, tmp_path):
-    client_dir = tmp_path / "client"  # the command's working directory is not the workers'
-    client_dir.mkdir()
+    client_dir = tmp_path / "client" / "cwd"  # not the workers' working directory (cluster/)
+    client_dir.mkdir(parents=True)
     with dask_processes(tmp_path / "cluster", workers=2) as cluster:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run_sim.py"), "montecarlo", "--scenario", small,
-             "--replicates", str(N), "--scheduler-file", str(cluster.scheduler_file),
-             "--quiet", "--no-plots", "--out", "mc"],  # relative to the command's directory
+        proc = subprocess.Popen(  # --scenario and --out relative to the command's directory
+            [sys.executable, str(ROOT / "run_sim.py"), "montecarlo", "--scenario",
+             os.path.relpath(small, client_dir), "--replicates", str(N), "--scheduler-file",
+             str(cluster.scheduler_file), "--quiet", "--no-plots", "--out", "mc"],
             cwd=client_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         out = client_dir / "mc"
         t0 = time.monotonic()
