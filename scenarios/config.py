@@ -330,7 +330,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         data = tomllib.loads(read_scenario_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    data["base_dir"] = str(path.parent)
+    data["base_dir"] = str(path.parent.absolute())  # dask workers may run in another folder
     scenario = validate_scenario(data, str(path))
     problem = feeder_file_problem(scenario)
     if problem:

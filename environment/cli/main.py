@@ -167,7 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes of a local dask cluster (default 1)")
         g.add_argument("--scheduler", metavar="ADDR",
-                       help="use an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
+                       help="use an existing dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(unencrypted) or tls://10.0.0.5:8786 (with --tls-*); its workers "
+                            "write the replicates into --out, which must be the same folder on "
+                            "every worker machine and this one (a shared filesystem)")
+        g.add_argument("--scheduler-file", metavar="FILE",
+                       help="like --scheduler, with the address read from the file that "
+                            "'dask scheduler --scheduler-file FILE' writes")
+        mc.add_argument("--tls-ca-file", metavar="PEM",
+                        help="with a tls:// scheduler: the CA certificate(s) that signed the "
+                             "scheduler's and workers' certificates")
+        mc.add_argument("--tls-cert", metavar="PEM",
+                        help="with a tls:// scheduler: this machine's certificate (it may hold "
+                             "the key too)")
+        mc.add_argument("--tls-key", metavar="PEM",
+                        help="with a tls:// scheduler: this machine's private key, unless it "
+                             "is in --tls-cert")
         mc.add_argument("--out", required=True, metavar="DIR", help="output folder")
         mc.add_argument("--resume", action="store_true",
                         help="continue a run in --out, skipping finished replicates")
