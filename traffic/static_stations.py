@@ -5,7 +5,10 @@ Per interval: road times from a static UE of that interval's mean demand; statio
 over their station paths by MSA to equalize the generalized cost, a station adding the paper's
 static waiting term ``t_s + t_s (h / ports)^3`` with occupancy ``h = flow * t_s / 60``
 (vehicles in service, from the flows at the start of the last MSA iteration); the station's
-load is ``power * min(h, ports)`` (charging positive, V2G negative). Coupons apply by the band of
+load is ``power * min(h, ports)`` with hard capacity and ``power * h`` with soft capacity (the
+paper's, where the waiting term alone holds occupancy near the ports), charging positive, V2G
+negative. With soft capacity the total net load of an interval is fixed by its demand, so
+coupons only move it between stations. Coupons apply by the band of
 the interval start. Every station user of the
 interval is one session: the subsidy spent is ``sum_paths flow * interval / 60 * incentive *
 energy``.
@@ -45,9 +48,14 @@ def _station_link(net: RoadNetwork, path: tuple[int, ...]) -> int:
 
 
 def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
-                         interval_min: float = 30.0, iterations: int = 200
-                         ) -> StaticStationLoads:
-    """Station loads and subsidy per static interval (module docstring)."""
+                         interval_min: float = 30.0, iterations: int = 200,
+                         capacity: str = "hard") -> StaticStationLoads:
+    """Station loads and subsidy per static interval (module docstring).
+
+    ``capacity``: ``hard`` (load capped at the ports) or ``soft`` (uncapped).
+    """
+    if capacity not in ("hard", "soft"):
+        raise ValueError(f"capacity must be 'hard' or 'soft', got {capacity!r}")
     sets = {key: paths for key, paths in path_sets(net, list(demand.od_veh_h)).items()
             if key[1] != "regular" and paths}
     vot = prices.value_of_time_per_h / 60.0
@@ -86,7 +94,8 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
         for i, ln in enumerate(net.links):
             if ln.kind in SERVICES:
                 power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
-                p_kw[stations.index(ln.station), k] += power * min(occ[i], ln.ports)
+                busy = occ[i] if capacity == "soft" else min(occ[i], ln.ports)
+                p_kw[stations.index(ln.station), k] += power * busy
         for key in sets:
             for f, st in zip(flows[key], st_of[key], strict=True):
                 ln = net.links[st]
