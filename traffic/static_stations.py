@@ -4,7 +4,7 @@ The demand is aggregated into intervals of ``interval_min`` with instantaneous p
 Per interval: road times from a static UE of that interval's mean demand; station users split
 over their station paths by MSA to equalize the generalized cost, a station adding the paper's
 static waiting term ``t_s + t_s (h / ports)^3`` with occupancy ``h = flow * t_s / 60``
-(vehicles in service, from the flows at the start of the last MSA iteration); the station's
+(vehicles in service; the loads use the final flows, like the sessions and the spend); the station's
 load is ``power * min(h, ports)`` with hard capacity and ``power * h`` with soft capacity (the
 paper's, where the waiting term alone holds occupancy near the ports), charging positive, V2G
 negative. With soft capacity the total net load of an interval is fixed by its demand, so
@@ -35,12 +35,15 @@ class StaticStationLoads:
         start_min: Interval starts (minutes from the loading start).
         p_kw: Net load per station and interval (kW, charging positive).
         subsidy: Subsidy spent per interval (CNY).
+        sessions: Sessions per station, service (charge, V2G) and interval: the station
+            users of the interval on that station's link, ``flow * interval / 60``.
     """
 
     stations: list[str]
     start_min: np.ndarray
     p_kw: np.ndarray
     subsidy: np.ndarray
+    sessions: np.ndarray | None = None
 
 
 def _station_link(net: RoadNetwork, path: tuple[int, ...]) -> int:
@@ -63,6 +66,7 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
     n = int(np.ceil(demand.duration_min / interval_min - 1e-9))
     p_kw = np.zeros((len(stations), n))
     subsidy = np.zeros(n)
+    sessions = np.zeros((len(stations), len(SERVICES), n))
     road_only = np.array([ln.kind == "road" for ln in net.links])
     for k in range(n):
         a = k * interval_min
@@ -91,6 +95,7 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
                                       + ln.service_min * (occ[st] / ln.ports) ** 3)
                 aon = np.eye(len(paths))[int(np.argmin(cost))] * users[key]
                 flows[key] = flows[key] + (aon - flows[key]) / (it + 1)
+        occ = _occupancy(net, sets, flows, st_of)
         for i, ln in enumerate(net.links):
             if ln.kind in SERVICES:
                 power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
@@ -101,7 +106,9 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
                 ln = net.links[st]
                 subsidy[k] += (f * interval_min / 60.0 * prices.energy_kwh(ln.kind, ln.service_min)
                                * prices.incentive_per_kwh(ln.kind, ln.station, a))
-    return StaticStationLoads(stations, np.arange(n) * interval_min, p_kw, subsidy)
+                sessions[stations.index(ln.station), SERVICES.index(ln.kind), k] += \
+                    f * interval_min / 60.0
+    return StaticStationLoads(stations, np.arange(n) * interval_min, p_kw, subsidy, sessions)
 
 
 def _occupancy(net: RoadNetwork, sets: dict, flows: dict, st_of: dict) -> np.ndarray:

@@ -337,7 +337,7 @@ def method_dt():
     """The method (set-up by finite differences, ``boundary_point`` with refine 1) on the
     departure-choice network."""
     ev = DepartureEvaluator()
-    base, shares = ev(np.zeros(N_PSI_DT))
+    base, _ = ev(np.zeros(N_PSI_DT))
     jac, rate = np.zeros((len(STATIONS), N_PSI_DT)), np.zeros(N_PSI_DT)
     for i in CHARGE_COORDS:
         out, _ = ev(np.eye(N_PSI_DT)[i] * FD_STEP)
