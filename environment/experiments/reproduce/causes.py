@@ -100,8 +100,8 @@ _CAUSES = (
           "the no-coupon equilibrium holds 0.85 / 0.86 / 1.22 MW at CS1-3 at 18:00 (soft "
           "capacity; the oversaturated Nguyen-Dupuis roads, 1,200 veh/h from node 1 into "
           "500 veh/h of exit capacity, spread station arrivals over four hours): 5 MW more "
-          "at CS3 is about 83 more charging vehicles in service at 18:00 than the 20 % charging share "
-          "brings there within any tier's budget"),
+          "at CS3 is about 83 more charging vehicles in service at 18:00 than the 20 % "
+          "charging share brings there within any tier's budget"),
     Cause("not_in_quick", "missing-data",
           "the reduced case (--quick) does not run this quantity; the full reproduction does"),
 )
