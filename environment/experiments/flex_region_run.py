@@ -227,7 +227,7 @@ def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
             own = best.get((b, k))
             centre = None if own is None else np.asarray(own["psi"])
             psi = lp_coupons(a, jac, s.spend_rate, s.psi_max, b, centre, s.trust_radius)
-            if own is not None and np.allclose(psi, centre, atol=1e-9):
+            if centre is not None and np.allclose(psi, centre, atol=1e-9):
                 continue
             jobs.setdefault((b, _proposal_key(psi)), (psi, []))[1].append((k, a, path))
         if not jobs:
