@@ -169,6 +169,11 @@ MEANING: dict[str, str] = {
     "traffic.max_iterations": "iterations of the dynamic assignment",
     "traffic.soc_arrival_charging": "SOC of charging users when they arrive (co-simulation)",
     "traffic.soc_arrival_v2g": "SOC of V2G users when they arrive (co-simulation)",
+    "grid.dg": "dispatchable generators (unity power factor) that the grid check of "
+               "`flexibility-region` dispatches on the LinDistFlow rows of t*; the other "
+               "commands see the feeder without them",
+    "grid.dg.bus": "bus of the generator (in `grid.bus_numbering`)",
+    "grid.dg.p_max_kw": "capacity of the generator (kW)",
     "dispatch.method": "variant of `dispatch` and the default of `--method`",
     "dispatch.epsilon": "joint risk per interval",
     "dispatch.generators": "dispatchable generators (buses in `grid.bus_numbering`)",

@@ -88,12 +88,20 @@ _CAUSES = (
           "dispatch.zonal.demand_charge_per_kw = 1.07 per kW-day (the paper's capacity price) "
           "is too weak to move the evening peak; the TOU spread shifts EV energy into a new "
           "21-24 h block"),
-    Cause("region_feeder_hosting", "parameter",
-          "the coupled case's 2,000 kW substation cannot host the equilibrium; with "
-          "--grid report the regions are traffic outcomes only"),
-    Cause("region_hard_ports", "definition",
-          "station ports are hard caps (60 ports x 60 kW = 3.6 MW at CS3) instead of the "
-          "paper's waiting cost, and departure times are fixed (no temporal shifting)"),
+    Cause("region_budget_reach", "parameter",
+          "a coupon is paid per 60-minute departure band to every session of its station: "
+          "the set-up of 'flexibility-region --scenario nd_coupled' measures 2,040-6,510 CNY "
+          "per CNY/kWh (setup.json spend_rate), so 1,000 CNY buys 0.15-0.5 CNY/kWh on one "
+          "band (4.5-15 CNY per 30 kWh session, 9-30 minutes of travel time), which moves a "
+          "few vehicles in service (60 kW charging, 40 kW V2G each): hundreds of kW per "
+          "station, not the paper's +-2 to 4 MW (its F_bs multiplies power, coupon and inflow "
+          "without a consistent unit)"),
+    Cause("region_station_occupancy", "parameter",
+          "the no-coupon equilibrium holds 0.85 / 0.86 / 1.22 MW at CS1-3 at 18:00 (soft "
+          "capacity; the oversaturated Nguyen-Dupuis roads, 1,200 veh/h from node 1 into "
+          "500 veh/h of exit capacity, spread station arrivals over four hours): 5 MW more "
+          "at CS3 is about 83 more charging vehicles in service at 18:00 than the 20 % "
+          "charging share brings there within any tier's budget"),
     Cause("not_in_quick", "missing-data",
           "the reduced case (--quick) does not run this quantity; the full reproduction does"),
 )
@@ -135,12 +143,12 @@ CAUSE_OF: dict[tuple[str, str], str] = {
     ("zonal", "before_curtailment"): "zonal_no_surplus",
     ("zonal", "after_curtailment"): "zonal_no_surplus",
     ("zonal", "peak_shaving_pct"): "zonal_demand_charge",
-    **{("region", q): "region_hard_ports" for q in (
-        "dynamic_volume_1000", "dynamic_volume_2000", "dynamic_half_range_mw",
-        "static_half_range_mw", "static_dimension", "validation_tier",
-        "validation_subsidy_spent")},
-    ("region", "dynamic_volume_4000"): "region_hard_ports",
-    ("region", "dynamic_volume_6000"): "region_hard_ports",
+    **{("region", q): "region_budget_reach" for q in (
+        "dynamic_volume_1000", "dynamic_volume_2000", "dynamic_volume_4000",
+        "dynamic_volume_6000", "dynamic_half_range_mw", "static_half_range_mw",
+        "static_dimension")},
+    **{("region", q): "region_station_occupancy" for q in (
+        "validation_tier", "validation_subsidy_spent")},
 }
 """The registered cause of each paper's quantity (``(paper, quantity id) -> cause key``)."""
 
