@@ -46,7 +46,8 @@ def _edges(axis: TimeAxis, n: int) -> np.ndarray:
 def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
     """Supply stack against demand, with the import price; below, the aggregators' schedule.
 
-    The stack is the substation import and the generators, the demand the background and the
+    The stack is the substation import and the generators, the demand the background, the
+    forecast feeder losses and the
     EVs; the aggregators' schedule is drawn inside their packaged boundary.
     """
     sol, case = study.variants[method].sol, study.day.case
@@ -54,16 +55,17 @@ def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
     t_n = inst.shape[0]
     x = _edges(axis, t_n)
     bg = inst.p_bg_kw.sum(axis=1)
+    loss = np.zeros(t_n) if inst.loss_kw is None else np.asarray(inst.loss_kw)
     ev = sol.p_ev_kw.sum(axis=1)
     gen = sol.g_kw
-    imp = bg + ev - gen.sum(axis=1)
+    imp = bg + loss + ev - gen.sum(axis=1)  # the model's substation exchange
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True,
                                   gridspec_kw={"height_ratios": [2, 1]})
     base = np.zeros(t_n)
     layers = [(name, gen[:, k], c) for k, (name, c) in
               enumerate(zip(case.gen_names, ("tab:brown", "tab:olive", "tab:pink", "tab:cyan"),
                             strict=False))] + [("substation import", np.maximum(imp, 0.0), "0.6")]
-    exp = np.minimum(imp, 0.0)
+    exp = np.where(imp < -1e-6, imp, 0.0)  # below the LP's tolerance is no export
     if (exp < 0).any():
         ax.fill_between(x, 0.0, np.r_[exp, exp[-1]], step="post", color="tab:cyan", alpha=0.5,
                         label="export to the grid above", linewidth=0)
@@ -72,8 +74,8 @@ def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
                         color=c, alpha=0.6, label=name, linewidth=0)
         base = base + v
     ax.axhline(0.0, color="k", linewidth=0.6)
-    ax.stairs(bg + ev, x, color="k", linewidth=1.6, baseline=None, zorder=3,
-              label="demand: background + EVs")
+    ax.stairs(bg + loss + ev, x, color="k", linewidth=1.6, baseline=None, zorder=3,
+              label="demand: background + losses + EVs")
     # the forecast is drawn over the demand line in a colour of its own: where the EVs add
     # little the two coincide, and a dotted black line on the black one vanished
     ax.stairs(bg, x, color="tab:blue", linestyle=(0, (2, 1.5)), linewidth=1.2, baseline=None,
