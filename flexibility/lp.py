@@ -166,3 +166,20 @@ def abs_step_rows(x_cols: np.ndarray, m_cols: np.ndarray, width: int) -> sp.csr_
                                      (np.tile(k, 3), np.r_[m, nxt, now])),
                                     shape=(m.size, width)))
     return sp.vstack(blocks).tocsr()
+
+
+def add_rows(h: highspy.Highs, a: sp.spmatrix | sp.sparray, row_lo: FloatArray,
+             row_hi: FloatArray) -> None:
+    """Append rows ``row_lo <= a x <= row_hi`` to the model held by ``h`` (its basis is kept,
+    so the next :func:`solve` starts from the last solution).
+
+    Raises:
+        RuntimeError: If HiGHS rejects the rows.
+    """
+    m = sp.csr_matrix(a)
+    status = h.addRows(m.shape[0], np.asarray(row_lo, dtype=np.float64),
+                       np.asarray(row_hi, dtype=np.float64), m.nnz,
+                       m.indptr[:-1].astype(np.int32), m.indices.astype(np.int32),
+                       m.data.astype(np.float64))
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS rejected the rows")
