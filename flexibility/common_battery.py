@@ -25,7 +25,8 @@ and ``D_{t-1}`` is dropped, which only tightens) the vehicle stays in its power 
 and a station ``j`` likewise with ``W_j = sum_{i in j} omega_i`` against its network box. Its
 energy stays in its band when ``omega Ep_t / Omega_t <= Y^+ - Y^r`` (and ``Em`` against
 ``Y^r - Y^-``); the policy's shares hold ``omega <= min(Y^+ - Y^r, Y^r - Y^-)``, so the bounds
-``Ep_t, Em_t <= Omega_t`` keep them. Where ``Omega_t = 0`` no vehicle holds a share:
+``Ep_t, Em_t <= Omega_t`` keep them (a state bound ``|s_t| <= kappa``, ``Ep_t, Em_t <= kappa
+Omega_t``, may be asked for). Where ``Omega_t = 0`` no vehicle holds a share:
 ``Ep_t = Em_t = 0`` (the deviation is back to 0). With ``Ep = Em = k Omega`` these rows are those
 of the closed form (``|c| <= |Δomega| + phi |ΔOmega|``), so its battery is a feasible point.
 
@@ -176,7 +177,7 @@ def _row_block(groups: np.ndarray, alpha: FloatArray, beta: FloatArray, power: n
     return sp.csr_matrix((v, (r, c)), shape=(n, n_col))
 
 
-def common_battery(rows: ShareRows, t0: int = 0) -> Battery | None:
+def common_battery(rows: ShareRows, t0: int = 0, state_bound: float = 1.0) -> Battery | None:
     """The largest common deviation battery of the scenarios of ``rows`` (module docstring).
 
     The program maximises ``sum_t (Up_t + Dn_t) + w sum_t (Ep_t + Em_t)`` subject to the
@@ -189,13 +190,20 @@ def common_battery(rows: ShareRows, t0: int = 0) -> Battery | None:
     Args:
         rows: The kept scenarios' rows.
         t0: First interval of the battery.
+        state_bound: Largest ``|s_t|``: the bands are ``Ep_t, Em_t <= state_bound Omega_t``
+            (at most 1, where the shares keep every vehicle's energy). The policy's ``kappa``
+            keeps one deviation from moving any vehicle by more than that share of its room,
+            as the closed form does (``flexibility.inner.alpha_package`` says why the package
+            uses it).
 
     Returns:
         The battery ``{delta}`` (tightened; it contains 0), or ``None`` if HiGHS fails.
     """
     n_t, dt = rows.limits.shape[-1], rows.dt_h
     n_col = 4 * n_t
-    col_hi = rows.limits.min(axis=0).reshape(-1)
+    limits = rows.limits.min(axis=0)
+    limits[2:] *= min(float(state_bound), 1.0)
+    col_hi = limits.reshape(-1)
     alpha, beta, power, energy = _grouped(rows)
     tight = tight_rows(n_t, dt)
     cost = np.r_[np.ones(2 * n_t), np.full(2 * n_t, BAND_WEIGHT)]

@@ -274,7 +274,7 @@ def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.nda
         chosen = None
         if sb.rows is not None and fsb.rows is not None:
             if k not in lps:
-                lps[k] = common_battery(sb.rows.take(kept), sb.batteries.t0)
+                lps[k] = common_battery(sb.rows.take(kept), sb.batteries.t0, sb.params[2])
             chosen = _shrunk_common(lps[k], fsb.rows.take(val), target,
                                     float(joint.scaled(s).area_kwh()))
             if chosen is not None:

@@ -204,10 +204,12 @@ def test_common_battery_is_at_least_the_intersection(raw):
         return
     kept = np.zeros(sb.misfit.size, dtype=bool)
     kept[kept_idx] = True
-    lp = common_battery(sb.rows.take(kept))
+    kappa = sb.params[2]
+    lp = common_battery(sb.rows.take(kept), state_bound=kappa)
     assert lp is not None
     event(f"common battery area > 0: {bool(lp.area_kwh() > 1e-6)}")
     event(f"larger than the intersection: {bool(lp.area_kwh() > 1.01 * joint_area(sb, kept))}")
+    assert (lp.y_hi_kwh <= kappa * sb.rows.limits[kept, 2].min(axis=0) + 1e-9).all()
     assert not lp.empty_mask()
     assert (lp.p_lo_kw <= TOL).all() and (lp.p_hi_kw >= -TOL).all()  # contains 0
     # the intersection is a feasible point of the program: its area is at most the LP's (up
@@ -215,20 +217,21 @@ def test_common_battery_is_at_least_the_intersection(raw):
     joint = intersect(sb.deviation, kept)
     slack = 1e-4 * float(np.sum(lp.y_hi_kwh - lp.y_lo_kwh)) * lp.dt_h + 1e-6
     assert lp.area_kwh() >= joint.area_kwh() * (1 - 1e-6) - slack
-    # each scenario's closed-form battery (|s| <= k, halved where transfers do not fit)
-    # passes that scenario's rows: the LP's rows with Ep = Em = k Omega hold
+    # each scenario's closed-form battery (|s| <= k <= kappa, halved where transfers do not
+    # fit) passes that scenario's rows: the LP's rows with Ep = Em = k Omega hold
     for m in kept_idx:
         own = sb.deviation.take(m)
         assert deliverable_scale(sb.rows.take([m]), own)[0] >= 1 - 1e-6
-        single = common_battery(sb.rows.take([m]))
+        single = common_battery(sb.rows.take([m]), state_bound=kappa)
         assert single is not None
         slack = 1e-4 * float(np.sum(single.y_hi_kwh - single.y_lo_kwh)) * single.dt_h + 1e-6
         assert single.area_kwh() >= own.area_kwh() * (1 - 1e-6) - slack
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(raw=scenario_fleets(), seed=st.integers(0, 2**16), n_kept=st.integers(1, 4))
-def test_common_battery_is_deliverable_in_every_kept_scenario(raw, seed, n_kept):
+@given(raw=scenario_fleets(), seed=st.integers(0, 2**16), n_kept=st.integers(1, 4),
+       state_bound=st.sampled_from([0.25, 1.0]))
+def test_common_battery_is_deliverable_in_every_kept_scenario(raw, seed, n_kept, state_bound):
     """Every kept scenario delivers the battery; so does every other scenario whose rows hold
     for it (``deliverable_scale >= 1``: the day-ahead coverage test of fresh days)."""
     fleet = fleet_of(raw)
@@ -238,7 +241,7 @@ def test_common_battery_is_deliverable_in_every_kept_scenario(raw, seed, n_kept)
         return
     kept = np.zeros(sb.misfit.size, dtype=bool)
     kept[kept_idx] = True
-    lp = common_battery(sb.rows.take(kept))
+    lp = common_battery(sb.rows.take(kept), state_bound=state_bound)
     assert lp is not None
     event(f"common battery area > 0: {bool(lp.area_kwh() > 1e-6)}")
     scale = deliverable_scale(sb.rows, lp)
