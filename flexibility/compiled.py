@@ -626,20 +626,28 @@ def share_rows(p_lo, p_hi, ref, w_n, window, w_j, r_j, net_lo, net_hi, dt, big, 
     for i in range(n_veh):
         for t in range(window[i, 0], window[i, 1]):
             omega[t] += w_n[i, t]
+    inv = np.zeros(n_t + 1)  # inv[t + 1] = 1 / Omega_t (0 where no share is held); inv[0]: t = -1
     n_pts[:] = 0
     for t in range(n_t):
+        held = omega[t] > 1e-12
+        inv[t + 1] = 1.0 / omega[t] if held else 0.0
         limits[0, t], limits[1, t] = np.inf, np.inf
-        limits[2, t] = omega[t] if omega[t] > 1e-12 else 0.0
+        limits[2, t] = omega[t] if held else 0.0
         limits[3, t] = limits[2, t]
     for i in range(n_veh + w_j.shape[0]):
         veh = i < n_veh
         w = w_n[i] if veh else w_j[i - n_veh]
         start, stop = (window[i, 0], min(window[i, 1] + 1, n_t)) if veh else (0, n_t)
         for t in range(start, stop):
+            w_prev = w[t - 1] if t > 0 else 0.0
+            if w[t] == 0.0 and w_prev == 0.0:
+                continue
+            phi = w[t] * inv[t + 1]
+            c = (w[t] - w_prev) - phi * (omega[t] - (omega[t - 1] if t > 0 else 0.0))
             hi = p_hi[i, t] - ref[i, t] if veh else net_hi[i - n_veh, t] - r_j[i - n_veh, t]
             lo = ref[i, t] - p_lo[i, t] if veh else r_j[i - n_veh, t] - net_lo[i - n_veh, t]
-            _add_row(w, t, omega, dt, fmax(hi, 0.0) * dt, fmax(lo, 0.0) * dt, big, pts, n_pts,
-                     limits)
+            _add_row(phi * dt, abs(c) * inv[t], c >= 0.0, t, fmax(hi, 0.0) * dt,
+                     fmax(lo, 0.0) * dt, big, pts, n_pts, limits)
     for t in range(n_t):
         for q in range(4):
             n_rows[t, q] = upper_right_hull(pts[t, q], n_pts[t, q], power_coef[t, q],
@@ -647,33 +655,26 @@ def share_rows(p_lo, p_hi, ref, w_n, window, w_j, r_j, net_lo, net_hi, dt, big, 
 
 
 @kernel
-def _add_row(w, t, omega, dt, room_up, room_dn, big, pts, n_pts, limits):  # pragma: no cover
-    """Row ``(phi dt, c^± / Omega_{t-1})`` of one share at ``t`` as normalised points of its
-    two kinds (up, down) in ``pts``, or closed variables in ``limits``
-    (:func:`share_rows`)."""
-    om, om_prev = omega[t], omega[t - 1] if t > 0 else 0.0
-    phi = w[t] / om if om > 1e-12 else 0.0
-    c = (w[t] - (w[t - 1] if t > 0 else 0.0)) - phi * (om - om_prev)
-    inv = 1.0 / om_prev if om_prev > 1e-12 else 0.0
-    a, b = phi * dt, abs(c) * inv
+def _add_row(a, b, rise, t, room_up, room_dn, big, pts, n_pts, limits):  # pragma: no cover
+    """Row ``a X_t + b E_{t-1} <= room`` (``a = phi dt``, ``b = |c| / Omega_{t-1}``) of one
+    share at ``t`` as normalised points of its two kinds (up, down) in ``pts``, or closed
+    variables in ``limits`` (:func:`share_rows`)."""
     if a == 0.0 and b == 0.0:
         return
-    rise = c >= 0.0
-    for up in (True, False):
-        room = room_up if up else room_dn
-        q = (0 if rise else 1) if up else (2 if rise else 3)
-        col_p = 0 if up else 1
-        col_e = 2 if (rise == up) else 3  # Ep_{t-1} for up-rise and down-fall
+    for k in range(2):  # up: (Up_t, Ep_{t-1}) rising, (Up_t, Em_{t-1}) falling; down: mirror
+        room = room_up if k == 0 else room_dn
+        q = 2 * k + (0 if rise else 1)
+        col_e = 2 if rise == (k == 0) else 3  # Ep_{t-1} for up-rise and down-fall
         alpha = a / room if room > 0.0 else (np.inf if a > 0.0 else 0.0)
         beta = b / room if room > 0.0 else (np.inf if b > 0.0 else 0.0)
         if alpha > big:  # the power closes: the row then asks beta E <= 1 alone
-            limits[col_p, t], alpha = 0.0, 0.0
+            limits[k, t], alpha = 0.0, 0.0
         if beta > big:
             limits[col_e, t - 1], beta = 0.0, 0.0
         if alpha > 0.0 or beta > 0.0:
-            k = n_pts[t, q]
-            pts[t, q, k, 0], pts[t, q, k, 1] = alpha, beta
-            n_pts[t, q] = k + 1
+            n = n_pts[t, q]
+            pts[t, q, n, 0], pts[t, q, n, 1] = alpha, beta
+            n_pts[t, q] = n + 1
 
 
 @kernel
