@@ -603,7 +603,8 @@ def share_rows(p_lo, p_hi, ref, w_n, window, w_j, r_j, net_lo, net_hi, dt, big, 
     Row ``i`` (a vehicle on ``[j_a, min(j_d + 1, T))``, or a station; share ``w_i``, rooms
     ``u_i = max(hi_i - r_i, 0)``, ``l_i = max(r_i - lo_i, 0)``) moves by ``phi_i delta_t dt +
     c_i s_{t-1}`` with ``phi = w / Omega``, ``c = Δw - phi ΔOmega`` and ``s_{t-1} = D_{t-1} /
-    Omega_{t-1}`` (``flexibility.common_battery``). Over ``delta_t <= Up_t``,
+    Omega_{t-1}`` (``flexibility.common_battery``; shares up to 1e-12 kWh count as 0, as in
+    :func:`deviation_rows`). Over ``delta_t <= Up_t``,
     ``-Em_{t-1} <= D_{t-1} <= Ep_{t-1}`` it stays in its box when (normalised by the room)
 
         (phi dt / (u dt)) Up_t + (c^+ / (Omega_{t-1} u dt)) Ep_{t-1}
@@ -639,11 +640,14 @@ def share_rows(p_lo, p_hi, ref, w_n, window, w_j, r_j, net_lo, net_hi, dt, big, 
         w = w_n[i] if veh else w_j[i - n_veh]
         start, stop = (window[i, 0], min(window[i, 1] + 1, n_t)) if veh else (0, n_t)
         for t in range(start, stop):
-            w_prev = w[t - 1] if t > 0 else 0.0
-            if w[t] == 0.0 and w_prev == 0.0:
+            # shares of at most 1e-12 kWh are rounding (a vehicle charging at full power gets
+            # one): they move nothing, and their rooms are rounding too
+            w_now = w[t] if w[t] > 1e-12 else 0.0
+            w_prev = w[t - 1] if t > 0 and w[t - 1] > 1e-12 else 0.0
+            if w_now == 0.0 and w_prev == 0.0:
                 continue
-            phi = w[t] * inv[t + 1]
-            c = (w[t] - w_prev) - phi * (omega[t] - (omega[t - 1] if t > 0 else 0.0))
+            phi = w_now * inv[t + 1]
+            c = (w_now - w_prev) - phi * (omega[t] - (omega[t - 1] if t > 0 else 0.0))
             hi = p_hi[i, t] - ref[i, t] if veh else net_hi[i - n_veh, t] - r_j[i - n_veh, t]
             lo = ref[i, t] - p_lo[i, t] if veh else r_j[i - n_veh, t] - net_lo[i - n_veh, t]
             _add_row(phi * dt, abs(c) * inv[t], c >= 0.0, t, fmax(hi, 0.0) * dt,

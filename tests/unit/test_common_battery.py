@@ -19,7 +19,7 @@ power limit is exceeded when the shares move).
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
@@ -195,8 +195,19 @@ def usable(sb) -> np.ndarray:
     return np.flatnonzero(~sb.misfit)
 
 
+# a vehicle charging at full power gets a share of 1e-16 kWh from rounding; its rows are noise
+# over noise and must not count (they made the closed form fail its own rows)
+ROUNDING_SHARE = dict(
+    a=np.array([[0, 0, 1]] * 2), d=np.array([[2, 5, 11]] * 2),
+    e0=np.array([[20.0, 20.0, 10.0]] * 2), e_min=np.full((2, 3), 8.0),
+    e_max=np.full((2, 3), 36.0), e_req=np.full((2, 3), 20.0), pc=np.full((2, 3), 3.7),
+    pd=np.zeros((2, 3)), eta_c=0.9, eta_d=0.9, dt=0.25, T=8, station=np.zeros(3, dtype=int),
+    n_st=1, net=None)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=scenario_fleets())
+@example(raw=ROUNDING_SHARE)
 def test_common_battery_is_at_least_the_intersection(raw):
     sb = batteries(raw)
     kept_idx = usable(sb)
