@@ -39,9 +39,10 @@ so ``sum_t (Up_t + Dn_t) dt`` is its area.
 only break ties) over the rows of every kept scenario. Each scenario's rows come reduced from
 the compiled chain (``flexibility.compiled.share_rows``: per interval and kind only the hull
 vertices of the normalised rows bind). They are still many (scenarios x intervals x kinds x
-vertices), so the program is solved by constraint generation: start with the tightest power row
-and the tightest transfer row of every interval and kind, solve (HiGHS, warm-started), check all
-rows at once, add the most violated row of every interval and kind, repeat. The result is
+vertices), so the program is solved by constraint generation: start with the tightest power row,
+the tightest transfer row and the row of largest ``alpha + beta`` of every interval and kind,
+solve (HiGHS, warm-started), check all rows at once, add the most violated row of every interval
+and kind, repeat. The result is
 scaled onto the rows (``1 / max activity``, at most a rounding off 1) and tightened.
 """
 

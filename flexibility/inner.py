@@ -24,6 +24,11 @@ feasible in at least a share α of the scenarios. Intersecting the inner batteri
 ``K`` of ``ceil(alpha M)`` scenarios gives a battery (box and band intersect row by row) inside
 every ``B_m``, ``m in K``: a whole-day guarantee on those scenarios. The discarded scenarios are
 chosen greedily, one at a time, as the one whose removal widens the intersection most.
+
+**Largest common battery.** The intersection keeps every kept scenario's own halvings of
+``kappa`` and symmetric band; :func:`alpha_package` replaces it, where larger, by the largest
+battery the same policy delivers in every kept scenario (one LP over their rows with asymmetric
+bands, ``flexibility.common_battery``; the rows come from the same compiled chain).
 """
 
 from __future__ import annotations
