@@ -52,9 +52,10 @@ _CAUSES = (
           "case33bw carries no line ratings; each line is rated at its current under the "
           "case's design load (grid.line_margin = 1.0), so the feeder-end thermal rows bind"),
     Cause("energy_share_package", "definition",
-          "the transmission package is the energy-share inner battery proved deliverable per "
-          "vehicle (flexibility.inner), which keeps about half of the exact deliverable area, "
-          "where the paper packages the clipped envelope"),
+          "the transmission package is the largest battery the energy-share policy proves "
+          "deliverable per vehicle on every kept day (flexibility.common_battery), which keeps "
+          "about 60 % of the exact deliverable area, where the paper packages the clipped "
+          "envelope"),
     Cause("pq_converter_limits", "parameter",
           "each station's converter is rated grid.converter_kva_per_kw = 1.0 kVA per kW of its "
           "largest active-power bound; the paper does not state its converter ratings"),
