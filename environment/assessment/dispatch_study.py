@@ -30,7 +30,7 @@ from environment.planning.chance import (
 )
 from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
 from environment.verdict import wilson_interval
-from flexibility.common import FloatArray
+from flexibility.common import BoolArray, FloatArray
 from grid.ac import violation_labels
 from grid.layers import GridModel
 from scenarios.behaviour import BehaviourModel
@@ -109,7 +109,7 @@ def realised_consumption(inst: DaInstance, sol: DaSolution, errors: FloatArray) 
 
 
 def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
-                  errors: FloatArray) -> FloatArray:
+                  errors: FloatArray) -> BoolArray:
     """Joint violation per replay day and interval ``(N, T)`` (bool) at the realised AC
     operating points (:func:`realised_consumption`).
 
