@@ -12,6 +12,7 @@ objective value. Infinite bounds may be given as ``±numpy.inf`` (``highspy.kHig
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -113,14 +114,10 @@ def highs_solver(threads: int | None = None,
     return h
 
 
-_BANNER_DONE: list[bool] = []
-
-
+@functools.cache
 def _quiet_first_instance() -> None:
-    """Build this process's first ``highspy.Highs`` with file descriptor 1 on /dev/null."""
-    if _BANNER_DONE:
-        return
-    _BANNER_DONE.append(True)
+    """Build this process's first ``highspy.Highs`` with file descriptor 1 on /dev/null (once
+    per process: the cache remembers the call)."""
     try:
         sys.stdout.flush()
         saved = os.dup(1)

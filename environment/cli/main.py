@@ -269,7 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.parser = parser  # reproduce parses the commands it runs with it
     limits = _pin_threads()
-    _silence_highs_banner()
     restore = _sigterm_as_interrupt()
     try:
         return _dispatch(args)
@@ -302,28 +301,6 @@ def _sigterm_as_interrupt():
 
     old = signal.signal(signal.SIGTERM, interrupt)
     return lambda: signal.signal(signal.SIGTERM, old)
-
-
-def _silence_highs_banner() -> None:
-    """Build the first HiGHS object with the process's stdout pointed at /dev/null.
-
-    HiGHS prints a banner to file descriptor 1 when its first solver object is built; so that
-    a run's first console line is its verdict, that one banner goes nowhere.
-    """
-    import highspy
-
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _pin_threads():
