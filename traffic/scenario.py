@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traffic.assignment import Demand, DepartureChoice, Prices
+from traffic.assignment import AssignmentResult, Demand, DepartureChoice, Prices, dynamic_ue
+from traffic.dynamic import LinkModel
 from traffic.network import Link, NetworkError, RoadNetwork, nguyen_dupuis
 from traffic.tntp import load_tntp, read_net
 
@@ -104,3 +105,18 @@ def station_model(cfg) -> str:
 def swap_scale(cfg) -> float | None:
     """``kappa`` of the proportional swap of a ``Traffic`` config (``None``: MSA)."""
     return cfg.swap_scale if cfg.share_update == "swap" else None
+
+
+def scenario_ue(cfg, net: RoadNetwork, demand: Demand, prices: Prices,
+                link_model: LinkModel | None = None, target_gap: float | None = None,
+                **kwargs) -> AssignmentResult:
+    """``traffic.assignment.dynamic_ue`` under a ``Traffic`` config's settings.
+
+    The config gives the link model and target gap (unless overridden), the iteration cap, the
+    station model (:func:`station_model`), the departure-time choice (:func:`build_departure`)
+    and the share update (:func:`swap_scale`); ``kwargs`` go to ``dynamic_ue`` (warm starts).
+    """
+    return dynamic_ue(net, demand, link_model or cfg.link_model, prices,
+                      target_gap or cfg.target_gap, cfg.max_iterations,
+                      station_model=station_model(cfg), departure=build_departure(cfg),
+                      swap_cny=swap_scale(cfg), **kwargs)

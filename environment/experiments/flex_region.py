@@ -51,16 +51,14 @@ from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
 from scenarios.timeaxis import minutes_of_day
-from traffic.assignment import Demand, dynamic_ue
+from traffic.assignment import Demand
 from traffic.network import RoadNetwork
 from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
 from traffic.scenario import (
     build_demand,
-    build_departure,
     build_network,
     build_prices,
-    station_model,
-    swap_scale,
+    scenario_ue,
 )
 from traffic.static_stations import static_station_loads
 
@@ -180,13 +178,9 @@ class Evaluator:
         prices = self.prices_for(psi)
         if self.model == "dynamic":
             warm = self.base_shares is not None
-            res = dynamic_ue(self.net, self.demand, self.cfg.link_model, prices,
-                             self.cfg.target_gap, self.cfg.max_iterations,
-                             step_offset=WARM_STEP_OFFSET if warm else 3.0,
-                             initial_shares=self.base_shares,
-                             station_model=station_model(self.cfg),
-                             departure=build_departure(self.cfg),
-                             swap_cny=swap_scale(self.cfg))
+            res = scenario_ue(self.cfg, self.net, self.demand, prices,
+                              step_offset=WARM_STEP_OFFSET if warm else 3.0,
+                              initial_shares=self.base_shares)
             load = station_net_load_kw(self.net, res.loading, prices, self.t_star_min,
                                        self.demand.interval_min)
             p = np.array([load.get(s, 0.0) for s in self.stations])

@@ -165,7 +165,8 @@ def plot_risk(path: Path, study, axis: TimeAxis, eps: float) -> None:
                if v.sol.feasible and not np.all(np.isnan(v.sol.eps_family))]
     missing = [m for m in ("oba", "bonferroni") if m in study.variants and m not in methods]
     n = max(len(methods), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.8 * n), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.8 * n + 0.4), sharex=True, squeeze=False,
+                             layout="constrained")
     t_n = study.day.case.inst.shape[0]
     x = _edges(axis, t_n)
     for ax, m in zip(axes[:, 0], methods, strict=False):

@@ -13,11 +13,9 @@ from traffic.assignment import dynamic_ue
 from traffic.prices import Coupons, Prices, money, station_net_load_kw, subsidy_spent
 from traffic.scenario import (
     build_demand,
-    build_departure,
     build_network,
     build_prices,
-    station_model,
-    swap_scale,
+    scenario_ue,
 )
 from traffic.static_stations import static_station_loads
 
@@ -144,9 +142,7 @@ def test_spend_recounted_with_departure_choice_and_soft_capacity(case):
     psi[1], psi[2 * 2 + 2] = 0.6, 0.4  # CS1 charge band 1, CS2 v2g band 0
     prices = dataclasses.replace(build_prices(cfg),
                                  coupons=Coupons.from_vector(psi, STATIONS, 2, 60.0))
-    res = dynamic_ue(net, demand, cfg.link_model, prices, cfg.target_gap, cfg.max_iterations,
-                     station_model=station_model(cfg), departure=build_departure(cfg),
-                     swap_cny=swap_scale(cfg))
+    res = scenario_ue(cfg, net, demand, prices)
     table = psi.reshape(3, 2, 2)
     expected, shifted = 0.0, 0
     desired = {}
