@@ -11,7 +11,9 @@ power operating points with the implicit Z-bus (current-injection fixed-point) i
 where ``L`` are all buses but the slack ``0`` and ``S_L`` the injections (minus consumption) in
 per unit. ``Y_LL`` is factorised once (SuperLU); on a radial feeder its factors have no fill-in,
 so each iteration costs O(n) per operating point, and all points of a batch are solved as one
-multi-column right-hand side. Each batch starts from the mean converged voltages of the
+multi-column right-hand side; on a forest (every SimBench feeder) the whole iteration runs
+compiled instead, one operating point at a time with its vectors in cache
+(``grid.compiled.forest_fixed_point``, the same operations, equal to rounding). Each batch starts from the mean converged voltages of the
 previous batch (the no-load voltages for the first): the checks of a grid tick are close to
 one another, and a warm start halves the iterations. The fixed point does not depend on the
 start; only the last ~1e-11 p.u. do, so a run stays deterministic for a given call sequence. It is
@@ -37,6 +39,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from grid.ac import AcResult, AcSolver, PandapowerAc, RadialSweep
+from grid.compiled import forest_fixed_point
 from grid.feeder import Feeder, FeederError, FloatArray, run_ac
 from grid.tree_solve import ForestSolver, NotAForest
 
@@ -61,6 +64,7 @@ class SparseAc:
         self.feeder = feeder
         self.tol = tol_pu
         self.max_iter = max_iter
+        self._forest: ForestSolver | None = None
         net = copy.deepcopy(feeder.net)
         present = unsupported_elements(net)
         if present:
@@ -102,44 +106,63 @@ class SparseAc:
         except NotAForest:  # e.g. an unusual pandapower auxiliary structure: general LU
             return splu(sp.csc_matrix(y_ll), permc_spec="MMD_AT_PLUS_A").solve
         self.rest = self.rest[forest.order]
+        self._forest = forest
         return forest.solve_ordered
 
     def _branch_setup(self, net: pp.pandapowerNet, ppci: dict) -> None:
-        """Rows of ``Y_f``, ``Y_t`` and the current-to-loading scales of every tree branch."""
+        """Rows of ``Y_f``, ``Y_t`` and the current-to-loading scales of every tree branch.
+
+        Element by element (one pass per element table, in array form):
+        ``amp = S_base / (sqrt(3) U_base)`` at each end; a line's scale is
+        ``100 amp / (max_i_ka df parallel)``, a transformer's
+        ``amp U_n sqrt(3) / (sn_mva parallel df / 100)`` with its rated voltage at that end.
+        """
         fe = self.feeder
         lookups = net._pd2ppc_lookups["branch"]
         base_kv = np.real(ppci["bus"][:, 9])  # BASE_KV column
         br = ppci["branch"]
         in_service = np.asarray(ppci["branch_is"], dtype=bool)  # over the rows of ppc
         internal_row = np.cumsum(in_service) - 1
-        rows, owner, sf, st = [], [], [], []
-        for k, members in enumerate(fe.members):
-            for elem, idx in members:
-                table = net[elem]
-                ppc_row = lookups[elem][0] + int(table.index.get_loc(idx))
-                if not in_service[ppc_row]:
-                    raise FeederError(f"{fe.name}: {elem} {idx} is out of service in pandapower")
-                row = int(internal_row[ppc_row])
-                f, t = int(np.real(br[row, 0])), int(np.real(br[row, 1]))
-                amp_f = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[f])
-                amp_t = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[t])
-                el = table.loc[idx]
-                if elem == "line":
-                    i_max = float(el.max_i_ka) * float(el.df) * float(el.parallel)
-                    sf.append(100.0 * amp_f / i_max)
-                    st.append(100.0 * amp_t / i_max)
-                else:
-                    denom = float(el.sn_mva) * float(el.parallel) * float(el.df) / 100.0
-                    sf.append(amp_f * float(el.vn_hv_kv) * np.sqrt(3.0) / denom)
-                    st.append(amp_t * float(el.vn_lv_kv) * np.sqrt(3.0) / denom)
-                rows.append(row)
-                owner.append(k)
-        rows_a = np.asarray(rows, dtype=np.int64)
-        self.y_f = sp.csr_matrix(ppci["Yf"])[rows_a]
-        self.y_t = sp.csr_matrix(ppci["Yt"])[rows_a]
-        self.scale_f = np.asarray(sf)
-        self.scale_t = np.asarray(st)
-        self.owner = np.asarray(owner, dtype=np.int64)
+        flat = [(k, elem, idx) for k, members in enumerate(fe.members) for elem, idx in members]
+        owner = np.array([k for k, _, _ in flat], dtype=np.int64)
+        rows = np.zeros(len(flat), dtype=np.int64)
+        sf = np.zeros(len(flat))
+        st = np.zeros(len(flat))
+        for elem in ("line", "trafo"):
+            at = np.array([i for i, (_, e, _) in enumerate(flat) if e == elem], dtype=np.int64)
+            if not at.size:
+                continue
+            table = net[elem]
+            idx = np.array([flat[i][2] for i in at])
+            ppc_row = lookups[elem][0] + table.index.get_indexer(idx)
+            if not in_service[ppc_row].all():
+                bad = idx[~in_service[ppc_row]][0]
+                raise FeederError(f"{fe.name}: {elem} {bad} is out of service in pandapower")
+            row = internal_row[ppc_row]
+            f = np.real(br[row, 0]).astype(np.int64)
+            t = np.real(br[row, 1]).astype(np.int64)
+            amp_f = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[f])
+            amp_t = self.s_base_kva / 1e3 / (np.sqrt(3.0) * base_kv[t])
+            el = table.loc[idx]
+            if elem == "line":
+                i_max = (el.max_i_ka.to_numpy(float) * el.df.to_numpy(float)
+                         * el.parallel.to_numpy(float))
+                sf[at], st[at] = 100.0 * amp_f / i_max, 100.0 * amp_t / i_max
+            else:
+                denom = (el.sn_mva.to_numpy(float) * el.parallel.to_numpy(float)
+                         * el.df.to_numpy(float) / 100.0)
+                sf[at] = amp_f * el.vn_hv_kv.to_numpy(float) * np.sqrt(3.0) / denom
+                st[at] = amp_t * el.vn_lv_kv.to_numpy(float) * np.sqrt(3.0) / denom
+            rows[at] = row
+        self.y_f = sp.csr_matrix(ppci["Yf"])[rows]
+        self.y_t = sp.csr_matrix(ppci["Yt"])[rows]
+        self.scale_f = sf
+        self.scale_t = st
+        self.owner = owner
+        # the most loaded element per branch: elements grouped by branch, one reduceat
+        self._by_owner = np.argsort(owner, kind="stable")
+        self._owner_starts = np.flatnonzero(np.r_[True, np.diff(owner[self._by_owner]) != 0])
+        self._owners = owner[self._by_owner][self._owner_starts]
 
     def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> AcResult:
         """Solve consumptions ``(B, n_bus)`` (position order, kW / kvar, consumption positive).
@@ -164,7 +187,8 @@ class SparseAc:
         i_t = np.abs(self.y_t @ v)
         elem_loading = np.maximum(i_f * self.scale_f[:, None], i_t * self.scale_t[:, None])
         loading = np.zeros((fe.n_bus - 1, b))
-        np.maximum.at(loading, self.owner, elem_loading)
+        loading[self._owners] = np.maximum(np.maximum.reduceat(
+            elem_loading[self._by_owner], self._owner_starts, axis=0), 0.0)
         i_0 = np.asarray(self.y_0 @ v).ravel()  # network current out of the slack bus
         s_ext = self.v0 * np.conj(i_0) + s_cons[:, 0]
         vm = np.abs(v[self.pos_int]).T
@@ -177,6 +201,33 @@ class SparseAc:
         const = -self.y_l0[:, None] * self.v0
         if self._v_start is None:
             self._v_start = self._solve(const.copy())  # no-load voltages
+        if self._forest is not None:
+            v, ok = self._iterate_forest(s_l, b, const[:, 0])
+        else:
+            v, ok = self._iterate_levels(s_l, b, const)
+        if ok.any():  # warm start of the next batch: the mean converged operating point
+            self._v_start = v[:, ok].mean(axis=1, keepdims=True)
+        return v, ok
+
+    def _iterate_forest(self, s_l: np.ndarray, b: int, const: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """The iteration of :meth:`_iterate_levels` compiled, one point at a time
+        (``grid.compiled.forest_fixed_point``)."""
+        f = self._forest
+        assert f is not None and self._v_start is not None
+        v = np.repeat(self._v_start.T, b, axis=0)  # (B, m): one contiguous row per point
+        ok = np.zeros(b, dtype=bool)
+        iters = np.zeros(b, dtype=np.int64)
+        with np.errstate(all="ignore"):
+            forest_fixed_point(np.ascontiguousarray(s_l.T), v, const, f.l_coef[:, 0],
+                               f.a_kp[:, 0], f.inv_d[:, 0], f.parent, f.groups, f.n_roots,
+                               self.tol ** 2, self.max_iter, ok, iters)
+        return v.T, ok
+
+    def _iterate_levels(self, s_l: np.ndarray, b: int, const: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point iterations over every column at once, level sweeps of ``self._solve``."""
+        assert self._v_start is not None
         v = np.repeat(self._v_start, b, axis=1)
         ok = np.zeros(b, dtype=bool)
         active = np.arange(b)
@@ -200,8 +251,6 @@ class SparseAc:
                 active = active[~done & np.isfinite(step2)]
                 if not active.size:
                     break
-        if ok.any():  # warm start of the next batch: the mean converged operating point
-            self._v_start = v[:, ok].mean(axis=1, keepdims=True)
         return v, ok
 
 
