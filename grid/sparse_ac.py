@@ -13,11 +13,13 @@ per unit. ``Y_LL`` is factorised once (SuperLU); on a radial feeder its factors 
 so each iteration costs O(n) per operating point, and all points of a batch are solved as one
 multi-column right-hand side; on a forest (every SimBench feeder) the whole iteration runs
 compiled instead, one operating point at a time with its vectors in cache
-(``grid.compiled.forest_fixed_point``, the same operations, equal to rounding). Each batch starts from the mean converged voltages of the
-previous batch (the no-load voltages for the first): the checks of a grid tick are close to
-one another, and a warm start halves the iterations. The fixed point does not depend on the
-start; only the last ~1e-11 p.u. do, so a run stays deterministic for a given call sequence. It is
-the backward/forward sweep written with the exact
+(``grid.compiled.forest_fixed_point``, the same operations, equal to rounding), and branch
+results are computed ``RESULT_CHUNK`` points at a time, so a batch's memory is a few vectors
+per point. Each batch starts from the mean converged voltages of the previous batch (the
+no-load voltages for the first): the checks of a grid tick are close to one another, and a warm
+start halves the iterations. The fixed point does not depend on the start; only the last
+~1e-11 p.u. do, so a run stays deterministic for a given call sequence. It is the
+backward/forward sweep written with the exact
 admittance model: for a lines-only feeder without charging the two are the same iteration.
 
 Branch results follow pandapower's definitions (``results_branch``): the current at each end is
@@ -44,6 +46,7 @@ from grid.feeder import Feeder, FeederError, FloatArray, run_ac
 from grid.tree_solve import ForestSolver, NotAForest
 
 DENSE_MAX_BUS = 300  # below this, Z = Y_LL^-1 is stored dense
+RESULT_CHUNK = 32  # operating points whose branch results are computed together
 UNSUPPORTED = ("gen", "ward", "xward", "dcline", "impedance", "trafo3w", "storage")
 
 
@@ -91,6 +94,10 @@ class SparseAc:
         self.pos_int = np.asarray(bus_lookup[feeder.bus_index], dtype=np.int64)
         if np.unique(self.pos_int).size != self.pos_int.size:
             raise FeederError(f"{feeder.name}: two feeder buses share one pandapower bus")
+        row_of = np.full(n, -1, dtype=np.int64)
+        row_of[self.rest] = np.arange(self.rest.size)
+        self._rest_row = row_of[self.pos_int]  # row in `rest` of every feeder position
+        self._in_rest = np.flatnonzero(self._rest_row >= 0)  # positions other than the slack
         self._v_start: np.ndarray | None = None
         self._branch_setup(net, ppci)
 
@@ -176,35 +183,51 @@ class SparseAc:
         q = np.atleast_2d(np.asarray(q_kvar, dtype=float))
         b = p.shape[0]
         s_cons = (p + 1j * q) / self.s_base_kva  # (B, n_bus) consumption, p.u.
-        s_inj = np.zeros((self.n_int, b), dtype=complex)
-        s_inj[self.pos_int] = -s_cons.T
-        s_l = s_inj[self.rest]
-        v = np.empty((self.n_int, b), dtype=complex)
-        v[self.slack] = self.v0
+        s_l = np.zeros((b, self.rest.size), dtype=complex)  # injections, one row per point
+        s_l[:, self._rest_row[self._in_rest]] = -s_cons[:, self._in_rest]
         v_l, ok = self._iterate(s_l, b)
+        del s_l
+        vm = np.empty((b, fe.n_bus))
+        loading = np.zeros((b, fe.n_bus - 1))
+        p_slack = np.empty(b)
+        for lo in range(0, b, RESULT_CHUNK):  # branch results a few points at a time (memory)
+            cols = slice(lo, min(b, lo + RESULT_CHUNK))
+            vm[cols], loading[cols], p_slack[cols] = self._results(v_l[:, cols], s_cons[cols])
+        ok &= np.isfinite(vm).all(axis=1)
+        vm[~ok] = np.nan
+        return AcResult(vm_pu=vm, loading_pct=loading, p_slack_kw=p_slack, converged=ok)
+
+    def _results(self, v_l: np.ndarray, s_cons: np.ndarray
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Voltage magnitudes ``(C, n_bus)``, branch loadings ``(C, n_bus - 1)`` and slack power
+        ``(C,)`` of ``C`` solved points (``v_l``: ``(m, C)`` in :attr:`rest` order)."""
+        c = v_l.shape[1]
+        v = np.empty((self.n_int, c), dtype=complex)
+        v[self.slack] = self.v0
         v[self.rest] = v_l
         i_f = np.abs(self.y_f @ v)
         i_t = np.abs(self.y_t @ v)
         elem_loading = np.maximum(i_f * self.scale_f[:, None], i_t * self.scale_t[:, None])
-        loading = np.zeros((fe.n_bus - 1, b))
+        loading = np.zeros((self.feeder.n_bus - 1, c))
         loading[self._owners] = np.maximum(np.maximum.reduceat(
             elem_loading[self._by_owner], self._owner_starts, axis=0), 0.0)
         i_0 = np.asarray(self.y_0 @ v).ravel()  # network current out of the slack bus
         s_ext = self.v0 * np.conj(i_0) + s_cons[:, 0]
-        vm = np.abs(v[self.pos_int]).T
-        ok &= np.isfinite(vm).all(axis=1)
-        return AcResult(vm_pu=np.where(ok[:, None], vm, np.nan), loading_pct=loading.T,
-                        p_slack_kw=s_ext.real * self.s_base_kva, converged=ok)
+        return np.abs(v[self.pos_int]).T, loading.T, s_ext.real * self.s_base_kva
 
     def _iterate(self, s_l: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fixed-point iterations; converged columns leave the active set."""
+        """Fixed-point iterations of the injections ``s_l`` ``(B, m)`` (rows of :attr:`rest`).
+
+        Returns:
+            The voltages ``(m, B)`` and the converged points ``(B,)``.
+        """
         const = -self.y_l0[:, None] * self.v0
         if self._v_start is None:
             self._v_start = self._solve(const.copy())  # no-load voltages
         if self._forest is not None:
             v, ok = self._iterate_forest(s_l, b, const[:, 0])
         else:
-            v, ok = self._iterate_levels(s_l, b, const)
+            v, ok = self._iterate_levels(s_l.T, b, const)
         if ok.any():  # warm start of the next batch: the mean converged operating point
             self._v_start = v[:, ok].mean(axis=1, keepdims=True)
         return v, ok
@@ -219,7 +242,7 @@ class SparseAc:
         ok = np.zeros(b, dtype=bool)
         iters = np.zeros(b, dtype=np.int64)
         with np.errstate(all="ignore"):
-            forest_fixed_point(np.ascontiguousarray(s_l.T), v, const, f.l_coef[:, 0],
+            forest_fixed_point(np.ascontiguousarray(s_l), v, const, f.l_coef[:, 0],
                                f.a_kp[:, 0], f.inv_d[:, 0], f.parent, f.groups, f.n_roots,
                                self.tol ** 2, self.max_iter, ok, iters)
         return v.T, ok

@@ -136,7 +136,7 @@ def test_compiled_iteration_matches_level_sweeps(scale, monkeypatch):
     const = -ac.y_l0[:, None] * ac.v0
     ac._v_start = ac._solve(const.copy())
     v_lev, ok_lev = ac._iterate_levels(s_l, b, const)
-    v_cmp, ok_cmp = ac._iterate_forest(s_l, b, const[:, 0])
+    v_cmp, ok_cmp = ac._iterate_forest(np.ascontiguousarray(s_l.T), b, const[:, 0])
     np.testing.assert_array_equal(ok_cmp, ok_lev)
     assert ok_lev.all() == (scale < 10)
     np.testing.assert_allclose(v_cmp[:, ok_lev], v_lev[:, ok_lev], rtol=0, atol=1e-13)
