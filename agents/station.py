@@ -37,7 +37,7 @@ import simpy
 from agents.context import SimContext
 from agents.pool import FuturePool
 from agents.session import EVSpec, SessionOutcome
-from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
+from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import projection_kw, vehicle_batteries
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
@@ -45,7 +45,6 @@ from flexibility.inner import FLEET_ARRAYS
 from flexibility.packaging import (
     InnerBox,
     disaggregate,
-    inner_quantile,
     station_inner_box,
     vehicle_boxes,
 )
@@ -272,9 +271,7 @@ class StationAgent(mesa.Agent):
         """
         if self.pool is None:
             raise ValueError(f"station {self.name}: no future-arrival pool to forecast with")
-        fut_env, fut_box = self.pool.future(k)
-        env = probabilistic_envelope(fut_env, self.alpha)
-        box = inner_quantile(fut_box, self.alpha)
+        env, box = self.pool.future_alpha(k)
         fleet = self.known_fleet(k)
         if fleet is not None:
             rest = self.ctx.n_intervals - k

@@ -139,7 +139,7 @@ def populate(model: mesa.Model, ctx: SimContext, scenario: Scenario, behaviour: 
             pool_fleet = fleet_from_sessions(day, sc.ev, hz)
         pop.pool_fleets.append(pool_fleet)
         pool = FuturePool.build(pool_fleet, hz.n_intervals,
-                                suffix_sums=sim.package == "vehicle-box")
+                                alpha if sim.package == "vehicle-box" else None)
         chargers = st.chargers or max(1, day.arrival_min.shape[1])
         station = StationAgent(model, ctx, st.name, chargers, pool, alpha)
         pop.stations[st.name] = station
