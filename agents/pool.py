@@ -132,6 +132,7 @@ class FuturePool:
             raise ValueError("this pool was built without α rows (the α package reads "
                              "later_arrivals instead)")
         env, box = self.rows.env, self.rows.box
-        env = Envelope(*(x[k + 1, k:] for x in (env.p_max_kw, env.p_min_kw, env.e_min_kwh,
-                                                env.e_max_kwh, env.ds_kwh)), env.dt_h, t0=k)
+        env = Envelope(p_max_kw=env.p_max_kw[k + 1, k:], p_min_kw=env.p_min_kw[k + 1, k:],
+                       e_min_kwh=env.e_min_kwh[k + 1, k:], e_max_kwh=env.e_max_kwh[k + 1, k:],
+                       ds_kwh=env.ds_kwh[k + 1, k:], dt_h=env.dt_h, t0=k)
         return env, InnerBox(box.lo_kw[k + 1, k:], box.hi_kw[k + 1, k:], self.dt_h, t0=k)
