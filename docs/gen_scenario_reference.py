@@ -97,7 +97,7 @@ MEANING: dict[str, str] = {
                                 "`ceil(αM)` days kept",
     "grid.feeder": "`case33bw`, a pandapower `.json` file (relative to the scenario file) or a "
                    "SimBench code (e.g. `1-MV-urban--0-sw`, `1-MVLV-urban-all-0-sw`; needs "
-                   "`pip install -e \".[simbench]\"`; the network is cached as pandapower JSON "
+                   "`pip install -e \".[simbench]\"`; the network is cached (pickle) "
                    "in `~/.cache/evflex` — `EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` "
                    "turns it off)",
     "grid.bus_numbering": "station buses: `one_based` (k-th row of the bus table, the paper's "
