@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
-from agents.context import SimContext
+from agents.context import QueuePolicy, SimContext, StationDirectory
 from agents.ev import EVAgent
 from agents.pool import FuturePool
 from agents.session import EVSpec
@@ -89,6 +89,25 @@ class Population:
     evs: list[EVAgent] = field(default_factory=list)
     pool_fleets: list[Fleet] = field(default_factory=list)
     traffic: TrafficSessions | None = None
+
+
+def queue_policy(scenario: Scenario) -> QueuePolicy:
+    """What the scenario's EVs do at a full station (``simulation.queue_rule`` and its
+    parameters; ``agents.context``)."""
+    s = scenario.simulation
+    return QueuePolicy(rule=s.queue_rule, patience_min=s.patience_min,
+                       reroute_max_km=s.reroute_max_km, reroute_speed_kmh=s.reroute_speed_kmh,
+                       reroute_detour_factor=s.reroute_detour_factor,
+                       reroute_kwh_per_km=s.reroute_kwh_per_km,
+                       reroute_max_hops=s.reroute_max_hops)
+
+
+def station_directory(scenario: Scenario) -> StationDirectory:
+    """The stations with coordinates, which rerouted EVs can reach (stations registered by
+    the kernel once built)."""
+    coords = {st.name: (st.lon_deg, st.lat_deg) for st in scenario.stations
+              if st.lon_deg is not None and st.lat_deg is not None}
+    return StationDirectory(coords, scenario.simulation.reroute_detour_factor)
 
 
 def resolve_travel(scenario: Scenario, travel: TravelModel | None
