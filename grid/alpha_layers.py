@@ -109,7 +109,7 @@ def clip_boundary(b: Boundary, env: Envelope) -> Boundary:
 
 def case_layers(gm: GridModel, case: Case, keep_fraction: float,
                 fresh: CaseSets | None = None, alphas: tuple[float, ...] = (),
-                alpha: float | None = None, scale: float = 1.0) -> LayerSet:
+                alpha: float | None = None, scale: float = 1.0, ray: bool = True) -> LayerSet:
     """Distribution and transmission layers of one case (module docstring).
 
     All three layers of the case are placed at one reference ``R_hat``: the mean, over the
@@ -128,13 +128,15 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
         alphas: Confidence levels whose coverage is measured.
         alpha: The case's confidence level.
         scale: Shrink factor of the transmission set when it is not calibrated.
+        ray: Also search the AC boundary along the charging direction (a diagnostic of
+            ``assess``; ``grid.layers.network_boxes``).
     """
     cs = case.sets
     names = cs.names
     # the network admits station powers whichever day comes: clip the hull of the scenarios'
     # exact projections to jointly feasible boxes (LinDistFlow, AC-corrected)
     hull_lo, hull_hi = cs.exact.p_lo_kw.min(axis=0).T, cs.exact.p_hi_kw.max(axis=0).T
-    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi)
+    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi, ray)
     sb = fleet_batteries(cs.fleet, cs.station, len(names), cs.n_intervals, cs.t0, dist.lo_kw,
                          dist.hi_kw)
     cs_net = replace(cs, ref_kw=sb.station_ref_kw)  # network-feasible references
@@ -193,16 +195,17 @@ def _whole_day_rows(s_dev: Battery, s_order: np.ndarray, val_days: Battery,
     return s_rows.scaled(calibrate_scale(target, rows_cover))
 
 
-def realtime_layers(gm: GridModel, case: Case, alpha: float) -> LayerSet:
+def realtime_layers(gm: GridModel, case: Case, alpha: float, ray: bool = True) -> LayerSet:
     """The real-time package of a case: what ``assess`` reports at τ and the co-simulator
     publishes every tick.
 
     ``ceil(alpha M)`` of the case's ``M`` sampled days are kept and intersected, with no shrink:
     the day-ahead calibration measures whole fresh days, where every vehicle is uncertain,
     while in real time the plugged-in vehicles are known and only later arrivals are sampled.
+    ``ray``: also the AC boundary along the charging direction (:func:`case_layers`).
     """
     m = case.sets.n_scenarios
-    return case_layers(gm, case, n_kept(alpha, m) / m)
+    return case_layers(gm, case, n_kept(alpha, m) / m, ray=ray)
 
 
 def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
