@@ -13,9 +13,12 @@ growth is judged on CPU time.
   EVs), with how its EVs got a charger;
 * ``test_city_cost_growth``: the same city with 1,000 / 3,000 / 10,000 / 30,000 EVs a day
   (``n_ev`` spread over the 44 stations, chargers scaled with them: 60 per 10,000 EVs).
-  Reported per point: wall, CPU and peak RSS; between successive points the marginal CPU per
-  EV, ``(t_b - t_a) / (n_b - n_a)``, and its ratio to the first one (linear growth: about 1);
-  and a least-squares line ``t = a + b n``.
+  Each point runs ``ROUNDS`` times and keeps its least CPU time (the other processes of a
+  shared machine only ever add to it). Reported per point: wall, CPU and peak RSS; the CPU per
+  EV beyond the smallest fleet, ``(t_n - t_1000) / (n - 1000)``, between successive points
+  ``(t_b - t_a) / (n_b - n_a)``, their ratios to the first (linear growth: about 1), and a
+  least-squares line ``t = a + b n`` (``a``: what does not grow with the EVs — imports, the
+  10,453-bus grid, its AC checks every tick, the 44 stations' pools).
 
 Writes ``city_day.json`` and ``city_cost_growth.json`` to ``$EVFLEX_BENCH_OUT`` (default: the
 test's temporary folder) and prints the tables.
@@ -37,6 +40,7 @@ import pytest
 pytestmark = pytest.mark.benchmark
 ROOT = Path(__file__).resolve().parents[2]
 EV_COUNTS = (1_000, 3_000, 10_000, 30_000)
+ROUNDS = 2
 CHARGERS_PER_EV = 60 / 10_000
 
 
@@ -96,14 +100,19 @@ def test_city_cost_growth(benchmark, tmp_path):
     rows = []
     for n in EV_COUNTS:
         sc = city_with(n, tmp_path / f"city{n}.toml")
-        res = run_simulate(sc, tmp_path / f"ev{n}")
-        rows.append({"evs": n, **{k: v for k, v in res.items() if k != "console"}})
+        runs = [run_simulate(sc, tmp_path / f"ev{n}_{r}") for r in range(ROUNDS)]
+        res = min(runs, key=lambda r: r["cpu_s"])
+        rows.append({"evs": n, **{k: v for k, v in res.items() if k != "console"},
+                     "cpu_s_rounds": [r["cpu_s"] for r in runs]})
     cpu = np.array([r["cpu_s"] for r in rows])
     evs = np.array(EV_COUNTS, dtype=float)
+    beyond = (cpu[1:] - cpu[0]) / (evs[1:] - evs[0]) * 1e3  # ms CPU per EV beyond 1,000 EVs
     marginal = np.diff(cpu) / np.diff(evs) * 1e3  # ms CPU per EV between successive points
     slope, intercept = np.polyfit(evs, cpu, 1)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
-    report = {"rows": rows, "marginal_ms_per_ev": marginal.tolist(),
+    report = {"rows": rows, "beyond_first_ms_per_ev": beyond.tolist(),
+              "beyond_first_ratio": (beyond / beyond[0]).tolist(),
+              "marginal_ms_per_ev": marginal.tolist(),
               "marginal_ratio": (marginal / marginal[0]).tolist(),
               "fit": {"fixed_s": intercept, "ms_per_ev": slope * 1e3}}
     benchmark.extra_info.update(report)
@@ -112,8 +121,11 @@ def test_city_cost_growth(benchmark, tmp_path):
     for r in rows:
         print(f"{r['evs']:6,d} ({r['n_ev']:6,d}) {r['wall_s']:8.1f} {r['cpu_s']:8.1f} "
               f"{r['setup_s']:9.1f} {r['ticks_s']:9.1f} {r['rss_gb']:8.2f} {r['exit_code']:6d}")
+    first = ", ".join(f"{n:,}: {b:.2f} ms/EV (x{b / beyond[0]:.2f})"
+                      for n, b in zip(EV_COUNTS[1:], beyond, strict=True))
     steps = ", ".join(f"{a:,}->{b:,}: {m:.2f} ms/EV (x{m / marginal[0]:.2f})"
                       for a, b, m in zip(EV_COUNTS, EV_COUNTS[1:], marginal, strict=False))
-    print(f"marginal CPU per EV {steps}; least squares: {intercept:.1f} s + "
-          f"{slope * 1e3:.2f} ms per EV; load average {os.getloadavg()[0]:.1f}")
+    print(f"CPU per EV beyond 1,000 EVs {first}\nbetween successive points {steps}\n"
+          f"least squares: {intercept:.1f} s + {slope * 1e3:.2f} ms per EV; load average "
+          f"{os.getloadavg()[0]:.1f}")
     assert all(r["exit_code"] != 2 for r in rows)
