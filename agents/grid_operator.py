@@ -56,51 +56,13 @@ from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary, InnerBox, package
 from flexibility.reserve import ReserveProduct
 from flexibility.stations import PerStation
-from grid.ac import AcResult, AcSolver, bisect_segments
+from grid.ac import AcResult, AcSolver, bisect_segments, violation_labels
 from grid.alpha_layers import case_layers, realtime_layers
 from grid.layers import GridModel, LayerSet, PackageInfo, layers_for
-from grid.lindistflow import NetworkLimits
 
-VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",
-                   "nonconvergence")
 FEASIBILITY_TOL_KW = 1e-3  # a lower bound counts as above the distribution layer beyond 1 W
 AC_CHECKED_ROWS = 2  # the current and the next interval get the AC must-serve check
 LOOKAHEAD_ROWS = 2  # rows a tick publishes: interval k (called now) and k + 1 (edge-prev)
-
-
-def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Sequence[str],
-                     tol_pu: float = 1e-9, tol_pct: float = 1e-7) -> list[str]:
-    """Every violated limit per operating point, ``;``-joined in ``VIOLATION_TYPES`` order.
-
-    Args:
-        ac: AC results of a batch (``B`` points).
-        limits: Voltage limits and substation headroom.
-        branch_elements: pandapower element of every branch in feeder order (``"line"`` or
-            ``"trafo"``), as in ``Feeder.branch``.
-        tol_pu: Voltage tolerance.
-        tol_pct: Loading tolerance (percentage points).
-
-    Returns:
-        One label string per point (``""`` when every limit holds).
-    """
-    vm = np.atleast_2d(ac.vm_pu)
-    loading = np.nan_to_num(np.atleast_2d(ac.loading_pct), nan=0.0)
-    is_trafo = np.array([e == "trafo" for e in branch_elements], dtype=bool)
-    over = loading > 100.0 + tol_pct
-    with np.errstate(invalid="ignore"):
-        flags = {
-            "undervoltage": np.nanmin(np.where(np.isnan(vm), np.inf, vm), axis=1)
-            < limits.v_min_pu - tol_pu,
-            "overvoltage": np.nanmax(np.where(np.isnan(vm), -np.inf, vm), axis=1)
-            > limits.v_max_pu + tol_pu,
-            "line": (over & ~is_trafo).any(axis=1),
-            "transformer": (over & is_trafo).any(axis=1),
-            "substation": np.abs(np.nan_to_num(np.atleast_1d(ac.p_slack_kw)))
-            > limits.substation_kw * (1 + 1e-9),
-            "nonconvergence": ~np.atleast_1d(ac.converged),
-        }
-    return [";".join(name for name in VIOLATION_TYPES if flags[name][b])
-            for b in range(vm.shape[0])]
 
 
 @dataclass(frozen=True)

@@ -98,20 +98,22 @@ MEANING: dict[str, str] = {
     "assessment.coverage_days": "fresh sampled days (another stream) that calibrate the α sets "
                                 "(even days) and measure coverage (odd days); 0: no calibration, "
                                 "`ceil(αM)` days kept",
-    "grid.feeder": "`case33bw`, a pandapower `.json` file (relative to the scenario file) or a "
-                   "SimBench code (e.g. `1-MV-urban--0-sw`, `1-MVLV-urban-all-0-sw`; needs "
-                   "`pip install -e \".[simbench]\"`; the network is cached (pickle) "
-                   "in `~/.cache/evflex` — `EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` "
-                   "turns it off)",
+    "grid.feeder": "`case33bw`, `ieee123` (IEEE 123-node test feeder, balanced "
+                   "positive-sequence equivalent; use `bus_numbering = \"index\"` with its "
+                   "bus numbers, substation 150), a pandapower `.json` file (relative to the "
+                   "scenario file) or a SimBench code (e.g. `1-MV-urban--0-sw`, "
+                   "`1-MVLV-urban-all-0-sw`; needs `pip install -e \".[simbench]\"`; the "
+                   "network is cached (pickle) in `~/.cache/evflex` — "
+                   "`EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` turns it off)",
     "grid.bus_numbering": "station buses: `one_based` (k-th row of the bus table, the paper's "
                           "numbering; 1 = substation in case33bw) or `index` (pandapower bus "
-                          "index)",
+                          "index; ieee123: the IEEE bus number)",
     "grid.v_min_pu": "lower voltage limit (p.u.)",
     "grid.v_max_pu": "upper voltage limit (p.u.)",
     "grid.substation_kw": "active-power headroom of the supply transformer (both directions) — "
                           "our assumption, the paper does not state it",
-    "grid.line_margin": "lines without a rating (case33bw) are rated at `line_margin` × their "
-                        "current at the case's design load",
+    "grid.line_margin": "lines without a rating (case33bw, ieee123) are rated at "
+                        "`line_margin` × their current at the case's design load",
     "grid.thermal_polygon_sides": "sides of the polygon replacing each thermal circle",
     "grid.policy": "allocation among stations: `uniform` (common scaling) or `optimal` (one LP)",
     "grid.converter_kva_per_kw": "P–Q sets: converter rating S_j,t = k · max(P_max, −P_min) of "
@@ -181,6 +183,11 @@ MEANING: dict[str, str] = {
     "traffic.max_iterations": "iterations of the dynamic assignment",
     "traffic.soc_arrival_charging": "SOC of charging users when they arrive (co-simulation)",
     "traffic.soc_arrival_v2g": "SOC of V2G users when they arrive (co-simulation)",
+    "grid.dg": "dispatchable generators (unity power factor) that the grid check of "
+               "`flexibility-region` dispatches on the LinDistFlow rows of t*; the other "
+               "commands see the feeder without them",
+    "grid.dg.bus": "bus of the generator (in `grid.bus_numbering`)",
+    "grid.dg.p_max_kw": "capacity of the generator (kW)",
     "dispatch.method": "variant of `dispatch` and the default of `--method`",
     "dispatch.epsilon": "joint risk per interval",
     "dispatch.generators": "dispatchable generators (buses in `grid.bus_numbering`)",

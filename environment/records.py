@@ -88,7 +88,7 @@ class TickRows:
         max_loading_pct: Highest branch loading.
         p_slack_kw: Substation import.
         ac_converged: The AC power flow converged.
-        ac_violation: Violated limits (``agents.grid_operator.violation_labels``).
+        ac_violation: Violated limits (``grid.ac.violation_labels``).
     """
 
     TABLE: ClassVar[str] = "ticks"

@@ -17,7 +17,14 @@ from scenarios.config import Scenario, traffic_offset_min, traffic_problem
 from scenarios.errors import InputError
 from scenarios.fleetgen import SessionDraw
 from traffic.assignment import AssignmentResult, dynamic_ue
-from traffic.scenario import build_demand, build_network, build_prices
+from traffic.scenario import (
+    build_demand,
+    build_departure,
+    build_network,
+    build_prices,
+    station_model,
+    swap_scale,
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
     offset = traffic_offset_min(cfg.start, scenario.horizon.start_min)
     net = build_network(cfg, scenario.base_dir)
     res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
-                     cfg.target_gap, cfg.max_iterations)
+                     cfg.target_gap, cfg.max_iterations, station_model=station_model(cfg),
+                     departure=build_departure(cfg), swap_cny=swap_scale(cfg))
     ld = res.loading
     trips = {t.vid: t for t in ld.trips}
     rows: dict[str, list[tuple[float, float, float, float, bool]]] = {n: [] for n in names}

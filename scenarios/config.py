@@ -352,7 +352,8 @@ def feeder_file_problem(scenario: Scenario) -> str | None:
     if path.is_dir():
         return f"grid.feeder: {path} is a folder; give a file ({fix})"
     if not path.is_file():
-        return f"grid.feeder: {path} does not exist; give a pandapower JSON file or 'case33bw'"
+        return (f"grid.feeder: {path} does not exist; give a pandapower JSON file, 'case33bw' "
+                "or 'ieee123'")
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError

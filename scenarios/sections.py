@@ -213,8 +213,20 @@ class Profiles(_Strict):
         return self
 
 
+class DistributedGenerator(_Strict):
+    """A dispatchable generator on the feeder (unity power factor), read by the grid check of
+    ``flexibility-region`` (``environment.experiments.region_grid``)."""
+
+    bus: int
+    p_max_kw: float = Field(gt=0)
+
+
 class Grid(_Strict):
-    """The distribution feeder and its limits (paper §3.3, §4.1)."""
+    """The distribution feeder and its limits (paper §3.3, §4.1).
+
+    ``dg``: dispatchable generators; only the region's grid check (``flexibility-region``)
+    dispatches them, the other commands see the feeder without them.
+    """
 
     feeder: str = "case33bw"
     bus_numbering: Literal["one_based", "index"] = "one_based"
@@ -227,6 +239,7 @@ class Grid(_Strict):
     converter_kva_per_kw: float = Field(1.0, gt=0)
     pq_directions: int = Field(24, ge=4, le=720)
     profiles: Profiles = Profiles()
+    dg: list[DistributedGenerator] = []
 
     @model_validator(mode="after")
     def _check_voltage(self) -> Grid:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traffic.assignment import Demand, Prices
+from traffic.assignment import Demand, DepartureChoice, Prices
 from traffic.network import Link, NetworkError, RoadNetwork, nguyen_dupuis
 from traffic.tntp import load_tntp, read_net
 
@@ -85,3 +85,22 @@ def build_prices(cfg) -> Prices:
     """Generalized-cost parameters of a ``Traffic`` config."""
     return Prices(cfg.value_of_time_per_h, cfg.charge_price_per_kwh, cfg.v2g_price_per_kwh,
                   cfg.charge_power_kw, cfg.v2g_power_kw)
+
+
+def build_departure(cfg) -> DepartureChoice | None:
+    """Departure-time choice of the station users (``None``: fixed departures)."""
+    if not cfg.departure_shifts_min:
+        return None
+    return DepartureChoice(tuple(float(d) for d in cfg.departure_shifts_min),
+                           cfg.schedule_early_per_h, cfg.schedule_late_per_h)
+
+
+def station_model(cfg) -> str:
+    """The loader's station model of a ``Traffic`` config: ``queue`` (hard ports) or ``bpr``
+    (soft: the waiting cost)."""
+    return "bpr" if cfg.station_capacity == "soft" else "queue"
+
+
+def swap_scale(cfg) -> float | None:
+    """``kappa`` of the proportional swap of a ``Traffic`` config (``None``: MSA)."""
+    return cfg.swap_scale if cfg.share_update == "swap" else None

@@ -20,9 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agents.dispatch_plan import RESERVE_TOL_KW
-from agents.grid_operator import violation_labels
-from dispatch.da_model import DaSolution, violations
+from dispatch.da_model import RESERVE_TOL_KW, DaSolution, violations
 from dispatch.da_rows import DaInstance
 from environment.planning.chance import (
     ChancePlanner,
@@ -33,6 +31,7 @@ from environment.planning.chance import (
 from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
 from environment.verdict import wilson_interval
 from flexibility.common import FloatArray
+from grid.ac import violation_labels
 from grid.layers import GridModel
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -115,7 +114,7 @@ def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
     operating points (:func:`realised_consumption`).
 
     A point is violated when the AC power flow breaks a voltage, line, transformer or
-    substation limit or does not converge (``agents.grid_operator.violation_labels``), or a
+    substation limit or does not converge (``grid.ac.violation_labels``), or a
     device's response leaves its reserve (``alpha_d s > r^up_d`` or ``-alpha_d s > r^dn_d``).
     """
     t_n = inst.shape[0]

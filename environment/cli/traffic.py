@@ -29,7 +29,14 @@ def run_traffic(args: argparse.Namespace) -> CommandOutcome:
     from environment.reporting import traffic as report
     from scenarios.config import Traffic, load_scenario
     from traffic.assignment import dynamic_ue
-    from traffic.scenario import build_demand, build_network, build_prices
+    from traffic.scenario import (
+        build_demand,
+        build_departure,
+        build_network,
+        build_prices,
+        station_model,
+        swap_scale,
+    )
     from traffic.static import static_ue
 
     t_start = time.perf_counter()
@@ -65,7 +72,9 @@ def run_traffic(args: argparse.Namespace) -> CommandOutcome:
         demand, prices = build_demand(cfg, net), build_prices(cfg)
         model = args.link_model or cfg.link_model
         target = args.target_gap or cfg.target_gap
-        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
+        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations,
+                         station_model=station_model(cfg), departure=build_departure(cfg),
+                         swap_cny=swap_scale(cfg))
         horizon = res.loading.exit_min.max(initial=cfg.duration_min)
         n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
         links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)

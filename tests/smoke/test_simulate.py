@@ -112,11 +112,13 @@ def test_same_seed_identical_outputs(day, tmp_path):
 
 CITY = ("city", "city_traffic")
 CITY_SCALE = (*CITY, "ux37")  # half a minute or more per day: run with -m slow
+# thousands of EVs (the dispatch scale cases): run with -m slow; parsed in test_drjcc_cases
+DRJCC_SCALE = ("drjcc_33_3000", "drjcc_123_4400", "drjcc_123_10000")
 
 
 def _shipped():
     root = Path(str(resources.files("scenarios")))
-    return [pytest.param(n, marks=pytest.mark.slow) if n in CITY_SCALE else n
+    return [pytest.param(n, marks=pytest.mark.slow) if n in (*CITY_SCALE, *DRJCC_SCALE) else n
             for n in sorted(p.stem for p in root.glob("*.toml"))]
 
 
