@@ -29,6 +29,10 @@ The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
 must-serve point is not AC-feasible), re-packaged so energy and ramp limits follow.
 
+The grid agent publishes and commits without the AC boundary search along the charging ray
+(``grid.layers.network_boxes``, ``ray=False``): that boundary is a diagnostic ``assess``
+reports, nothing here reads it, and it was a third of every tick's AC work.
+
 **Violation labels** (:func:`violation_labels`) at the realised operating point: every limit
 violated, by type — ``undervoltage`` / ``overvoltage`` (bus voltage outside
 ``[v_min, v_max]``), ``line`` (line current above its rating), ``transformer`` (transformer
@@ -203,7 +207,7 @@ class GridAgent(mesa.Agent):
             fresh: Fresh days calibrating the kept share and shrink (``None``: uncalibrated).
             alpha: Confidence level.
         """
-        layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha)
+        layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha, ray=False)
         pub = self.checked(layers, case.sets.n_intervals)
         return DayAheadCommitment(layers, pub.transmission, pub.infeasible,
                                   pub.unsheddable_kw.sum(axis=1),
@@ -234,7 +238,7 @@ class GridAgent(mesa.Agent):
         m = int(fleets[0].shape[0])
         case = make_case(names, list(fleets), n_intervals, t0, n_kept(alpha, m) / m, aggregation,
                          definition=definition)
-        layers = realtime_layers(self.grid, case, alpha)
+        layers = realtime_layers(self.grid, case, alpha, ray=False)
         pub = self.checked(layers, AC_CHECKED_ROWS)
         inner = package_of(layers).inner
         return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))
@@ -242,7 +246,7 @@ class GridAgent(mesa.Agent):
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
         """LinDistFlow clipping, AC correction and packaging of the given intervals."""
-        return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
+        return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis, ray=False)
 
     def publish(self, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
                 lookahead: int | None = LOOKAHEAD_ROWS) -> Publication:

@@ -77,6 +77,9 @@ MEANING: dict[str, str] = {
     "stations.n_ev": "sessions per day",
     "stations.bus": "feeder bus (in `grid.bus_numbering`)",
     "stations.chargers": "charge points (`simulate`; default: one per session)",
+    "stations.lon_deg": "longitude (WGS84 degrees): EVs may reroute here from a full station "
+                        "(with `lat_deg`)",
+    "stations.lat_deg": "latitude (WGS84 degrees)",
     "assessment.alpha": "confidence level of the inner envelope, in (0, 1)",
     "assessment.n_scenarios": "behaviour scenarios M (sampled days)",
     "assessment.da_statistic": "DA envelope: the α set (`quantile`), or `mean` (expectation of "
@@ -100,7 +103,7 @@ MEANING: dict[str, str] = {
                    "bus numbers, substation 150), a pandapower `.json` file (relative to the "
                    "scenario file) or a SimBench code (e.g. `1-MV-urban--0-sw`, "
                    "`1-MVLV-urban-all-0-sw`; needs `pip install -e \".[simbench]\"`; the "
-                   "network is cached as pandapower JSON in `~/.cache/evflex` — "
+                   "network is cached (pickle) in `~/.cache/evflex` — "
                    "`EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` turns it off)",
     "grid.bus_numbering": "station buses: `one_based` (k-th row of the bus table, the paper's "
                           "numbering; 1 = substation in case33bw) or `index` (pandapower bus "
@@ -130,8 +133,19 @@ MEANING: dict[str, str] = {
                           "`assess` does (`alpha-battery`) or summed per-vehicle boxes "
                           "(`vehicle-box`, cheaper, for cities)",
     "simulation.package_days": "pool days behind each tick's α package (the first of the pool)",
-    "simulation.queue_rule": "a full station: `wait` for a charger until the planned departure, "
-                             "or `leave` at once",
+    "simulation.queue_rule": "what an EV does when every charger of its station is taken: "
+                             "`wait` in the queue until its departure, `leave` at once, queue "
+                             "`patience_min` then leave (`patience`), or queue `patience_min` "
+                             "then drive to the nearest station with a free charger within "
+                             "`reroute_max_km` (`reroute`; needs station coordinates, else it "
+                             "leaves); every outcome is counted in `summary.json` `access`",
+    "simulation.patience_min": "longest wait in a station's queue before leaving or rerouting "
+                               "(`patience`, `reroute`); the departure ends any wait earlier",
+    "simulation.reroute_max_km": "farthest station (road km) an EV reroutes to",
+    "simulation.reroute_speed_kmh": "driving speed of a reroute",
+    "simulation.reroute_detour_factor": "road km per straight-line km between stations",
+    "simulation.reroute_kwh_per_km": "battery energy a reroute's driving uses",
+    "simulation.reroute_max_hops": "stations an EV tries after its own before it leaves",
     "simulation.regulation_period_min": "period of the `regulation` signal (min)",
     "traffic": "road network, demand and stations on the roads; absent: no traffic model",
     "traffic.network": "`nguyen-dupuis`, `custom` (with `[[traffic.links]]`) or `tntp`",

@@ -116,7 +116,7 @@ def clip_boundary(b: Boundary, env: Envelope) -> Boundary:
 def case_layers(gm: GridModel, case: Case, keep_fraction: float,
                 fresh: CaseSets | None = None, alphas: tuple[float, ...] = (),
                 alpha: float | None = None, scale: float = 1.0,
-                package: str = "common") -> LayerSet:
+                package: str = "common", ray: bool = True) -> LayerSet:
     """Distribution and transmission layers of one case (module docstring).
 
     All three layers of the case are placed at one reference ``R_hat``: the mean, over the
@@ -138,13 +138,15 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
         package: ``"common"``: the kept scenarios' largest common battery where it is larger
             than their intersection (``flexibility.inner.alpha_package``); ``"intersection"``:
             the intersection alone.
+        ray: Also search the AC boundary along the charging direction (a diagnostic of
+            ``assess``; ``grid.layers.network_boxes``).
     """
     cs = case.sets
     names = cs.names
     # the network admits station powers whichever day comes: clip the hull of the scenarios'
     # exact projections to jointly feasible boxes (LinDistFlow, AC-corrected)
     hull_lo, hull_hi = cs.exact.p_lo_kw.min(axis=0).T, cs.exact.p_hi_kw.max(axis=0).T
-    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi)
+    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi, ray)
     common = package == "common"
     sb = fleet_batteries(cs.fleet, cs.station, len(names), cs.n_intervals, cs.t0, dist.lo_kw,
                          dist.hi_kw, rows=common)
@@ -207,7 +209,7 @@ def _whole_day_rows(s_dev: Battery, s_order: np.ndarray, val_days: Battery,
 
 
 def realtime_layers(gm: GridModel, case: Case, alpha: float,
-                    package: str = "common") -> LayerSet:
+                    package: str = "common", ray: bool = True) -> LayerSet:
     """The real-time package of a case: what ``assess`` reports at τ and the co-simulator
     publishes every tick.
 
@@ -215,9 +217,10 @@ def realtime_layers(gm: GridModel, case: Case, alpha: float,
     battery, or intersection: ``package`` of :func:`case_layers`), with no shrink: the
     day-ahead calibration measures whole fresh days, where every vehicle is uncertain, while
     in real time the plugged-in vehicles are known and only later arrivals are sampled.
+    ``ray``: also the AC boundary along the charging direction (:func:`case_layers`).
     """
     m = case.sets.n_scenarios
-    return case_layers(gm, case, n_kept(alpha, m) / m, package=package)
+    return case_layers(gm, case, n_kept(alpha, m) / m, package=package, ray=ray)
 
 
 def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
