@@ -29,11 +29,9 @@ from typing import Protocol
 
 import numpy as np
 
-from dispatch.da_model import DaSolution
+from dispatch.da_model import RESERVE_TOL_KW, DaSolution
 from dispatch.da_rows import DaInstance
 from flexibility.common import FloatArray
-
-RESERVE_TOL_KW = 1e-3
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
 must-serve point is not AC-feasible), re-packaged so energy and ramp limits follow.
 
+The grid agent publishes and commits without the AC boundary search along the charging ray
+(``grid.layers.network_boxes``, ``ray=False``): that boundary is a diagnostic ``assess``
+reports, nothing here reads it, and it was a third of every tick's AC work.
+
 **Violation labels** (:func:`violation_labels`) at the realised operating point: every limit
 violated, by type — ``undervoltage`` / ``overvoltage`` (bus voltage outside
 ``[v_min, v_max]``), ``line`` (line current above its rating), ``transformer`` (transformer
@@ -52,51 +56,13 @@ from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary, InnerBox, package
 from flexibility.reserve import ReserveProduct
 from flexibility.stations import PerStation
-from grid.ac import AcResult, AcSolver, bisect_segments
+from grid.ac import AcResult, AcSolver, bisect_segments, violation_labels
 from grid.alpha_layers import case_layers, realtime_layers
 from grid.layers import GridModel, LayerSet, PackageInfo, layers_for
-from grid.lindistflow import NetworkLimits
 
-VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",
-                   "nonconvergence")
 FEASIBILITY_TOL_KW = 1e-3  # a lower bound counts as above the distribution layer beyond 1 W
 AC_CHECKED_ROWS = 2  # the current and the next interval get the AC must-serve check
 LOOKAHEAD_ROWS = 2  # rows a tick publishes: interval k (called now) and k + 1 (edge-prev)
-
-
-def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Sequence[str],
-                     tol_pu: float = 1e-9, tol_pct: float = 1e-7) -> list[str]:
-    """Every violated limit per operating point, ``;``-joined in ``VIOLATION_TYPES`` order.
-
-    Args:
-        ac: AC results of a batch (``B`` points).
-        limits: Voltage limits and substation headroom.
-        branch_elements: pandapower element of every branch in feeder order (``"line"`` or
-            ``"trafo"``), as in ``Feeder.branch``.
-        tol_pu: Voltage tolerance.
-        tol_pct: Loading tolerance (percentage points).
-
-    Returns:
-        One label string per point (``""`` when every limit holds).
-    """
-    vm = np.atleast_2d(ac.vm_pu)
-    loading = np.nan_to_num(np.atleast_2d(ac.loading_pct), nan=0.0)
-    is_trafo = np.array([e == "trafo" for e in branch_elements], dtype=bool)
-    over = loading > 100.0 + tol_pct
-    with np.errstate(invalid="ignore"):
-        flags = {
-            "undervoltage": np.nanmin(np.where(np.isnan(vm), np.inf, vm), axis=1)
-            < limits.v_min_pu - tol_pu,
-            "overvoltage": np.nanmax(np.where(np.isnan(vm), -np.inf, vm), axis=1)
-            > limits.v_max_pu + tol_pu,
-            "line": (over & ~is_trafo).any(axis=1),
-            "transformer": (over & is_trafo).any(axis=1),
-            "substation": np.abs(np.nan_to_num(np.atleast_1d(ac.p_slack_kw)))
-            > limits.substation_kw * (1 + 1e-9),
-            "nonconvergence": ~np.atleast_1d(ac.converged),
-        }
-    return [";".join(name for name in VIOLATION_TYPES if flags[name][b])
-            for b in range(vm.shape[0])]
 
 
 @dataclass(frozen=True)
@@ -241,7 +207,7 @@ class GridAgent(mesa.Agent):
             fresh: Fresh days calibrating the kept share and shrink (``None``: uncalibrated).
             alpha: Confidence level.
         """
-        layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha)
+        layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha, ray=False)
         pub = self.checked(layers, case.sets.n_intervals)
         return DayAheadCommitment(layers, pub.transmission, pub.infeasible,
                                   pub.unsheddable_kw.sum(axis=1),
@@ -272,7 +238,7 @@ class GridAgent(mesa.Agent):
         m = int(fleets[0].shape[0])
         case = make_case(names, list(fleets), n_intervals, t0, n_kept(alpha, m) / m, aggregation,
                          definition=definition)
-        layers = realtime_layers(self.grid, case, alpha)
+        layers = realtime_layers(self.grid, case, alpha, ray=False)
         pub = self.checked(layers, AC_CHECKED_ROWS)
         inner = package_of(layers).inner
         return replace(pub, baseline_kw=inner.ref_kw[inner.kept].mean(axis=0))
@@ -280,7 +246,7 @@ class GridAgent(mesa.Agent):
     def clip_and_package(self, envs: dict[str, Envelope],
                          boxes: dict[str, InnerBox]) -> LayerSet:
         """LinDistFlow clipping, AC correction and packaging of the given intervals."""
-        return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis)
+        return layers_for(self.grid, envs, boxes, self.eta_ch, self.eta_dis, ray=False)
 
     def publish(self, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
                 lookahead: int | None = LOOKAHEAD_ROWS) -> Publication:

@@ -27,7 +27,6 @@ charging and ``e += p dt / eta_dis`` when discharging.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Literal
 
 import mesa
@@ -37,7 +36,7 @@ import simpy
 from agents.context import SimContext
 from agents.pool import FuturePool
 from agents.session import EVSpec, SessionOutcome
-from flexibility.aggregation import Envelope, probabilistic_envelope, station_envelope
+from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import projection_kw, vehicle_batteries
 from flexibility.common import FloatArray, IntArray
 from flexibility.fleet import Fleet
@@ -45,7 +44,6 @@ from flexibility.inner import FLEET_ARRAYS
 from flexibility.packaging import (
     InnerBox,
     disaggregate,
-    inner_quantile,
     station_inner_box,
     vehicle_boxes,
 )
@@ -58,9 +56,24 @@ _SPEC_FIELDS = ("e_min_kwh", "e_max_kwh", "e_req_kwh", "p_ch_max_kw", "p_dis_max
                 "eta_dis")
 
 
-@dataclass
+_INT_FIELDS = ("session_id", "first_idx", "departure_idx", "controlled_ticks")
+_FLOAT_FIELDS = ("e_kwh", *_SPEC_FIELDS, "charged_kwh", "discharged_kwh")
+
+
+def _column(buffer: str, row: int) -> property:
+    """A field of :class:`PluggedFleet`: row ``row`` of a buffer, over the rows in use (a
+    writable view)."""
+    def get(self: PluggedFleet) -> np.ndarray:
+        return getattr(self, buffer)[row, :self._n]
+    return property(get)
+
+
 class PluggedFleet:
     """The sessions plugged in at one station, one row each in plug-in order.
+
+    The fields are views of two buffers (integers and floats, one column per session) with
+    room to grow: a plug-in writes one column, a departure shifts the later columns by one, so
+    the work per session is a few array operations whatever the number plugged in.
 
     Attributes:
         session_id: Session (EV agent) id.
@@ -79,47 +92,44 @@ class PluggedFleet:
         controlled_ticks: Intervals dispatched so far.
     """
 
-    session_id: IntArray
-    first_idx: IntArray
-    departure_idx: IntArray
-    e_kwh: FloatArray
-    e_min_kwh: FloatArray
-    e_max_kwh: FloatArray
-    e_req_kwh: FloatArray
-    p_ch_max_kw: FloatArray
-    p_dis_max_kw: FloatArray
-    eta_ch: FloatArray
-    eta_dis: FloatArray
-    charged_kwh: FloatArray
-    discharged_kwh: FloatArray
-    controlled_ticks: IntArray
+    session_id = _column("_int", 0)
+    first_idx = _column("_int", 1)
+    departure_idx = _column("_int", 2)
+    controlled_ticks = _column("_int", 3)
+    e_kwh = _column("_float", 0)
+    e_min_kwh = _column("_float", 1)
+    e_max_kwh = _column("_float", 2)
+    e_req_kwh = _column("_float", 3)
+    p_ch_max_kw = _column("_float", 4)
+    p_dis_max_kw = _column("_float", 5)
+    eta_ch = _column("_float", 6)
+    eta_dis = _column("_float", 7)
+    charged_kwh = _column("_float", 8)
+    discharged_kwh = _column("_float", 9)
+
+    def __init__(self, capacity: int = 16) -> None:
+        self._int = np.zeros((len(_INT_FIELDS), max(1, capacity)), dtype=np.int64)
+        self._float = np.zeros((len(_FLOAT_FIELDS), max(1, capacity)))
+        self._n = 0
 
     @classmethod
-    def empty(cls) -> PluggedFleet:
-        """No session plugged in."""
-        def i() -> IntArray:
-            return np.zeros(0, dtype=np.int64)
-
-        def f() -> FloatArray:
-            return np.zeros(0)
-
-        return cls(session_id=i(), first_idx=i(), departure_idx=i(), e_kwh=f(), e_min_kwh=f(),
-                   e_max_kwh=f(), e_req_kwh=f(), p_ch_max_kw=f(), p_dis_max_kw=f(), eta_ch=f(),
-                   eta_dis=f(), charged_kwh=f(), discharged_kwh=f(), controlled_ticks=i())
+    def empty(cls, capacity: int = 16) -> PluggedFleet:
+        """No session plugged in (room for ``capacity`` before the buffers grow)."""
+        return cls(capacity)
 
     def __len__(self) -> int:
-        return len(self.session_id)
+        return self._n
 
     def append(self, session_id: int, spec: EVSpec, e_kwh: float, first_idx: int,
                departure_idx: int) -> None:
         """Add a session as the last row."""
-        new = {"session_id": session_id, "first_idx": first_idx,
-               "departure_idx": departure_idx, "e_kwh": e_kwh, "charged_kwh": 0.0,
-               "discharged_kwh": 0.0, "controlled_ticks": 0,
-               **{name: getattr(spec, name) for name in _SPEC_FIELDS}}
-        for f in fields(self):
-            old = getattr(self, f.name)
-            setattr(self, f.name, np.append(old, np.asarray(new[f.name], dtype=old.dtype)))
+        n = self._n
+        if n == self._int.shape[1]:  # full: double the room
+            self._int = np.concatenate([self._int, np.zeros_like(self._int)], axis=1)
+            self._float = np.concatenate([self._float, np.zeros_like(self._float)], axis=1)
+        self._int[:, n] = (session_id, first_idx, departure_idx, 0)
+        self._float[:, n] = (e_kwh, *(getattr(spec, name) for name in _SPEC_FIELDS), 0.0, 0.0)
+        self._n = n + 1
 
     def row(self, session_id: int) -> int:
         """Row of a plugged-in session.
@@ -141,8 +151,10 @@ class PluggedFleet:
 
     def remove(self, row: int) -> None:
         """Drop one row (the others keep their order)."""
-        for f in fields(self):
-            setattr(self, f.name, np.delete(getattr(self, f.name), row))
+        n = self._n
+        self._int[:, row:n - 1] = self._int[:, row + 1:n]
+        self._float[:, row:n - 1] = self._float[:, row + 1:n]
+        self._n = n - 1
 
     def known(self, k: int) -> IntArray:
         """Rows still plugged in (as declared) for interval ``k``, in plug-in order."""
@@ -272,9 +284,7 @@ class StationAgent(mesa.Agent):
         """
         if self.pool is None:
             raise ValueError(f"station {self.name}: no future-arrival pool to forecast with")
-        fut_env, fut_box = self.pool.future(k)
-        env = probabilistic_envelope(fut_env, self.alpha)
-        box = inner_quantile(fut_box, self.alpha)
+        env, box = self.pool.future_alpha(k)
         fleet = self.known_fleet(k)
         if fleet is not None:
             rest = self.ctx.n_intervals - k

@@ -65,6 +65,9 @@ from flexibility.common import FloatArray, IntArray
 from flexibility.lp import LinearProgram, solve
 from grid.lindistflow import LinDistFlow
 
+RESERVE_TOL_KW = 1e-3
+"""A device's response beyond its procured reserve by more than this is a shortfall (kW)."""
+
 
 @dataclass(frozen=True)
 class DaSolution:

@@ -77,6 +77,9 @@ MEANING: dict[str, str] = {
     "stations.n_ev": "sessions per day",
     "stations.bus": "feeder bus (in `grid.bus_numbering`)",
     "stations.chargers": "charge points (`simulate`; default: one per session)",
+    "stations.lon_deg": "longitude (WGS84 degrees): EVs may reroute here from a full station "
+                        "(with `lat_deg`)",
+    "stations.lat_deg": "latitude (WGS84 degrees)",
     "assessment.alpha": "confidence level of the inner envelope, in (0, 1)",
     "assessment.n_scenarios": "behaviour scenarios M (sampled days)",
     "assessment.da_statistic": "DA envelope: the α set (`quantile`), or `mean` (expectation of "
@@ -95,20 +98,22 @@ MEANING: dict[str, str] = {
     "assessment.coverage_days": "fresh sampled days (another stream) that calibrate the α sets "
                                 "(even days) and measure coverage (odd days); 0: no calibration, "
                                 "`ceil(αM)` days kept",
-    "grid.feeder": "`case33bw`, a pandapower `.json` file (relative to the scenario file) or a "
-                   "SimBench code (e.g. `1-MV-urban--0-sw`, `1-MVLV-urban-all-0-sw`; needs "
-                   "`pip install -e \".[simbench]\"`; the network is cached as pandapower JSON "
-                   "in `~/.cache/evflex` — `EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` "
-                   "turns it off)",
+    "grid.feeder": "`case33bw`, `ieee123` (IEEE 123-node test feeder, balanced "
+                   "positive-sequence equivalent; use `bus_numbering = \"index\"` with its "
+                   "bus numbers, substation 150), a pandapower `.json` file (relative to the "
+                   "scenario file) or a SimBench code (e.g. `1-MV-urban--0-sw`, "
+                   "`1-MVLV-urban-all-0-sw`; needs `pip install -e \".[simbench]\"`; the "
+                   "network is cached (pickle) in `~/.cache/evflex` — "
+                   "`EVFLEX_CACHE_DIR` moves it, `EVFLEX_CACHE_DIR=off` turns it off)",
     "grid.bus_numbering": "station buses: `one_based` (k-th row of the bus table, the paper's "
                           "numbering; 1 = substation in case33bw) or `index` (pandapower bus "
-                          "index)",
+                          "index; ieee123: the IEEE bus number)",
     "grid.v_min_pu": "lower voltage limit (p.u.)",
     "grid.v_max_pu": "upper voltage limit (p.u.)",
     "grid.substation_kw": "active-power headroom of the supply transformer (both directions) — "
                           "our assumption, the paper does not state it",
-    "grid.line_margin": "lines without a rating (case33bw) are rated at `line_margin` × their "
-                        "current at the case's design load",
+    "grid.line_margin": "lines without a rating (case33bw, ieee123) are rated at "
+                        "`line_margin` × their current at the case's design load",
     "grid.thermal_polygon_sides": "sides of the polygon replacing each thermal circle",
     "grid.policy": "allocation among stations: `uniform` (common scaling) or `optimal` (one LP)",
     "grid.converter_kva_per_kw": "P–Q sets: converter rating S_j,t = k · max(P_max, −P_min) of "
@@ -128,8 +133,19 @@ MEANING: dict[str, str] = {
                           "`assess` does (`alpha-battery`) or summed per-vehicle boxes "
                           "(`vehicle-box`, cheaper, for cities)",
     "simulation.package_days": "pool days behind each tick's α package (the first of the pool)",
-    "simulation.queue_rule": "a full station: `wait` for a charger until the planned departure, "
-                             "or `leave` at once",
+    "simulation.queue_rule": "what an EV does when every charger of its station is taken: "
+                             "`wait` in the queue until its departure, `leave` at once, queue "
+                             "`patience_min` then leave (`patience`), or queue `patience_min` "
+                             "then drive to the nearest station with a free charger within "
+                             "`reroute_max_km` (`reroute`; needs station coordinates, else it "
+                             "leaves); every outcome is counted in `summary.json` `access`",
+    "simulation.patience_min": "longest wait in a station's queue before leaving or rerouting "
+                               "(`patience`, `reroute`); the departure ends any wait earlier",
+    "simulation.reroute_max_km": "farthest station (road km) an EV reroutes to",
+    "simulation.reroute_speed_kmh": "driving speed of a reroute",
+    "simulation.reroute_detour_factor": "road km per straight-line km between stations",
+    "simulation.reroute_kwh_per_km": "battery energy a reroute's driving uses",
+    "simulation.reroute_max_hops": "stations an EV tries after its own before it leaves",
     "simulation.regulation_period_min": "period of the `regulation` signal (min)",
     "traffic": "road network, demand and stations on the roads; absent: no traffic model",
     "traffic.network": "`nguyen-dupuis`, `custom` (with `[[traffic.links]]`) or `tntp`",
@@ -167,6 +183,11 @@ MEANING: dict[str, str] = {
     "traffic.max_iterations": "iterations of the dynamic assignment",
     "traffic.soc_arrival_charging": "SOC of charging users when they arrive (co-simulation)",
     "traffic.soc_arrival_v2g": "SOC of V2G users when they arrive (co-simulation)",
+    "grid.dg": "dispatchable generators (unity power factor) that the grid check of "
+               "`flexibility-region` dispatches on the LinDistFlow rows of t*; the other "
+               "commands see the feeder without them",
+    "grid.dg.bus": "bus of the generator (in `grid.bus_numbering`)",
+    "grid.dg.p_max_kw": "capacity of the generator (kW)",
     "dispatch.method": "variant of `dispatch` and the default of `--method`",
     "dispatch.epsilon": "joint risk per interval",
     "dispatch.generators": "dispatchable generators (buses in `grid.bus_numbering`)",

@@ -14,6 +14,8 @@ them into one row per replicate; both read the same numbers from the same functi
 * **shortfalls**: EVs that departed below their requirement (count, kWh; ``left_early`` of them
   left before their declared departure); EVs that left without a charger; EVs still plugged in
   at the end and whether their requirement is still reachable;
+* **access**: how every EV got a charger, or did not (direct, after a queue, rerouted, balked,
+  left at its departure, still waiting), the km rerouted EVs drove and the mean wait;
 * **AC** at the realised operating points: ticks with violations, per violation type, min/max
   voltage, max loading, max substation import;
 * **DA vs RT**: the published RT boundary minus the DA boundary, per tick (mean and extremes).
@@ -68,6 +70,58 @@ class EvDay:
     discharged_kwh: float
 
 
+ACCESS = ("direct", "queued", "rerouted", "balked", "left_at_departure", "pending")
+
+
+@dataclass(frozen=True)
+class AccessDay:
+    """How the day's EVs got a charger, or did not (``agents.ev``; every EV counted once).
+
+    Attributes:
+        direct: A charger was free on arrival.
+        queued: Plugged in after waiting at its own station.
+        rerouted: Plugged in at another station.
+        balked: Left without a charger when its patience ran out (nowhere to reroute).
+        left_at_departure: Its departure came while it queued (or before it arrived).
+        pending: Still travelling or queued at the end of the horizon.
+        reroute_km: Road km driven by rerouted EVs in total (served or not).
+        mean_wait_min: Mean time from arrival to plug-in of the EVs that queued or rerouted
+            (0 without any).
+    """
+
+    direct: int
+    queued: int
+    rerouted: int
+    balked: int
+    left_at_departure: int
+    pending: int
+    reroute_km: float
+    mean_wait_min: float
+
+    @classmethod
+    def of(cls, evs: pd.DataFrame) -> AccessDay | None:
+        """Counts from the ``evs`` table (``None`` for a table without the ``access``
+        column)."""
+        if "access" not in evs:
+            return None
+        counts = evs.access.value_counts()
+        waited = evs[evs.access.isin(("queued", "rerouted"))]
+        return cls(**{k: int(counts.get(k, 0)) for k in ACCESS},
+                   reroute_km=float(evs.reroute_km.sum()),
+                   mean_wait_min=float(waited.wait_min.mean()) if len(waited) else 0.0)
+
+    def line(self, rule: str, patience_min: float) -> str:
+        """The console line: every outcome with its count."""
+        how = {"wait": "queue until departure", "leave": "leave when full",
+               "patience": f"patience {patience_min:g} min",
+               "reroute": f"patience {patience_min:g} min, then reroute"}.get(rule, rule)
+        return (f"chargers ({how}): {self.direct:,} direct, {self.queued:,} after a queue, "
+                f"{self.rerouted:,} rerouted ({self.reroute_km:,.1f} km driven), "
+                f"{self.balked:,} balked, {self.left_at_departure:,} left at departure, "
+                f"{self.pending:,} still waiting at the end; mean wait of those who waited "
+                f"{self.mean_wait_min:.1f} min")
+
+
 @dataclass(frozen=True)
 class AcDay:
     """AC power flow at the realised operating points."""
@@ -116,6 +170,8 @@ class DayMetrics:
             the tables lack the per-layer columns).
         package_efficiency_mean: Mean over ticks of the published package's area over the
             distribution layer's (``None`` for the vehicle-box package).
+        access: How the EVs got a charger, or did not (``None`` for an ``evs`` table without
+            the ``access`` column).
     """
 
     valid: bool
@@ -132,12 +188,14 @@ class DayMetrics:
     da_vs_rt: DaRtDay
     validation: dict[str, dict[str, float | None]] | None
     package_efficiency_mean: float | None = None
+    access: AccessDay | None = None
 
     def as_dict(self) -> dict:
-        """The ``summary.json`` entries (``validation`` only when measured)."""
+        """The ``summary.json`` entries (``validation`` and ``access`` only when measured)."""
         out = asdict(self)
-        if out["validation"] is None:
-            del out["validation"]
+        for key in ("validation", "access"):
+            if out[key] is None:
+                del out[key]
         return out
 
     def hold_rate(self, layer: str) -> float:
@@ -223,7 +281,8 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
                          ticks_rt_up_below_da=int((d_up < -POWER_TOL_KW).sum()),
                          ticks_rt_down_above_da=int((d_down > POWER_TOL_KW).sum())),
         validation=layer_validation(a, dt_h) if has_layers else None,
-        package_efficiency_mean=_mean_or_none(a, "package_efficiency"))
+        package_efficiency_mean=_mean_or_none(a, "package_efficiency"),
+        access=AccessDay.of(evs))
 
 
 def _mean_or_none(a: pd.DataFrame, col: str) -> float | None:

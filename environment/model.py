@@ -62,7 +62,9 @@ from environment.population import (
     RunStreams,
     day_ahead_case,
     populate,
+    queue_policy,
     resolve_travel,
+    station_directory,
 )
 from environment.recorder import Recorder
 from environment.records import (
@@ -134,11 +136,12 @@ class CoSimModel(mesa.Model):
         travel_model, arrivals = resolve_travel(sc, travel)
         self.ctx = SimContext(env=simpy.Environment(), dt_min=float(hz.dt_min), dt_h=hz.dt_h,
                               n_intervals=hz.n_intervals, travel=travel_model,
-                              queue_rule=sim.queue_rule)
+                              queue=queue_policy(sc), stations=station_directory(sc))
         streams = RunStreams.spawn(self.rng)
         grid = build_grid_model(sc)
         pop = populate(self, self.ctx, sc, behaviour, self.deviations, streams, arrivals)
         self.stations: dict[str, StationAgent] = pop.stations
+        self.ctx.stations.register(self.stations.values())
         self.evs: list[EVAgent] = pop.evs
         self.traffic = pop.traffic
         self.grid_agent = GridAgent(self, grid, sc.ev.eta_ch, sc.ev.eta_dis)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import mesa
 import numpy as np
 
-from agents.context import SimContext
+from agents.context import QueuePolicy, SimContext, StationDirectory
 from agents.ev import EVAgent
 from agents.pool import FuturePool
 from agents.session import EVSpec
@@ -91,6 +91,25 @@ class Population:
     traffic: TrafficSessions | None = None
 
 
+def queue_policy(scenario: Scenario) -> QueuePolicy:
+    """What the scenario's EVs do at a full station (``simulation.queue_rule`` and its
+    parameters; ``agents.context``)."""
+    s = scenario.simulation
+    return QueuePolicy(rule=s.queue_rule, patience_min=s.patience_min,
+                       reroute_max_km=s.reroute_max_km, reroute_speed_kmh=s.reroute_speed_kmh,
+                       reroute_detour_factor=s.reroute_detour_factor,
+                       reroute_kwh_per_km=s.reroute_kwh_per_km,
+                       reroute_max_hops=s.reroute_max_hops)
+
+
+def station_directory(scenario: Scenario) -> StationDirectory:
+    """The stations with coordinates, which rerouted EVs can reach (stations registered by
+    the kernel once built)."""
+    coords = {st.name: (st.lon_deg, st.lat_deg) for st in scenario.stations
+              if st.lon_deg is not None and st.lat_deg is not None}
+    return StationDirectory(coords, scenario.simulation.reroute_detour_factor)
+
+
 def resolve_travel(scenario: Scenario, travel: TravelModel | None
                    ) -> tuple[TravelModel, dict[int, float]]:
     """The run's travel model: the explicit one, else the traffic equilibrium's, else scheduled.
@@ -139,7 +158,7 @@ def populate(model: mesa.Model, ctx: SimContext, scenario: Scenario, behaviour: 
             pool_fleet = fleet_from_sessions(day, sc.ev, hz)
         pop.pool_fleets.append(pool_fleet)
         pool = FuturePool.build(pool_fleet, hz.n_intervals,
-                                suffix_sums=sim.package == "vehicle-box")
+                                alpha if sim.package == "vehicle-box" else None)
         chargers = st.chargers or max(1, day.arrival_min.shape[1])
         station = StationAgent(model, ctx, st.name, chargers, pool, alpha)
         pop.stations[st.name] = station

@@ -88,7 +88,7 @@ class TickRows:
         max_loading_pct: Highest branch loading.
         p_slack_kw: Substation import.
         ac_converged: The AC power flow converged.
-        ac_violation: Violated limits (``agents.grid_operator.violation_labels``).
+        ac_violation: Violated limits (``grid.ac.violation_labels``).
     """
 
     TABLE: ClassVar[str] = "ticks"
@@ -304,8 +304,8 @@ class EVRow:
             ``travelling``.
         declared_departure_min: Departure declared at plug-in.
         left_early: It left before the declared departure.
-        wait_min: Time queued for a charger.
-        e_arrival_kwh: Energy at arrival.
+        wait_min: Time from arrival to plug-in (queues and reroute drives included).
+        e_arrival_kwh: Energy at arrival at the charger (after the driving of a reroute).
         e_departure_kwh: Energy at departure (or at the end of the horizon).
         soc_departure: The same as a share of capacity.
         e_req_kwh: Departure requirement.
@@ -316,6 +316,11 @@ class EVRow:
             its declared departure (``flexibility.fleet.Fleet.unreachable_mask``); else ``None``.
         v2g: It offers V2G.
         controlled_ticks: Intervals it was dispatched.
+        home_station: The station it set out for (``station``: where it charged or last
+            queued, another one after a reroute).
+        access: How it got a charger or did not (``agents.ev``): ``direct``, ``queued``,
+            ``rerouted``, ``balked``, ``left_at_departure`` or ``pending``.
+        reroute_km: Road km driven to other stations.
     """
 
     ev: int
@@ -339,6 +344,9 @@ class EVRow:
     requirement_reachable: bool | None
     v2g: bool
     controlled_ticks: int
+    home_station: str
+    access: str
+    reroute_km: float
 
 
 def reachable_after_horizon(ev: EVAgent, e_kwh: float, n_intervals: int, dt_h: float) -> bool:
@@ -378,7 +386,8 @@ def ev_row(ev: EVAgent, n_intervals: int, dt_h: float) -> EVRow:
         if state in ("departed", "left_unserved") else float("nan"),
         requirement_reachable=reachable_after_horizon(ev, out.e_kwh, n_intervals, dt_h)
         if state == "plugged_at_end" else None,
-        v2g=s.p_dis_max_kw > 0, controlled_ticks=out.controlled_ticks)
+        v2g=s.p_dis_max_kw > 0, controlled_ticks=out.controlled_ticks,
+        home_station=ev.home_station, access=ev.access, reroute_km=ev.reroute_km)
 
 
 def ev_frame(evs: Sequence[EVAgent], n_intervals: int, dt_h: float) -> pd.DataFrame:

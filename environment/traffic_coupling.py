@@ -16,8 +16,13 @@ import numpy as np
 from scenarios.config import Scenario, traffic_offset_min, traffic_problem
 from scenarios.errors import InputError
 from scenarios.fleetgen import SessionDraw
-from traffic.assignment import AssignmentResult, dynamic_ue
-from traffic.scenario import build_demand, build_network, build_prices
+from traffic.assignment import AssignmentResult
+from traffic.scenario import (
+    build_demand,
+    build_network,
+    build_prices,
+    scenario_ue,
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,7 @@ def traffic_sessions(scenario: Scenario) -> TrafficSessions:
     names = [s.name for s in scenario.stations]
     offset = traffic_offset_min(cfg.start, scenario.horizon.start_min)
     net = build_network(cfg, scenario.base_dir)
-    res = dynamic_ue(net, build_demand(cfg, net), cfg.link_model, build_prices(cfg),
-                     cfg.target_gap, cfg.max_iterations)
+    res = scenario_ue(cfg, net, build_demand(cfg, net), build_prices(cfg))
     ld = res.loading
     trips = {t.vid: t for t in ld.trips}
     rows: dict[str, list[tuple[float, float, float, float, bool]]] = {n: [] for n in names}

@@ -34,6 +34,7 @@ import numpy as np
 
 from flexibility.aggregation import Envelope, station_envelope
 from flexibility.battery import Battery, compact_fleet
+from flexibility.common_battery import ShareRows, deliverable_scale
 from flexibility.discard import deviations, discard_greedy, keep_mask
 from flexibility.fleet import Fleet, FloatArray
 from flexibility.inner import scenario_sums
@@ -98,8 +99,8 @@ def case_sets(names: tuple[str, ...], fleets: list[Fleet], n_intervals: int,
     """
     joined, station = join_fleets(fleets)
     fleet, st = compact_fleet(joined, station, n_intervals, t0)
-    sums, _, _, _ = scenario_sums(fleet, st, len(names), n_intervals, t0, deviation=False,
-                                  chunk=chunk)
+    sums, _, _, _, _ = scenario_sums(fleet, st, len(names), n_intervals, t0, deviation=False,
+                                     chunk=chunk)
     ref = np.ascontiguousarray(sums[:, 0])
     env = [station_envelope(f, n_intervals, t0) for f in fleets]
     p_hi = np.stack([np.broadcast_to(e.p_max_kw, ref[:, 0].shape) for e in env], axis=1)
@@ -390,6 +391,25 @@ def inner_coverage(day_inner: Battery, day_exact: Battery, deviation: Battery) -
     p_ok, _ = _covers_rows(day_exact, tight)
     share = p_ok.mean(axis=0)
     return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
+
+
+def policy_coverage(day_rows: ShareRows, day_exact: Battery, deviation: Battery) -> Coverage:
+    """Coverage of a common deviation battery (``flexibility.common_battery``) on days.
+
+    Whole day: the day's own share policy delivers every trajectory of the battery, i.e. the
+    day's deliverability rows hold for it (``deliverable_scale >= 1``; a sufficient
+    condition, implied by :func:`inner_coverage`'s containment). Per interval: the power range
+    lies inside the day's exact projection ``day_exact`` (necessary).
+    """
+    tight = deviation.tightened()
+    day_ok = deliverable_scale(day_rows, tight) >= 1.0 - SCALE_TOL
+    p_ok, _ = _covers_rows(day_exact, tight)
+    share = p_ok.mean(axis=0)
+    return Coverage(float(day_ok.mean()), float(share.min(initial=1.0)), share)
+
+
+SCALE_TOL = 1e-9
+"""Rounding allowed on a deliverable shrink factor (rows scaled onto their bound)."""
 
 
 def calibrate_scale(target: float, coverage_of: Callable[[float], float],

@@ -596,6 +596,139 @@ def _add_vehicle(ref, y_ref, w, ja, jd, omega, r_tot, y_r):  # pragma: no cover
 
 
 @kernel
+def share_rows(p_lo, p_hi, ref, w_n, window, w_j, r_j, net_lo, net_hi, dt, big, pts, n_pts,
+               power_coef, energy_coef, n_rows, limits):  # pragma: no cover
+    """Deliverability rows of one scenario's share policy, reduced to their hull vertices.
+
+    Row ``i`` (a vehicle on ``[j_a, min(j_d + 1, T))``, or a station; share ``w_i``, rooms
+    ``u_i = max(hi_i - r_i, 0)``, ``l_i = max(r_i - lo_i, 0)``) moves by ``phi_i delta_t dt +
+    c_i s_{t-1}`` with ``phi = w / Omega``, ``c = Δw - phi ΔOmega`` and ``s_{t-1} = D_{t-1} /
+    Omega_{t-1}`` (``flexibility.common_battery``; shares up to 1e-12 kWh count as 0, as in
+    :func:`deviation_rows`). Over ``delta_t <= Up_t``,
+    ``-Em_{t-1} <= D_{t-1} <= Ep_{t-1}`` it stays in its box when (normalised by the room)
+
+        (phi dt / (u dt)) Up_t + (c^+ / (Omega_{t-1} u dt)) Ep_{t-1}
+                               + (c^- / (Omega_{t-1} u dt)) Em_{t-1} <= 1,
+
+    and likewise ``Dn_t`` with ``l`` and ``Ep``/``Em`` swapped. A row has ``c^+`` or ``c^-``
+    (never both), so it is a point ``(alpha, beta)`` of one of four kinds ``q``: up-rise
+    ``(Up_t, Ep_{t-1})``, up-fall ``(Up_t, Em_{t-1})``, down-rise ``(Dn_t, Em_{t-1})``,
+    down-fall ``(Dn_t, Ep_{t-1})``. For non-negative variables only the vertices of the
+    up-right hull of a kind's points bind (:func:`upper_right_hull`): they are written to
+    ``power_coef``/``energy_coef (T, 4, K)`` with their number ``n_rows (T, 4)``. A
+    coefficient above ``big`` (a room below ``1 / big``) closes its variable instead:
+    ``limits (4, T)`` holds the upper bounds of ``(Up, Dn, Ep, Em)`` (``inf`` or 0 for the
+    powers; ``Omega_t`` or 0 for the bands: ``|s_t| <= 1`` keeps every vehicle's energy in its
+    band, and where ``Omega_t = 0`` the deviation is back to 0). ``pts (T, 4, >= N + J, 2)``
+    and ``n_pts (T, 4)`` are scratch.
+    """
+    n_veh, n_t = w_n.shape
+    omega = np.zeros(n_t)
+    for i in range(n_veh):
+        for t in range(window[i, 0], window[i, 1]):
+            omega[t] += w_n[i, t]
+    inv = np.zeros(n_t + 1)  # inv[t + 1] = 1 / Omega_t (0 where no share is held); inv[0]: t = -1
+    n_pts[:] = 0
+    for t in range(n_t):
+        held = omega[t] > 1e-12
+        inv[t + 1] = 1.0 / omega[t] if held else 0.0
+        limits[0, t], limits[1, t] = np.inf, np.inf
+        limits[2, t] = omega[t] if held else 0.0
+        limits[3, t] = limits[2, t]
+    for i in range(n_veh + w_j.shape[0]):
+        veh = i < n_veh
+        w = w_n[i] if veh else w_j[i - n_veh]
+        start, stop = (window[i, 0], min(window[i, 1] + 1, n_t)) if veh else (0, n_t)
+        for t in range(start, stop):
+            # shares of at most 1e-12 kWh are rounding (a vehicle charging at full power gets
+            # one): they move nothing, and their rooms are rounding too
+            w_now = w[t] if w[t] > 1e-12 else 0.0
+            w_prev = w[t - 1] if t > 0 and w[t - 1] > 1e-12 else 0.0
+            if w_now == 0.0 and w_prev == 0.0:
+                continue
+            phi = w_now * inv[t + 1]
+            c = (w_now - w_prev) - phi * (omega[t] - (omega[t - 1] if t > 0 else 0.0))
+            hi = p_hi[i, t] - ref[i, t] if veh else net_hi[i - n_veh, t] - r_j[i - n_veh, t]
+            lo = ref[i, t] - p_lo[i, t] if veh else r_j[i - n_veh, t] - net_lo[i - n_veh, t]
+            _add_row(phi * dt, abs(c) * inv[t], c >= 0.0, t, fmax(hi, 0.0) * dt,
+                     fmax(lo, 0.0) * dt, big, pts, n_pts, limits)
+    for t in range(n_t):
+        for q in range(4):
+            n_rows[t, q] = upper_right_hull(pts[t, q], n_pts[t, q], power_coef[t, q],
+                                            energy_coef[t, q])
+
+
+@kernel
+def _add_row(a, b, rise, t, room_up, room_dn, big, pts, n_pts, limits):  # pragma: no cover
+    """Row ``a X_t + b E_{t-1} <= room`` (``a = phi dt``, ``b = |c| / Omega_{t-1}``) of one
+    share at ``t`` as normalised points of its two kinds (up, down) in ``pts``, or closed
+    variables in ``limits`` (:func:`share_rows`)."""
+    if a == 0.0 and b == 0.0:
+        return
+    for k in range(2):  # up: (Up_t, Ep_{t-1}) rising, (Up_t, Em_{t-1}) falling; down: mirror
+        room = room_up if k == 0 else room_dn
+        q = 2 * k + (0 if rise else 1)
+        col_e = 2 if rise == (k == 0) else 3  # Ep_{t-1} for up-rise and down-fall
+        alpha = a / room if room > 0.0 else (np.inf if a > 0.0 else 0.0)
+        beta = b / room if room > 0.0 else (np.inf if b > 0.0 else 0.0)
+        if alpha > big:  # the power closes: the row then asks beta E <= 1 alone
+            limits[k, t], alpha = 0.0, 0.0
+        if beta > big:
+            limits[col_e, t - 1], beta = 0.0, 0.0
+        if alpha > 0.0 or beta > 0.0:
+            n = n_pts[t, q]
+            pts[t, q, n, 0], pts[t, q, n, 1] = alpha, beta
+            n_pts[t, q] = n + 1
+
+
+@kernel
+def upper_right_hull(pts, n, x_out, y_out):  # pragma: no cover
+    """Vertices of the up-right hull of points ``pts[:n] (x, y) >= 0`` into ``x_out, y_out``.
+
+    ``x U + y E <= 1`` for every point and ``U, E >= 0`` holds iff it holds for the vertices
+    from the point of largest ``x`` (ties: largest ``y``) counter-clockwise to the point of
+    largest ``y`` (ties: largest ``x``): the maximum of ``x U + y E`` over the points in any
+    direction ``(U, E) >= 0`` is attained there. Gift wrapping (few vertices); collinear
+    points are skipped. Past ``K - 1`` vertices the rest of the chain is replaced by one
+    point dominating it (``(x, y_max)`` at the current vertex), which only tightens the rows.
+
+    Returns:
+        The number of vertices written.
+    """
+    if n == 0:
+        return 0
+    ia, ib = 0, 0
+    for r in range(1, n):
+        x, y = pts[r, 0], pts[r, 1]
+        if x > pts[ia, 0] or (x == pts[ia, 0] and y > pts[ia, 1]):
+            ia = r
+        if y > pts[ib, 1] or (y == pts[ib, 1] and x > pts[ib, 0]):
+            ib = r
+    p, count, k_max = ia, 0, x_out.size
+    while True:
+        px, py = pts[p, 0], pts[p, 1]
+        if p == ib or count == k_max - 1:
+            x_out[count], y_out[count] = px, pts[ib, 1]
+            return count + 1
+        x_out[count], y_out[count] = px, py
+        count += 1
+        q = -1
+        for r in range(n):
+            ry = pts[r, 1]
+            if ry <= py:
+                continue
+            if q < 0:
+                q = r
+                continue
+            turn = (pts[q, 0] - px) * (ry - py) - (pts[q, 1] - py) * (pts[r, 0] - px)
+            if turn < 0.0 or (turn == 0.0 and ry > pts[q, 1]):
+                q = r
+        if q < 0:  # no point above: p is the top (cannot happen before ib)
+            return count
+        p = q
+
+
+@kernel
 def deviation_windows(ref, y_ref, w, window):  # pragma: no cover
     """The smallest window per vehicle (rows ``(N, T)``) meeting :func:`deviation_rows`'
     contract: ``[j_a, j_d)`` holds every ``w != 0``; outside ``[j_a, j_d]`` and ``t = 0`` no
@@ -613,28 +746,49 @@ def deviation_windows(ref, y_ref, w, window):  # pragma: no cover
 
 @kernel
 def deviation_all(p_lo, p_hi, ref, y_ref, w_n, w_j, r_j, net_lo, net_hi, kappa, dt,
-                  out):  # pragma: no cover
+                  out, rows):  # pragma: no cover
     """:func:`deviation_rows` of every scenario (vehicle rows ``(B, N, T)``, ``out (B, 4, T)``)
-    on the windows of :func:`deviation_windows`."""
+    on the windows of :func:`deviation_windows`, and with ``rows`` (:func:`row_buffers`,
+    ``T > 0``) the scenarios' :func:`share_rows`."""
     n_b, n_veh, n_t = y_ref.shape
     rooms = np.empty((3, n_veh + w_j.shape[1], n_t))
     window = np.zeros((n_veh, 2), dtype=np.int64)
+    pts, n_pts = row_scratch(rows, n_veh + w_j.shape[1])
     for b in range(n_b):
         deviation_windows(ref[b], y_ref[b], w_n[b], window)
         deviation_rows(p_lo[b], p_hi[b], ref[b], y_ref[b], w_n[b], window, w_j[b], r_j[b],
                        net_lo, net_hi, kappa, dt, rooms, out[b])
+        if rows[0].shape[1] > 0:
+            share_rows(p_lo[b], p_hi[b], ref[b], w_n[b], window, w_j[b], r_j[b], net_lo,
+                       net_hi, dt, ROW_BIG, pts, n_pts, rows[0][b], rows[1][b], rows[2][b],
+                       rows[3][b])
+
+
+@kernel
+def row_scratch(rows, n_rows):  # pragma: no cover
+    """Scratch points ``(T, 4, n_rows, 2)`` and counts ``(T, 4)`` of :func:`share_rows` for
+    the buffers ``rows`` (empty when ``T = 0``: no rows wanted)."""
+    n_t = rows[0].shape[1]
+    return np.empty((n_t, 4, n_rows, 2)), np.zeros((n_t, 4), dtype=np.int64)
+
+
+ROW_BIG = 1e6
+"""Largest normalised coefficient of :func:`share_rows` (per kW or kWh): a room below
+``1e-6`` kW (kWh) per unit of deviation closes its variable instead."""
 
 
 @kernel
 def scenario_chain(params, station, consts, net_lo, net_hi, grid, deviation, sums, out,
-                     misfit, feasible):  # pragma: no cover
+                     misfit, feasible, rows):  # pragma: no cover
     """The whole per-scenario chain, one scenario at a time in cache-sized scratch arrays.
 
     Per scenario ``m``: vehicle batteries (``vehicle_rows``), anchors, station ``theta`` in
     the network box (``J`` rows of ``net_lo``; none: ``theta = 0.5``), the share policy,
     station sums ``sums[m] (5, J, T)`` of the reference power ``r``, the shares ``omega``
     (0 without ``deviation``), ``Y^-``, ``Y^+`` and the station excess over the box, and with
-    ``deviation`` the inner battery ``out[m] (4, T)`` (:func:`deviation_rows`).
+    ``deviation`` the inner battery ``out[m] (4, T)`` (:func:`deviation_rows`) and, with
+    ``rows`` of ``T > 0`` (:func:`share_rows`: ``(power_coef (M, T, 4, K), energy_coef,
+    n_rows (M, T, 4), limits (M, 4, T))``), the scenario's deliverability rows.
     ``consts = (eta_ch, eta_dis, dt, t0, tau, gamma, kappa)``; ``params (M, 9, N)``,
     ``station (M, N)``.
     """
@@ -650,6 +804,7 @@ def scenario_chain(params, station, consts, net_lo, net_hi, grid, deviation, sum
     th_n = np.empty(n_veh)
     pol = np.empty((3, n_veh, n_t))  # y_ref, omega, r
     rooms = np.empty((3, n_veh + n_j, n_t))
+    pts, n_pts = row_scratch(rows, n_veh + n_j)
     for m in range(params.shape[0]):
         vehicle_rows(params[m], eta_c, eta_d, dt, int(t0), vb, active, ok, window)
         feasible[m] = ok.all()
@@ -669,6 +824,10 @@ def scenario_chain(params, station, consts, net_lo, net_hi, grid, deviation, sum
         if deviation:
             deviation_rows(vb[0], vb[1], pol[2], pol[0], pol[1], window, sums[m, 1, :n_j],
                            sums[m, 0, :n_j], net_lo, net_hi, kappa, dt, rooms, out[m])
+        if deviation and rows[0].shape[1] > 0:
+            share_rows(vb[0], vb[1], pol[2], pol[1], window, sums[m, 1, :n_j],
+                       sums[m, 0, :n_j], net_lo, net_hi, dt, ROW_BIG, pts, n_pts, rows[0][m],
+                       rows[1][m], rows[2][m], rows[3][m])
 
 
 # --------------------------------------------------- greedy discard (flexibility.discard)

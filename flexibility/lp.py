@@ -12,6 +12,9 @@ objective value. Infinite bounds may be given as ``±numpy.inf`` (``highspy.kHig
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -95,7 +98,13 @@ class LinearProgram:
 
 def highs_solver(threads: int | None = None,
                  options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
-    """A ``highspy.Highs`` instance without output and with the given options (no model)."""
+    """A ``highspy.Highs`` instance without output and with the given options (no model).
+
+    HiGHS prints a banner to file descriptor 1 when a process builds its first solver object;
+    that one is built with the descriptor pointed at /dev/null (worker processes of a
+    Monte Carlo run too, whose console is the command's).
+    """
+    _quiet_first_instance()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     if threads is not None:
@@ -103,6 +112,24 @@ def highs_solver(threads: int | None = None,
     for name, value in (options or {}).items():
         h.setOptionValue(name, value)
     return h
+
+
+@functools.cache
+def _quiet_first_instance() -> None:
+    """Build this process's first ``highspy.Highs`` with file descriptor 1 on /dev/null (once
+    per process: the cache remembers the call)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -166,3 +193,20 @@ def abs_step_rows(x_cols: np.ndarray, m_cols: np.ndarray, width: int) -> sp.csr_
                                      (np.tile(k, 3), np.r_[m, nxt, now])),
                                     shape=(m.size, width)))
     return sp.vstack(blocks).tocsr()
+
+
+def add_rows(h: highspy.Highs, a: sp.spmatrix | sp.sparray, row_lo: FloatArray,
+             row_hi: FloatArray) -> None:
+    """Append rows ``row_lo <= a x <= row_hi`` to the model held by ``h`` (its basis is kept,
+    so the next :func:`solve` starts from the last solution).
+
+    Raises:
+        RuntimeError: If HiGHS rejects the rows.
+    """
+    m = sp.csr_matrix(a)
+    status = h.addRows(m.shape[0], np.asarray(row_lo, dtype=np.float64),
+                       np.asarray(row_hi, dtype=np.float64), m.nnz,
+                       m.indptr[:-1].astype(np.int32), m.indices.astype(np.int32),
+                       m.data.astype(np.float64))
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS rejected the rows")

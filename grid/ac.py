@@ -18,6 +18,7 @@ admittance matrix, O(n) per iteration); :func:`grid.sparse_ac.ac_solver` picks t
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -355,3 +356,42 @@ def _solve_unique(solver: AcSolver, p_kw: FloatArray, q_kvar: FloatArray) -> AcR
     res = solver.solve(p_kw[first], q_kvar[first])
     return AcResult(vm_pu=res.vm_pu[inv], loading_pct=res.loading_pct[inv],
                     p_slack_kw=res.p_slack_kw[inv], converged=res.converged[inv])
+
+
+VIOLATION_TYPES = ("undervoltage", "overvoltage", "line", "transformer", "substation",
+                   "nonconvergence")
+
+
+def violation_labels(ac: AcResult, limits: NetworkLimits, branch_elements: Sequence[str],
+                     tol_pu: float = 1e-9, tol_pct: float = 1e-7) -> list[str]:
+    """Every violated limit per operating point, ``;``-joined in ``VIOLATION_TYPES`` order.
+
+    Args:
+        ac: AC results of a batch (``B`` points).
+        limits: Voltage limits and substation headroom.
+        branch_elements: pandapower element of every branch in feeder order (``"line"`` or
+            ``"trafo"``), as in ``Feeder.branch``.
+        tol_pu: Voltage tolerance.
+        tol_pct: Loading tolerance (percentage points).
+
+    Returns:
+        One label string per point (``""`` when every limit holds).
+    """
+    vm = np.atleast_2d(ac.vm_pu)
+    loading = np.nan_to_num(np.atleast_2d(ac.loading_pct), nan=0.0)
+    is_trafo = np.array([e == "trafo" for e in branch_elements], dtype=bool)
+    over = loading > 100.0 + tol_pct
+    with np.errstate(invalid="ignore"):
+        flags = {
+            "undervoltage": np.nanmin(np.where(np.isnan(vm), np.inf, vm), axis=1)
+            < limits.v_min_pu - tol_pu,
+            "overvoltage": np.nanmax(np.where(np.isnan(vm), -np.inf, vm), axis=1)
+            > limits.v_max_pu + tol_pu,
+            "line": (over & ~is_trafo).any(axis=1),
+            "transformer": (over & is_trafo).any(axis=1),
+            "substation": np.abs(np.nan_to_num(np.atleast_1d(ac.p_slack_kw)))
+            > limits.substation_kw * (1 + 1e-9),
+            "nonconvergence": ~np.atleast_1d(ac.converged),
+        }
+    return [";".join(name for name in VIOLATION_TYPES if flags[name][b])
+            for b in range(vm.shape[0])]

@@ -9,13 +9,16 @@ For one case (DA or RT at τ) of the station layer:
    vehicles must charge (an infeasible interval): the band collapses to its midpoint there and
    the interval is reported.
 2. **Transmission.** Every scenario's deliverable inner battery inside the network boxes
-   (energy-share policy, ``flexibility.inner``), the α intersection around the mean kept
-   reference, and the boundary ``B = (P_up, P_down, E_min, E_max, R_up, R_down)`` of that
-   battery. Station rows split ``B`` by the stations' mean share of the deviation energy (an
-   indicative split: the policy's actual split follows each day's shares).
+   (energy-share policy, ``flexibility.inner``); the kept scenarios' largest common battery
+   (one LP over their share-policy rows, ``flexibility.common_battery``), or their row-wise
+   intersection where that is larger, around the mean kept reference; and the boundary
+   ``B = (P_up, P_down, E_min, E_max, R_up, R_down)`` of that battery. Station rows split
+   ``B`` by the stations' mean share of the deviation energy (an indicative split: the
+   policy's actual split follows each day's shares).
 3. **Coverage** on fresh sampled days for every α: distribution rows against the fresh days'
    exact projections (necessary), the transmission battery against the fresh days' own
-   deliverable batteries (sufficient).
+   share policy (sufficient: the day's deliverability rows hold for the common battery; the
+   intersection lies inside the day's deliverable battery).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from flexibility.aggregation import Envelope
 from flexibility.alpha_sets import (
+    SCALE_TOL,
     CaseSets,
     Coverage,
     calibrate_keep,
@@ -36,6 +40,7 @@ from flexibility.alpha_sets import (
     n_kept,
     outer_coverage,
     per_interval_rows,
+    policy_coverage,
     relative_total,
     split_days,
     station_rows,
@@ -43,8 +48,9 @@ from flexibility.alpha_sets import (
 )
 from flexibility.battery import Battery
 from flexibility.cases import Case
+from flexibility.common_battery import ShareRows, common_battery, deliverable_scale
 from flexibility.discard import discard_order, intersect, keep_mask
-from flexibility.inner import InnerSet, ScenarioBatteries, alpha_intersection, fleet_batteries
+from flexibility.inner import InnerSet, ScenarioBatteries, alpha_package, fleet_batteries
 from flexibility.packaging import Boundary, battery_boundary
 from flexibility.stations import PerStation
 from grid.layers import GridModel, LayerSet, PackageInfo, network_boxes
@@ -109,7 +115,8 @@ def clip_boundary(b: Boundary, env: Envelope) -> Boundary:
 
 def case_layers(gm: GridModel, case: Case, keep_fraction: float,
                 fresh: CaseSets | None = None, alphas: tuple[float, ...] = (),
-                alpha: float | None = None, scale: float = 1.0) -> LayerSet:
+                alpha: float | None = None, scale: float = 1.0,
+                package: str = "common", ray: bool = True) -> LayerSet:
     """Distribution and transmission layers of one case (module docstring).
 
     All three layers of the case are placed at one reference ``R_hat``: the mean, over the
@@ -128,24 +135,32 @@ def case_layers(gm: GridModel, case: Case, keep_fraction: float,
         alphas: Confidence levels whose coverage is measured.
         alpha: The case's confidence level.
         scale: Shrink factor of the transmission set when it is not calibrated.
+        package: ``"common"``: the kept scenarios' largest common battery where it is larger
+            than their intersection (``flexibility.inner.alpha_package``); ``"intersection"``:
+            the intersection alone.
+        ray: Also search the AC boundary along the charging direction (a diagnostic of
+            ``assess``; ``grid.layers.network_boxes``).
     """
     cs = case.sets
     names = cs.names
     # the network admits station powers whichever day comes: clip the hull of the scenarios'
     # exact projections to jointly feasible boxes (LinDistFlow, AC-corrected)
     hull_lo, hull_hi = cs.exact.p_lo_kw.min(axis=0).T, cs.exact.p_hi_kw.max(axis=0).T
-    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi)
+    dist = network_boxes(gm, cs.t0, hull_lo, hull_hi, ray)
+    common = package == "common"
     sb = fleet_batteries(cs.fleet, cs.station, len(names), cs.n_intervals, cs.t0, dist.lo_kw,
-                         dist.hi_kw)
+                         dist.hi_kw, rows=common)
     cs_net = replace(cs, ref_kw=sb.station_ref_kw)  # network-feasible references
     m = cs.n_scenarios
     order = discard_order(sb.deviation, 1, sb.misfit)
     coverage: dict[str, dict[float, Coverage]] = {}
     n_keep = max(1, round(keep_fraction * m))
+    chosen, method = None, package
     if fresh is not None and alpha is not None:
-        n_keep, scale, coverage = _calibrate(cs_net, fresh, dist.lo_kw, dist.hi_kw, sb, order,
-                                             alphas or (alpha,), alpha, case)
-    inner = alpha_intersection(sb, n_keep, order, scale)
+        n_keep, scale, chosen, coverage = _calibrate(cs_net, fresh, dist.lo_kw, dist.hi_kw, sb,
+                                                     order, alphas or (alpha,), alpha, case)
+        method = package if chosen is not None else "intersection"
+    inner = alpha_package(sb, n_keep, order, scale, chosen, method)
     ref_hat = sb.station_ref_kw[inner.kept].mean(axis=0)  # (J, T)
     station = station_rows(cs_net, case.n_kept, case.aggregation, case.statistic,
                            ref_hat, case.scale, case.definition).envelopes
@@ -193,35 +208,49 @@ def _whole_day_rows(s_dev: Battery, s_order: np.ndarray, val_days: Battery,
     return s_rows.scaled(calibrate_scale(target, rows_cover))
 
 
-def realtime_layers(gm: GridModel, case: Case, alpha: float) -> LayerSet:
+def realtime_layers(gm: GridModel, case: Case, alpha: float,
+                    package: str = "common", ray: bool = True) -> LayerSet:
     """The real-time package of a case: what ``assess`` reports at τ and the co-simulator
     publishes every tick.
 
-    ``ceil(alpha M)`` of the case's ``M`` sampled days are kept and intersected, with no shrink:
-    the day-ahead calibration measures whole fresh days, where every vehicle is uncertain,
-    while in real time the plugged-in vehicles are known and only later arrivals are sampled.
+    ``ceil(alpha M)`` of the case's ``M`` sampled days are kept and packaged (their common
+    battery, or intersection: ``package`` of :func:`case_layers`), with no shrink: the
+    day-ahead calibration measures whole fresh days, where every vehicle is uncertain, while
+    in real time the plugged-in vehicles are known and only later arrivals are sampled.
+    ``ray``: also the AC boundary along the charging direction (:func:`case_layers`).
     """
     m = case.sets.n_scenarios
-    return case_layers(gm, case, n_kept(alpha, m) / m)
+    return case_layers(gm, case, n_kept(alpha, m) / m, package=package, ray=ray)
 
 
 def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.ndarray,
                sb: ScenarioBatteries, order: np.ndarray, alphas: tuple[float, ...],
-               alpha: float, case: Case) -> tuple[int, float, dict[str, dict[float, Coverage]]]:
-    """Kept count for ``alpha`` and test coverage of the three layers for every α.
+               alpha: float, case: Case
+               ) -> tuple[int, float, tuple[Battery, float] | None,
+                          dict[str, dict[float, Coverage]]]:
+    """Kept count, shrink and common battery for ``alpha``; test coverage of the three layers
+    for every α.
 
     Every set is relative to the network-feasible references, the fresh days' too. The
-    transmission set keeps the fewest scenarios whose validation coverage (even fresh days
-    whose own deliverable battery contains it) reaches the calibration target; the station
-    rows likewise with the days' exact projections (per-interval rows of ``case.definition``:
+    transmission set keeps the fewest scenarios whose intersection reaches the calibration
+    target on the validation days (even fresh days whose own deliverable battery contains it),
+    shrunk until it does. With the scenarios' rows (``sb.rows``) the kept scenarios' common
+    battery is shrunk until its validation coverage (days whose own share policy delivers it,
+    :func:`~flexibility.alpha_sets.policy_coverage`) reaches the target, and replaces the
+    intersection where its area is larger. The station rows keep the fewest scenarios
+    likewise with the days' exact projections (per-interval rows of ``case.definition``:
     rank ``ceil(αM)``, not calibrated, around the transmission set's mean reference);
     distribution rows are the station rows clipped to the network boxes. Coverage is measured
     on the odd days.
+
+    Returns:
+        ``(kept, shrink of the intersection, (common battery, its shrink) or None,
+        coverage)``.
     """
     names = fresh.names
     m = sb.ref_kw.shape[0]
     fsb = fleet_batteries(fresh.fleet, fresh.station, len(names), fresh.n_intervals, fresh.t0,
-                          net_lo, net_hi)
+                          net_lo, net_hi, rows=sb.rows is not None)
     f_inner = fsb.deviation
     f_exact = total_deviation(replace(fresh, ref_kw=fsb.station_ref_kw))
     val, test = split_days(fresh.n_scenarios)
@@ -230,32 +259,64 @@ def _calibrate(cs: CaseSets, fresh: CaseSets, net_lo: np.ndarray, net_hi: np.nda
     s_order = discard_order(s_dev)
     out: dict[str, dict[float, Coverage]] = {"station": {}, "distribution": {},
                                              "transmission": {}}
-    keeps: dict[float, tuple[int, float]] = {}
+    keeps: dict[float, tuple[int, float, tuple[Battery, float] | None]] = {}
+    lps: dict[int, Battery | None] = {}
     for a in sorted({alpha, *alphas}):
         target = calibration_target(a, len(val))
         k = calibrate_keep(order, m, target, lambda kp: inner_coverage(
             f_inner.take(val), f_exact.take(val), intersect(dev, kp)).whole_day)
-        joint = intersect(dev, keep_mask(m, order, k))
+        kept = keep_mask(m, order, k)
+        joint = intersect(dev, kept)
 
         def joint_cover(f: float, j: Battery = joint) -> float:
             return inner_coverage(f_inner.take(val), f_exact.take(val), j.scaled(f)).whole_day
 
         s = calibrate_scale(target, joint_cover)
-        keeps[a] = (k, s)
         out["transmission"][a] = inner_coverage(f_inner.take(test), f_exact.take(test),
                                                 joint.scaled(s))
-        ref_j = sb.station_ref_kw[keep_mask(m, order, k)].mean(axis=0)  # (J, T)
-        if case.definition == "per-interval":
-            s_rows = relative_total(per_interval_rows(cs, n_kept(a, m), case.aggregation,
-                                                      ref_j))
-        else:
-            s_rows = _whole_day_rows(s_dev, s_order, f_exact.take(val), target)
-        out["station"][a] = outer_coverage(f_exact.take(test), s_rows)
-        ref = ref_j.sum(axis=0)
-        # the network boxes are absolute: relative to the reference they move by -R_hat
-        lo = np.maximum(s_rows.p_lo_kw, net_lo.sum(1) - ref)
-        hi = np.minimum(s_rows.p_hi_kw, net_hi.sum(1) - ref)
-        d_rows = Battery(np.minimum(lo, hi), hi, s_rows.y_lo_kwh, s_rows.y_hi_kwh, s_rows.dt_h,
-                         s_rows.t0)
-        out["distribution"][a] = outer_coverage(f_exact.take(test), d_rows)
-    return keeps[alpha][0], keeps[alpha][1], out
+        chosen = None
+        if sb.rows is not None and fsb.rows is not None:
+            if k not in lps:
+                lps[k] = common_battery(sb.rows.take(kept), sb.batteries.t0, sb.params[2])
+            chosen = _shrunk_common(lps[k], fsb.rows.take(val), target,
+                                    float(joint.scaled(s).area_kwh()))
+            if chosen is not None:
+                out["transmission"][a] = policy_coverage(fsb.rows.take(test),
+                                                         f_exact.take(test), chosen[0])
+        keeps[a] = (k, s, chosen)
+        out["station"][a], out["distribution"][a] = _outer_layers(
+            cs, sb, kept, a, case, s_dev, s_order, f_exact, val, test, target, net_lo, net_hi)
+    return (*keeps[alpha], out)
+
+
+def _shrunk_common(lp: Battery | None, val_rows: ShareRows, target: float,
+                   rival_kwh: float) -> tuple[Battery, float] | None:
+    """The common battery shrunk (largest factor) until its validation coverage reaches
+    ``target``, with the factor; ``None`` without a battery or if its area is not above
+    ``rival_kwh`` (the calibrated intersection's)."""
+    if lp is None:
+        return None
+    day_scale = deliverable_scale(val_rows, lp)
+    f = calibrate_scale(target, lambda x: float(np.mean(day_scale >= x - SCALE_TOL)))
+    b = lp.scaled(f).tightened()
+    return (b, f) if b.area_kwh() > rival_kwh else None
+
+
+def _outer_layers(cs: CaseSets, sb: ScenarioBatteries, kept: np.ndarray, a: float, case: Case,
+                  s_dev: Battery, s_order: np.ndarray, f_exact: Battery, val: np.ndarray,
+                  test: np.ndarray, target: float, net_lo: np.ndarray, net_hi: np.ndarray
+                  ) -> tuple[Coverage, Coverage]:
+    """Test coverage of the station and distribution rows at ``a`` (:func:`_calibrate`)."""
+    m = sb.ref_kw.shape[0]
+    ref_j = sb.station_ref_kw[kept].mean(axis=0)  # (J, T)
+    if case.definition == "per-interval":
+        s_rows = relative_total(per_interval_rows(cs, n_kept(a, m), case.aggregation, ref_j))
+    else:
+        s_rows = _whole_day_rows(s_dev, s_order, f_exact.take(val), target)
+    ref = ref_j.sum(axis=0)
+    # the network boxes are absolute: relative to the reference they move by -R_hat
+    lo = np.maximum(s_rows.p_lo_kw, net_lo.sum(1) - ref)
+    hi = np.minimum(s_rows.p_hi_kw, net_hi.sum(1) - ref)
+    d_rows = Battery(np.minimum(lo, hi), hi, s_rows.y_lo_kwh, s_rows.y_hi_kwh, s_rows.dt_h,
+                     s_rows.t0)
+    return outer_coverage(f_exact.take(test), s_rows), outer_coverage(f_exact.take(test), d_rows)

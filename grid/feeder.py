@@ -10,7 +10,9 @@ below branch ``b``) carries everything LinDistFlow and the radial sweep need: br
 ``F = D s`` and the voltage drop to ``k`` sums ``z_b F_b`` over the branches with ``D[b, k] = 1``.
 
 Bus numbering of the paper's IEEE 33-bus case: paper bus ``k`` (1 = substation) is pandapower
-index ``k - 1`` (``bus_numbering = "one_based"``; the k-th row of ``net.bus``).
+index ``k - 1`` (``bus_numbering = "one_based"``; the k-th row of ``net.bus``). The IEEE
+123-node feeder (``ieee123``) keeps the test feeder's bus numbers as pandapower indices
+(``bus_numbering = "index"``; substation bus 150).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 import json
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import networkx as nx
@@ -321,8 +324,8 @@ def read_feeder_json(path: Path) -> pp.pandapowerNet:
     if path.is_dir():
         raise FeederError(f"grid.feeder: {path} is a folder; give a file ({fix})")
     if not path.is_file():
-        raise FeederError(f"grid.feeder: {path} does not exist; give a pandapower JSON file "
-                          "or 'case33bw'")
+        raise FeederError(f"grid.feeder: {path} does not exist; give a pandapower JSON file, "
+                          "'case33bw' or 'ieee123'")
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -348,13 +351,48 @@ def _case33bw() -> pp.pandapowerNet:
     return pn.case33bw()
 
 
+def ieee123_net() -> pp.pandapowerNet:
+    """The IEEE 123-node test feeder as a balanced positive-sequence pandapower network.
+
+    Built from the shipped table ``scenarios/data/ieee123_feeder.json`` (derived from the
+    OpenDSS files of the IEEE PES test feeder by ``scenarios.tools.extract_ieee123``, which
+    states the reduction): 119 buses at 4.16 kV indexed by their IEEE numbers, the external
+    grid at bus 150 (1.0 p.u.), 118 lines with their line codes' positive-sequence impedance
+    and no shunt capacitance (closed switches and the four regulators fused as ideal 1:1, open
+    switches dropped), the spot loads summed per bus (3,490 kW, 1,920 kvar) and the four
+    capacitors as constant-kvar loads of negative reactive power (750 kvar, named ``C<bus>``).
+    Lines carry no rating (:data:`PLACEHOLDER_KA`); :func:`load_feeder` rates them.
+    """
+    table = json.loads((resources.files("scenarios") / "data" / "ieee123_feeder.json")
+                       .read_text())
+    lines, codes = table["lines"], table["linecodes"]
+    net = pp.create_empty_network(name="ieee123", sn_mva=1.0)
+    buses = sorted({*lines["from_bus"], *lines["to_bus"]})
+    pp.create_buses(net, len(buses), vn_kv=table["vn_kv"], index=buses,
+                    name=[str(b) for b in buses])
+    pp.create_ext_grid(net, table["substation_bus"], vm_pu=1.0)
+    code = lines["linecode"]
+    pp.create_lines_from_parameters(
+        net, lines["from_bus"], lines["to_bus"], lines["length_km"],
+        [codes[c]["r1_ohm_per_km"] for c in code], [codes[c]["x1_ohm_per_km"] for c in code],
+        0.0, 10 * PLACEHOLDER_KA, name=lines["name"])
+    ld, cap = table["loads"], table["capacitors"]
+    pp.create_loads(net, ld["bus"] + cap["bus"],
+                    np.r_[ld["p_kw"], np.zeros(len(cap["bus"]))] / 1e3,
+                    np.r_[ld["q_kvar"], -np.asarray(cap["q_kvar"], dtype=float)] / 1e3,
+                    name=[f"S{b}" for b in ld["bus"]] + [f"C{b}" for b in cap["bus"]])
+    return net
+
+
 def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0) -> Feeder:
-    """Load a feeder by name: ``case33bw``, a pandapower JSON file or a SimBench code.
+    """Load a feeder by name: ``case33bw``, ``ieee123``, a pandapower JSON file or a SimBench
+    code.
 
     Args:
         spec: ``"case33bw"`` (IEEE 33-bus, Baran & Wu 1989, from ``pandapower.networks``);
-            a path to a pandapower ``.json`` network; or a SimBench code such as
-            ``"1-LV-rural1--0-sw"`` (needs ``pip install simbench``; read through the
+            ``"ieee123"`` (IEEE 123-node test feeder, positive-sequence equivalent,
+            :func:`ieee123_net`); a path to a pandapower ``.json`` network; or a SimBench
+            code such as ``"1-LV-rural1--0-sw"`` (needs ``pip install simbench``; read through the
             pandapower JSON cache of :mod:`grid.simbench_cache`).
         base_dir: Folder that relative JSON paths are resolved against.
         line_margin: Design-load margin of derived line ratings
@@ -372,12 +410,15 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
         net = read_feeder_json(path)
     elif spec == "case33bw":
         net = copy.deepcopy(_case33bw())
+    elif spec == "ieee123":
+        net = ieee123_net()
     else:
         try:
             net = simbench_net(spec)
         except ImportError:
-            raise FeederError(f"grid.feeder: {spec!r} is not 'case33bw' or a .json file; for "
-                              "a SimBench code install SimBench (pip install simbench)") from None
+            raise FeederError(f"grid.feeder: {spec!r} is not 'case33bw', 'ieee123' or a .json "
+                              "file; for a SimBench code install SimBench (pip install "
+                              "simbench)") from None
         except Exception as exc:  # SimBench raises plain exceptions for unknown codes
             raise FeederError(f"grid.feeder: {spec!r} is not a SimBench code ({exc})") from None
     rate_lines_at_design_load(net, line_margin)

@@ -89,7 +89,9 @@ class NetworkBoxes:
         hi_kw: AC-corrected upper bounds.
         ac_ch: AC correction of the charging corner (bisection on ``u0 -> hi_ldf``).
         ac_dis: AC correction of the discharging corner.
-        ac_bound_ch: AC boundary along the charging direction, to the station box edge.
+        ac_bound_ch: AC boundary along the charging direction, to the station box edge
+            (built without that search, :func:`network_boxes` with ``ray=False``: the
+            charging corner's, to the LinDistFlow point).
         ray_end_ch: End of that ray per station.
     """
 
@@ -130,24 +132,28 @@ def _binding(ldf_binding: np.ndarray, ac: Bisection) -> list[str]:
     return out
 
 
-def network_boxes(gm: GridModel, t0: int, lo_kw: FloatArray, hi_kw: FloatArray) -> NetworkBoxes:
-    """Clip station boxes ``[lo, hi]`` (``(T, J)``, from interval ``t0``) and AC-correct them."""
+def network_boxes(gm: GridModel, t0: int, lo_kw: FloatArray, hi_kw: FloatArray,
+                  ray: bool = True) -> NetworkBoxes:
+    """Clip station boxes ``[lo, hi]`` (``(T, J)``, from interval ``t0``) and AC-correct them;
+    with ``ray`` also the AC boundary along the charging direction (a diagnostic, see
+    :attr:`NetworkBoxes.ac_boundary_ch_kw`; without it that field repeats the charging
+    corner's search)."""
     n = lo_kw.shape[0]
     sec = gm.sec_window(t0, n)
     res = clip(sec, lo_kw, hi_kw, gm.policy)
     bg_p, bg_q = gm.bg(t0, n)
     u0 = reference_point(lo_kw, hi_kw)
-    both = bisect_segments(gm.solver, np.vstack([bg_p, bg_p, bg_p]),
-                           np.vstack([bg_q, bg_q, bg_q]), gm.positions,
-                           np.vstack([u0, u0, u0]),
-                           np.vstack([res.hi_kw, res.lo_kw, _ray_end(u0, res.hi_kw, hi_kw)]),
-                           gm.limits)
-    ac_ch, ac_dis, bound = (_take(both, slice(k * n, (k + 1) * n)) for k in range(3))
+    k_seg = 3 if ray else 2
+    ends = [res.hi_kw, res.lo_kw, _ray_end(u0, res.hi_kw, hi_kw)][:k_seg]
+    both = bisect_segments(gm.solver, np.vstack([bg_p] * k_seg), np.vstack([bg_q] * k_seg),
+                           gm.positions, np.vstack([u0] * k_seg), np.vstack(ends), gm.limits)
+    ac_ch, ac_dis, *rest = (_take(both, slice(k * n, (k + 1) * n)) for k in range(k_seg))
+    bound = rest[0] if ray else ac_ch
     hi = u0 + ac_ch.lam[:, None] * (res.hi_kw - u0)
     lo = u0 + ac_dis.lam[:, None] * (res.lo_kw - u0)
     return NetworkBoxes(t0=t0, raw_lo_kw=lo_kw, raw_hi_kw=hi_kw, ldf=res, lo_kw=lo, hi_kw=hi,
                         ac_ch=ac_ch, ac_dis=ac_dis, ac_bound_ch=bound,
-                        ray_end_ch=_ray_end(u0, res.hi_kw, hi_kw))
+                        ray_end_ch=ends[2] if ray else res.hi_kw)
 
 
 def _ray_end(u0: FloatArray, through: FloatArray, box_hi: FloatArray) -> FloatArray:
@@ -243,13 +249,14 @@ class LayerSet:
 
 
 def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerBox],
-               eta_ch: float, eta_dis: float) -> LayerSet:
-    """Distribution and transmission layers for one set of station envelopes."""
+               eta_ch: float, eta_dis: float, ray: bool = True) -> LayerSet:
+    """Distribution and transmission layers for one set of station envelopes (``ray``: also
+    the AC boundary along the charging direction, :func:`network_boxes`)."""
     names = list(gm.stations)
     t0 = envs[names[0]].t0
     lo = np.stack([envs[s].p_min_kw for s in names], axis=1)
     hi = np.stack([envs[s].p_max_kw for s in names], axis=1)
-    dist = network_boxes(gm, t0, lo, hi)
+    dist = network_boxes(gm, t0, lo, hi, ray)
     per = {s: clip_energy(envs[s], dist.lo_kw[:, j], dist.hi_kw[:, j], eta_ch, eta_dis)
            for j, s in enumerate(names)}
     distribution = PerStation(per, sum_envelopes([per[s] for s in names]))
@@ -266,7 +273,7 @@ def layers_for(gm: GridModel, envs: dict[str, Envelope], boxes: dict[str, InnerB
     if first_empty.any():
         rows = np.flatnonzero(first_empty)
         own = network_boxes(gm, t0 + int(rows[0]), ilo[rows[0]:rows[-1] + 1],
-                            ihi[rows[0]:rows[-1] + 1])
+                            ihi[rows[0]:rows[-1] + 1], ray)
         k = rows - rows[0]
         ok = ~own.ldf.background_infeasible[k] & own.ac_ch.start_feasible[k] \
             & own.ac_dis.start_feasible[k]

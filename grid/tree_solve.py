@@ -64,7 +64,7 @@ class ForestSolver:
         a_pk[has] = np.asarray(a_csr[orig_par[has], order[has]]).ravel()
         a_kp[has] = np.asarray(a_csr[order[has], orig_par[has]]).ravel()
         d = a.diagonal()[order].astype(np.result_type(a.dtype, np.float64))
-        self.levels = []
+        self.levels: list[tuple] = []
         for lev in range(len(self.bounds) - 2, 0, -1):  # deepest level first
             lo, hi = self.bounds[lev], self.bounds[lev + 1]
             plo = self.bounds[lev - 1]
@@ -75,9 +75,18 @@ class ForestSolver:
             np.subtract.at(d, par[lo:hi], a_pk[lo:hi] * a_kp[lo:hi] / d[lo:hi])
             self.levels.append((lo, hi, plo, local_parent, starts, plo + local_parent[starts]))
         self.d = d
+        self.groups = np.concatenate(
+            [np.stack([lo + starts, lo + np.r_[starts[1:], hi - lo], parents], axis=1)
+             for lo, hi, _, _, starts, parents in self.levels]
+            or [np.zeros((0, 3), dtype=np.int64)]).astype(np.int64)
         self.inv_d = (1.0 / d)[:, None]
         self.l_coef = (a_pk / d)[:, None]  # multiplier of the forward sweep
         self.a_kp = a_kp[:, None]
+
+    @property
+    def n_roots(self) -> int:
+        """Number of roots (the first rows of :attr:`order`)."""
+        return int(self.bounds[1])
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """Solve ``A X = B`` for ``B`` of shape ``(m,)`` or ``(m, K)`` (original numbering)."""

@@ -330,7 +330,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         data = tomllib.loads(read_scenario_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    data["base_dir"] = str(path.parent)
+    data["base_dir"] = str(path.parent.absolute())  # dask workers may run in another folder
     scenario = validate_scenario(data, str(path))
     problem = feeder_file_problem(scenario)
     if problem:
@@ -352,7 +352,8 @@ def feeder_file_problem(scenario: Scenario) -> str | None:
     if path.is_dir():
         return f"grid.feeder: {path} is a folder; give a file ({fix})"
     if not path.is_file():
-        return f"grid.feeder: {path} does not exist; give a pandapower JSON file or 'case33bw'"
+        return (f"grid.feeder: {path} does not exist; give a pandapower JSON file, 'case33bw' "
+                "or 'ieee123'")
     try:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError

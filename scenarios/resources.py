@@ -53,7 +53,7 @@ FLEET_COMMANDS = ("simulate", "assess", "montecarlo", "compare-da-rt")
 #: Bytes per uncertain row and replay day of ``dispatch`` (measured 23; with margin).
 REPLAY_BYTES_PER_ROW = 36
 #: Buses of the built-in feeder; other feeders' counts are read from their pandapower JSON.
-KNOWN_FEEDER_BUSES = {"case33bw": 33}
+KNOWN_FEEDER_BUSES = {"case33bw": 33, "ieee123": 119}
 #: Buses assumed for a feeder whose size is not known without loading it (a SimBench code).
 DEFAULT_FEEDER_BUSES = 200
 

@@ -143,6 +143,16 @@ class Station(_Strict):
     n_ev: int = Field(ge=0)
     bus: int | None = None
     chargers: int | None = Field(None, ge=1)
+    # where it is (WGS84 degrees): EVs finding another station full can reroute here
+    # (simulation.queue_rule = "reroute"); without coordinates no EV reroutes to or from it
+    lon_deg: float | None = Field(None, ge=-180.0, le=180.0)
+    lat_deg: float | None = Field(None, ge=-90.0, le=90.0)
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> Station:
+        if (self.lon_deg is None) != (self.lat_deg is None):
+            raise ValueError(f"station {self.name}: give both lon_deg and lat_deg, or neither")
+        return self
 
 
 class Assessment(_Strict):
@@ -203,8 +213,20 @@ class Profiles(_Strict):
         return self
 
 
+class DistributedGenerator(_Strict):
+    """A dispatchable generator on the feeder (unity power factor), read by the grid check of
+    ``flexibility-region`` (``environment.experiments.region_grid``)."""
+
+    bus: int
+    p_max_kw: float = Field(gt=0)
+
+
 class Grid(_Strict):
-    """The distribution feeder and its limits (paper §3.3, §4.1)."""
+    """The distribution feeder and its limits (paper §3.3, §4.1).
+
+    ``dg``: dispatchable generators; only the region's grid check (``flexibility-region``)
+    dispatches them, the other commands see the feeder without them.
+    """
 
     feeder: str = "case33bw"
     bus_numbering: Literal["one_based", "index"] = "one_based"
@@ -217,6 +239,7 @@ class Grid(_Strict):
     converter_kva_per_kw: float = Field(1.0, gt=0)
     pq_directions: int = Field(24, ge=4, le=720)
     profiles: Profiles = Profiles()
+    dg: list[DistributedGenerator] = []
 
     @model_validator(mode="after")
     def _check_voltage(self) -> Grid:
@@ -245,5 +268,14 @@ class Simulation(_Strict):
     # product's baseline); "vehicle-box" sums constant per-vehicle boxes (cheaper, for cities)
     package: Literal["alpha-battery", "vehicle-box"] = "alpha-battery"
     package_days: int = Field(50, ge=1)
-    queue_rule: Literal["wait", "leave"] = "wait"
+    # what an EV does when every charger of its station is taken: "wait" in the queue until its
+    # departure, "leave" at once, queue for patience_min then leave ("patience"), or queue for
+    # patience_min then drive to the nearest station with a free charger ("reroute")
+    queue_rule: Literal["wait", "leave", "patience", "reroute"] = "reroute"
+    patience_min: float = Field(15.0, ge=0)
+    reroute_max_km: float = Field(5.0, ge=0)
+    reroute_speed_kmh: float = Field(25.0, gt=0)
+    reroute_detour_factor: float = Field(1.3, ge=1.0)
+    reroute_kwh_per_km: float = Field(0.18, ge=0)
+    reroute_max_hops: int = Field(2, ge=1)
     regulation_period_min: float = Field(240.0, gt=0)

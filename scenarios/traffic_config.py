@@ -80,6 +80,19 @@ class Traffic(_Strict):
         platoon_veh: Regular users per simulated vehicle in the dynamic loading (1: each
             vehicle on its own; 10-50 make city-scale demand tractable, see
             ``traffic.assignment``). Station users always travel one per trip.
+        station_capacity: ``hard``: a station link's ports are servers and vehicles queue for
+            them (at most ``ports`` in service); ``soft``: the paper's waiting cost
+            ``t = t_s (1 + (h / c)^3)`` on the station link with ``h`` its vehicles and ``c``
+            its ports, so occupancy above ``c`` is possible but costly (both traffic models).
+        departure_shifts_min: Departure-time choice of the station users: the shifts of the
+            desired departure they may take (minutes, multiples of ``interval_min``, with 0);
+            empty: fixed departures.
+        schedule_early_per_h: ``beta`` of the schedule delay, per hour of leaving early.
+        schedule_late_per_h: ``gamma`` of the schedule delay, per hour of leaving late.
+        share_update: ``msa`` (move towards the cheapest alternative by a falling step) or
+            ``swap`` (move shares in proportion to their excess cost, ``swap_scale``
+            CNY moving a whole share; see ``traffic.assignment``).
+        swap_scale: ``kappa`` of the proportional swap (CNY).
     """
 
     network: str = "nguyen-dupuis"
@@ -107,6 +120,12 @@ class Traffic(_Strict):
     max_iterations: int = Field(60, ge=1)
     soc_arrival_charging: Fraction = 0.3
     soc_arrival_v2g: Fraction = 0.8
+    station_capacity: Literal["hard", "soft"] = "hard"
+    departure_shifts_min: list[float] = []
+    schedule_early_per_h: float = Field(18.0, ge=0)
+    schedule_late_per_h: float = Field(72.0, ge=0)
+    share_update: Literal["msa", "swap"] = "msa"
+    swap_scale: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Traffic:
@@ -141,6 +160,15 @@ class Traffic(_Strict):
         elif self.net_file or self.trips_file:
             raise ValueError(f"net_file/trips_file: only read with network = 'tntp' (network is "
                              f"{self.network!r}); set network = 'tntp' or remove them")
+        if self.departure_shifts_min:
+            shifts = self.departure_shifts_min
+            if 0.0 not in shifts or len(set(shifts)) != len(shifts):
+                raise ValueError("departure_shifts_min: list each shift once and include 0, "
+                                 "e.g. [-20, -10, 0, 10, 20]")
+            if any(abs(d / self.interval_min - round(d / self.interval_min)) > 1e-9
+                   for d in shifts):
+                raise ValueError(f"departure_shifts_min: every shift must be a multiple of "
+                                 f"interval_min ({self.interval_min:g} min)")
         if self.profile and len(self.profile) * self.interval_min < self.duration_min - 1e-9:
             raise ValueError("profile has fewer entries than demand intervals")
         return self

@@ -14,9 +14,35 @@ the shares, so counts follow the shares exactly up to rounding). Iteration ``n``
    charging users and ``-(V2G price + subsidy) * energy`` for V2G users;
 4. relative gap ``sum_groups sum_p n_p (g_p - g_min) / (VOT * total travel time)``;
 5. move shares towards the cheapest path (MSA): ``s <- s + a_n (AON - s)`` with
-   ``a_n = 1 / (n + 1 + offset) / (1 + d)``, ``d`` counting the iterations whose gap rose.
+   ``a_n = 1 / (n + 1 + offset) / (1 + d)``, ``d`` counting the iterations whose gap rose;
+   or, with ``swap_cny = kappa``, the proportional swap: every alternative ``p`` gives the
+   cheapest one the share ``s_p min(1, (g_p - g_min) / (kappa (1 + d)))``, so shares move in
+   proportion to their excess cost and an alternative at the least cost keeps its share
+   (fewer loadings to 1 % once departure-time choice multiplies the alternatives).
 
 It stops when the gap reaches the target (default 1 %).
+
+Station capacity (``station_model``): ``queue`` serves a station link's vehicles on its
+``ports`` as hard servers (waiting in a FIFO queue); ``bpr`` is the paper's soft capacity, the
+waiting term in the link time
+
+    t_a = tau_a + t_s + t_s (h / c)^3,
+
+with ``h`` the vehicles on the station link when one enters and ``c`` its ports (the maximum
+acceptable wait taken equal to the service time ``t_s``), so occupancy beyond ``c`` is possible
+but costly (``traffic.dynamic``).
+
+Departure-time choice (``departure``, :class:`DepartureChoice`): the users of the chosen types
+pick, besides their path, a shift ``delta`` of their desired departure from a few discrete
+values. An alternative of a group is a pair (path, shift); its generalized cost adds the
+schedule delay of the alpha-beta-gamma model,
+
+    g(p, delta) = alpha * time_p(t + delta) + money_p(t + delta) + beta * max(0, -delta)
+                  + gamma * max(0, delta),
+
+(``alpha`` the value of time, ``beta`` per hour early, ``gamma`` per hour late) and the MSA moves
+shares over the alternatives as over paths. Coupons follow the band of the shifted departure,
+so a coupon can move load in time as well as between stations.
 
 Platoons (``Demand.platoon_veh = k > 1``, for large networks): after the systematic sampling,
 the regular users of a group that took the same path are bundled in departure order into
@@ -40,11 +66,54 @@ from traffic.network import NetworkError, RoadNetwork, node_path_to_links
 from traffic.path_cost import LinkTimes, PathTable
 from traffic.prices import Prices, money
 
-__all__ = ["USERS", "AssignmentResult", "Demand", "Group", "Prices", "build_groups", "dynamic_ue",
-           "money", "path_sets"]
+__all__ = ["USERS", "AssignmentResult", "Demand", "DepartureChoice", "Group", "Prices",
+           "build_groups", "dynamic_ue", "money", "path_sets"]
 
 USERS = ("regular", "charging", "v2g")
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+@dataclass(frozen=True)
+class DepartureChoice:
+    """Discrete departure-time choice with schedule-delay costs (module docstring).
+
+    Attributes:
+        shifts_min: Shifts ``delta`` of the desired departure a user may take (minutes;
+            negative: earlier). Must contain 0 and be multiples of the demand interval.
+        early_per_h: ``beta``, cost of leaving earlier than desired (CNY per hour).
+        late_per_h: ``gamma``, cost of leaving later than desired (CNY per hour).
+        users: User types that choose their departure (the others keep theirs).
+    """
+
+    shifts_min: tuple[float, ...] = (-20.0, -10.0, 0.0, 10.0, 20.0)
+    early_per_h: float = 18.0
+    late_per_h: float = 72.0
+    users: tuple[str, ...] = ("charging", "v2g")
+
+    def __post_init__(self) -> None:
+        if 0.0 not in self.shifts_min:
+            raise ValueError(f"DepartureChoice.shifts_min must contain 0, got {self.shifts_min}")
+        if len(set(self.shifts_min)) != len(self.shifts_min):
+            raise ValueError(f"DepartureChoice.shifts_min lists a shift twice: {self.shifts_min}")
+        if self.early_per_h < 0 or self.late_per_h < 0:
+            raise ValueError("DepartureChoice: schedule-delay costs must be >= 0")
+        bad = set(self.users) - {"charging", "v2g"}
+        if bad:
+            raise ValueError(f"DepartureChoice.users: {sorted(bad)} are not station users; "
+                             "only 'charging' and 'v2g' choose their departure")
+
+    def schedule_cost(self, shift_min: float) -> float:
+        """``beta max(0, -delta) + gamma max(0, delta)`` in CNY for a shift in minutes."""
+        return (self.early_per_h * max(0.0, -shift_min)
+                + self.late_per_h * max(0.0, shift_min)) / 60.0
+
+    def check(self, interval_min: float) -> None:
+        """Every shift is a whole number of demand intervals (coupons stay per interval)."""
+        for d in self.shifts_min:
+            r = d / interval_min
+            if abs(r - round(r)) > 1e-9:
+                raise ValueError(f"DepartureChoice: shift {d:g} min is not a multiple of the "
+                                 f"demand interval {interval_min:g} min")
 
 
 @dataclass(frozen=True)
@@ -132,13 +201,40 @@ def path_sets(net: RoadNetwork, ods, k_paths: int = 4) -> dict[tuple, list[tuple
 
 @dataclass(frozen=True)
 class Group:
-    """Vehicles of one (OD, user, departure interval) and their path choice."""
+    """Vehicles of one (OD, user, desired departure interval) and their choice.
+
+    Attributes:
+        od: Origin and destination.
+        user: ``regular``, ``charging`` or ``v2g``.
+        interval: Desired departure interval.
+        depart_min: Desired departure per vehicle.
+        paths: Path of every alternative (a path appears once per shift).
+        shift_min: Departure shift of every alternative (empty: no departure choice, every
+            alternative is a path at the desired time).
+        schedule: Schedule-delay cost of every alternative (CNY; empty with ``shift_min``).
+    """
 
     od: tuple[int, int]
     user: str
     interval: int
     depart_min: np.ndarray
     paths: list[tuple[int, ...]]
+    shift_min: tuple[float, ...] = ()
+    schedule: tuple[float, ...] = ()
+
+    def shift(self, j: int) -> float:
+        """Departure shift of alternative ``j`` (minutes)."""
+        return self.shift_min[j] if self.shift_min else 0.0
+
+    def shifts(self) -> np.ndarray:
+        """Shifts of all alternatives (zeros without departure choice)."""
+        return np.asarray(self.shift_min, dtype=float) if self.shift_min \
+            else np.zeros(len(self.paths))
+
+    def schedule_costs(self) -> np.ndarray:
+        """Schedule-delay cost of all alternatives (CNY)."""
+        return np.asarray(self.schedule, dtype=float) if self.schedule \
+            else np.zeros(len(self.paths))
 
 
 @dataclass(frozen=True)
@@ -165,8 +261,15 @@ class AssignmentResult:
         return self.gaps[-1]
 
 
-def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4) -> list[Group]:
-    """Departure times per group; user types split deterministically by the shares."""
+def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4,
+                 departure: DepartureChoice | None = None) -> list[Group]:
+    """Departure times per group; user types split deterministically by the shares.
+
+    With ``departure``, the groups of its users get one alternative per (path, shift); shifts
+    that would move a vehicle before the loading start are left out.
+    """
+    if departure is not None:
+        departure.check(demand.interval_min)
     for od in demand.od_veh_h:
         if od not in net.od_veh_h and not (od[0] in net.graph and od[1] in net.graph):
             raise NetworkError(f"OD pair {od} uses nodes not in the network")
@@ -192,13 +295,27 @@ def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4) -> list[Gro
                 if not paths:
                     raise NetworkError(f"OD {od[0]}->{od[1]}: {user} users have no path through "
                                        "a station; add a station link on their way")
-                groups.append(Group(od, user, k, dep[mask], paths))
+                if departure is None or user not in departure.users:
+                    groups.append(Group(od, user, k, dep[mask], list(paths)))
+                    continue
+                ok = [d for d in sorted(departure.shifts_min) if dep[mask].min() + d >= 0.0]
+                alts = [(p, d) for d in ok for p in paths]
+                groups.append(Group(od, user, k, dep[mask], [p for p, _ in alts],
+                                    tuple(d for _, d in alts),
+                                    tuple(departure.schedule_cost(d) for _, d in alts)))
     return groups
 
 
 def _assign(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1) -> list[Trip]:
     """Trips of all groups by systematic sampling of the path shares (platoons: module doc)."""
+    return _assign_counts(groups, shares, platoon_veh)[0]
+
+
+def _assign_counts(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1
+                   ) -> tuple[list[Trip], list[np.ndarray]]:
+    """:func:`_assign`, and the vehicles per alternative of every group."""
     trips = []
+    counts = []
     vid = 0
     for g_i, (g, s) in enumerate(zip(groups, shares, strict=True)):
         n = g.depart_min.size
@@ -206,6 +323,13 @@ def _assign(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1)
         cum[-1] = 1.0
         pick = np.searchsorted(cum, (np.arange(n) + 0.5) / n, side="right")
         pick = np.minimum(pick, len(g.paths) - 1)
+        counts.append(np.bincount(pick, minlength=len(g.paths)).astype(float))
+        if g.shift_min:
+            shift = g.shifts()
+            for t, p in zip(g.depart_min, pick, strict=True):
+                trips.append(Trip(vid, g.od, g.user, float(t + shift[p]), g.paths[p], g_i))
+                vid += 1
+            continue
         if platoon_veh > 1 and g.user == "regular":
             for p in np.unique(pick):
                 members = np.flatnonzero(pick == p)
@@ -219,7 +343,7 @@ def _assign(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1)
             trips.append(Trip(vid, g.od, g.user, float(t), g.paths[p], g_i))
             vid += 1
     trips.sort(key=lambda tr: (tr.depart_min, tr.vid))
-    return trips
+    return trips, counts
 
 
 def link_time_functions(net: RoadNetwork, ld: Loading):
@@ -255,8 +379,15 @@ def path_time(tau, path: tuple[int, ...], depart: float) -> float:
 def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue",
                prices: Prices | None = None, target_gap: float = 0.01, max_iter: int = 60,
                k_paths: int = 4, step_offset: float = 3.0, callback=None,
-               initial_shares: list[np.ndarray | None] | None = None) -> AssignmentResult:
+               initial_shares: list[np.ndarray | None] | None = None,
+               station_model: str = "queue",
+               departure: DepartureChoice | None = None,
+               swap_cny: float | None = None) -> AssignmentResult:
     """Iterate loadings until the relative gap reaches ``target_gap`` (module docstring).
+
+    ``station_model`` is ``queue`` (ports as hard servers) or ``bpr`` (the waiting cost
+    ``t_s (1 + (h / c)^3)``); ``departure`` adds departure-time choice for its users;
+    ``swap_cny`` replaces the MSA step by the proportional swap of the module docstring.
 
     Regular users travel in platoons of ``demand.platoon_veh`` vehicles (1: individually).
     ``initial_shares`` (e.g. the ``shares`` of an earlier equilibrium of the same network and
@@ -269,22 +400,25 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
     prices = prices or Prices()
     vot = prices.value_of_time_per_h / 60.0  # CNY per minute
     _check_bands(prices, demand.interval_min)
-    groups = build_groups(net, demand, k_paths)
+    if station_model not in ("queue", "bpr"):
+        raise ValueError(f"station_model must be 'queue' or 'bpr', got {station_model!r}")
+    groups = build_groups(net, demand, k_paths, departure)
     shares = _initial_shares(net, demand, groups, prices, vot)
     if initial_shares is not None:
         shares = _warm_start(shares, initial_shares)
-    fixed = [np.array([money(net, p, g.user, prices, g.interval * demand.interval_min)
-                       for p in g.paths]) for g in groups]
+    fixed = [_fixed_costs(net, g, prices, demand.interval_min) for g in groups]
     table = PathTable.build([g.paths for g in groups],
-                            [float(g.depart_min.mean()) for g in groups])
+                            [float(g.depart_min.mean()) for g in groups],
+                            [g.shifts() for g in groups])
     gaps: list[float] = []
     costs: list[np.ndarray] = []
     ld = None
     damp = 0
     inflow = None  # BPR: smoothed inflow per link and interval (veh/h)
     for n in range(1, max_iter + 1):
-        trips = _assign(groups, shares, demand.platoon_veh)
-        ld = load(net, trips, link_model, window_min=demand.interval_min, inflow_veh_h=inflow)
+        trips, counts = _assign_counts(groups, shares, demand.platoon_veh)
+        ld = load(net, trips, link_model, window_min=demand.interval_min,
+                  station_model=station_model, inflow_veh_h=inflow)
         if link_model == "bpr":
             fresh = _inflow_table(net, ld, demand.interval_min)
             inflow = fresh if inflow is None else _smooth(inflow, fresh, 1.0 / (n + 1))
@@ -292,7 +426,6 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
         times = table.group_times(LinkTimes.from_loading(net, ld))
         excess = 0.0
         costs = [vot * tt + fx for tt, fx in zip(times, fixed, strict=True)]
-        counts = _group_counts(groups, trips)
         for c, cnt in zip(costs, counts, strict=True):
             excess += float(cnt @ (c - c.min()))
         trip_time = ld.travel_time_min()
@@ -309,6 +442,9 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
             damp += 1  # the last move overshot: take smaller steps from now on
         step = 1.0 / (n + 1 + step_offset) / (1 + damp)
         for i, c in enumerate(costs):
+            if swap_cny is not None:
+                shares[i] = _swap(shares[i], c, swap_cny * (1 + damp))
+                continue
             aon = np.zeros_like(shares[i])
             aon[int(np.argmin(c))] = 1.0
             shares[i] = shares[i] + step * (aon - shares[i])
@@ -339,13 +475,30 @@ def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], price
             s = np.array([split.get(p, 0.0) for p in g.paths])
             shares.append(s / s.sum())
             continue
-        ff = np.array([t0[list(p)].sum() * vot
-                       + money(net, p, g.user, prices, g.interval * demand.interval_min)
-                       for p in g.paths])
+        ff = np.array([t0[list(p)].sum() * vot for p in g.paths]) \
+            + _fixed_costs(net, g, prices, demand.interval_min)
         s = np.zeros(len(g.paths))
         s[int(np.argmin(ff))] = 1.0
         shares.append(s)
     return shares
+
+
+def _swap(share: np.ndarray, cost: np.ndarray, kappa: float) -> np.ndarray:
+    """Proportional swap towards the cheapest alternative (module docstring, step 5)."""
+    best = int(np.argmin(cost))
+    moved = share * np.minimum(1.0, (cost - cost[best]) / kappa)
+    moved[best] = 0.0
+    out = share - moved
+    out[best] += moved.sum()
+    return out
+
+
+def _fixed_costs(net: RoadNetwork, g: Group, prices: Prices, interval_min: float) -> np.ndarray:
+    """Money (coupons of the band of the shifted departure) plus schedule delay, per
+    alternative (CNY)."""
+    start = g.interval * interval_min
+    return np.array([money(net, p, g.user, prices, start + g.shift(j))
+                     for j, p in enumerate(g.paths)]) + g.schedule_costs()
 
 
 def _check_bands(prices: Prices, interval_min: float) -> None:
@@ -383,11 +536,3 @@ def _smooth(old: np.ndarray, new: np.ndarray, step: float) -> np.ndarray:
     a[:, :old.shape[1]] = old
     b[:, :new.shape[1]] = new
     return a + step * (b - a)
-
-
-def _group_counts(groups: list[Group], trips: list[Trip]) -> list[np.ndarray]:
-    counts = [np.zeros(len(g.paths)) for g in groups]
-    for tr in trips:
-        g = groups[tr.group]
-        counts[tr.group][g.paths.index(tr.path)] += tr.n_veh
-    return counts

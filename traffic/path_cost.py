@@ -106,10 +106,15 @@ class PathTable:
     offsets: np.ndarray
 
     @classmethod
-    def build(cls, paths: list[list[tuple[int, ...]]], depart: list[float]) -> PathTable:
-        """Table of every group's paths, each costed at its group's departure time."""
+    def build(cls, paths: list[list[tuple[int, ...]]], depart: list[float],
+              shifts: list[np.ndarray] | None = None) -> PathTable:
+        """Table of every group's paths, each costed at its group's departure time plus the
+        path's departure shift (``shifts``: per group, one per path; default none)."""
         flat = [p for ps in paths for p in ps]
         dep = np.repeat(np.asarray(depart, dtype=float), [len(ps) for ps in paths])
+        if shifts is not None:
+            dep = dep + np.concatenate([np.asarray(x, dtype=float) for x in shifts]
+                                       + [np.zeros(0)])
         lengths = np.array([len(p) for p in flat], dtype=np.int64)
         width = int(lengths.max(initial=0))
         mat = np.full((len(flat), width), -1, dtype=np.int64)

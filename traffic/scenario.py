@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traffic.assignment import Demand, Prices
+from traffic.assignment import AssignmentResult, Demand, DepartureChoice, Prices, dynamic_ue
+from traffic.dynamic import LinkModel
 from traffic.network import Link, NetworkError, RoadNetwork, nguyen_dupuis
 from traffic.tntp import load_tntp, read_net
 
@@ -85,3 +86,37 @@ def build_prices(cfg) -> Prices:
     """Generalized-cost parameters of a ``Traffic`` config."""
     return Prices(cfg.value_of_time_per_h, cfg.charge_price_per_kwh, cfg.v2g_price_per_kwh,
                   cfg.charge_power_kw, cfg.v2g_power_kw)
+
+
+def build_departure(cfg) -> DepartureChoice | None:
+    """Departure-time choice of the station users (``None``: fixed departures)."""
+    if not cfg.departure_shifts_min:
+        return None
+    return DepartureChoice(tuple(float(d) for d in cfg.departure_shifts_min),
+                           cfg.schedule_early_per_h, cfg.schedule_late_per_h)
+
+
+def station_model(cfg) -> str:
+    """The loader's station model of a ``Traffic`` config: ``queue`` (hard ports) or ``bpr``
+    (soft: the waiting cost)."""
+    return "bpr" if cfg.station_capacity == "soft" else "queue"
+
+
+def swap_scale(cfg) -> float | None:
+    """``kappa`` of the proportional swap of a ``Traffic`` config (``None``: MSA)."""
+    return cfg.swap_scale if cfg.share_update == "swap" else None
+
+
+def scenario_ue(cfg, net: RoadNetwork, demand: Demand, prices: Prices,
+                link_model: LinkModel | None = None, target_gap: float | None = None,
+                **kwargs) -> AssignmentResult:
+    """``traffic.assignment.dynamic_ue`` under a ``Traffic`` config's settings.
+
+    The config gives the link model and target gap (unless overridden), the iteration cap, the
+    station model (:func:`station_model`), the departure-time choice (:func:`build_departure`)
+    and the share update (:func:`swap_scale`); ``kwargs`` go to ``dynamic_ue`` (warm starts).
+    """
+    return dynamic_ue(net, demand, link_model or cfg.link_model, prices,
+                      target_gap or cfg.target_gap, cfg.max_iterations,
+                      station_model=station_model(cfg), departure=build_departure(cfg),
+                      swap_cny=swap_scale(cfg), **kwargs)

@@ -4,8 +4,11 @@ The demand is aggregated into intervals of ``interval_min`` with instantaneous p
 Per interval: road times from a static UE of that interval's mean demand; station users split
 over their station paths by MSA to equalize the generalized cost, a station adding the paper's
 static waiting term ``t_s + t_s (h / ports)^3`` with occupancy ``h = flow * t_s / 60``
-(vehicles in service, from the flows at the start of the last MSA iteration); the station's
-load is ``power * min(h, ports)`` (charging positive, V2G negative). Coupons apply by the band of
+(vehicles in service; the loads use the final flows, like the sessions and the spend); the station's
+load is ``power * min(h, ports)`` with hard capacity and ``power * h`` with soft capacity (the
+paper's, where the waiting term alone holds occupancy near the ports), charging positive, V2G
+negative. With soft capacity the total net load of an interval is fixed by its demand, so
+coupons only move it between stations. Coupons apply by the band of
 the interval start. Every station user of the
 interval is one session: the subsidy spent is ``sum_paths flow * interval / 60 * incentive *
 energy``.
@@ -32,12 +35,15 @@ class StaticStationLoads:
         start_min: Interval starts (minutes from the loading start).
         p_kw: Net load per station and interval (kW, charging positive).
         subsidy: Subsidy spent per interval (CNY).
+        sessions: Sessions per station, service (charge, V2G) and interval: the station
+            users of the interval on that station's link, ``flow * interval / 60``.
     """
 
     stations: list[str]
     start_min: np.ndarray
     p_kw: np.ndarray
     subsidy: np.ndarray
+    sessions: np.ndarray | None = None
 
 
 def _station_link(net: RoadNetwork, path: tuple[int, ...]) -> int:
@@ -45,9 +51,14 @@ def _station_link(net: RoadNetwork, path: tuple[int, ...]) -> int:
 
 
 def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
-                         interval_min: float = 30.0, iterations: int = 200
-                         ) -> StaticStationLoads:
-    """Station loads and subsidy per static interval (module docstring)."""
+                         interval_min: float = 30.0, iterations: int = 200,
+                         capacity: str = "hard") -> StaticStationLoads:
+    """Station loads and subsidy per static interval (module docstring).
+
+    ``capacity``: ``hard`` (load capped at the ports) or ``soft`` (uncapped).
+    """
+    if capacity not in ("hard", "soft"):
+        raise ValueError(f"capacity must be 'hard' or 'soft', got {capacity!r}")
     sets = {key: paths for key, paths in path_sets(net, list(demand.od_veh_h)).items()
             if key[1] != "regular" and paths}
     vot = prices.value_of_time_per_h / 60.0
@@ -55,6 +66,7 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
     n = int(np.ceil(demand.duration_min / interval_min - 1e-9))
     p_kw = np.zeros((len(stations), n))
     subsidy = np.zeros(n)
+    sessions = np.zeros((len(stations), len(SERVICES), n))
     road_only = np.array([ln.kind == "road" for ln in net.links])
     for k in range(n):
         a = k * interval_min
@@ -83,16 +95,20 @@ def static_station_loads(net: RoadNetwork, demand: Demand, prices: Prices,
                                       + ln.service_min * (occ[st] / ln.ports) ** 3)
                 aon = np.eye(len(paths))[int(np.argmin(cost))] * users[key]
                 flows[key] = flows[key] + (aon - flows[key]) / (it + 1)
+        occ = _occupancy(net, sets, flows, st_of)
         for i, ln in enumerate(net.links):
             if ln.kind in SERVICES:
                 power = prices.charge_power_kw if ln.kind == "charge" else -prices.v2g_power_kw
-                p_kw[stations.index(ln.station), k] += power * min(occ[i], ln.ports)
+                busy = occ[i] if capacity == "soft" else min(occ[i], ln.ports)
+                p_kw[stations.index(ln.station), k] += power * busy
         for key in sets:
             for f, st in zip(flows[key], st_of[key], strict=True):
                 ln = net.links[st]
                 subsidy[k] += (f * interval_min / 60.0 * prices.energy_kwh(ln.kind, ln.service_min)
                                * prices.incentive_per_kwh(ln.kind, ln.station, a))
-    return StaticStationLoads(stations, np.arange(n) * interval_min, p_kw, subsidy)
+                sessions[stations.index(ln.station), SERVICES.index(ln.kind), k] += \
+                    f * interval_min / 60.0
+    return StaticStationLoads(stations, np.arange(n) * interval_min, p_kw, subsidy, sessions)
 
 
 def _occupancy(net: RoadNetwork, sets: dict, flows: dict, st_of: dict) -> np.ndarray:

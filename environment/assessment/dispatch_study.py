@@ -20,9 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agents.dispatch_plan import RESERVE_TOL_KW
-from agents.grid_operator import violation_labels
-from dispatch.da_model import DaSolution, violations
+from dispatch.da_model import RESERVE_TOL_KW, DaSolution, violations
 from dispatch.da_rows import DaInstance
 from environment.planning.chance import (
     ChancePlanner,
@@ -32,7 +30,8 @@ from environment.planning.chance import (
 )
 from environment.summaries import DispatchSummary, UncertaintySummary, VariantSummary
 from environment.verdict import wilson_interval
-from flexibility.common import FloatArray
+from flexibility.common import BoolArray, FloatArray
+from grid.ac import violation_labels
 from grid.layers import GridModel
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
@@ -89,20 +88,14 @@ def replay_errors(day: DayDispatch, n: int | None, rng: np.random.Generator) -> 
     return np.stack([net, ev], axis=-1)
 
 
-def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
-                  errors: FloatArray) -> FloatArray:
-    """Joint violation per replay day and interval ``(N, T)`` (bool) at the realised AC
-    operating points.
+def realised_consumption(inst: DaInstance, sol: DaSolution, errors: FloatArray) -> FloatArray:
+    """Active consumption per bus at the realised points ``(N, T, n)`` (kW).
 
     With ``s = delta + eta``, the affine recourse of the model: bus ``b`` consumes
     ``P_bg,b + w_net,b delta``; aggregator ``j`` ``p_j + w_ev,j eta - alpha_j s``; generator
-    ``k`` produces ``g_k + alpha_k s``. A point is violated when the AC power flow breaks a
-    voltage, line, transformer or substation limit or does not converge
-    (``agents.grid_operator.violation_labels``), or a device's response leaves its reserve
-    (``alpha_d s > r^up_d`` or ``-alpha_d s > r^dn_d``).
+    ``k`` produces ``g_k + alpha_k s``.
     """
-    t_n, g_n, _ = inst.shape
-    n_days = errors.shape[0]
+    g_n = inst.shape[1]
     delta, eta = errors[..., 0], errors[..., 1]  # (N, T)
     s = delta + eta
     p = inst.p_bg_kw[None] + delta[..., None] * inst.w_net  # (N, T, n)
@@ -112,6 +105,22 @@ def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
         p[..., pos] += ev[..., j]
     for k, pos in enumerate(inst.gen_pos):
         p[..., pos] -= gen[..., k]
+    return p
+
+
+def ac_violations(inst: DaInstance, gm: GridModel, sol: DaSolution,
+                  errors: FloatArray) -> BoolArray:
+    """Joint violation per replay day and interval ``(N, T)`` (bool) at the realised AC
+    operating points (:func:`realised_consumption`).
+
+    A point is violated when the AC power flow breaks a voltage, line, transformer or
+    substation limit or does not converge (``grid.ac.violation_labels``), or a
+    device's response leaves its reserve (``alpha_d s > r^up_d`` or ``-alpha_d s > r^dn_d``).
+    """
+    t_n = inst.shape[0]
+    n_days = errors.shape[0]
+    s = errors[..., 0] + errors[..., 1]
+    p = realised_consumption(inst, sol, errors)
     q = np.broadcast_to(inst.q_bg_kvar[None], p.shape)
     ac = gm.solver.solve(p.reshape(-1, p.shape[-1]), np.ascontiguousarray(q).reshape(
         -1, p.shape[-1]))

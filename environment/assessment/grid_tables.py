@@ -157,6 +157,16 @@ def _pq_entries(gr: GridLayerResult, times: list[str], pq_times: list[str]) -> d
             "dominant_counts": pd.Series(dominant).value_counts().to_dict()}
 
 
+PACKAGE_METHODS = {
+    "common": "energy-share policy, largest common battery of the kept scenarios (one LP "
+              "over their deliverability rows, flexibility.common_battery) around the mean "
+              "kept reference",
+    "intersection": "energy-share policy inner battery, α intersection around the mean kept "
+                    "reference (flexibility.inner)",
+}
+"""The summary's description of each ``InnerSet.method``."""
+
+
 def _package_entries(gr: GridLayerResult, times: list[str], dt_h: float
                      ) -> tuple[dict, dict, dict]:
     """Packaging, coverage and grid-feasibility entries of the DA case (empty without a
@@ -168,8 +178,7 @@ def _package_entries(gr: GridLayerResult, times: list[str], dt_h: float
     inner = pk.inner
     packaging = {
         "efficiency": pk.efficiency,
-        "method": "energy-share policy inner battery, α intersection around the mean "
-                  "kept reference (flexibility.inner)",
+        "method": PACKAGE_METHODS.get(inner.method, inner.method),
         "kept_scenarios": int(inner.kept.sum()),
         "scenarios_unusable": int(inner.network_misfit.sum()),
         "policy_params": {"tau_h": inner.params[0], "gamma": inner.params[1],

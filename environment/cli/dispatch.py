@@ -157,7 +157,7 @@ def run_dispatch(args: argparse.Namespace) -> CommandOutcome:
     if not args.no_plots:
         from environment.reporting import dispatch_plots
 
-        dispatch_plots.plot_all(out, study, scenario.horizon.axis, eps)
+        dispatch_plots.plot_all(out, study, scenario.horizon.axis, eps, summary)
     print(lead_line(verdict, f"dispatch {', '.join(methods)} ({scenario.name}, seed {seed}, "
                              f"eps {eps:g}): replayed on {summary.replay_days} held-out data days "
                              f"({summary.replay_dates} dates), fitted on "

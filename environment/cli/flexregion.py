@@ -21,9 +21,11 @@ Flexible operation region (FOR) of the charging stations' net load at one time u
 budgets (spatiotemporal DTA paper, section 2): for every direction a of a rotating hyperplane
 (polar and azimuth angles in steps of --step-deg), the coupon vector within the budget that
 minimises a^T P is searched with a linear response model around the no-coupon equilibrium
-(finite differences, one equilibrium per coupon coordinate) and an LP (HiGHS); every reported
-point is re-simulated (dynamic UE to the scenario's gap, or the static model), within budget
-and grid-feasible (LinDistFlow rows and AC). The points' convex hull (scipy) gives the region:
+(finite differences, one equilibrium per coupon coordinate) and an LP (HiGHS) with a trust
+region that spreads the budget over several coupons; --refine rounds refit the model to the
+equilibria found and search again. Every reported point is re-simulated (dynamic UE to the
+scenario's gap, or the static model), within budget and grid-feasible (the DG dispatched on the
+LinDistFlow rows of t*, then AC at that dispatch). The points' convex hull (scipy) gives the region:
 vertices, facets A p <= b, volume (MW^3) or, for a flat region, its dimension and area.
 Directions run as dask tasks (--workers) and are stored one file each, so --resume continues.
 Writes summary.json, points.parquet, hull.parquet and PNGs (hulls per budget, volume against
@@ -56,11 +58,14 @@ def add_parser(sub) -> None:
                    help="enforce: a point counts only if grid-feasible (LinDistFlow rows and "
                         "AC at t*); report: keep every equilibrium and flag its grid check "
                         "(the run then exits 3 if any reported point is infeasible)")
-    f.add_argument("--refine", type=int, default=0,
-                   help="Broyden refinement steps per direction (default 0: the directions "
-                        "that propose the same coupons share one verification, and every "
-                        "verified equilibrium is pooled; >0 searches each direction on its "
-                        "own with that many secant updates of the response model)")
+    f.add_argument("--refine", type=int, default=1,
+                   help="refinement rounds (default 1): the response model is refitted to "
+                        "every equilibrium verified so far and each direction's LP solved "
+                        "again around its best point; 0 keeps the first proposals. Directions "
+                        "that propose the same coupons share one verification")
+    f.add_argument("--per-direction", action="store_true",
+                   help="search every direction on its own (--refine secant updates each) "
+                        "instead of sharing verifications between directions (slower)")
     f.add_argument("--tiers", default="1000,2000,4000",
                    help="subsidy tiers of the validation dispatch (must be among --budget)")
     f.add_argument("--reserve-mw", type=finite_float("--reserve-mw", "5"), default=5.0,
@@ -134,7 +139,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     try:
         for m in models:
             opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
-                                grid=args.grid)
+                                grid=args.grid, shared=not args.per_direction)
             runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
                                  progress=not args.quiet)
     finally:

@@ -167,7 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--workers", type=int, default=1, metavar="K",
                        help="worker processes of a local dask cluster (default 1)")
         g.add_argument("--scheduler", metavar="ADDR",
-                       help="use an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
+                       help="use an existing dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                            "(unencrypted) or tls://10.0.0.5:8786 (with --tls-*); its workers "
+                            "write the replicates into --out, which must be the same folder on "
+                            "every worker machine and this one (a shared filesystem)")
+        g.add_argument("--scheduler-file", metavar="FILE",
+                       help="like --scheduler, with the address read from the file that "
+                            "'dask scheduler --scheduler-file FILE' writes")
+        mc.add_argument("--tls-ca-file", metavar="PEM",
+                        help="with a tls:// scheduler: the CA certificate(s) that signed the "
+                             "scheduler's and workers' certificates")
+        mc.add_argument("--tls-cert", metavar="PEM",
+                        help="with a tls:// scheduler: this machine's certificate (it may hold "
+                             "the key too)")
+        mc.add_argument("--tls-key", metavar="PEM",
+                        help="with a tls:// scheduler: this machine's private key, unless it "
+                             "is in --tls-cert")
         mc.add_argument("--out", required=True, metavar="DIR", help="output folder")
         mc.add_argument("--resume", action="store_true",
                         help="continue a run in --out, skipping finished replicates")
@@ -254,7 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.parser = parser  # reproduce parses the commands it runs with it
     limits = _pin_threads()
-    _silence_highs_banner()
     restore = _sigterm_as_interrupt()
     try:
         return _dispatch(args)
@@ -287,28 +301,6 @@ def _sigterm_as_interrupt():
 
     old = signal.signal(signal.SIGTERM, interrupt)
     return lambda: signal.signal(signal.SIGTERM, old)
-
-
-def _silence_highs_banner() -> None:
-    """Build the first HiGHS object with the process's stdout pointed at /dev/null.
-
-    HiGHS prints a banner to file descriptor 1 when its first solver object is built; so that
-    a run's first console line is its verdict, that one banner goes nowhere.
-    """
-    import highspy
-
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _pin_threads():

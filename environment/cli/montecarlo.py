@@ -74,18 +74,22 @@ DISPATCH_METRICS = ("dispatch_joint_ok", "dispatch_interval_violation_rate",
 
 
 def _checked_points(args: argparse.Namespace):
-    """The scenario, its sweep points (each checked to fit in memory) and the calibration flag.
+    """The scenario, its sweep points (each checked to fit in memory), the calibration flag and
+    the link to an existing scheduler (``None``: a local cluster).
 
     Raises:
-        InputError: A bad option, sweep or scenario, or a point that does not fit.
+        InputError: A bad option, sweep, scenario or scheduler, or a point that does not fit.
     """
     from environment.experiments import sweeps as sweeps_mod
+    from environment.experiments.scheduler_link import scheduler_link
     from scenarios.config import load_scenario
     from scenarios.resources import check_memory
 
     if args.replicates < 1:
         raise InputError(f"--replicates: {args.replicates} < 1; use at least 1")
-    if args.scheduler is None and args.workers < 1:
+    link = scheduler_link(args.scheduler, args.scheduler_file, args.tls_ca_file,
+                          args.tls_cert, args.tls_key)
+    if link is None and args.workers < 1:
         raise InputError(f"--workers: {args.workers} < 1; use at least 1")
     if args.ci_target is not None and not args.ci_target > 0:
         raise InputError("--ci-target: must be positive, e.g. 0.005")
@@ -98,8 +102,8 @@ def _checked_points(args: argparse.Namespace):
         sweeps = [("alpha", [str(a) for a in sweeps_mod.CALIBRATION_ALPHAS]), *sweeps]
     points = sweeps_mod.sweep_points(scenario, sweeps)
     for _, sc in points:  # every sweep point must fit, with one day per worker in memory
-        check_memory(sc, args.command, workers=args.workers if args.scheduler is None else 1)
-    return scenario, points, calibration
+        check_memory(sc, args.command, workers=args.workers if link is None else 1)
+    return scenario, points, calibration, link
 
 
 def run_montecarlo_command(args: argparse.Namespace) -> int:
@@ -107,17 +111,18 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     from environment.experiments import sweeps as sweeps_mod
 
     t_start = time.perf_counter()
-    scenario, points, calibration = _checked_points(args)
+    scenario, points, calibration, link = _checked_points(args)
     policy = getattr(args, "policy", None)
     out = checked_folder(args.out, args.resume, args.locks)
     # the input is valid: now the heavy stack (dask, mesa, pandapower)
     from environment.experiments.montecarlo import Cluster, run_montecarlo
 
     model = load_behaviour(scenario, args.behaviour)
-    cluster = Cluster(args.workers, args.scheduler)
+    cluster = Cluster(args.workers, link)
     results = []
     interrupted = False
     try:
+        cluster.check_workers(out)  # an existing scheduler's workers must share --out
         for params, sc in points:
             folder = out / "sweep" / sweeps_mod.point_folder(params) if params else out
             run = run_montecarlo(cluster, sc, model, args.replicates, folder, args.resume,

@@ -90,6 +90,8 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
         package=scenario.simulation.package,
         package_days=min(scenario.simulation.package_days, scenario.simulation.n_scenarios),
         queue_rule=scenario.simulation.queue_rule,
+        patience_min=(scenario.simulation.patience_min
+                      if scenario.simulation.queue_rule in ("patience", "reroute") else None),
         feeder=FeederInfo(feeder.name, feeder.n_bus, len(scenario.stations)),
         day_ahead=DayAheadInfo.of(da, hz.dt_h),
         dispatch=disp, runtime_s=time.perf_counter() - t_start, setup_s=t_ticks - t_start,
@@ -100,6 +102,9 @@ def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     if day_plan is not None and disp is not None:
         print(day_plan.headline({k: v for k, v in disp.items() if isinstance(v, float)},
                                 day.ticks))
+    if day.access is not None:
+        print("  " + day.access.line(scenario.simulation.queue_rule,
+                                     scenario.simulation.patience_min))
     if (line := cleaning_line(model)) is not None:
         print(line)
     return CommandOutcome(verdict.exit_code, summary)

@@ -28,8 +28,12 @@ def run_traffic(args: argparse.Namespace) -> CommandOutcome:
     from environment.outputs import write_parquet
     from environment.reporting import traffic as report
     from scenarios.config import Traffic, load_scenario
-    from traffic.assignment import dynamic_ue
-    from traffic.scenario import build_demand, build_network, build_prices
+    from traffic.scenario import (
+        build_demand,
+        build_network,
+        build_prices,
+        scenario_ue,
+    )
     from traffic.static import static_ue
 
     t_start = time.perf_counter()
@@ -65,7 +69,7 @@ def run_traffic(args: argparse.Namespace) -> CommandOutcome:
         demand, prices = build_demand(cfg, net), build_prices(cfg)
         model = args.link_model or cfg.link_model
         target = args.target_gap or cfg.target_gap
-        res = dynamic_ue(net, demand, model, prices, target, cfg.max_iterations)
+        res = scenario_ue(cfg, net, demand, prices, model, target)
         horizon = res.loading.exit_min.max(initial=cfg.duration_min)
         n_int = int(np.ceil(horizon / cfg.interval_min)) + 1
         links = report.dynamic_links_frame(net, res.loading, cfg.interval_min, n_int, start)

@@ -18,14 +18,19 @@ equilibrium is inside the problem, so (documented method, not the paper's single
 1. linear response model around ``psi = 0``: ``P ~ P_0 + J psi`` with ``J`` from one-sided
    differences (one equilibrium per coupon coordinate, step ``h``) and the spend
    ``F ~ v^T psi`` with ``v_i`` the subsidy per unit coupon realised at the step;
-2. the LP ``min a^T J psi`` s.t. ``v^T psi <= F_max``, ``0 <= psi <= psi_max`` (HiGHS);
+2. the LP ``min a^T J psi`` s.t. ``v^T psi <= F_max``, ``0 <= psi <= psi_max`` and the trust
+   region ``|psi - psi_c| <= r`` (``r`` = the finite-difference step, ``psi_c`` = 0), which
+   spreads a budget beyond one coordinate's cap over several coordinates (HiGHS,
+   ``dispatch.coupons``);
 3. **verification by simulation**: the equilibrium at ``s psi*`` is solved; the point is
    accepted when its realised spend is within budget, the gap is met and the operating point
    is grid-feasible (LinDistFlow security rows of ``t*`` and an AC power flow); otherwise ``s``
    shrinks (to ``0.95 F_max / F`` when over budget, else halves), at most ``max_backtracks``
    times (``s = 0``, the no-coupon equilibrium, is the fallback and always within budget);
-4. ``refine`` Broyden steps: ``J <- J + (dP - J dpsi) dpsi^T / |dpsi|^2`` from the accepted
-   point, the LP again, verified the same way; kept only if ``a^T P`` improved.
+4. ``refine`` rounds: the response model is refitted to every equilibrium verified so far
+   (:func:`refit`), and the LP is solved again with the trust region centred at the
+   direction's best point; new proposals are verified the same way and a point is kept only
+   if ``a^T P`` improved.
 
 Every reported point is therefore an equilibrium outcome under a coupon vector that respects
 the budget and is grid-feasible; the linear model only proposes.
@@ -40,15 +45,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.coupons import lp_coupons
+from environment.experiments.region_grid import RegionGrid
 from environment.grid_setup import build_grid_model
 from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
 from scenarios.timeaxis import minutes_of_day
-from traffic.assignment import Demand, dynamic_ue
+from traffic.assignment import Demand
 from traffic.network import RoadNetwork
 from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
-from traffic.scenario import build_demand, build_network, build_prices
+from traffic.scenario import (
+    build_demand,
+    build_network,
+    build_prices,
+    scenario_ue,
+)
 from traffic.static_stations import static_station_loads
 
 SERVICES = ("charge", "v2g")
@@ -95,6 +106,7 @@ class RegionSetup:
         grid_mode: ``enforce`` (a point is accepted only if grid-feasible) or ``report``
             (every point keeps its grid check as a flag; for feeders that cannot host even
             the no-coupon equilibrium).
+        trust_radius: ``r`` of the LP's trust region per coordinate (CNY/kWh).
     """
 
     scenario: Scenario
@@ -109,6 +121,7 @@ class RegionSetup:
     spend_rate: np.ndarray
     base_shares: list[np.ndarray | None] | None
     grid_mode: str = "enforce"
+    trust_radius: float = 0.5
 
 
 WARM_STEP_OFFSET = 8.0  # MSA step offset from a converged start: 9-14 loadings instead of 17-20
@@ -152,6 +165,7 @@ class Evaluator:
                              "[[stations]]; give every traffic station a grid station of the "
                              f"same name (buses {bus_of})")
         self.to_grid = np.array([grid_index[s] for s in self.stations])
+        self.feeder = RegionGrid(scenario, self.k_grid, self.grid)
 
     def prices_for(self, psi: np.ndarray) -> Prices:
         """The scenario's prices with the coupon vector ``psi``."""
@@ -164,17 +178,17 @@ class Evaluator:
         prices = self.prices_for(psi)
         if self.model == "dynamic":
             warm = self.base_shares is not None
-            res = dynamic_ue(self.net, self.demand, self.cfg.link_model, prices,
-                             self.cfg.target_gap, self.cfg.max_iterations,
-                             step_offset=WARM_STEP_OFFSET if warm else 3.0,
-                             initial_shares=self.base_shares)
+            res = scenario_ue(self.cfg, self.net, self.demand, prices,
+                              step_offset=WARM_STEP_OFFSET if warm else 3.0,
+                              initial_shares=self.base_shares)
             load = station_net_load_kw(self.net, res.loading, prices, self.t_star_min,
                                        self.demand.interval_min)
             p = np.array([load.get(s, 0.0) for s in self.stations])
             spent = float(sum(subsidy_spent(self.net, res.loading, prices).values()))
             gap, shares = float(res.relative_gap), warm_shares(res.groups, res.shares)
         else:
-            sta = static_station_loads(self.net, self.demand, prices, STATIC_INTERVAL_MIN)
+            sta = static_station_loads(self.net, self.demand, prices, STATIC_INTERVAL_MIN,
+                                       capacity=self.cfg.station_capacity)
             k = int(self.t_star_min // STATIC_INTERVAL_MIN)
             p = np.array([sta.p_kw[sta.stations.index(s), k] for s in self.stations])
             spent, gap, shares = float(sta.subsidy.sum()), float("nan"), None
@@ -182,18 +196,12 @@ class Evaluator:
         return Outcome(np.asarray(psi, dtype=float), p, gap, spent, ok, vmin), shares
 
     def grid_check(self, p_kw: np.ndarray) -> tuple[bool, float]:
-        """LinDistFlow rows of ``t*`` and AC at background + station net loads (unity pf)."""
-        g = self.grid
-        u = np.zeros(len(g.stations))
+        """LinDistFlow rows of ``t*`` with the DG dispatched, then AC at that dispatch
+        (``region_grid.RegionGrid``): feasible, and the lowest AC voltage."""
+        u = np.zeros(len(self.grid.stations))
         u[self.to_grid] = p_kw
-        sec = g.sec_window(self.k_grid, 1)
-        ldf_ok = bool(np.all(sec.a_p @ u <= sec.b[0] + 1e-6))
-        bg_p, bg_q = g.bg(self.k_grid, 1)
-        p = bg_p.copy()
-        p[0, g.positions] += u
-        res = g.solver.solve(p, bg_q)
-        ac_ok = bool(res.violation(g.limits)[0] < 0)
-        return ldf_ok and ac_ok, float(np.nanmin(res.vm_pu[0]))
+        res = self.feeder.check(u)
+        return res.feasible, res.vm_min_pu
 
 
 def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
@@ -273,7 +281,7 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
         jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
         rate[i] = out.spent / step_per_kwh
     return RegionSetup(scenario, model, t_rel, band_min, n_bands, ev.stations, psi_max, base,
-                       jac, rate, shares, grid_mode)
+                       jac, rate, shares, grid_mode, step_per_kwh)
 
 
 def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
@@ -306,7 +314,8 @@ def boundary_point(s: RegionSetup, direction: np.ndarray, budget: float, refine:
     best, jac, n_eval = s.base, s.jac.copy(), 0
     tried: list[Outcome] = []
     for _ in range(1 + refine):
-        proposal = lp_coupons(a, jac, s.spend_rate, s.psi_max, budget)
+        proposal = lp_coupons(a, jac, s.spend_rate, s.psi_max, budget, best.psi,
+                              s.trust_radius)
         found, seen = _verify(ev, proposal, budget, target, max_backtracks,
                               s.grid_mode == "enforce")
         n_eval += len(seen)
@@ -321,6 +330,26 @@ def boundary_point(s: RegionSetup, direction: np.ndarray, budget: float, refine:
         else:
             break
     return BoundaryPoint(a, float(budget), best, n_eval, time.perf_counter() - t0, tuple(tried))
+
+
+def refit(s: RegionSetup, outcomes: list[Outcome], prior_weight: float = 1.0) -> np.ndarray:
+    """Response model refitted to verified equilibria (refinement rounds).
+
+    ``J = argmin sum_k |P_k - P_0 - J psi_k|^2 + w |J - J_fd|^2 ||psi_fd||^2``: least squares
+    over the outcomes ``(psi_k, P_k)`` with the finite-difference model as a prior (weight
+    ``w`` on the scale of one finite-difference step), so coordinates no outcome moved keep
+    their finite-difference column.
+    """
+    moved = [o for o in outcomes if np.any(o.psi > 0)]
+    if not moved:
+        return s.jac.copy()
+    x = np.array([o.psi for o in moved])
+    y = np.array([o.p_kw - s.base.p_kw for o in moved])
+    lam = prior_weight * s.trust_radius ** 2
+    n = x.shape[1]
+    lhs = x.T @ x + lam * np.eye(n)
+    rhs = x.T @ y + lam * s.jac.T
+    return np.linalg.solve(lhs, rhs).T
 
 
 def verify_proposal(s: RegionSetup, psi: np.ndarray, budget: float, max_backtracks: int = 6,

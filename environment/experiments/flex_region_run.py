@@ -28,6 +28,7 @@ from environment.experiments.flex_region import (
     RegionSetup,
     acceptable,
     boundary_point,
+    refit,
     setup,
     verify_proposal,
 )
@@ -47,8 +48,9 @@ class RegionOptions:
     step_deg: float = 45.0
     band_min: float = 60.0
     fd_step_per_kwh: float = 0.5
-    refine: int = 0
+    refine: int = 1
     grid: str = "enforce"
+    shared: bool = True
 
 
 def fingerprint(scenario: Scenario, opt: RegionOptions) -> dict[str, str]:
@@ -57,6 +59,7 @@ def fingerprint(scenario: Scenario, opt: RegionOptions) -> dict[str, str]:
     return {"scenario": hashlib.sha256(doc).hexdigest()[:16], "model": opt.model,
             "time": opt.t_star, "step_deg": str(opt.step_deg), "band_min": str(opt.band_min),
             "fd_step_per_kwh": str(opt.fd_step_per_kwh), "refine": str(opt.refine),
+            "shared": str(opt.shared),
             "grid": opt.grid, "code": code_version()}
 
 
@@ -77,7 +80,7 @@ def _setup_doc(s: RegionSetup) -> dict:
             "spend_rate": s.spend_rate.tolist(),
             "base_shares": None if s.base_shares is None else [
                 None if x is None else x.tolist() for x in s.base_shares],
-            "grid_mode": s.grid_mode}
+            "grid_mode": s.grid_mode, "trust_radius": s.trust_radius}
 
 
 def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
@@ -88,7 +91,7 @@ def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
                        np.asarray(doc["spend_rate"]),
                        None if shares is None
                        else [None if x is None else np.asarray(x) for x in shares],
-                       str(doc["grid_mode"]))
+                       str(doc["grid_mode"]), float(doc.get("trust_radius", 0.5)))
 
 
 def point_doc(p: BoundaryPoint, k: int) -> dict:
@@ -152,8 +155,8 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
             else:
                 todo.append((float(b), k, a, path))
     resumed = sum(len(v) for v in points.values())
-    if opt.refine == 0:
-        _run_shared(cluster, s, todo, points, progress)
+    if opt.shared:
+        _run_shared(cluster, s, todo, points, progress, opt.refine)
     else:
         bar = tqdm(total=len(todo) + resumed, initial=resumed, desc=f"{opt.model} directions",
                    unit="pt", disable=not progress, leave=False)
@@ -204,37 +207,62 @@ def _run_search(s: RegionSetup, psi: np.ndarray, budget: float) -> dict:
 
 
 def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
-                points: dict[float, list[dict]], progress: bool) -> None:
-    """``refine = 0``: the LP proposal of a direction depends only on the direction's best
-    coupon coordinate, so many directions share one; each distinct (budget, proposal) is
-    verified once and its result written for every direction that proposed it.
+                points: dict[float, list[dict]], progress: bool, refine: int = 0) -> None:
+    """Directions that propose the same coupons share one verification: each distinct
+    (budget, proposal) is verified once and its result written for every direction that
+    proposed it. ``refine`` more rounds follow: the response model is refitted to every
+    equilibrium verified so far (``flex_region.refit``), each direction's LP is solved again
+    with its trust region centred at its best point, and the new distinct proposals are
+    verified; a direction keeps the better of its points (``a^T P``).
     """
     from tqdm import tqdm
 
-    jobs: dict[tuple[float, str], tuple[np.ndarray, list]] = {}
+    best: dict[tuple[float, int], dict] = {}
+    record: dict[tuple[float, int], dict] = {}
+    seen: list[Outcome] = []
+    jac = s.jac
+    for rnd in range(1 + refine):
+        jobs: dict[tuple[float, str], tuple[np.ndarray, list]] = {}
+        for b, k, a, path in todo:
+            own = best.get((b, k))
+            centre = None if own is None else np.asarray(own["psi"])
+            psi = lp_coupons(a, jac, s.spend_rate, s.psi_max, b, centre, s.trust_radius)
+            if centre is not None and np.allclose(psi, centre, atol=1e-9):
+                continue
+            jobs.setdefault((b, _proposal_key(psi)), (psi, []))[1].append((k, a, path))
+        if not jobs:
+            break
+        bar = tqdm(total=len(jobs), desc=f"{s.model} proposals ({rnd + 1})", unit="eq",
+                   disable=not progress, leave=False)
+
+        def store(b: float, res: dict, members: list, bar=bar) -> None:
+            found = res["found"]
+            seen.extend(_outcome(o) for o in res["tried"])
+            for i, (k, a, _) in enumerate(members):
+                old = best.get((b, k), _outcome_doc(s.base))
+                out = found if found is not None and np.dot(a, found["p_kw"]) < np.dot(
+                    a, old["p_kw"]) - 1e-9 else old
+                best[(b, k)] = out
+                rec = record.setdefault((b, k), {"evaluations": 0, "runtime_s": 0.0,
+                                                 "tried": []})
+                if i == 0:
+                    rec["evaluations"] += len(res["tried"])
+                    rec["runtime_s"] += res["runtime_s"]
+                    rec["tried"].extend(res["tried"])
+            bar.update()
+
+        with bar:
+            _execute(cluster, s, [((b, members), _run_search, (psi, b),
+                                   f"for-{s.model}-{b:g}-{key}-r{rnd}")
+                                  for (b, key), (psi, members) in jobs.items()],
+                     lambda tag, res: store(tag[0], res, tag[1]))
+        jac = refit(s, seen)
     for b, k, a, path in todo:
-        psi = lp_coupons(a, s.jac, s.spend_rate, s.psi_max, b)
-        jobs.setdefault((b, _proposal_key(psi)), (psi, []))[1].append((k, a, path))
-    bar = tqdm(total=len(jobs), desc=f"{s.model} proposals", unit="eq", disable=not progress,
-               leave=False)
-
-    def store(b: float, res: dict, members: list) -> None:
-        found = res["found"]
-        for i, (k, a, path) in enumerate(members):
-            out = found if found is not None and np.dot(a, found["p_kw"]) < np.dot(
-                a, s.base.p_kw) - 1e-9 else _outcome_doc(s.base)
-            doc = {"k": k, "direction": np.asarray(a).tolist(), "budget": b, "outcome": out,
-                   "evaluations": len(res["tried"]) if i == 0 else 0,
-                   "runtime_s": res["runtime_s"] if i == 0 else 0.0,
-                   "tried": res["tried"] if i == 0 else []}
-            write_json(Path(path), doc)
-            points[b].append(doc)
-        bar.update()
-
-    with bar:
-        _execute(cluster, s, [((b, members), _run_search, (psi, b), f"for-{s.model}-{b:g}-{key}")
-                              for (b, key), (psi, members) in jobs.items()],
-                 lambda tag, res: store(tag[0], res, tag[1]))
+        rec = record.get((b, k), {"evaluations": 0, "runtime_s": 0.0, "tried": []})
+        doc = {"k": k, "direction": np.asarray(a).tolist(), "budget": b,
+               "outcome": best.get((b, k), _outcome_doc(s.base)), **rec}
+        write_json(Path(path), doc)
+        points[b].append(doc)
 
 
 def best_points(run: RegionRun) -> dict[float, list[tuple[Outcome, float]]]:

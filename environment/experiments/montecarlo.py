@@ -7,6 +7,11 @@
   replicate folder either is complete or does not exist. ``DIR/manifest.json`` (rewritten
   atomically after every completion) lists the finished replicates; on ``--resume`` the folders
   are the truth and finished replicates are skipped.
+* **Who writes.** Workers write the replicate folders (into the run folder, sent to them as an
+  absolute path); this process (the client) writes the manifest and, at the end, the tables,
+  figures and summaries. On an existing scheduler the run folder must therefore be one folder,
+  at the same path, on every worker and here; ``Cluster.check_workers`` refuses a cluster
+  where it is not, or whose workers run other code.
 * **Failures.** Each replicate is a dask task with retries: a replicate lost with a dead worker
   runs again on a restarted one. Ctrl-C cancels what is running; everything finished stays.
 * **Early stop** (``ci_target``): after every completion the 95 % confidence half-width of the
@@ -36,12 +41,14 @@ import gc
 import json
 import os
 import resource
+import secrets
 import shutil
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,6 +56,7 @@ import pandas as pd
 from environment.day_metrics import day_metrics
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
+from environment.experiments.scheduler_link import SchedulerLink
 from environment.outputs import number, write_json, write_parquet
 from environment.summaries import MetricSummary, MonteCarloSummary
 from environment.validation import LAYERS
@@ -56,6 +64,9 @@ from flexibility.stations import TOTAL_LABEL
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 MIN_REPLICATES = 5
 METRIC_NAMES = tuple(
@@ -225,18 +236,26 @@ class Cluster:
 
     Args:
         workers: Worker processes of the local cluster (one thread each).
-        scheduler: Address of an existing scheduler (``tcp://host:port``) instead.
+        scheduler: An existing scheduler instead: its checked link
+            (:func:`environment.experiments.scheduler_link.scheduler_link`, with TLS) or a
+            plain ``tcp://host:port`` address.
+
+    Raises:
+        InputError: The scheduler cannot be reached, or no worker joined it within
+            ``WORKER_WAIT_S`` seconds.
     """
 
-    def __init__(self, workers: int = 1, scheduler: str | None = None) -> None:
+    WORKER_WAIT_S = 10.0
+
+    def __init__(self, workers: int = 1, scheduler: SchedulerLink | str | None = None) -> None:
         from dask.distributed import Client, LocalCluster
 
         self.cluster = None
-        if scheduler:
-            try:
-                self.client = Client(scheduler, timeout="10s")
-            except OSError as exc:
-                raise InputError(f"--scheduler: cannot reach {scheduler} ({exc})") from None
+        if isinstance(scheduler, str) and scheduler:
+            scheduler = SchedulerLink(address=scheduler, source="--scheduler")
+        self.link = scheduler or None
+        if self.link is not None:
+            self.client = _connect(self.link, Client)
         else:
             env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                     "MKL_NUM_THREADS")}
@@ -246,11 +265,99 @@ class Cluster:
             self.client = Client(self.cluster)
         self.workers = len(self.client.scheduler_info()["workers"])
 
+    def check_workers(self, folder: Path) -> None:
+        """Refuse an existing scheduler's workers that cannot write ``folder`` or run other code.
+
+        Workers write the replicate folders into ``folder`` themselves and this machine reads
+        them back, so ``folder`` must be one folder, at the same path, for both. This machine
+        writes a probe file with a random token there; every connected worker must read the
+        token, be allowed to write there and run the same code (:func:`code_version`). The
+        probe is removed. A local cluster passes without a probe (same machine, same code).
+
+        Raises:
+            InputError: A worker does not see ``folder`` (or cannot write it), runs other code,
+                or cannot run the probe (no evflex of this version installed there).
+        """
+        if self.link is None:
+            return
+        from environment.experiments.fingerprint import code_version
+
+        folder = folder.absolute()
+        token = secrets.token_hex(8)
+        probe = folder / f".probe-{token}"
+        probe.write_text(token)
+        try:
+            views = self.client.run(worker_view, str(folder), probe.name, token)
+        except Exception as exc:  # unpickling fails on a worker without this code
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise InputError(f"{self.link.source}: the workers of {self.link.address} cannot "
+                             f"run evflex's probe ({reason}); install this evflex on every "
+                             "worker machine") from None
+        finally:
+            probe.unlink(missing_ok=True)
+        mine = code_version()
+        for addr, view in sorted(views.items()):
+            where = f"worker {addr} on host {view['host']}"
+            if not view["sees_folder"]:
+                raise InputError(f"--out {folder}: {where} does not see this folder (workers "
+                                 "write the replicates there); put --out on a filesystem "
+                                 "shared by every worker and this machine, at the same path")
+            if not view["writable"]:
+                raise InputError(f"--out {folder}: {where} cannot write there; give the "
+                                 "workers' user write permission on it")
+            if view["code"] != mine:
+                raise InputError(f"{self.link.source}: {where} runs evflex {view['code']}, "
+                                 f"this machine {mine}; install the same evflex on every "
+                                 "worker machine")
+
     def close(self) -> None:
-        """Shut the client (and the local cluster) down."""
+        """Shut the client (and the local cluster) down; an existing scheduler keeps running."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _connect(link: SchedulerLink, client_type: type) -> Client:
+    """A client of the scheduler behind ``link`` with at least one worker (``Cluster``)."""
+    try:
+        client = client_type(link.address, security=link.security(), timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = (str(exc) or type(exc).__name__).splitlines()[0]
+        hint = ("; check that --tls-ca-file signed the scheduler's certificate and the "
+                "scheduler's CA signed --tls-cert" if link.encrypted else
+                "; start 'dask scheduler' there first (one started with --protocol tls "
+                "has a tls:// address)")
+        raise InputError(f"{link.source}: cannot reach {link.address} ({reason}){hint}") \
+            from None
+    try:
+        client.wait_for_workers(1, timeout=Cluster.WORKER_WAIT_S)
+    except (TimeoutError, OSError):
+        client.close()
+        raise InputError(f"{link.source}: the scheduler at {link.address} has no worker after "
+                         f"{Cluster.WORKER_WAIT_S:g} s; start 'dask worker {link.address}' on "
+                         "each machine first") from None
+    return client
+
+
+def worker_view(folder: str, probe_name: str, token: str) -> dict[str, object]:
+    """What a worker sees of the run folder, and its code version (``Cluster.check_workers``).
+
+    Args:
+        folder: The run folder, absolute, as this machine names it.
+        probe_name: File in it holding ``token``.
+        token: The random token this machine wrote.
+
+    Returns:
+        ``sees_folder`` (the token read back), ``writable``, ``code`` and ``host``.
+    """
+    from environment.experiments.fingerprint import code_version
+
+    try:
+        seen = (Path(folder) / probe_name).read_text() == token
+    except OSError:
+        seen = False
+    return {"sees_folder": seen, "writable": os.access(folder, os.W_OK | os.X_OK),
+            "code": code_version(), "host": socket.gethostname()}
 
 
 def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourModel,
@@ -296,9 +403,10 @@ def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourMod
         if todo:
             scen_f = client.scatter(scenario, broadcast=True, hash=False)
             beh_f = client.scatter(behaviour, broadcast=True, hash=False)
-            futures = [client.submit(run_replicate, scen_f, beh_f, i, seeds[i], str(folder),
-                                     policy, key=f"{label}rep-{i}-{scenario.seed}",
-                                     retries=3, pure=False) for i in todo]
+            where = str(folder.absolute())  # workers may run in other working directories
+            futures = [client.submit(run_replicate, scen_f, beh_f, i, seeds[i], where, policy,
+                                     key=f"{label}rep-{i}-{scenario.seed}", retries=3,
+                                     pure=False) for i in todo]
             for fut in as_completed(futures):
                 res = fut.result()
                 done[res["metrics"]["replicate"]] = res

@@ -26,8 +26,9 @@ METHOD_COLOURS = {"oba": "tab:blue", "bonferroni": "tab:orange", "so": "tab:red"
                   "oba-directions": "tab:cyan", "bonferroni-directions": "tab:brown"}
 
 
-def plot_all(out: Path, study, axis: TimeAxis, eps: float) -> None:
-    """Every figure of a study (the first method's dispatch; all methods where compared)."""
+def plot_all(out: Path, study, axis: TimeAxis, eps: float, summary=None) -> None:
+    """Every figure of a study (the first method's dispatch; all methods where compared);
+    ``summary`` (``DispatchSummary``) gives the Wilson intervals drawn as error bars."""
     main = next(iter(study.variants))
     with plt.rc_context(STYLE):
         if study.variants[main].sol.feasible:
@@ -35,7 +36,7 @@ def plot_all(out: Path, study, axis: TimeAxis, eps: float) -> None:
             plot_reserves(out / "reserves.png", study, main, axis)
         plot_risk(out / "risk_allocation.png", study, axis, eps)
         if len(study.variants) > 1:
-            plot_cost_reliability(out / "cost_reliability.png", study, eps)
+            plot_cost_reliability(out / "cost_reliability.png", study, eps, summary)
 
 
 def _edges(axis: TimeAxis, n: int) -> np.ndarray:
@@ -45,7 +46,8 @@ def _edges(axis: TimeAxis, n: int) -> np.ndarray:
 def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
     """Supply stack against demand, with the import price; below, the aggregators' schedule.
 
-    The stack is the substation import and the generators, the demand the background and the
+    The stack is the substation import and the generators, the demand the background, the
+    forecast feeder losses and the
     EVs; the aggregators' schedule is drawn inside their packaged boundary.
     """
     sol, case = study.variants[method].sol, study.day.case
@@ -53,16 +55,17 @@ def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
     t_n = inst.shape[0]
     x = _edges(axis, t_n)
     bg = inst.p_bg_kw.sum(axis=1)
+    loss = np.zeros(t_n) if inst.loss_kw is None else np.asarray(inst.loss_kw)
     ev = sol.p_ev_kw.sum(axis=1)
     gen = sol.g_kw
-    imp = bg + ev - gen.sum(axis=1)
+    imp = bg + loss + ev - gen.sum(axis=1)  # the model's substation exchange
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True,
                                   gridspec_kw={"height_ratios": [2, 1]})
     base = np.zeros(t_n)
     layers = [(name, gen[:, k], c) for k, (name, c) in
               enumerate(zip(case.gen_names, ("tab:brown", "tab:olive", "tab:pink", "tab:cyan"),
                             strict=False))] + [("substation import", np.maximum(imp, 0.0), "0.6")]
-    exp = np.minimum(imp, 0.0)
+    exp = np.where(imp < -1e-6, imp, 0.0)  # below the LP's tolerance is no export
     if (exp < 0).any():
         ax.fill_between(x, 0.0, np.r_[exp, exp[-1]], step="post", color="tab:cyan", alpha=0.5,
                         label="export to the grid above", linewidth=0)
@@ -71,8 +74,8 @@ def plot_stack(path: Path, study, method: str, axis: TimeAxis) -> None:
                         color=c, alpha=0.6, label=name, linewidth=0)
         base = base + v
     ax.axhline(0.0, color="k", linewidth=0.6)
-    ax.stairs(bg + ev, x, color="k", linewidth=1.6, baseline=None, zorder=3,
-              label="demand: background + EVs")
+    ax.stairs(bg + loss + ev, x, color="k", linewidth=1.6, baseline=None, zorder=3,
+              label="demand: background + losses + EVs")
     # the forecast is drawn over the demand line in a colour of its own: where the EVs add
     # little the two coincide, and a dotted black line on the black one vanished
     ax.stairs(bg, x, color="tab:blue", linestyle=(0, (2, 1.5)), linewidth=1.2, baseline=None,
@@ -162,7 +165,8 @@ def plot_risk(path: Path, study, axis: TimeAxis, eps: float) -> None:
                if v.sol.feasible and not np.all(np.isnan(v.sol.eps_family))]
     missing = [m for m in ("oba", "bonferroni") if m in study.variants and m not in methods]
     n = max(len(methods), 1)
-    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.8 * n), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(8.0, 2.8 * n + 0.4), sharex=True, squeeze=False,
+                             layout="constrained")
     t_n = study.day.case.inst.shape[0]
     x = _edges(axis, t_n)
     for ax, m in zip(axes[:, 0], methods, strict=False):
@@ -196,7 +200,7 @@ def plot_risk(path: Path, study, axis: TimeAxis, eps: float) -> None:
     plt.close(fig)
 
 
-def plot_cost_reliability(path: Path, study, eps: float) -> None:
+def plot_cost_reliability(path: Path, study, eps: float, summary=None) -> None:
     """Cost against the out-of-sample reliability of every feasible method.
 
     Reliability is the share of replay days without a violation and the worst interval's
@@ -208,7 +212,11 @@ def plot_cost_reliability(path: Path, study, eps: float) -> None:
     ax1.set_ylabel("share of replay days without violation")
     ax2.set_ylabel("worst interval: joint violation rate")
     share_limits(ax1, [p[2] for p in points] + [0.0, 1.0])
-    share_limits(ax2, [p[3] for p in points] + [eps, 0.0])
+    highs = [] if summary is None else [
+        summary.variants[m].worst_interval_violation_ci[1] for m, *_ in points
+        if summary.variants.get(m) is not None
+        and summary.variants[m].worst_interval_violation_ci is not None]
+    share_limits(ax2, [p[3] for p in points] + [eps, 0.0] + highs)
     costs = [p[1] for p in points]
     for ax in (ax1, ax2):
         ax.set_xlabel(f"day-ahead cost ({CURRENCY})")
@@ -218,13 +226,20 @@ def plot_cost_reliability(path: Path, study, eps: float) -> None:
             ax.set_xlim(lo - 0.08 * span, hi + 0.08 * span)
     for m, cost, share, worst in points:
         c = METHOD_COLOURS.get(m, "k")
-        for ax, y in ((ax1, share), (ax2, worst)):
+        v = None if summary is None else summary.variants.get(m)
+        cis = (None, None) if v is None else (v.days_without_violation_ci,
+                                              v.worst_interval_violation_ci)
+        for ax, y, ci in ((ax1, share, cis[0]), (ax2, worst, cis[1])):
             if np.isfinite(y):
                 ax.scatter(cost, y, color=c, s=40, label=m)
+                if ci is not None:  # the 95 % Wilson interval over the replay days
+                    ax.errorbar(cost, y, yerr=[[y - ci[0]], [ci[1] - y]], color=c,
+                                capsize=3, linewidth=1)
                 _label_point(ax, m, cost, y)
     ax2.axhline(eps, color="k", linestyle="--", linewidth=0.8, label=f"target eps = {eps:g}")
     infeasible = [m for m, v in study.variants.items() if not v.sol.feasible]
-    title = "Cost against out-of-sample reliability (LinDistFlow replay on data days)"
+    title = ("Cost against held-out reliability (AC replay"
+             + (", 95 % Wilson)" if summary is not None else ")"))
     if infeasible:
         title += f"\nINFEASIBLE: {', '.join(infeasible)}"
     fig.suptitle(title, color=WARN if infeasible else "k")

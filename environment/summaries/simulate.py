@@ -67,6 +67,8 @@ class SimulateSummary:
         package: What the DSO publishes every tick (``alpha-battery`` or ``vehicle-box``).
         package_days: Pool days behind each tick's α package (at most the pool's).
         queue_rule: What an EV does when every charger is taken.
+        patience_min: Longest queue wait at one station (``patience``, ``reroute``; ``None``
+            under ``wait`` and ``leave``).
         feeder: The feeder.
         day_ahead: The day-ahead commitment's grid feasibility.
         dispatch: The planned day's metrics (``dispatch:*`` policies), with its data day and
@@ -91,6 +93,7 @@ class SimulateSummary:
     runtime_s: float
     setup_s: float
     ticks_s: float
+    patience_min: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The file's entries: the day's metrics at the top level (as before the schema)."""
@@ -98,7 +101,8 @@ class SimulateSummary:
                                "policy": self.policy, **self.day.as_dict(),
                                "n_scenarios_rt": self.n_scenarios_rt, "alpha": self.alpha,
                                "package": self.package, "package_days": self.package_days,
-                               "queue_rule": self.queue_rule, "feeder": to_json(self.feeder),
+                               "queue_rule": self.queue_rule,
+                               "patience_min": self.patience_min, "feeder": to_json(self.feeder),
                                "n_ev": self.day.evs.total}
         if self.dispatch is not None:
             out["dispatch"] = to_json(self.dispatch)

@@ -11,7 +11,13 @@ from environment.reporting.traffic import stations_frame
 from scenarios.config import load_scenario
 from traffic.assignment import dynamic_ue
 from traffic.prices import Coupons, Prices, money, station_net_load_kw, subsidy_spent
-from traffic.scenario import build_demand, build_network, build_prices
+from traffic.scenario import (
+    build_demand,
+    build_network,
+    build_prices,
+    scenario_ue,
+)
+from traffic.static_stations import static_station_loads
 
 STATIONS = ("CS1", "CS2", "CS3")
 
@@ -124,3 +130,64 @@ def test_warm_start_and_band_checks(case):
     bad = dataclasses.replace(build_prices(cfg), coupons=Coupons(15.0, {"CS1": (1.0,)}))
     with pytest.raises(ValueError, match="multiple"):
         dynamic_ue(net, demand, cfg.link_model, bad, max_iter=1)
+
+
+def test_spend_recounted_with_departure_choice_and_soft_capacity(case):
+    """The scenario's own model (soft capacity, departure-time choice): the spend recounted
+    from the trips, each at the band of its shifted departure, equals ``subsidy_spent``; some
+    station users did shift their departure. (The region search accepts a point only at the
+    scenario's gap; the spend is the loading's whatever the gap.)"""
+    cfg, net, demand, _ = case
+    psi = np.zeros(12)
+    psi[1], psi[2 * 2 + 2] = 0.6, 0.4  # CS1 charge band 1, CS2 v2g band 0
+    prices = dataclasses.replace(build_prices(cfg),
+                                 coupons=Coupons.from_vector(psi, STATIONS, 2, 60.0))
+    res = scenario_ue(cfg, net, demand, prices)
+    table = psi.reshape(3, 2, 2)
+    expected, shifted = 0.0, 0
+    desired = {}
+    for g in res.groups:
+        for t in g.depart_min:
+            desired.setdefault((g.od, g.user), set()).add(round(float(t), 9))
+    for tr in res.loading.trips:
+        if tr.user != "regular" and round(tr.depart_min, 9) not in desired[(tr.od, tr.user)]:
+            shifted += 1
+        for a in tr.path:
+            ln = net.links[a]
+            if ln.kind in ("charge", "v2g"):
+                j, i = STATIONS.index(ln.station), 0 if ln.kind == "charge" else 1
+                band = min(int(tr.depart_min // 60.0), 1)
+                power = cfg.charge_power_kw if ln.kind == "charge" else cfg.v2g_power_kw
+                expected += table[j, i, band] * power * ln.service_min / 60.0
+    got = sum(subsidy_spent(net, res.loading, prices).values())
+    assert expected > 0 and got == pytest.approx(expected, rel=1e-12)
+    assert shifted > 0
+
+
+def test_static_spend_and_load_recounted_from_sessions(case):
+    """Static model, soft capacity: per interval the spend is sum(sessions x incentive x
+    energy) and each station's load is power x sessions x t_s / interval (occupancy); the
+    total net load does not depend on the coupons (the 2-D static region)."""
+    cfg, net, demand, _ = case
+    psi = np.zeros(12)
+    psi[0], psi[4 * 2 + 1], psi[2 * 2 + 2] = 0.5, 0.8, 0.3
+    prices = dataclasses.replace(build_prices(cfg),
+                                 coupons=Coupons.from_vector(psi, STATIONS, 2, 60.0))
+    sta = static_station_loads(net, demand, prices, 30.0, capacity="soft")
+    free = static_station_loads(net, demand, build_prices(cfg), 30.0, capacity="soft")
+    table = psi.reshape(3, 2, 2)
+    service = {ln.station: ln.service_min for ln in net.links if ln.kind == "charge"}
+    power = np.array([cfg.charge_power_kw, -cfg.v2g_power_kw])
+    for k, start in enumerate(sta.start_min):
+        band = min(int(start // 60.0), 1)
+        spend, load = 0.0, np.zeros(3)
+        for j, name in enumerate(sta.stations):
+            n = sta.sessions[j]
+            for i in range(2):
+                energy = abs(power[i]) * service[name] / 60.0
+                spend += n[i, k] * table[STATIONS.index(name), i, band] * energy
+                load[j] += power[i] * n[i, k] * service[name] / 30.0
+        assert sta.subsidy[k] == pytest.approx(spend, rel=1e-9)
+        np.testing.assert_allclose(sta.p_kw[:, k], load, rtol=1e-9, atol=1e-6)
+        assert sta.p_kw[:, k].sum() == pytest.approx(free.p_kw[:, k].sum(), rel=1e-9)
+    assert sta.subsidy.sum() > 0

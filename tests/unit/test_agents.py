@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.context import SimContext
+from agents.context import (
+    EARTH_RADIUS_KM,
+    QueuePolicy,
+    SimContext,
+    StationDirectory,
+    road_km,
+)
 from agents.ev import EVAgent
 from agents.session import EVSpec, SessionOutcome
 from agents.station import StationAgent
@@ -70,6 +76,71 @@ def test_full_station_makes_an_ev_wait_or_leave(rule):
     assert late.plug_in_min is None and late.state == "left_unserved"
     assert late.final_outcome() == SessionOutcome(e_kwh=30.0)
     assert len(station.plugged) == 0
+
+
+def _one_port_day(policy: QueuePolicy, arrivals, stations=(("S", 0.0),)):
+    """Stations of one port each on a meridian (name, km north of the equator) and EVs
+    ``(arrival, departure)`` at the first one; returns the stations and the EVs after the run."""
+    deg = {name: (0.0, km / (math.pi * EARTH_RADIUS_KM / 180.0)) for name, km in stations}
+    ctx = SimContext.create(1.0, 600, queue=policy,
+                            stations=StationDirectory(deg, policy.reroute_detour_factor))
+    m = mesa.Model()
+    st = {name: StationAgent(m, ctx, name, chargers=1, pool=None, alpha=0.9)
+          for name, _ in stations}
+    ctx.stations.register(st.values())
+    home = st[stations[0][0]]
+    evs = [EVAgent(m, ctx, home, SPEC, a, d, 30.0) for a, d in arrivals]
+    for ev in evs:
+        ctx.env.process(ev.session())
+    ctx.env.run()
+    return st, evs
+
+
+def test_one_port_queue_is_first_come_first_served():
+    """1 port, 3 arrivals: the first plugs in, the second gets the port when it frees, the
+    third balks when its patience runs out."""
+    _, (a, b, c) = _one_port_day(QueuePolicy("patience", patience_min=60.0),
+                                 [(0.0, 30.0), (5.0, 200.0), (10.0, 200.0)])
+    assert (a.access, a.plug_in_min, a.state) == ("direct", 0.0, "departed")
+    assert (b.access, b.plug_in_min, b.state) == ("queued", 30.0, "departed")
+    assert (c.access, c.plug_in_min, c.state, c.left_min) == ("balked", None, "left_unserved",
+                                                              70.0)
+
+
+def test_one_port_balks_after_patience_or_leaves_at_departure():
+    _, (a, b, c) = _one_port_day(QueuePolicy("patience", patience_min=20.0),
+                                 [(0.0, 300.0), (5.0, 300.0), (10.0, 20.0)])
+    assert a.access == "direct"
+    assert (b.access, b.left_min) == ("balked", 25.0)  # 5 + 20 min of patience
+    assert (c.access, c.left_min) == ("left_at_departure", 20.0)  # departure before patience
+    assert b.final_outcome() == SessionOutcome(e_kwh=30.0)
+
+
+def test_one_port_reroutes_to_the_nearest_free_station():
+    """After its patience the second EV drives to the free station 3 km north (3.9 road km at
+    a detour factor of 1.3, 7.8 min at 30 km/h, 0.2 kWh/km); the third follows it there, finds
+    it taken on arrival, queues its patience again and balks (no third station)."""
+    policy = QueuePolicy("reroute", patience_min=10.0, reroute_max_km=5.0,
+                         reroute_speed_kmh=30.0, reroute_detour_factor=1.3,
+                         reroute_kwh_per_km=0.2)
+    st, (a, b, c) = _one_port_day(policy, [(0.0, 300.0), (5.0, 300.0), (10.0, 300.0)],
+                                  stations=(("S", 0.0), ("T", 3.0), ("U", 9.0)))
+    assert (a.access, a.station.name) == ("direct", "S")
+    assert (b.access, b.station.name, b.home_station) == ("rerouted", "T", "S")
+    assert b.reroute_km == pytest.approx(3.9)
+    assert b.plug_in_min == pytest.approx(15.0 + 7.8)
+    assert b.e_arrival_kwh == pytest.approx(30.0 - 0.78)
+    assert b.state == "departed" and st["T"].plugged.session_id.size == 0
+    assert (c.access, c.station.name, c.state) == ("balked", "T", "left_unserved")
+    assert c.left_min == pytest.approx(20.0 + 7.8 + 10.0)  # U is 7.8 road km away: too far
+    assert c.reroute_km == pytest.approx(3.9)
+
+
+def test_road_distance_is_haversine_times_detour():
+    km = road_km(np.array([0.0, 0.0, 90.0]), np.array([0.0, 1.0, 0.0]), 1.3)
+    assert km[0, 1] == pytest.approx(1.3 * math.pi * EARTH_RADIUS_KM / 180.0)
+    assert km[0, 2] == pytest.approx(1.3 * math.pi * EARTH_RADIUS_KM / 2.0)
+    np.testing.assert_allclose(km, km.T)
 
 
 def test_controllable_intervals_follow_the_grid():

@@ -1,6 +1,6 @@
-"""The SimBench JSON cache returns the network SimBench's CSVs give."""
+"""The SimBench cache returns the network SimBench's CSVs give."""
 
-import json
+import pickle
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def test_cached_network_gives_the_same_feeder_and_power_flow(tmp_path, monkeypat
     fresh = load_feeder(CODE)
     monkeypatch.setenv("EVFLEX_CACHE_DIR", str(tmp_path))
     first = load_feeder(CODE)  # reads the CSVs, writes the cache
-    files = list((tmp_path / "simbench").glob("*.json"))
+    files = list((tmp_path / "simbench").glob("*.pkl"))
     assert len(files) == 1 and CODE in files[0].name
     cached = load_feeder(CODE)  # from the cache
     for fe in (first, cached):
@@ -37,11 +37,11 @@ def test_cached_network_gives_the_same_feeder_and_power_flow(tmp_path, monkeypat
 def test_damaged_cache_file_is_read_again(tmp_path, monkeypatch):
     monkeypatch.setenv("EVFLEX_CACHE_DIR", str(tmp_path))
     load_feeder(CODE)
-    (path,) = (tmp_path / "simbench").glob("*.json")
-    path.write_text("{not json")
+    (path,) = (tmp_path / "simbench").glob("*.pkl")
+    path.write_bytes(b"not a pickle")
     fe = load_feeder(CODE)
     assert fe.n_bus > 10
-    json.loads(path.read_text())  # rewritten whole
+    assert pickle.loads(path.read_bytes()).bus.shape[0] > 10  # rewritten whole
 
 
 def test_cache_location(monkeypatch, tmp_path):

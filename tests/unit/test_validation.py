@@ -7,7 +7,6 @@ import pandapower as pp
 import pandas as pd
 import pytest
 
-from agents.grid_operator import VIOLATION_TYPES, violation_labels
 from environment.validation import (
     DEFAULT_DEVIATIONS,
     Deviations,
@@ -15,7 +14,7 @@ from environment.validation import (
     layer_validation,
     no_show_from_sessions,
 )
-from grid.ac import AcResult
+from grid.ac import VIOLATION_TYPES, AcResult, violation_labels
 from grid.feeder import load_feeder, run_ac
 from grid.lindistflow import NetworkLimits
 from grid.sparse_ac import ac_solver

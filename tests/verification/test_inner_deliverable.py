@@ -171,7 +171,8 @@ def test_alpha_set_is_nonempty_and_inside_every_kept_scenario(raw, alpha):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_fleets(max_scenarios=4), n_st=st.integers(1, 2), chunk=st.integers(1, 3))
 def test_fleet_batteries_do_not_depend_on_the_scenario_chunk(raw, n_st, chunk):
-    """Building scenarios a few at a time (``chunk``) gives exactly the all-at-once result."""
+    """Building scenarios a few at a time (``chunk``) gives exactly the all-at-once result,
+    the deliverability rows of ``flexibility.common_battery`` included."""
     fleet = fleet_of(raw)
     _m, n = fleet.shape
     station = np.arange(n) % n_st
@@ -182,3 +183,5 @@ def test_fleet_batteries_do_not_depend_on_the_scenario_chunk(raw, n_st, chunk):
                                       getattr(whole.batteries, name))
     np.testing.assert_array_equal(parts.ref_kw, whole.ref_kw)
     np.testing.assert_array_equal(parts.station_share, whole.station_share)
+    for name in ("power_coef_per_kw", "energy_coef_per_kwh", "n_rows", "limits"):
+        np.testing.assert_array_equal(getattr(parts.rows, name), getattr(whole.rows, name))

@@ -1,5 +1,6 @@
 """LinDistFlow and the radial sweep against pandapower's Newton–Raphson (the reference)."""
 
+import copy
 import itertools
 
 import networkx as nx
@@ -9,7 +10,7 @@ import pandapower.networks as pn
 import pytest
 
 from grid.ac import RadialSweep
-from grid.feeder import rate_lines_at_design_load, run_ac
+from grid.feeder import ieee123_net, load_feeder, rate_lines_at_design_load, run_ac
 from grid.lindistflow import LinDistFlow
 from tests.grid_fixtures import case33bw
 
@@ -59,8 +60,22 @@ def test_path_resistance_matches_graph_paths():
             assert r[i, jj] == pytest.approx(ref, abs=1e-15)
 
 
-def test_radial_sweep_matches_runpp_to_1e6():
-    fe = case33bw()
+def _case33bw_rated():
+    net = pn.case33bw()
+    rate_lines_at_design_load(net)
+    return net
+
+
+def _ieee123_rated():
+    net = ieee123_net()
+    rate_lines_at_design_load(net)
+    return net
+
+
+@pytest.mark.parametrize("name,reference", [("case33bw", _case33bw_rated),
+                                            ("ieee123", _ieee123_rated)])
+def test_radial_sweep_matches_runpp_to_1e6(name, reference):
+    fe = case33bw() if name == "case33bw" else load_feeder(name)
     sweep = RadialSweep(fe)
     rng = np.random.default_rng(7)
     points = []
@@ -71,12 +86,12 @@ def test_radial_sweep_matches_runpp_to_1e6():
         p[0] = q[0] = 0.0
         points.append((p, q))
     res = sweep.solve(np.array([p for p, _ in points]), np.array([q for _, q in points]))
+    assert res.converged.all()
+    base = reference()
     for i, (p, q) in enumerate(points):
-        net = pn.case33bw()
-        rate_lines_at_design_load(net)
+        net = copy.deepcopy(base)
         net.load.drop(net.load.index, inplace=True)
-        for pos, bus in enumerate(fe.bus_index):
-            pp.create_load(net, int(bus), p_mw=p[pos] / 1e3, q_mvar=q[pos] / 1e3)
+        pp.create_loads(net, fe.bus_index, p_mw=p / 1e3, q_mvar=q / 1e3)
         run_ac(net)
         vm = net.res_bus.vm_pu.loc[fe.bus_index].to_numpy()
         assert np.abs(res.vm_pu[i] - vm).max() < 1e-6

@@ -41,7 +41,7 @@ from environment.experiments.flex_region import (
 from environment.experiments.flex_region_run import RegionRun, best_points, point_doc, pooled
 from environment.experiments.region_tables import FLAT_TOL, region_points_mw, regions
 from flexibility.region import Region, directions
-from traffic.assignment import Demand, dynamic_ue
+from traffic.assignment import Demand, DepartureChoice, dynamic_ue
 from traffic.network import Link, RoadNetwork
 from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
 
@@ -284,3 +284,145 @@ def test_warm_started_evaluation_reaches_the_equilibrium(psi_a):
     load = station_net_load_kw(ev.net, res.loading, prices, T_STAR_MIN, INTERVAL_MIN)
     assert res.relative_gap <= TARGET_GAP
     np.testing.assert_allclose([load[s] for s in STATIONS], exact.p_kw, rtol=0, atol=EXACT_KW)
+
+
+# --- Departure-time choice and soft station capacity --------------------------------------
+#
+# The same network with the paper's soft capacity (the waiting term t_s (1 + (h / c)^3) on the
+# station links, 50 ports: at most a few vehicles in service, so the term stays below 0.01 min)
+# and departure-time choice of the station users: shifts of -10, 0 or +10 min at beta = 18 and
+# gamma = 72 CNY/h (3 CNY to leave 10 min early, 12 CNY to leave 10 min late). Coupons are
+# charging coupons in two departure bands of 20 min (band 0: [0, 20), band 1: [20, ...)), so a
+# coupon in band 1 can pull users of the second interval later (above 1.2 CNY/kWh) and a
+# coupon in band 0 users of the third interval earlier (above 0.3 CNY/kWh): the net load at
+# t* moves in time as well as between stations. The V2G coordinates are held at 0 (their
+# psi_max is 0 in the method and they are not enumerated): 4 coordinates, 6^4 coupon vectors.
+
+SHIFTS = DepartureChoice((-10.0, 0.0, 10.0), 18.0, 72.0)
+BAND_DT, N_BANDS_DT = 20.0, 2
+N_PSI_DT = len(STATIONS) * 2 * N_BANDS_DT
+CHARGE_COORDS = [j * 2 * N_BANDS_DT + b for j in range(len(STATIONS)) for b in range(N_BANDS_DT)]
+SOFT_GAP = 1e-3  # the waiting term makes costs load-dependent: exact up to ~0.01 min
+
+
+def prices_dt(psi: np.ndarray) -> Prices:
+    return dataclasses.replace(Prices(), coupons=Coupons.from_vector(
+        np.asarray(psi, dtype=float), STATIONS, N_BANDS_DT, BAND_DT))
+
+
+class DepartureEvaluator(TinyEvaluator):
+    """``TinyEvaluator`` with soft capacity and departure-time choice (cold start)."""
+
+    def __call__(self, psi: np.ndarray) -> tuple[Outcome, list[np.ndarray]]:
+        self.calls += 1
+        psi = np.asarray(psi, dtype=float)
+        prices = prices_dt(psi)
+        res = dynamic_ue(self.net, self.demand, "queue", prices, SOFT_GAP, MAX_ITER,
+                         station_model="bpr", departure=SHIFTS)
+        load = station_net_load_kw(self.net, res.loading, prices, T_STAR_MIN, INTERVAL_MIN)
+        p = np.array([load[s] for s in STATIONS])
+        spent = float(sum(subsidy_spent(self.net, res.loading, prices).values()))
+        self.last = res
+        return Outcome(psi, p, float(res.relative_gap), spent, True, 1.0), res.shares
+
+
+def full_psi(charge: tuple[float, ...]) -> np.ndarray:
+    psi = np.zeros(N_PSI_DT)
+    psi[CHARGE_COORDS] = charge
+    return psi
+
+
+@pytest.fixture(scope="module")
+def method_dt():
+    """The method (set-up by finite differences, ``boundary_point`` with refine 1) on the
+    departure-choice network."""
+    ev = DepartureEvaluator()
+    base, _ = ev(np.zeros(N_PSI_DT))
+    jac, rate = np.zeros((len(STATIONS), N_PSI_DT)), np.zeros(N_PSI_DT)
+    for i in CHARGE_COORDS:
+        out, _ = ev(np.eye(N_PSI_DT)[i] * FD_STEP)
+        jac[:, i] = (out.p_kw - base.p_kw) / FD_STEP
+        rate[i] = out.spent / FD_STEP
+    psi_max = np.zeros(N_PSI_DT)
+    psi_max[CHARGE_COORDS] = Prices().charge_price_per_kwh
+    scenario = SimpleNamespace(traffic=SimpleNamespace(target_gap=SOFT_GAP))
+    s = RegionSetup(scenario, "dynamic", T_STAR_MIN, BAND_DT, N_BANDS_DT, STATIONS, psi_max,
+                    base, jac, rate, None, "enforce", FD_STEP)
+    dirs = directions(2, 45.0)
+    points = {b: [point_doc(boundary_point(s, a, b, refine=1, evaluator=ev), k)
+                  for k, a in enumerate(dirs)] for b in BUDGETS}
+    run = RegionRun(s, dirs, points, 0.0, 0)
+    return SimpleNamespace(run=run, regions=regions(run), best=best_points(run), dirs=dirs,
+                           base=base)
+
+
+@pytest.fixture(scope="module")
+def enumerated_dt():
+    """Every charging-coupon vector of the grid, its outcome and its departure shifts."""
+    ev = DepartureEvaluator()
+    outs, shifted = [], []
+    for charge in itertools.product(LEVELS, repeat=len(CHARGE_COORDS)):
+        outs.append(ev(full_psi(charge))[0])
+        shifted.append(sum(float(s[np.asarray(g.shift_min) != 0.0].sum()) * g.depart_min.size
+                           for g, s in zip(ev.last.groups, ev.last.shares, strict=True)
+                           if g.shift_min))
+    return SimpleNamespace(outcomes=outs, p_kw=np.array([o.p_kw for o in outs]),
+                           spent=np.array([o.spent for o in outs]),
+                           gap=np.array([o.gap for o in outs]), shifted=np.array(shifted))
+
+
+def test_departure_oracle_is_converged_and_shifts_departures(enumerated_dt):
+    """Every enumerated equilibrium reaches its gap; without coupons nobody shifts, and some
+    coupon vectors within the larger budget make users leave earlier or later."""
+    assert float(enumerated_dt.gap.max()) <= SOFT_GAP
+    assert enumerated_dt.shifted[0] == 0.0  # all-zero coupons come first
+    assert enumerated_dt.shifted[within(enumerated_dt, max(BUDGETS))].max() >= 1.0
+    for b in BUDGETS:
+        ok = within(enumerated_dt, b)
+        assert len(np.unique(enumerated_dt.p_kw[ok].round(3), axis=0)) >= 3
+
+
+def test_departure_points_are_within_budget_and_converged(method_dt):
+    for b in BUDGETS:
+        for o, _ in method_dt.best[b]:
+            assert o.spent <= b * (1 + 1e-9) and o.gap <= SOFT_GAP
+
+
+def test_departure_support_against_enumeration(method_dt, enumerated_dt):
+    """With departure-time choice the response has thresholds (users shift only above 0.3
+    and 1.2 CNY/kWh), which one-sided differences of 0.5 CNY/kWh do not see: the band-1
+    columns of the response model are zero. Measured: the method matches or beats the
+    enumerated grid (its coupons are continuous) in 14 of the 16 (budget, direction) pairs
+    and falls short in two at 250 CNY, by 70 and 155 kW (2.6 vehicles in service), where the
+    enumeration's best combines a band-1 coupon with band-0 ones. Asserted: at least 6 of 8
+    directions per budget within one vehicle's tenth of the interval (6 kW), and no shortfall
+    of three vehicles in service (180 kW) or more."""
+    tol = 0.1 * Prices().charge_power_kw
+    for b in BUDGETS:
+        p = enumerated_dt.p_kw[within(enumerated_dt, b)]
+        short = np.array([float(a @ method_dt.best[b][k][0].p_kw) - float((p @ a).min())
+                          for k, a in enumerate(method_dt.dirs)])
+        assert (short <= tol).sum() >= 6, (b, short)
+        assert short.max() < 3 * Prices().charge_power_kw, (b, short)
+
+
+def test_departure_spend_recounted_trip_by_trip(method_dt):
+    """Every accepted point's spend, recounted from its trips: the coupon of the band of the
+    (shifted) departure times the session's energy."""
+    for b in BUDGETS:
+        for o, _ in method_dt.best[b]:
+            net, demand = tiny_network()
+            prices = prices_dt(o.psi)
+            res = dynamic_ue(net, demand, "queue", prices, SOFT_GAP, MAX_ITER,
+                             station_model="bpr", departure=SHIFTS)
+            table = o.psi.reshape(len(STATIONS), 2, N_BANDS_DT)
+            spent = 0.0
+            for tr in res.loading.trips:
+                for a in tr.path:
+                    ln = net.links[a]
+                    if ln.kind == "charge":
+                        band = min(int(tr.depart_min // BAND_DT), N_BANDS_DT - 1)
+                        spent += (table[STATIONS.index(ln.station), 0, band]
+                                  * Prices().charge_power_kw * ln.service_min / 60.0)
+            assert spent == pytest.approx(o.spent, rel=1e-9, abs=1e-9)
+            assert spent <= b * (1 + 1e-9)

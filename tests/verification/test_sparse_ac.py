@@ -114,3 +114,29 @@ def test_warm_start_does_not_change_the_solution():
     warm = used.solve(p[1:], q[1:])
     np.testing.assert_allclose(warm.vm_pu, fresh.vm_pu, rtol=0, atol=1e-9)
     np.testing.assert_allclose(warm.loading_pct, fresh.loading_pct, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.5, 200.0])
+def test_compiled_iteration_matches_level_sweeps(scale, monkeypatch):
+    """The compiled fixed point (one point at a time) and the level sweeps over the batch give
+    the same voltages to rounding, the same convergence flags, and flag divergence alike."""
+    import grid.sparse_ac
+
+    monkeypatch.setattr(grid.sparse_ac, "DENSE_MAX_BUS", 0)  # the forest path on a small feeder
+    fe = load_feeder("1-MV-rural--0-sw")
+    ac = SparseAc(fe, max_iter=30)
+    assert ac._forest is not None
+    rng = np.random.default_rng(3)
+    b = 5
+    p = scale * fe.load_p_kw[None] * rng.uniform(0.5, 1.5, (b, fe.n_bus))
+    q = scale * fe.load_q_kvar[None] * rng.uniform(0.5, 1.5, (b, fe.n_bus))
+    s_inj = np.zeros((ac.n_int, b), dtype=complex)
+    s_inj[ac.pos_int] = -((p + 1j * q) / ac.s_base_kva).T
+    s_l = s_inj[ac.rest]
+    const = -ac.y_l0[:, None] * ac.v0
+    ac._v_start = ac._solve(const.copy())
+    v_lev, ok_lev = ac._iterate_levels(s_l, b, const)
+    v_cmp, ok_cmp = ac._iterate_forest(np.ascontiguousarray(s_l.T), b, const[:, 0])
+    np.testing.assert_array_equal(ok_cmp, ok_lev)
+    assert ok_lev.all() == (scale < 10)
+    np.testing.assert_allclose(v_cmp[:, ok_lev], v_lev[:, ok_lev], rtol=0, atol=1e-13)
