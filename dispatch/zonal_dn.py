@@ -9,7 +9,9 @@ order ``balance_rows``, ``voltage_rows``, ``line_rows``, ``ev_energy_rows``,
 (:class:`ZonalNetwork`, :class:`ZonalPlan`) live in ``dispatch.zonal_network``, re-exported.
 
 Columns per interval ``t``: purchase ``b_t`` (kW, ``0..P_sub``), reactive import ``q_t``,
-renewable output ``r_t,k`` (``0..avail_t,k``, the rest curtailed), diesel ``g_t,m``
+renewable output ``r_t,k`` (``0..avail_t,k``, the rest curtailed) and its inverter's
+reactive output ``qr_t,k`` (``-q_max_k..q_max_k``, eq. 32's ``Q^PV``, ``Q^WP``), diesel
+``g_t,m``
 (``0..g_max``), switched-capacitor steps ``c_t,l`` (integer ``0..n_l``), EV area power
 ``e_t,d`` (``lo_t,d..hi_t,d``, consumption positive); two scalars for the carbon market: the
 traded emission ``E`` (t) and its cost ``z``.
@@ -17,7 +19,7 @@ traded emission ``E`` (t) and its cost ``z``.
 Nodal consumption (positive) at bus ``i``:
 
     P_t,i = L_t,i + sum_d s_d,i e_t,d - sum_{k at i} r_t,k - sum_{m at i} g_t,m,
-    Q_t,i = Lq_t,i - sum_{l at i} kvar_l c_t,l,
+    Q_t,i = Lq_t,i - sum_{l at i} kvar_l c_t,l - sum_{k at i} qr_t,k,
 
 with ``s_d,i`` the share of area ``d``'s EV power at bus ``i``. Rows (one family each):
 
@@ -142,7 +144,9 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns, ldf: LinDistFlow | No
                     ) -> tuple[FloatArray, FloatArray, FloatArray, BoolArray]:
     """Column bounds, cost and integrality (module docstring).
 
-        0 <= b_t <= P_sub, 0 <= r_t,k <= avail_t,k, 0 <= g_t,m <= g_max, c_t,l in {0..n_l},
+        0 <= b_t <= P_sub, 0 <= r_t,k <= avail_t,k, |qr_t,k| <= q_max_k,
+        0 <= g_t,m <= g_max,
+        c_t,l in {0..n_l},
         lo_t,d <= e_t,d <= hi_t,d, w, m, u, a+- >= 0, 0 <= r+-_d,k <= r_max;
         cost = dt (price_t b_t + cost_m g_t,m - pen r_t,k) + z + c_peak peak
                + c_wear dt w + tie r+- + ramp costs m + unserved u + anchor dt a+-
@@ -165,6 +169,10 @@ def bounds_and_cost(net: ZonalNetwork, cols: ZonalColumns, ldf: LinDistFlow | No
     col_lo[idx("cap")], col_hi[idx("cap")] = 0.0, np.broadcast_to(net.cap_steps,
                                                                   (t_n, len(net.cap_bus)))
     col_lo[idx("ev")], col_hi[idx("ev")] = net.ev_lo_kw, net.ev_hi_kw
+    if net.res_q_max_kvar is not None:
+        q_max = np.broadcast_to(np.asarray(net.res_q_max_kvar, dtype=float),
+                                (t_n, len(net.res_bus)))
+        col_lo[idx("res_q")], col_hi[idx("res_q")] = -q_max, q_max
     cost = np.zeros(cols.width)
     cost[idx("buy").ravel()] = net.price_per_kwh * net.dt_h
     cost[idx("dg")] = net.dg_cost_per_kwh[None, :] * net.dt_h

@@ -20,6 +20,10 @@ class ZonalNetwork:
         load_q_kvar: ``(T, n)``.
         price_per_kwh: Purchase price ``(T,)``.
         res_bus: Renewable positions ``(K,)``; ``res_avail_kw`` ``(T, K)``.
+        line_scale: Multiplier of each branch's rating ``(n-1,)`` in the line rows (``None``:
+            1; the AC rounds lower it where the plan's AC current exceeds a rating).
+        res_q_max_kvar: Reactive range of each renewable's inverter ``(K,)`` (``+-``; eq. 32's
+            ``Q^PV``, ``Q^WP``); ``None``: unity power factor (no reactive columns).
         dg_bus: Diesel positions ``(M,)``; ``dg_max_kw``, ``dg_cost_per_kwh``,
             ``dg_kg_per_kwh`` ``(M,)``.
         cap_bus: Capacitor positions ``(C,)``; ``cap_step_kvar``, ``cap_steps`` ``(C,)``.
@@ -113,6 +117,8 @@ class ZonalNetwork:
     loss_tangents: int = 12
     tie_lines: tuple[int, ...] = ()
     cap_fixed: FloatArray | None = None
+    res_q_max_kvar: FloatArray | None = None
+    line_scale: FloatArray | None = None
 
     @property
     def carbon_rows_n(self) -> int:

@@ -72,7 +72,8 @@ class ZonalColumns:
     ``wear`` ``(T, D)``, ``r_up`` and ``r_dn`` ``(D, 3)`` with the price response,
     ``anc_up`` and ``anc_dn`` ``(T, D)`` with an anchor, ``unserved`` ``(D,)`` with an energy
     floor, ``ramp`` ``(T-1,)`` with a purchase ramp cost, ``ev_ramp`` ``(T-1, D)`` with an EV
-    ramp cost, ``loss`` ``(T, L)`` with the losses objective (``L`` lines between areas);
+    ramp cost, ``loss`` ``(T, L)`` with the losses objective (``L`` lines between areas),
+    ``res_q`` ``(T, K)`` with the inverters' reactive output (injection positive);
     an optional block that is off has a zero dimension.
     """
 
@@ -97,7 +98,8 @@ class ZonalColumns:
                    ("unserved", (d_n if net.ev_energy_target_kwh is not None else 0,)),
                    ("ramp", (t_n - 1 if net.purchase_ramp_per_kw > 0 else 0,)),
                    ("ev_ramp", (t_n - 1, d_n if net.ev_ramp_per_kw > 0 else 0)),
-                   ("loss", (t_n, len(net.tie_lines) if net.objective == "losses" else 0))]
+                   ("loss", (t_n, len(net.tie_lines) if net.objective == "losses" else 0)),
+                   ("res_q", (t_n, len(net.res_bus) if net.res_q_max_kvar is not None else 0))]
         blocks: dict[str, tuple[int, tuple[int, ...]]] = {}
         start = 0
         for name, shape in shapes:
@@ -133,9 +135,10 @@ class NodalPowers:
     """Nodal consumption as affine maps of the columns, rows ``t n + i``.
 
         P = p0 + mp x,  P_t,i = L_t,i + sum_d s_d,i e_t,d - sum_{k at i} r_t,k - sum_{m at i} g_t,m,
-        Q = q0 + mq x,  Q_t,i = Lq_t,i - sum_{l at i} kvar_l c_t,l,
+        Q = q0 + mq x,  Q_t,i = Lq_t,i - sum_{l at i} kvar_l c_t,l - sum_{k at i} qr_t,k,
 
-    ``s_d,i`` the share of area ``d``'s EV power at bus ``i``.
+    ``qr_t,k`` the renewables' inverter output (when ``res_q_max_kvar`` is set), ``s_d,i``
+    the share of area ``d``'s EV power at bus ``i``.
 
     Attributes:
         p0: Base load ``(T n,)`` (kW); ``q0`` ``(T n,)`` (kvar).
@@ -158,6 +161,8 @@ class NodalPowers:
         mp = mp + (share @ cols.select("ev")).tocsr()
         mq = _incidence(t_n, n, net.cap_bus, cols.idx("cap"), -np.asarray(net.cap_step_kvar),
                         width)
+        if net.res_q_max_kvar is not None:
+            mq = mq + _incidence(t_n, n, net.res_bus, cols.idx("res_q"), -1.0, width)
         return cls(net.load_p_kw.ravel(), net.load_q_kvar.ravel(), mp, mq)
 
 
@@ -197,14 +202,16 @@ def voltage_rows(net: ZonalNetwork, ldf: LinDistFlow, nodal: NodalPowers) -> Row
 def line_rows(net: ZonalNetwork, ldf: LinDistFlow, nodal: NodalPowers) -> Rows:
     """Line ratings as ``M`` polygon sides, ``M T (n-1)`` rows (side by side).
 
-        cos(th) F^P_b + sin(th) F^Q_b <= v_min S_b cos(pi/M),   th = (2 m + 1) pi / M,
+        cos(th) F^P_b + sin(th) F^Q_b <= v_min k_b S_b cos(pi/M),   th = (2 m + 1) pi / M,
 
-    with ``F^P = D P``, ``F^Q = D Q`` the branch flows.
+    with ``F^P = D P``, ``F^Q = D Q`` the branch flows, ``k_b`` ``ZonalNetwork.line_scale``.
     """
     t_n = net.load_p_kw.shape[0]
     dd = sp.kron(sp.eye(t_n), ldf.d).tocsr()  # (T (n-1), T n)
     fp0, fq0 = dd @ nodal.p0, dd @ nodal.q0
-    rating = np.tile(ldf.feeder.rating_kva, t_n) * net.v_min_pu * np.cos(np.pi / net.polygon_sides)
+    kva = ldf.feeder.rating_kva if net.line_scale is None \
+        else ldf.feeder.rating_kva * np.asarray(net.line_scale)
+    rating = np.tile(kva, t_n) * net.v_min_pu * np.cos(np.pi / net.polygon_sides)
     sides = []
     for th in (2.0 * np.arange(net.polygon_sides) + 1.0) * np.pi / net.polygon_sides:
         a_l = np.cos(th) * (dd @ nodal.mp) + np.sin(th) * (dd @ nodal.mq)

@@ -66,11 +66,14 @@ class Renewable(_Strict):
     """A PV plant or wind turbine of the zonal case.
 
     Output up to ``p_max_kw`` times the profile's normalised shape; the rest is curtailed.
+    Its inverter's reactive output (eq. 32's ``Q^PV``, ``Q^WP``) lies within
+    ``+-q_max_kvar`` (``None``: ``dispatch.zonal.inverter_q_per_kw`` times ``p_max_kw``).
     """
 
     bus: int
     p_max_kw: float = Field(gt=0)
     kind: Literal["pv", "wind"] = "pv"
+    q_max_kvar: float | None = Field(None, ge=0)
 
 
 class Capacitor(_Strict):
@@ -96,6 +99,10 @@ class Zonal(_Strict):
         target_rounds: Most rounds of the layers.
         response_in_layer: The distribution layer plans the areas' EV energy per tariff
             period within their users' price response (eq. 25): a DR-consistent plan.
+        inverter_q_per_kw: Reactive range of the renewables' inverters per kW of their rating
+            (eq. 32's ``Q^PV``, ``Q^WP`` within ``+-inverter_q_per_kw p_max_kw``; 0.33 is a
+            power factor of 0.95 at rated output; 0: unity power factor). A plant's own
+            ``q_max_kvar`` overrides it.
     """
 
     renewables: list[Renewable] = Field(default_factory=list)
@@ -119,6 +126,7 @@ class Zonal(_Strict):
     target_tol_kw: float = Field(1.0, gt=0)
     target_rounds: int = Field(8, ge=1)
     response_in_layer: bool = False
+    inverter_q_per_kw: float = Field(0.0, ge=0)
 
     @field_validator("weights", mode="before")
     @classmethod

@@ -31,14 +31,16 @@ def read_table(source: str, base_dir: str | Path, builtin: tuple[str, str], fiel
                columns: tuple[str, ...], hint: str) -> tuple[pd.DataFrame, Path]:
     """A CSV named by a scenario field.
 
-    ``builtin[0]`` is the shipped ``data/builtin[1]``, a relative path is resolved against
-    ``base_dir``.
+    ``builtin[0]`` is the shipped ``data/builtin[1]``, another ``builtin:<name>`` (the
+    field's validator lists them) the shipped ``data/<name>.csv``, a relative path is
+    resolved against ``base_dir``.
 
     Raises:
         InputError: Missing file or columns (naming ``field``).
     """
-    if source == builtin[0]:
-        path = Path(str(resources.files("scenarios") / "data" / builtin[1]))
+    if source.startswith("builtin:"):
+        name = builtin[1] if source == builtin[0] else f"{source.removeprefix('builtin:')}.csv"
+        path = Path(str(resources.files("scenarios") / "data" / name))
     else:
         path = Path(source) if Path(source).is_absolute() else Path(base_dir) / source
     if not path.is_file():

@@ -203,7 +203,8 @@ class Profiles(_Strict):
     @field_validator("source")
     @classmethod
     def _check_source(cls, v: str) -> str:
-        return check_builtin(v, ("builtin:simbench_summer_weekday",), "a profiles CSV path")
+        return check_builtin(v, ("builtin:simbench_summer_weekday", "builtin:zonal_two_peak_day"),
+                             "a profiles CSV path")
 
     @model_validator(mode="after")
     def _check_load(self) -> Profiles:

@@ -44,6 +44,7 @@ from grid.zones import (
     partition,
 )
 from scenarios.config import Scenario
+from scenarios.dispatch_config import Zonal
 from scenarios.profiles import feeder_totals, read_shapes
 from scenarios.year_profiles import read_year, slots, year_errors
 
@@ -195,6 +196,13 @@ def tie_lines(gm: GridModel, area_of_bus: IntArray) -> tuple[int, ...]:
                  if area_of_bus[b + 1] != area_of_bus[parent[b + 1]])
 
 
+def inverter_q_kvar(z: Zonal) -> FloatArray:
+    """Each renewable's reactive range ``(K,)``: its own ``q_max_kvar``, else
+    ``inverter_q_per_kw`` times its rating."""
+    return np.array([r.q_max_kvar if r.q_max_kvar is not None
+                     else z.inverter_q_per_kw * r.p_max_kw for r in z.renewables], dtype=float)
+
+
 def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
                with_response: bool | None = None) -> ZonalSetup:
     """Steps 2-3 of the module docstring.
@@ -240,7 +248,9 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
     base = np.stack([asap_area[period == j].sum(axis=0) * dt for j in range(3)], axis=1)
     net = ZonalNetwork(
         dt_h=dt, load_p_kw=gm.background.p_load_kw, load_q_kvar=gm.background.q_load_kvar,
-        price_per_kwh=price, res_bus=res_pos, res_avail_kw=avail, dg_bus=dg_pos,
+        price_per_kwh=price, res_bus=res_pos, res_avail_kw=avail,
+        res_q_max_kvar=inverter_q_kvar(z) if z.inverter_q_per_kw > 0 or any(
+            r.q_max_kvar for r in z.renewables) else None, dg_bus=dg_pos,
         dg_max_kw=np.array([x.p_max_kw for x in gens]),
         dg_cost_per_kwh=np.array([x.cost_per_kwh for x in gens]),
         dg_kg_per_kwh=np.array([x.kg_per_kwh for x in gens]), cap_bus=cap_pos,
@@ -270,24 +280,48 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
 
 def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = None
                   ) -> tuple[ZonalNetwork, ZonalPlan, AcResult | None]:
-    """Solve the layer, then, while the plan's AC voltage (the grid model's solver) falls below
-    ``v_floor_pu`` (``None``: the instance's current ``v_min``), re-solve with ``v_min`` raised
-    by the shortfall plus 0.001 p.u. (LinDistFlow neglects losses), up to ``AC_ROUNDS`` times.
+    """Solve the layer; re-solve it tightened while its AC power flow breaks a limit.
+
+    LinDistFlow neglects the losses, so a plan that meets its rows can break a limit in the
+    grid model's AC power flow; then the layer is re-solved tightened, up to ``AC_ROUNDS``
+    times:
+
+    * voltage below ``v_floor_pu`` (``None``: the instance's ``v_min`` as given): ``v_min``
+      raised by the shortfall plus 0.001 p.u.;
+    * a branch loaded above 100 %: its rating in the line rows (``ZonalNetwork.line_scale``
+      ``k_b``) lowered until the rows hold the plan's largest left-hand side on it divided by
+      its AC loading (per unit), less 0.1 %:
+      ``k_b = min(k_b, 0.999 max_t,m (cos th_m F^P_t,b + sin th_m F^Q_t,b)
+      / (v_min cos(pi/M) S_b loading_b))``.
 
     Returns:
         The instance last solved, its plan (``feasible`` False when a round found none) and
         the AC result of the last feasible plan (``None``: none was feasible).
     """
+    floor = net.v_min_pu if v_floor_pu is None else v_floor_pu
     plan = solve_zonal_network(net, gm.ldf)
     ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else None
     for _ in range(AC_ROUNDS):
-        if ac_plan is None:
+        if ac_plan is None or not plan.feasible:
             break
-        floor = net.v_min_pu if v_floor_pu is None else v_floor_pu
         short = floor - float(np.nanmin(ac_plan.vm_pu))
-        if short <= 0:
+        over = np.nanmax(ac_plan.loading_pct, axis=0) / 100.0  # per branch
+        if short <= 0 and not np.any(over > 1.0):
             break
-        net = replace(net, v_min_pu=net.v_min_pu + short + 1e-3)
+        v_min = net.v_min_pu + (short + 1e-3 if short > 0 else 0.0)
+        scale = np.ones_like(over) if net.line_scale is None else np.asarray(net.line_scale)
+        if np.any(over > 1.0):
+            fp = gm.ldf.branch_flows(plan.p_bus_kw)
+            fq = gm.ldf.branch_flows(plan.q_bus_kvar)
+            th = (2.0 * np.arange(net.polygon_sides) + 1.0) * np.pi / net.polygon_sides
+            # the plan's largest left-hand side of the line rows, per branch
+            lhs = (np.cos(th)[:, None, None] * fp + np.sin(th)[:, None, None] * fq).max(
+                axis=(0, 1))
+            reach = (v_min * np.cos(np.pi / net.polygon_sides) * gm.ldf.feeder.rating_kva
+                     * np.maximum(over, 1e-12))
+            need = np.divide(lhs, reach, out=np.ones_like(lhs), where=reach > 0)
+            scale = np.where(over > 1.0, np.minimum(scale, need * (1.0 - 1e-3)), scale)
+        net = replace(net, v_min_pu=v_min, line_scale=scale)
         plan = solve_zonal_network(net, gm.ldf)
         ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_plan
     return net, plan, ac_plan

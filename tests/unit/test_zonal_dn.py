@@ -104,3 +104,68 @@ def test_each_family_has_the_rows_its_docstring_states(case):
         assert f(net, plain).a.shape == (0, plain.width)
     for name in ("r_up", "r_dn", "anc_up", "anc_dn", "unserved", "ramp", "ev_ramp", "loss"):
         assert plain.idx(name).size == 0
+
+
+def test_inverter_reactive_output_enters_the_nodal_powers_within_its_range(case):
+    """With the inverters' reactive range (eq. 32's Q^PV, Q^WP) the plan's reactive injection
+    at every bus is the load's less the capacitors' steps less the inverters' output, the
+    output stays inside +-q_max, pandapower agrees with the voltage rows, and the plan costs
+    no more than without the range (the columns only widen the program)."""
+    from dispatch.zonal_rows import ZonalColumns
+
+    net, ldf, fe = case
+    q_max = 0.33 * net.res_avail_kw.max(axis=0)
+    wide = dataclasses.replace(net, res_q_max_kvar=q_max)
+    plain, plan = solve_zonal_network(net, ldf), solve_zonal_network(wide, ldf)
+    assert plan.feasible and plain.feasible
+    assert plan.cost <= plain.cost + 1e-6
+    cols = ZonalColumns.of(wide)
+    assert cols.idx("res_q").shape == (net.load_p_kw.shape[0], len(net.res_bus))
+    # the inverters' output recovered from the nodal balance, bus by bus (independently of the
+    # row builder: load, capacitors and the plan's reactive powers only)
+    q_inj = wide.load_q_kvar - plan.q_bus_kvar
+    for k, b in enumerate(net.cap_bus):
+        q_inj[:, b] -= plan.cap[:, k] * net.cap_step_kvar[k]
+    inv = np.zeros_like(q_inj)
+    assert np.abs(np.delete(q_inj, np.unique(net.res_bus), axis=1)).max() < 1e-6
+    for b in np.unique(net.res_bus):
+        lim = q_max[net.res_bus == b].sum()
+        assert np.all(np.abs(q_inj[:, b]) <= lim + 1e-6)
+        inv[:, b] = q_inj[:, b]
+    ac = PandapowerAc(fe).solve(plan.p_bus_kw, plan.q_bus_kvar)
+    assert ac.converged.all() and ac.vm_pu.min() >= net.v_min_pu - 0.002
+
+
+def test_ac_rounds_bring_an_overloaded_plan_inside_every_rating(case):
+    """The AC solver's most loaded line rated at 99 % of the loading the plan gives it (as
+    when LinDistFlow's lossless flows understate the AC current): the plan overloads it in
+    pandapower; the AC rounds scale that branch's rating in the rows and the plan they return
+    loads no branch above 100 % in an independent pandapower run."""
+    import copy
+
+    from environment.planning.zonal_setup import solve_with_ac
+
+    net, ldf, fe = case
+    raw = solve_zonal_network(net, ldf)
+    ac_raw = PandapowerAc(fe).solve(raw.p_bus_kw, raw.q_bus_kvar)
+    worst = np.nanmax(ac_raw.loading_pct, axis=0)
+    b = int(np.argmax(worst))
+    element, idx = fe.branch[b]
+    assert element == "line"
+    pp_net = copy.deepcopy(fe.net)
+    pp_net.line.loc[idx, "max_i_ka"] *= worst[b] / 100.0 * 0.99
+    tight = dataclasses.replace(fe, net=pp_net)
+    assert np.nanmax(PandapowerAc(tight).solve(raw.p_bus_kw, raw.q_bus_kvar).loading_pct) > 100
+
+    class Gm:  # the two members of the grid model that solve_with_ac uses
+        solver = PandapowerAc(tight)
+
+    Gm.ldf = ldf  # type: ignore[attr-defined]
+    out, plan, ac = solve_with_ac(net, Gm())  # type: ignore[arg-type]
+    assert plan.feasible and ac is not None and out.line_scale is not None
+    assert out.line_scale[b] < 1.0 and np.all(np.delete(out.line_scale, b) == 1.0)
+    check = PandapowerAc(tight).solve(plan.p_bus_kw, plan.q_bus_kvar)
+    assert np.nanmax(check.loading_pct) <= 100.0 + 1e-6
+    # without the thermal rounds (ratings as given) the same plan stays overloaded
+    same = PandapowerAc(tight).solve(raw.p_bus_kw, raw.q_bus_kvar)
+    assert np.nanmax(same.loading_pct) > 100.0
