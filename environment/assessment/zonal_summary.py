@@ -85,6 +85,7 @@ def zonal_summary(st: ZonalStudy, scenario, seed: int, label: Callable[[int], in
     """
     plan, dt = st.setup.plan, scenario.horizon.dt_h
     peak_b, peak_a = st.before.peak_kw, st.after.peak_kw  # AC purchase, losses included
+    assert peak_b is not None and peak_a is not None  # zonal_study.parts always sets them
     checked = [st.ac_after] + ([] if st.two is None else [st.two.ac])
     bad = [int((r.margin(st.setup.limits, AC_TOL_PU) > 0).sum()) for r in checked]
     sc = st.setup.scores
