@@ -18,9 +18,9 @@ import pytest
 
 import traffic.assignment as assignment
 from scenarios.config import load_scenario
-from tests.traffic_reference import load_simpy
+from tests.traffic_reference import load_simpy, load_simpy_paths
 from traffic.assignment import Demand, build_groups, dynamic_ue, path_sets
-from traffic.dynamic import Loading, Traversals, Trip, link_table, load
+from traffic.dynamic import Loading, Trip, link_table, load
 from traffic.network import Link, RoadNetwork, nguyen_dupuis
 from traffic.prices import Coupons
 from traffic.scenario import build_demand, build_network, build_prices
@@ -131,22 +131,11 @@ def test_edge_cases():
         load(net, [Trip(0, (1, 2), "regular", 0.0, (0, 19))])
 
 
-def simpy_paths(net, depart_min, n_veh, path_ptr, path_link, *args) -> Traversals:
-    """``traffic.dynamic.load_paths`` done by the reference loading (trip ``i`` is vehicle
-    ``i``)."""
-    trips = [Trip(i, (0, 0), "regular", float(depart_min[i]),
-                  tuple(path_link[path_ptr[i]:path_ptr[i + 1]].tolist()), n_veh=int(n_veh[i]))
-             for i in range(depart_min.size)]
-    ld = load_simpy(net, trips, *args)
-    return Traversals(link=ld.link, trip=ld.vid, enter_min=ld.enter_min, exit_min=ld.exit_min,
-                      wait_min=ld.wait_min, arrive_min=ld.arrive_min)
-
-
 def assert_same_equilibrium(monkeypatch, net, demand, model="queue", **kw):
     """``dynamic_ue`` on the compiled loading and on the reference one."""
     new = dynamic_ue(net, demand, model, **kw)
     with monkeypatch.context() as m:
-        m.setattr(assignment, "load_paths", simpy_paths)
+        m.setattr(assignment, "load_paths", load_simpy_paths)
         ref = dynamic_ue(net, demand, model, **kw)
     np.testing.assert_allclose(new.gaps, ref.gaps, rtol=0, atol=TOL_MIN)
     for a, b in zip(new.shares + new.costs, ref.shares + ref.costs, strict=True):
