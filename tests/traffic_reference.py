@@ -2,7 +2,8 @@
 
 ``traffic.compiled`` runs the same events in one compiled loop; ``load_simpy`` is the code it
 replaced, kept verbatim (renamed) as the reference ``tests/traffic/test_compiled_loading.py``
-compares it with, traversal by traversal and equilibrium by equilibrium.
+compares it with, traversal by traversal and equilibrium by equilibrium. ``load_simpy_paths``
+takes the arrays of ``traffic.dynamic.load_paths`` (what the assignment loads) instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import deque
 import numpy as np
 import simpy
 
-from traffic.dynamic import LinkModel, Loading, Trip
+from traffic.dynamic import LinkModel, Loading, Traversals, Trip
 from traffic.network import RoadNetwork
 
 
@@ -133,3 +134,19 @@ def _check_platoons(net: RoadNetwork, trips: list[Trip]) -> None:
         if station.intersection(trip.path):
             raise ValueError(f"trip {trip.vid}: a platoon of {trip.n_veh} uses a station link; "
                              "station users travel one vehicle per trip")
+
+
+def array_trips(depart_min: np.ndarray, n_veh: np.ndarray, path_ptr: np.ndarray,
+                path_link: np.ndarray) -> list[Trip]:
+    """The trips of ``traffic.dynamic.load_paths``' arrays (trip ``i`` is vehicle ``i``)."""
+    return [Trip(i, (0, 0), "regular", float(depart_min[i]),
+                 tuple(path_link[path_ptr[i]:path_ptr[i + 1]].tolist()), n_veh=int(n_veh[i]))
+            for i in range(depart_min.size)]
+
+
+def load_simpy_paths(net: RoadNetwork, depart_min: np.ndarray, n_veh: np.ndarray,
+                     path_ptr: np.ndarray, path_link: np.ndarray, *args) -> Traversals:
+    """``traffic.dynamic.load_paths`` done by :func:`load_simpy` (``args``: its options)."""
+    ld = load_simpy(net, array_trips(depart_min, n_veh, path_ptr, path_link), *args)
+    return Traversals(link=ld.link, trip=ld.vid, enter_min=ld.enter_min, exit_min=ld.exit_min,
+                      wait_min=ld.wait_min, arrive_min=ld.arrive_min)

@@ -56,12 +56,14 @@ loading.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
-from traffic.dynamic import LinkModel, Loading, Trip, departures, load
+from traffic.compiled_paths import sample_paths
+from traffic.dynamic import LinkModel, Loading, Traversals, Trip, departures, load_paths
 from traffic.network import NetworkError, RoadNetwork, node_path_to_links
 from traffic.path_cost import LinkTimes, PathTable
 from traffic.prices import Prices, money
@@ -306,44 +308,152 @@ def build_groups(net: RoadNetwork, demand: Demand, k_paths: int = 4,
     return groups
 
 
+@dataclass(frozen=True)
+class _Choices:
+    """All groups' alternatives and vehicles as flat arrays (what every loading samples).
+
+    Attributes:
+        alt_ptr: First alternative of every group (length ``n_groups + 1``).
+        veh_ptr: First vehicle of every group (length ``n_groups + 1``).
+        veh_group: Group of every vehicle.
+        depart_min: Desired departure of every vehicle (group order).
+        shift_min: Departure shift of every alternative.
+        path_ptr: First link of every alternative's path in ``path_link``.
+        path_link: Links of all alternatives' paths.
+    """
+
+    alt_ptr: np.ndarray
+    veh_ptr: np.ndarray
+    veh_group: np.ndarray
+    depart_min: np.ndarray
+    shift_min: np.ndarray
+    path_ptr: np.ndarray
+    path_link: np.ndarray
+
+    @classmethod
+    def of(cls, groups: list[Group]) -> _Choices:
+        """The flat arrays of the groups (their path sets as they are now)."""
+        n_alt = np.array([len(g.paths) for g in groups], dtype=np.int64)
+        n_veh = np.array([g.depart_min.size for g in groups], dtype=np.int64)
+        paths = [p for g in groups for p in g.paths]
+        path_ptr = np.zeros(len(paths) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in paths], out=path_ptr[1:])
+        return cls(alt_ptr=_ptr(n_alt), veh_ptr=_ptr(n_veh),
+                   veh_group=np.repeat(np.arange(len(groups), dtype=np.int64), n_veh),
+                   depart_min=_flat([g.depart_min for g in groups]),
+                   shift_min=_flat([g.shifts() for g in groups]), path_ptr=path_ptr,
+                   path_link=np.fromiter(itertools.chain.from_iterable(paths), dtype=np.int64,
+                                         count=int(path_ptr[-1])))
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """The trips of one loading, sorted by departure (ties in construction order).
+
+    Attributes:
+        vid: Vehicle id (its position in construction order: groups in order, a group's
+            vehicles in order; platoons by path, then by departure).
+        depart_min: Departure time.
+        n_veh: Vehicles per trip (float; more than 1 for a platoon).
+        alt: Alternative taken (index into the flat alternatives of :class:`_Choices`).
+        group: Group of the trip.
+    """
+
+    vid: np.ndarray
+    depart_min: np.ndarray
+    n_veh: np.ndarray
+    alt: np.ndarray
+    group: np.ndarray
+
+
+def _ptr(sizes: np.ndarray) -> np.ndarray:
+    """CSR offsets of consecutive blocks of the given sizes."""
+    out = np.zeros(sizes.size + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out
+
+
+def _flat(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays concatenated as floats (empty for none)."""
+    return np.concatenate([np.asarray(x, dtype=float) for x in arrays] + [np.zeros(0)])
+
+
 def _assign(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1) -> list[Trip]:
     """Trips of all groups by systematic sampling of the path shares (platoons: module doc)."""
-    return _assign_counts(groups, shares, platoon_veh)[0]
+    ch = _Choices.of(groups)
+    sample, _ = _sample(groups, ch, _flat(shares), platoon_veh)
+    return _trips(groups, ch, sample)
 
 
-def _assign_counts(groups: list[Group], shares: list[np.ndarray], platoon_veh: int = 1
-                   ) -> tuple[list[Trip], list[np.ndarray]]:
-    """:func:`_assign`, and the vehicles per alternative of every group."""
-    trips = []
-    counts = []
-    vid = 0
-    for g_i, (g, s) in enumerate(zip(groups, shares, strict=True)):
-        n = g.depart_min.size
-        cum = np.cumsum(s)
-        cum[-1] = 1.0
-        pick = np.searchsorted(cum, (np.arange(n) + 0.5) / n, side="right")
-        pick = np.minimum(pick, len(g.paths) - 1)
-        counts.append(np.bincount(pick, minlength=len(g.paths)).astype(float))
-        if g.shift_min:
-            shift = g.shifts()
-            for t, p in zip(g.depart_min, pick, strict=True):
-                trips.append(Trip(vid, g.od, g.user, float(t + shift[p]), g.paths[p], g_i))
-                vid += 1
+def _sample(groups: list[Group], ch: _Choices, shares: np.ndarray, platoon_veh: int = 1
+            ) -> tuple[_Sample, np.ndarray]:
+    """The trips of the flat ``shares`` (systematic sampling, then platoons) and the vehicles
+    per alternative."""
+    pick = np.empty(ch.depart_min.size, dtype=np.int64)
+    counts = np.empty(shares.size)
+    sample_paths(shares, ch.alt_ptr, ch.veh_ptr, pick, counts)
+    depart = ch.depart_min + ch.shift_min[pick]
+    n_veh, group = np.ones(depart.size), ch.veh_group
+    if platoon_veh > 1:
+        depart, n_veh, pick, group = _platoons(groups, ch, pick, depart, platoon_veh)
+    order = np.argsort(depart, kind="stable")
+    return _Sample(vid=order, depart_min=depart[order], n_veh=n_veh[order], alt=pick[order],
+                   group=group[order]), counts
+
+
+def _platoons(groups: list[Group], ch: _Choices, pick: np.ndarray, depart: np.ndarray,
+              platoon_veh: int) -> tuple[np.ndarray, ...]:
+    """Regular users bundled into platoons: per group and path, in departure order, chunks of
+    ``platoon_veh`` at their mean departure; departures, vehicles, alternatives, groups."""
+    dep, veh, alt, grp = [], [], [], []
+    for g_i, g in enumerate(groups):
+        lo, hi = int(ch.veh_ptr[g_i]), int(ch.veh_ptr[g_i + 1])
+        if g.user != "regular" or g.shift_min:
+            dep.append(depart[lo:hi])
+            veh.append(np.ones(hi - lo))
+            alt.append(pick[lo:hi])
+            grp.append(np.full(hi - lo, g_i, dtype=np.int64))
             continue
-        if platoon_veh > 1 and g.user == "regular":
-            for p in np.unique(pick):
-                members = np.flatnonzero(pick == p)
-                for lo in range(0, members.size, platoon_veh):
-                    chunk = members[lo:lo + platoon_veh]
-                    trips.append(Trip(vid, g.od, g.user, float(g.depart_min[chunk].mean()),
-                                      g.paths[p], g_i, int(chunk.size)))
-                    vid += 1
-            continue
-        for t, p in zip(g.depart_min, pick, strict=True):
-            trips.append(Trip(vid, g.od, g.user, float(t), g.paths[p], g_i))
-            vid += 1
-    trips.sort(key=lambda tr: (tr.depart_min, tr.vid))
-    return trips, counts
+        mine = pick[lo:hi]
+        for p in np.unique(mine):
+            members = np.flatnonzero(mine == p)
+            for c in range(0, members.size, platoon_veh):
+                chunk = members[c:c + platoon_veh]
+                dep.append(np.array([float(g.depart_min[chunk].mean())]))
+                veh.append(np.array([float(chunk.size)]))
+                alt.append(np.array([p], dtype=np.int64))
+                grp.append(np.array([g_i], dtype=np.int64))
+    none = np.zeros(0, dtype=np.int64)
+    return _flat(dep), _flat(veh), np.concatenate([*alt, none]), np.concatenate([*grp, none])
+
+
+def _load_sample(net: RoadNetwork, ch: _Choices, sample: _Sample, link_model: LinkModel,
+                 window_min: float, station_model: str,
+                 inflow_veh_h: np.ndarray | None) -> Traversals:
+    """Load the sampled trips (``traffic.dynamic.load_paths``)."""
+    first = ch.path_ptr[sample.alt]
+    lengths = ch.path_ptr[sample.alt + 1] - first
+    ptr = _ptr(lengths)
+    index = np.arange(ptr[-1], dtype=np.int64) + np.repeat(first - ptr[:-1], lengths)
+    return load_paths(net, sample.depart_min, sample.n_veh, ptr, ch.path_link[index],
+                      link_model, window_min, station_model, inflow_veh_h)
+
+
+def _trips(groups: list[Group], ch: _Choices, sample: _Sample) -> list[Trip]:
+    """The sampled trips as :class:`Trip` objects (in the sample's order)."""
+    local = (sample.alt - ch.alt_ptr[sample.group]).tolist()
+    return [Trip(v, groups[g].od, groups[g].user, d, groups[g].paths[p], g, int(w))
+            for v, d, p, g, w in zip(sample.vid.tolist(), sample.depart_min.tolist(), local,
+                                     sample.group.tolist(), sample.n_veh.tolist(),
+                                     strict=True)]
+
+
+def _loading(groups: list[Group], ch: _Choices, sample: _Sample, tr: Traversals) -> Loading:
+    """The :class:`Loading` of a sample and its traversals."""
+    return Loading(trips=tuple(_trips(groups, ch, sample)), link=tr.link,
+                   vid=sample.vid[tr.trip], enter_min=tr.enter_min, exit_min=tr.exit_min,
+                   wait_min=tr.wait_min, arrive_min=tr.arrive_min,
+                   veh=sample.n_veh[tr.trip])
 
 
 def link_time_functions(net: RoadNetwork, ld: Loading):
@@ -406,31 +516,37 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
     shares = _initial_shares(net, demand, groups, prices, vot)
     if initial_shares is not None:
         shares = _warm_start(shares, initial_shares)
-    fixed = [_fixed_costs(net, g, prices, demand.interval_min) for g in groups]
+    fixed = _flat([_fixed_costs(net, g, prices, demand.interval_min) for g in groups])
     table = PathTable.build([g.paths for g in groups],
                             [float(g.depart_min.mean()) for g in groups],
                             [g.shifts() for g in groups])
+    ch = _Choices.of(groups)
+    alt_start = ch.alt_ptr[:-1]
+    alt_n = np.diff(ch.alt_ptr)
+    share = _flat(shares)
     gaps: list[float] = []
-    costs: list[np.ndarray] = []
-    ld = None
+    cost = np.zeros(0)
+    last: tuple[_Sample, Traversals] | None = None
     damp = 0
     inflow = None  # BPR: smoothed inflow per link and interval (veh/h)
     for n in range(1, max_iter + 1):
-        trips, counts = _assign_counts(groups, shares, demand.platoon_veh)
-        ld = load(net, trips, link_model, window_min=demand.interval_min,
-                  station_model=station_model, inflow_veh_h=inflow)
+        sample, counts = _sample(groups, ch, share, demand.platoon_veh)
+        tr = _load_sample(net, ch, sample, link_model, demand.interval_min, station_model,
+                          inflow)
+        last = sample, tr
         if link_model == "bpr":
-            fresh = _inflow_table(net, ld, demand.interval_min)
+            fresh = _inflow_table(net, tr.link, tr.enter_min, sample.n_veh[tr.trip],
+                                  demand.interval_min)
             inflow = fresh if inflow is None else _smooth(inflow, fresh, 1.0 / (n + 1))
         # path_time of every group's paths at its mean departure, all at once (path_cost)
-        times = table.group_times(LinkTimes.from_loading(net, ld))
-        excess = 0.0
-        costs = [vot * tt + fx for tt, fx in zip(times, fixed, strict=True)]
-        for c, cnt in zip(costs, counts, strict=True):
-            excess += float(cnt @ (c - c.min()))
-        trip_time = ld.travel_time_min()
+        times = table.flat_times(LinkTimes.from_traversals(net, tr.link, tr.enter_min,
+                                                           tr.exit_min))
+        cost = vot * times + fixed
+        least = np.repeat(np.minimum.reduceat(cost, alt_start), alt_n)
+        excess = float(np.add.reduceat(counts * (cost - least), alt_start).sum())
+        trip_time = tr.arrive_min - sample.depart_min
         if demand.platoon_veh > 1:
-            trip_time = trip_time * ld.trip_veh
+            trip_time = trip_time * sample.n_veh
         total_time = float(np.nansum(trip_time))
         gap = excess / (vot * total_time) if total_time > 0 else 0.0
         gaps.append(gap)
@@ -440,17 +556,22 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
             break
         if len(gaps) > 1 and gap > gaps[-2]:
             damp += 1  # the last move overshot: take smaller steps from now on
+        if swap_cny is not None:
+            share = np.concatenate([_swap(share[lo:hi], cost[lo:hi], swap_cny * (1 + damp))
+                                    for lo, hi in zip(ch.alt_ptr[:-1], ch.alt_ptr[1:],
+                                                      strict=True)] + [np.zeros(0)])
+            continue
         step = 1.0 / (n + 1 + step_offset) / (1 + damp)
-        for i, c in enumerate(costs):
-            if swap_cny is not None:
-                shares[i] = _swap(shares[i], c, swap_cny * (1 + damp))
-                continue
-            aon = np.zeros_like(shares[i])
-            aon[int(np.argmin(c))] = 1.0
-            shares[i] = shares[i] + step * (aon - shares[i])
-    if ld is None:
+        at_least = np.flatnonzero(cost == least)
+        aon = np.zeros_like(share)  # all or nothing: the first cheapest alternative
+        aon[at_least[np.searchsorted(at_least, alt_start)]] = 1.0
+        share = share + step * (aon - share)
+    if last is None:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    return AssignmentResult(loading=ld, groups=groups, shares=shares, gaps=gaps, costs=costs)
+    bounds = ch.alt_ptr[1:-1]
+    return AssignmentResult(loading=_loading(groups, ch, *last), groups=groups,
+                            shares=np.split(share, bounds), gaps=gaps,
+                            costs=np.split(cost, bounds))
 
 
 def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], prices: Prices,
@@ -519,12 +640,14 @@ def _warm_start(default: list[np.ndarray], given: list[np.ndarray | None]) -> li
             for g, d in zip(given, default, strict=True)]
 
 
-def _inflow_table(net: RoadNetwork, ld: Loading, interval_min: float) -> np.ndarray:
-    """Inflow rate per link and interval (veh/h) of a loading."""
-    n_int = int(ld.enter_min.max(initial=0.0) // interval_min) + 2
-    k = (ld.enter_min // interval_min).astype(int)
+def _inflow_table(net: RoadNetwork, link: np.ndarray, enter_min: np.ndarray, veh: np.ndarray,
+                  interval_min: float) -> np.ndarray:
+    """Inflow rate per link and interval (veh/h) of a loading's traversals (link, entry time
+    and vehicles per traversal)."""
+    n_int = int(enter_min.max(initial=0.0) // interval_min) + 2
+    k = (enter_min // interval_min).astype(int)
     table = np.zeros((len(net.links), n_int))
-    np.add.at(table, (ld.link, k), 60.0 / interval_min * ld.traversal_veh)
+    np.add.at(table, (link, k), 60.0 / interval_min * veh)
     return table
 
 

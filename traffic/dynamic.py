@@ -114,8 +114,9 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
          inflow_veh_h: np.ndarray | None = None) -> Loading:
     """Load the trips on the network (see module docstring).
 
-    The event loop runs compiled (``traffic.compiled.load_events``); traversals are recorded
-    in event order: when the vehicle leaves the link.
+    The event loop runs compiled (``traffic.compiled.load_events``, through
+    :func:`load_paths`); traversals are recorded in event order: when the vehicle leaves the
+    link.
 
     Args:
         net: Network.
@@ -133,8 +134,58 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
             platoon that is not a whole number of vehicles or uses a station link.
     """
     _check_platoons(net, trips)
-    n, n_links = len(trips), len(net.links)
-    depart, n_veh, path_ptr, path_link = _trip_arrays(trips, n_links)
+    n = len(trips)
+    depart, n_veh, path_ptr, path_link = _trip_arrays(trips, len(net.links))
+    tr = load_paths(net, depart, n_veh, path_ptr, path_link, link_model, window_min,
+                    station_model, inflow_veh_h)
+    vid = np.fromiter((t.vid for t in trips), dtype=np.int64, count=n)[tr.trip]
+    return Loading(trips=tuple(trips), link=tr.link, vid=vid, enter_min=tr.enter_min,
+                   exit_min=tr.exit_min, wait_min=tr.wait_min, arrive_min=tr.arrive_min,
+                   veh=n_veh[tr.trip])
+
+
+@dataclass(frozen=True)
+class Traversals:
+    """What :func:`load_paths` recorded (per vehicle-link traversal, in event order).
+
+    Attributes:
+        link: Link index per traversal.
+        trip: Trip (position in the loaded arrays) per traversal.
+        enter_min: Time the vehicle entered the link.
+        exit_min: Time it left.
+        wait_min: Port waiting time (station links; 0 elsewhere).
+        arrive_min: Arrival time per trip (at its destination).
+    """
+
+    link: np.ndarray
+    trip: np.ndarray
+    enter_min: np.ndarray
+    exit_min: np.ndarray
+    wait_min: np.ndarray
+    arrive_min: np.ndarray
+
+
+def load_paths(net: RoadNetwork, depart_min: np.ndarray, n_veh: np.ndarray,
+               path_ptr: np.ndarray, path_link: np.ndarray, link_model: LinkModel = "queue",
+               window_min: float = 10.0, station_model: str = "queue",
+               inflow_veh_h: np.ndarray | None = None) -> Traversals:
+    """:func:`load` for trips given as arrays (no :class:`Trip` objects).
+
+    Trip ``i`` departs at ``depart_min[i]`` with ``n_veh[i]`` vehicles along the links
+    ``path_link[path_ptr[i]:path_ptr[i + 1]]``; platoons (``n_veh > 1``) must stay on road
+    links (:func:`load` checks it, this function does not). The other arguments are
+    :func:`load`'s.
+
+    Raises:
+        ValueError: A departure time that is negative or NaN, or a link not in the network.
+    """
+    n, n_links = depart_min.size, len(net.links)
+    bad = ~(depart_min >= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"trip {i}: departure time {depart_min[i]} is not a number >= 0")
+    if path_link.size and (path_link.min() < 0 or path_link.max() >= n_links):
+        raise ValueError(f"a path uses a link index outside 0..{n_links - 1}")
     link_int, link_f = _link_arrays(net, station_model)
     if link_model == "queue":
         model, table = compiled.QUEUE, np.zeros((n_links, 1))
@@ -147,16 +198,14 @@ def load(net: RoadNetwork, trips: list[Trip], link_model: LinkModel = "queue",
     m = path_link.size
     rec_int, rec_f = np.empty((2, m), dtype=np.int64), np.empty((3, m))
     arrive = np.full(n, np.nan)
-    order = np.argsort(depart, kind="stable")
-    done = compiled.load_events(depart, order, n_veh, path_ptr, path_link, link_int, link_f,
-                                model, float(window_min), table, slot_ptr, rec_int, rec_f,
-                                arrive)
+    order = np.argsort(depart_min, kind="stable")
+    done = compiled.load_events(depart_min, order, n_veh, path_ptr, path_link, link_int,
+                                link_f, model, float(window_min), table, slot_ptr, rec_int,
+                                rec_f, arrive)
     if done != m:  # every vehicle arrives: the ports always free up
         raise RuntimeError(f"loading stopped after {done} of {m} traversals")
-    link, trip = rec_int
-    vid = np.fromiter((t.vid for t in trips), dtype=np.int64, count=n)[trip]
-    return Loading(trips=tuple(trips), link=link, vid=vid, enter_min=rec_f[0], exit_min=rec_f[1],
-                   wait_min=rec_f[2], arrive_min=arrive, veh=n_veh[trip])
+    return Traversals(link=rec_int[0], trip=rec_int[1], enter_min=rec_f[0], exit_min=rec_f[1],
+                      wait_min=rec_f[2], arrive_min=arrive)
 
 
 def _trip_arrays(trips: list[Trip], n_links: int) -> tuple[np.ndarray, ...]:

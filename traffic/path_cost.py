@@ -1,12 +1,12 @@
-"""Vectorised path travel times over a loading (all groups' paths at once).
+"""Path travel times over a loading (all groups' paths at once).
 
 ``assignment.link_time_functions`` gives a link's travel time ``tau_a(t)`` by entry time and
 ``assignment.path_time`` walks a path link by link (``t += tau_a(t)``). At city scale that walk,
 one ``np.interp`` per link per path per group, dominates the assignment. Here the same walk runs
-for all paths in lock-step over path positions: at step ``i`` every path with an ``i``-th link
-advances ``t += tau(link_i, t)``, with ``tau`` evaluated for all of them at once and exactly as
-the scalar function does it (the same interval search and arithmetic as ``np.interp``), so the
-times are bitwise those of ``path_time``.
+compiled over all paths (``traffic.compiled_paths.walk_paths``), with ``tau`` evaluated exactly
+as the scalar function does it (the same interval search and arithmetic as ``np.interp``), so
+the times are bitwise those of ``path_time``. :meth:`LinkTimes.tau` evaluates ``tau`` for arrays
+of links and times.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from traffic.compiled_paths import walk_paths
 from traffic.dynamic import Loading
 from traffic.network import RoadNetwork
 
@@ -47,11 +48,16 @@ class LinkTimes:
     @classmethod
     def from_loading(cls, net: RoadNetwork, ld: Loading) -> LinkTimes:
         """The table of a loading (sorted as ``link_time_functions`` sorts it)."""
-        order = np.lexsort((ld.enter_min, ld.link))
-        link = ld.link[order]
-        enter = np.asarray(ld.enter_min[order], dtype=float)
-        tt = np.asarray((ld.exit_min - ld.enter_min)[order], dtype=float)
-        bounds = np.searchsorted(link, np.arange(len(net.links) + 1))
+        return cls.from_traversals(net, ld.link, ld.enter_min, ld.exit_min)
+
+    @classmethod
+    def from_traversals(cls, net: RoadNetwork, link: np.ndarray, enter_min: np.ndarray,
+                        exit_min: np.ndarray) -> LinkTimes:
+        """The table of traversals given as link, entry and exit time arrays."""
+        order = np.lexsort((enter_min, link))
+        enter = np.asarray(enter_min[order], dtype=float)
+        tt = np.asarray((exit_min - enter_min)[order], dtype=float)
+        bounds = np.searchsorted(link[order], np.arange(len(net.links) + 1))
         return cls(enter, tt, bounds, free_flow_times(net))
 
     def tau(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -127,16 +133,18 @@ class PathTable:
         return cls(mat[rows], dep[rows], lengths[rows], order, offsets)
 
     def times(self, lt: LinkTimes) -> np.ndarray:
-        """Travel time of every row (``path_time`` of every path, walked in lock-step)."""
-        t = self.depart.copy()
-        for i in range(self.links.shape[1]):
-            k = int(np.searchsorted(-self.lengths, -i, side="left"))  # rows longer than i
-            if k == 0:
-                break
-            t[:k] += lt.tau(self.links[:k, i], t[:k])
-        return t - self.depart
+        """Travel time of every row (``path_time`` of every path)."""
+        out = np.empty(self.depart.size)
+        walk_paths(self.links, self.lengths, self.depart, lt.enter, lt.tt, lt.bounds, lt.t0,
+                   out)
+        return out
+
+    def flat_times(self, lt: LinkTimes) -> np.ndarray:
+        """Path travel times of all groups in group and path order (group ``g``'s are
+        ``offsets[g]:offsets[g + 1]``)."""
+        return self.times(lt)[self.order]
 
     def group_times(self, lt: LinkTimes) -> list[np.ndarray]:
         """Path travel times per group (in the groups' path order)."""
-        tt = self.times(lt)[self.order]
+        tt = self.flat_times(lt)
         return [tt[self.offsets[g]:self.offsets[g + 1]] for g in range(self.offsets.size - 1)]

@@ -5,9 +5,9 @@ Run:
         python -m pytest -m benchmark --benchmark-enable tests/benchmarks/test_loader_speed.py -s
 
 * loader: the dynamic UE of ``scenarios/ux37.toml`` (28,956 trips, every vehicle on its own,
-  12 loadings) runs on ``traffic.dynamic.load`` (its compiled code loaded beforehand); the
-  trips of all 12 loadings are then loaded again by ``tests/traffic_reference.load_simpy`` in
-  the same process. Printed: the time of both over the 12 loadings and their ratio (the last
+  12 loadings) runs on ``traffic.dynamic.load_paths`` (its compiled code loaded beforehand);
+  the trips of all 12 loadings are then loaded again by ``tests/traffic_reference.load_simpy``
+  in the same process. Printed: the time of both over the 12 loadings and their ratio (the last
   loading is checked equal), and the equilibrium's wall time;
 * day: ``simulate --scenario ux37`` as ``test_v2sim_compare.py`` runs it, wall and CPU time
   (the process's; less sensitive to other load on the machine). With
@@ -27,9 +27,9 @@ import pytest
 import traffic.assignment as assignment
 from environment.cli.main import main
 from scenarios.config import load_scenario
-from tests.traffic_reference import load_simpy
+from tests.traffic_reference import array_trips, load_simpy
 from traffic.assignment import dynamic_ue
-from traffic.dynamic import Trip, load
+from traffic.dynamic import Trip, load, load_paths
 from traffic.scenario import build_demand, build_network, build_prices
 
 pytestmark = pytest.mark.benchmark
@@ -41,25 +41,28 @@ def test_ux37_loader_and_day(benchmark, tmp_path, monkeypatch):
     net = build_network(cfg, sc.base_dir)
     demand = build_demand(cfg, net)
     load(net, [Trip(0, (1, 2), "regular", 0.0, ())])  # the compiled code loaded
-    calls: list[tuple[list[Trip], dict]] = []
+    calls: list[tuple[tuple[np.ndarray, ...], dict]] = []
     spent = [0.0]
 
-    def timed_load(net_, trips, *args, **kwargs):
+    def timed_load(net_, depart, n_veh, ptr, link, *args):
         t = time.perf_counter()
-        out = load(net_, trips, *args, **kwargs)
+        out = load_paths(net_, depart, n_veh, ptr, link, *args)
         spent[0] += time.perf_counter() - t
-        calls.append((trips, {**dict(zip(("link_model",), args, strict=False)), **kwargs}))
+        options = dict(zip(("link_model", "window_min", "station_model", "inflow_veh_h"), args,
+                           strict=False))
+        calls.append(((depart, n_veh, ptr, link), options))
         return out
 
-    monkeypatch.setattr(assignment, "load", timed_load)
+    monkeypatch.setattr(assignment, "load_paths", timed_load)
     t0 = time.perf_counter()
     res = dynamic_ue(net, demand, cfg.link_model, build_prices(cfg), cfg.target_gap,
                      cfg.max_iterations)
     t_due = time.perf_counter() - t0
     monkeypatch.undo()
     t_new = spent[0]
+    replay = [(array_trips(*arrays), kwargs) for arrays, kwargs in calls]
     t0 = time.perf_counter()
-    for trips, kwargs in calls:
+    for trips, kwargs in replay:
         old = load_simpy(net, trips, **kwargs)
     t_old = time.perf_counter() - t0
     np.testing.assert_array_equal(res.loading.link, old.link)

@@ -18,7 +18,7 @@ import pytest
 
 import traffic.assignment as assignment
 from scenarios.config import load_scenario
-from tests.traffic_reference import load_simpy
+from tests.traffic_reference import load_simpy, load_simpy_paths
 from traffic.assignment import Demand, build_groups, dynamic_ue, path_sets
 from traffic.dynamic import Loading, Trip, link_table, load
 from traffic.network import Link, RoadNetwork, nguyen_dupuis
@@ -135,7 +135,7 @@ def assert_same_equilibrium(monkeypatch, net, demand, model="queue", **kw):
     """``dynamic_ue`` on the compiled loading and on the reference one."""
     new = dynamic_ue(net, demand, model, **kw)
     with monkeypatch.context() as m:
-        m.setattr(assignment, "load", load_simpy)
+        m.setattr(assignment, "load_paths", load_simpy_paths)
         ref = dynamic_ue(net, demand, model, **kw)
     np.testing.assert_allclose(new.gaps, ref.gaps, rtol=0, atol=TOL_MIN)
     for a, b in zip(new.shares + new.costs, ref.shares + ref.costs, strict=True):
