@@ -111,8 +111,8 @@ def plot_zonal_stack(path: Path, study, axis: TimeAxis) -> None:
         ax.stairs(load + plan.ev_kw.sum(axis=1), x, color="k",
                   label="base load + EVs, after", baseline=None)
         ax.set_ylabel("gross power (kW)")
-        ax.set_title(f"Distribution layer: cost ({CURRENCY}) {study.before.total:,.0f} before, "
-                     f"{plan.cost:,.0f} after")
+        ax.set_title(f"Distribution layer: cost ({CURRENCY}, at the AC purchase) "
+                     f"{study.before.total:,.0f} before, {study.after.total:,.0f} after")
         pad_ylim(ax)
         legend_outside(ax)
         bx.stairs(study.before_p_bus_kw.sum(axis=1), x, color=WARN, linestyle="--",
