@@ -5,13 +5,14 @@ or   python -m tests.benchmarks.test_zonal_speed   (prints the table of the READ
 
 The process is pinned to one CPU (``os.sched_setaffinity``) and BLAS to one thread. Timed:
 the stations' expected fleets from 50 sampled days (``station_aggregates``), the partition and
-the distribution-layer MILP with its AC tightening rounds (``plan_zonal``), and the aggregation
-layer on a realised day of 3,091 vehicles: trading prices, the six areas' price-response LPs,
-the vehicles' tracking LPs by user type, the correction round and the rescheduling
-(``two_layers``; its final AC check included). Not timed: fitting the behaviour model, drawing
-the sessions, building the feeder. Measured in the same run, the baseline: the same pipeline
-with pandapower's Newton-Raphson as the AC model of the tightening rounds and of the checks
-(the first implementation of the issue).
+the distribution layer (an LP with the capacitor steps rounded) with its AC rounds
+(``plan_zonal``), and the aggregation layer on a realised day of 3,091 vehicles: the rounds of
+targets between the layers, trading prices, the six areas' price-response LPs, the vehicles'
+tracking LPs by user type, the correction round and the rescheduling (``two_layers``; its
+final AC check included). Not timed: fitting the behaviour model, drawing the sessions,
+building the feeder. ``python -m tests.benchmarks.test_zonal_speed`` also measures, in the
+same run, the baseline: the same pipeline with pandapower's Newton-Raphson as the AC model of
+the tightening rounds and of the checks (the first implementation).
 """
 
 from __future__ import annotations
