@@ -5,10 +5,12 @@ registry) plans the day before the horizon from what the grid agent committed da
 co-simulator then executes the plan tick by tick. The kernel knows planners only through these
 protocols, so it imports none of them (they are injected into ``CoSimModel``):
 
-* :class:`DayPlanner` — ``plan_day(inputs) -> PlannedDay``;
+* :class:`DayPlanner` — ``plan_day(inputs) -> PlannedDay`` and the background the grid agent
+  forecasts with before the day is planned (the planner's devices at their expected output);
 * :class:`PlannedDay` — the day as planned: the :class:`agents.dispatch_plan.CallPlan` the TSO
   follows (``None``: no feasible plan, then ``message`` says why), the ``dispatch`` rows of a
-  tick, and the day's metrics from those rows;
+  tick, the day's metrics from those rows, and the background the plan schedules (the grid
+  agent clips the real-time envelopes on it);
 * :class:`PlanningInputs` — what a planner may use: the scenario, the feeder model, the
   stations' committed day-ahead boundaries, their forecast pools and reference charging, and
   the run's own random stream for planning.
@@ -81,9 +83,20 @@ class PlannedDay(Protocol):
     def headline(self, metrics: dict[str, float], ticks: int) -> str:
         """One console line on how the plan went."""
 
+    def planned_background(self) -> tuple[FloatArray, FloatArray] | None:
+        """The non-EV consumption per interval and bus position the plan schedules, active
+        and reactive ``(T, n)`` each (its generators, renewables and reactive devices in);
+        ``None``: the grid agent keeps its forecast background."""
+
 
 class DayPlanner(Protocol):
     """Plans a day before the horizon (module docstring)."""
+
+    def forecast_background(self, scenario: Scenario, grid: GridModel
+                            ) -> tuple[FloatArray, FloatArray] | None:
+        """The non-EV consumption the grid agent forecasts before the day is planned, with
+        the planner's devices at their expected output (``(T, n)`` each); ``None``: the
+        feeder's background as it is."""
 
     def plan_day(self, inputs: PlanningInputs) -> PlannedDay:
         """The day as planned from ``inputs``."""

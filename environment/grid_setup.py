@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from grid.background import spread
+from flexibility.common import FloatArray
+from grid.ac import AcSolver
+from grid.background import Background, spread
 from grid.clipping import Policy
 from grid.feeder import FeederError, load_feeder
 from grid.layers import GridModel
-from grid.lindistflow import LinDistFlow, NetworkLimits, station_positions
+from grid.lindistflow import LinDistFlow, NetworkLimits, SecuritySet, station_positions
 from grid.sparse_ac import ac_solver
 from scenarios.config import Scenario
 from scenarios.errors import InputError
@@ -42,14 +46,31 @@ def build_grid_model(scenario: Scenario, policy: Policy | None = None) -> GridMo
     limits = NetworkLimits(g.v_min_pu, g.v_max_pu, g.substation_kw, g.thermal_polygon_sides)
     ldf = LinDistFlow(feeder)
     solver = ac_solver(feeder)
-    base = solver.solve(background.p_net_kw, background.q_load_kvar)
-    loss = np.where(base.converged, base.p_slack_kw - background.p_net_kw.sum(1), 0.0)
-    sec = ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
     return GridModel(feeder=feeder, ldf=ldf, solver=solver, limits=limits,
                      stations=tuple(s.name for s in scenario.stations),
                      station_bus=tuple(station_bus),
-                     pp_bus=tuple(buses), positions=positions, background=background, sec=sec,
+                     pp_bus=tuple(buses), positions=positions, background=background,
+                     sec=_security_set(ldf, solver, positions, background, limits),
                      policy=policy or g.policy)
+
+
+def _security_set(ldf: LinDistFlow, solver: AcSolver, positions: np.ndarray, background: Background,
+                  limits: NetworkLimits) -> SecuritySet:
+    """The LinDistFlow security set of every interval, with the background's AC losses."""
+    base = solver.solve(background.p_net_kw, background.q_load_kvar)
+    loss = np.where(base.converged, base.p_slack_kw - background.p_net_kw.sum(1), 0.0)
+    return ldf.security_set(positions, background.p_net_kw, background.q_load_kvar, limits, loss)
+
+
+def with_background(gm: GridModel, p_kw: FloatArray, q_kvar: FloatArray) -> GridModel:
+    """``gm`` with another non-EV consumption per interval and position ``(T, n)`` each (a
+    planned day's: load less the planned generation; reactive load less the planned reactive
+    support) and its security set rebuilt on it."""
+    p = np.asarray(p_kw, dtype=float)
+    bg = Background(p_load_kw=p, q_load_kvar=np.asarray(q_kvar, dtype=float),
+                    p_pv_kw=np.zeros_like(p))
+    return replace(gm, background=bg,
+                   sec=_security_set(gm.ldf, gm.solver, gm.positions, bg, gm.limits))
 
 
 def bus_positions(scenario: Scenario, gm: GridModel, buses: list[int],

@@ -22,7 +22,10 @@ has a lower priority than simpy's normal events, so plug-ins and departures at `
 3. the transmission agent calls: on the day-ahead reserve around the declared baseline
    (``reserve-*``), or on the boundary of interval ``k`` its policy chooses (the one published
    now, the one published at ``k - 1`` or the day-ahead one the grid agent committed to before
-   the horizon, ``GridAgent.commit_day_ahead``), or as a day planner planned;
+   the horizon, ``GridAgent.commit_day_ahead``), or as a day planner planned (then the grid
+   agent commits day-ahead on the background with the planner's devices at their expected
+   output and clips in real time on the background the plan schedules:
+   ``DayPlanner.forecast_background``, ``PlannedDay.planned_background``);
 4. the call is split to stations with one ``theta`` inside their published boxes (beyond them
    up to the network boxes and the EVs' exact ranges of the interval, :meth:`CoSimModel._split`),
    and each station splits its share to its EVs (``agents.station``);
@@ -57,7 +60,7 @@ from agents.grid_operator import GridAgent, Publication
 from agents.station import SplitRule, StationAgent
 from agents.transmission import RULES, TransmissionAgent
 from environment.day_plan import DayPlanner, PlannedDay, PlanningInputs
-from environment.grid_setup import build_grid_model
+from environment.grid_setup import build_grid_model, with_background
 from environment.population import (
     RunStreams,
     day_ahead_case,
@@ -144,7 +147,10 @@ class CoSimModel(mesa.Model):
         self.ctx.stations.register(self.stations.values())
         self.evs: list[EVAgent] = pop.evs
         self.traffic = pop.traffic
-        self.grid_agent = GridAgent(self, grid, sc.ev.eta_ch, sc.ev.eta_dis)
+        expected = None if planner is None else planner.forecast_background(sc, grid)
+        self.grid_agent = GridAgent(self, grid if expected is None
+                                    else with_background(grid, *expected),
+                                    sc.ev.eta_ch, sc.ev.eta_dis)
         case, keep, fresh = day_ahead_case(sc, behaviour, pop, streams.fresh)
         da = self.grid_agent.commit_day_ahead(case, keep, fresh, sc.assessment.alpha)
         self.da_commitment = da
@@ -154,6 +160,9 @@ class CoSimModel(mesa.Model):
             self.dispatch = planner.plan_day(PlanningInputs(
                 scenario=sc, grid=grid, boundary=dict(self.da_boundary.stations),
                 pools=pop.pool_fleets, ev_ref_kw=case.sets.ref_kw, rng=streams.dispatch))
+            planned = self.dispatch.planned_background()
+            if planned is not None:  # the DSO clips the real-time envelopes on its own plan
+                self.grid_agent.grid = with_background(grid, *planned)
         self.tso = TransmissionAgent(self, self.da_boundary.total, self.policy, streams.calls,
                                      sim.regulation_period_min,
                                      None if self.dispatch is None else self.dispatch.plan,

@@ -293,6 +293,11 @@ class DayDispatch:
         """The metrics of the module docstring."""
         return dispatch_metrics(self, frame, dt_h)
 
+    def planned_background(self) -> None:
+        """``None``: the generators' outputs depend on the realised day, so the grid agent
+        keeps its forecast background."""
+        return None
+
     def headline(self, metrics: dict[str, float], ticks: int) -> str:
         """Planned and realised cost, jointly violated ticks, the realised data day."""
         day = self.plan.day if self.plan is not None else None
@@ -375,6 +380,10 @@ class ChancePlanner:
     """
 
     method: str
+
+    def forecast_background(self, scenario: Scenario, grid: GridModel) -> None:
+        """``None``: the feeder's background as it is (the generators follow the call)."""
+        return None
 
     def plan_day(self, inputs: PlanningInputs) -> DayDispatch:
         """:func:`plan_day` on the committed boundaries and the pools' reference charging."""

@@ -28,6 +28,7 @@ import pandas as pd
 from agents.dispatch_plan import DispatchStep
 from agents.zonal_plan import ZonalExecution
 from environment.day_plan import PlanningInputs
+from environment.grid_setup import bus_positions
 from environment.planning.zonal_areas import (
     AreaSets,
     redispatch,
@@ -35,7 +36,12 @@ from environment.planning.zonal_areas import (
     trading_prices,
 )
 from environment.planning.zonal_interaction import iterate_targets
-from environment.planning.zonal_setup import ZonalSetup, plan_zonal, station_aggregates
+from environment.planning.zonal_setup import (
+    ZonalSetup,
+    plan_zonal,
+    renewable_profiles,
+    station_aggregates,
+)
 from environment.records import DispatchRows
 from flexibility.fleet import Fleet
 from flexibility.packaging import Boundary
@@ -75,6 +81,11 @@ class ZonalDay:
     def metrics(self, frame: pd.DataFrame, dt_h: float) -> dict[str, float]:
         """The day's metrics (:func:`zonal_metrics`)."""
         return zonal_metrics(self, frame, dt_h)
+
+    def planned_background(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The plan's non-EV consumption (base load less its renewables and diesel; reactive
+        load less its capacitors and inverters), ``None`` without a plan."""
+        return None if self.plan is None else (self.plan.bg_p_kw, self.plan.bg_q_kvar)
 
     def headline(self, metrics: dict[str, float], ticks: int) -> str:
         """Planned and realised cost, AC-violated ticks, the fleet's deviation from the plan."""
@@ -167,9 +178,33 @@ def zonal_metrics(day: ZonalDay, frame: pd.DataFrame, dt_h: float) -> dict[str, 
     return out
 
 
+def expected_background(scenario: Scenario, gm: GridModel) -> tuple[np.ndarray, np.ndarray]:
+    """The feeder's non-EV consumption with the zonal case's devices at their expected output,
+    before the day is planned: base load less every renewable's available output (nothing
+    curtailed) and less the diesels at full output when they must run (else off); reactive
+    load as it is (the capacitors and inverters are the plan's)."""
+    sc, z = scenario, scenario.dispatch.zonal
+    p = gm.background.p_net_kw.copy()
+    if z.renewables:
+        pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
+        avail = renewable_profiles(sc, [r.kind for r in z.renewables]) \
+            * np.array([r.p_max_kw for r in z.renewables])[None, :]
+        np.add.at(p.T, pos, -avail.T)
+    gens = sc.dispatch.generators
+    if gens and z.dg_must_run:
+        pos = bus_positions(sc, gm, [g.bus for g in gens], "dispatch.generators")
+        np.add.at(p.T, pos, -np.array([g.p_max_kw for g in gens])[:, None])
+    return p, gm.background.q_load_kvar.copy()
+
+
 @dataclass(frozen=True)
 class ZonalPlanner:
     """The zonal two-layer day planner (module docstring)."""
+
+    def forecast_background(self, scenario: Scenario, grid: GridModel
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`expected_background`."""
+        return expected_background(scenario, grid)
 
     def plan_day(self, inputs: PlanningInputs) -> ZonalDay:
         """:func:`plan_zonal_day` on the pools and the committed boundaries."""
