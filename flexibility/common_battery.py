@@ -209,7 +209,7 @@ def common_battery(rows: ShareRows, t0: int = 0, state_bound: float = 1.0) -> Ba
     tight = tight_rows(n_t, dt)
     cost = np.r_[np.ones(2 * n_t), np.full(2 * n_t, BAND_WEIGHT)]
     h = LinearProgram(cost, np.zeros(n_col), col_hi, tight, np.full(tight.shape[0], -np.inf),
-                      np.zeros(tight.shape[0]), sense="maximize").highs(threads=1)
+                      np.zeros(tight.shape[0]), sense="maximize").highs()
     added = np.zeros(alpha.shape, dtype=bool)
     ids = np.arange(alpha.shape[0])
     picks = [(ids, np.argmax(alpha, axis=1)), (ids, np.argmax(beta, axis=1)),

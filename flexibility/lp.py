@@ -85,30 +85,32 @@ class LinearProgram:
             raise RuntimeError("HiGHS rejected the model")
         return h
 
-    def highs(self, threads: int | None = None,
-              options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
+    def highs(self, options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
         """A silent ``highspy.Highs`` instance holding this program, ready to :func:`solve`.
 
         Args:
-            threads: HiGHS ``threads`` option (``None``: HiGHS default).
-            options: Further HiGHS options, set in the given order.
+            options: HiGHS options, set in the given order.
         """
-        return self.load_into(highs_solver(threads, options))
+        return self.load_into(highs_solver(options))
 
 
-def highs_solver(threads: int | None = None,
-                 options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
+def highs_solver(options: Mapping[str, OptionValue] | None = None) -> highspy.Highs:
     """A ``highspy.Highs`` instance without output and with the given options (no model).
 
     HiGHS prints a banner to file descriptor 1 when a process builds its first solver object;
     that one is built with the descriptor pointed at /dev/null (worker processes of a
-    Monte Carlo run too, whose console is the command's).
+    Monte Carlo run too, whose console is the command's). HiGHS's thread pool is one per
+    process, sized by its first run: a later model asking for another ``threads`` is not
+    solved (status "Not Set"), so no option here sets it.
+
+    Raises:
+        ValueError: ``options`` sets ``threads``.
     """
+    if options and "threads" in options:
+        raise ValueError("HiGHS's threads are one pool per process: do not set them per model")
     _quiet_first_instance()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    if threads is not None:
-        h.setOptionValue("threads", threads)
     for name, value in (options or {}).items():
         h.setOptionValue(name, value)
     return h

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from scenarios.behaviour import BehaviourModel
+from scenarios.config import load_scenario
+from scenarios.sessions import load_sessions
+
 # Property tests draw the same examples on every run (a red CI is reproducible); set
 # HYPOTHESIS_PROFILE=explore to search with fresh random examples.
 settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
-
-from scenarios.behaviour import BehaviourModel
-from scenarios.config import load_scenario
-from scenarios.sessions import load_sessions
 
 
 @pytest.fixture(scope="session")

@@ -556,22 +556,30 @@ def dynamic_ue(net: RoadNetwork, demand: Demand, link_model: LinkModel = "queue"
             break
         if len(gaps) > 1 and gap > gaps[-2]:
             damp += 1  # the last move overshot: take smaller steps from now on
-        if swap_cny is not None:
-            share = np.concatenate([_swap(share[lo:hi], cost[lo:hi], swap_cny * (1 + damp))
-                                    for lo, hi in zip(ch.alt_ptr[:-1], ch.alt_ptr[1:],
-                                                      strict=True)] + [np.zeros(0)])
-            continue
-        step = 1.0 / (n + 1 + step_offset) / (1 + damp)
-        at_least = np.flatnonzero(cost == least)
-        aon = np.zeros_like(share)  # all or nothing: the first cheapest alternative
-        aon[at_least[np.searchsorted(at_least, alt_start)]] = 1.0
-        share = share + step * (aon - share)
+        share = _next_shares(share, cost, least, ch.alt_ptr, n, step_offset, damp, swap_cny)
     if last is None:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     bounds = ch.alt_ptr[1:-1]
     return AssignmentResult(loading=_loading(groups, ch, *last), groups=groups,
                             shares=np.split(share, bounds), gaps=gaps,
                             costs=np.split(cost, bounds))
+
+
+def _next_shares(share: np.ndarray, cost: np.ndarray, least: np.ndarray, alt_ptr: np.ndarray,
+                 n: int, step_offset: float, damp: int, swap_cny: float | None) -> np.ndarray:
+    """The shares after loading ``n`` (flat over every group's alternatives, ``alt_ptr`` their
+    group boundaries): the proportional swap of the module docstring at ``swap_cny (1 +
+    damp)``, else the MSA step ``1 / ((n + 1 + step_offset)(1 + damp))`` towards the
+    all-or-nothing split on each group's first cheapest alternative."""
+    if swap_cny is not None:
+        return np.concatenate([_swap(share[lo:hi], cost[lo:hi], swap_cny * (1 + damp))
+                               for lo, hi in itertools.pairwise(alt_ptr)]
+                              + [np.zeros(0)])
+    step = 1.0 / (n + 1 + step_offset) / (1 + damp)
+    at_least = np.flatnonzero(cost == least)
+    aon = np.zeros_like(share)  # all or nothing: the first cheapest alternative
+    aon[at_least[np.searchsorted(at_least, alt_ptr[:-1])]] = 1.0
+    return share + step * (aon - share)
 
 
 def _initial_shares(net: RoadNetwork, demand: Demand, groups: list[Group], prices: Prices,

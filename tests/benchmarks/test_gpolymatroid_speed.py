@@ -83,7 +83,7 @@ def joint_lp(batt, cost):
     y_hi[last] = np.where(later, batt.y_max_kwh[nn[last]], np.inf).min(axis=1)
     h = LinearProgram(np.r_[cost[tt], np.zeros(M)], np.r_[batt.u_min_kw[nn, tt], y_lo],
                       np.r_[batt.u_max_kw[nn, tt], y_hi], a, np.zeros(M),
-                      np.zeros(M)).highs(threads=1)
+                      np.zeros(M)).highs()
     t1 = time.perf_counter()
     h.run()
     t2 = time.perf_counter()

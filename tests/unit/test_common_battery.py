@@ -247,6 +247,13 @@ def test_common_battery_is_at_least_the_intersection(raw):
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=scenario_fleets(), seed=st.integers(0, 2**16), n_kept=st.integers(1, 4),
        state_bound=st.sampled_from([0.25, 1.0]))
+@example(raw={"a": np.zeros((2, 3), dtype=int), "d": np.full((2, 3), 2),
+              "e0": np.full((2, 3), 20.0), "e_min": np.full((2, 3), 8.0),
+              "e_max": np.full((2, 3), 36.0), "e_req": np.full((2, 3), 20.0),
+              "pc": np.full((2, 3), 3.7), "pd": np.zeros((2, 3)), "eta_c": 0.9,
+              "eta_d": 0.9, "dt": 0.25, "T": 8, "station": np.zeros(3, dtype=int),
+              "n_st": 1, "net": None},
+         seed=0, n_kept=1, state_bound=0.25)  # found with threads = 1 set after other solves
 def test_common_battery_is_deliverable_in_every_kept_scenario(raw, seed, n_kept, state_bound):
     """Every kept scenario delivers the battery; so does every other scenario whose rows hold
     for it (``deliverable_scale >= 1``: the day-ahead coverage test of fresh days)."""

@@ -45,3 +45,11 @@ def test_one_instance_reloaded_keeps_options():
     second = solve(program([-1.0, 0.0]).load_into(h))
     assert first.objective == pytest.approx(-3.5) and second.objective == pytest.approx(-3.0)
     assert h.getOptions().presolve == "off"
+
+
+def test_threads_are_not_set_per_model():
+    """HiGHS sizes one thread pool per process at its first run; a later model asking for
+    another ``threads`` is left unsolved ("Not Set"), so the helper refuses the option."""
+    with pytest.raises(ValueError, match="one pool per process"):
+        highs_solver(options={"threads": 1})
+
