@@ -23,6 +23,7 @@ from environment.cli.runs import (
     CommandOutcome,
     cleaning_line,
     load_behaviour,
+    load_with_settings,
     resolve_seed,
     run_folder,
     shown_folder,
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 def run_assess(args: argparse.Namespace) -> CommandOutcome:
     """Run ``assess`` (station layer, then distribution and transmission) into its folder."""
-    from scenarios.config import load_scenario
     from scenarios.resources import check_memory
 
     t_start = time.perf_counter()
@@ -46,7 +46,7 @@ def run_assess(args: argparse.Namespace) -> CommandOutcome:
         raise InputError(f"--scenarios: {args.scenarios} < 1; use at least 1 scenario")
     if args.alpha is not None and not 0.0 < args.alpha < 1.0:
         raise InputError(f"--alpha: {args.alpha} is outside (0, 1); use e.g. 0.90")
-    scenario = load_scenario(args.scenario)
+    scenario = load_with_settings(args.scenario, args.set)
     scenario = scenario.with_overrides(alpha=args.alpha, n_scenarios=args.scenarios,
                                        alpha_definition=args.alpha_definition)
     seed = resolve_seed(scenario, args.seed)

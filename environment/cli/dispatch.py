@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from environment.cli.numbers import finite_float
-from environment.cli.runs import CommandOutcome, lead_line
+from environment.cli.runs import CommandOutcome, add_settings, lead_line
 from environment.summaries import DispatchSummary, write_summary
 from environment.verdict import Verdict
 from scenarios.errors import InputError
@@ -66,6 +66,7 @@ def add_parser(sub) -> None:
                    help="scenario TOML file or built-in name (default: paper_case)")
     p.add_argument("--behaviour", metavar="DIR", help="behaviour model folder")
     p.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    add_settings(p)
     p.add_argument("--method", default=None,
                    help="oba, bonferroni, so, ro, or 'all' (solved on the same instance; "
                         "default: the scenario's dispatch.method, oba); zonal: the two-layer "
@@ -105,11 +106,16 @@ def _methods(text: str | None, default: str) -> list[str]:
 
 def run_dispatch(args: argparse.Namespace) -> CommandOutcome:
     """Run the command: build, solve, replay, write tables and figures."""
-    from environment.cli.runs import load_behaviour, resolve_seed, run_folder, shown_folder
-    from scenarios.config import load_scenario
+    from environment.cli.runs import (
+        load_behaviour,
+        load_with_settings,
+        resolve_seed,
+        run_folder,
+        shown_folder,
+    )
 
     t_start = time.perf_counter()
-    scenario = load_scenario(args.scenario)
+    scenario = load_with_settings(args.scenario, args.set)
     if args.epsilon is not None:
         if not 0.0 < args.epsilon < 1.0:
             raise InputError(f"--epsilon: {args.epsilon:g} is outside (0, 1); e.g. 0.05")

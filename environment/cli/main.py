@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from typing import get_args
 
 from environment.cli.numbers import finite_float
+from environment.cli.runs import add_settings
 from environment.verdict import CONTRACT_TEXT, EXIT_INPUT, EXIT_INTERRUPTED
 from flexibility.common import ModelInputError
 from scenarios.errors import InputError
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=SIMULATE_EPILOG.format(contract=CONTRACT_TEXT),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(m)
+    add_settings(m)
     m.add_argument("--policy", choices=POLICIES,
                    help="TSO call policy (default: the scenario's simulation.policy, "
                         "reserve-edge in the paper case: the declared baseline plus the day-"
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "summary.json, envelopes.parquet, network.parquet, "
                                    "ac_validation.parquet, pq.parquet and PNG plots to --out.")
     _common(a)
+    add_settings(a)
     a.add_argument("--layer", choices=["all", "station"], default="all",
                    help="all: station, distribution and transmission layers (default); "
                         "station: the station layer only")

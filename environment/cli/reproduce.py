@@ -97,6 +97,7 @@ def _run_step(argv: list[str], out: Path, args: argparse.Namespace) -> StepOutco
 
 def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
     """Run the command (module docstring)."""
+    from environment.cli.runs import load_with_settings
     from environment.experiments.fingerprint import scenario_fingerprint
     from environment.experiments.reproduce.papers import PAPERS
     from environment.experiments.reproduce.rows import (
@@ -106,7 +107,6 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
         write_page,
     )
     from environment.summaries import ReproduceSummary, write_summary
-    from scenarios.config import load_scenario
 
     t0 = time.perf_counter()
     out = Path(args.out)
@@ -126,8 +126,9 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
             summaries[step.name] = done.outcome.summary
             sc_name = argv[argv.index("--scenario") + 1] if "--scenario" in argv else None
             verdict = label_of(done.outcome.exit_code)
+            sets = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--set"]
             notes.append(RunNote(done.command, verdict, done.outcome.exit_code,
-                                 scenario_fingerprint(load_scenario(sc_name))))
+                                 scenario_fingerprint(load_with_settings(sc_name, sets))))
         for name, step_name, file in spec.figures:
             src = out / key / step_name / file
             if src.is_file():

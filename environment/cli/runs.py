@@ -72,3 +72,23 @@ class CommandOutcome:
 def lead_line(verdict, text: str) -> str:
     """The first console line: the verdict, then the run's headline."""
     return f"{verdict.lead()} — {text}"
+
+
+def add_settings(p: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE``: scenario fields for this run only (:func:`load_with_settings`)."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="set a scenario field for this run (repeatable): n_ev, alpha, policy, "
+                        "n_scenarios, v2g_share, substation_kw or a dotted field such as "
+                        "dispatch.zonal.demand_charge_per_kw=5; validated like the file")
+
+
+def load_with_settings(name: str | None, settings: list[str] | None):
+    """The scenario ``name`` (file or built-in) with the ``--set`` fields applied.
+
+    Raises:
+        InputError: The scenario or a setting is refused (the field and the fix named).
+    """
+    from environment.experiments.sweeps import apply_settings
+    from scenarios.config import load_scenario
+
+    return apply_settings(load_scenario(name), settings)

@@ -22,6 +22,7 @@ from environment.cli.runs import (
     cleaning_line,
     lead_line,
     load_behaviour,
+    load_with_settings,
     resolve_seed,
     run_folder,
     shown_folder,
@@ -33,13 +34,12 @@ from scenarios.errors import InputError
 
 def run_simulate(args: argparse.Namespace) -> CommandOutcome:
     """Run ``simulate``: one co-simulated horizon, its tables, summary and figures."""
-    from scenarios.config import load_scenario
     from scenarios.resources import check_memory
 
     t_start = time.perf_counter()
     if args.scenarios is not None and args.scenarios < 1:
         raise InputError(f"--scenarios: {args.scenarios} < 1; use at least 1 scenario")
-    scenario = load_scenario(args.scenario)
+    scenario = load_with_settings(args.scenario, args.set)
     scenario = scenario.with_overrides(simulation={"n_scenarios": args.scenarios,
                                                    "policy": args.policy})
     seed = resolve_seed(scenario, args.seed)

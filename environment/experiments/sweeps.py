@@ -31,8 +31,9 @@ def parse_sweeps(specs: list[str] | None) -> list[tuple[str, list[str]]]:
     return out
 
 
-def apply_sweep(scenario: Scenario, key: str, value: str) -> Scenario:
-    """The scenario with one parameter set (aliases, ``n_ev`` or any dotted field path).
+def apply_sweep(scenario: Scenario, key: str, value: str, flag: str = "--sweep") -> Scenario:
+    """The scenario with one parameter set (aliases, ``n_ev`` or any dotted field path);
+    ``flag`` names the option in messages.
 
     Raises:
         InputError: Unknown key or a value the scenario schema rejects.
@@ -48,16 +49,31 @@ def apply_sweep(scenario: Scenario, key: str, value: str) -> Scenario:
         node = data
         for part in path[:-1]:
             if not isinstance(node, dict) or part not in node:
-                raise _unknown(key)
+                raise _unknown(key, flag)
             node = node[part]
         if not isinstance(node, dict) or path[-1] not in node:
-            raise _unknown(key)
+            raise _unknown(key, flag)
         node[path[-1]] = parsed
-    return validate_scenario(data, f"--sweep {key}={value}")
+    return validate_scenario(data, f"{flag} {key}={value}")
 
 
-def _unknown(key: str) -> InputError:
-    return InputError(f"--sweep: unknown key {key!r}; use n_ev, one of "
+def apply_settings(scenario: Scenario, specs: list[str] | None) -> Scenario:
+    """The scenario with every ``KEY=VALUE`` of ``--set`` applied in turn (:func:`apply_sweep`).
+
+    Raises:
+        InputError: A spec that is not ``KEY=VALUE``, an unknown key or a rejected value.
+    """
+    for spec in specs or []:
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--set: {spec!r} is not KEY=VALUE; e.g. "
+                             "dispatch.zonal.demand_charge_per_kw=5")
+        scenario = apply_sweep(scenario, key.strip(), value.strip(), "--set")
+    return scenario
+
+
+def _unknown(key: str, flag: str) -> InputError:
+    return InputError(f"{flag}: unknown key {key!r}; use n_ev, one of "
                       f"{', '.join(sorted(SWEEP_ALIASES))}, or a dotted scenario field such "
                       "as grid.v_min_pu")
 

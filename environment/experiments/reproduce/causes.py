@@ -148,6 +148,9 @@ CAUSE_OF: dict[tuple[str, str], str] = {
     ("zonal", "before_curtailment"): "zonal_no_surplus",
     ("zonal", "after_curtailment"): "zonal_no_surplus",
     ("zonal", "peak_shaving_pct"): "zonal_demand_charge",
+    **{("zonal", f"{q}_{tag}"): "zonal_load_and_prices"
+       for q in ("cost_reduction_pct", "peak_shaving_pct")
+       for tag in ("night_load", "demand_charge", "v2g_all")},
     **{("region", q): "region_budget_reach" for q in (
         "dynamic_volume_1000", "dynamic_volume_2000", "dynamic_volume_4000",
         "dynamic_volume_6000", "dynamic_half_range_mw", "static_half_range_mw",
