@@ -22,6 +22,20 @@ from flexibility.compiled import kernel
 
 
 @kernel
+def search_right(values, lo, hi, x):  # pragma: no cover
+    """The first index ``i`` in ``lo .. hi`` with ``values[i] > x`` (``hi`` if none), as
+    ``np.searchsorted(values[lo:hi], x, side="right") + lo`` finds it; ``values`` sorted."""
+    left, right = lo, hi
+    while left < right:
+        mid = (left + right) >> 1
+        if values[mid] <= x:
+            left = mid + 1
+        else:
+            right = mid
+    return left
+
+
+@kernel
 def link_time(a, t, enter, tt, bounds, t0):  # pragma: no cover
     """``tau_a(t)``: traversal time of link ``a`` entered at ``t`` (``traffic.path_cost``).
 
@@ -36,14 +50,7 @@ def link_time(a, t, enter, tt, bounds, t0):  # pragma: no cover
     if t > enter[last]:
         after = tt[last] - (t - enter[last])
         return after if after > t0[a] else t0[a]
-    left, right = lo, hi  # first sample later than t: enter[j] <= t < enter[j + 1]
-    while left < right:
-        mid = (left + right) >> 1
-        if enter[mid] <= t:
-            left = mid + 1
-        else:
-            right = mid
-    j = left - 1
+    j = search_right(enter, lo, hi, t) - 1  # enter[j] <= t < enter[j + 1]
     if j == last or enter[j] == t:
         return tt[j]
     slope = (tt[j + 1] - tt[j]) / (enter[j + 1] - enter[j])
@@ -96,13 +103,7 @@ def sample_paths(shares, alt_ptr, veh_ptr, pick, counts):  # pragma: no cover
         n = veh_ptr[g + 1] - veh_ptr[g]
         for i in range(n):
             x = (i + 0.5) / n
-            left, right = lo, hi  # searchsorted side="right": first cum > x
-            while left < right:
-                mid = (left + right) >> 1
-                if cum[mid] <= x:
-                    left = mid + 1
-                else:
-                    right = mid
+            left = search_right(cum, lo, hi, x)  # first cum > x
             k = left if left < hi else hi - 1
             pick[veh_ptr[g] + i] = k
             counts[k] += 1.0
