@@ -1,4 +1,5 @@
-"""Parameter sweeps of Monte Carlo runs: parse ``KEY=V1,V2``, apply to a scenario, grid product.
+"""Scenario fields set by name: Monte Carlo sweeps (``KEY=V1,V2``, grid product) and a run's
+``--set KEY=VALUE``.
 
 Every point's scenario is validated up front (``scenarios.config.validate_scenario``), so a bad
 sweep value fails before any replicate runs, with the field and the fix named.

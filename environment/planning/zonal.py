@@ -39,7 +39,7 @@ from environment.planning.zonal_interaction import iterate_targets
 from environment.planning.zonal_setup import (
     ZonalSetup,
     plan_zonal,
-    renewable_profiles,
+    renewable_availability,
     station_aggregates,
 )
 from environment.records import DispatchRows
@@ -186,9 +186,7 @@ def expected_background(scenario: Scenario, gm: GridModel) -> tuple[np.ndarray, 
     sc, z = scenario, scenario.dispatch.zonal
     p = gm.background.p_net_kw.copy()
     if z.renewables:
-        pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
-        avail = renewable_profiles(sc, [r.kind for r in z.renewables]) \
-            * np.array([r.p_max_kw for r in z.renewables])[None, :]
+        pos, avail = renewable_availability(sc, gm)
         np.add.at(p.T, pos, -avail.T)
     gens = sc.dispatch.generators
     if gens and z.dg_must_run:

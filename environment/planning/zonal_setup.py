@@ -162,6 +162,19 @@ def renewable_profiles(scenario: Scenario, kinds: list[str]) -> FloatArray:
     return np.stack([pv if k == "pv" else wind for k in kinds], axis=1)
 
 
+def renewable_availability(scenario: Scenario, gm: GridModel) -> tuple[IntArray, FloatArray]:
+    """The zonal case's renewables: their feeder positions ``(K,)`` and available output
+    ``(T, K)`` (profile shape times rating).
+
+    Raises:
+        InputError: A plant's bus is not on the feeder.
+    """
+    z = scenario.dispatch.zonal
+    pos = bus_positions(scenario, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
+    return pos, renewable_profiles(scenario, [r.kind for r in z.renewables]) \
+        * np.array([r.p_max_kw for r in z.renewables])[None, :]
+
+
 def _partition(sc: Scenario, gm: GridModel, agg: StationAggregates, res_pos: IntArray,
                dg_pos: IntArray, cap_pos: IntArray, avail: FloatArray
                ) -> tuple[Partition, Indicators, Indicators, IntArray]:
@@ -222,9 +235,7 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
     t_n, dt, n = hz.n_intervals, hz.dt_h, gm.feeder.n_bus
     with_response = z.response_in_layer if with_response is None else with_response
     pos = np.asarray(gm.positions)
-    res_pos = bus_positions(sc, gm, [r.bus for r in z.renewables], "dispatch.zonal.renewables")
-    avail = renewable_profiles(sc, [r.kind for r in z.renewables]) \
-        * np.array([r.p_max_kw for r in z.renewables])[None, :]
+    res_pos, avail = renewable_availability(sc, gm)
     gens = sc.dispatch.generators
     dg_pos = bus_positions(sc, gm, [g.bus for g in gens], "dispatch.generators")
     cap_pos = bus_positions(sc, gm, [cp.bus for cp in z.capacitors], "dispatch.zonal.capacitors")

@@ -11,7 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from environment.experiments.reproduce.rows import Row, make_row, paper_values
-from environment.summaries import AssessSummary, DispatchSummary, RegionSummary, ZonalSummary
+from environment.summaries import (
+    AssessSummary,
+    CostParts,
+    DispatchSummary,
+    RegionSummary,
+    ZonalSummary,
+)
 
 
 @dataclass(frozen=True)
@@ -113,22 +119,26 @@ def zonal_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
     s = summaries["zonal"]
     assert isinstance(s, ZonalSummary)
     ours: dict[str, float | None] = {}
-    al = s.aggregation_layer
-    after = s.after if al is None or al.costs is None else al.costs
+    after, reduction, shaving = _zonal_outcome(s)
     for when, c in (("before", s.before), ("after", after)):
         ours |= {f"{when}_purchase": c.purchase, f"{when}_diesel": c.diesel,
                  f"{when}_curtailment": c.curtailment, f"{when}_carbon": c.carbon,
                  f"{when}_total": c.total}
-    ours["cost_reduction_pct"] = 100.0 * (1.0 - after.total / s.before.total)
-    ours["peak_shaving_pct"] = None if al is None else al.peak_shaving_pct_vs_before
+    ours["cost_reduction_pct"], ours["peak_shaving_pct"] = reduction, shaving
     for tag, _ in ZONAL_SENSITIVITY:  # numbers the paper does not give, each moved once
         v = summaries[f"zonal_{tag}"]
         assert isinstance(v, ZonalSummary)
-        v_al = v.aggregation_layer
-        v_after = v.after if v_al is None or v_al.costs is None else v_al.costs
-        ours[f"cost_reduction_pct_{tag}"] = 100.0 * (1.0 - v_after.total / v.before.total)
-        ours[f"peak_shaving_pct_{tag}"] = None if v_al is None else v_al.peak_shaving_pct_vs_before
+        _, ours[f"cost_reduction_pct_{tag}"], ours[f"peak_shaving_pct_{tag}"] = _zonal_outcome(v)
     return _rows("zonal", ours, quick)
+
+
+def _zonal_outcome(s: ZonalSummary) -> tuple[CostParts, float, float | None]:
+    """The "after" costs (both layers, the plan where the aggregation layer did not run), the
+    total cost reduction (%) and the two-layer peak shaving (%, ``None`` without that layer)."""
+    al = s.aggregation_layer
+    after = s.after if al is None or al.costs is None else al.costs
+    return (after, 100.0 * (1.0 - after.total / s.before.total),
+            None if al is None else al.peak_shaving_pct_vs_before)
 
 
 ZONAL_SENSITIVITY = (
