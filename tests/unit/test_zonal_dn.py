@@ -118,7 +118,8 @@ def test_inverter_reactive_output_enters_the_nodal_powers_within_its_range(case)
     wide = dataclasses.replace(net, res_q_max_kvar=q_max)
     plain, plan = solve_zonal_network(net, ldf), solve_zonal_network(wide, ldf)
     assert plan.feasible and plain.feasible
-    assert plan.cost <= plain.cost + 1e-6
+    # the voltage rows bind on this day (test above): reactive support there buys cheaper energy
+    assert plan.cost < plain.cost - 1e-3
     cols = ZonalColumns.of(wide)
     assert cols.idx("res_q").shape == (net.load_p_kw.shape[0], len(net.res_bus))
     # the inverters' output recovered from the nodal balance, bus by bus (independently of the
@@ -132,6 +133,7 @@ def test_inverter_reactive_output_enters_the_nodal_powers_within_its_range(case)
         lim = q_max[net.res_bus == b].sum()
         assert np.all(np.abs(q_inj[:, b]) <= lim + 1e-6)
         inv[:, b] = q_inj[:, b]
+    assert np.abs(inv).max() > 1.0  # the inverters are used
     ac = PandapowerAc(fe).solve(plan.p_bus_kw, plan.q_bus_kvar)
     assert ac.converged.all() and ac.vm_pu.min() >= net.v_min_pu - 0.002
 
