@@ -5,7 +5,8 @@ tick ``k`` the realised net-load error ``delta_k`` (from a data day, not from th
 mixture) is known, and the affine recourse sets the calls (consumption positive):
 
 * station ``j`` is called for ``p_j,k - alpha_j delta_k`` (its day-ahead schedule minus its
-  share of the error), clipped by the kernel to the station's published real-time box;
+  share of the error); beyond the station's published real-time box the kernel delivers
+  what its network box and its vehicles can still carry now;
 * the realised EV demand error is what the stations deliver beyond the call,
   ``eta_k = sum_j delivered_j - sum_j call_j`` (behaviour: no-shows, early departures, the
   real-time box);
@@ -40,7 +41,7 @@ class DispatchStep:
 
     Attributes:
         delta_kw: Realised net-load error.
-        call_kw: Sum of the station calls before clipping to the real-time boxes.
+        call_kw: Sum of the station calls as planned (before the kernel's delivery limits).
         eta_kw: Delivered minus called (EV demand error).
         gen_kw: Generator outputs ``(G,)``.
         reserve_short_kw: Response beyond the procured reserves, summed over devices.

@@ -3,10 +3,12 @@
 Before the horizon the DSO has planned the day (``environment.planning.zonal``): each station's
 power ``s_j,t`` (the areas' EV trajectories after their users' price response, split over the
 stations and corrected for the network), the plan's renewables, diesel and capacitor steps.
-Each tick ``k`` station ``j`` is called for ``s_j,k`` (the kernel clips it to the station's
-real-time box, so the vehicles' departure requirements and energy limits hold whatever the
-plan asks); the rest of the feeder follows the plan: nodal background = base load minus
-renewables and diesel, reactive background = base reactive load minus the capacitors.
+Each tick ``k`` station ``j`` is called for ``s_j,k``; inside its published real-time box the
+call is its set-point, beyond it the kernel delivers what the station's network box and its
+vehicles can still carry now (the kernel's delivery rule), so the vehicles'
+departure requirements and energy limits hold whatever the plan asks; the rest of the feeder
+follows the plan: nodal background = base load minus renewables and diesel, reactive
+background = base reactive load minus the capacitors.
 What the stations deliver beyond their calls (``eta``, the plan's deviation from the realised
 behaviour) lands on the substation; no reserve is procured, so there is no reserve shortfall.
 """

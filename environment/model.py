@@ -212,8 +212,8 @@ class CoSimModel(mesa.Model):
         plan = self.tso.plan
         if plan is None:
             share = self._split(k, call, pub, lo, hi)
-        else:  # the dispatch calls every station, inside its real-time box
-            share = np.clip(plan.station_calls_kw(k), lo, hi)
+        else:  # the dispatch calls every station; beyond its box, what can still be carried
+            share = self._carry(k, plan.station_calls_kw(k), pub, lo, hi)
         delivered = np.zeros(len(names))
         rule: SplitRule = ("vehicle-box" if self.scenario.simulation.package == "vehicle-box"
                            else "one-step")
@@ -251,14 +251,38 @@ class CoSimModel(mesa.Model):
         inside = lo.sum() - 1e-9 <= call <= hi.sum() + 1e-9
         if inside or self.scenario.simulation.package == "vehicle-box":
             return disaggregate(np.array([call]), lo[None], hi[None])[0]
-        net = pub.layers.dist_boxes  # beyond the boundary: what can still be carried now
+        return disaggregate_beyond(call, lo, hi, *self._limits(k, pub))
+
+    def _carry(self, k: int, calls: np.ndarray, pub: Publication, lo: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+        """A planned call per station, delivered as :meth:`_split` delivers a total.
+
+        Each station's call ``s_j`` inside its published box ``[lo_j, hi_j]`` is its set-point;
+        beyond it (α package) the station is set to ``clip(s_j, min(L_j, lo_j),
+        max(U_j, hi_j))`` with the limits ``[L_j, U_j]`` of :meth:`_limits`, what its network
+        box and its EVs can still carry now. Under ``vehicle-box`` the call is clipped to the
+        box (that package promises nothing beyond it).
+        """
+        if self.scenario.simulation.package == "vehicle-box":
+            return np.clip(calls, lo, hi)
+        lim_lo, lim_hi = self._limits(k, pub)
+        return np.clip(calls, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
+
+    def _limits(self, k: int, pub: Publication) -> tuple[np.ndarray, np.ndarray]:
+        """What every station can still carry in interval ``k`` beyond its published box.
+
+        The smaller of its network box (jointly feasible, AC-corrected) and its EVs' exact
+        range of the interval; where the network cannot carry the must-serve load, its AC
+        cap ``lambda * must_serve_j`` holds too.
+        """
+        net = pub.layers.dist_boxes
         fleet = np.array([st.one_step_range(k) for st in self.stations.values()])
         lim_lo = np.maximum(net.lo_kw[0], fleet[:, 0])
         lim_hi = np.minimum(net.hi_kw[0], fleet[:, 1])
         lam = float(pub.servable_share[0])
-        if lam < 1.0:  # the network cannot carry the must-serve load: its AC cap holds too
+        if lam < 1.0:
             lim_hi = np.minimum(lim_hi, lam * pub.must_serve_kw[0])
-        return disaggregate_beyond(call, lo, hi, lim_lo, lim_hi)
+        return lim_lo, lim_hi
 
     def _publish(self, k: int) -> tuple[Publication, dict[str, Envelope]]:
         """Phases 1–2: the stations' real-time sets and the DSO's checked publication.

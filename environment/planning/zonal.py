@@ -13,8 +13,9 @@ envelopes are built on):
 3. correction round of the distribution layer around those station powers (``redispatch``).
 
 The agents then execute the result tick by tick (``agents.zonal_plan``); the realised
-vehicles follow their stations' real-time boxes, the AC check runs at the realised point and
-the ``dispatch`` table records the plan's deviation from it (``eta_kw``).
+vehicles follow their stations' calls as far as the network and their departures allow,
+the AC check runs at the realised point and the ``dispatch`` table records the plan's
+deviation from it (``eta_kw``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 import json
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -158,3 +159,8 @@ def test_simulate_with_the_zonal_dispatch_in_the_loop(tmp_path):
     assert len(per_tick) == 96
     assert d["dispatch_deviation_kwh"] == pytest.approx(per_tick.eta_kw.abs().sum() * 0.25)
     assert d["dispatch_violation_ticks"] == (per_tick.ac_violation != "").sum()
+    # a station called above its published box delivers what its network still carries (the
+    # call is not cut at the box), never more than the distribution layer admits
+    st = pd.read_parquet(out / "ticks.parquet").query("station != 'ALL'")
+    assert (st.delivered_kw > st.p_up_kw + 1.0).any()
+    assert (st.delivered_kw <= np.maximum(st.p_up_kw, st.dist_p_max_kw) + 1e-6).all()
