@@ -344,8 +344,15 @@ def fit_theta_columns(prof, grid, net_lo, net_hi, theta, misfit, excess):  # pra
     The violation ``v_j(g) = max_t (max(R_jt(g) - hi_jt, 0) + max(lo_jt - R_jt(g), 0))`` of
     the blend ``R(g)`` of the station anchors ``prof (3, J, T)`` on the grid; ``theta_j`` is the
     grid value closest to 0.5 with ``v_j <= 1e-6`` (the first on ties), else the first one of
-    least violation (``misfit_j``); ``excess (J, T)`` is the blend's excess over the box at
-    ``theta_j``. The value closest to 0.5 is tried first: when it fits, no other can win.
+    least violation (``misfit_j``). The value closest to 0.5 is tried first: when it fits, no
+    other can win.
+
+    ``excess (J, T)`` is the load of the blend at ``theta_j`` above the box,
+    ``e_jt = max(R_jt(theta_j) - hi_jt, 0)``: the must-serve load the network cannot carry
+    (``unsheddable_kw`` downstream). A blend below ``lo_jt`` is not load and is not counted:
+    no vehicle is ever forced to discharge (``Fleet.upper_energy_kwh``), so every station can
+    draw ``lo_jt <= clip(0, P_min, P_max)`` (``grid.clipping.reference_point``) whatever the
+    compromise ``theta_j`` of a misfit puts its reference at.
     """
     n_t = prof.shape[2]
     centre = int(np.argmin(np.abs(grid - 0.5)))
@@ -364,7 +371,7 @@ def fit_theta_columns(prof, grid, net_lo, net_hi, theta, misfit, excess):  # pra
         theta[j] = grid[best_viol] if best_fit < 0 else grid[best_fit]
         for t in range(n_t):
             ref = blend_one(prof[0, j, t], prof[1, j, t], prof[2, j, t], theta[j])
-            excess[j, t] = fmax(ref - net_hi[j, t], 0.0) + fmax(net_lo[j, t] - ref, 0.0)
+            excess[j, t] = fmax(ref - net_hi[j, t], 0.0)
 
 
 @kernel
@@ -785,7 +792,7 @@ def scenario_chain(params, station, consts, net_lo, net_hi, grid, deviation, sum
     Per scenario ``m``: vehicle batteries (``vehicle_rows``), anchors, station ``theta`` in
     the network box (``J`` rows of ``net_lo``; none: ``theta = 0.5``), the share policy,
     station sums ``sums[m] (5, J, T)`` of the reference power ``r``, the shares ``omega``
-    (0 without ``deviation``), ``Y^-``, ``Y^+`` and the station excess over the box, and with
+    (0 without ``deviation``), ``Y^-``, ``Y^+`` and the station load above the box, and with
     ``deviation`` the inner battery ``out[m] (4, T)`` (:func:`deviation_rows`) and, with
     ``rows`` of ``T > 0`` (:func:`share_rows`: ``(power_coef (M, T, 4, K), energy_coef,
     n_rows (M, T, 4), limits (M, 4, T))``), the scenario's deliverability rows.

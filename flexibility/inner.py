@@ -157,7 +157,7 @@ def scenario_sums(fleet: Fleet, station: np.ndarray, n_stations: int, n_interval
     Returns:
         ``(sums (M, 5, J, T), battery (M, 4, T), misfit (M, J), feasible (M,), rows)``:
         station sums of ``r``, ``omega`` (0 without ``deviation``), ``Y^-``, ``Y^+`` and the
-        excess over the network box; the inner battery rows ``(p_lo, p_hi, y_lo, y_hi)``
+        load above the network box; the inner battery rows ``(p_lo, p_hi, y_lo, y_hi)``
         (zeros without ``deviation``); stations whose reference cannot fit the box; scenarios
         whose vehicle sets are all non-empty; with ``rows`` (and ``deviation``) the scenarios'
         deliverability rows (``flexibility.common_battery``), else ``None``.

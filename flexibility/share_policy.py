@@ -105,7 +105,10 @@ def share_policy(vb: VehicleBatteries, station: np.ndarray, n_stations: int,
         gamma: Rate limit of the shares, ``|omega_t - omega_{t-1}| <= gamma p_room_t dt``.
 
     Returns:
-        ``(policy, misfit (..., J), excess_kw (..., J, T))``.
+        ``(policy, misfit (..., J), excess_kw (..., J, T))``: ``misfit`` where no ``theta``
+        keeps the station reference ``R_j`` inside ``[lo_j, hi_j]``; ``excess_kw`` its load
+        above the box, ``max(R_jt - hi_jt, 0)`` (a reference below ``lo_jt`` is discharge the
+        station can always shed, ``flexibility.compiled.fit_theta_columns``).
     """
     batt = vb.battery
     dt, n_t = batt.dt_h, batt.n_intervals

@@ -167,8 +167,8 @@ def _fit_theta(prof: tuple[FloatArray, FloatArray, FloatArray], net_lo: FloatArr
 
     Returns:
         ``(theta (..., J), misfit (..., J) bool, excess_kw (..., J, T))`` — ``theta = 0.5``
-        (the symmetric reference) when it fits, else the closest value that does; the excess
-        of the best reference over the box where none fits.
+        (the symmetric reference) when it fits, else the closest value that does; the load
+        of the best reference above the box where none fits (below it is not load).
     """
     lead = prof[0].shape[:-1]
     if net_lo is None or net_hi is None:
@@ -183,7 +183,7 @@ def _fit_theta(prof: tuple[FloatArray, FloatArray, FloatArray], net_lo: FloatArr
     theta = grid[pick]
     misfit = ~np.any(fits, axis=-1)
     ref = _blend(prof, theta[..., None])
-    excess = np.maximum(ref - net_hi, 0.0) + np.maximum(net_lo - ref, 0.0)
+    excess = np.maximum(ref - net_hi, 0.0)
     return theta, misfit, excess
 
 
