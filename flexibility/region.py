@@ -253,3 +253,56 @@ def convex_region(points_mw: FloatArray, tol: float = 1e-9) -> Region:
                   volume_mw3=measure if k == d else 0.0, measure=measure, measure_unit=unit,
                   ranges_mw=np.column_stack([pts.min(axis=0), pts.max(axis=0)]),
                   origin_mw=centre, basis=basis)
+
+
+MAX_BUDGET_COORDS = 16  # 2^n subsets of coupon coordinates are enumerated
+
+
+def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
+                        budget: float) -> FloatArray:
+    """Points whose hull is the image of a budgeted box under a linear map.
+
+    The set ``{J psi : c . psi <= B, 0 <= psi <= u}`` (``J`` of shape ``(d, n)``, ``c >= 0``)
+    is the image of a polytope whose vertices have every coordinate at ``0`` or ``u_i`` except
+    at most one, set so the budget binds: for every subset ``S`` with ``sum_{i in S} c_i u_i
+    <= B`` the point ``psi = u 1_S``, and for every ``j`` outside ``S`` with ``0 < (B - sum_S
+    c_i u_i) / c_j < u_j`` the point ``u 1_S + e_j (B - sum_S c_i u_i) / c_j``. The hull of
+    their images contains ``J psi`` for every feasible ``psi`` (a linear image of a polytope is
+    the hull of its vertices' images).
+
+    Args:
+        jac: The linear map ``J``, ``(d, n)``.
+        cost: Cost per unit of each coordinate ``c``, ``(n,)``, non-negative.
+        upper: Upper bound of each coordinate ``u``, ``(n,)``, non-negative.
+        budget: ``B >= 0``.
+
+    Returns:
+        The images ``J psi`` of the candidate vertices, ``(N, d)`` (the origin among them).
+
+    Raises:
+        RegionInputError: Shapes that do not match, negative or non-finite data, or more than
+            ``MAX_BUDGET_COORDS`` coordinates.
+    """
+    j = np.asarray(jac, dtype=np.float64)
+    c, u = np.asarray(cost, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    n = c.size
+    if j.ndim != 2 or j.shape[1] != n or u.shape != (n,):
+        raise RegionInputError(f"budget_image_points: jac {j.shape}, cost {c.shape} and upper "
+                               f"{u.shape} do not match (want (d, n), (n,), (n,))")
+    if n > MAX_BUDGET_COORDS:
+        raise RegionInputError(f"budget_image_points: {n} coordinates; at most "
+                               f"{MAX_BUDGET_COORDS} (2^n subsets are enumerated)")
+    if not (np.all(np.isfinite(j)) and np.all(np.isfinite(c)) and np.all(np.isfinite(u))
+            and np.isfinite(budget)) or (c < 0).any() or (u < 0).any() or budget < 0:
+        raise RegionInputError("budget_image_points: jac, cost, upper and budget must be "
+                               "finite, cost, upper and budget non-negative")
+    mask = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    full = mask * u[None, :]
+    room = budget - full @ c
+    ok = room >= -1e-12 * max(1.0, budget)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = room[:, None] / c[None, :]
+    frac = ok[:, None] & ~mask & (c[None, :] > 0) & (t > 0) & (t < u[None, :])
+    rows, cols = np.nonzero(frac)
+    psi = np.concatenate([full[ok], full[rows] + np.eye(n)[cols] * t[rows, cols][:, None]])
+    return psi @ j.T

@@ -138,7 +138,8 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
                 figures.append((name, f"figures/{key}_{file}"))
         page = PaperPage(key, spec.title, args.quick, tuple(spec.rows(summaries, args.quick)),
                          tuple(notes), tuple(figures),
-                         (f"--quick: {spec.quick_note}.",) if args.quick else ())
+                         (f"--quick: {spec.quick_note}.",) if args.quick else (),
+                         spec.details(summaries))
         write_page(page, out, commit, command)
         pages.append(page)
     summary = ReproduceSummary.of(args.paper, args.quick, commit, pages,

@@ -10,8 +10,13 @@ import pandas as pd
 
 from environment.experiments.flex_region import SERVICES
 from environment.experiments.flex_region_run import RegionRun, best_points, pooled
-from environment.summaries import BudgetRegion, RegionModelSummary, TierValidation
-from flexibility.region import Region, convex_region
+from environment.summaries import (
+    BudgetRegion,
+    RegionModelSummary,
+    ResponseRegion,
+    TierValidation,
+)
+from flexibility.region import Region, budget_image_points, convex_region
 
 
 def region_points_mw(run: RegionRun, budget: float) -> np.ndarray:
@@ -113,13 +118,45 @@ def region_summary(r: Region, run: RegionRun, budget: float) -> BudgetRegion:
 
 def model_summary(run: RegionRun, regs: dict[float, Region], budgets: list[float]
                   ) -> RegionModelSummary:
-    """One traffic model's regions per budget."""
+    """One traffic model's regions per budget, with the bounds that explain their size."""
+    s = run.setup
+    rate = s.spend_rate[s.spend_rate > 0]
     return RegionModelSummary(
-        stations=tuple(run.setup.stations), directions=len(run.directions),
-        coupon_coordinates=int(run.setup.jac.shape[1]),
-        base_mw=tuple((run.setup.base.p_kw / 1e3).tolist()), setup_s=round(run.setup_s, 2),
+        stations=tuple(s.stations), directions=len(run.directions),
+        coupon_coordinates=int(s.jac.shape[1]),
+        base_mw=tuple((s.base.p_kw / 1e3).tolist()), setup_s=round(run.setup_s, 2),
         resumed_points=run.resumed,
-        budgets={f"{b:g}": region_summary(regs[b], run, b) for b in budgets})
+        budgets={f"{b:g}": region_summary(regs[b], run, b) for b in budgets},
+        ports_range_mw=ports_range_mw(run),
+        spend_rate_cny=(float(rate.min()), float(rate.max())) if rate.size else (0.0, 0.0),
+        response={f"{b:g}": response_region(run, b) for b in budgets})
+
+
+def ports_range_mw(run: RegionRun) -> dict[str, tuple[float, float]]:
+    """Per station ``[-n_v2g p_v2g, n_ch p_ch]`` (MW): its ports at their rated power."""
+    cfg = run.setup.scenario.traffic
+    if cfg is None:
+        return {}
+    return {st.name: (-st.v2g_ports * cfg.v2g_power_kw / 1e3,
+                      st.charge_ports * cfg.charge_power_kw / 1e3)
+            for st in cfg.stations if st.name in run.setup.stations}
+
+
+def response_region(run: RegionRun, budget: float) -> ResponseRegion:
+    """The region the set-up's linear response predicts for ``budget``.
+
+    ``conv{P_0 + J psi : v . psi <= F_max, 0 <= psi <= psi_max}`` (MW), from the vertices of
+    the budgeted coupon box (``flexibility.region.budget_image_points``). Coordinates whose
+    realised spend is negative are treated as free (``v = 0``).
+    """
+    s = run.setup
+    pts = budget_image_points(s.jac / 1e3, np.maximum(s.spend_rate, 0.0), s.psi_max, budget)
+    r = convex_region(s.base.p_kw / 1e3 + pts, FLAT_TOL)
+    return ResponseRegion(
+        volume_mw3=float(r.volume_mw3), dimension=int(r.dimension), measure=float(r.measure),
+        measure_unit=r.measure_unit,
+        range_mw={st: (float(lo), float(hi))
+                  for st, (lo, hi) in zip(s.stations, r.ranges_mw, strict=True)})
 
 
 def inside(region: Region, p: np.ndarray) -> bool:

@@ -36,6 +36,7 @@ from environment.summaries.region import (
     RegionGridCheck,
     RegionModelSummary,
     RegionSummary,
+    ResponseRegion,
     TierValidation,
 )
 from environment.summaries.reproduce import (
@@ -80,6 +81,7 @@ __all__ = [
     "RegionModelSummary",
     "RegionSummary",
     "ReproduceSummary",
+    "ResponseRegion",
     "SimulateSummary",
     "SweepPointSummary",
     "SweepSummary",

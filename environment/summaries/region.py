@@ -33,8 +33,34 @@ class BudgetRegion:
 
 
 @dataclass(frozen=True)
+class ResponseRegion:
+    """What the run's linear response model predicts for one budget.
+
+    The hull of ``P_0 + J psi`` over every coupon vector with ``v . psi <= F_max`` and
+    ``0 <= psi <= psi_max`` (``flexibility.region.budget_image_points``; ``J`` and ``v`` the
+    finite-difference response and spend per unit coupon of the set-up).
+    """
+
+    volume_mw3: float
+    dimension: int
+    measure: float
+    measure_unit: str
+    range_mw: Mapping[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
 class RegionModelSummary:
-    """One traffic model's regions (``dynamic`` or ``static``)."""
+    """One traffic model's regions (``dynamic`` or ``static``).
+
+    Attributes:
+        base_mw: The no-coupon point per station.
+        ports_range_mw: Per station, V2G ports at their power discharging to charging ports at
+            theirs (under soft capacity occupancy may exceed the ports, at a waiting cost).
+        spend_rate_cny: Least and largest realised spend per unit coupon over the coupon
+            coordinates that spend (CNY per CNY/kWh).
+        response: Per budget, the region the linear response model predicts
+            (:class:`ResponseRegion`).
+    """
 
     stations: tuple[str, ...]
     directions: int
@@ -43,6 +69,9 @@ class RegionModelSummary:
     setup_s: float
     resumed_points: int
     budgets: Mapping[str, BudgetRegion]
+    ports_range_mw: Mapping[str, tuple[float, float]]
+    spend_rate_cny: tuple[float, float]
+    response: Mapping[str, ResponseRegion]
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ def quick(tmp_path_factory):
 
 
 def _table(md: str) -> list[list[str]]:
-    lines = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| quan")]
-    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    """The rows of the page's first table (the quantities; later sections have their own)."""
+    block = md.split("| quantity |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in block]
 
 
 @pytest.mark.parametrize("paper", PAPERS)
@@ -82,3 +83,18 @@ def test_rows_and_registry():
     for paper in PAPERS:  # every registered quantity is one the paper reports
         ids = set(paper_values(paper))
         assert {q for p, q in CAUSE_OF if p == paper} <= ids
+
+
+def test_region_page_gives_the_physical_bounds_of_its_run(quick):
+    """One row per model and budget beside the linear-response region of the same run, read
+    from the run's summary (the quick run: static model, two budgets)."""
+    md = (quick / "region.md").read_text()
+    section = md.split("## Physical bounds", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| static |")]
+    summary = json.loads((quick / "region" / "region" / "summary.json").read_text())
+    model = summary["models"]["static"]
+    assert len(rows) == len(model["budgets"]) == 2
+    for ln, (b, lin) in zip(rows, model["response"].items(), strict=True):
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        assert cells[1] == f"{float(b):,.0f}" and f"{lin['measure']:.3g}" in cells[3]
+    assert "needs" in section and "ports" in section

@@ -94,19 +94,18 @@ _CAUSES = (
           "dispatch.zonal.demand_charge_per_kw = 1.07 per kW-day (the paper's capacity price) "
           "against the TOU spread: the layer shifts EV energy until the new peak prices it"),
     Cause("region_budget_reach", "parameter",
-          "a coupon is paid per 60-minute departure band to every session of its station: "
-          "the set-up of 'flexibility-region --scenario nd_coupled' measures 2,040-6,510 CNY "
-          "per CNY/kWh (setup.json spend_rate), so 1,000 CNY buys 0.15-0.5 CNY/kWh on one "
-          "band (4.5-15 CNY per 30 kWh session, 9-30 minutes of travel time), which moves a "
-          "few vehicles in service (60 kW charging, 40 kW V2G each): hundreds of kW per "
-          "station, not the paper's +-2 to 4 MW (its F_bs multiplies power, coupon and inflow "
-          "without a consistent unit)"),
+          "a coupon is paid per departure band to every session of its station, so a budget "
+          "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
+          "service (60 kW charging, 40 kW V2G each): the section 'Physical bounds' gives the "
+          "spend per unit coupon the set-up realised and the region the run's linear response "
+          "predicts for each budget; ours sits near that prediction, and the paper's volume "
+          "would need a response per CNY several times larger on every axis (its F_bs "
+          "multiplies power, coupon and inflow without a consistent unit)"),
     Cause("region_station_occupancy", "parameter",
-          "the no-coupon equilibrium holds 0.85 / 0.86 / 1.22 MW at CS1-3 at 18:00 (soft "
-          "capacity; the oversaturated Nguyen-Dupuis roads, 1,200 veh/h from node 1 into "
-          "500 veh/h of exit capacity, spread station arrivals over four hours): 5 MW more "
-          "at CS3 is about 83 more charging vehicles in service at 18:00 than the 20 % "
-          "charging share brings there within any tier's budget"),
+          "the reserve asked of the station is beyond its ports at rated power and beyond what "
+          "any tier's region reaches (section 'Physical bounds': the requirement, the ports "
+          "and each tier's reach); the oversaturated Nguyen-Dupuis roads spread the station "
+          "arrivals over hours, so the no-coupon load at 18:00 is far below the ports"),
     Cause("not_in_quick", "missing-data",
           "the reduced case (--quick) does not run this quantity; the full reproduction does"),
 )

@@ -39,6 +39,8 @@ class PaperSpec:
     figures: tuple[tuple[str, str, str], ...]
     rows: Callable[[Mapping[str, object], bool], list[Row]]
     quick_note: str
+    details: Callable[[Mapping[str, object]], tuple[str, ...]] = lambda summaries: ()
+    """Markdown lines the page adds after its causes (computed from the same summaries)."""
 
 
 def _rows(paper: str, ours: Mapping[str, float | None], quick: bool) -> list[Row]:
@@ -173,6 +175,69 @@ def region_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
     return _rows("region", ours, quick)
 
 
+def _measure(volume_mw3: float, dimension: int, measure: float, unit: str, d: int) -> str:
+    return f"{volume_mw3:.3g} MW³" if dimension == d else f"{dimension}-D, {measure:.3g} {unit}"
+
+
+def _ranges(ranges: Mapping[str, tuple[float, float]]) -> str:
+    return " / ".join(f"{lo:.2f}…{hi:.2f}" for lo, hi in ranges.values())
+
+
+def region_details(summaries: Mapping[str, object]) -> tuple[str, ...]:
+    """The bounds that set our regions' size, from the run's summary.
+
+    Per traffic model and budget: our region beside the region the run's own linear response
+    model predicts (``RegionModelSummary.response``) and the paper's volume; the no-coupon
+    point, the ports at their rated power, the spend per unit coupon; and the validation's
+    requirement against the station's ports and each tier's reach.
+    """
+    s = summaries["region"]
+    assert isinstance(s, RegionSummary)
+    paper = paper_values("region")
+    lines = ["## Physical bounds", "",
+             "What sets the size of our regions, from the same run's summary: the no-coupon "
+             "point, the stations' ports at their rated power, the spend per unit coupon the "
+             "set-up realised (one equilibrium per coupon coordinate), and the region that "
+             "set-up's linear response predicts for each budget (every coupon vector within "
+             "the budget and the price caps: `flexibility.region.budget_image_points`). Where "
+             "ours is close to the linear response, the search found what the response "
+             "allows: the gap to the paper is then in the response per CNY, not in the "
+             "search.", "",
+             "| model | budget (CNY) | ours | linear response | paper | paper / linear, per "
+             "axis | ours: range per station (MW) | linear response: range (MW) |",
+             "|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name, m in s.models.items():
+        d = len(m.stations)
+        for b, r in m.budgets.items():
+            lin = m.response[b]
+            pv = paper.get(f"{name}_volume_{b}")
+            per_axis = ("—" if pv is None or lin.volume_mw3 <= 0
+                        else f"{(pv.paper / lin.volume_mw3) ** (1 / d):.1f}×")
+            lines.append(
+                f"| {name} | {float(b):,.0f} | "
+                f"{_measure(r.volume_mw3, r.dimension, r.measure, r.measure_unit, d)} | "
+                f"{_measure(lin.volume_mw3, lin.dimension, lin.measure, lin.measure_unit, d)}"
+                f" | {'—' if pv is None else f'{pv.paper:g} MW³'} | {per_axis} | "
+                f"{_ranges(r.range_mw)} | {_ranges(lin.range_mw)} |")
+        lo, hi = m.spend_rate_cny
+        notes.append(
+            f"* **{name}**: no-coupon point {' / '.join(f'{x:.2f}' for x in m.base_mw)} MW "
+            f"({', '.join(m.stations)}); ports at rated power {_ranges(m.ports_range_mw)} "
+            f"MW; a unit coupon (1 CNY/kWh on one station, service and band) realises "
+            f"{lo:,.0f}–{hi:,.0f} CNY of spend, so 1,000 CNY buys at most "
+            f"{1000 / lo if lo > 0 else float('inf'):.2f} CNY/kWh on the cheapest coordinate.")
+    v = s.validation
+    if v is not None:
+        reach = ", ".join(f"{float(t):,.0f}: {x:.2f}" for t, x in v.max_reachable_mw.items())
+        cap = ("" if v.station_charging_capacity_mw is None
+               else f"; its charging ports hold {v.station_charging_capacity_mw:.2f} MW")
+        notes.append(f"* **validation**: {v.station} needs {v.requirement_mw:.2f} MW (its "
+                     f"no-coupon load plus {v.reserve_mw:g} MW){cap}; the tiers' regions "
+                     f"reach {reach} MW there.")
+    return (*lines, "", *notes)
+
+
 PAPERS: dict[str, PaperSpec] = {
     "hierarchical": PaperSpec(
         "hierarchical",
@@ -228,6 +293,7 @@ PAPERS: dict[str, PaperSpec] = {
          ("FOR hulls (static)", "region", "hulls_static.png"),
          ("volume against budget", "region", "volume_vs_budget.png")),
         region_rows,
-        "the static model only, budgets 1,000 and 2,000, 90° steps, no refinement"),
+        "the static model only, budgets 1,000 and 2,000, 90° steps, no refinement",
+        region_details),
 }
 """The four papers by key (``reproduce PAPER``)."""

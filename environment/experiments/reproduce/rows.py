@@ -111,6 +111,7 @@ class PaperPage:
     runs: tuple[RunNote, ...]
     figures: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
+    details: tuple[str, ...] = ()
 
     @property
     def unexplained(self) -> tuple[Row, ...]:
@@ -146,7 +147,7 @@ def page_json(page: PaperPage, commit: str, command: str) -> dict[str, Any]:
                      for r in page.rows],
             "runs": [vars(n) for n in page.runs],
             "figures": [{"paper_figure": name, "file": f} for name, f in page.figures],
-            "notes": list(page.notes)}
+            "notes": list(page.notes), "details": list(page.details)}
 
 
 def page_markdown(page: PaperPage, commit: str, command: str) -> str:
@@ -168,6 +169,8 @@ def page_markdown(page: PaperPage, commit: str, command: str) -> str:
     if named:
         lines += ["", "## Causes", ""]
         lines += [f"* **{k}** ({CAUSES[k].kind}): {CAUSES[k].text}." for k in named]
+    if page.details:
+        lines += ["", *page.details]
     if page.notes:
         lines += ["", "## Notes", ""] + [f"* {n}" for n in page.notes]
     lines += ["", "## Runs", ""]
