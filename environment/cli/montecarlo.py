@@ -227,6 +227,7 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     Returns:
         The calibration checks (a target under a ``reserve-*`` policy, else none).
     """
+    from environment.experiments.intervals import sweep_table
     from environment.outputs import write_parquet
     from environment.reporting import mc_report
     from environment.validation import LAYERS
@@ -236,7 +237,7 @@ def _sweep_outputs(args: argparse.Namespace, out, results: list, calibration: bo
     metrics = ["deliverability_rate", "rt_transmission_area_kwh", "bte_ch_kwh", "shortfall_kwh"]
     extra = ["valid", *(f"hold_rate_{x}" for x in LAYERS), "reserve_day_held",
              "schedule_hold_rate", *DISPATCH_METRICS]
-    table = mc_report.sweep_table([(p, r) for p, _, r in results], metrics + extra)
+    table = sweep_table([(p, r) for p, _, r in results], metrics + extra)
     write_parquet(out / "sweep.parquet", table)
     if not args.no_plots:
         mc_report.plot_sweep(out / "sweep.png", table, keys, metrics)

@@ -54,3 +54,28 @@ def metric_ci(name: str, x: np.ndarray) -> tuple[float, float, float, float]:
         if v.size and (v >= 0.0).all():  # a mean of non-negative values is not negative
             low = max(0.0, low)
     return mean, std, low, high
+
+
+def sweep_table(results, metrics: list[str]):
+    """One row per sweep point: its parameters, replicates and each metric's mean and 95 %
+    interval (:func:`metric_ci`: Wilson for shares of days, clipped t for rates).
+
+    Args:
+        results: ``(parameters, run)`` per point; ``run.metrics`` a frame of replicate metrics
+            (``environment.experiments.montecarlo.MCRun``).
+        metrics: Metric names; a point without one leaves it out.
+
+    Returns:
+        A ``pandas.DataFrame`` with ``<metric>_mean``, ``_ci_low`` and ``_ci_high``.
+    """
+    import pandas as pd
+
+    rows = []
+    for params, run in results:
+        row = {**params, "replicates": len(run.metrics)}
+        for m in metrics:
+            if m in run.metrics:
+                mean, _std, low, high = metric_ci(m, run.metrics[m].to_numpy(dtype=float))
+                row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = mean, low, high
+        rows.append(row)
+    return pd.DataFrame(rows)

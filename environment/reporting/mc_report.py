@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from environment.experiments.montecarlo import MCRun, ci95
+from environment.experiments.montecarlo import ci95
 from environment.reporting.style import (
     MIN_REPLICATES_FOR_BANDS,
     STYLE,
@@ -28,19 +28,6 @@ TOL_KW = POWER_TOL_KW
 """Power comparisons (RT below DA, a DA edge outside RT) count only beyond 1 W."""
 PCT_FLOOR_KW = 1.0
 """Floor of the overstatement percentage's denominator (kW), see ``da_rt_tables``."""
-
-
-def sweep_table(results: list[tuple[dict[str, str], MCRun]], metrics: list[str]) -> pd.DataFrame:
-    """One row per sweep point: parameters, replicates and mean/CI of the metrics."""
-    rows = []
-    for params, run in results:
-        row = {**params, "replicates": len(run.metrics)}
-        for m in metrics:
-            if m in run.metrics:
-                mean, _std, low, high = ci95(run.metrics[m].to_numpy())
-                row[f"{m}_mean"], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = mean, low, high
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def plot_sweep(path: Path, table: pd.DataFrame, keys: list[str], metrics: list[str]) -> None:
