@@ -98,7 +98,9 @@ _CAUSES = (
           "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
           "service (60 kW charging, 40 kW V2G each): the section 'Physical bounds' gives the "
           "spend per unit coupon the set-up realised and the region the run's linear response "
-          "predicts for each budget; ours sits near that prediction, and the paper's volume "
+          "predicts for each budget; ours is of the order of that prediction (above it at "
+          "small budgets, where the departure response has thresholds the finite "
+          "differences miss; below it where the response saturates), and the paper's volume "
           "would need a response per CNY several times larger on every axis (its F_bs "
           "multiplies power, coupon and inflow without a consistent unit)"),
     Cause("region_station_occupancy", "parameter",

@@ -199,10 +199,12 @@ def region_details(summaries: Mapping[str, object]) -> tuple[str, ...]:
              "point, the stations' ports at their rated power, the spend per unit coupon the "
              "set-up realised (one equilibrium per coupon coordinate), and the region that "
              "set-up's linear response predicts for each budget (every coupon vector within "
-             "the budget and the price caps: `flexibility.region.budget_image_points`). Where "
-             "ours is close to the linear response, the search found what the response "
-             "allows: the gap to the paper is then in the response per CNY, not in the "
-             "search.", "",
+             "the budget and the price caps: `flexibility.region.budget_image_points`; not "
+             "capped by the ports). Where ours is close to the linear response, the search "
+             "found what the response allows: the gap to the paper is then in the response "
+             "per CNY, not in the search. The last column but two is the factor by which the "
+             "linear response would have to grow on every axis to reach the paper's volume.",
+             "",
              "| model | budget (CNY) | ours | linear response | paper | paper / linear, per "
              "axis | ours: range per station (MW) | linear response: range (MW) |",
              "|---|---|---|---|---|---|---|---|"]
