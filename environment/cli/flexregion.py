@@ -186,8 +186,7 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
         for m, run in runs.items():
             plots.plot_hulls(out / f"hulls_{m}.png", regs_all[m], run.setup.stations,
                              run.setup.base.p_kw / 1e3, args.time, m, warning)
-        plots.plot_volume(out / "volume_vs_budget.png",
-                          {m: {b: r.volume_mw3 for b, r in regs_all[m].items()} for m in runs},
+        plots.plot_volume(out / "volume_vs_budget.png", {m: regs_all[m] for m in runs},
                           args.time, warning)
         if len(runs) == 2:
             b = max(budgets)

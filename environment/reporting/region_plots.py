@@ -108,19 +108,27 @@ def _measure_text(r: Region) -> str:
     return f"{r.dimension}-D, measure {r.measure:.3f} {r.measure_unit}"
 
 
-def plot_volume(path: Path, volumes: dict[str, dict[float, float]], t_star: str,
+def plot_volume(path: Path, regions: dict[str, dict[float, Region]], t_star: str,
                 warning: str | None = None) -> None:
-    """FOR volume against the subsidy budget, one line per model."""
+    """FOR volume against the subsidy budget, one line per model; a flat region (volume 0)
+    is labelled with its dimension and measure, e.g. ``2-D, 1.37 MW^2``."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for i, (model, vol) in enumerate(volumes.items()):
-        b = sorted(vol)
-        y = [vol[k] for k in b]
-        ax.plot(b, y, marker="o", color=COLOURS[i], label=model)
-        for x, v in zip(b, y, strict=True):
-            ax.annotate(f"{v:.3g}", (x, v), textcoords="offset points", xytext=(0, 6),
+    for i, (model, regs) in enumerate(regions.items()):
+        b = sorted(regs)
+        y = [regs[k].volume_mw3 for k in b]
+        flat = any(regs[k].dimension < regs[k].n_dim for k in b)
+        ax.plot(b, y, marker="o", color=COLOURS[i],
+                label=f"{model} (flat: volume 0)" if flat else model)
+        for x, k in zip(b, b, strict=True):
+            r = regs[k]
+            text = (f"{r.volume_mw3:.3g}" if r.dimension == r.n_dim
+                    else f"{r.dimension}-D, {r.measure:.3g} {r.measure_unit}")
+            ax.annotate(text, (x, r.volume_mw3), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8)
-    lo, hi = ax.get_ylim()
-    ax.set_ylim(lo, hi + 0.12 * (hi - lo))  # room for the value labels above the points
+    ax.margins(x=0.15)  # room for the labels of the first and last budget
+    top = max((r.volume_mw3 for regs in regions.values() for r in regs.values()), default=0.0)
+    top = top if top > 0 else 1.0
+    ax.set_ylim(-0.04 * top, 1.15 * top)  # a flat region's zero line stays visible
     ax.set_xlabel("subsidy budget F_bs^max (CNY)")
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
