@@ -116,19 +116,20 @@ def plot_volume(path: Path, regions: dict[str, dict[float, Region]], t_star: str
     for i, (model, regs) in enumerate(regions.items()):
         b = sorted(regs)
         y = [regs[k].volume_mw3 for k in b]
-        flat = any(regs[k].dimension < regs[k].n_dim for k in b)
-        ax.plot(b, y, marker="o", color=COLOURS[i],
-                label=f"{model} (flat: volume 0)" if flat else model)
-        for x, k in zip(b, b, strict=True):
+        flat = [r for r in regs.values() if r.dimension < r.n_dim]
+        label = (f"{model} (flat, {flat[0].dimension}-D: volume 0; labels: area in "
+                 f"{flat[0].measure_unit})" if flat else model)
+        ax.plot(b, y, marker="o", color=COLOURS[i], label=label)
+        for k in b:
             r = regs[k]
-            text = (f"{r.volume_mw3:.3g}" if r.dimension == r.n_dim
-                    else f"{r.dimension}-D, {r.measure:.3g} {r.measure_unit}")
-            ax.annotate(text, (x, r.volume_mw3), textcoords="offset points", xytext=(0, 6),
-                        ha="center", fontsize=8)
+            solid = r.dimension == r.n_dim
+            ax.annotate(f"{r.volume_mw3 if solid else r.measure:.3g}", (k, r.volume_mw3),
+                        textcoords="offset points", xytext=(0, 6 if solid else -8),
+                        ha="center", va="bottom" if solid else "top", fontsize=8)
     ax.margins(x=0.15)  # room for the labels of the first and last budget
     top = max((r.volume_mw3 for regs in regions.values() for r in regs.values()), default=0.0)
     top = top if top > 0 else 1.0
-    ax.set_ylim(-0.04 * top, 1.15 * top)  # a flat region's zero line stays visible
+    ax.set_ylim(-0.12 * top, 1.15 * top)  # a flat region's line and labels below it
     ax.set_xlabel("subsidy budget F_bs^max (CNY)")
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
