@@ -134,7 +134,7 @@ def plot_volume(path: Path, regions: dict[str, dict[float, Region]], t_star: str
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left")  # volumes grow with the budget: the corner stays free
     fig.tight_layout(rect=(0, 0, 1, _header(fig, warning)))
     fig.savefig(path, dpi=130)
     plt.close(fig)
