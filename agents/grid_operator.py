@@ -8,22 +8,45 @@ publishing (:meth:`GridAgent.publish`). Clipping, AC correction and packaging wo
 interval on the power rows, so this equals the re-computation over the whole remaining horizon
 ``[k, T)`` (``tests/verification/test_tick_window.py``) at a cost that does not grow with it.
 For interval ``i`` of the published window, with station ``j``'s packaged lower bound
-``P_down_j,i`` (its plugged-in vehicles' must-charge under the dispatch rule), the must-serve
+``P_down_j,i`` (its vehicles' must-charge under the package's dispatch rule), the must-serve
 vector is
-``m_j,i = max(P_down_j,i, 0)``. The interval is **grid-infeasible** when
+``m_j,i = max(P_down_j,i, 0)``. The packaged interval is **flagged** (``Publication.infeasible``)
+when
 
 * ``P_down_j,i`` exceeds the distribution layer's maximum ``P_max^D_j,i`` for some station or
   in total (the packaged lower bound lies above what the distribution layer admits), or
 * the layer set lists ``i`` in ``empty_intervals`` (no deliverable box fits the network), or
+* the packaged box is crossed (``P_down > P_up``), or
 * the must-serve vector itself is not AC-feasible (checked for the current and the next
   interval, the two a call is made on; later intervals only get the distribution checks).
 
 For those intervals the AC network admits ``lam* sum_j m_j,i``, with ``lam*`` the largest
 common scaling of the must-serve vector that is AC-feasible (bisection from the background
 alone, :func:`grid.ac.bisect_segments`; ``0`` when the background alone violates a limit), and
-the **unsheddable load** is ``(1 - lam*) sum_j m_j,i`` (kW): load the fleet cannot shed and the
-network cannot carry. ``lam* = 1`` (the must-serve point is AC-feasible although above the
-LinDistFlow distribution maximum) gives an infeasibility flag with zero unsheddable load.
+the package's **unsheddable load** is ``(1 - lam*) sum_j m_j,i`` (kW): load the package's
+dispatch rule cannot shed and the network cannot carry. ``lam* = 1`` (the must-serve point is
+AC-feasible although above the LinDistFlow distribution maximum) gives a flag with zero
+unsheddable load.
+
+This is a check of the **package**: ``P_down`` is the must-charge of the α package's dispatch
+rule (energy-share policy over the plugged-in vehicles beside sampled later arrivals, with one
+``theta`` per station and day, a least-violation compromise on a day no ``theta`` fits), not
+of the vehicles. Where the vehicles could draw less now, a flagged interval is a package
+problem, not a physical one (the zonal case's evening, 18:30–22:45: a packaged must-serve of up
+to 210 kW flagged on 18 ticks while every station's vehicles could idle).
+
+**Physical must-charge** (:meth:`GridAgent.must_charge`). What the plugged-in vehicles cannot
+shed now is station ``j``'s exact one-step lower bound ``L_j`` (the least its controllable
+vehicles can draw together in the interval with every departure requirement still reachable,
+``agents.station.StationAgent.one_step_range``; the same range the kernel delivers in; it is
+the vehicles' surrogate batteries' range, an inner set, so ``L_j`` can sit slightly above the
+least a lossy per-vehicle LP draws: ``tests/verification/test_must_charge_oracle.py``). The
+tick is **grid-infeasible** when the vector ``x_j = max(L_j, 0)`` is not AC-feasible: its
+largest AC-feasible scaling ``mu*`` (the same bisection; ``0`` when the background alone violates
+a limit) is below 1, and ``(1 - mu*) sum_j x_j`` is load the vehicles cannot shed and the
+network cannot carry. This, not the package flag, is what the run's physical validity counts
+(``environment.day_metrics``); the package flag and its unsheddable load stay recorded beside
+it (``package_infeasible``, ``package_unsheddable_kw``).
 
 The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
@@ -73,8 +96,8 @@ class Publication:
         layers: Distribution and transmission layers as packaged (before the checks).
         transmission: Published boundary per station and in total, capped at the distribution
             layer (and at the AC-servable point where the must-serve load is not AC-feasible).
-        infeasible: Grid-infeasible intervals ``(W,)``, ``W`` the published window (see
-            module docstring).
+        infeasible: Flagged intervals of the package ``(W,)``, ``W`` the published window (see
+            module docstring; the tick's physical check is :class:`MustCharge`).
         must_serve_kw: Must-serve load ``max(P_down_j, 0)`` per interval and station
             ``(W, J)``.
         servable_share: ``lam*``, the share of the must-serve vector the AC network admits
@@ -93,8 +116,34 @@ class Publication:
 
     @property
     def unsheddable_kw(self) -> np.ndarray:
-        """Must-serve load the network cannot carry, per interval and station ``(W, J)``."""
+        """Packaged must-serve load the network cannot carry, per interval and station
+        ``(W, J)``."""
         return (1.0 - self.servable_share)[:, None] * self.must_serve_kw
+
+
+@dataclass(frozen=True)
+class MustCharge:
+    """The plugged-in vehicles' must-charge of one tick, checked against the AC network.
+
+    Attributes:
+        must_charge_kw: ``max(L_j, 0)`` per station ``(J,)``, ``L_j`` the exact one-step lower
+            bound of station ``j``'s controllable vehicles (module docstring).
+        servable_share: ``mu*``, the largest AC-feasible scaling of ``must_charge_kw`` (1
+            without must-charge; 0 when the background alone violates a limit).
+    """
+
+    must_charge_kw: np.ndarray
+    servable_share: float = 1.0
+
+    @property
+    def infeasible(self) -> bool:
+        """The network cannot carry what the vehicles cannot shed (grid-infeasible tick)."""
+        return self.servable_share < 1.0
+
+    @property
+    def unsheddable_kw(self) -> np.ndarray:
+        """Must-charge load the network cannot carry, per station ``(J,)``."""
+        return (1.0 - self.servable_share) * self.must_charge_kw
 
 
 def cap_at_distribution(layers: LayerSet, names: Sequence[str],
@@ -134,7 +183,8 @@ class DayAheadCommitment:
         boundary: Transmission boundary per station and in total, capped at the distribution
             layer and at the AC-servable must-charge load (:meth:`GridAgent.checked`, the same
             check the real-time publication gets).
-        infeasible: Grid-infeasible intervals of the day ``(T,)``.
+        infeasible: Grid-infeasible intervals of the day ``(T,)``: the package check of the
+            module docstring (the day ahead has no plugged-in vehicles to check instead).
         unsheddable_kw: Must-charge load the network cannot carry, per interval ``(T,)``.
         reserve: The reserve product: the forecast baseline ``R_hat`` and the α set's deviation
             battery inside the published boundary (``flexibility.reserve``).
@@ -309,6 +359,22 @@ class GridAgent(mesa.Agent):
                            transmission=cap_at_distribution(layers, names, cap, (lo, hi)),
                            infeasible=above | empty | crossed | not_servable,
                            must_serve_kw=must, servable_share=lam)
+
+    def must_charge(self, k: int, lower_kw: np.ndarray) -> MustCharge:
+        """The vehicles' must-charge of interval ``k`` checked against the AC network.
+
+        Args:
+            k: Interval.
+            lower_kw: Each station's exact one-step lower bound ``L_j`` ``(J,)``, grid order.
+        """
+        g = self.grid
+        must = np.maximum(np.asarray(lower_kw, dtype=float), 0.0)
+        if must.sum() <= FEASIBILITY_TOL_KW:
+            return MustCharge(must)
+        bg_p, bg_q = g.bg(k, 1)
+        bis = bisect_segments(self.solver, bg_p, bg_q, g.positions, np.zeros((1, must.size)),
+                              must[None], g.limits)
+        return MustCharge(must, float(bis.lam[0]) if bool(bis.start_feasible[0]) else 0.0)
 
     def operating_point(self, k: int, station_p_kw: np.ndarray,
                         bg_p_kw: np.ndarray | None = None,

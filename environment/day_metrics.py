@@ -5,12 +5,15 @@ them into one row per replicate; both read the same numbers from the same functi
 
 * **validity**: the day is physically valid (``valid``) when no tick had an AC violation at the
   realised operating point and no tick was grid-infeasible (must-charge load the network could
-  not carry); :func:`day_checks` turns this and the delivery target into the command's verdict;
+  not carry: the plugged-in EVs' exact one-step lower bound, ``agents.grid_operator``);
+  :func:`day_checks` turns this and the delivery target into the command's verdict;
 * **deliverability rate**: share of ticks whose aggregate call was delivered within 1 %;
 * **boundary held**: the same over the ticks whose call lay inside the published boundary;
 * **validation** per layer (``da``, ``prev``, ``rt``): hold rate and undelivered energy of the
   calls inside that layer's boundary (``environment.validation.layer_validation``);
-* **grid**: grid-infeasible ticks and the unsheddable energy ``sum unsheddable_kw dt``;
+* **grid**: grid-infeasible ticks and the unsheddable energy ``sum unsheddable_kw dt``; beside
+  them the ticks the DSO flagged the package (its lower bound above the network: a package
+  problem where the vehicles could draw less) and the package's unsheddable energy;
 * **shortfalls**: EVs that departed below their requirement (count, kWh; ``left_early`` of them
   left before their declared departure); EVs that left without a charger; EVs still plugged in
   at the end and whether their requirement is still reachable;
@@ -37,12 +40,28 @@ DELIVERY_TARGET = 0.99  # share of ticks whose call must be delivered (within 1 
 
 @dataclass(frozen=True)
 class GridDay:
-    """Grid feasibility of the day."""
+    """Grid feasibility of the day.
+
+    Attributes:
+        infeasible_ticks: Grid-infeasible ticks: the plugged-in EVs' must-charge was not
+            AC-feasible (the physical check).
+        unsheddable_kwh: ``sum unsheddable_kw dt``: must-charge the network could not carry.
+        max_unsheddable_kw: Its largest tick.
+        max_must_serve_kw: Largest packaged must-serve load ``max(P_down, 0)``.
+        max_must_charge_kw: Largest must-charge of the plugged-in EVs.
+        package_infeasible_ticks: Ticks the DSO flagged the package (``package_infeasible``).
+        package_unsheddable_kwh: ``sum package_unsheddable_kw dt``.
+        max_package_unsheddable_kw: Its largest tick.
+    """
 
     infeasible_ticks: int
     unsheddable_kwh: float
     max_unsheddable_kw: float
     max_must_serve_kw: float
+    max_must_charge_kw: float = 0.0
+    package_infeasible_ticks: int = 0
+    package_unsheddable_kwh: float = 0.0
+    max_package_unsheddable_kw: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,7 +173,8 @@ class DayMetrics:
     """Everything measured about one day (module docstring).
 
     Attributes:
-        valid: No AC violation at the realised point and no grid-infeasible tick.
+        valid: No AC violation at the realised point and no grid-infeasible tick (a package
+            flag alone does not make a day invalid).
         deliverability_rate: Share of ticks whose call was delivered within 1 %.
         ticks: Ticks simulated.
         calls_delivered: Ticks whose call was delivered.
@@ -245,6 +265,9 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
             by_type[kind] = by_type.get(kind, 0) + 1
     infeasible = a.grid_infeasible.astype(bool) if "grid_infeasible" in a else violated & False
     unshed = a.unsheddable_kw if "unsheddable_kw" in a else a.call_kw * 0.0
+    flagged = a.package_infeasible.astype(bool) if "package_infeasible" in a \
+        else violated & False
+    pkg_unshed = a.package_unsheddable_kw if "package_unsheddable_kw" in a else a.call_kw * 0.0
     valid = bool(not violated.any() and not infeasible.any())
     has_layers = {"inside_da", "inside_prev", "inside_rt"} <= set(a.columns)
     return DayMetrics(
@@ -256,8 +279,11 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
         grid=GridDay(infeasible_ticks=int(infeasible.sum()),
                      unsheddable_kwh=float(unshed.sum() * dt_h),
                      max_unsheddable_kw=float(unshed.max()) if len(a) else 0.0,
-                     max_must_serve_kw=float(a.must_serve_kw.max())
-                     if "must_serve_kw" in a and len(a) else 0.0),
+                     max_must_serve_kw=_max_or_zero(a, "must_serve_kw"),
+                     max_must_charge_kw=_max_or_zero(a, "must_charge_kw"),
+                     package_infeasible_ticks=int(flagged.sum()),
+                     package_unsheddable_kwh=float(pkg_unshed.sum() * dt_h),
+                     max_package_unsheddable_kw=float(pkg_unshed.max()) if len(a) else 0.0),
         shortfall=ShortfallDay(
             count=len(short), kwh=float(short.shortfall_kwh.sum()),
             left_early=int(short.left_early.sum()) if "left_early" in short else 0,
@@ -285,6 +311,11 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
         access=AccessDay.of(evs))
 
 
+def _max_or_zero(a: pd.DataFrame, col: str) -> float:
+    """Largest value of a column (0 without the column or rows)."""
+    return float(a[col].max()) if col in a and len(a) else 0.0
+
+
 def _mean_or_none(a: pd.DataFrame, col: str) -> float | None:
     """Mean of a column over its finite values (``None`` without any)."""
     if col not in a:
@@ -306,7 +337,12 @@ def day_checks(m: DayMetrics, reserve_alpha: float | None = None,
     """The validity checks and the delivery target of one co-simulated day.
 
     * ``ac_limits`` (validity): no AC violation at any realised operating point;
-    * ``grid_feasible`` (validity): no tick whose must-charge load the network cannot carry;
+    * ``grid_feasible`` (validity): no tick whose must-charge load the network cannot carry
+      (the plugged-in EVs' exact one-step lower bound, not the package's);
+    * ``package_within_network`` (report): no tick the DSO flagged the α package (its lower
+      bound above the network). The published boundary is capped at the distribution layer
+      either way and the package does not claim the vehicles' physics, so a miss is named on
+      the console and in ``summary.json`` but leaves the exit code alone;
     * ``calls_delivered`` (target): at least ``DELIVERY_TARGET`` of the ticks' calls delivered
       within 1 % (a call the published boundary promised and the fleet did not deliver is the
       failure this co-simulator exists to find); under a reserve policy (``reserve_alpha``
@@ -334,6 +370,10 @@ def day_checks(m: DayMetrics, reserve_alpha: float | None = None,
                  f"{grid.infeasible_ticks} ticks grid-infeasible (must-charge up to "
                  f"{_power(grid.max_unsheddable_kw)} not servable, "
                  f"{grid.unsheddable_kwh:.1f} kWh)"),
+        report("package_within_network", grid.package_infeasible_ticks == 0,
+               f"{grid.package_infeasible_ticks} ticks with the package's lower bound above the "
+               f"network (its must-serve up to {_power(grid.max_package_unsheddable_kw)} not "
+               f"servable, {grid.package_unsheddable_kwh:.1f} kWh; published capped)"),
         _delivery_target(m, reserve_alpha),
         *([] if not boundary_promise else [_boundary_held(m)]),
     ]

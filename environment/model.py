@@ -16,9 +16,11 @@ has a lower priority than simpy's normal events, so plug-ins and departures at `
    envelopes and deliverable boxes instead);
 2. the grid agent packages the α battery as ``assess`` does at τ
    (``grid.alpha_layers.realtime_layers``: inner batteries inside the LinDistFlow/AC network
-   boxes, α intersection), checks that the must-charge load fits the network and publishes
-   the boundary capped at the distribution layer, with an infeasibility flag, the unsheddable
-   load and the stations' declared baseline (``agents.grid_operator``);
+   boxes, α intersection), checks that the package's must-serve load fits the network and
+   publishes the boundary capped at the distribution layer, with the package's flag, its
+   unsheddable load and the stations' declared baseline; it also checks the plugged-in EVs'
+   exact must-charge of the interval (what they cannot shed now) against the AC network: the
+   tick's physical grid feasibility (``agents.grid_operator``);
 3. the transmission agent calls: on the day-ahead reserve around the declared baseline
    (``reserve-*``), or on the boundary of interval ``k`` its policy chooses (the one published
    now, the one published at ``k - 1`` or the day-ahead one the grid agent committed to before
@@ -198,6 +200,8 @@ class CoSimModel(mesa.Model):
         k = self.tick
         names = list(self.stations)
         pub, envs = self._publish(k)
+        must = self.grid_agent.must_charge(
+            k, np.array([st.one_step_range(k)[0] for st in self.stations.values()]))
         b_all = pub.transmission.total
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
         schedule = float(self.da_commitment.reserve.baseline_kw[k])
@@ -227,7 +231,7 @@ class CoSimModel(mesa.Model):
                                              None if done is None else done.bg_p_kw,
                                              None if done is None else done.bg_q_kvar)
         outcome = TickOutcome(
-            k=k, names=names, envs=envs, pub=pub, edges=edges, baseline_kw=baseline,
+            k=k, names=names, envs=envs, pub=pub, must=must, edges=edges, baseline_kw=baseline,
             schedule_kw=schedule, activated_kwh=self.tso.activated_kwh, call=call, share=share,
             delivered=delivered, ac=ac, label=self.grid_agent.labels(ac)[0],
             connected=[len(self.stations[n].controllable(k)) for n in names],

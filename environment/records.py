@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from agents.ev import EVAgent
-from agents.grid_operator import Publication
+from agents.grid_operator import MustCharge, Publication
 from environment.validation import inside
 from flexibility.aggregation import Envelope
 from flexibility.fleet import Fleet
@@ -78,9 +78,16 @@ class TickRows:
         package_efficiency: Area of the packaged transmission set over the remaining horizon /
             area of the distribution layer's (the exact deliverable set inside the network),
             total row only (NaN for the vehicle-box package).
-        grid_infeasible: The DSO flagged the interval grid-infeasible.
-        must_serve_kw: Must-serve load.
-        unsheddable_kw: Must-serve load the network cannot carry.
+        grid_infeasible: Grid-infeasible: the plugged-in EVs' must-charge is not AC-feasible
+            (``agents.grid_operator.MustCharge``; the physical check).
+        must_charge_kw: Must-charge: the plugged-in EVs' exact one-step lower bound of the
+            interval, positive part, per station (what they cannot shed now).
+        unsheddable_kw: Must-charge the network cannot carry.
+        package_infeasible: The DSO flagged the packaged interval (its lower bound above the
+            distribution layer, no box fitting the network, a crossed box, or its must-serve
+            not AC-feasible; ``agents.grid_operator``).
+        must_serve_kw: The package's must-serve load ``max(P_down, 0)``.
+        package_unsheddable_kw: The package's must-serve load the network cannot carry.
         connected: Sessions controllable in the interval.
         queue: EVs waiting for a charger.
         min_vm_pu: Lowest bus voltage at the operating point.
@@ -123,8 +130,11 @@ class TickRows:
     schedule_inside_rt: Sequence[bool]
     package_efficiency: Sequence[float]
     grid_infeasible: bool
-    must_serve_kw: Sequence[float]
+    must_charge_kw: Sequence[float]
     unsheddable_kw: Sequence[float]
+    package_infeasible: bool
+    must_serve_kw: Sequence[float]
+    package_unsheddable_kw: Sequence[float]
     connected: Sequence[int]
     queue: Sequence[int]
     min_vm_pu: float
@@ -191,6 +201,7 @@ class TickOutcome:
         names: Station names in grid order.
         envs: Station-layer RT envelopes per station.
         pub: The DSO's publication.
+        must: The plugged-in EVs' must-charge checked against the network.
         edges: ``(P_down, P_up)`` of the interval per layer (``da``, ``prev``, ``rt``,
             ``reserve``).
         baseline_kw: The stations' declared baseline of the interval.
@@ -209,6 +220,7 @@ class TickOutcome:
     names: list[str]
     envs: dict[str, Envelope]
     pub: Publication
+    must: MustCharge
     edges: dict[str, tuple[float, float]]
     baseline_kw: float
     schedule_kw: float
@@ -235,7 +247,8 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
     total = float(o.delivered.sum())
     n_st = len(names)
     nan = [np.nan] * n_st
-    unshed = o.pub.unsheddable_kw[0]
+    pkg_unshed = o.pub.unsheddable_kw[0]
+    must, unshed = o.must.must_charge_kw, o.must.unsheddable_kw
     in_layer = {layer: bool(inside(np.array(o.call), *map(np.array, edges[layer])))
                 for layer in edges}
     return TickRows(
@@ -267,9 +280,12 @@ def tick_rows(o: TickOutcome, dt_min: float) -> TickRows:
                                                           *map(np.array, edges["rt"])))],
         package_efficiency=[*nan, np.nan if layers.package is None
                             else float(layers.package.efficiency)],
-        grid_infeasible=bool(o.pub.infeasible[0]),
-        must_serve_kw=[*o.pub.must_serve_kw[0].tolist(), float(o.pub.must_serve_kw[0].sum())],
+        grid_infeasible=o.must.infeasible,
+        must_charge_kw=[*must.tolist(), float(must.sum())],
         unsheddable_kw=[*unshed.tolist(), float(unshed.sum())],
+        package_infeasible=bool(o.pub.infeasible[0]),
+        must_serve_kw=[*o.pub.must_serve_kw[0].tolist(), float(o.pub.must_serve_kw[0].sum())],
+        package_unsheddable_kw=[*pkg_unshed.tolist(), float(pkg_unshed.sum())],
         connected=[*o.connected, sum(o.connected)], queue=[*o.queue, sum(o.queue)],
         min_vm_pu=float(np.nanmin(vm)) if np.isfinite(vm).any() else np.nan,
         max_vm_pu=float(np.nanmax(vm)) if np.isfinite(vm).any() else np.nan,

@@ -14,9 +14,12 @@ sample, an α coverage, the share of delivered calls) — into one :class:`Verdi
 130   interrupted (Ctrl-C or SIGTERM); partial results removed, resumable runs keep theirs
 ====  ==================================================================================
 
-3 outranks 4. A **report** check is a comparison's variant that does not claim the property
-(``dispatch --method all``: the scenario approximation is shown failing on purpose): a miss is
-named on the console and in ``summary.json`` but leaves the exit code alone. The console's first
+3 outranks 4. A **report** check is a property the run does not claim: a comparison's variant
+(``dispatch --method all``: the scenario approximation is shown failing on purpose) or a
+diagnostic that is neither physics nor a stated goal (``simulate``: the α package's lower bound
+above the network, where the published boundary is capped anyway and the vehicles' own
+must-charge is the validity check): a miss is named on the console and in ``summary.json`` but
+leaves the exit code alone. The console's first
 line leads with :meth:`Verdict.lead` (``OK``,
 ``PHYSICALLY INVALID: …``, ``TARGET MISSED: …``) and ``summary.json`` carries
 :meth:`Verdict.as_dict` (``verdict``, ``exit_code``, ``failed_checks``, ``checks``).
@@ -94,7 +97,8 @@ def target(name: str, passed: bool, detail: str) -> Check:
 
 
 def report(name: str, passed: bool, detail: str) -> Check:
-    """A property a compared variant does not claim (named when it fails, exit unchanged)."""
+    """A property the run does not claim (a compared variant's, or a diagnostic): named when it
+    fails, exit code unchanged."""
     return Check(name, "report", bool(passed), detail)
 
 

@@ -5,9 +5,13 @@ Exit codes (:mod:`environment.verdict`, checks of :func:`environment.day_metrics
 * ``0`` — the day was physically valid and the calls were delivered;
 * ``2`` — bad input (one line on stderr naming the field);
 * ``3`` — **physically invalid**: some tick had an AC violation at the realised point
-  (``summary.json`` ``ac.violations_by_type``) or must-charge load the network could not carry
-  (``grid.infeasible_ticks``, ``grid.unsheddable_kwh``);
+  (``summary.json`` ``ac.violations_by_type``) or must-charge load the plugged-in EVs could not
+  shed and the network could not carry (``grid.infeasible_ticks``, ``grid.unsheddable_kwh``);
 * ``4`` — physically valid, but fewer than 99 % of the calls were delivered.
+
+Ticks the DSO flagged the α package (its lower bound above the network,
+``grid.package_infeasible_ticks``) are the report ``package_within_network``: named when there
+are any, exit code unchanged.
 
 A high deliverability rate never makes an invalid day valid.
 """

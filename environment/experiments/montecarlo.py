@@ -20,7 +20,9 @@
   prefix keeps the stopping point independent of completion order.
 * **Validity.** Every replicate records whether its day was physically valid (``valid``: no AC
   violation at a realised operating point, no grid-infeasible tick, and under a ``dispatch:*``
-  policy a feasible dispatch), ``violation_ticks`` and ``infeasible_ticks``; the summary gives
+  policy a feasible dispatch), ``violation_ticks`` and ``infeasible_ticks`` (beside them
+  ``package_infeasible_ticks``, ticks the DSO flagged the package: not a validity matter,
+  ``environment.day_metrics``); the summary gives
   ``invalid_day_share`` and ``invalid_days``; the command's verdict is physically invalid when
   any day is.
 * **Intervals.** Shares of days (0/1 per replicate, ``BINARY_METRICS``: ``valid``,
@@ -75,7 +77,7 @@ METRIC_NAMES = tuple(
     + ["clipping_rate_ch", "bte_ch_kwh", "deliverability_rate", "shortfall_count",
        "shortfall_kwh", "left_unserved", "ac_violations", "min_vm_pu", "max_loading_pct",
        "da_overstatement_kw", "valid", "violation_ticks", "infeasible_ticks",
-       "unsheddable_kwh"]
+       "unsheddable_kwh", "package_infeasible_ticks"]
     + [f"{m}_{layer}" for m in ("hold_rate", "undelivered_kwh", "calls_inside")
        for layer in LAYERS]
     + ["schedule_hold_rate", "reserve_day_held"])
@@ -121,6 +123,7 @@ def replicate_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, dt_h: float) -> di
     out["violation_ticks"] = float(v.ac.violations)
     out["infeasible_ticks"] = float(v.grid.infeasible_ticks)
     out["unsheddable_kwh"] = v.grid.unsheddable_kwh
+    out["package_infeasible_ticks"] = float(v.grid.package_infeasible_ticks)
     for layer in LAYERS:
         out[f"hold_rate_{layer}"] = v.hold_rate(layer)
         out[f"undelivered_kwh_{layer}"] = v.undelivered_kwh_in(layer)

@@ -33,13 +33,15 @@ def test_summary_contract(day):
     assert s["ticks"] == 96 and s["policy"] == "reserve-edge"
     assert s["package"] == "alpha-battery" and 0.0 < s["package_efficiency_mean"] <= 1.0
     assert s["valid"] is True and s["exit_code"] == 0
-    assert set(s["grid"]) >= {"infeasible_ticks", "unsheddable_kwh"}
+    assert set(s["grid"]) >= {"infeasible_ticks", "unsheddable_kwh", "package_infeasible_ticks",
+                              "package_unsheddable_kwh"}
     assert s["ac"]["violations_by_type"] == {}
     for key in ("hold_rate", "undelivered_kwh"):
         assert set(s["validation"][key]) == {"reserve", "da", "prev", "rt"}
     assert 0.0 <= s["validation"]["schedule"]["inside_rt_share"] <= 1.0
     kinds = {c["name"]: c["kind"] for c in s["checks"]}
     assert kinds["boundary_held"] == "target" and kinds["reserve_day_held"] == "report"
+    assert kinds["grid_feasible"] == "validity" and kinds["package_within_network"] == "report"
     for png in ("boundary_calls.png", "voltage_heatmap.png", "da_vs_rt.png", "occupancy.png"):
         assert (out / png).stat().st_size > 10_000
 
@@ -215,11 +217,16 @@ def test_tiny_substation_is_physically_invalid(tmp_path, capsys):
     ticks = pd.read_parquet(out / "ticks.parquet")
     a = ticks[ticks.station == "ALL"]
     assert (a.p_slack_kw.abs() > 1.0).all()
-    # must-charge load the background already leaves no room for is flagged, never published
+    # must-serve load the background already leaves no room for is flagged, never published
     must = a[a.must_serve_kw > 1e-3]
-    assert must.grid_infeasible.all()
-    np.testing.assert_allclose(must.unsheddable_kw, must.must_serve_kw)
+    assert must.package_infeasible.all()
+    np.testing.assert_allclose(must.package_unsheddable_kw, must.must_serve_kw)
     assert (a.p_up_kw <= 1e-9).all()
+    assert s["grid"]["package_infeasible_ticks"] == int(a.package_infeasible.sum())
+    # the vehicles' own must-charge has no room either: those ticks are grid-infeasible
+    charge = a[a.must_charge_kw > 1e-3]
+    assert charge.grid_infeasible.all() and not a[a.must_charge_kw <= 1e-3].grid_infeasible.any()
+    np.testing.assert_allclose(charge.unsheddable_kw, charge.must_charge_kw)
     assert s["grid"]["infeasible_ticks"] == int(a.grid_infeasible.sum())
     for png in ("boundary_calls.png", "voltage_heatmap.png"):
         assert (out / png).stat().st_size > 10_000
