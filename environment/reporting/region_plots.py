@@ -117,7 +117,7 @@ def plot_volume(path: Path, regions: dict[str, dict[float, Region]], t_star: str
         b = sorted(regs)
         y = [regs[k].volume_mw3 for k in b]
         flat = [r for r in regs.values() if r.dimension < r.n_dim]
-        label = (f"{model} (flat, {flat[0].dimension}-D: volume 0; labels: area in "
+        label = (f"{model} (flat, {flat[0].dimension}-D: volume 0;\nlabels: area in "
                  f"{flat[0].measure_unit})" if flat else model)
         ax.plot(b, y, marker="o", color=COLOURS[i], label=label)
         for k in b:
@@ -134,7 +134,7 @@ def plot_volume(path: Path, regions: dict[str, dict[float, Region]], t_star: str
     ax.set_ylabel("FOR volume (MW³)")
     ax.set_title(f"Volume of the flexible operation region at {t_star}")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")  # volumes grow with the budget: the corner stays free
+    ax.legend(loc="center right")  # between the rising line and the flat one
     fig.tight_layout(rect=(0, 0, 1, _header(fig, warning)))
     fig.savefig(path, dpi=130)
     plt.close(fig)
