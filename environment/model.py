@@ -200,8 +200,8 @@ class CoSimModel(mesa.Model):
         k = self.tick
         names = list(self.stations)
         pub, envs = self._publish(k)
-        must = self.grid_agent.must_charge(
-            k, np.array([st.one_step_range(k)[0] for st in self.stations.values()]))
+        fleet = np.array([st.one_step_range(k) for st in self.stations.values()]).reshape(-1, 2)
+        must = self.grid_agent.must_charge(k, fleet[:, 0])
         b_all = pub.transmission.total
         p_down, p_up = float(b_all.p_down_kw[0]), float(b_all.p_up_kw[0])
         schedule = float(self.da_commitment.reserve.baseline_kw[k])
@@ -215,9 +215,9 @@ class CoSimModel(mesa.Model):
         hi = np.array([pub.transmission[n].p_up_kw[0] for n in names])
         plan = self.tso.plan
         if plan is None:
-            share = self._split(k, call, pub, lo, hi)
+            share = self._split(call, pub, lo, hi, fleet)
         else:  # the dispatch calls every station; beyond its box, what can still be carried
-            share = self._carry(k, plan.station_calls_kw(k), pub, lo, hi)
+            share = self._carry(plan.station_calls_kw(k), pub, lo, hi, fleet)
         delivered = np.zeros(len(names))
         rule: SplitRule = ("vehicle-box" if self.scenario.simulation.package == "vehicle-box"
                            else "one-step")
@@ -241,8 +241,8 @@ class CoSimModel(mesa.Model):
         if done is not None and self.dispatch is not None:
             self.recorder.add(self.dispatch.rows(k, done, ac, outcome.label))
 
-    def _split(self, k: int, call: float, pub: Publication, lo: np.ndarray,
-               hi: np.ndarray) -> np.ndarray:
+    def _split(self, call: float, pub: Publication, lo: np.ndarray, hi: np.ndarray,
+               fleet: np.ndarray) -> np.ndarray:
         """The call split to stations (phase 4).
 
         Inside the published boundary: one ``theta`` inside the station boxes. Under the α
@@ -255,10 +255,10 @@ class CoSimModel(mesa.Model):
         inside = lo.sum() - 1e-9 <= call <= hi.sum() + 1e-9
         if inside or self.scenario.simulation.package == "vehicle-box":
             return disaggregate(np.array([call]), lo[None], hi[None])[0]
-        return disaggregate_beyond(call, lo, hi, *self._limits(k, pub))
+        return disaggregate_beyond(call, lo, hi, *self._limits(pub, fleet))
 
-    def _carry(self, k: int, calls: np.ndarray, pub: Publication, lo: np.ndarray,
-               hi: np.ndarray) -> np.ndarray:
+    def _carry(self, calls: np.ndarray, pub: Publication, lo: np.ndarray, hi: np.ndarray,
+               fleet: np.ndarray) -> np.ndarray:
         """A planned call per station, delivered as :meth:`_split` delivers a total.
 
         Each station's call ``s_j`` inside its published box ``[lo_j, hi_j]`` is its set-point;
@@ -269,18 +269,19 @@ class CoSimModel(mesa.Model):
         """
         if self.scenario.simulation.package == "vehicle-box":
             return np.clip(calls, lo, hi)
-        lim_lo, lim_hi = self._limits(k, pub)
+        lim_lo, lim_hi = self._limits(pub, fleet)
         return np.clip(calls, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
 
-    def _limits(self, k: int, pub: Publication) -> tuple[np.ndarray, np.ndarray]:
-        """What every station can still carry in interval ``k`` beyond its published box.
+    @staticmethod
+    def _limits(pub: Publication, fleet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What every station can still carry in the tick beyond its published box.
 
         The smaller of its network box (jointly feasible, AC-corrected) and its EVs' exact
-        range of the interval; where the network cannot carry the must-serve load, its AC
-        cap ``lambda * must_serve_j`` holds too.
+        range of the interval (``fleet``, ``(J, 2)``: ``StationAgent.one_step_range``); where
+        the network cannot carry the must-serve load, its AC cap ``lambda * must_serve_j``
+        holds too.
         """
         net = pub.layers.dist_boxes
-        fleet = np.array([st.one_step_range(k) for st in self.stations.values()])
         lim_lo = np.maximum(net.lo_kw[0], fleet[:, 0])
         lim_hi = np.minimum(net.hi_kw[0], fleet[:, 1])
         lam = float(pub.servable_share[0])
