@@ -48,6 +48,24 @@ network cannot carry. This, not the package flag, is what the run's physical val
 (``environment.day_metrics``); the package flag and its unsheddable load stay recorded beside
 it (``package_infeasible``, ``package_unsheddable_kw``).
 
+**Day-ahead must-charge** (:meth:`GridAgent.commit_day_ahead`). The day ahead has no
+plugged-in vehicles; the fleet the DSO expects is the day-ahead case's kept sampled days (the
+``ceil(alpha M)`` days, or the calibrated count, the α package is built from: its
+``inner.kept``). On kept day ``m`` station ``j``'s unavoidable draw in interval ``t`` is
+``L_m,j,t = sum_n p_min_n,t``, each vehicle's least net power over all its whole-day feasible
+trajectories (arrival, departure, initial energy, requirement, power and energy limits; the
+closed form of ``flexibility.vehicle``, already evaluated per station as the case's exact
+projections ``case.sets.exact.p_lo_kw``; V2G vehicles offset the others). Interval ``t`` is
+day-ahead **grid-infeasible** when on some kept day the vector ``x_m,t = max(L_m,.,t, 0)`` is not
+AC-feasible on the committed background (largest AC-feasible scaling ``mu*_m,t < 1``, the
+bisection of :meth:`GridAgent.must_charge`); its unsheddable load is the largest
+``(1 - mu*_m,t) sum_j x_m,j,t`` over the kept days. Every kept day counts because the commitment
+is made for those days (the α set is their intersection); the days discarded are the
+``1 - alpha`` the product may lose. The package's own flag (its ``P_down`` above the network,
+the test above over all intervals) is kept beside it (``package_infeasible``): on the zonal
+case's evening, 21 intervals flagged with up to 600 kW of packaged must-serve while on every
+sampled day every station's vehicles could idle (``L <= 0`` throughout).
+
 The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
 must-serve point is not AC-feasible), re-packaged so energy and ramp limits follow.
@@ -183,11 +201,19 @@ class DayAheadCommitment:
         boundary: Transmission boundary per station and in total, capped at the distribution
             layer and at the AC-servable must-charge load (:meth:`GridAgent.checked`, the same
             check the real-time publication gets).
-        infeasible: Grid-infeasible intervals of the day ``(T,)``: the package check of the
-            module docstring (the day ahead has no plugged-in vehicles to check instead).
-        unsheddable_kw: Must-charge load the network cannot carry, per interval ``(T,)``.
+        infeasible: Grid-infeasible intervals of the day ``(T,)``: on some kept day the
+            expected vehicles' unavoidable draw is not AC-feasible (module docstring, "Day-ahead
+            must-charge").
+        unsheddable_kw: Unavoidable draw the network cannot carry, per interval ``(T,)``
+            (largest over the kept days).
         reserve: The reserve product: the forecast baseline ``R_hat`` and the α set's deviation
             battery inside the published boundary (``flexibility.reserve``).
+        must_charge_kw: The kept days' unavoidable draw ``max(L_m,j,t, 0)`` per interval and
+            station, largest over the kept days ``(T, J)``.
+        package_infeasible: Intervals the package check flags ``(T,)`` (its lower bound above
+            the network; module docstring).
+        package_unsheddable_kw: The package's must-serve load the network cannot carry, per
+            interval ``(T,)``.
     """
 
     layers: LayerSet
@@ -195,6 +221,9 @@ class DayAheadCommitment:
     infeasible: np.ndarray
     unsheddable_kw: np.ndarray
     reserve: ReserveProduct
+    must_charge_kw: np.ndarray | None = None
+    package_infeasible: np.ndarray | None = None
+    package_unsheddable_kw: np.ndarray | None = None
 
 
 def package_of(layers: LayerSet) -> PackageInfo:
@@ -251,6 +280,11 @@ class GridAgent(mesa.Agent):
                          alpha: float) -> DayAheadCommitment:
         """The day-ahead commitment of a station-layer case (``grid.alpha_layers``).
 
+        The boundary is packaged, checked and capped as every publication (:meth:`checked`,
+        all intervals AC-checked); the commitment's grid feasibility is the kept days'
+        unavoidable draw (module docstring, "Day-ahead must-charge"), the package's flag is
+        kept beside it.
+
         Args:
             case: The day-ahead case (the stations' forecast pools).
             keep_fraction: Share of the scenarios kept when the case is not calibrated.
@@ -259,9 +293,43 @@ class GridAgent(mesa.Agent):
         """
         layers = case_layers(self.grid, case, keep_fraction, fresh, (alpha,), alpha, ray=False)
         pub = self.checked(layers, case.sets.n_intervals)
-        return DayAheadCommitment(layers, pub.transmission, pub.infeasible,
-                                  pub.unsheddable_kw.sum(axis=1),
-                                  reserve_of(layers, pub.transmission.total))
+        cs = case.sets
+        must, mu = self.day_ahead_must_charge(cs.exact.p_lo_kw[package_of(layers).inner.kept],
+                                              cs.t0)
+        unshed = ((1.0 - mu) * must.sum(axis=2)).max(axis=0, initial=0.0)
+        return DayAheadCommitment(layers, pub.transmission, np.asarray((mu < 1.0).any(axis=0)),
+                                  unshed,
+                                  reserve_of(layers, pub.transmission.total),
+                                  must_charge_kw=must.max(axis=0, initial=0.0),
+                                  package_infeasible=pub.infeasible,
+                                  package_unsheddable_kw=pub.unsheddable_kw.sum(axis=1))
+
+    def day_ahead_must_charge(self, lower_kw: np.ndarray, t0: int
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """The expected vehicles' unavoidable draw checked against the AC network, per day.
+
+        Args:
+            lower_kw: Each day's and station's least draw ``L_m,j,t`` ``(K, J, T)`` (module
+                docstring, "Day-ahead must-charge").
+            t0: First interval.
+
+        Returns:
+            ``x = max(L, 0)`` as ``(K, T, J)`` and ``mu*``, its largest AC-feasible scaling per
+            day and interval ``(K, T)`` (1 without must-charge; 0 when the background alone
+            violates a limit).
+        """
+        g = self.grid
+        must = np.maximum(np.swapaxes(np.asarray(lower_kw, dtype=float), 1, 2), 0.0)
+        n_days, n_rows = must.shape[:2]
+        mu = np.ones((n_days, n_rows))
+        day, row = np.nonzero(must.sum(axis=2) > FEASIBILITY_TOL_KW)
+        if row.size:
+            bg_p, bg_q = g.bg(t0, n_rows)
+            x = must[day, row]
+            bis = bisect_segments(self.solver, bg_p[row], bg_q[row], g.positions,
+                                  np.zeros_like(x), x, g.limits)
+            mu[day, row] = np.where(bis.start_feasible, bis.lam, 0.0)
+        return must, mu
 
     def publish_package(self, fleets: Sequence[Fleet], t0: int, n_intervals: int,
                         alpha: float, aggregation: Aggregation,

@@ -58,13 +58,14 @@ SIMULATE_EPILOG = """\
 checks: validity -- no AC violation at a realised operating point (undervoltage, overvoltage,
 line, transformer, substation), no grid-infeasible tick (must-charge load -- what the
 plugged-in EVs cannot shed now -- the network could not carry), a day-ahead commitment without
-grid-infeasible intervals, no published boundary with P_down > P_up; target -- every call
+grid-infeasible intervals (the expected vehicles' unavoidable draw on a kept sampled day the
+network could not carry), no published boundary with P_down > P_up; target -- every call
 inside the boundary published at its tick delivered (the package's own promise; TSO rules
 only) and at least 99 % of the calls delivered (within 1 %); under a reserve-* policy the
 latter is a report instead: whether every reserve call of the day held (the product promises
 that on a share alpha of days, which one day cannot test; montecarlo --calibration does);
-report -- no tick the DSO flagged the alpha package (its lower bound above the network; the
-published boundary is capped either way).
+report -- no tick, and no day-ahead interval, the DSO flagged the alpha package (its lower
+bound above the network; the published boundary is capped either way).
 
 {contract}"""
 

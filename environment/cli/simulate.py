@@ -127,9 +127,14 @@ def _plots(out, ticks, network, scenario, policy: str) -> None:
 
 def simulate_checks(summary, ticks) -> list:
     """The day's checks (``environment.day_metrics.day_checks``), the day-ahead commitment's
-    grid feasibility and the published boxes' order (nothing crossed is ever published)."""
+    grid feasibility and the published boxes' order (nothing crossed is ever published).
+
+    ``da_grid_feasible`` (validity) counts the expected vehicles' unavoidable draw the network
+    cannot carry on a kept day; the α package's own day-ahead flag (its lower bound above the
+    network) is the report ``da_package_within_network``, as ``package_within_network`` in real
+    time (``agents.grid_operator``)."""
     from environment.day_metrics import day_checks
-    from environment.verdict import validity
+    from environment.verdict import report, validity
 
     da = summary.day_ahead
     crossed = int(((ticks.p_down_kw > ticks.p_up_kw + 1e-6)
@@ -141,6 +146,10 @@ def simulate_checks(summary, ticks) -> list:
             validity("da_grid_feasible", da.infeasible_intervals == 0,
                      f"day-ahead commitment: {da.infeasible_intervals} intervals "
                      f"grid-infeasible ({da.unsheddable_kwh:.1f} kWh must-charge not servable)"),
+            report("da_package_within_network", da.package_infeasible_intervals == 0,
+                   f"day-ahead commitment: {da.package_infeasible_intervals} intervals with the "
+                   f"package's lower bound above the network ({da.package_unsheddable_kwh:.1f} "
+                   f"kWh of its must-serve not servable; published capped)"),
             validity("boundaries_ordered", crossed == 0,
                      f"{crossed} published boundary rows with P_down > P_up")]
 

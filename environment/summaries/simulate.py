@@ -27,12 +27,16 @@ class DayAheadInfo:
     """The day-ahead commitment's grid feasibility and its reserve product's size.
 
     Attributes:
-        infeasible_intervals: Grid-infeasible intervals of the commitment.
-        unsheddable_kwh: Must-charge energy the network cannot carry.
+        infeasible_intervals: Grid-infeasible intervals of the commitment: on some kept day the
+            expected vehicles' unavoidable draw is not AC-feasible (``agents.grid_operator``).
+        unsheddable_kwh: That draw's energy the network cannot carry (largest day per interval).
         reserve_p_up_mean_kw: Mean upper power row ``P^+`` of the reserve set over the day.
         reserve_p_down_mean_kw: Mean lower power row ``-P^-`` (a positive number).
         reserve_e_up_max_kwh: Largest upward energy row ``Y^+``.
         reserve_e_down_max_kwh: Largest downward energy row ``-Y^-``.
+        package_infeasible_intervals: Intervals the α package's lower bound lies above the
+            network (the package check; a report).
+        package_unsheddable_kwh: The package's must-serve energy the network cannot carry.
     """
 
     infeasible_intervals: int
@@ -41,6 +45,8 @@ class DayAheadInfo:
     reserve_p_down_mean_kw: float = 0.0
     reserve_e_up_max_kwh: float = 0.0
     reserve_e_down_max_kwh: float = 0.0
+    package_infeasible_intervals: int = 0
+    package_unsheddable_kwh: float = 0.0
 
     @classmethod
     def of(cls, da: DayAheadCommitment, dt_h: float) -> DayAheadInfo:
@@ -50,7 +56,11 @@ class DayAheadInfo:
                    reserve_p_up_mean_kw=float(d.p_hi_kw.mean()),
                    reserve_p_down_mean_kw=float(-d.p_lo_kw.mean()),
                    reserve_e_up_max_kwh=float(d.y_hi_kwh.max()),
-                   reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()))
+                   reserve_e_down_max_kwh=float(-d.y_lo_kwh.min()),
+                   package_infeasible_intervals=(0 if da.package_infeasible is None
+                                                 else int(da.package_infeasible.sum())),
+                   package_unsheddable_kwh=(0.0 if da.package_unsheddable_kw is None else
+                                            float(da.package_unsheddable_kw.sum() * dt_h)))
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,72 @@ def plugged_at(evs, setpoints, k: int, dt_min: float, eta_ch: float, eta_dis: fl
                    e_req_kwh=e.e_req_kwh.to_numpy(),
                    p_ch_kw=np.full(n, ev_params["p_ch_kw"]),
                    p_dis_kw=np.where(v2g, ev_params["p_dis_kw"], 0.0))
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """Raw rows of sampled sessions over a whole day (arrays ``(N,)``): arrival and departure
+    interval (connected for ``a <= t < d``), energy at arrival, energy limits, requirement and
+    power limits (``p_dis_kw`` 0 without V2G)."""
+
+    arrival_idx: np.ndarray
+    departure_idx: np.ndarray
+    e_init_kwh: np.ndarray
+    e_min_kwh: np.ndarray
+    e_max_kwh: np.ndarray
+    e_req_kwh: np.ndarray
+    p_ch_kw: np.ndarray
+    p_dis_kw: np.ndarray
+
+
+def least_draw(s: Sessions, t: int, eta_ch: float, eta_dis: float, dt_h: float) -> np.ndarray:
+    """Each vehicle's least net draw ``c_{n,t} - u_{n,t}`` in interval ``t`` over its whole-day
+    schedules (kW, ``(N,)``; 0 for a vehicle not connected at ``t``).
+
+    One LP over the vehicles connected at ``t``, from arrival (energy ``e_init``) to departure:
+    ``0 <= c <= P_ch``, ``0 <= u <= P_dis``, the energy after every step within
+    ``[min(E_min, e_init), max(E_max, e_init)]``, at departure at least the requirement as far
+    as it is reachable at full charging power over the dwell, minimising ``sum_n (c_{n,t} -
+    u_{n,t})``. The vehicles share no constraint, so at the optimum every vehicle draws its own
+    least power and the per-vehicle values are read from the solution.
+    """
+    a, d = s.arrival_idx.astype(int), s.departure_idx.astype(int)
+    on = np.flatnonzero((a <= t) & (t < d))
+    out = np.zeros(a.size)
+    if on.size == 0:
+        return out
+    a, d = a[on], d[on]
+    e0 = s.e_init_kwh[on]
+    lo_e = np.minimum(s.e_min_kwh[on], e0)
+    hi_e = np.maximum(s.e_max_kwh[on], e0)
+    p_ch, p_dis = s.p_ch_kw[on], s.p_dis_kw[on]
+    q = np.maximum(np.minimum(s.e_req_kwh[on], e0 + eta_ch * p_ch * dt_h * (d - a)), lo_e)
+    n_steps = d - a
+    n = int(n_steps.sum())
+    veh = np.repeat(np.arange(on.size), n_steps)
+    first = np.concatenate([[0], np.cumsum(n_steps)[:-1]])
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    i = np.arange(n)
+    rows = [i, i, i, i[~is_first]]
+    cols = [i, n + i, 2 * n + i, 2 * n + i[~is_first] - 1]
+    vals = [np.full(n, -eta_ch * dt_h), np.full(n, dt_h / eta_dis), np.ones(n),
+            -np.ones(int((~is_first).sum()))]
+    a_eq = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, 3 * n))
+    b_eq = np.where(is_first, e0[veh], 0.0)
+    last = np.zeros(n, dtype=bool)
+    last[first + n_steps - 1] = True
+    bounds = np.zeros((3 * n, 2))
+    bounds[:n, 1] = p_ch[veh]
+    bounds[n:2 * n, 1] = p_dis[veh]
+    bounds[2 * n:, 0] = np.where(last, q[veh], lo_e[veh])
+    bounds[2 * n:, 1] = hi_e[veh]
+    at_t = first + (t - a)  # the step of interval t per vehicle
+    cost = np.zeros(3 * n)
+    cost[at_t], cost[n + at_t] = 1.0, -1.0
+    res = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"least-draw LP at interval {t}: {res.message}")
+    out[on] = res.x[at_t] - res.x[n + at_t]
+    return out
