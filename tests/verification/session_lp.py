@@ -19,6 +19,9 @@ For the vehicles plugged in at tick ``k`` (energy ``e_n`` now, declared departur
 Simultaneous charging and discharging is not excluded (an LP cannot), so the oracle is
 optimistic near the top of the energy band only; it never calls a deliverable target
 undeliverable.
+
+:func:`least_draw` is the day-ahead counterpart: over the sampled sessions of a whole day (from
+arrival with the arrival energy, no set-points), each vehicle's least net draw in one interval.
 """
 
 from __future__ import annotations
