@@ -61,10 +61,13 @@ AC-feasible on the committed background (largest AC-feasible scaling ``mu*_m,t <
 bisection of :meth:`GridAgent.must_charge`); its unsheddable load is the largest
 ``(1 - mu*_m,t) sum_j x_m,j,t`` over the kept days. Every kept day counts because the commitment
 is made for those days (the α set is their intersection); the days discarded are the
-``1 - alpha`` the product may lose. The package's own flag (its ``P_down`` above the network,
-the test above over all intervals) is kept beside it (``package_infeasible``): on the zonal
-case's evening, 21 intervals flagged with up to 600 kW of packaged must-serve while on every
-sampled day every station's vehicles could idle (``L <= 0`` throughout).
+``1 - alpha`` the product may lose. The test is per interval (each vehicle's projection on
+``t``): a flag is certain, while a shortage that only binds over several intervals together
+shows in the real-time ticks, as the vehicles' one-step lower bounds rise. The package's own
+flag (its ``P_down`` above the network, the test above over all intervals) is kept beside it
+(``package_infeasible``): on the zonal case's evening, 21 intervals flagged with up to 600 kW
+of packaged must-serve while on every sampled day every station's vehicles could idle
+(``L <= 0`` throughout).
 
 The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the
