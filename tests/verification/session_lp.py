@@ -47,6 +47,31 @@ class Plugged:
     q_kwh: np.ndarray
 
 
+def _dynamics(n_steps: np.ndarray, e0_kwh: np.ndarray, eta_ch: float, eta_dis: float,
+              dt_h: float) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
+    """Energy rows of vehicles stacked step by step (variables ``[c, u, x]``, ``3 n``).
+
+    ``x_i - x_{i-1} - eta_ch dt c_i + dt / eta_dis u_i = e0`` at a vehicle's first step, ``0``
+    after it.
+
+    Returns:
+        The vehicle of every step, each vehicle's first step, the rows and their right side.
+    """
+    n = int(n_steps.sum())
+    veh = np.repeat(np.arange(n_steps.size), n_steps)
+    first = np.concatenate([[0], np.cumsum(n_steps)[:-1]]).astype(int)
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first] = True
+    i = np.arange(n)
+    rows = [i, i, i, i[~is_first]]
+    cols = [i, n + i, 2 * n + i, 2 * n + i[~is_first] - 1]
+    vals = [np.full(n, -eta_ch * dt_h), np.full(n, dt_h / eta_dis), np.ones(n),
+            -np.ones(int((~is_first).sum()))]
+    a_dyn = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, 3 * n))
+    return veh, first, a_dyn, np.where(is_first, e0_kwh[veh], 0.0)
+
+
 def deliverable(v: Plugged, k: int, target_kw: float, eta_ch: float, eta_dis: float,
                 dt_h: float, tol_kw: float = 1e-6) -> bool:
     """Whether the plugged-in vehicles can draw ``target_kw`` in interval ``k`` (module doc).
@@ -56,22 +81,10 @@ def deliverable(v: Plugged, k: int, target_kw: float, eta_ch: float, eta_dis: fl
     """
     n_steps = np.maximum(v.departure_idx - k, 1).astype(int)
     n = int(n_steps.sum())
-    veh = np.repeat(np.arange(v.e_kwh.size), n_steps)
-    first = np.concatenate([[0], np.cumsum(n_steps)[:-1]])
-    is_first = np.zeros(n, dtype=bool)
-    is_first[first] = True
+    veh, first, a_dyn, b_dyn = _dynamics(n_steps, v.e_kwh, eta_ch, eta_dis, dt_h)
     lo_e = np.minimum(v.e_min_kwh, v.e_kwh)
     hi_e = np.maximum(v.e_max_kwh, v.e_kwh)
     q = v.q_kwh
-    # x_i - x_{i-1} - eta_ch dt c_i + dt / eta_dis u_i = e_n (first step) or 0
-    i = np.arange(n)
-    rows = [i, i, i, i[~is_first]]
-    cols = [i, n + i, 2 * n + i, 2 * n + i[~is_first] - 1]
-    vals = [np.full(n, -eta_ch * dt_h), np.full(n, dt_h / eta_dis), np.ones(n),
-            -np.ones(int((~is_first).sum()))]
-    a_dyn = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(n, 3 * n))
-    b_dyn = np.where(is_first, v.e_kwh[veh], 0.0)
     a_sum = sp.csr_matrix((np.concatenate([np.ones(first.size), -np.ones(first.size)]),
                            (np.zeros(2 * first.size, dtype=int),
                             np.concatenate([first, n + first]))), shape=(1, 3 * n))
@@ -167,18 +180,7 @@ def least_draw(s: Sessions, t: int, eta_ch: float, eta_dis: float, dt_h: float) 
     q = np.maximum(np.minimum(s.e_req_kwh[on], e0 + eta_ch * p_ch * dt_h * (d - a)), lo_e)
     n_steps = d - a
     n = int(n_steps.sum())
-    veh = np.repeat(np.arange(on.size), n_steps)
-    first = np.concatenate([[0], np.cumsum(n_steps)[:-1]])
-    is_first = np.zeros(n, dtype=bool)
-    is_first[first] = True
-    i = np.arange(n)
-    rows = [i, i, i, i[~is_first]]
-    cols = [i, n + i, 2 * n + i, 2 * n + i[~is_first] - 1]
-    vals = [np.full(n, -eta_ch * dt_h), np.full(n, dt_h / eta_dis), np.ones(n),
-            -np.ones(int((~is_first).sum()))]
-    a_eq = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, 3 * n))
-    b_eq = np.where(is_first, e0[veh], 0.0)
+    veh, first, a_eq, b_eq = _dynamics(n_steps, e0, eta_ch, eta_dis, dt_h)
     last = np.zeros(n, dtype=bool)
     last[first + n_steps - 1] = True
     bounds = np.zeros((3 * n, 2))
