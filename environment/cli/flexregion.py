@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +17,9 @@ from environment.cli.runs import CommandOutcome
 from environment.summaries import RegionSummary, TierValidation
 from environment.verdict import Check, target, validity
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    from environment.experiments.montecarlo import Cluster
 
 DESCRIPTION = """\
 Flexible operation region (FOR) of the charging stations' net load at one time under coupon
@@ -123,7 +128,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     if len(names) != 3:
         raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
                          f"{scenario.name} has {len(names)} traffic stations")
-    from environment.experiments.flex_region import check_request
+    from environment.experiments.flex_region import check_request, warm
 
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
     for m in models:  # before any equilibrium is solved
@@ -134,7 +139,11 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     from environment.outputs import write_json
 
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
-    cluster = Cluster(args.workers) if args.workers > 1 else None
+    # started on a thread while this process solves the no-coupon equilibrium; the workers
+    # build the first model's network meanwhile
+    cluster = Cluster(args.workers, warm=partial(warm, scenario, models[0], args.time,
+                                                 args.band_min),
+                      background=True) if args.workers > 1 else None
     runs = {}
     try:
         for m in models:
@@ -142,17 +151,17 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
                                 grid=args.grid, shared=not args.per_direction)
             runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
                                  progress=not args.quiet)
+        return _report(args, out, runs, budgets, tiers, t_start, cluster)
     finally:
         if cluster is not None:
             cluster.close()
-    return _report(args, out, runs, budgets, tiers, t_start)
 
 
 def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float],
-            t_start: float) -> CommandOutcome:
+            t_start: float, cluster: Cluster | None) -> CommandOutcome:
     from environment.cli.runs import lead_line
     from environment.experiments import region_tables as rep
-    from environment.experiments.flex_region_run import best_points
+    from environment.experiments.flex_region_run import best_points, solver
     from environment.outputs import write_parquet
     from environment.reporting import region_plots as plots
     from environment.summaries import RegionGridCheck, RegionSummary, write_summary
@@ -169,7 +178,7 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     write_parquet(out / "hull.parquet", pd.concat(hulls, ignore_index=True))
     main = "dynamic" if "dynamic" in runs else "static"
     validation = rep.tier_validation(runs[main], regs_all[main], tiers, args.reserve_station,
-                                     args.reserve_mw) \
+                                     args.reserve_mw, solver(cluster, runs[main].setup)) \
         if all(t in regs_all[main] for t in tiers) else None
     bad = {m: sum(not o.grid_feasible for pts in best_points(run).values() for o, _ in pts)
            for m, run in runs.items()}

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,17 +272,36 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
     jac = np.zeros((len(ev.stations), n_psi))
     rate = np.zeros(n_psi)
     steps = [np.eye(n_psi)[i] * step_per_kwh for i in range(n_psi)]
-    if cluster is None:
-        outs = [ev(e)[0] for e in steps]
-    else:
-        outs = cluster.client.gather(cluster.client.map(
-            _evaluate, [scenario] * n_psi, [model] * n_psi, [t_rel] * n_psi,
-            [band_min] * n_psi, [n_bands] * n_psi, [shares] * n_psi, steps, pure=False))
+    outs: list[Outcome] = []
+    while len(outs) < n_psi and (cluster is None or not cluster.ready):
+        outs.append(ev(steps[len(outs)])[0])  # here, while the workers start (if any)
+    rest = steps[len(outs):]
+    if rest:
+        m = len(rest)
+        outs += cluster.client.gather(cluster.client.map(
+            _evaluate, [scenario] * m, [model] * m, [t_rel] * m, [band_min] * m,
+            [n_bands] * m, [shares] * m, rest, pure=False))
     for i, out in enumerate(outs):
         jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
         rate[i] = out.spent / step_per_kwh
     return RegionSetup(scenario, model, t_rel, band_min, n_bands, ev.stations, psi_max, base,
                        jac, rate, shares, grid_mode, step_per_kwh)
+
+
+def warm(scenario: Scenario, model: str, t_star: str, band_min: float) -> None:
+    """Worker warm-up (``Cluster(warm=...)``): the imports, network, demand and grid an
+    :class:`Evaluator` builds, so a worker's first equilibrium does not pay them."""
+    cfg = scenario.traffic
+    if cfg is not None:
+        n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))
+        Evaluator(scenario, model, check_request(scenario, model, t_star, band_min), band_min,
+                  n_bands)
+
+
+def solve(s: RegionSetup, psi: np.ndarray) -> Outcome:
+    """Worker task: the equilibrium of one coupon vector, warm-started as the set-up's."""
+    return Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
+                     s.base_shares)(psi)[0]
 
 
 def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
@@ -389,23 +409,42 @@ def acceptable(out: Outcome, budget: float, target_gap: float, need_grid: bool) 
                                                                 or not need_grid)
 
 
-def realise(s: RegionSetup, psi: np.ndarray, station: int, p_req_kw: float,
-            steps: int = 8) -> Outcome | None:
+def realise(s: RegionSetup, top: Outcome, station: int, p_req_kw: float,
+            evaluate: Callable[[list[np.ndarray]], list[Outcome]] | None = None,
+            rounds: int = 5) -> Outcome | None:
     """Cheapest scaling ``c psi`` (``0 < c <= 1``) whose equilibrium has ``P_station >= p_req``.
 
-    Bisection on ``c`` over actual equilibria: the dispatch's "actual subsidy spent" for a tier
-    is the realised spend of the returned outcome (``None``: ``psi`` itself falls short).
+    ``top`` is the verified equilibrium at ``psi`` itself (``c = 1``). Trisection on ``c`` over
+    actual equilibria, assuming the station's load grows with ``c``: each round solves the two
+    equilibria at ``c = lo + (hi - lo) / 3`` and ``lo + 2 (hi - lo) / 3`` and keeps the third
+    where the requirement starts to hold, so ``rounds`` rounds narrow ``c`` to
+    ``3^-rounds`` (5 rounds: 1/243) with ``2 rounds`` equilibria. The two of a round are
+    independent: ``evaluate`` (a list of coupon vectors -> their outcomes) may solve them in
+    parallel, and the schedule does not depend on how, so neither does the result. The
+    dispatch's "actual subsidy spent" for a tier is the realised spend of the returned outcome
+    (``None``: ``psi`` itself falls short).
     """
-    ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
-    best, _ = ev(psi)
-    if best.p_kw[station] < p_req_kw:
+    if evaluate is None:
+        ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
+
+        def evaluate(psis: list[np.ndarray]) -> list[Outcome]:
+            return [ev(x)[0] for x in psis]
+
+    def holds(out: Outcome) -> bool:
+        return bool(out.p_kw[station] >= p_req_kw
+                    and (out.grid_feasible or s.grid_mode != "enforce"))
+
+    if not holds(top):
         return None
+    psi, best = top.psi, top
     lo, hi = 0.0, 1.0
-    for _ in range(steps):
-        mid = 0.5 * (lo + hi)
-        out, _ = ev(mid * psi)
-        if out.p_kw[station] >= p_req_kw and (out.grid_feasible or s.grid_mode != "enforce"):
-            hi, best = mid, out
+    for _ in range(rounds):
+        cs = (lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3)
+        outs = evaluate([c * psi for c in cs])
+        if holds(outs[0]):
+            hi, best = cs[0], outs[0]
+        elif holds(outs[1]):
+            lo, hi, best = cs[0], cs[1], outs[1]
         else:
-            lo = mid
+            lo = cs[1]
     return best

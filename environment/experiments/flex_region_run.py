@@ -30,6 +30,7 @@ from environment.experiments.flex_region import (
     boundary_point,
     refit,
     setup,
+    solve,
     verify_proposal,
 )
 from environment.experiments.montecarlo import Cluster
@@ -174,9 +175,24 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
     return RegionRun(s, dirs, points, setup_s, resumed)
 
 
+def solver(cluster: Cluster | None, s: RegionSetup
+           ) -> Callable[[list[np.ndarray]], list[Outcome]]:
+    """Equilibria of a list of coupon vectors (:func:`flex_region.solve`): one task each on
+    the cluster, in parallel, or one after the other in this process; in the given order.
+    """
+    def evaluate(psis: list[np.ndarray]) -> list[Outcome]:
+        got: dict[int, Outcome] = {}
+        _execute(cluster, s, [(i, solve, (np.asarray(x, dtype=float),),
+                               f"solve-{s.model}-{_proposal_key(x)}") for i, x in enumerate(psis)],
+                 got.__setitem__)
+        return [got[i] for i in range(len(psis))]
+
+    return evaluate
+
+
 def _execute(cluster: Cluster | None, s: RegionSetup,
-             calls: list[tuple[Any, Callable[..., dict], tuple, str]],
-             done: Callable[[Any, dict], None]) -> None:
+             calls: list[tuple[Any, Callable[..., Any], tuple, str]],
+             done: Callable[[Any, Any], None]) -> None:
     """Run ``fn(s, *args)`` for every ``(tag, fn, args, key)`` in this process or as dask
     tasks (``s`` scattered to the workers once); ``done(tag, result)`` as each finishes.
     """
@@ -232,12 +248,19 @@ def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
             jobs.setdefault((b, _proposal_key(psi)), (psi, []))[1].append((k, a, path))
         if not jobs:
             break
+        # longest first, so the round's last task is a short one: a proposal is expected to
+        # cost what its directions' searches cost so far (backtracking repeats)
+        order = sorted(jobs, key=lambda key: -max(
+            (record.get((key[0], k), {}).get("evaluations", 0) for k, _, _ in jobs[key][1]),
+            default=0))
         bar = tqdm(total=len(jobs), desc=f"{s.model} proposals ({rnd + 1})", unit="eq",
                    disable=not progress, leave=False)
 
-        def store(b: float, res: dict, members: list, bar=bar) -> None:
+        tried: dict[int, list[Outcome]] = {}
+
+        def store(b: float, res: dict, members: list, bar=bar, tried=tried) -> None:
             found = res["found"]
-            seen.extend(_outcome(o) for o in res["tried"])
+            tried[id(members)] = [_outcome(o) for o in res["tried"]]
             for i, (k, a, _) in enumerate(members):
                 old = best.get((b, k), _outcome_doc(s.base))
                 out = found if found is not None and np.dot(a, found["p_kw"]) < np.dot(
@@ -254,8 +277,11 @@ def _run_shared(cluster: Cluster | None, s: RegionSetup, todo: list,
         with bar:
             _execute(cluster, s, [((b, members), _run_search, (psi, b),
                                    f"for-{s.model}-{b:g}-{key}-r{rnd}")
-                                  for (b, key), (psi, members) in jobs.items()],
+                                  for (b, key), (psi, members) in
+                                  ((job, jobs[job]) for job in order)],
                      lambda tag, res: store(tag[0], res, tag[1]))
+        for job in order:  # in a fixed order, whatever order the tasks finished in
+            seen.extend(tried[id(jobs[job][1])])
         jac = refit(s, seen)
     for b, k, a, path in todo:
         rec = record.get((b, k), {"evaluations": 0, "runtime_s": 0.0, "tried": []})

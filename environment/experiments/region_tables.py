@@ -3,12 +3,13 @@ validating tier dispatch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from environment.experiments.flex_region import SERVICES
+from environment.experiments.flex_region import SERVICES, Outcome, realise
 from environment.experiments.flex_region_run import RegionRun, best_points, pooled
 from environment.summaries import (
     BudgetRegion,
@@ -168,10 +169,15 @@ def inside(region: Region, p: np.ndarray) -> bool:
 
 
 def tier_validation(run: RegionRun, regs: dict[float, Region], tiers: list[float],
-                    station: str, reserve_mw: float) -> TierValidation:
-    """The paper's §2.2 check: cheapest sufficient tier, its point, the realised subsidy."""
+                    station: str, reserve_mw: float,
+                    evaluate: Callable[[list[np.ndarray]], list[Outcome]] | None = None
+                    ) -> TierValidation:
+    """The paper's §2.2 check: cheapest sufficient tier, its point, the realised subsidy.
+
+    ``evaluate`` solves the realisation's equilibria (:func:`flex_region.realise`; e.g. on
+    the run's workers, ``flex_region_run.solver``); by default one after the other here.
+    """
     from dispatch.tiers import choose_tier
-    from environment.experiments.flex_region import realise
 
     s = run.setup
     m = s.stations.index(station)
@@ -195,7 +201,7 @@ def tier_validation(run: RegionRun, regs: dict[float, Region], tiers: list[float
     tier = tiers[choice.tier]
     p = choice.p
     best = max((o for o, _ in best_points(run)[tier]), key=lambda o: o.p_kw[m])
-    real = realise(s, best.psi, m, p_req * 1e3)
+    real = realise(s, best, m, p_req * 1e3, evaluate)
     return replace(head, operating_point_mw=tuple(p.tolist()),
                    inside_chosen_tier=inside(regs[tier], p),
                    outside_cheaper_tiers={f"{t:g}": not inside(regs[t], p)
