@@ -10,9 +10,17 @@ scheduled in turn; each tracks what the groups before it left of the target,
     x^(g) = argmin_{x in the group's sets} sum_t |sum_{n in g} x_nt - R^(g)_t|,
     R^(g+1) = R^(g) - sum_{n in g} x^(g)_n,     R^(1) = target,
 
-one sparse LP per group (``flexibility.gpolymatroid_lp.track``). The vehicles' sets are hard
+one sparse LP per group (``flexibility.gpolymatroid_lp.track``). Each group's LP is degenerate
+(many L1 optima over the day), so a group can leave a residual the later groups cannot follow
+although the whole fleet could. A joint repair pass follows: every vehicle moves by ``d_n``
+inside its set shifted by its set-point, ``x_n + d_n in S_n``,
+
+    d = argmin sum_t |sum_n d_nt - R^(last)_t|,
+
+so the deviation is the least any schedule of the whole fleet can reach (that of one group of
+all types), while the type order still decides who moves first. The vehicles' sets are hard
 constraints, so every set-point is inside its vehicle's set and every departure requirement is
-met whatever the target; what the fleet cannot follow is the deviation ``-R^(last)``.
+met whatever the target; what the fleet cannot follow is the deviation.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ from dispatch.ev_types import ORDER
 from flexibility.common import FloatArray, IntArray, ModelInputError
 from flexibility.gpolymatroid import BatterySet
 from flexibility.gpolymatroid_lp import track
+
+
+REPAIR_TOL_KW = 1e-6
+"""A deviation above this after the groups starts the joint repair pass."""
 
 
 @dataclass(frozen=True)
@@ -75,4 +87,16 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
         p[m] = res[0]
         groups[k] = res[0].sum(axis=0)
         residual = residual - groups[k]
+    if np.abs(residual).max(initial=0.0) > REPAIR_TOL_KW:
+        # what the groups in turn left unfollowed: every vehicle may still move within its own
+        # set around its set-point (the set shifted by it), jointly
+        shifted = np.cumsum(p, axis=1) * batt.dt_h
+        free = BatterySet(batt.u_min_kw - p, batt.u_max_kw - p, batt.y_min_kwh - shifted,
+                          batt.y_max_kwh - shifted, batt.dt_h)
+        res = track(free, residual)
+        if res is not None:
+            p = p + res[0]
+            for k, group in enumerate(order):
+                groups[k] += res[0][np.isin(ty, group)].sum(axis=0)
+            residual = residual - res[0].sum(axis=0)
     return VehicleSchedule(p, groups, -residual)
