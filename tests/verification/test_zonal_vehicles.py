@@ -215,6 +215,23 @@ def test_schedule_is_feasible_and_as_close_as_one_group(raw, period, target):
     assert vehicle_check(fleet, one.p_kw) == 0
 
 
+
+def test_repair_follows_what_the_groups_left():
+    """Three vehicles (types 4, 4, 2) whose first group, alone, picks a trajectory the last one
+    cannot complement: in turn the groups end 6 kW off the target; the joint repair reaches
+    the fleet's least deviation, 5 kW (the dense LP over every vehicle's set)."""
+    u_min = np.array([[0.0, -1, -1], [0, -2, 0], [-2, -1, 0]])
+    u_max = np.array([[2.0, 1, 2], [2, 0, 1], [0, 2, 1]])
+    y_min = np.array([[2.0, 2, 1], [0, 1, 0], [-1, -3, -1]])
+    y_max = np.array([[2.0, 4, 3], [2, 1, 2], [0, -2, -1]])
+    target = np.array([-2.0, -2.0, 0.0])
+    sch = schedule_vehicles(BatterySet(u_min, u_max, y_min, y_max, 1.0), np.array([4, 4, 2]),
+                            target)
+    assert_in_sets(sch.p_kw, u_min, u_max, y_min, y_max, 1.0)
+    best = dense_l1_tracking(u_min, u_max, y_min, y_max, 1.0, target)
+    assert best == pytest.approx(5.0, abs=TOL)
+    assert np.abs(sch.deviation_kw).sum() == pytest.approx(best, abs=TOL)
+
 # --------------------------------------------------------------------------- vehicle_check
 
 
