@@ -18,7 +18,9 @@ inside its set shifted by its set-point, ``x_n + d_n in S_n``,
     d = argmin sum_t |sum_n d_nt - R^(last)_t|,
 
 so the deviation is the least any schedule of the whole fleet can reach (that of one group of
-all types), while the type order still decides who moves first. The vehicles' sets are hard
+all types). The type order sets the schedule the repair starts from; the repair minimises
+only the deviation, so it may move a vehicle of any type (``group_kw`` is each group's sum
+after it). The vehicles' sets are hard
 constraints, so every set-point is inside its vehicle's set and every departure requirement is
 met whatever the target; what the fleet cannot follow is the deviation.
 """
@@ -33,7 +35,6 @@ from dispatch.ev_types import ORDER
 from flexibility.common import FloatArray, IntArray, ModelInputError
 from flexibility.gpolymatroid import BatterySet
 from flexibility.gpolymatroid_lp import track
-
 
 REPAIR_TOL_KW = 1e-6
 """A deviation above this after the groups starts the joint repair pass."""
@@ -93,8 +94,8 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
         shifted = np.cumsum(p, axis=1) * batt.dt_h
         free = BatterySet(batt.u_min_kw - p, batt.u_max_kw - p, batt.y_min_kwh - shifted,
                           batt.y_max_kwh - shifted, batt.dt_h)
-        res = track(free, residual)
-        if res is not None:
+        res = track(free, residual)  # d = 0 is in every shifted set; None only if an idle
+        if res is not None:  # bound breaks by rounding: the groups' schedule (valid) is kept
             p = p + res[0]
             for k, group in enumerate(order):
                 groups[k] += res[0][np.isin(ty, group)].sum(axis=0)

@@ -140,7 +140,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
 
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
     # started on a thread while this process solves the no-coupon equilibrium; the workers
-    # build the first model's network meanwhile
+    # import the models and fill their one-time caches meanwhile
     cluster = Cluster(args.workers, warm=partial(warm, scenario, models[0], args.time,
                                                  args.band_min),
                       background=True) if args.workers > 1 else None

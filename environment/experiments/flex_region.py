@@ -289,8 +289,9 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
 
 
 def warm(scenario: Scenario, model: str, t_star: str, band_min: float) -> None:
-    """Worker warm-up (``Cluster(warm=...)``): the imports, network, demand and grid an
-    :class:`Evaluator` builds, so a worker's first equilibrium does not pay them."""
+    """Worker warm-up (``Cluster(warm=...)``): builds (and drops) one :class:`Evaluator`, so
+    the worker has imported the traffic and grid models and filled its one-time caches (the
+    feeder's parse) before its first task; each task still builds its own (about 35 ms)."""
     cfg = scenario.traffic
     if cfg is not None:
         n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))

@@ -24,6 +24,7 @@ from dispatch.coupons import lp_coupons
 from environment.experiments.fingerprint import check_resume, code_version
 from environment.experiments.flex_region import (
     BoundaryPoint,
+    Evaluator,
     Outcome,
     RegionSetup,
     acceptable,
@@ -180,6 +181,10 @@ def solver(cluster: Cluster | None, s: RegionSetup
     """Equilibria of a list of coupon vectors (:func:`flex_region.solve`): one task each on
     the cluster, in parallel, or one after the other in this process; in the given order.
     """
+    if cluster is None:
+        ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
+        return lambda psis: [ev(np.asarray(x, dtype=float))[0] for x in psis]
+
     def evaluate(psis: list[np.ndarray]) -> list[Outcome]:
         got: dict[int, Outcome] = {}
         _execute(cluster, s, [(i, solve, (np.asarray(x, dtype=float),),

@@ -69,7 +69,7 @@ from scenarios.config import Scenario
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
 MIN_REPLICATES = 5
 METRIC_NAMES = tuple(
@@ -268,7 +268,7 @@ class Cluster:
 
     def __init__(self, workers: int = 1, scheduler: SchedulerLink | str | None = None,
                  warm: Callable[[], object] | None = None, background: bool = False) -> None:
-        self.cluster = None
+        self.cluster: LocalCluster | None = None
         if isinstance(scheduler, str) and scheduler:
             scheduler = SchedulerLink(address=scheduler, source="--scheduler")
         self.link = scheduler or None
@@ -281,6 +281,14 @@ class Cluster:
             self._thread.start()
         else:
             self._start(workers, warm)
+
+    @classmethod
+    def of_client(cls, client: Client, link: SchedulerLink | None = None) -> Cluster:
+        """A ``Cluster`` around a client connected elsewhere (e.g. to ``link``'s scheduler)."""
+        out = cls.__new__(cls)
+        out.cluster, out.link = None, link
+        out._client, out._error, out._thread = client, None, None
+        return out
 
     def _start_catching(self, workers: int, warm: Callable[[], object] | None) -> None:
         try:

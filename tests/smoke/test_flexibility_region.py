@@ -132,12 +132,11 @@ def test_resume_adds_nothing(static_run):
                                   again.drop(columns="runtime_s"))
 
 
-
 def test_two_workers_give_the_same_region_and_validation(static_run, tmp_path):
     """The cluster starts in the background while this process solves the no-coupon point and
     the first coordinates; directions and the validation's equilibria run on the workers. The
     points, hull and validation equal the one-process run's."""
-    _, out1, s1, pts1, hull1 = static_run
+    _, _, s1, pts1, hull1 = static_run
     out2 = tmp_path / "w2"
     assert main([*COARSE, "--model", "static", "--workers", "2", "--out", str(out2)]) == \
         s1["exit_code"]
@@ -146,6 +145,7 @@ def test_two_workers_give_the_same_region_and_validation(static_run, tmp_path):
                                   pd.read_parquet(out2 / "points.parquet").drop(
                                       columns="runtime_s"))
     pd.testing.assert_frame_equal(hull1, pd.read_parquet(out2 / "hull.parquet"))
+    assert s1["validation"]["realised_point_mw"] is not None  # the trisection ran
     assert s2["validation"] == s1["validation"]
 
 @pytest.mark.parametrize("extra, message", [

@@ -157,11 +157,10 @@ def test_workers_must_share_out_and_code(view, needle, tmp_path):
     from environment.experiments.scheduler_link import SchedulerLink
     from scenarios.errors import InputError
 
-    cluster = Cluster.__new__(Cluster)
-    cluster.link = SchedulerLink(address="tcp://10.0.0.5:8786", source="--scheduler")
-    cluster.client = _FakeClient({})
+    link = SchedulerLink(address="tcp://10.0.0.5:8786", source="--scheduler")
+    cluster = Cluster.of_client(_FakeClient({}), link)
     cluster.check_workers(tmp_path)  # a worker on this machine sees the folder: accepted
-    cluster.client = _FakeClient(view)
+    cluster = Cluster.of_client(_FakeClient(view), link)
     with pytest.raises(InputError, match=re.escape(needle)) as exc:
         cluster.check_workers(tmp_path)
     assert "10.0.0.7:4000" in str(exc.value) and len(str(exc.value).splitlines()) == 1
