@@ -1,6 +1,7 @@
 """``flexibility-region`` on the coupled Nguyen-Dupuis case.
 
-The normal suite runs the static model, coarse (6 directions, 2 budgets), and checks every
+The normal suite runs the static model, coarse (6 directions, 2 budgets, one refinement
+round, so the refit over every verified equilibrium is exercised), and checks every
 reported point against an independent re-solve of the static equilibrium under the stored
 coupon vector; the dynamic model's coarse run is ``slow``. The modified feeder of
 ``nd_coupled`` (DG at the station buses) hosts the region, so every point passes the grid
@@ -23,7 +24,7 @@ from traffic.scenario import build_demand, build_network, build_prices
 from traffic.static_stations import static_station_loads
 
 COARSE = ["flexibility-region", "--quiet", "--budget", "1000,2000", "--tiers", "1000,2000",
-          "--step-deg", "90", "--refine", "0", "--reserve-mw", "0.15"]
+          "--step-deg", "90", "--refine", "1", "--reserve-mw", "0.15"]
 
 
 def _run(tmp_path_factory, model):
@@ -203,8 +204,9 @@ def test_resume_adds_nothing(static_run):
 
 def test_two_workers_give_the_same_region_and_validation(static_run, tmp_path):
     """The cluster starts in the background while this process solves the no-coupon point and
-    the first coordinates; directions and the validation's equilibria run on the workers. The
-    points, hull and validation equal the one-process run's."""
+    the first coordinates; directions (two rounds, the second on the model refitted to the
+    first round's equilibria in a fixed order) and the validation's equilibria run on the
+    workers. The points, hull and validation equal the one-process run's."""
     _, _, s1, pts1, hull1 = static_run
     out2 = tmp_path / "w2"
     assert main([*COARSE, "--model", "static", "--workers", "2", "--out", str(out2)]) == \
