@@ -321,18 +321,34 @@ class GridAgent(mesa.Agent):
             day and interval ``(K, T)`` (1 without must-charge; 0 when the background alone
             violates a limit).
         """
-        g = self.grid
         must = np.maximum(np.swapaxes(np.asarray(lower_kw, dtype=float), 1, 2), 0.0)
-        n_days, n_rows = must.shape[:2]
-        mu = np.ones((n_days, n_rows))
-        day, row = np.nonzero(must.sum(axis=2) > FEASIBILITY_TOL_KW)
+        return must, self.servable_share(t0, must)
+
+    def servable_share(self, t0: int, load_kw: np.ndarray) -> np.ndarray:
+        """The largest common scaling of each row of station loads that is AC-feasible.
+
+        Bisection along ``lam x`` from the background alone (:func:`grid.ac.bisect_segments`),
+        every row with load at once.
+
+        Args:
+            t0: First interval.
+            load_kw: Non-negative station loads ``(K, W, J)``, row ``(m, w)`` at interval
+                ``t0 + w`` (grid order).
+
+        Returns:
+            ``lam*`` per row ``(K, W)``: 1 without load, 0 when the background alone violates a
+            limit.
+        """
+        g = self.grid
+        lam = np.ones(load_kw.shape[:2])
+        day, row = np.nonzero(load_kw.sum(axis=2) > FEASIBILITY_TOL_KW)
         if row.size:
-            bg_p, bg_q = g.bg(t0, n_rows)
-            x = must[day, row]
+            bg_p, bg_q = g.bg(t0, load_kw.shape[1])
+            x = load_kw[day, row]
             bis = bisect_segments(self.solver, bg_p[row], bg_q[row], g.positions,
                                   np.zeros_like(x), x, g.limits)
-            mu[day, row] = np.where(bis.start_feasible, bis.lam, 0.0)
-        return must, mu
+            lam[day, row] = np.where(bis.start_feasible, bis.lam, 0.0)
+        return lam
 
     def publish_package(self, fleets: Sequence[Fleet], t0: int, n_intervals: int,
                         alpha: float, aggregation: Aggregation,
@@ -414,14 +430,9 @@ class GridAgent(mesa.Agent):
         idx = np.asarray(layers.empty_intervals, dtype=int) - t0
         empty[idx[(idx >= 0) & (idx < n_rows)]] = True
         must = np.maximum(lo, 0.0)
-        must_total = must.sum(1)
         lam = np.ones(n_rows)
-        rows = np.flatnonzero((np.arange(n_rows) < ac_rows) & (must_total > tol))
-        if rows.size:
-            bg_p, bg_q = g.bg(t0, n_rows)
-            bis = bisect_segments(self.solver, bg_p[rows], bg_q[rows], g.positions,
-                                  np.zeros((rows.size, len(names))), must[rows], g.limits)
-            lam[rows] = np.where(bis.start_feasible, bis.lam, 0.0)
+        n_ac = min(max(int(ac_rows), 0), n_rows)
+        lam[:n_ac] = self.servable_share(t0, must[None, :n_ac])[0]
         not_servable = lam < 1.0
         cap = np.where(not_servable[:, None], np.minimum(d_hi, lam[:, None] * must), d_hi)
         # a crossed box collapses onto its lower bound (the must-charge), then takes the cap
@@ -438,14 +449,8 @@ class GridAgent(mesa.Agent):
             k: Interval.
             lower_kw: Each station's exact one-step lower bound ``L_j`` ``(J,)``, grid order.
         """
-        g = self.grid
         must = np.maximum(np.asarray(lower_kw, dtype=float), 0.0)
-        if must.sum() <= FEASIBILITY_TOL_KW:
-            return MustCharge(must)
-        bg_p, bg_q = g.bg(k, 1)
-        bis = bisect_segments(self.solver, bg_p, bg_q, g.positions, np.zeros((1, must.size)),
-                              must[None], g.limits)
-        return MustCharge(must, float(bis.lam[0]) if bool(bis.start_feasible[0]) else 0.0)
+        return MustCharge(must, float(self.servable_share(k, must[None, None])[0, 0]))
 
     def operating_point(self, k: int, station_p_kw: np.ndarray,
                         bg_p_kw: np.ndarray | None = None,

@@ -283,7 +283,7 @@ def day_metrics(ticks: pd.DataFrame, evs: pd.DataFrame, v_min_pu: float, v_max_p
                      max_must_charge_kw=_max_or_zero(a, "must_charge_kw"),
                      package_infeasible_ticks=int(flagged.sum()),
                      package_unsheddable_kwh=float(pkg_unshed.sum() * dt_h),
-                     max_package_unsheddable_kw=float(pkg_unshed.max()) if len(a) else 0.0),
+                     max_package_unsheddable_kw=_max_or_zero(a, "package_unsheddable_kw")),
         shortfall=ShortfallDay(
             count=len(short), kwh=float(short.shortfall_kwh.sum()),
             left_early=int(short.left_early.sum()) if "left_early" in short else 0,
