@@ -52,6 +52,7 @@ from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
 from scenarios.timeaxis import minutes_of_day
+from scenarios.traffic_config import Traffic
 from traffic.assignment import Demand
 from traffic.network import RoadNetwork
 from traffic.prices import Coupons, Prices, station_net_load_kw, subsidy_spent
@@ -123,6 +124,11 @@ class RegionSetup:
     base_shares: list[np.ndarray | None] | None
     grid_mode: str = "enforce"
     trust_radius: float = 0.5
+
+    def evaluator(self) -> Evaluator:
+        """An :class:`Evaluator` of this set-up, warm-started from the no-coupon equilibrium."""
+        return Evaluator(self.scenario, self.model, self.t_star_min, self.band_min,
+                         self.n_bands, self.base_shares)
 
 
 WARM_STEP_OFFSET = 8.0  # MSA step offset from a converged start: 9-14 loadings instead of 17-20
@@ -205,6 +211,11 @@ class Evaluator:
         return res.feasible, res.vm_min_pu
 
 
+def n_bands_of(cfg: Traffic, band_min: float) -> int:
+    """Coupon bands of ``band_min`` minutes covering the traffic period."""
+    return int(np.ceil(cfg.duration_min / band_min - 1e-9))
+
+
 def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
           step_per_kwh: float = 0.5, grid_mode: str = "enforce", cluster=None) -> RegionSetup:
     """Base equilibrium and the finite-difference response model (``1 + n_psi`` equilibria).
@@ -218,7 +229,7 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
         raise InputError(f"--scenario: {scenario.name} has no [traffic] section; use e.g. "
                          "--scenario nd_coupled")
     t_rel = check_request(scenario, model, t_star, band_min)
-    n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))
+    n_bands = n_bands_of(cfg, band_min)
     ev = Evaluator(scenario, model, t_rel, band_min, n_bands)
     return _setup(ev, scenario, model, t_star, t_rel, band_min, n_bands, step_per_kwh,
                   grid_mode, cluster)
@@ -294,15 +305,20 @@ def warm(scenario: Scenario, model: str, t_star: str, band_min: float) -> None:
     feeder's parse) before its first task; each task still builds its own (about 35 ms)."""
     cfg = scenario.traffic
     if cfg is not None:
-        n_bands = int(np.ceil(cfg.duration_min / band_min - 1e-9))
         Evaluator(scenario, model, check_request(scenario, model, t_star, band_min), band_min,
-                  n_bands)
+                  n_bands_of(cfg, band_min))
 
 
 def solve(s: RegionSetup, psi: np.ndarray) -> Outcome:
     """Worker task: the equilibrium of one coupon vector, warm-started as the set-up's."""
-    return Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
-                     s.base_shares)(psi)[0]
+    return s.evaluator()(psi)[0]
+
+
+def solve_here(s: RegionSetup) -> Callable[[list[np.ndarray]], list[Outcome]]:
+    """Equilibria of a list of coupon vectors, one after the other in this process (one
+    :class:`Evaluator`), in the given order."""
+    ev = s.evaluator()
+    return lambda psis: [ev(np.asarray(x, dtype=float))[0] for x in psis]
 
 
 def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
@@ -328,8 +344,7 @@ def boundary_point(s: RegionSetup, direction: np.ndarray, budget: float, refine:
                    ) -> BoundaryPoint:
     """Search of one direction (module docstring, steps 2-4)."""
     t0 = time.perf_counter()
-    ev = evaluator or Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
-                                s.base_shares)
+    ev = evaluator or s.evaluator()
     target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
     a = np.asarray(direction, dtype=float)
     best, jac, n_eval = s.base, s.jac.copy(), 0
@@ -376,8 +391,7 @@ def refit(s: RegionSetup, outcomes: list[Outcome], prior_weight: float = 1.0) ->
 def verify_proposal(s: RegionSetup, psi: np.ndarray, budget: float, max_backtracks: int = 6,
                     evaluator: Evaluator | None = None) -> tuple[Outcome | None, list[Outcome]]:
     """Step 3 alone for one LP proposal (shared by every direction that proposes it)."""
-    ev = evaluator or Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands,
-                                s.base_shares)
+    ev = evaluator or s.evaluator()
     target = s.scenario.traffic.target_gap if s.scenario.traffic else 0.01
     return _verify(ev, np.asarray(psi, dtype=float), budget, target, max_backtracks,
                    s.grid_mode == "enforce")
@@ -425,11 +439,7 @@ def realise(s: RegionSetup, top: Outcome, station: int, p_req_kw: float,
     dispatch's "actual subsidy spent" for a tier is the realised spend of the returned outcome
     (``None``: ``psi`` itself falls short).
     """
-    if evaluate is None:
-        ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
-
-        def evaluate(psis: list[np.ndarray]) -> list[Outcome]:
-            return [ev(x)[0] for x in psis]
+    evaluate = evaluate or solve_here(s)
 
     def holds(out: Outcome) -> bool:
         return bool(out.p_kw[station] >= p_req_kw

@@ -24,7 +24,6 @@ from dispatch.coupons import lp_coupons
 from environment.experiments.fingerprint import check_resume, code_version
 from environment.experiments.flex_region import (
     BoundaryPoint,
-    Evaluator,
     Outcome,
     RegionSetup,
     acceptable,
@@ -32,6 +31,7 @@ from environment.experiments.flex_region import (
     refit,
     setup,
     solve,
+    solve_here,
     verify_proposal,
 )
 from environment.experiments.montecarlo import Cluster
@@ -182,8 +182,7 @@ def solver(cluster: Cluster | None, s: RegionSetup
     the cluster, in parallel, or one after the other in this process; in the given order.
     """
     if cluster is None:
-        ev = Evaluator(s.scenario, s.model, s.t_star_min, s.band_min, s.n_bands, s.base_shares)
-        return lambda psis: [ev(np.asarray(x, dtype=float))[0] for x in psis]
+        return solve_here(s)
 
     def evaluate(psis: list[np.ndarray]) -> list[Outcome]:
         got: dict[int, Outcome] = {}

@@ -187,8 +187,8 @@ def tier_validation(run: RegionRun, regs: dict[float, Region], tiers: list[float
     price = cfg.charge_price_per_kwh if cfg else 1.0
     cost = np.full(len(s.stations), price * interval_h * 1e3)  # CNY per MW over the interval
     choice = choose_tier(tiers, [(regs[t].a, regs[t].b) for t in tiers], cost, m, p_req)
-    st_cfg = next(x for x in cfg.stations if x.name == station) if cfg else None
-    ports_mw = (st_cfg.charge_ports * cfg.charge_power_kw / 1e3) if cfg and st_cfg else None
+    ports = ports_range_mw(run).get(station)
+    ports_mw = None if ports is None else ports[1]
     head = TierValidation(
         station=station, reserve_mw=reserve_mw, requirement_mw=p_req,
         station_charging_capacity_mw=ports_mw,

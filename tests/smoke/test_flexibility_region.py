@@ -120,12 +120,12 @@ def test_region_points_pass_an_independent_pandapower_check(static_run):
     chose: the same verdict, lowest voltage and substation power. And the same AC verdict at
     the LinDistFlow dispatch without the loss margin (``margin=0``) for the points and 6 and
     12 % above them, which the feeder does not hold (the check's retries exist for these)."""
-    from environment.experiments.flex_region import Evaluator, check_request
+    from environment.experiments.flex_region import Evaluator, check_request, n_bands_of
 
     _, _, _, pts, _ = static_run
     sc = load_scenario("nd_coupled")
-    n_bands = int(np.ceil(sc.traffic.duration_min / 60.0 - 1e-9))
-    ev = Evaluator(sc, "static", check_request(sc, "static", "18:00", 60.0), 60.0, n_bands)
+    ev = Evaluator(sc, "static", check_request(sc, "static", "18:00", 60.0), 60.0,
+                   n_bands_of(sc.traffic, 60.0))
     rg, g = ev.feeder, ev.feeder.g
     bg_p, bg_q = g.bg(rg.k, 1)
     verdicts = []
