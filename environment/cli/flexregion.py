@@ -19,7 +19,7 @@ from environment.verdict import Check, target, validity
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
-    from environment.experiments.montecarlo import Cluster
+    from environment.experiments.cluster import Cluster
 
 DESCRIPTION = """\
 Flexible operation region (FOR) of the charging stations' net load at one time under coupon
@@ -134,8 +134,8 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     for m in models:  # before any equilibrium is solved
         check_request(scenario, m, args.time, args.band_min)
     out = checked_folder(args.out, args.resume, args.locks)
+    from environment.experiments.cluster import Cluster
     from environment.experiments.flex_region_run import RegionOptions, run_region
-    from environment.experiments.montecarlo import Cluster
     from environment.outputs import write_json
 
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})

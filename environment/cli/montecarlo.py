@@ -115,7 +115,8 @@ def run_montecarlo_command(args: argparse.Namespace) -> int:
     policy = getattr(args, "policy", None)
     out = checked_folder(args.out, args.resume, args.locks)
     # the input is valid: now the heavy stack (dask, mesa, pandapower)
-    from environment.experiments.montecarlo import Cluster, run_montecarlo
+    from environment.experiments.cluster import Cluster
+    from environment.experiments.montecarlo import run_montecarlo
 
     model = load_behaviour(scenario, args.behaviour)
     cluster = Cluster(args.workers, link)

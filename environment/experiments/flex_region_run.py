@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dispatch.coupons import lp_coupons
+from environment.experiments.cluster import Cluster
 from environment.experiments.fingerprint import check_resume, code_version
 from environment.experiments.flex_region import (
     BoundaryPoint,
@@ -34,7 +35,6 @@ from environment.experiments.flex_region import (
     solve_here,
     verify_proposal,
 )
-from environment.experiments.montecarlo import Cluster
 from environment.outputs import number, write_json
 from flexibility.region import directions
 from scenarios.config import Scenario

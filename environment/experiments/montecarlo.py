@@ -10,7 +10,7 @@
 * **Who writes.** Workers write the replicate folders (into the run folder, sent to them as an
   absolute path); this process (the client) writes the manifest and, at the end, the tables,
   figures and summaries. On an existing scheduler the run folder must therefore be one folder,
-  at the same path, on every worker and here; ``Cluster.check_workers`` refuses a cluster
+  at the same path, on every worker and here; ``cluster.Cluster.check_workers`` refuses a cluster
   where it is not, or whose workers run other code.
 * **Failures.** Each replicate is a dask task with retries: a replicate lost with a dead worker
   runs again on a restarted one. Ctrl-C cancels what is running; everything finished stays.
@@ -43,10 +43,8 @@ import gc
 import json
 import os
 import resource
-import secrets
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,7 +57,6 @@ import pandas as pd
 from environment.day_metrics import day_metrics
 from environment.experiments.fingerprint import check_resume, run_fingerprint
 from environment.experiments.intervals import ci95, metric_ci
-from environment.experiments.scheduler_link import SchedulerLink
 from environment.outputs import number, write_json, write_parquet
 from environment.summaries import MetricSummary, MonteCarloSummary
 from environment.validation import LAYERS
@@ -69,7 +66,7 @@ from scenarios.config import Scenario
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
-    from distributed import Client, LocalCluster
+    from environment.experiments.cluster import Cluster
 
 MIN_REPLICATES = 5
 METRIC_NAMES = tuple(
@@ -233,203 +230,6 @@ class MCRun:
     stopped_early: bool
     interrupted: bool
     resumed: int = 0
-
-
-LOCAL_WORKER_CONFIG: dict[str, object] = {
-    # dask spawns its workers with MALLOC_TRIM_THRESHOLD_=65536 (to hand freed memory back in
-    # long-lived workers); setting the threshold switches off glibc's adaptive mmap threshold,
-    # so every large NumPy temporary is a fresh mmap and its page faults. Our workers live for
-    # one command: unset it (None removes the variable) -- the equilibria run ~12 % faster.
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-    # the workers' statistical profiler only feeds the dashboard, which is off
-    "distributed.worker.profile.enabled": False,
-}
-
-
-class Cluster:
-    """A dask client on a local process cluster (loopback) or an existing scheduler.
-
-    Args:
-        workers: Worker processes of the local cluster (one thread each).
-        scheduler: An existing scheduler instead: its checked link
-            (:func:`environment.experiments.scheduler_link.scheduler_link`, with TLS) or a
-            plain ``tcp://host:port`` address.
-        warm: Run once on every worker as soon as it is up (e.g. the imports and the network
-            build of the first task), so the first tasks do not pay the workers' cold start.
-        background: Start the cluster (and ``warm``) on a thread and return at once, so this
-            process can work meanwhile; :attr:`client` waits for it (and raises its error).
-
-    Raises:
-        InputError: The scheduler cannot be reached, or no worker joined it within
-            ``WORKER_WAIT_S`` seconds (from :attr:`client` when started in the background).
-    """
-
-    WORKER_WAIT_S = 10.0
-
-    def __init__(self, workers: int = 1, scheduler: SchedulerLink | str | None = None,
-                 warm: Callable[[], object] | None = None, background: bool = False) -> None:
-        self.cluster: LocalCluster | None = None
-        if isinstance(scheduler, str) and scheduler:
-            scheduler = SchedulerLink(address=scheduler, source="--scheduler")
-        self.link = scheduler or None
-        self._client: Client | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if background:
-            self._thread = threading.Thread(target=self._start_catching, args=(workers, warm),
-                                            name="cluster-start", daemon=True)
-            self._thread.start()
-        else:
-            self._start(workers, warm)
-
-    @classmethod
-    def of_client(cls, client: Client, link: SchedulerLink | None = None) -> Cluster:
-        """A ``Cluster`` around a client connected elsewhere (e.g. to ``link``'s scheduler)."""
-        out = cls.__new__(cls)
-        out.cluster, out.link = None, link
-        out._client, out._error, out._thread = client, None, None
-        return out
-
-    def _start_catching(self, workers: int, warm: Callable[[], object] | None) -> None:
-        try:
-            self._start(workers, warm)
-        except BaseException as exc:  # handed to the caller by ``client``
-            self._error = exc
-
-    def _start(self, workers: int, warm: Callable[[], object] | None) -> None:
-        from dask.distributed import Client, LocalCluster
-
-        if self.link is not None:
-            self._client = _connect(self.link, Client)
-        else:
-            import dask
-
-            env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                    "MKL_NUM_THREADS")}
-            with dask.config.set(LOCAL_WORKER_CONFIG):
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, host="127.0.0.1",
-                                            dashboard_address=None, env=env, silence_logs=50)
-            self._client = Client(self.cluster)
-        if warm is not None:
-            self._client.run(warm)
-
-    @property
-    def client(self) -> Client:
-        """The dask client (waits for a background start to finish)."""
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._client is not None
-        return self._client
-
-    @property
-    def ready(self) -> bool:
-        """Whether the cluster is up (a background start has finished, well or not)."""
-        return self._thread is None or not self._thread.is_alive()
-
-    @property
-    def workers(self) -> int:
-        """Workers connected to the scheduler."""
-        return len(self.client.scheduler_info()["workers"])
-
-    def check_workers(self, folder: Path) -> None:
-        """Refuse an existing scheduler's workers that cannot write ``folder`` or run other code.
-
-        Workers write the replicate folders into ``folder`` themselves and this machine reads
-        them back, so ``folder`` must be one folder, at the same path, for both. This machine
-        writes a probe file with a random token there; every connected worker must read the
-        token, be allowed to write there and run the same code (:func:`code_version`). The
-        probe is removed. A local cluster passes without a probe (same machine, same code).
-
-        Raises:
-            InputError: A worker does not see ``folder`` (or cannot write it), runs other code,
-                or cannot run the probe (no evflex of this version installed there).
-        """
-        if self.link is None:
-            return
-        from environment.experiments.fingerprint import code_version
-
-        folder = folder.absolute()
-        token = secrets.token_hex(8)
-        probe = folder / f".probe-{token}"
-        probe.write_text(token)
-        try:
-            views = self.client.run(worker_view, str(folder), probe.name, token)
-        except Exception as exc:  # unpickling fails on a worker without this code
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            raise InputError(f"{self.link.source}: the workers of {self.link.address} cannot "
-                             f"run evflex's probe ({reason}); install this evflex on every "
-                             "worker machine") from None
-        finally:
-            probe.unlink(missing_ok=True)
-        mine = code_version()
-        for addr, view in sorted(views.items()):
-            where = f"worker {addr} on host {view['host']}"
-            if not view["sees_folder"]:
-                raise InputError(f"--out {folder}: {where} does not see this folder (workers "
-                                 "write the replicates there); put --out on a filesystem "
-                                 "shared by every worker and this machine, at the same path")
-            if not view["writable"]:
-                raise InputError(f"--out {folder}: {where} cannot write there; give the "
-                                 "workers' user write permission on it")
-            if view["code"] != mine:
-                raise InputError(f"{self.link.source}: {where} runs evflex {view['code']}, "
-                                 f"this machine {mine}; install the same evflex on every "
-                                 "worker machine")
-
-    def close(self) -> None:
-        """Shut the client (and the local cluster) down; an existing scheduler keeps running."""
-        if self._thread is not None:
-            self._thread.join()
-        if self._client is not None:
-            self._client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-def _connect(link: SchedulerLink, client_type: type) -> Client:
-    """A client of the scheduler behind ``link`` with at least one worker (``Cluster``)."""
-    try:
-        client = client_type(link.address, security=link.security(), timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
-        reason = (str(exc) or type(exc).__name__).splitlines()[0]
-        hint = ("; check that --tls-ca-file signed the scheduler's certificate and the "
-                "scheduler's CA signed --tls-cert" if link.encrypted else
-                "; start 'dask scheduler' there first (one started with --protocol tls "
-                "has a tls:// address)")
-        raise InputError(f"{link.source}: cannot reach {link.address} ({reason}){hint}") \
-            from None
-    try:
-        client.wait_for_workers(1, timeout=Cluster.WORKER_WAIT_S)
-    except (TimeoutError, OSError):
-        client.close()
-        raise InputError(f"{link.source}: the scheduler at {link.address} has no worker after "
-                         f"{Cluster.WORKER_WAIT_S:g} s; start 'dask worker {link.address}' on "
-                         "each machine first") from None
-    return client
-
-
-def worker_view(folder: str, probe_name: str, token: str) -> dict[str, object]:
-    """What a worker sees of the run folder, and its code version (``Cluster.check_workers``).
-
-    Args:
-        folder: The run folder, absolute, as this machine names it.
-        probe_name: File in it holding ``token``.
-        token: The random token this machine wrote.
-
-    Returns:
-        ``sees_folder`` (the token read back), ``writable``, ``code`` and ``host``.
-    """
-    from environment.experiments.fingerprint import code_version
-
-    try:
-        seen = (Path(folder) / probe_name).read_text() == token
-    except OSError:
-        seen = False
-    return {"sees_folder": seen, "writable": os.access(folder, os.W_OK | os.X_OK),
-            "code": code_version(), "host": socket.gethostname()}
 
 
 def run_montecarlo(cluster: Cluster, scenario: Scenario, behaviour: BehaviourModel,

@@ -22,8 +22,8 @@ import time
 import pandas as pd
 import pytest
 
+from environment.experiments.cluster import Cluster
 from environment.experiments.montecarlo import (
-    Cluster,
     replicate_seeds,
     run_montecarlo,
     run_replicate,

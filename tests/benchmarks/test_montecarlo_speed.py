@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from environment.experiments.montecarlo import Cluster, run_montecarlo
+from environment.experiments.cluster import Cluster
+from environment.experiments.montecarlo import run_montecarlo
 
 pytestmark = pytest.mark.benchmark
 N = 10

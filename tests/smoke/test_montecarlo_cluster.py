@@ -153,7 +153,7 @@ class _FakeClient:
     ({"code": "0.0.1+other"}, "runs evflex 0.0.1+other"),
 ])
 def test_workers_must_share_out_and_code(view, needle, tmp_path):
-    from environment.experiments.montecarlo import Cluster
+    from environment.experiments.cluster import Cluster
     from environment.experiments.scheduler_link import SchedulerLink
     from scenarios.errors import InputError
 
