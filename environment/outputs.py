@@ -15,13 +15,16 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from flexibility.aggregation import Envelope
 from flexibility.stations import PerStation
 from scenarios.timeaxis import TimeAxis
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: workers write JSON only
+    import pandas as pd
 
 ENVELOPE_COLUMNS = ["layer", "kind", "station", "t", "time", "p_ch_max_kw", "p_dis_max_kw",
                     "e_min_kwh", "e_max_kwh", "p_max_kw", "p_min_kw", "ds_kwh"]
@@ -98,6 +101,8 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> None:
 def envelope_frame(layer: str, kind: str, envelopes: PerStation[Envelope],
                    axis: TimeAxis) -> pd.DataFrame:
     """Rows of the envelope table for one layer and kind, every station and the total."""
+    import pandas as pd
+
     frames = []
     for station, env in envelopes.labelled():
         t = np.arange(env.t0, env.t0 + env.n_intervals)
@@ -113,6 +118,8 @@ def envelope_frame(layer: str, kind: str, envelopes: PerStation[Envelope],
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Stack envelope frames with stable dtypes."""
+    import pandas as pd
+
     out = pd.concat(list(frames), ignore_index=True).reindex(
         columns=[*ENVELOPE_COLUMNS, *RAMP_COLUMNS])
     return out.astype({"layer": "string", "kind": "string", "station": "string",

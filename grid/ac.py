@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import pandapower as pp
-from pandapower.powerflow import LoadflowNotConverged
 
 from flexibility.common import BoolArray
 from grid.feeder import Feeder, FloatArray, run_ac
@@ -166,6 +164,8 @@ class PandapowerAc:
     """
 
     def __init__(self, feeder: Feeder) -> None:
+        import pandapower as pp
+
         self.feeder = feeder
         self.net = copy.deepcopy(feeder.net)
         net = self.net
@@ -176,6 +176,8 @@ class PandapowerAc:
 
     def solve(self, p_kw: FloatArray, q_kvar: FloatArray) -> AcResult:
         """Solve each row of ``(B, n_bus)`` consumptions with ``pp.runpp``."""
+        from pandapower.powerflow import LoadflowNotConverged
+
         fe, net = self.feeder, self.net
         b = p_kw.shape[0]
         vm = np.full((b, fe.n_bus), np.nan)

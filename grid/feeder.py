@@ -24,14 +24,16 @@ import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
-import pandapower as pp
 import scipy.sparse as sp
 
 from flexibility.common import FloatArray, IntArray, ModelInputError
-from grid.simbench_cache import simbench_net
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 PLACEHOLDER_KA = 9999.0  # case33bw and other test cases mark "no rating" with 99999 kA
 #: Largest design-load margin of derived line ratings (100 already leaves lines unlimited).
@@ -65,6 +67,12 @@ class Feeder:
         load_q_kvar: Nominal reactive load per position.
         lines_only: Only lines without shunt admittance (the radial sweep reproduces
             pandapower exactly); otherwise AC checks call pandapower.
+        net_buses: pandapower bus index of every row of ``net.bus``, in its order (what
+            one-based bus numbers count).
+
+    A feeder from :func:`load_feeder` pickles without ``net`` and rebuilds it from the same
+    arguments on first use: processes that only run the fast models (e.g. the equilibrium
+    workers of the flexibility region) never import pandapower.
     """
 
     name: str
@@ -83,6 +91,22 @@ class Feeder:
     load_p_kw: FloatArray
     load_q_kvar: FloatArray
     lines_only: bool
+    net_buses: IntArray
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        if state.get("_source") is not None:
+            state.pop("net", None)  # rebuilt from the source where needed
+        return state
+
+    def __getattr__(self, name: str) -> object:
+        # only reached when ``name`` is missing: ``net`` of a feeder pickled without it
+        source = self.__dict__.get("_source")
+        if name != "net" or source is None:
+            raise AttributeError(name)
+        net = _rated_net(*source)
+        object.__setattr__(self, "net", net)
+        return net
 
     @property
     def n_bus(self) -> int:
@@ -125,10 +149,10 @@ class Feeder:
             FeederError: Unknown bus, or the substation bus itself.
         """
         if numbering == "one_based":
-            if not 1 <= bus <= len(self.net.bus):
+            if not 1 <= bus <= self.net_buses.size:
                 raise FeederError(f"{label} {bus} does not exist on {self.name} (buses "
-                                  f"1..{len(self.net.bus)} in one_based numbering)")
-            idx = int(self.net.bus.index[bus - 1])
+                                  f"1..{self.net_buses.size} in one_based numbering)")
+            idx = int(self.net_buses[bus - 1])
         else:
             idx = int(bus)
         pos = self.position(idx)
@@ -236,6 +260,21 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
         raise FeederError(f"{name}: some lines carry no thermal rating (max_i_ka >= "
                           f"{PLACEHOLDER_KA:.0f}); set net.line.max_i_ka or use "
                           "grid.feeder.rate_lines_at_design_load")
+    p, q, lines_only = _design_loads(net, pos, n)
+    return Feeder(name=name, net=net, bus_index=order, parent=parent,
+                  branch=tuple(m[0] for m in members),
+                  members=tuple(tuple(m) for m in members), r_pu=z.real, x_pu=z.imag,
+                  rating_kva=rating, i_max_ka=i_max, i_base_ka=i_base,
+                  s_base_kva=s_base_mva * 1e3,
+                  v_slack_pu=float(net.ext_grid[net.ext_grid.in_service].vm_pu.iloc[0]),
+                  load_p_kw=p, load_q_kvar=q, lines_only=lines_only,
+                  net_buses=net.bus.index.to_numpy(np.int64))
+
+
+def _design_loads(net: pp.pandapowerNet, pos: IntArray, n: int
+                  ) -> tuple[FloatArray, FloatArray, bool]:
+    """Nominal load per position (kW, kvar; ``p_mw * scaling`` summed per bus) and whether
+    the network is lines only without shunt admittance (:attr:`Feeder.lines_only`)."""
     loads = net.load[net.load.in_service.to_numpy(bool)]
     lp = pos[loads.bus.to_numpy(np.int64)]
     p: FloatArray = np.bincount(lp, (loads.p_mw * loads.scaling).to_numpy(float) * 1e3,
@@ -247,13 +286,7 @@ def from_pandapower(net: pp.pandapowerNet, name: str) -> Feeder:
                   and not np.any(net.line.get("g_us_per_km", net.line.c_nf_per_km * 0)
                                  .to_numpy(float)))
     lines_only = (not len(net.trafo)) and shunt_free and not len(net.gen) and not len(net.sgen)
-    return Feeder(name=name, net=net, bus_index=order, parent=parent,
-                  branch=tuple(m[0] for m in members),
-                  members=tuple(tuple(m) for m in members), r_pu=z.real, x_pu=z.imag,
-                  rating_kva=rating, i_max_ka=i_max, i_base_ka=i_base,
-                  s_base_kva=s_base_mva * 1e3,
-                  v_slack_pu=float(net.ext_grid[net.ext_grid.in_service].vm_pu.iloc[0]),
-                  load_p_kw=p, load_q_kvar=q, lines_only=lines_only)
+    return p, q, lines_only
 
 
 def _element_params(net: pp.pandapowerNet, elems: list[tuple[str, int]], vn_child: FloatArray,
@@ -308,6 +341,8 @@ def rate_lines_at_design_load(net: pp.pandapowerNet, margin: float = 1.0) -> Non
 
 def run_ac(net: pp.pandapowerNet) -> None:
     """``pandapower.runpp`` (Newton–Raphson) with the settings used everywhere here."""
+    import pandapower as pp
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pp.runpp(net, numba=False, init="dc", tolerance_mva=1e-10, max_iteration=50)
@@ -333,6 +368,8 @@ def read_feeder_json(path: Path) -> pp.pandapowerNet:
     if not (isinstance(doc, dict) and doc.get("_class") == "pandapowerNet"):
         raise FeederError(f"grid.feeder: {path} is JSON but not a pandapower network (no "
                           f"pandapowerNet object at the top); {fix}")
+    import pandapower as pp
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -365,6 +402,8 @@ def ieee123_net() -> pp.pandapowerNet:
     """
     table = json.loads((resources.files("scenarios") / "data" / "ieee123_feeder.json")
                        .read_text())
+    import pandapower as pp
+
     lines, codes = table["lines"], table["linecodes"]
     net = pp.create_empty_network(name="ieee123", sn_mva=1.0)
     buses = sorted({*lines["from_bus"], *lines["to_bus"]})
@@ -401,6 +440,14 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
     Raises:
         FeederError: Unknown feeder, missing SimBench, or a feeder that is not radial.
     """
+    feeder = from_pandapower(_rated_net(spec, str(base_dir), line_margin),
+                             Path(spec).stem if spec.endswith(".json") else spec)
+    object.__setattr__(feeder, "_source", (spec, str(base_dir), line_margin))
+    return feeder
+
+
+def _rated_net(spec: str, base_dir: str, line_margin: float) -> pp.pandapowerNet:
+    """The pandapower network of :func:`load_feeder` (its arguments), lines rated."""
     if not (np.isfinite(line_margin) and 0 < line_margin <= MAX_LINE_MARGIN):
         raise FeederError(f"grid.line_margin: {line_margin:g} is outside (0, "
                           f"{MAX_LINE_MARGIN:g}]; the derived line ratings are line_margin "
@@ -414,6 +461,8 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
         net = ieee123_net()
     else:
         try:
+            from grid.simbench_cache import simbench_net
+
             net = simbench_net(spec)
         except ImportError:
             raise FeederError(f"grid.feeder: {spec!r} is not 'case33bw', 'ieee123' or a .json "
@@ -422,4 +471,4 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
         except Exception as exc:  # SimBench raises plain exceptions for unknown codes
             raise FeederError(f"grid.feeder: {spec!r} is not a SimBench code ({exc})") from None
     rate_lines_at_design_load(net, line_margin)
-    return from_pandapower(net, Path(spec).stem if spec.endswith(".json") else spec)
+    return net

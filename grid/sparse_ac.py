@@ -34,9 +34,9 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandapower as pp
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
@@ -44,6 +44,9 @@ from grid.ac import AcResult, AcSolver, PandapowerAc, RadialSweep
 from grid.compiled import forest_fixed_point
 from grid.feeder import Feeder, FeederError, FloatArray, run_ac
 from grid.tree_solve import ForestSolver, NotAForest
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 DENSE_MAX_BUS = 300  # below this, Z = Y_LL^-1 is stored dense
 RESULT_CHUNK = 32  # operating points whose branch results are computed together

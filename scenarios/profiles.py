@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from flexibility.fleet import FloatArray
 from grid.background import Background, spread  # noqa: F401  (re-exported)
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BUILTIN_PROFILES = "builtin:simbench_summer_weekday"
 
@@ -46,6 +49,8 @@ def read_table(source: str, base_dir: str | Path, builtin: tuple[str, str], fiel
     if not path.is_file():
         raise InputError(f"{field}: {path} does not exist; use '{builtin[0]}' or a CSV with "
                          f"columns {', '.join(columns)}{hint}")
+    import pandas as pd  # here: the equilibrium workers import this module, not pandas
+
     frame = pd.read_csv(path)
     missing = set(columns) - set(frame.columns)
     if missing:

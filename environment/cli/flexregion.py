@@ -136,21 +136,23 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     out = checked_folder(args.out, args.resume, args.locks)
     from environment.experiments.cluster import Cluster
     from environment.experiments.flex_region_run import RegionOptions, run_region
+    from environment.grid_setup import build_grid_model
     from environment.outputs import write_json
 
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
-    # started on a thread while this process solves the no-coupon equilibrium; the workers
-    # import the models and fill their one-time caches meanwhile
+    # started on a thread while this process builds the grid model and solves the no-coupon
+    # equilibrium; the workers import the models and build the road network meanwhile
     cluster = Cluster(args.workers, warm=partial(warm, scenario, models[0], args.time,
                                                  args.band_min),
                       background=True) if args.workers > 1 else None
+    grid = build_grid_model(scenario)  # built once: it travels to the workers without pandapower
     runs = {}
     try:
         for m in models:
             opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
                                 grid=args.grid, shared=not args.per_direction)
             runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, grid=grid)
         return _report(args, out, runs, budgets, tiers, t_start, cluster)
     finally:
         if cluster is not None:

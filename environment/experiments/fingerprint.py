@@ -13,12 +13,15 @@ import hashlib
 import json
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
+
+if TYPE_CHECKING:
+    from scenarios.behaviour import BehaviourModel
 
 PACKAGES = ("agents", "environment", "flexibility", "grid", "traffic", "scenarios")
 ROOT = Path(__file__).resolve().parents[2]

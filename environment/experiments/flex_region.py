@@ -109,6 +109,9 @@ class RegionSetup:
             (every point keeps its grid check as a flag; for feeders that cannot host even
             the no-coupon equilibrium).
         trust_radius: ``r`` of the LP's trust region per coordinate (CNY/kWh).
+        grid: The scenario's grid model, built once and sent along (it pickles without
+            pandapower's network, so workers need not import pandapower); ``None``: each
+            :class:`Evaluator` builds it.
     """
 
     scenario: Scenario
@@ -124,11 +127,12 @@ class RegionSetup:
     base_shares: list[np.ndarray | None] | None
     grid_mode: str = "enforce"
     trust_radius: float = 0.5
+    grid: GridModel | None = None
 
     def evaluator(self) -> Evaluator:
         """An :class:`Evaluator` of this set-up, warm-started from the no-coupon equilibrium."""
         return Evaluator(self.scenario, self.model, self.t_star_min, self.band_min,
-                         self.n_bands, self.base_shares)
+                         self.n_bands, self.base_shares, self.grid)
 
 
 WARM_STEP_OFFSET = 8.0  # MSA step offset from a converged start: 9-14 loadings instead of 17-20
@@ -145,10 +149,12 @@ def warm_shares(groups, shares: list[np.ndarray]) -> list[np.ndarray | None]:
 
 
 class Evaluator:
-    """Equilibrium + grid check of coupon vectors for one scenario (rebuilt on each worker)."""
+    """Equilibrium + grid check of coupon vectors for one scenario (rebuilt on each worker;
+    ``grid``: the scenario's grid model if already built, else built here)."""
 
     def __init__(self, scenario: Scenario, model: str, t_star_min: float, band_min: float,
-                 n_bands: int, base_shares: list[np.ndarray | None] | None = None) -> None:
+                 n_bands: int, base_shares: list[np.ndarray | None] | None = None,
+                 grid: GridModel | None = None) -> None:
         cfg = scenario.traffic
         if cfg is None or not cfg.stations:
             raise InputError(f"--scenario: {scenario.name} has no [traffic] section with "
@@ -160,7 +166,7 @@ class Evaluator:
         self.stations = tuple(st.name for st in cfg.stations)
         self.t_star_min, self.band_min, self.n_bands = t_star_min, band_min, n_bands
         self.base_shares = base_shares
-        self.grid: GridModel = build_grid_model(scenario)
+        self.grid: GridModel = build_grid_model(scenario) if grid is None else grid
         hz = scenario.horizon
         k = (minutes_of_day(cfg.start) + t_star_min - hz.start_min) / hz.dt_min
         self.k_grid = int(np.floor(k + 1e-9)) % hz.n_intervals
@@ -217,8 +223,11 @@ def n_bands_of(cfg: Traffic, band_min: float) -> int:
 
 
 def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
-          step_per_kwh: float = 0.5, grid_mode: str = "enforce", cluster=None) -> RegionSetup:
+          step_per_kwh: float = 0.5, grid_mode: str = "enforce", cluster=None,
+          grid: GridModel | None = None) -> RegionSetup:
     """Base equilibrium and the finite-difference response model (``1 + n_psi`` equilibria).
+
+    ``grid``: the scenario's grid model if already built (``None``: built here).
 
     Raises:
         InputError: ``t*`` outside the traffic period, or ``grid_mode="enforce"`` and the
@@ -230,7 +239,7 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
                          "--scenario nd_coupled")
     t_rel = check_request(scenario, model, t_star, band_min)
     n_bands = n_bands_of(cfg, band_min)
-    ev = Evaluator(scenario, model, t_rel, band_min, n_bands)
+    ev = Evaluator(scenario, model, t_rel, band_min, n_bands, grid=grid)
     return _setup(ev, scenario, model, t_star, t_rel, band_min, n_bands, step_per_kwh,
                   grid_mode, cluster)
 
@@ -291,22 +300,23 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
         m = len(rest)
         outs += cluster.client.gather(cluster.client.map(
             _evaluate, [scenario] * m, [model] * m, [t_rel] * m, [band_min] * m,
-            [n_bands] * m, [shares] * m, rest, pure=False))
+            [n_bands] * m, [shares] * m, rest, [ev.grid] * m, pure=False))
     for i, out in enumerate(outs):
         jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
         rate[i] = out.spent / step_per_kwh
     return RegionSetup(scenario, model, t_rel, band_min, n_bands, ev.stations, psi_max, base,
-                       jac, rate, shares, grid_mode, step_per_kwh)
+                       jac, rate, shares, grid_mode, step_per_kwh, ev.grid)
 
 
 def warm(scenario: Scenario, model: str, t_star: str, band_min: float) -> None:
-    """Worker warm-up (``Cluster(warm=...)``): builds (and drops) one :class:`Evaluator`, so
-    the worker has imported the traffic and grid models and filled its one-time caches (the
-    feeder's parse) before its first task; each task still builds its own (about 35 ms)."""
+    """Worker warm-up (``Cluster(warm=...)``): imports the traffic and grid models and builds
+    the road network and demand once, so the worker's first task does not pay for them. The
+    grid model comes with the tasks (:attr:`RegionSetup.grid`, pickled without pandapower's
+    network), so the workers never import pandapower."""
     cfg = scenario.traffic
     if cfg is not None:
-        Evaluator(scenario, model, check_request(scenario, model, t_star, band_min), band_min,
-                  n_bands_of(cfg, band_min))
+        check_request(scenario, model, t_star, band_min)
+        build_demand(cfg, build_network(cfg, scenario.base_dir))
 
 
 def solve(s: RegionSetup, psi: np.ndarray) -> Outcome:
@@ -322,9 +332,10 @@ def solve_here(s: RegionSetup) -> Callable[[list[np.ndarray]], list[Outcome]]:
 
 
 def _evaluate(scenario: Scenario, model: str, t_rel: float, band_min: float, n_bands: int,
-              shares: list[np.ndarray | None] | None, psi: np.ndarray) -> Outcome:
+              shares: list[np.ndarray | None] | None, psi: np.ndarray,
+              grid: GridModel | None = None) -> Outcome:
     """Worker task: one equilibrium (finite-difference column)."""
-    return Evaluator(scenario, model, t_rel, band_min, n_bands, shares)(psi)[0]
+    return Evaluator(scenario, model, t_rel, band_min, n_bands, shares, grid)(psi)[0]
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from environment.experiments.flex_region import (
 )
 from environment.outputs import number, write_json
 from flexibility.region import directions
+from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
 
@@ -85,7 +86,7 @@ def _setup_doc(s: RegionSetup) -> dict:
             "grid_mode": s.grid_mode, "trust_radius": s.trust_radius}
 
 
-def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
+def _setup_from(doc: dict, scenario: Scenario, grid: GridModel | None) -> RegionSetup:
     shares = doc["base_shares"]
     return RegionSetup(scenario, doc["model"], float(doc["t_star_min"]), float(doc["band_min"]),
                        int(doc["n_bands"]), tuple(doc["stations"]), np.asarray(doc["psi_max"]),
@@ -93,7 +94,7 @@ def _setup_from(doc: dict, scenario: Scenario) -> RegionSetup:
                        np.asarray(doc["spend_rate"]),
                        None if shares is None
                        else [None if x is None else np.asarray(x) for x in shares],
-                       str(doc["grid_mode"]), float(doc.get("trust_radius", 0.5)))
+                       str(doc["grid_mode"]), float(doc.get("trust_radius", 0.5)), grid)
 
 
 def point_doc(p: BoundaryPoint, k: int) -> dict:
@@ -124,8 +125,9 @@ class RegionRun:
 
 def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
                budgets: list[float], folder: Path, resume: bool = False,
-               progress: bool = True) -> RegionRun:
-    """Compute (or resume) the boundary points of every direction and budget."""
+               progress: bool = True, grid: GridModel | None = None) -> RegionRun:
+    """Compute (or resume) the boundary points of every direction and budget (``grid``: the
+    scenario's grid model if already built)."""
     from tqdm import tqdm
 
     root = Path(folder) / opt.model
@@ -140,10 +142,10 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
     t0 = time.perf_counter()
     setup_path = root / "setup.json"
     if setup_path.is_file():
-        s = _setup_from(json.loads(setup_path.read_text()), scenario)
+        s = _setup_from(json.loads(setup_path.read_text()), scenario, grid)
     else:
         s = setup(scenario, opt.model, opt.t_star, opt.band_min, opt.fd_step_per_kwh,
-                  opt.grid, cluster)
+                  opt.grid, cluster, grid)
         write_json(setup_path, _setup_doc(s))
     setup_s = time.perf_counter() - t0
     dirs = directions(len(s.stations), opt.step_deg)
