@@ -45,8 +45,7 @@ def _aggregation(st: ZonalStudy, dt: float, peak_before_kw: float
         vehicle_deviation_kwh=float(np.abs(two.vehicle_deviation_kw).sum() * dt),
         diesel_kwh=float(sum(a.dg_kw.sum() for a in trk if a.feasible) * dt),
         bought_from_neighbours_kwh=float(sum(a.buy_kw.sum() for a in trk if a.feasible) * dt),
-        trading_price_premium_max_pct=float(
-            100.0 * (two.omega_z / st.setup.price[:, None] - 1.0).max()),
+        trading_price_premium_max_pct=trading_premium_pct(two.omega_z, st.setup.price),
         ev_energy_kwh=float(two.station_kw.sum() * dt),
         vehicles_outside_their_sets=two.energy_violations, peak_kw=peak,
         peak_shaving_pct_vs_before=100.0 * (peak_before_kw - peak) / peak_before_kw,
@@ -121,3 +120,12 @@ def zonal_checks(s: ZonalSummary) -> list[Check]:
                 validity("vehicles_in_sets", al.vehicles_outside_their_sets == 0,
                          f"{al.vehicles_outside_their_sets} vehicles leave their sets")]
     return out
+
+
+def trading_premium_pct(omega: np.ndarray, price: np.ndarray) -> float | None:
+    """Largest ``100 (omega / price - 1)`` over the intervals with a positive purchase price
+    (``omega``: trading prices ``(T, Z)``, ``price``: purchase price ``(T,)``)."""
+    paid = price > 0
+    if not paid.any():
+        return None
+    return float(100.0 * (omega[paid] / price[paid, None] - 1.0).max())

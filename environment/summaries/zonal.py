@@ -46,7 +46,12 @@ class ZonalAc:
 
 @dataclass(frozen=True)
 class AggregationLayerSummary:
-    """The aggregation layer on a realised day (``aggregation_layer`` in the file)."""
+    """The aggregation layer on a realised day (``aggregation_layer`` in the file).
+
+    ``trading_price_premium_max_pct``: the largest inter-area trading price over the purchase
+    price of its interval, in percent, over the intervals with a positive purchase price
+    (``None`` when none has one, e.g. a tariff of capacity charges only).
+    """
 
     realised_vehicles: int
     user_types_1_to_4: tuple[int, ...]
@@ -56,7 +61,7 @@ class AggregationLayerSummary:
     vehicle_deviation_kwh: float
     diesel_kwh: float
     bought_from_neighbours_kwh: float
-    trading_price_premium_max_pct: float
+    trading_price_premium_max_pct: float | None
     ev_energy_kwh: float
     vehicles_outside_their_sets: int
     peak_kw: float
