@@ -21,7 +21,7 @@ import copy
 import functools
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,13 +70,15 @@ class Feeder:
         net_buses: pandapower bus index of every row of ``net.bus``, in its order (what
             one-based bus numbers count).
 
-    A feeder from :func:`load_feeder` pickles without ``net`` and rebuilds it from the same
-    arguments on first use: processes that only run the fast models (e.g. the equilibrium
-    workers of the flexibility region) never import pandapower.
+    A feeder from :func:`load_feeder` pickles (and copies) without ``net`` and rebuilds it
+    from the same arguments on first use: processes that only run the fast models (e.g. the
+    equilibrium workers of the flexibility region) never import pandapower. Hence ``net`` is
+    read-only: a change made in place would be lost in a copy (``dataclasses.replace(fe,
+    net=other)`` makes a feeder that keeps ``other``).
     """
 
     name: str
-    net: pp.pandapowerNet
+    net: pp.pandapowerNet = field(repr=False, compare=False)
     bus_index: IntArray
     parent: IntArray
     branch: tuple[tuple[str, int], ...]
@@ -442,7 +444,7 @@ def load_feeder(spec: str, base_dir: str | Path = ".", line_margin: float = 1.0)
     """
     feeder = from_pandapower(_rated_net(spec, str(base_dir), line_margin),
                              Path(spec).stem if spec.endswith(".json") else spec)
-    object.__setattr__(feeder, "_source", (spec, str(base_dir), line_margin))
+    object.__setattr__(feeder, "_source", (spec, str(Path(base_dir).resolve()), line_margin))
     return feeder
 
 

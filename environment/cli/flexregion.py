@@ -128,7 +128,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     if len(names) != 3:
         raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
                          f"{scenario.name} has {len(names)} traffic stations")
-    from environment.experiments.flex_region import check_request, warm
+    from environment.experiments.flex_region import check_request, shared_grid, warm
 
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
     for m in models:  # before any equilibrium is solved
@@ -141,13 +141,14 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
 
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
     # started on a thread while this process builds the grid model and solves the no-coupon
-    # equilibrium; the workers import the models and build the road network meanwhile
+    # equilibrium; the workers import the models meanwhile
     cluster = Cluster(args.workers, warm=partial(warm, scenario, models[0], args.time,
                                                  args.band_min),
                       background=True) if args.workers > 1 else None
-    grid = build_grid_model(scenario)  # built once: it travels to the workers without pandapower
     runs = {}
     try:
+        # built once where it can travel to the workers (without pandapower)
+        grid = shared_grid(build_grid_model(scenario))
         for m in models:
             opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
                                 grid=args.grid, shared=not args.per_direction)

@@ -39,8 +39,8 @@ class Cluster:
         scheduler: An existing scheduler instead: its checked link
             (:func:`environment.experiments.scheduler_link.scheduler_link`, with TLS) or a
             plain ``tcp://host:port`` address.
-        warm: Run once on every worker as soon as it is up (e.g. the imports and the network
-            build of the first task), so the first tasks do not pay the workers' cold start.
+        warm: Run once on every worker as soon as it is up (e.g. the imports the first task
+            needs), so the first tasks do not pay that part of the workers' cold start.
         background: Start the cluster (and ``warm``) on a thread and return at once, so this
             process can work meanwhile; :attr:`client` waits for it (and raises its error).
 

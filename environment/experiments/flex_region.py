@@ -48,6 +48,7 @@ import numpy as np
 from dispatch.coupons import lp_coupons
 from environment.experiments.region_grid import RegionGrid
 from environment.grid_setup import build_grid_model
+from grid.ac import RadialSweep
 from grid.layers import GridModel
 from scenarios.config import Scenario
 from scenarios.errors import InputError
@@ -109,9 +110,10 @@ class RegionSetup:
             (every point keeps its grid check as a flag; for feeders that cannot host even
             the no-coupon equilibrium).
         trust_radius: ``r`` of the LP's trust region per coordinate (CNY/kWh).
-        grid: The scenario's grid model, built once and sent along (it pickles without
-            pandapower's network, so workers need not import pandapower); ``None``: each
-            :class:`Evaluator` builds it.
+        grid: The scenario's grid model, built once and sent along (:func:`shared_grid`:
+            only when its AC solver is the stateless radial sweep, which pickles without
+            pandapower's network, so the workers need not import pandapower); ``None``: each
+            :class:`Evaluator` builds its own.
     """
 
     scenario: Scenario
@@ -217,6 +219,16 @@ class Evaluator:
         return res.feasible, res.vm_min_pu
 
 
+def shared_grid(grid: GridModel) -> GridModel | None:
+    """``grid`` if it may be built once and sent to the workers, else ``None`` (each
+    :class:`Evaluator` then builds its own). Only the radial sweep qualifies: it keeps no
+    state between solves (a shared copy gives the same answers in any order) and pickles
+    without pandapower. :class:`grid.sparse_ac.SparseAc` keeps a warm start and may hold a
+    sparse LU that does not pickle; :class:`grid.ac.PandapowerAc` holds a pandapower network.
+    """
+    return grid if isinstance(grid.solver, RadialSweep) else None
+
+
 def n_bands_of(cfg: Traffic, band_min: float) -> int:
     """Coupon bands of ``band_min`` minutes covering the traffic period."""
     return int(np.ceil(cfg.duration_min / band_min - 1e-9))
@@ -241,7 +253,7 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
     n_bands = n_bands_of(cfg, band_min)
     ev = Evaluator(scenario, model, t_rel, band_min, n_bands, grid=grid)
     return _setup(ev, scenario, model, t_star, t_rel, band_min, n_bands, step_per_kwh,
-                  grid_mode, cluster)
+                  grid_mode, cluster, grid)
 
 
 def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) -> float:
@@ -272,7 +284,7 @@ def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) 
 
 def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: float,
            band_min: float, n_bands: int, step_per_kwh: float, grid_mode: str,
-           cluster) -> RegionSetup:
+           cluster, grid: GridModel | None) -> RegionSetup:
     cfg = ev.cfg
     base, shares = ev(np.zeros(len(ev.stations) * len(SERVICES) * n_bands))
     ev.base_shares = shares
@@ -298,21 +310,23 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
     rest = steps[len(outs):]
     if rest:
         m = len(rest)
-        outs += cluster.client.gather(cluster.client.map(
+        client = cluster.client
+        g = None if grid is None else client.scatter(grid, broadcast=True, hash=False)
+        outs += client.gather(client.map(
             _evaluate, [scenario] * m, [model] * m, [t_rel] * m, [band_min] * m,
-            [n_bands] * m, [shares] * m, rest, [ev.grid] * m, pure=False))
+            [n_bands] * m, [shares] * m, rest, [g] * m, pure=False))
     for i, out in enumerate(outs):
         jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
         rate[i] = out.spent / step_per_kwh
     return RegionSetup(scenario, model, t_rel, band_min, n_bands, ev.stations, psi_max, base,
-                       jac, rate, shares, grid_mode, step_per_kwh, ev.grid)
+                       jac, rate, shares, grid_mode, step_per_kwh, grid)
 
 
 def warm(scenario: Scenario, model: str, t_star: str, band_min: float) -> None:
-    """Worker warm-up (``Cluster(warm=...)``): imports the traffic and grid models and builds
-    the road network and demand once, so the worker's first task does not pay for them. The
-    grid model comes with the tasks (:attr:`RegionSetup.grid`, pickled without pandapower's
-    network), so the workers never import pandapower."""
+    """Worker warm-up (``Cluster(warm=...)``): imports the traffic and grid models (building
+    the road network and demand once, and dropping them), so the worker's first task does not
+    pay for the imports. The grid model comes with the tasks where it can
+    (:func:`shared_grid`), so those workers never import pandapower."""
     cfg = scenario.traffic
     if cfg is not None:
         check_request(scenario, model, t_star, band_min)

@@ -75,3 +75,14 @@ def test_a_worker_checks_region_points_without_importing_pandapower_or_pandas(tm
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_only_the_stateless_radial_sweep_travels_to_the_workers():
+    from environment.experiments.flex_region import shared_grid
+    from environment.grid_setup import build_grid_model
+    from scenarios.config import load_scenario
+
+    radial = build_grid_model(load_scenario("nd_coupled"))
+    assert shared_grid(radial) is radial
+    # SparseAc keeps a warm start between solves (a shared copy would answer by history)
+    assert shared_grid(build_grid_model(load_scenario("ux37"))) is None
