@@ -128,7 +128,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     if len(names) != 3:
         raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
                          f"{scenario.name} has {len(names)} traffic stations")
-    from environment.experiments.flex_region import check_request, shared_grid, warm
+    from environment.experiments.flex_region import check_request, warm
 
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
     for m in models:  # before any equilibrium is solved
@@ -147,8 +147,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
                       background=True) if args.workers > 1 else None
     runs = {}
     try:
-        # built once where it can travel to the workers (without pandapower)
-        grid = shared_grid(build_grid_model(scenario))
+        grid = build_grid_model(scenario)  # once: it travels to the workers where it can
         for m in models:
             opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
                                 grid=args.grid, shared=not args.per_direction)

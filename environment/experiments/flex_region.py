@@ -253,7 +253,7 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
     n_bands = n_bands_of(cfg, band_min)
     ev = Evaluator(scenario, model, t_rel, band_min, n_bands, grid=grid)
     return _setup(ev, scenario, model, t_star, t_rel, band_min, n_bands, step_per_kwh,
-                  grid_mode, cluster, grid)
+                  grid_mode, cluster)
 
 
 def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) -> float:
@@ -284,8 +284,9 @@ def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) 
 
 def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: float,
            band_min: float, n_bands: int, step_per_kwh: float, grid_mode: str,
-           cluster, grid: GridModel | None) -> RegionSetup:
+           cluster) -> RegionSetup:
     cfg = ev.cfg
+    grid = shared_grid(ev.grid)  # what the tasks may carry
     base, shares = ev(np.zeros(len(ev.stations) * len(SERVICES) * n_bands))
     ev.base_shares = shares
     if base.gap > cfg.target_gap * (1 + 1e-9):

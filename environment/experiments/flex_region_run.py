@@ -31,6 +31,7 @@ from environment.experiments.flex_region import (
     boundary_point,
     refit,
     setup,
+    shared_grid,
     solve,
     solve_here,
     verify_proposal,
@@ -127,7 +128,8 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
                budgets: list[float], folder: Path, resume: bool = False,
                progress: bool = True, grid: GridModel | None = None) -> RegionRun:
     """Compute (or resume) the boundary points of every direction and budget (``grid``: the
-    scenario's grid model if already built)."""
+    scenario's grid model if already built; the tasks carry it where :func:`shared_grid`
+    allows)."""
     from tqdm import tqdm
 
     root = Path(folder) / opt.model
@@ -142,7 +144,8 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
     t0 = time.perf_counter()
     setup_path = root / "setup.json"
     if setup_path.is_file():
-        s = _setup_from(json.loads(setup_path.read_text()), scenario, grid)
+        s = _setup_from(json.loads(setup_path.read_text()), scenario,
+                        None if grid is None else shared_grid(grid))
     else:
         s = setup(scenario, opt.model, opt.t_star, opt.band_min, opt.fd_step_per_kwh,
                   opt.grid, cluster, grid)
