@@ -32,7 +32,8 @@ equilibria found and search again. Every reported point is re-simulated (dynamic
 scenario's gap, or the static model), within budget and grid-feasible (the DG dispatched on the
 LinDistFlow rows of t*, then AC at that dispatch). The points' convex hull (scipy) gives the region:
 vertices, facets A p <= b, volume (MW^3) or, for a flat region, its dimension and area.
-Directions run as dask tasks (--workers) and are stored one file each, so --resume continues.
+Equilibria run as tasks that this process shares with --workers minus one dask workers; the
+directions are stored one file each, so --resume continues.
 Writes summary.json, points.parquet, hull.parquet and PNGs (hulls per budget, volume against
 budget, dynamic against static). The validation dispatch (paper 2.2) reserves --reserve-mw of
 extra load at --reserve-station and picks the cheapest sufficient tier of --tiers.
@@ -77,8 +78,9 @@ def add_parser(sub) -> None:
                    help="extra load to reserve at --reserve-station above its no-coupon "
                         "level (default 5 MW)")
     f.add_argument("--reserve-station", default="CS3", help="station of the reservation")
-    f.add_argument("--workers", type=int, default=1,
-                   help="dask worker processes (default 1: in this process)")
+    f.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="processes that solve equilibria: this one and K-1 dask workers, "
+                        "all taking tasks from one queue (default 1: this process alone)")
     f.add_argument("--resume", action="store_true",
                    help="continue the run in --out (finished directions are kept)")
     f.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>)")
@@ -142,7 +144,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     write_json(out / "manifest.json", {"command": "flexibility-region", "models": models})
     # started on a thread while this process builds the grid model and solves the no-coupon
     # equilibrium; the workers import the models meanwhile
-    cluster = Cluster(args.workers, warm=partial(warm, scenario, models[0], args.time,
+    cluster = Cluster(args.workers - 1, warm=partial(warm, scenario, models[0], args.time,
                                                  args.band_min),
                       background=True) if args.workers > 1 else None
     runs = {}

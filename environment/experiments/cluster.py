@@ -6,18 +6,23 @@ to share the output folder and run the same code (``Cluster.check_workers``).
 from __future__ import annotations
 
 import os
+import queue
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from environment.experiments.scheduler_link import SchedulerLink
 from scenarios.errors import InputError
 
 if TYPE_CHECKING:
-    from distributed import Client, LocalCluster
+    from distributed import Client, Future, LocalCluster
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 LOCAL_WORKER_CONFIG: dict[str, object] = {
@@ -110,11 +115,6 @@ class Cluster:
         return self._client
 
     @property
-    def ready(self) -> bool:
-        """Whether the cluster is up (a background start has finished, well or not)."""
-        return self._thread is None or not self._thread.is_alive()
-
-    @property
     def workers(self) -> int:
         """Workers connected to the scheduler."""
         return len(self.client.scheduler_info()["workers"])
@@ -163,6 +163,86 @@ class Cluster:
                 raise InputError(f"{self.link.source}: {where} runs evflex {view['code']}, "
                                  f"this machine {mine}; install the same evflex on every "
                                  "worker machine")
+
+    def share(self, tasks: Sequence[T], here: Callable[[T], R],
+              there: Callable[[Client], Callable[[T], Future]],
+              done: Callable[[int, R], None]) -> None:
+        """Run every task once, in this thread and on the workers at the same time.
+
+        This thread takes tasks from the front of one queue and runs them (``here``); as soon
+        as the cluster is up, each worker thread is sent the next task of the same queue
+        (``there(client)`` makes the submitting function once, e.g. after scattering what the
+        tasks share) and, whenever one of its tasks finishes, the next. So this process
+        solves while the workers start and between their results, and no worker holds a
+        queued task another could have started. ``done(i, result)`` is called in this thread
+        for every task ``i``, in the order they finish; a task's result must not depend on
+        where it ran.
+
+        Raises:
+            Exception: The first error of a task (here or on a worker) or of the cluster's
+                start, after the tasks running here have stopped.
+        """
+        lock = threading.Lock()
+        todo = deque(range(len(tasks)))
+        sent: list[Future] = []  # a future no longer referenced is released by dask
+        finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+
+        def take() -> int | None:
+            with lock:
+                return todo.popleft() if todo else None
+
+        def send(submit: Callable[[T], Future]) -> None:
+            i = take()
+            if i is None:
+                return
+            try:
+                fut = submit(tasks[i])
+            except BaseException as exc:  # handed to this thread through ``finished``
+                finished.put((i, None, exc))
+                return
+            sent.append(fut)
+
+            def landed(f: Future, i: int = i) -> None:
+                finished.put((i, f, None))
+                send(submit)
+
+            fut.add_done_callback(landed)
+
+        def start() -> None:
+            try:
+                client = self.client
+                submit = there(client)
+                slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+            except BaseException as exc:
+                finished.put((-1, None, exc))
+                return
+            for _ in range(slots):
+                send(submit)
+
+        def collect(block: bool) -> int:
+            try:
+                i, fut, exc = finished.get(block=block)
+            except queue.Empty:
+                return 0
+            if exc is not None:
+                raise exc
+            done(i, fut.result())
+            return 1
+
+        threading.Thread(target=start, name="cluster-share", daemon=True).start()
+        n = 0
+        try:
+            while (i := take()) is not None:
+                done(i, here(tasks[i]))
+                n += 1
+                while n < len(tasks) and collect(block=False):
+                    n += 1
+            while n < len(tasks):
+                n += collect(block=True)
+        except BaseException:
+            with lock:
+                todo.clear()  # nothing more is sent; tasks already sent finish on their own
+            raise
 
     def close(self) -> None:
         """Shut the client (and the local cluster) down; an existing scheduler keeps running."""

@@ -305,17 +305,18 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
     jac = np.zeros((len(ev.stations), n_psi))
     rate = np.zeros(n_psi)
     steps = [np.eye(n_psi)[i] * step_per_kwh for i in range(n_psi)]
-    outs: list[Outcome] = []
-    while len(outs) < n_psi and (cluster is None or not cluster.ready):
-        outs.append(ev(steps[len(outs)])[0])  # here, while the workers start (if any)
-    rest = steps[len(outs):]
-    if rest:
-        m = len(rest)
-        client = cluster.client
-        g = None if grid is None else client.scatter(grid, broadcast=True, hash=False)
-        outs += client.gather(client.map(
-            _evaluate, [scenario] * m, [model] * m, [t_rel] * m, [band_min] * m,
-            [n_bands] * m, [shares] * m, rest, [g] * m, pure=False))
+    if cluster is None:
+        outs = [ev(x)[0] for x in steps]
+    else:  # this process and the workers (as they come up) share the columns
+        got: dict[int, Outcome] = {}
+
+        def there(client):
+            g = None if grid is None else client.scatter(grid, broadcast=True, hash=False)
+            return lambda x: client.submit(_evaluate, scenario, model, t_rel, band_min,
+                                           n_bands, shares, x, g, pure=False)
+
+        cluster.share(steps, lambda x: ev(x)[0], there, got.__setitem__)
+        outs = [got[i] for i in range(n_psi)]
     for i, out in enumerate(outs):
         jac[:, i] = (out.p_kw - base.p_kw) / step_per_kwh
         rate[i] = out.spent / step_per_kwh

@@ -202,21 +202,22 @@ def solver(cluster: Cluster | None, s: RegionSetup
 def _execute(cluster: Cluster | None, s: RegionSetup,
              calls: list[tuple[Any, Callable[..., Any], tuple, str]],
              done: Callable[[Any, Any], None]) -> None:
-    """Run ``fn(s, *args)`` for every ``(tag, fn, args, key)`` in this process or as dask
-    tasks (``s`` scattered to the workers once); ``done(tag, result)`` as each finishes.
+    """Run ``fn(s, *args)`` for every ``(tag, fn, args, key)`` in this process, alone or
+    with the cluster's workers (:meth:`Cluster.share`; ``s`` scattered to them once);
+    ``done(tag, result)`` as each finishes.
     """
     if cluster is None:
         for tag, fn, args, _ in calls:
             done(tag, fn(s, *args))
         return
-    from dask.distributed import as_completed
 
-    client = cluster.client
-    s_f = client.scatter(s, broadcast=True, hash=False)
-    futures = {client.submit(fn, s_f, *args, key=key, retries=2, pure=False): tag
-               for tag, fn, args, key in calls}
-    for fut in as_completed(list(futures)):
-        done(futures[fut], fut.result())
+    def there(client):
+        s_f = client.scatter(s, broadcast=True, hash=False)
+        return lambda call: client.submit(call[1], s_f, *call[2], key=call[3], retries=2,
+                                          pure=False)
+
+    cluster.share(calls, lambda call: call[1](s, *call[2]), there,
+                  lambda i, res: done(calls[i][0], res))
 
 
 def _proposal_key(psi: np.ndarray) -> str:
