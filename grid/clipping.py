@@ -76,7 +76,7 @@ def worst_case_rows(sec: SecuritySet, lo_kw: FloatArray, hi_kw: FloatArray) -> F
 
 def _ratio(slack: FloatArray, rate: FloatArray) -> tuple[FloatArray, np.ndarray]:
     """Largest step ``<= 1`` with ``rate * step <= slack`` per interval, and the arg-min row."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf: no bound
         step = np.where(rate > _EPS, slack / rate, np.inf)
     row = np.argmin(step, axis=1)
     lam = np.clip(np.take_along_axis(step, row[:, None], axis=1)[:, 0], 0.0, 1.0)
@@ -94,7 +94,7 @@ def clip_uniform(sec: SecuritySet, p_min_kw: FloatArray, p_max_kw: FloatArray) -
     mu, row_d = _ratio(slack0, down @ am.T)
     # rows with mixed signs: both sides count; scale both back together if needed
     both = lam[:, None] * (up @ ap.T) + mu[:, None] * (down @ am.T)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         shrink = np.where(both > slack0 + 1e-9, slack0 / both, 1.0).min(axis=1)
     shrink = np.clip(shrink, 0.0, 1.0)
     lam, mu = lam * shrink, mu * shrink
