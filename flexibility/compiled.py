@@ -30,12 +30,14 @@ from numba import njit
 
 
 def kernel(func: Callable[..., Any]) -> Any:
-    """Compile ``func`` with numba (nopython), cached on disk, with NumPy's error model.
+    """Compile ``func`` with numba (nopython, releasing the GIL), cached on disk, with NumPy's
+    error model.
 
     NumPy's model makes ``x / 0`` give ``inf`` or ``nan`` as the array code it replaces did,
-    instead of raising, and lets loops with divisions vectorise.
+    instead of raising, and lets loops with divisions vectorise. Releasing the GIL lets this
+    process's other threads (dask's, while it solves tasks itself) run during a kernel.
     """
-    return njit(cache=True, error_model="numpy")(func)
+    return njit(cache=True, nogil=True, error_model="numpy")(func)
 
 
 @kernel

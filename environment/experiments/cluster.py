@@ -10,10 +10,11 @@ import queue
 import secrets
 import socket
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from environment.experiments.scheduler_link import SchedulerLink
 from scenarios.errors import InputError
@@ -176,73 +177,57 @@ class Cluster:
         solves while the workers start and between their results, and no worker holds a
         queued task another could have started. ``done(i, result)`` is called in this thread
         for every task ``i``, in the order they finish; a task's result must not depend on
-        where it ran.
+        where it ran (a task sent back, below, runs here).
+
+        If the workers cannot take tasks (the cluster did not start, ``there`` failed), this
+        thread runs them all and a ``RuntimeWarning`` says why. A task whose future is
+        cancelled or lost (its worker died with the data scattered to it) goes back to the
+        queue, and that worker is sent nothing more.
 
         Raises:
-            Exception: The first error of a task (here or on a worker) or of the cluster's
-                start, after the tasks running here have stopped.
+            Exception: The first error of a task, here or on a worker; the tasks still running
+                on the workers are cancelled.
         """
-        lock = threading.Lock()
-        todo = deque(range(len(tasks)))
-        sent: list[Future] = []  # a future no longer referenced is released by dask
-        finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
-
-        def take() -> int | None:
-            with lock:
-                return todo.popleft() if todo else None
-
-        def send(submit: Callable[[T], Future]) -> None:
-            i = take()
-            if i is None:
-                return
-            try:
-                fut = submit(tasks[i])
-            except BaseException as exc:  # handed to this thread through ``finished``
-                finished.put((i, None, exc))
-                return
-            sent.append(fut)
-
-            def landed(f: Future, i: int = i) -> None:
-                finished.put((i, f, None))
-                send(submit)
-
-            fut.add_done_callback(landed)
+        if not tasks:
+            return
+        q: _TaskQueue[T] = _TaskQueue(tasks)
+        clients: list[Client] = []
+        unable: list[BaseException] = []
 
         def start() -> None:
             try:
-                client = self.client
-                submit = there(client)
-                slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-            except BaseException as exc:
-                finished.put((-1, None, exc))
+                clients.append(self.client)
+                if q.empty():
+                    return
+                submit = there(clients[0])
+                info = clients[0].scheduler_info()["workers"]
+            except BaseException as exc:  # this thread runs every task
+                unable.append(exc)
                 return
-            for _ in range(slots):
-                send(submit)
-
-        def collect(block: bool) -> int:
-            try:
-                i, fut, exc = finished.get(block=block)
-            except queue.Empty:
-                return 0
-            if exc is not None:
-                raise exc
-            done(i, fut.result())
-            return 1
+            for _ in range(sum(w["nthreads"] for w in info.values())):
+                q.send(submit)
 
         threading.Thread(target=start, name="cluster-share", daemon=True).start()
         n = 0
         try:
-            while (i := take()) is not None:
+            while n < len(tasks):
+                i = q.take()
+                if i is None:
+                    n += q.collect(done, block=True)
+                    continue
                 done(i, here(tasks[i]))
                 n += 1
-                while n < len(tasks) and collect(block=False):
+                while n < len(tasks) and q.collect(done, block=False):
                     n += 1
-            while n < len(tasks):
-                n += collect(block=True)
         except BaseException:
-            with lock:
-                todo.clear()  # nothing more is sent; tasks already sent finish on their own
+            q.clear()  # nothing more is sent
+            if clients and q.sent:
+                clients[0].cancel(q.sent)
             raise
+        if unable:
+            warnings.warn(f"the dask workers took no task ({type(unable[0]).__name__}: "
+                          f"{unable[0]}); this process ran them all", RuntimeWarning,
+                          stacklevel=2)
 
     def close(self) -> None:
         """Shut the client (and the local cluster) down; an existing scheduler keeps running."""
@@ -252,6 +237,70 @@ class Cluster:
             self._client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+class _TaskQueue(Generic[T]):
+    """The tasks of one :meth:`Cluster.share`: the numbers not yet taken (locked) and what
+    the workers sent back, read by the sharing thread."""
+
+    def __init__(self, tasks: Sequence[T]) -> None:
+        self.tasks = tasks
+        self.lock = threading.Lock()
+        self.todo = deque(range(len(tasks)))
+        self.sent: list[Future] = []  # a future no longer referenced is released by dask
+        self.finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+
+    def take(self) -> int | None:
+        """The next task's number, or ``None``."""
+        with self.lock:
+            return self.todo.popleft() if self.todo else None
+
+    def empty(self) -> bool:
+        """Whether every task has been taken."""
+        with self.lock:
+            return not self.todo
+
+    def clear(self) -> None:
+        """Take no more tasks."""
+        with self.lock:
+            self.todo.clear()
+
+    def send(self, submit: Callable[[T], Future]) -> None:
+        """Submit the next task; when it lands, queue its future and send the next. A future
+        cancelled or lost (its worker died with the data scattered to it) puts its task back
+        at the front, and nothing more goes down that line."""
+        i = self.take()
+        if i is None:
+            return
+        try:
+            fut = submit(self.tasks[i])
+            self.sent.append(fut)
+
+            def landed(f: Future, i: int = i) -> None:
+                if f.status in ("cancelled", "lost"):
+                    with self.lock:
+                        self.todo.appendleft(i)
+                    self.finished.put((-1, None, None))  # wakes the sharing thread up
+                    return
+                self.finished.put((i, f, None))
+                self.send(submit)
+
+            fut.add_done_callback(landed)
+        except BaseException as exc:  # raised in the sharing thread
+            self.finished.put((i, None, exc))
+
+    def collect(self, done: Callable[[int, Any], None], block: bool) -> int:
+        """Hand one landed result to ``done`` (1), or none (0); raise a task's error."""
+        try:
+            i, fut, exc = self.finished.get(block=block)
+        except queue.Empty:
+            return 0
+        if exc is not None:
+            raise exc
+        if fut is None:  # a task put back
+            return 0
+        done(i, fut.result())
+        return 1
 
 
 def _connect(link: SchedulerLink, client_type: type) -> Client:

@@ -307,7 +307,9 @@ def _setup(ev: Evaluator, scenario: Scenario, model: str, t_star: str, t_rel: fl
     steps = [np.eye(n_psi)[i] * step_per_kwh for i in range(n_psi)]
     if cluster is None:
         outs = [ev(x)[0] for x in steps]
-    else:  # this process and the workers (as they come up) share the columns
+    else:  # this process and the workers (as they come up) share the columns; on a feeder
+        # whose AC solver keeps a warm start (not shared_grid), a column solved here may
+        # differ in its grid check's last digits, which the response model does not use
         got: dict[int, Outcome] = {}
 
         def there(client):

@@ -80,3 +80,54 @@ def test_an_error_here_stops_sending(cluster):
     n = len(sent)
     time.sleep(0.5)
     assert len(sent) == n < 200
+
+
+def test_no_tasks_no_work(cluster):
+    calls: list[int] = []
+    cluster.share([], _square, _submitter(_square), lambda i, res: calls.append(i))
+    assert calls == []
+
+
+def test_workers_unable_this_process_runs_all(cluster):
+    def there(client):
+        raise OSError("scatter failed")
+
+    got: dict[int, tuple[int, int]] = {}
+    with pytest.warns(RuntimeWarning, match="scatter failed"):
+        cluster.share(list(range(30)), _square, there, got.__setitem__)
+    assert sorted(got) == list(range(30))
+    assert {pid for pid, _ in got.values()} == {os.getpid()}
+
+
+def test_a_failing_submit_reaches_the_caller(cluster):
+    def there(client):
+        def submit(x):
+            raise TypeError("cannot pickle")
+        return submit
+
+    with pytest.raises(TypeError, match="cannot pickle"):
+        cluster.share(list(range(30)), _square, there, lambda i, res: None)
+
+
+def _die_once(data: list[int], x: int, marker: str) -> tuple[int, int]:
+    if not os.path.exists(marker):  # the worker's first task
+        open(marker, "w").close()
+        os._exit(1)  # the worker dies with the data scattered to it
+    assert data == [1, 2, 3]
+    return _square(x)
+
+
+def test_a_task_of_a_dead_worker_runs_here(tmp_path):
+    marker = str(tmp_path / "died")
+    c = Cluster(1)
+    try:
+        def there(client):
+            d = client.scatter([1, 2, 3], broadcast=True, hash=False)
+            return lambda x: client.submit(_die_once, d, x, marker, pure=False)
+
+        got: dict[int, tuple[int, int]] = {}
+        c.share(list(range(30)), _square, there, got.__setitem__)
+    finally:
+        c.close()
+    assert os.path.exists(marker)  # the worker did die
+    assert [got[i][1] for i in range(30)] == [x * x for x in range(30)]
