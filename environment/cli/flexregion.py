@@ -190,7 +190,8 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
     summary = RegionSummary(scenario=args.scenario, time=args.time, budgets=tuple(budgets),
                             step_deg=args.step_deg, band_min=args.band_min, models=models,
                             validation=validation,
-                            grid=RegionGridCheck(args.grid, bad, total), runtime_s=0.0)
+                            grid=RegionGridCheck(args.grid, bad, total), runtime_s=0.0,
+                            processes=args.workers)
     verdict = Verdict.of(region_checks(summary))
     warning = None if summary.grid.valid else (
         "GRID-INFEASIBLE: " + ", ".join(f"{m} {bad[m]}/{total[m]} points" for m in runs)

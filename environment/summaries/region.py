@@ -132,6 +132,7 @@ class RegionSummary:
     validation: TierValidation | None
     grid: RegionGridCheck
     runtime_s: float
+    processes: int = 1
 
     def as_json(self) -> dict[str, Any]:
         """The file's entries (as before the schema)."""
@@ -148,4 +149,5 @@ class RegionSummary:
             out["validation"] = val
         out["grid"] = {**to_json(self.grid), "valid": self.grid.valid}
         out["runtime_s"] = round(self.runtime_s, 2)
+        out["processes"] = self.processes
         return out
