@@ -98,9 +98,13 @@ class Cluster:
             env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                     "MKL_NUM_THREADS")}
             with dask.config.set(LOCAL_WORKER_CONFIG):
+                # no dashboard; the scheduler's HTTP routes (health, metrics) on a free
+                # loopback port, not 8787, which another command's cluster may hold
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                             processes=True, host="127.0.0.1",
-                                            dashboard_address=None, env=env, silence_logs=50)
+                                            dashboard_address=None, env=env, silence_logs=50,
+                                            scheduler_kwargs={"dashboard_address":
+                                                              "127.0.0.1:0"})
             self._client = Client(self.cluster)
         if warm is not None:
             self._client.run(warm)
