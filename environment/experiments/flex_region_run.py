@@ -183,8 +183,9 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
 
 def solver(cluster: Cluster | None, s: RegionSetup
            ) -> Callable[[list[np.ndarray]], list[Outcome]]:
-    """Equilibria of a list of coupon vectors (:func:`flex_region.solve`): one task each on
-    the cluster, in parallel, or one after the other in this process; in the given order.
+    """Equilibria of a list of coupon vectors (:func:`flex_region.solve`), in the given order:
+    one task each, shared by this process and the cluster's workers (:func:`_execute`), or
+    one after the other in this process.
     """
     if cluster is None:
         return solve_here(s)

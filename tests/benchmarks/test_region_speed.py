@@ -46,19 +46,9 @@ def _run(tmp_path, workers: int) -> tuple[float, dict]:
     return wall, s
 
 
-def _warm_this_process() -> None:
-    from environment.experiments.flex_region import SERVICES, Evaluator, check_request, n_bands_of
-    from scenarios.config import load_scenario
-
-    sc = load_scenario("nd_coupled")
-    assert sc.traffic is not None
-    ev = Evaluator(sc, "dynamic", check_request(sc, "dynamic", "18:00", 60.0), 60.0,
-                   n_bands_of(sc.traffic, 60.0))
-    ev(np.zeros(len(ev.stations) * len(SERVICES) * ev.n_bands))
-
-
-def _columns_s() -> float:
-    """This module's ``__main__``: the seconds the 12 coupon-coordinate equilibria take."""
+def _base_solved():
+    """The paper case's dynamic evaluator at 18:00 with its no-coupon equilibrium solved (this
+    process's imports, the feeder's parse and numba's cache loaded), and the coupon count."""
     from environment.experiments.flex_region import SERVICES, Evaluator, check_request, n_bands_of
     from scenarios.config import load_scenario
 
@@ -68,6 +58,12 @@ def _columns_s() -> float:
                    n_bands_of(sc.traffic, 60.0))
     n = len(ev.stations) * len(SERVICES) * ev.n_bands
     ev.base_shares = ev(np.zeros(n))[1]
+    return ev, n
+
+
+def _columns_s() -> float:
+    """This module's ``__main__``: the seconds the 12 coupon-coordinate equilibria take."""
+    ev, n = _base_solved()
     t0 = time.perf_counter()
     for i in range(n):
         ev(np.eye(n)[i] * 0.05)
@@ -83,7 +79,7 @@ def _side_by_side(k: int) -> list[float]:
 
 
 def test_one_budget_one_worker_against_two(tmp_path):
-    _warm_this_process()
+    _base_solved()  # warms this process
     w1, s1 = _run(tmp_path, 1)
     w2, s2 = _run(tmp_path, 2)
     doc1 = s1["models"]["dynamic"]
