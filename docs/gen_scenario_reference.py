@@ -57,8 +57,11 @@ MEANING: dict[str, str] = {
     "ev.soc_departure_min": "SOC required at departure (≤ `soc_max`)",
     "ev.eta_ch": "charging efficiency, in (0, 1]",
     "ev.eta_dis": "discharging efficiency, in (0, 1]",
-    "behaviour.sessions": "sessions CSV (path relative to the scenario file); the columns are "
-                          "described under [calibrate](user-guide/calibrate.md)",
+    "behaviour.sessions": "sessions CSV (path relative to the scenario file; the columns are "
+                          "described under [calibrate](user-guide/calibrate.md)), or a shipped "
+                          "table: `\"builtin:perth_kinross\"` (public sessions, Perth & "
+                          "Kinross) or `\"builtin:home_charging_nhts\"` (residential, "
+                          "evening to morning)",
     "behaviour.max_charger_kw": "cleaning: sessions on charge points rated above this are "
                                 "dropped (AC charge points only)",
     "behaviour.max_dwell_h": "cleaning: sessions that dwell longer are dropped",

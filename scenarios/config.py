@@ -3,7 +3,8 @@
 Every field has a unit in its name and a default; see docs/scenario-reference.md (generated
 from these models by docs/gen_scenario_reference.py).
 Relative paths in a scenario file are resolved against the file's folder; the value
-``"builtin:perth_kinross"`` names the shipped Perth & Kinross sessions.
+``"builtin:perth_kinross"`` names the shipped Perth & Kinross sessions and
+``"builtin:home_charging_nhts"`` the shipped residential (evening-to-morning) sessions.
 
 Values are read strictly: numbers must be finite, a ``bool`` field takes ``true``/``false``
 only and an ``int`` field a whole number without quotes (a ``float`` field also takes an
@@ -25,7 +26,7 @@ from scenarios.builtins import PREFIX as BUILTIN_PREFIX
 from scenarios.dispatch_config import SCENARIO_MODEL_CONFIG, Dispatch
 from scenarios.errors import InputError
 from scenarios.sections import (
-    BUILTIN_SESSIONS,
+    BUILTIN_SESSION_FILES,
     Assessment,
     Behaviour,
     EVParams,
@@ -90,8 +91,9 @@ class Scenario(BaseModel):
 
     def sessions_path(self) -> Path:
         """Resolved path of the calibration sessions CSV."""
-        if self.behaviour.sessions == BUILTIN_SESSIONS:
-            return Path(str(resources.files("scenarios") / "data" / "perth_kinross_2016_17.csv"))
+        shipped = BUILTIN_SESSION_FILES.get(self.behaviour.sessions)
+        if shipped is not None:
+            return Path(str(resources.files("scenarios") / "data" / shipped))
         path = Path(self.behaviour.sessions)
         return path if path.is_absolute() else Path(self.base_dir) / path
 

@@ -18,6 +18,11 @@ from scenarios.dispatch_config import SCENARIO_MODEL_CONFIG
 from scenarios.timeaxis import DAY_MIN, TimeAxis, TimeOfDay, minutes_of_day
 
 BUILTIN_SESSIONS = "builtin:perth_kinross"
+#: The shipped sessions tables by ``builtin:`` name (files in ``scenarios/data``): the Perth &
+#: Kinross public charging sessions, and residential evening-to-morning sessions drawn from the
+#: NHTS-2009 home-charging fit (``scenarios.tools.make_home_sessions``).
+BUILTIN_SESSION_FILES = {BUILTIN_SESSIONS: "perth_kinross_2016_17.csv",
+                         "builtin:home_charging_nhts": "home_charging_nhts.csv"}
 #: Longest study horizon (days). The behaviour model samples one day of sessions per station and
 #: day of the horizon, so a horizon is a day or a few days; longer ones are refused rather than
 #: stretched silently (e.g. ``dt_min = 1440`` with 96 intervals would be 96 days).
@@ -133,7 +138,7 @@ class Behaviour(_Strict):
     @field_validator("sessions")
     @classmethod
     def _check_sessions(cls, v: str) -> str:
-        return check_builtin(v, (BUILTIN_SESSIONS,), "a sessions CSV path")
+        return check_builtin(v, tuple(BUILTIN_SESSION_FILES), "a sessions CSV path")
 
 
 class Station(_Strict):
