@@ -33,6 +33,7 @@ from scipy.sparse import block_diag, csr_matrix, hstack, vstack
 from dispatch.ev_types import classify
 from dispatch.zonal_vehicles import schedule_vehicles
 from environment.assessment.zonal_study import vehicle_check
+from flexibility import gpolymatroid_lp
 from flexibility.battery import vehicle_batteries
 from flexibility.fleet import Fleet
 from flexibility.gpolymatroid import BatterySet
@@ -117,10 +118,20 @@ def assert_in_sets(x, u_min, u_max, y_min, y_max, dt, tol=TOL):
 # --------------------------------------------------------------------------- track
 
 
+@pytest.mark.parametrize("primal_from_pairs", [gpolymatroid_lp.PRIMAL_FROM_PAIRS, 0],
+                         ids=["default", "primal-simplex"])
 @SETTINGS
 @given(st.data())
-def test_track_equals_dense_linprog(data):
+def test_track_equals_dense_linprog(primal_from_pairs, data):
+    """Both simplex variants of the tracking LP (the primal one is used on large LPs; a
+    threshold of 0 sends every LP there) reach the dense oracle's optimum."""
     batt, x_feas = data.draw(battery_sets())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpolymatroid_lp, "PRIMAL_FROM_PAIRS", primal_from_pairs)
+        _check_track(batt, x_feas, data)
+
+
+def _check_track(batt, x_feas, data):
     T = batt.n_intervals
     near = data.draw(st.booleans())  # half the targets a perturbation of a feasible sum
     target = data.draw(targets(T))
