@@ -132,10 +132,13 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
         for name, step_name, file in spec.figures:
             src = out / key / step_name / file
             if src.is_file():
-                dst = out / "figures" / f"{key}_{file}"
+                # <paper>_<file>; a second run's figure of the same file is <step>_<file>
+                stem = key if all(not f.endswith(f"/{key}_{file}") for _, f in figures) \
+                    else step_name
+                dst = out / "figures" / f"{stem}_{file}"
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
-                figures.append((name, f"figures/{key}_{file}"))
+                figures.append((name, f"figures/{stem}_{file}"))
         page = PaperPage(key, spec.title, args.quick, tuple(spec.rows(summaries, args.quick)),
                          tuple(notes), tuple(figures),
                          (f"--quick: {spec.quick_note}.",) if args.quick else (),
