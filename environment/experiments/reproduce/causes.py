@@ -95,9 +95,10 @@ _CAUSES = (
           "against the TOU spread: the layer shifts EV energy until the new peak prices it"),
     Cause("zonal_residential_peak", "parameter",
           "residential EVs plug in on the way home, so their uncoordinated charging stacks on "
-          "the evening peak of the base load and raises the 'before' peak; coordinated, they "
-          "charge in the night's valley and discharge in the evening, which shaves more than "
-          "the paper's share (its 'before' peak and EV numbers are not given)"),
+          "the evening peak of the base load and raises the 'before' peak; coordinated, that "
+          "charging leaves the evening for the night and for the next morning's PV hours "
+          "(the residential dispatch stack below), which shaves more than the paper's share "
+          "(its 'before' peak and EV numbers are not given)"),
     Cause("region_budget_reach", "parameter",
           "a coupon is paid per departure band to every session of its station, so a budget "
           "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
