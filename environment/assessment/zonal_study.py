@@ -253,7 +253,7 @@ def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridM
     first_kw = station_kw
     fix = redispatch(setup, station_sets(afs, len(realised), t_n), station_kw, gm)
     if fix.feasible:
-        scheds = reschedule(afs, fix.ev_kw)
+        scheds = reschedule(afs, fix.ev_kw, scheds)
         station_kw = np.zeros((t_n, len(realised)))
         for af, sch in zip(afs, scheds, strict=True):
             np.add.at(station_kw.T, af.station, sch.p_kw)

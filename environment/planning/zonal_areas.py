@@ -35,7 +35,7 @@ import numpy as np
 from dispatch.ev_types import classify
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalPlan
-from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
+from dispatch.zonal_vehicles import ORDER, REPAIR_TOL_KW, VehicleSchedule, schedule_vehicles
 from environment.planning.zonal_setup import ZonalSetup, solve_with_ac
 from flexibility.battery import vehicle_batteries
 from flexibility.common import FloatArray, IntArray
@@ -237,22 +237,38 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
     return solve_with_ac(fixed, gm, setup.limits.v_min_pu)[1]
 
 
-def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray) -> list[VehicleSchedule]:
+def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray,
+               current: list[VehicleSchedule] | None = None) -> list[VehicleSchedule]:
     """Every station's vehicles track its corrected power, by user type (per area, one
-    schedule per station concatenated in the area's vehicle order)."""
+    schedule per station concatenated in the area's vehicle order).
+
+    With ``current`` (the areas' schedules the correction round started from), a station
+    whose vehicles' powers already sum to its corrected power within ``REPAIR_TOL_KW`` in
+    every interval keeps them: they follow the target exactly, and the correction round
+    usually moves a few stations only.
+    """
     out = []
-    for af in fleets:
+    for d, af in enumerate(fleets):
         p = np.zeros_like(af.batt.u_min_kw)
         dev = np.zeros(af.batt.n_intervals)
-        groups = np.zeros((0, af.batt.n_intervals))
+        groups = np.zeros((len(ORDER), af.batt.n_intervals))
         for j in np.unique(af.station):
             m = af.station == j
+            if current is not None:
+                kept = current[d].p_kw[m]
+                miss = kept.sum(axis=0) - station_target_kw[:, j]
+                if np.abs(miss).max(initial=0.0) <= REPAIR_TOL_KW:
+                    p[m] = kept
+                    dev += miss
+                    for k, group in enumerate(ORDER):
+                        groups[k] += kept[np.isin(af.types[m], group)].sum(axis=0)
+                    continue
             sub = BatterySet(af.batt.u_min_kw[m], af.batt.u_max_kw[m], af.batt.y_min_kwh[m],
                              af.batt.y_max_kwh[m], af.batt.dt_h)
             sch = schedule_vehicles(sub, af.types[m], station_target_kw[:, j])
             p[m] = sch.p_kw
             dev += sch.deviation_kw
-            groups = sch.group_kw if groups.size == 0 else groups + sch.group_kw
+            groups += sch.group_kw
         out.append(VehicleSchedule(p, groups, dev))
     return out
 
