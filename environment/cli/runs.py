@@ -77,7 +77,8 @@ def lead_line(verdict, text: str) -> str:
 def add_settings(p: argparse.ArgumentParser) -> None:
     """``--set KEY=VALUE``: scenario fields for this run only (:func:`load_with_settings`)."""
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="set a scenario field for this run (repeatable): n_ev, alpha, policy, "
+                   help="set a scenario field for this run (repeatable): n_ev or chargers (every "
+                        "station's), alpha, policy, "
                         "n_scenarios, v2g_share, substation_kw or a dotted field such as "
                         "dispatch.zonal.demand_charge_per_kw=5; validated like the file")
 

@@ -32,8 +32,13 @@ def parse_sweeps(specs: list[str] | None) -> list[tuple[str, list[str]]]:
     return out
 
 
+PER_STATION = ("n_ev", "chargers")
+"""Keys that set one field of every station (``[[stations]]``) to the value."""
+
+
 def apply_sweep(scenario: Scenario, key: str, value: str, flag: str = "--sweep") -> Scenario:
-    """The scenario with one parameter set (aliases, ``n_ev`` or any dotted field path);
+    """The scenario with one parameter set (aliases, ``n_ev`` or ``chargers`` of every station,
+    or any dotted field path);
     ``flag`` names the option in messages.
 
     Raises:
@@ -42,9 +47,9 @@ def apply_sweep(scenario: Scenario, key: str, value: str, flag: str = "--sweep")
     data = scenario.model_dump()
     data["base_dir"] = scenario.base_dir
     parsed = _parse(value)
-    if key == "n_ev":
+    if key in PER_STATION:
         for st in data["stations"]:
-            st["n_ev"] = parsed
+            st[key] = parsed
     else:
         path = SWEEP_ALIASES.get(key, key).split(".")
         node = data
@@ -74,7 +79,7 @@ def apply_settings(scenario: Scenario, specs: list[str] | None) -> Scenario:
 
 
 def _unknown(key: str, flag: str) -> InputError:
-    return InputError(f"{flag}: unknown key {key!r}; use n_ev, one of "
+    return InputError(f"{flag}: unknown key {key!r}; use n_ev, chargers, one of "
                       f"{', '.join(sorted(SWEEP_ALIASES))}, or a dotted scenario field such "
                       "as grid.v_min_pu")
 

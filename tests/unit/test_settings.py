@@ -27,6 +27,15 @@ def test_settings_apply_in_turn_and_are_validated():
         apply_settings(sc, ["grid.v_min_pu=2"])  # the schema refuses it
 
 
+def test_n_ev_and_chargers_set_every_station():
+    sc = load_scenario("zonal_case")
+    out = apply_settings(sc, ["chargers=300", "n_ev=250"])
+    assert [s.chargers for s in out.stations] == [300] * len(sc.stations)
+    assert [s.n_ev for s in out.stations] == [250] * len(sc.stations)
+    with pytest.raises(InputError, match=re.escape("--set chargers=0")):
+        apply_settings(sc, ["chargers=0"])  # the schema wants at least one charger
+
+
 def test_a_refused_setting_exits_2_with_one_line(tmp_path, capsys):
     code = main(["dispatch", "--method", "zonal", "--scenario", "zonal_case", "--quiet",
                  "--set", "dispatch.zonal.nope=3", "--out", str(tmp_path / "o")])
