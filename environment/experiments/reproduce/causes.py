@@ -99,6 +99,16 @@ _CAUSES = (
           "charging leaves the evening for the night and for the next morning's PV hours "
           "(the residential dispatch stack below), which shaves more than the paper's share "
           "(its 'before' peak and EV numbers are not given)"),
+    Cause("zonal_plan_with_response", "definition",
+          "the zonal case's distribution layer plans within the users' price response "
+          "(dispatch.zonal.response_in_layer = true, the DR-consistent plan): each price "
+          "period's EV energy follows the users' elasticities, so the plan keeps little of the "
+          "EVs' arbitrage; the paper's distribution layer plans without it (the rows 'without "
+          "the users' price response')"),
+    Cause("zonal_users_response", "definition",
+          "after both layers the vehicles do what their users' price response gives (the "
+          "paper's elasticities, prices within +-50 %), which gives back most of the operator "
+          "plan's saving; the paper's Table 2 is the distribution layer's day"),
     Cause("region_budget_reach", "parameter",
           "a coupon is paid per departure band to every session of its station, so a budget "
           "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
@@ -159,6 +169,11 @@ CAUSE_OF: dict[tuple[str, str], str] = {
        for q in ("cost_reduction_pct", "peak_shaving_pct")
        for tag in ("night_load", "demand_charge", "v2g_all", "residential")},
     ("zonal", "peak_shaving_pct_residential"): "zonal_residential_peak",
+    ("zonal", "plan_cost_reduction_pct"): "zonal_load_and_prices",
+    ("zonal", "plan_cost_reduction_pct_residential"): "zonal_plan_with_response",
+    ("zonal", "cost_reduction_pct_residential_operator"): "zonal_users_response",
+    ("zonal", "peak_shaving_pct_residential_operator"): "zonal_residential_peak",
+    ("zonal", "plan_cost_reduction_pct_residential_operator"): "zonal_plan_with_response",
     **{("region", q): "region_budget_reach" for q in (
         "dynamic_volume_1000", "dynamic_volume_2000", "dynamic_volume_4000",
         "dynamic_volume_6000", "dynamic_half_range_mw", "static_half_range_mw",
