@@ -129,16 +129,14 @@ def run_reproduce(args: argparse.Namespace) -> CommandOutcome:
             sets = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--set"]
             notes.append(RunNote(done.command, verdict, done.outcome.exit_code,
                                  scenario_fingerprint(load_with_settings(sc_name, sets))))
-        for name, step_name, file in spec.figures:
+        for (name, step_name, file), target in zip(spec.figures, spec.figure_files(),
+                                                   strict=True):
             src = out / key / step_name / file
             if src.is_file():
-                # <paper>_<file>; a second run's figure of the same file is <step>_<file>
-                stem = key if all(not f.endswith(f"/{key}_{file}") for _, f in figures) \
-                    else step_name
-                dst = out / "figures" / f"{stem}_{file}"
+                dst = out / "figures" / target
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dst)
-                figures.append((name, f"figures/{stem}_{file}"))
+                figures.append((name, f"figures/{target}"))
         page = PaperPage(key, spec.title, args.quick, tuple(spec.rows(summaries, args.quick)),
                          tuple(notes), tuple(figures),
                          (f"--quick: {spec.quick_note}.",) if args.quick else (),

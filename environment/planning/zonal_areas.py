@@ -32,10 +32,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dispatch.ev_types import classify
+from dispatch.ev_types import ORDER, classify
 from dispatch.zonal_agg import AreaTracking, track_area
 from dispatch.zonal_dn import ZonalPlan
-from dispatch.zonal_vehicles import ORDER, REPAIR_TOL_KW, VehicleSchedule, schedule_vehicles
+from dispatch.zonal_vehicles import VehicleSchedule, schedule_vehicles
 from environment.planning.zonal_setup import ZonalSetup, solve_with_ac
 from flexibility.battery import vehicle_batteries
 from flexibility.common import FloatArray, IntArray
@@ -237,16 +237,25 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
     return solve_with_ac(fixed, gm, setup.limits.v_min_pu)[1]
 
 
+KEEP_TOL_KW = 1e-6
+"""A station whose vehicles' powers miss its corrected power by no more than this in every
+interval keeps them in the rescheduling (the correction round's LP returns an unmoved station
+at its anchor to solver precision)."""
+
+
 def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray,
                current: list[VehicleSchedule] | None = None) -> list[VehicleSchedule]:
     """Every station's vehicles track its corrected power, by user type (per area, one
     schedule per station concatenated in the area's vehicle order).
 
     With ``current`` (the areas' schedules the correction round started from), a station
-    whose vehicles' powers already sum to its corrected power within ``REPAIR_TOL_KW`` in
+    whose vehicles' powers already sum to its corrected power within ``KEEP_TOL_KW`` in
     every interval keeps them: they follow the target exactly, and the correction round
-    usually moves a few stations only.
+    usually moves a few stations only. An area without vehicles gets zero group sums of shape
+    ``(len(ORDER), T)``.
     """
+    if current is not None and len(current) != len(fleets):
+        raise ValueError(f"{len(current)} current schedules for {len(fleets)} areas")
     out = []
     for d, af in enumerate(fleets):
         p = np.zeros_like(af.batt.u_min_kw)
@@ -257,7 +266,7 @@ def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray,
             if current is not None:
                 kept = current[d].p_kw[m]
                 miss = kept.sum(axis=0) - station_target_kw[:, j]
-                if np.abs(miss).max(initial=0.0) <= REPAIR_TOL_KW:
+                if np.abs(miss).max(initial=0.0) <= KEEP_TOL_KW:
                     p[m] = kept
                     dev += miss
                     for k, group in enumerate(ORDER):

@@ -9,7 +9,8 @@ it comes home and leaves the next morning:
 
 * arrival (end of the last trip) ``~ N(17.47 h, 3.41 h)``, taken modulo 24 h;
 * departure the next morning ``~ N(8.92 h, 3.24 h)``, redrawn until the dwell is 1–24 h;
-* daily distance ``d ~ LogNormal(mu=3.20, sigma=0.88)`` km;
+* daily distance ``d ~ LogNormal(mu=3.20, sigma=0.88)`` km (the literature quotes the fit in
+  km; the NHTS itself reports miles, so this is the lower of the two readings);
 * energy to replace ``e = KWH_PER_KM * d``, at most what the charger gives in the dwell.
 
 The four distribution parameters are the commonly quoted NHTS-2009 fit; ``KWH_PER_KM``, the
@@ -56,7 +57,7 @@ def draw(n: int, rng: np.random.Generator) -> pd.DataFrame:
     end = start + pd.to_timedelta(dwell_min, unit="min")
     return pd.DataFrame({"start_local": start.strftime("%Y-%m-%d %H:%M"),
                          "end_local": end.strftime("%Y-%m-%d %H:%M"),
-                         "energy_kwh": np.floor(energy_kwh * 100.0) / 100.0,
+                         "energy_kwh": np.maximum(np.floor(energy_kwh * 100.0) / 100.0, 0.01),
                          "charger_kw": CHARGER_KW})
 
 

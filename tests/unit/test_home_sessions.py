@@ -23,7 +23,7 @@ def test_sessions_run_from_evening_to_next_morning():
     dwell_h = (end - start).dt.total_seconds() / 3600.0
     assert dwell_h.between(1.0 - 1 / 60, 24.0 + 1 / 60).all()
     assert (d.energy_kwh <= mk.CHARGER_KW * dwell_h + 1e-9).all()
-    assert (d.energy_kwh >= 0).all()
+    assert (d.energy_kwh > 0).all()  # the cleaning drops empty sessions
     # departures the next morning: the end's clock hour is before noon for most sessions
     assert (end.dt.hour < 12).mean() > 0.8
     # the arrival hour's circular mean sits at the stated mean (17.47 h)
