@@ -116,6 +116,11 @@ _CAUSES = (
           "price and the cars recharge in the night's valley, where the purchase rises to "
           "near the evening's old peak, since the demand charge (1.07 per kW-day) prices that "
           "new peak weakly; the paper's EV and base-load numbers are not given"),
+    Cause("zonal_demand_charge_5", "parameter",
+          "a demand charge of 5 per kW-day instead of the paper's capacity price (1.07) makes "
+          "the operator's plan trade some V2G arbitrage for a lower peak, and the charge on "
+          "the uncoordinated day's peak is in the 'before' purchase too; the paper's EV and "
+          "base-load numbers are not given"),
     Cause("region_budget_reach", "parameter",
           "a coupon is paid per departure band to every session of its station, so a budget "
           "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
@@ -183,6 +188,10 @@ CAUSE_OF: dict[tuple[str, str], str] = {
     ("zonal", "peak_shaving_pct_residential_operator"): "zonal_residential_peak",
     ("zonal", "plan_cost_reduction_pct_residential_operator"): "zonal_operator_plan",
     ("zonal", "plan_peak_shaving_pct_residential_operator"): "zonal_operator_plan",
+    ("zonal", "cost_reduction_pct_residential_operator_dc5"): "zonal_users_response",
+    ("zonal", "peak_shaving_pct_residential_operator_dc5"): "zonal_residential_peak",
+    ("zonal", "plan_cost_reduction_pct_residential_operator_dc5"): "zonal_demand_charge_5",
+    ("zonal", "plan_peak_shaving_pct_residential_operator_dc5"): "zonal_residential_peak",
     **{("region", q): "region_budget_reach" for q in (
         "dynamic_volume_1000", "dynamic_volume_2000", "dynamic_volume_4000",
         "dynamic_volume_6000", "dynamic_half_range_mw", "static_half_range_mw",
