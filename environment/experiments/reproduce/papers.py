@@ -142,11 +142,11 @@ def zonal_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
                  f"{when}_total": c.total}
     ours["cost_reduction_pct"], ours["peak_shaving_pct"] = reduction, shaving
     ours["plan_cost_reduction_pct"] = _plan_reduction(s)
-    for tag, _ in ZONAL_SENSITIVITY:  # numbers the paper does not give, each moved once
-        v = summaries[f"zonal_{tag}"]
+    for run in ZONAL_SENSITIVITY:  # numbers the paper does not give, each moved once
+        tag, v = run.tag, summaries[f"zonal_{run.tag}"]
         assert isinstance(v, ZonalSummary)
         _, ours[f"cost_reduction_pct_{tag}"], ours[f"peak_shaving_pct_{tag}"] = _zonal_outcome(v)
-        if tag in ZONAL_PLAN_ROWS:
+        if run.residential:
             ours[f"plan_cost_reduction_pct_{tag}"] = _plan_reduction(v)
             ours[f"plan_peak_shaving_pct_{tag}"] = v.peak_shaving_pct
     return _rows("zonal", ours, quick)
@@ -170,16 +170,44 @@ def _zonal_outcome(s: ZonalSummary) -> tuple[CostParts, float, float | None]:
             None if al is None else al.peak_shaving_pct_vs_before)
 
 
-ZONAL_SENSITIVITY: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("night_load", ("grid.profiles.load_min_kw=2600",)),
-    ("demand_charge", ("dispatch.zonal.demand_charge_per_kw=5",)),
-    ("v2g_all", ("behaviour.v2g_share=1.0",)),
-    ("residential", ("behaviour.sessions=builtin:home_charging_nhts", "horizon.start=12:00")),
-    ("residential_operator", ("behaviour.sessions=builtin:home_charging_nhts",
-                              "horizon.start=12:00", "dispatch.zonal.response_in_layer=false")),
-    ("residential_operator_dc5", ("behaviour.sessions=builtin:home_charging_nhts",
-                                  "horizon.start=12:00", "dispatch.zonal.response_in_layer=false",
-                                  "dispatch.zonal.demand_charge_per_kw=5")),
+@dataclass(frozen=True)
+class ZonalRun:
+    """One sensitivity run of the zonal case: its tag and its ``--set`` settings.
+
+    ``residential`` runs (EVs as home-charging sessions) also get their distribution-layer
+    plan's own rows and, under ``--quick``, run on ``ZONAL_QUICK_N_EV`` vehicles per station;
+    ``plotted`` runs draw their figures (not under ``--quick``).
+    """
+
+    tag: str
+    settings: tuple[str, ...]
+    residential: bool = False
+    plotted: bool = False
+
+    def argv(self, quick: bool = False) -> tuple[str, ...]:
+        """The run's command line."""
+        fewer = (f"n_ev={ZONAL_QUICK_N_EV}",) if quick and self.residential else ()
+        sets = tuple(a for setting in (*self.settings, *fewer) for a in ("--set", setting))
+        plots = self.plotted and not quick
+        return ("dispatch", "--method", "zonal", "--scenario", "zonal_case", *sets,
+                *(() if plots else ("--no-plots",)))
+
+
+ZONAL_QUICK_N_EV = 100
+"""Vehicles per station of the residential runs under ``--quick`` (the case has 300): a car
+parked overnight makes the vehicles' tracking LPs large."""
+
+RESIDENTIAL = ("behaviour.sessions=builtin:home_charging_nhts", "horizon.start=12:00")
+OPERATOR = (*RESIDENTIAL, "dispatch.zonal.response_in_layer=false")
+
+ZONAL_SENSITIVITY = (
+    ZonalRun("night_load", ("grid.profiles.load_min_kw=2600",)),
+    ZonalRun("demand_charge", ("dispatch.zonal.demand_charge_per_kw=5",)),
+    ZonalRun("v2g_all", ("behaviour.v2g_share=1.0",)),
+    ZonalRun("residential", RESIDENTIAL, residential=True, plotted=True),
+    ZonalRun("residential_operator", OPERATOR, residential=True, plotted=True),
+    ZonalRun("residential_operator_dc5", (*OPERATOR, "dispatch.zonal.demand_charge_per_kw=5"),
+             residential=True),
 )
 """The zonal case's choices where the paper gives no number, each moved once (``--set``):
 the night load at 70 % of the peak instead of 35 %, a demand charge of 5 per kW-day instead of
@@ -190,29 +218,6 @@ in the night's valley within the day; the same with the distribution layer plann
 without their users' price response (``response_in_layer = false``: the operator's plan, the
 users' response left to the aggregation layer, as the paper splits the layers), and that
 plan again under a demand charge of 5 per kW-day (the paper's capacity price is 1.07)."""
-
-ZONAL_PLAN_ROWS = ("residential", "residential_operator", "residential_operator_dc5")
-"""Sensitivity runs whose distribution-layer plan also gets its own cost-reduction row."""
-
-ZONAL_PLOTTED = ("residential", "residential_operator")
-"""Sensitivity runs that also draw their figures (the page shows their dispatch stack)."""
-
-
-ZONAL_QUICK_N_EV = 100
-"""Vehicles per station of the residential runs under ``--quick`` (the case has 300): a car
-parked overnight makes the vehicles' tracking LPs large."""
-
-
-def _zonal_args(settings: tuple[str, ...], tag: str, quick: bool = False) -> tuple[str, ...]:
-    """The command line of one zonal sensitivity run (``quick``: the residential runs on
-    ``ZONAL_QUICK_N_EV`` vehicles per station, no figures)."""
-    residential = any("home_charging" in s for s in settings)
-    sets = tuple(a for setting in (*settings, *((f"n_ev={ZONAL_QUICK_N_EV}",)
-                                              if quick and residential else ()))
-                 for a in ("--set", setting))
-    plots = tag in ZONAL_PLOTTED and not quick
-    return ("dispatch", "--method", "zonal", "--scenario", "zonal_case", *sets,
-            *(() if plots else ("--no-plots",)))
 
 
 def region_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
@@ -336,8 +341,8 @@ PAPERS: dict[str, PaperSpec] = {
         "Bilevel zonal dispatch with EV demand response: Table 2, peak shaving",
         (Step("zonal", ("dispatch", "--method", "zonal", "--scenario", "zonal_case"),
               ("dispatch", "--method", "zonal", "--scenario", "zonal_case")),
-         *(Step(f"zonal_{tag}", _zonal_args(settings, tag), _zonal_args(settings, tag, quick=True))
-           for tag, settings in ZONAL_SENSITIVITY)),
+         *(Step(f"zonal_{run.tag}", run.argv(), run.argv(quick=True))
+           for run in ZONAL_SENSITIVITY)),
         (("Figure 5: partition", "zonal", "partition.png"),
          ("Figure 7: dispatch stack", "zonal", "zonal_stack.png"),
          ("Figure 7: dispatch stack, residential EVs (noon to noon)", "zonal_residential",
