@@ -4,23 +4,25 @@ The bilevel zonal dispatch paper, section 2.8, Fig. 4.
 
 Every vehicle is a generalized battery on the grid side (``flexibility.battery``: power
 ``u_min <= x_t <= u_max``, cumulative energy ``y_min <= dt sum_{s<=t} x_s <= y_max``, the lower
-bound holding its departure requirement). The groups of :data:`dispatch.ev_types.ORDER` are
-scheduled in turn; each tracks what the groups before it left of the target,
+bound holding its departure requirement). The groups of :data:`dispatch.ev_types.ORDER` but the
+last are scheduled in turn; each tracks what the groups before it left of the target,
 
     x^(g) = argmin_{x in the group's sets} sum_t |sum_{n in g} x_nt - R^(g)_t|,
     R^(g+1) = R^(g) - sum_{n in g} x^(g)_n,     R^(1) = target,
 
-one sparse LP per group (``flexibility.gpolymatroid_lp.track``). Each group's LP is degenerate
-(many L1 optima over the day), so a group can leave a residual the later groups cannot follow
-although the whole fleet could. A joint repair pass follows: every vehicle moves by ``d_n``
-inside its set shifted by its set-point, ``x_n + d_n in S_n``,
+one sparse LP per group (``flexibility.gpolymatroid_lp.track``). The last group then tracks
+what is left jointly with the earlier groups, which are anchored at their set-points and move
+at ``MOVE_PRICE`` per kW and interval:
 
-    d = argmin sum_t |sum_n d_nt - R^(last)_t|,
+    x = argmin_{x_n in S_n} sum_t |sum_n x_nt - target_t|
+                            + MOVE_PRICE sum_{n not last} |x_n - x^(g)_n|.
 
-so the deviation is the least any schedule of the whole fleet can reach (that of one group of
-all types). The type order sets the schedule the repair starts from; the repair minimises
-only the deviation, so it may move a vehicle of any type (``group_kw`` is each group's sum
-after it). The vehicles' sets are hard
+Each group's LP is degenerate (many L1 optima over the day), so an earlier group can pick a
+trajectory the last one cannot complement although the whole fleet could; the joint pass lets
+it move where that lowers the deviation, so the deviation is the least any schedule of the
+whole fleet can reach (that of one group of all types) up to ``MOVE_PRICE`` times the moves
+that needs, and the earlier groups keep their set-points wherever moving them does not help.
+(``group_kw`` is each group's sum after the joint pass.) The vehicles' sets are hard
 constraints, so every set-point is inside its vehicle's set and every departure requirement is
 met whatever the target; what the fleet cannot follow is the deviation.
 """
@@ -36,8 +38,10 @@ from flexibility.common import FloatArray, IntArray, ModelInputError
 from flexibility.gpolymatroid import BatterySet
 from flexibility.gpolymatroid_lp import track
 
-REPAIR_TOL_KW = 1e-6
-"""A deviation above this after the groups starts the joint repair pass."""
+MOVE_PRICE = 1e-4
+"""Price of moving an earlier group's vehicle away from its set-point in the joint pass, per kW
+and interval (the deviation costs 1): small, so the earlier groups move only where the
+fleet's deviation falls."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,10 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
     if not listed.all():
         raise ModelInputError(f"user types {sorted(set(ty[~listed].tolist()))} are in no "
                               "scheduling group")
-    residual = np.asarray(target_kw, dtype=float).copy()
-    p = np.zeros((batt.n_devices, batt.n_intervals))
-    groups = np.zeros((len(order), batt.n_intervals))
-    for k, group in enumerate(order):
+    target = np.asarray(target_kw, dtype=float)
+    residual = target.copy()
+    p = np.full((batt.n_devices, batt.n_intervals), np.nan)
+    for group in order[:-1]:
         m = np.isin(ty, group)
         if not m.any():
             continue
@@ -86,18 +90,11 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
         if res is None:
             raise ModelInputError(f"a vehicle set of type group {group} is empty")
         p[m] = res[0]
-        groups[k] = res[0].sum(axis=0)
-        residual = residual - groups[k]
-    if np.abs(residual).max(initial=0.0) > REPAIR_TOL_KW:
-        # what the groups in turn left unfollowed: every vehicle may still move within its own
-        # set around its set-point (the set shifted by it), jointly
-        shifted = np.cumsum(p, axis=1) * batt.dt_h
-        free = BatterySet(batt.u_min_kw - p, batt.u_max_kw - p, batt.y_min_kwh - shifted,
-                          batt.y_max_kwh - shifted, batt.dt_h)
-        res = track(free, residual)  # d = 0 is in every shifted set; None only if an idle
-        if res is not None:  # bound breaks by rounding: the groups' schedule (valid) is kept
-            p = p + res[0]
-            for k, group in enumerate(order):
-                groups[k] += res[0][np.isin(ty, group)].sum(axis=0)
-            residual = residual - res[0].sum(axis=0)
-    return VehicleSchedule(p, groups, -residual)
+        residual = residual - res[0].sum(axis=0)
+    # the last group jointly with the earlier ones, anchored at their set-points (NaN: free)
+    res = track(batt, target, anchor_kw=p, move_price=MOVE_PRICE)
+    if res is None:
+        raise ModelInputError(f"a vehicle set of type group {order[-1]} is empty")
+    p, dev = res
+    groups = np.stack([p[np.isin(ty, group)].sum(axis=0) for group in order])
+    return VehicleSchedule(p, groups, dev)

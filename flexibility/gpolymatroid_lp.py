@@ -83,16 +83,25 @@ def disaggregate(batt: BatterySet, x_total_kw: FloatArray,
     return _program(batt, X, active, tol, tol)
 
 
-def track(batt: BatterySet, target_kw: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+def track(batt: BatterySet, target_kw: FloatArray, anchor_kw: FloatArray | None = None,
+          move_price: float = 0.0) -> tuple[FloatArray, FloatArray] | None:
     """Device trajectories whose sum is as close as the sets allow to a target (L1).
 
     The LP of :func:`disaggregate` with unbounded slacks: ``min sum_t |sum_n x[n,t] - X_t|``
     over the device sets; intervals where no device is active keep their whole target as
-    deviation.
+    deviation. With anchors, a device ``n`` whose row of ``anchor_kw`` is finite pays
+    ``move_price`` per kW and interval it moves away from it,
+
+        min  sum_t |sum_n x[n,t] - X_t| + move_price sum_{n anchored, t} |x[n,t] - a[n,t]|,
+
+    so with a small price the anchored devices move only where the deviation falls.
 
     Args:
         batt: The devices.
         target_kw: Aggregate target in kW, shape ``(T,)``.
+        anchor_kw: Optional anchors in kW ``(N, T)``; a row of NaN leaves its device free.
+        move_price: Price of a move of an anchored device per kW and interval, relative to
+            the deviation's 1.
 
     Returns:
         ``x`` in kW ``(N, T)`` and the deviation ``sum_n x - X`` per interval ``(T,)``, or
@@ -107,7 +116,13 @@ def track(batt: BatterySet, target_kw: FloatArray) -> tuple[FloatArray, FloatArr
     active = (batt.u_min_kw != 0) | (batt.u_max_kw != 0)
     if _idle_bounds_broken(batt, active, 1e-6):
         return None
-    x = _program(batt, X, active, np.inf, 1e-6)
+    anchor = None
+    if anchor_kw is not None:
+        anchor = np.asarray(anchor_kw, dtype=np.float64)
+        if anchor.shape != batt.u_min_kw.shape:
+            raise ValueError(f"anchor_kw must have shape {batt.u_min_kw.shape}, "
+                             f"got {anchor.shape}")
+    x = _program(batt, X, active, np.inf, 1e-6, anchor, move_price)
     return None if x is None else (x, x.sum(axis=0) - X)
 
 
@@ -120,8 +135,11 @@ def _idle_bounds_broken(batt: BatterySet, active: BoolArray, tol: float) -> bool
 
 
 def _program(batt: BatterySet, X: FloatArray, active: BoolArray, slack_hi: float,
-             tol: float) -> FloatArray | None:
-    """Build and solve the LP of :func:`disaggregate` (slacks ``<= slack_hi``)."""
+             tol: float, anchor: FloatArray | None = None,
+             move_price: float = 0.0) -> FloatArray | None:
+    """Build and solve the LP of :func:`disaggregate` (slacks ``<= slack_hi``), with the
+    anchors of :func:`track` (``anchor`` finite: one row ``x - m+ + m- = a`` and two move
+    columns at ``move_price`` per active pair)."""
     N, T = batt.n_devices, batt.n_intervals
     tol_e = max(tol * batt.dt_h, 1e-9)
     covered = active.any(axis=0)
@@ -152,14 +170,29 @@ def _program(batt: BatterySet, X: FloatArray, active: BoolArray, slack_hi: float
     cols += [j, 2 * M + k, 2 * M + cov.size + k]
     vals += [np.ones(M), -np.ones(cov.size), np.ones(cov.size)]
     n_row, n_col = M + cov.size, 2 * M + 2 * cov.size
+    cost = [np.zeros(2 * M), np.ones(2 * cov.size)]
+    col_lo = [xlo, ylo, np.zeros(2 * cov.size)]
+    col_hi = [xhi, yhi, np.full(2 * cov.size, slack_hi)]
+    row_b = [np.zeros(M), X[cov]]
+    if anchor is not None:
+        a_j = np.flatnonzero(np.isfinite(anchor[nn, tt]))
+        n_a = a_j.size
+        r = n_row + np.arange(n_a)
+        rows += [r, r, r]
+        cols += [a_j, n_col + np.arange(n_a), n_col + n_a + np.arange(n_a)]
+        vals += [np.ones(n_a), -np.ones(n_a), np.ones(n_a)]
+        n_row, n_col = n_row + n_a, n_col + 2 * n_a
+        cost.append(np.full(2 * n_a, move_price))
+        col_lo.append(np.zeros(2 * n_a))
+        col_hi.append(np.full(2 * n_a, np.inf))
+        row_b.append(anchor[nn[a_j], tt[a_j]])
     a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n_row, n_col))
-    row_lo = row_hi = np.concatenate([np.zeros(M), X[cov]])
+    row_lo = row_hi = np.concatenate(row_b)
 
-    res = solve(LinearProgram(np.r_[np.zeros(2 * M), np.ones(2 * cov.size)],
-                              np.r_[xlo, ylo, np.zeros(2 * cov.size)],
-                              np.r_[xhi, yhi, np.full(2 * cov.size, slack_hi)], a, row_lo,
-                              row_hi).highs(PRIMAL_SIMPLEX if M >= PRIMAL_FROM_PAIRS else None))
+    res = solve(LinearProgram(np.concatenate(cost), np.concatenate(col_lo),
+                              np.concatenate(col_hi), a, row_lo, row_hi
+                              ).highs(PRIMAL_SIMPLEX if M >= PRIMAL_FROM_PAIRS else None))
     if res.infeasible:
         return None
     if not res.optimal:

@@ -6,9 +6,11 @@
   columns ``s+, s-`` on the aggregate; the optimal L1 deviation must agree.
 * ``dispatch.zonal_vehicles.schedule_vehicles`` on fleets (``flexibility.fleet.Fleet`` ->
   ``vehicle_batteries(...).battery``): set-points inside the raw rows (plain numpy), the
-  deviation it reports, one group of all types equal to ``track``, the grouped order never
-  better than one group (sequential tracking is a restriction), and the vehicles' own lossy
-  energy balance replayed by ``environment.assessment.zonal_study.vehicle_check``.
+  deviation it reports, one group of all types equal to ``track``, the grouped order as close
+  as one group (the joint pass), the earlier groups kept where the last can follow alone
+  (independent ``track`` calls), and the vehicles' own lossy energy balance replayed by
+  ``environment.assessment.zonal_study.vehicle_check``.
+* ``track`` with anchors against the dense oracle with its own move columns, and by hand.
 * ``vehicle_check`` catches schedules that break a vehicle's balance.
 
 Break-the-rule checks (done on purpose while writing these tests, through a throwaway
@@ -19,6 +21,10 @@ re-execution of the module with one line changed; the library files untouched):
   trajectories above an energy ceiling that applies after the device's last active interval);
 * ``schedule_vehicles`` not passing the residual on (``residual = residual``) fails
   ``test_schedule_is_feasible_and_no_better_than_one_group``;
+* the move columns at price 0 fail ``test_track_with_anchors_equals_dense_linprog`` and
+  ``test_an_anchored_device_moves_only_where_the_deviation_falls_by_more``; the joint pass
+  without anchors fails
+  ``test_the_joint_pass_keeps_an_earlier_group_where_moving_does_not_help``;
 * ``vehicle_check`` without the ``e > hi`` test fails
   ``test_vehicle_check_counts_a_vehicle_charged_beyond_its_ceiling``.
 """
@@ -30,7 +36,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.sparse import block_diag, csr_matrix, hstack, vstack
 
-from dispatch.ev_types import classify
+from dispatch.ev_types import ORDER, classify
 from dispatch.zonal_vehicles import schedule_vehicles
 from environment.assessment.zonal_study import vehicle_check
 from flexibility import gpolymatroid_lp
@@ -88,19 +94,33 @@ def targets(T):
 # --------------------------------------------------------------------------- reference
 
 
-def dense_l1_tracking(u_min, u_max, y_min, y_max, dt, target):
-    """``min sum_t (s+_t + s-_t)`` s.t. ``sum_n x_nt - s+_t + s-_t = target_t``, the raw power
-    bounds and ``y_min <= dt tril x_n <= y_max`` for every vehicle (dense rows). Returns the
-    optimal L1 deviation, or ``None`` if infeasible."""
+def dense_l1_tracking(u_min, u_max, y_min, y_max, dt, target, anchor=None, price=0.0):
+    """``min sum_t (s+_t + s-_t) + price sum (m+ + m-)`` s.t. ``sum_n x_nt - s+_t + s-_t =
+    target_t``, ``x_nt - m+_nt + m-_nt = anchor_nt`` for every device with a finite anchor row
+    (all its intervals, idle ones too: there ``x = 0``), the raw power bounds and
+    ``y_min <= dt tril x_n <= y_max`` for every vehicle (dense rows). Returns the optimal
+    objective, or ``None`` if infeasible."""
     n, T = u_min.shape
+    anchored = [] if anchor is None else [i for i in range(n) if np.isfinite(anchor[i]).all()]
+    n_m = 2 * T * len(anchored)
     cum = np.tril(np.ones((T, T))) * dt
-    a_y = hstack([block_diag([csr_matrix(cum)] * n), csr_matrix((n * T, 2 * T))])
+    a_y = hstack([block_diag([csr_matrix(cum)] * n), csr_matrix((n * T, 2 * T + n_m))])
     a_ub = vstack([a_y, -a_y]).toarray()
     b_ub = np.r_[y_max.ravel(), -y_min.ravel()]
-    a_eq = np.hstack([np.tile(np.eye(T), n), -np.eye(T), np.eye(T)])
-    c = np.r_[np.zeros(n * T), np.ones(2 * T)]
-    bounds = list(zip(u_min.ravel(), u_max.ravel(), strict=True)) + [(0, None)] * (2 * T)
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=target, bounds=bounds,
+    a_eq = np.hstack([np.tile(np.eye(T), n), -np.eye(T), np.eye(T), np.zeros((T, n_m))])
+    b_eq = list(target)
+    for k, i in enumerate(anchored):
+        rows = np.zeros((T, n * T + 2 * T + n_m))
+        rows[:, i * T:(i + 1) * T] = np.eye(T)
+        off = n * T + 2 * T + 2 * T * k
+        rows[:, off:off + T] = -np.eye(T)
+        rows[:, off + T:off + 2 * T] = np.eye(T)
+        a_eq = np.vstack([a_eq, rows])
+        b_eq += list(anchor[i])
+    c = np.r_[np.zeros(n * T), np.ones(2 * T), np.full(n_m, price)]
+    bounds = (list(zip(u_min.ravel(), u_max.ravel(), strict=True))
+              + [(0, None)] * (2 * T + n_m))
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.array(b_eq), bounds=bounds,
                   method="highs")
     if res.status == 2:
         return None
@@ -147,6 +167,40 @@ def _check_track(batt, x_feas, data):
                             batt.dt_h, target)
     assert ref is not None
     assert np.abs(dev).sum() == pytest.approx(ref, abs=TOL)
+
+
+@SETTINGS
+@given(st.data())
+def test_track_with_anchors_equals_dense_linprog(data):
+    """Some devices anchored (at a feasible trajectory, perturbed), at a move price below,
+    near and above the deviation's: the optimum (deviation plus priced moves) is the dense
+    oracle's."""
+    batt, x_feas = data.draw(battery_sets())
+    n, T = batt.u_min_kw.shape
+    target = x_feas.sum(axis=0) + 0.1 * data.draw(targets(T))
+    anchored = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    idle = (batt.u_min_kw == 0) & (batt.u_max_kw == 0)
+    anchor = np.where(idle, 0.0, x_feas + data.draw(_grid(-2.0, 2.0, 0.5)))
+    anchor[~anchored] = np.nan
+    price = data.draw(st.sampled_from([1e-4, 0.3, 1.0, 2.5]))
+    x, dev = track(batt, target, anchor_kw=anchor, move_price=price)
+    assert_in_sets(x, batt.u_min_kw, batt.u_max_kw, batt.y_min_kwh, batt.y_max_kwh, batt.dt_h)
+    got = np.abs(dev).sum() + price * np.nansum(np.abs(x - anchor))
+    ref = dense_l1_tracking(batt.u_min_kw, batt.u_max_kw, batt.y_min_kwh, batt.y_max_kwh,
+                            batt.dt_h, target, anchor, price)
+    assert got == pytest.approx(ref, abs=TOL)
+
+
+def test_an_anchored_device_moves_only_where_the_deviation_falls_by_more():
+    """One device, ``0 <= x <= 2`` kW, free energy, anchored at (1, 1), target (0, 0): moving
+    to 0 saves 1 of deviation per kW and costs the price; at 0.5 it moves, at 2 it stays
+    (hand-computed)."""
+    batt = BatterySet([[0.0, 0.0]], [[2.0, 2.0]], [[0.0, 0.0]], [[10.0, 10.0]], 1.0)
+    x, dev = track(batt, np.zeros(2), anchor_kw=np.ones((1, 2)), move_price=0.5)
+    np.testing.assert_allclose(x, 0.0, atol=TOL)
+    x, dev = track(batt, np.zeros(2), anchor_kw=np.ones((1, 2)), move_price=2.0)
+    np.testing.assert_allclose(x, 1.0, atol=TOL)
+    np.testing.assert_allclose(dev, 1.0, atol=TOL)
 
 
 def test_track_of_a_feasible_sum_has_no_deviation():
@@ -224,6 +278,55 @@ def test_schedule_is_feasible_and_as_close_as_one_group(raw, period, target):
                                                             abs=TOL)
     assert vehicle_check(fleet, p) == 0
     assert vehicle_check(fleet, one.p_kw) == 0
+
+
+@SETTINGS
+@given(raw_fleets(max_vehicles=6, horizon=T_FLEET), _periods(T_FLEET),
+       st.lists(_grid(-10.0, 40.0, 2.5), min_size=T_FLEET, max_size=T_FLEET).map(np.array))
+def test_earlier_groups_keep_their_set_points_when_the_last_can_follow(raw, period, target):
+    """The groups before the last, each tracking what the ones before left (independent
+    ``track`` calls here): where the last group alone then reaches the fleet's least
+    deviation, the joint pass has no reason to move them, and they keep those set-points."""
+    fleet = fleet_of(raw)
+    batt = _batt(fleet, T_FLEET)
+    types = _types(fleet, period)
+    residual = target.astype(float).copy()
+    kept = {}
+    for group in ORDER[:-1]:
+        m = np.isin(types, group)
+        if m.any():
+            x, _ = track(_sub(batt, m), residual)
+            kept[group] = (m, x)
+            residual = residual - x.sum(axis=0)
+    last = np.isin(types, ORDER[-1])
+    _, dev_all = track(batt, target)
+    dev_last = (track(_sub(batt, last), residual)[1] if last.any() else -residual)
+    if np.abs(dev_last).sum() > np.abs(dev_all).sum() + TOL:
+        return  # the earlier groups must move: nothing to assert
+    sch = schedule_vehicles(batt, types, target)
+    for m, x in kept.values():
+        np.testing.assert_allclose(sch.p_kw[m], x, atol=1e-6)
+
+
+def test_the_joint_pass_keeps_an_earlier_group_where_moving_does_not_help():
+    """A type-4 vehicle (0-2 kW, 2 kWh due by the end) and a type-2 one (+-2 kW), target
+    (0, 2) kW: the first alone follows it exactly, (0, 2), and the second then idles. The
+    fleet has other exact schedules (the first at (2, 0), the second at (-2, 2)); the joint
+    pass must not take one of them, since moving the first group is priced and gains
+    nothing (hand-computed; an unpriced joint LP returns the first at (2, 0))."""
+    u_min = np.array([[0.0, 0.0], [-2.0, -2.0]])
+    u_max = np.array([[2.0, 2.0], [2.0, 2.0]])
+    y_min = np.array([[0.0, 2.0], [-8.0, -8.0]])
+    y_max = np.array([[4.0, 4.0], [8.0, 8.0]])
+    sch = schedule_vehicles(BatterySet(u_min, u_max, y_min, y_max, 1.0), np.array([4, 2]),
+                            np.array([0.0, 2.0]))
+    np.testing.assert_allclose(sch.p_kw, [[0.0, 2.0], [0.0, 0.0]], atol=TOL)
+    np.testing.assert_allclose(sch.deviation_kw, 0.0, atol=TOL)
+
+
+def _sub(batt, m):
+    return BatterySet(batt.u_min_kw[m], batt.u_max_kw[m], batt.y_min_kwh[m],
+                      batt.y_max_kwh[m], batt.dt_h)
 
 
 
