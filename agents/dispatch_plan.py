@@ -6,7 +6,8 @@ mixture) is known, and the affine recourse sets the calls (consumption positive)
 
 * station ``j`` is called for ``p_j,k - alpha_j delta_k`` (its day-ahead schedule minus its
   share of the error); beyond the station's published real-time box the kernel delivers
-  what its network box and its vehicles can still carry now;
+  what its network box and its vehicles can still carry now, and shares what a station
+  cannot carry over the other stations' room (``flexibility.packaging.follow_calls``);
 * the realised EV demand error is what the stations deliver beyond the call,
   ``eta_k = sum_j delivered_j - sum_j call_j`` (behaviour: no-shows, early departures, the
   real-time box);

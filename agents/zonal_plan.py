@@ -5,7 +5,8 @@ power ``s_j,t`` (the areas' EV trajectories after their users' price response, s
 stations and corrected for the network), the plan's renewables, diesel and capacitor steps.
 Each tick ``k`` station ``j`` is called for ``s_j,k``; inside its published real-time box the
 call is its set-point, beyond it the kernel delivers what the station's network box and its
-vehicles can still carry now (the kernel's delivery rule), so the vehicles'
+vehicles can still carry now, and shares what a station cannot carry over the others' room
+(the kernel's delivery rule, ``flexibility.packaging.follow_calls``), so the vehicles'
 departure requirements and energy limits hold whatever the plan asks; the rest of the feeder
 follows the plan: nodal background = base load minus renewables and diesel, reactive
 background = base reactive load minus the capacitors.

@@ -83,7 +83,7 @@ from environment.records import (
 )
 from environment.validation import DEFAULT_DEVIATIONS, Deviations
 from flexibility.aggregation import Envelope
-from flexibility.packaging import disaggregate, disaggregate_beyond
+from flexibility.packaging import disaggregate, disaggregate_beyond, follow_calls
 from scenarios.behaviour import BehaviourModel
 from scenarios.config import Scenario
 from traffic.interface import TravelModel
@@ -259,18 +259,20 @@ class CoSimModel(mesa.Model):
 
     def _carry(self, calls: np.ndarray, pub: Publication, lo: np.ndarray, hi: np.ndarray,
                fleet: np.ndarray) -> np.ndarray:
-        """A planned call per station, delivered as :meth:`_split` delivers a total.
+        """Planned calls per station, delivered as :meth:`_split` delivers a total.
 
         Each station's call ``s_j`` inside its published box ``[lo_j, hi_j]`` is its set-point;
-        beyond it (α package) the station is set to ``clip(s_j, min(L_j, lo_j),
-        max(U_j, hi_j))`` with the limits ``[L_j, U_j]`` of :meth:`_limits`, what its network
-        box and its EVs can still carry now. Under ``vehicle-box`` the call is clipped to the
-        box (that package promises nothing beyond it).
+        beyond it (α package) the station goes as far as its limits ``[min(L_j, lo_j),
+        max(U_j, hi_j)]`` allow (:meth:`_limits`: what its network box and its EVs can still
+        carry now), and what it cannot carry is shared over the other stations' room inside
+        theirs (``flexibility.packaging.follow_calls``): the transmission side is called for
+        the plan's total, which the DSO delivers wherever the stations together can. Under
+        ``vehicle-box`` the limits are the boxes (that package promises nothing beyond them).
         """
         if self.scenario.simulation.package == "vehicle-box":
-            return np.clip(calls, lo, hi)
+            return follow_calls(calls, lo, hi)
         lim_lo, lim_hi = self._limits(pub, fleet)
-        return np.clip(calls, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
+        return follow_calls(calls, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
 
     @staticmethod
     def _limits(pub: Publication, fleet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -204,6 +204,38 @@ def disaggregate_beyond(p_kw: float, lo_kw: FloatArray, hi_kw: FloatArray,
     return disaggregate(np.array([p_kw]), lo[None], hi[None])[0]
 
 
+def follow_calls(calls_kw: FloatArray, limit_lo_kw: FloatArray,
+                 limit_hi_kw: FloatArray) -> FloatArray:
+    """Member set-points for planned calls: each member's own where its limits allow, the
+    total's where theirs do.
+
+    Every call ``c_j`` is clipped to its limits ``[L_j, U_j]``; what that leaves of the total,
+    ``g = sum c - sum clip(c, L, U)``, is shared by one ``theta`` over the other members' room
+    in its direction (``U_j - x_j`` if ``g > 0``, ``x_j - L_j`` if ``g < 0``):
+
+        x = clip(c, L, U) + sign(g) theta room,   theta = min(1, |g| / sum room),
+
+    so the total is ``clip(sum c, sum L, sum U)`` and a member moves from its own call only to
+    cover another's shortfall.
+
+    Args:
+        calls_kw: Planned calls ``(J,)``.
+        limit_lo_kw: Lower limits ``(J,)``.
+        limit_hi_kw: Upper limits ``(J,)``, ``>= limit_lo_kw``.
+
+    Returns:
+        Set-points ``(J,)``.
+    """
+    lo, hi = np.asarray(limit_lo_kw, float), np.asarray(limit_hi_kw, float)
+    x = np.clip(np.asarray(calls_kw, float), lo, hi)
+    gap = float(np.sum(calls_kw) - x.sum())
+    room = hi - x if gap > 0 else x - lo
+    total = float(room.sum())
+    if abs(gap) <= 1e-12 or total <= 1e-12:
+        return x
+    return x + np.sign(gap) * min(1.0, abs(gap) / total) * room
+
+
 def battery_boundary(batt) -> Boundary:
     """Boundary parameters of a generalized battery (``flexibility.battery.Battery``, ``(T,)``).
 

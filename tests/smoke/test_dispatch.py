@@ -164,3 +164,13 @@ def test_simulate_with_the_zonal_dispatch_in_the_loop(tmp_path):
     st = pd.read_parquet(out / "ticks.parquet").query("station != 'ALL'")
     assert (st.delivered_kw > st.p_up_kw + 1.0).any()
     assert (st.delivered_kw <= np.maximum(st.p_up_kw, st.dist_p_max_kw) + 1e-6).all()
+    # the plan's total is called; where it lies inside the stations' boxes together, the
+    # stations' set-points add up to it (a station short of its own call is covered by the
+    # others' room), whatever the plan's split
+    ticks = pd.read_parquet(out / "ticks.parquet")
+    total = ticks.query("station == 'ALL'").set_index("t")
+    boxes = st.groupby("t")[["p_down_kw", "p_up_kw", "call_kw"]].sum()
+    inside = ((total.call_kw >= boxes.p_down_kw - 1e-6)
+              & (total.call_kw <= boxes.p_up_kw + 1e-6))
+    assert inside.sum() >= 48
+    np.testing.assert_allclose(boxes.call_kw[inside], total.call_kw[inside], atol=1e-6)

@@ -162,3 +162,41 @@ def test_calibration_targets_read_the_days_and_the_calls():
     # 28 of 40 days (0.70): below α − 0.02 beyond doubt, although 95 % of calls held
     assert passed(table(28, 0.95))["reserve_days_calibrated"] is False
     assert passed(table(40, 0.87))["reserve_calls_calibrated"] is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(nested_boxes(), st.data())
+def test_planned_calls_keep_their_own_and_the_total_where_the_limits_allow(boxes, data):
+    """``follow_calls``: inside the limits, a station whose call fits keeps it; the total is
+    the calls' total clipped to the limits' sum; a station moves off its own (clipped) call
+    only in the direction of the others' shortfall."""
+    from flexibility.packaging import follow_calls
+
+    _, _, lim_lo, lim_hi = boxes
+    j = lim_lo.size
+    calls = np.array(data.draw(st.lists(st.floats(-120, 120), min_size=j, max_size=j)))
+    p = follow_calls(calls, lim_lo, lim_hi)
+    tol = 1e-7
+    assert np.all(p >= lim_lo - tol) and np.all(p <= lim_hi + tol)
+    assert p.sum() == pytest.approx(float(np.clip(calls.sum(), lim_lo.sum(), lim_hi.sum())),
+                                    abs=1e-6)
+    own = np.clip(calls, lim_lo, lim_hi)
+    gap = calls.sum() - own.sum()
+    if gap >= 0:
+        assert np.all(p >= own - tol)
+    if gap <= 0:
+        assert np.all(p <= own + tol)
+    if np.all((calls >= lim_lo) & (calls <= lim_hi)):
+        np.testing.assert_allclose(p, calls, atol=tol)
+
+
+def test_a_station_short_of_its_call_is_covered_by_the_others():
+    """Calls (50, 10, -5) kW with limits [0, 30], [0, 40], [-10, 0]: the first carries 30; its
+    20 kW shortfall is shared over the room above the others' own calls (30 and 5 kW) in
+    proportion: +17.14 and +2.86 kW (hand-computed)."""
+    from flexibility.packaging import follow_calls
+
+    p = follow_calls(np.array([50.0, 10.0, -5.0]), np.array([0.0, 0.0, -10.0]),
+                     np.array([30.0, 40.0, 0.0]))
+    np.testing.assert_allclose(p, [30.0, 10.0 + 20 * 30 / 35, -5.0 + 20 * 5 / 35], atol=1e-9)
+    assert p.sum() == pytest.approx(55.0)
