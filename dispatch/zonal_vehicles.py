@@ -70,8 +70,11 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
         order: Groups of types in scheduling order; every type present must be in one.
 
     Raises:
-        ModelInputError: A vehicle's set is empty or its type is in no group.
+        ModelInputError: A vehicle's set is empty, its type is in no group, or ``order`` is
+            empty.
     """
+    if not order:
+        raise ModelInputError("the scheduling order has no group")
     ty = np.asarray(types, dtype=int)
     listed = np.isin(ty, [t for g in order for t in g])
     if not listed.all():

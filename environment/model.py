@@ -29,8 +29,10 @@ has a lower priority than simpy's normal events, so plug-ins and departures at `
    output and clips in real time on the background the plan schedules:
    ``DayPlanner.forecast_background``, ``PlannedDay.planned_background``);
 4. the call is split to stations with one ``theta`` inside their published boxes (beyond them
-   up to the network boxes and the EVs' exact ranges of the interval, :meth:`CoSimModel._split`),
-   and each station splits its share to its EVs (``agents.station``);
+   up to the network boxes and the EVs' exact ranges of the interval, :meth:`CoSimModel._split`);
+   under a planner each station is called for its planned power and a station's shortfall is
+   shared over the others (:meth:`CoSimModel._carry`); each station splits its share to its
+   EVs (``agents.station``);
 5. stations integrate their EVs' set-points over the interval (energy applied at dispatch);
 6. the grid agent solves AC at the realised operating point and labels every violated limit;
    everything is recorded, including whether the call lay inside the reserve rows, the DA,
@@ -259,20 +261,21 @@ class CoSimModel(mesa.Model):
 
     def _carry(self, calls: np.ndarray, pub: Publication, lo: np.ndarray, hi: np.ndarray,
                fleet: np.ndarray) -> np.ndarray:
-        """Planned calls per station, delivered as :meth:`_split` delivers a total.
+        """Planned calls per station (``flexibility.packaging.follow_calls``).
 
-        Each station's call ``s_j`` inside its published box ``[lo_j, hi_j]`` is its set-point;
-        beyond it (α package) the station goes as far as its limits ``[min(L_j, lo_j),
+        Each station's call ``s_j`` inside its published box ``[lo_j, hi_j]`` is kept; beyond
+        it (α package) the station goes as far as its limits ``[min(L_j, lo_j),
         max(U_j, hi_j)]`` allow (:meth:`_limits`: what its network box and its EVs can still
-        carry now), and what it cannot carry is shared over the other stations' room inside
-        theirs (``flexibility.packaging.follow_calls``): the transmission side is called for
-        the plan's total, which the DSO delivers wherever the stations together can. Under
-        ``vehicle-box`` the limits are the boxes (that package promises nothing beyond them).
+        carry now), and what it cannot carry is shared over the other stations' room, inside
+        their published boxes first, then up to their limits: the transmission side is called
+        for the plan's total, which the DSO delivers wherever the stations together can.
+        Under ``vehicle-box`` the limits are the boxes (that package promises nothing beyond
+        them).
         """
         if self.scenario.simulation.package == "vehicle-box":
-            return follow_calls(calls, lo, hi)
+            return follow_calls(calls, lo, hi, lo, hi)
         lim_lo, lim_hi = self._limits(pub, fleet)
-        return follow_calls(calls, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
+        return follow_calls(calls, lo, hi, np.minimum(lim_lo, lo), np.maximum(lim_hi, hi))
 
     @staticmethod
     def _limits(pub: Publication, fleet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -89,8 +89,9 @@ def track(batt: BatterySet, target_kw: FloatArray, anchor_kw: FloatArray | None 
 
     The LP of :func:`disaggregate` with unbounded slacks: ``min sum_t |sum_n x[n,t] - X_t|``
     over the device sets; intervals where no device is active keep their whole target as
-    deviation. With anchors, a device ``n`` whose row of ``anchor_kw`` is finite pays
-    ``move_price`` per kW and interval it moves away from it,
+    deviation. With anchors, an active pair ``(n, t)`` whose entry of ``anchor_kw`` is a
+    number pays ``move_price`` per kW it moves away from it (a NaN entry leaves it free; a
+    device is anchored or free entry by entry),
 
         min  sum_t |sum_n x[n,t] - X_t| + move_price sum_{n anchored, t} |x[n,t] - a[n,t]|,
 
@@ -99,15 +100,17 @@ def track(batt: BatterySet, target_kw: FloatArray, anchor_kw: FloatArray | None 
     Args:
         batt: The devices.
         target_kw: Aggregate target in kW, shape ``(T,)``.
-        anchor_kw: Optional anchors in kW ``(N, T)``; a row of NaN leaves its device free.
+        anchor_kw: Optional anchors in kW ``(N, T)``; NaN entries are free.
         move_price: Price of a move of an anchored device per kW and interval, relative to
-            the deviation's 1.
+            the deviation's 1; positive and finite when ``anchor_kw`` is given.
 
     Returns:
         ``x`` in kW ``(N, T)`` and the deviation ``sum_n x - X`` per interval ``(T,)``, or
         ``None`` when some device set is empty.
 
     Raises:
+        ValueError: Anchors of the wrong shape or infinite, or a move price that is not
+            positive and finite with anchors.
         RuntimeError: If HiGHS ends neither optimal nor infeasible.
     """
     X = np.asarray(target_kw, dtype=np.float64)
@@ -122,6 +125,11 @@ def track(batt: BatterySet, target_kw: FloatArray, anchor_kw: FloatArray | None 
         if anchor.shape != batt.u_min_kw.shape:
             raise ValueError(f"anchor_kw must have shape {batt.u_min_kw.shape}, "
                              f"got {anchor.shape}")
+        if np.isinf(anchor).any():
+            raise ValueError("anchor_kw: entries are numbers or NaN (free), not infinite")
+        if not (np.isfinite(move_price) and move_price > 0):
+            raise ValueError(f"move_price must be positive and finite with anchors, "
+                             f"got {move_price}")
     x = _program(batt, X, active, np.inf, 1e-6, anchor, move_price)
     return None if x is None else (x, x.sum(axis=0) - X)
 
@@ -175,7 +183,7 @@ def _program(batt: BatterySet, X: FloatArray, active: BoolArray, slack_hi: float
     col_hi = [xhi, yhi, np.full(2 * cov.size, slack_hi)]
     row_b = [np.zeros(M), X[cov]]
     if anchor is not None:
-        a_j = np.flatnonzero(np.isfinite(anchor[nn, tt]))
+        a_j = np.flatnonzero(~np.isnan(anchor[nn, tt]))
         n_a = a_j.size
         r = n_row + np.arange(n_a)
         rows += [r, r, r]

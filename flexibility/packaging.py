@@ -204,36 +204,53 @@ def disaggregate_beyond(p_kw: float, lo_kw: FloatArray, hi_kw: FloatArray,
     return disaggregate(np.array([p_kw]), lo[None], hi[None])[0]
 
 
-def follow_calls(calls_kw: FloatArray, limit_lo_kw: FloatArray,
-                 limit_hi_kw: FloatArray) -> FloatArray:
+def follow_calls(calls_kw: FloatArray, lo_kw: FloatArray, hi_kw: FloatArray,
+                 limit_lo_kw: FloatArray, limit_hi_kw: FloatArray) -> FloatArray:
     """Member set-points for planned calls: each member's own where its limits allow, the
-    total's where theirs do.
+    total's where theirs do, inside the boxes first.
 
-    Every call ``c_j`` is clipped to its limits ``[L_j, U_j]``; what that leaves of the total,
-    ``g = sum c - sum clip(c, L, U)``, is shared by one ``theta`` over the other members' room
-    in its direction (``U_j - x_j`` if ``g > 0``, ``x_j - L_j`` if ``g < 0``):
+    With boxes ``[lo_j, hi_j]`` inside limits ``[L_j, U_j]`` (arrays ``(J,)``), every call
+    ``c_j`` is clipped to its limits, ``x = clip(c, L, U)``; what that leaves of the total,
+    ``g = sum c - sum x``, is shared by one ``theta`` over the other members' room in its
+    direction inside their boxes (``max(hi_j - x_j, 0)`` if ``g > 0``, ``max(x_j - lo_j, 0)``
+    if ``g < 0``), and what the boxes cannot take by a second ``theta`` over the room left up
+    to the limits:
 
-        x = clip(c, L, U) + sign(g) theta room,   theta = min(1, |g| / sum room),
+        x <- x + sign(g) theta room,   theta = min(1, |g| / sum room),
 
-    so the total is ``clip(sum c, sum L, sum U)`` and a member moves from its own call only to
-    cover another's shortfall.
+    so the total is ``clip(sum c, sum L, sum U)``, a member moves from its own call only to
+    cover another's shortfall, and no member leaves its box for that while another's box has
+    room.
 
     Args:
         calls_kw: Planned calls ``(J,)``.
-        limit_lo_kw: Lower limits ``(J,)``.
-        limit_hi_kw: Upper limits ``(J,)``, ``>= limit_lo_kw``.
+        lo_kw: Box lower bounds ``(J,)``.
+        hi_kw: Box upper bounds ``(J,)``.
+        limit_lo_kw: Lower limits ``(J,)``, ``<= lo_kw``.
+        limit_hi_kw: Upper limits ``(J,)``, ``>= hi_kw``.
 
     Returns:
         Set-points ``(J,)``.
+
+    Raises:
+        ValueError: A non-finite input, or boxes not inside their limits.
     """
-    lo, hi = np.asarray(limit_lo_kw, float), np.asarray(limit_hi_kw, float)
-    x = np.clip(np.asarray(calls_kw, float), lo, hi)
-    gap = float(np.sum(calls_kw) - x.sum())
-    room = hi - x if gap > 0 else x - lo
-    total = float(room.sum())
-    if abs(gap) <= 1e-12 or total <= 1e-12:
-        return x
-    return x + np.sign(gap) * min(1.0, abs(gap) / total) * room
+    c = np.asarray(calls_kw, float)
+    lo, hi = np.asarray(lo_kw, float), np.asarray(hi_kw, float)
+    lim_lo, lim_hi = np.asarray(limit_lo_kw, float), np.asarray(limit_hi_kw, float)
+    if not all(np.isfinite(a).all() for a in (c, lo, hi, lim_lo, lim_hi)):
+        raise ValueError("follow_calls: calls, boxes and limits must be finite")
+    if np.any(lim_lo > lo + 1e-9) or np.any(lo > hi + 1e-9) or np.any(hi > lim_hi + 1e-9):
+        raise ValueError("follow_calls: every box must lie inside its limits (L <= lo <= hi <= U)")
+    x = np.clip(c, lim_lo, lim_hi)
+    for top, bottom in ((hi, lo), (lim_hi, lim_lo)):
+        gap = float(c.sum() - x.sum())
+        room = np.maximum(top - x, 0.0) if gap > 0 else np.maximum(x - bottom, 0.0)
+        total = float(room.sum())
+        if abs(gap) <= 1e-12 or total <= 1e-12:
+            continue
+        x = x + np.sign(gap) * min(1.0, abs(gap) / total) * room
+    return np.clip(x, lim_lo, lim_hi)
 
 
 def battery_boundary(batt) -> Boundary:

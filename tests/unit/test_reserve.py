@@ -169,13 +169,14 @@ def test_calibration_targets_read_the_days_and_the_calls():
 def test_planned_calls_keep_their_own_and_the_total_where_the_limits_allow(boxes, data):
     """``follow_calls``: inside the limits, a station whose call fits keeps it; the total is
     the calls' total clipped to the limits' sum; a station moves off its own (clipped) call
-    only in the direction of the others' shortfall."""
+    only in the direction of the others' shortfall; and while the boxes' room can take that
+    shortfall, no station that moves leaves its box for it."""
     from flexibility.packaging import follow_calls
 
-    _, _, lim_lo, lim_hi = boxes
+    lo, hi, lim_lo, lim_hi = boxes
     j = lim_lo.size
     calls = np.array(data.draw(st.lists(st.floats(-120, 120), min_size=j, max_size=j)))
-    p = follow_calls(calls, lim_lo, lim_hi)
+    p = follow_calls(calls, lo, hi, lim_lo, lim_hi)
     tol = 1e-7
     assert np.all(p >= lim_lo - tol) and np.all(p <= lim_hi + tol)
     assert p.sum() == pytest.approx(float(np.clip(calls.sum(), lim_lo.sum(), lim_hi.sum())),
@@ -188,15 +189,40 @@ def test_planned_calls_keep_their_own_and_the_total_where_the_limits_allow(boxes
         assert np.all(p <= own + tol)
     if np.all((calls >= lim_lo) & (calls <= lim_hi)):
         np.testing.assert_allclose(p, calls, atol=tol)
+    box_room = (np.maximum(hi - own, 0.0) if gap > 0 else np.maximum(own - lo, 0.0)).sum()
+    if abs(gap) <= box_room:
+        moved = np.abs(p - own) > tol
+        assert np.all(p[moved] <= np.maximum(hi, own)[moved] + tol)
+        assert np.all(p[moved] >= np.minimum(lo, own)[moved] - tol)
 
 
-def test_a_station_short_of_its_call_is_covered_by_the_others():
-    """Calls (50, 10, -5) kW with limits [0, 30], [0, 40], [-10, 0]: the first carries 30; its
-    20 kW shortfall is shared over the room above the others' own calls (30 and 5 kW) in
-    proportion: +17.14 and +2.86 kW (hand-computed)."""
+def test_a_station_short_of_its_call_is_covered_inside_the_boxes_first():
+    """Boxes hi (30, 20, 20) in limits (30, 40, 20), calls (40, 18, 5) kW: the first carries
+    30; its 10 kW shortfall goes to the room inside the others' boxes (2 and 15 kW), in
+    proportion: (30, 19.18, 13.82), not past station 2's box although its limit has room.
+    Calls (60, 18, 5): the 30 kW shortfall fills the boxes (17 kW), the rest goes to station
+    2's room up to its limit (hand-computed)."""
     from flexibility.packaging import follow_calls
 
-    p = follow_calls(np.array([50.0, 10.0, -5.0]), np.array([0.0, 0.0, -10.0]),
-                     np.array([30.0, 40.0, 0.0]))
-    np.testing.assert_allclose(p, [30.0, 10.0 + 20 * 30 / 35, -5.0 + 20 * 5 / 35], atol=1e-9)
-    assert p.sum() == pytest.approx(55.0)
+    lo, hi = np.zeros(3), np.array([30.0, 20.0, 20.0])
+    lim_lo, lim_hi = np.zeros(3), np.array([30.0, 40.0, 20.0])
+    p = follow_calls(np.array([40.0, 18.0, 5.0]), lo, hi, lim_lo, lim_hi)
+    np.testing.assert_allclose(p, [30.0, 18.0 + 10 * 2 / 17, 5.0 + 10 * 15 / 17], atol=1e-9)
+    p = follow_calls(np.array([60.0, 18.0, 5.0]), lo, hi, lim_lo, lim_hi)
+    np.testing.assert_allclose(p, [30.0, 20.0 + 13.0, 20.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("bad", ["nan_call", "crossed", "box_outside"])
+def test_planned_calls_refuse_impossible_input(bad):
+    from flexibility.packaging import follow_calls
+
+    calls, lo, hi = np.array([5.0, 1.0]), np.zeros(2), np.array([10.0, 10.0])
+    lim_lo, lim_hi = lo - 1.0, hi + 1.0
+    if bad == "nan_call":
+        calls[0] = np.nan
+    elif bad == "crossed":
+        lo = np.array([0.0, 11.0])
+    else:
+        lim_hi = np.array([5.0, 11.0])
+    with pytest.raises(ValueError):
+        follow_calls(calls, lo, hi, lim_lo, lim_hi)
