@@ -246,9 +246,7 @@ def test_unreachable_scheduler_is_one_line(small, tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_finished_replicates(small, tmp_path):
-    # many replicates: a small one takes tens of milliseconds once the worker is warm, so six
-    # could all finish between the first one's manifest and the signal
-    proc = _cli("montecarlo", "--scenario", small, "--replicates", "60", "--workers", "1",
+    proc = _cli("montecarlo", "--scenario", small, "--replicates", "6", "--workers", "1",
                 "--quiet", "--no-plots", "--out", str(tmp_path))
     _wait_for(tmp_path / "manifest.json", 1, proc)
     proc.send_signal(signal.SIGINT)
@@ -258,7 +256,7 @@ def test_ctrl_c_keeps_finished_replicates(small, tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     folders = sorted(int(p.name) for p in (tmp_path / "replicates").iterdir()
                      if not p.name.startswith("."))
-    assert manifest["replicates_finished"] == folders and 1 <= len(folders) < 60
+    assert manifest["replicates_finished"] == folders and 1 <= len(folders) < 6
     # the summary is made from the same folders: it agrees with the manifest
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["replicates_done"] == len(folders) and summary["interrupted"] is True
