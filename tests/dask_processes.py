@@ -181,3 +181,11 @@ def dask_processes(folder: Path, workers: int, tls: TlsFiles | None = None,
         yield cluster
     finally:
         _stop(procs)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a command a test interrupts: in the child, Ctrl-C is handled as a
+    terminal user's is. A test runner started in the background by a non-interactive shell
+    has SIGINT ignored, its children inherit that, and Python then installs no
+    ``KeyboardInterrupt`` handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 from environment.cli.main import main
+from tests.dask_processes import default_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = """
@@ -56,7 +57,8 @@ def one_worker(small, tmp_path_factory):
 
 def _cli(*args, **kw):
     return subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint, **kw)
 
 
 def test_summary_and_store(one_worker):

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from environment.cli.main import main
-from tests.dask_processes import ROOT, dask_processes, make_tls_files
+from tests.dask_processes import ROOT, dask_processes, default_sigint, make_tls_files
 
 N = 6
 SCENARIO = """
@@ -93,7 +93,8 @@ def test_interrupted_and_resumed_on_two_worker_processes(small, reference, tmp_p
             [sys.executable, str(ROOT / "run_sim.py"), "montecarlo", "--scenario",
              os.path.relpath(small, client_dir), "--replicates", str(N), "--scheduler-file",
              str(cluster.scheduler_file), "--quiet", "--no-plots", "--out", "mc"],
-            cwd=client_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=client_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=default_sigint)
         out = client_dir / "mc"
         t0 = time.monotonic()
         while not _finished(out / "manifest.json"):

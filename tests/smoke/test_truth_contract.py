@@ -16,6 +16,7 @@ from scipy import stats
 from environment.cli.main import main
 from environment.cli.output_dir import folder_lock, remove_stale_partials
 from environment.verdict import Verdict, report, target, validity, wilson_interval
+from tests.dask_processes import default_sigint
 from tests.smoke.test_output_safety import SMALL
 from tests.smoke.test_simulate import SHRUNK
 
@@ -157,7 +158,8 @@ def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path):
     out = tmp_path / "o"
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_sim.py"), "simulate", "--scenario",
                              str(f), "--quiet", "--out", str(out)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".o.partial-*")):
         time.sleep(0.05)
