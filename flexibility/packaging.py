@@ -245,11 +245,11 @@ def follow_calls(calls_kw: FloatArray, lo_kw: FloatArray, hi_kw: FloatArray,
     x = np.clip(c, lim_lo, lim_hi)
     for top, bottom in ((hi, lo), (lim_hi, lim_lo)):
         gap = float(c.sum() - x.sum())
+        if abs(gap) <= 1e-12:
+            break
         room = np.maximum(top - x, 0.0) if gap > 0 else np.maximum(x - bottom, 0.0)
-        total = float(room.sum())
-        if abs(gap) <= 1e-12 or total <= 1e-12:
-            continue
-        x = x + np.sign(gap) * min(1.0, abs(gap) / total) * room
+        x = x + np.sign(gap) * disaggregate(np.array([abs(gap)]), np.zeros((1, room.size)),
+                                            room[None])[0]
     return np.clip(x, lim_lo, lim_hi)
 
 
