@@ -38,14 +38,12 @@ CASES = ("zonal_case", "residential_operator")
 
 def _inputs(case: str = "zonal_case"):
     from environment.assessment.zonal_study import _fleets
-    from environment.cli.runs import load_behaviour
-    from environment.experiments import sweeps
+    from environment.cli.runs import load_behaviour, load_with_settings
     from environment.experiments.reproduce import papers
     from environment.grid_setup import build_grid_model
-    from scenarios.config import load_scenario
 
-    sets = list(papers.OPERATOR) if case == "residential_operator" else []
-    sc = sweeps.apply_settings(load_scenario("zonal_case"), sets)
+    sc = load_with_settings("zonal_case",
+                            list(papers.OPERATOR) if case == "residential_operator" else [])
     behaviour = load_behaviour(sc, None)
     gm = build_grid_model(sc)
     rng = np.random.default_rng([sc.seed, 16])
