@@ -234,7 +234,7 @@ def redispatch(setup: ZonalSetup, sets: tuple[FloatArray, FloatArray, FloatArray
                     ev_y_lo_kwh=y_lo - 1e-6, ev_y_hi_kwh=np.maximum(y_hi, y_lo) + 1e-6,
                     ev_period=None, ev_energy_target_kwh=None, ev_anchor_kw=station_kw,
                     anchor_penalty_per_kwh=OVERRIDE_PENALTY_PER_KWH)
-    return solve_with_ac(fixed, gm, setup.limits.v_min_pu)[1]
+    return solve_with_ac(fixed, gm, setup.limits.v_min_pu, setup.limits.substation_kw)[1]
 
 
 KEEP_TOL_KW = 1e-6

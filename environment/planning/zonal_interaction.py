@@ -104,7 +104,8 @@ def anchored_setup(setup: ZonalSetup, gm: GridModel, sets: AreaSets, area_ev_kw:
                   ev_y_hi_kwh=np.maximum(sets.y_hi_kwh, sets.y_lo_kwh) + 1e-6,
                   ev_period=None, ev_energy_target_kwh=None, ev_anchor_kw=area_ev_kw,
                   anchor_penalty_per_kwh=OVERRIDE_PENALTY_PER_KWH)
-    net, plan, ac = solve_with_ac(net, gm, setup.limits.v_min_pu)
+    net, plan, ac = solve_with_ac(net, gm, setup.limits.v_min_pu,
+                                  setup.limits.substation_kw)
     if not plan.feasible:
         return setup
     return replace(setup, net=net, plan=plan, ac=ac if ac is not None else setup.ac)

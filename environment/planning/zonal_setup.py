@@ -289,7 +289,8 @@ def plan_zonal(scenario: Scenario, gm: GridModel, agg: StationAggregates,
                       price, period, gm.limits, time.perf_counter() - t0)
 
 
-def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = None
+def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = None,
+                  substation_kw: float | None = None
                   ) -> tuple[ZonalNetwork, ZonalPlan, AcResult | None]:
     """Solve the layer; re-solve it tightened while its AC power flow breaks a limit.
 
@@ -299,6 +300,9 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
 
     * voltage below ``v_floor_pu`` (``None``: the instance's ``v_min`` as given): ``v_min``
       raised by the shortfall plus 0.001 p.u.;
+    * the AC supply (slack, losses included) above ``substation_kw`` (``None``: the
+      instance's purchase limit as given): the purchase limit lowered by the excess plus
+      0.1 % of the limit, ``S' = S' - (max_t P_slack,t - S) - 0.001 S``;
     * a branch loaded above 100 %: its rating in the line rows (``ZonalNetwork.line_scale``
       ``k_b``) lowered until the rows hold the plan's largest left-hand side on it divided by
       its AC loading (per unit), less 0.1 %:
@@ -310,6 +314,7 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
         the AC result of the last feasible plan (``None``: none was feasible).
     """
     floor = net.v_min_pu if v_floor_pu is None else v_floor_pu
+    supply = net.substation_kw if substation_kw is None else substation_kw
     plan = solve_zonal_network(net, gm.ldf)
     ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else None
     for _ in range(AC_ROUNDS):
@@ -317,9 +322,11 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
             break
         short = floor - float(np.nanmin(ac_plan.vm_pu))
         over = np.nanmax(ac_plan.loading_pct, axis=0) / 100.0  # per branch
-        if short <= 0 and not np.any(over > 1.0):
+        excess = float(np.nanmax(ac_plan.p_slack_kw)) - supply  # the purchase is >= 0
+        if short <= 0 and not np.any(over > 1.0) and excess <= 0:
             break
         v_min = net.v_min_pu + (short + 1e-3 if short > 0 else 0.0)
+        buy_kw = net.substation_kw - (excess + 1e-3 * supply if excess > 0 else 0.0)
         scale = np.ones_like(over) if net.line_scale is None else np.asarray(net.line_scale)
         if np.any(over > 1.0):
             fp = gm.ldf.branch_flows(plan.p_bus_kw)
@@ -332,7 +339,7 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
                      * np.maximum(over, 1e-12))
             need = np.divide(lhs, reach, out=np.ones_like(lhs), where=reach > 0)
             scale = np.where(over > 1.0, np.minimum(scale, need * (1.0 - 1e-3)), scale)
-        net = replace(net, v_min_pu=v_min, line_scale=scale)
+        net = replace(net, v_min_pu=v_min, line_scale=scale, substation_kw=buy_kw)
         plan = solve_zonal_network(net, gm.ldf)
         ac_plan = gm.solver.solve(plan.p_bus_kw, plan.q_bus_kvar) if plan.feasible else ac_plan
     return net, plan, ac_plan

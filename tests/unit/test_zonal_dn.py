@@ -171,3 +171,37 @@ def test_ac_rounds_bring_an_overloaded_plan_inside_every_rating(case):
     # without the thermal rounds (ratings as given) the same plan stays overloaded
     same = PandapowerAc(tight).solve(raw.p_bus_kw, raw.q_bus_kvar)
     assert np.nanmax(same.loading_pct) > 100.0
+
+
+def test_ac_rounds_bring_the_supply_within_the_substation(case):
+    """An AC model whose supply carries 150 kW the rows do not see (as when LinDistFlow's
+    loss estimate understates the AC losses) and the substation limit set just below the
+    plan's peak supply: the plan solved at that limit breaks it in that model; the AC rounds
+    lower the purchase limit of the rows and the plan they return draws at most the limit in
+    it (pandapower plus the 150 kW). Without the substation rule the rounds stop at once and
+    return the plan that breaks it."""
+    from environment.planning.zonal_setup import solve_with_ac
+
+    net, ldf, fe = case
+    pp = PandapowerAc(fe)
+
+    class Lossy:  # pandapower, 150 kW more at the slack
+        @staticmethod
+        def solve(p_kw, q_kvar):
+            r = pp.solve(p_kw, q_kvar)
+            return dataclasses.replace(r, p_slack_kw=r.p_slack_kw + 150.0)
+
+    raw = solve_zonal_network(net, ldf)
+    limit = 0.99 * float(pp.solve(raw.p_bus_kw, raw.q_bus_kvar).p_slack_kw.max())
+    tight = dataclasses.replace(net, substation_kw=limit)
+    plain = solve_zonal_network(tight, ldf)
+    assert plain.feasible
+    assert Lossy.solve(plain.p_bus_kw, plain.q_bus_kvar).p_slack_kw.max() > limit + 50.0
+
+    class Gm:  # the two members of the grid model that solve_with_ac uses
+        solver = Lossy()
+
+    Gm.ldf = ldf  # type: ignore[attr-defined]
+    out, plan, ac = solve_with_ac(tight, Gm())  # type: ignore[arg-type]
+    assert plan.feasible and ac is not None and out.substation_kw < limit
+    assert Lossy.solve(plan.p_bus_kw, plan.q_bus_kvar).p_slack_kw.max() <= limit + 1e-6
