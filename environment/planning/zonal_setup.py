@@ -300,9 +300,9 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
 
     * voltage below ``v_floor_pu`` (``None``: the instance's ``v_min`` as given): ``v_min``
       raised by the shortfall plus 0.001 p.u.;
-    * the AC supply (slack, losses included) above ``substation_kw`` (``None``: the
-      instance's purchase limit as given): the purchase limit lowered by the excess plus
-      0.1 % of the limit, ``S' = S' - (max_t P_slack,t - S) - 0.001 S``;
+    * the AC supply (slack, losses included) above ``substation_kw`` ``S`` (``None``: the
+      instance's purchase limit as given): the rows' purchase limit lowered to leave room for
+      the plan's largest AC loss, ``S' = min(S', S - max_t (P_slack,t - buy_t) - 0.001 S)``;
     * a branch loaded above 100 %: its rating in the line rows (``ZonalNetwork.line_scale``
       ``k_b``) lowered until the rows hold the plan's largest left-hand side on it divided by
       its AC loading (per unit), less 0.1 %:
@@ -326,7 +326,9 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
         if short <= 0 and not np.any(over > 1.0) and excess <= 0:
             break
         v_min = net.v_min_pu + (short + 1e-3 if short > 0 else 0.0)
-        buy_kw = net.substation_kw - (excess + 1e-3 * supply if excess > 0 else 0.0)
+        gap = float(np.nanmax(ac_plan.p_slack_kw - plan.buy_kw))  # the AC losses
+        buy_kw = (min(net.substation_kw, supply - gap - 1e-3 * supply) if excess > 0
+                  else net.substation_kw)
         scale = np.ones_like(over) if net.line_scale is None else np.asarray(net.line_scale)
         if np.any(over > 1.0):
             fp = gm.ldf.branch_flows(plan.p_bus_kw)
