@@ -174,25 +174,28 @@ def test_ac_rounds_bring_an_overloaded_plan_inside_every_rating(case):
 
 
 def test_ac_rounds_bring_the_supply_within_the_substation(case):
-    """An AC model whose supply carries 150 kW the rows do not see (as when LinDistFlow's
-    loss estimate understates the AC losses) and the substation limit set just below the
-    plan's peak supply: the plan solved at that limit breaks it in that model; the AC rounds
-    lower the purchase limit of the rows and the plan they return draws at most the limit in
-    it (pandapower plus the 150 kW). Without the substation rule the rounds stop at once and
-    return the plan that breaks it."""
+    """An AC model whose supply carries 500 kW the rows do not see (as when LinDistFlow's
+    loss estimate understates the AC losses) and the substation limit 500 kW above the plan's
+    peak purchase, so that the rows' limit does not bind while the AC supply breaks it (the
+    voltage floor at 0.90 p.u., so that only the substation binds): the AC
+    rounds lower the purchase limit of the rows to leave room for the plan's AC losses, and the
+    plan they return draws at most the limit in that model (pandapower plus the 500 kW).
+    Lowering the limit only by the excess off it (which first has to reach the purchase before
+    it binds) leaves the plan over the limit after the rounds."""
     from environment.planning.zonal_setup import solve_with_ac
 
     net, ldf, fe = case
     pp = PandapowerAc(fe)
 
-    class Lossy:  # pandapower, 150 kW more at the slack
+    class Lossy:  # pandapower, 500 kW more at the slack
         @staticmethod
         def solve(p_kw, q_kvar):
             r = pp.solve(p_kw, q_kvar)
-            return dataclasses.replace(r, p_slack_kw=r.p_slack_kw + 150.0)
+            return dataclasses.replace(r, p_slack_kw=r.p_slack_kw + 500.0)
 
+    net = dataclasses.replace(net, v_min_pu=0.90)
     raw = solve_zonal_network(net, ldf)
-    limit = 0.99 * float(pp.solve(raw.p_bus_kw, raw.q_bus_kvar).p_slack_kw.max())
+    limit = float(raw.buy_kw.max()) + 500.0
     tight = dataclasses.replace(net, substation_kw=limit)
     plain = solve_zonal_network(tight, ldf)
     assert plain.feasible
