@@ -6,7 +6,7 @@ or   python -m tests.benchmarks.test_zonal_speed   (prints the table of the READ
 The process is pinned to one CPU (``os.sched_setaffinity``) and BLAS to one thread. Timed:
 the stations' expected fleets from 50 sampled days (``station_aggregates``), the partition and
 the distribution layer (an LP with the capacitor steps rounded) with its AC rounds
-(``plan_zonal``), and the aggregation layer on a realised day of 3,091 vehicles: the rounds of
+(``plan_zonal``), and the aggregation layer on a realised day of its vehicles: the rounds of
 targets between the layers, trading prices, the six areas' price-response LPs, the vehicles'
 tracking LPs by user type, the correction round and the rescheduling (``two_layers``; its
 final AC check included). Not timed: fitting the behaviour model, drawing the sessions,
@@ -14,11 +14,10 @@ building the feeder. ``python -m tests.benchmarks.test_zonal_speed`` also measur
 same run, the baseline: the same pipeline with pandapower's Newton-Raphson as the AC model of
 the tightening rounds and of the checks (the first implementation).
 
-The second case is the reproduction's residential operator run (``--set`` of
-``environment.experiments.reproduce.papers.OPERATOR``: residential evening-to-morning sessions,
-a noon-to-noon day, the plan left to the operator), whose vehicles dwell overnight: the
-tracking LPs there have 17,000-36,000 active (vehicle, interval) pairs against fewer than
-12,000 on the default case.
+The case's residential vehicles dwell overnight: its tracking LPs have 17,000-36,000 active
+(vehicle, interval) pairs. The second case is the reproduction's public-sessions run (the
+``--set`` of the ``public`` run of ``environment.experiments.reproduce.papers``: the Perth &
+Kinross daytime sessions on a day from midnight), with fewer than 12,000.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import pytest
 pytestmark = pytest.mark.benchmark
 
 
-CASES = ("zonal_case", "residential_operator")
+CASES = ("zonal_case", "public")
 
 
 def _inputs(case: str = "zonal_case"):
@@ -42,8 +41,8 @@ def _inputs(case: str = "zonal_case"):
     from environment.experiments.reproduce import papers
     from environment.grid_setup import build_grid_model
 
-    sc = load_with_settings("zonal_case",
-                            list(papers.OPERATOR) if case == "residential_operator" else [])
+    runs = {run.tag: run.settings for run in papers.ZONAL_SENSITIVITY}
+    sc = load_with_settings("zonal_case", list(runs[case]) if case in runs else [])
     behaviour = load_behaviour(sc, None)
     gm = build_grid_model(sc)
     rng = np.random.default_rng([sc.seed, 16])

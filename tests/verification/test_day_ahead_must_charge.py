@@ -10,7 +10,8 @@ The oracle (``tests.verification.session_lp.least_draw``: one LP over the raw se
 sampled day, from arrival to departure) gives each vehicle's least draw; nothing of the product's
 sets is used by it. The AC check of that point uses the feeder's power flow.
 
-* zonal case (``dispatch:zonal``, 20 sampled days): the package is flagged on the evening
+* zonal case on public daytime sessions (``tests.verification.zonal_public``;
+  ``dispatch:zonal``, 20 sampled days): the package is flagged on the evening
   (24 intervals, 17:30–23:15, up to 600 kW of packaged must-serve) while on every kept day every
   station's vehicles could idle. Breaking it on purpose: counting the package's flag as the
   commitment's grid infeasibility (``infeasible=pub.infeasible`` in ``commit_day_ahead``, as
@@ -29,8 +30,9 @@ from agents.grid_operator import GridAgent, package_of
 from environment.cli.runs import load_behaviour
 from environment.model import CoSimModel
 from environment.planning.registry import planner_for
-from scenarios.config import load_scenario
+from scenarios.config import Scenario, load_scenario
 from tests.verification.session_lp import Sessions, least_draw
+from tests.verification.zonal_public import zonal_public_case
 
 TOL_KW = 1e-4
 
@@ -39,7 +41,7 @@ class _Committed(Exception):
     """Raised by the spy once the day-ahead commitment is made (the ticks are not needed)."""
 
 
-def _commitment(name: str, policy: str | None, monkeypatch: pytest.MonkeyPatch):
+def _commitment(sc: Scenario, policy: str | None, monkeypatch: pytest.MonkeyPatch):
     """The grid agent, the day-ahead case and the commitment of a ``simulate`` set-up."""
     got = {}
     original = GridAgent.commit_day_ahead
@@ -49,7 +51,7 @@ def _commitment(name: str, policy: str | None, monkeypatch: pytest.MonkeyPatch):
         raise _Committed
 
     monkeypatch.setattr(GridAgent, "commit_day_ahead", spy)
-    sc = load_scenario(name).with_overrides(simulation={"n_scenarios": 20, "policy": policy})
+    sc = sc.with_overrides(simulation={"n_scenarios": 20, "policy": policy})
     with pytest.raises(_Committed):
         CoSimModel(sc, load_behaviour(sc, None), sc.seed, progress=False,
                    planner=planner_for(sc.simulation.policy))
@@ -60,13 +62,13 @@ def _commitment(name: str, policy: str | None, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="module")
 def zonal():
     with pytest.MonkeyPatch.context() as mp:
-        return _commitment("zonal_case", "dispatch:zonal", mp)
+        return _commitment(zonal_public_case({}), "dispatch:zonal", mp)
 
 
 @pytest.fixture(scope="module")
 def nd_coupled():
     with pytest.MonkeyPatch.context() as mp:
-        return _commitment("nd_coupled", None, mp)
+        return _commitment(load_scenario("nd_coupled"), None, mp)
 
 
 def _kept_days(da) -> np.ndarray:

@@ -8,7 +8,8 @@ in their exact range of the interval. The run's physical validity (``grid_feasib
 counts the vehicles' own must-charge instead: each station's exact one-step lower bound,
 positive part (``must_charge_kw``), where the AC network cannot carry it.
 
-The zonal case (``dispatch:zonal``, 20 sampled days) has the package flagged on 19 evening
+The zonal case on public daytime sessions (``tests.verification.zonal_public``;
+``dispatch:zonal``, 20 sampled days) has the package flagged on 19 evening
 ticks (74–94): at the 13 of them up to 88 every station's plugged-in vehicles could idle, at
 89–94 a few stations must charge (up to 48 kW at Z8), which the AC network carries.
 
@@ -28,8 +29,8 @@ import pytest
 from environment.cli.runs import load_behaviour
 from environment.model import CoSimModel
 from environment.planning.registry import planner_for
-from scenarios.config import load_scenario
 from tests.verification.session_lp import deliverable, plugged_at
+from tests.verification.zonal_public import zonal_public_case
 
 POLICY = "dispatch:zonal"
 SURROGATE_KW = 0.1  # per plugged-in vehicle: how far the must-charge may sit above the LP's
@@ -37,8 +38,7 @@ SURROGATE_KW = 0.1  # per plugged-in vehicle: how far the must-charge may sit ab
 
 @pytest.fixture(scope="module")
 def zonal_day():
-    sc = load_scenario("zonal_case").with_overrides(simulation={"n_scenarios": 20,
-                                                                "policy": POLICY})
+    sc = zonal_public_case({"n_scenarios": 20, "policy": POLICY})
     model = CoSimModel(sc, load_behaviour(sc, None), sc.seed, planner=planner_for(POLICY))
     model.run()
     tables = (model.recorder.frame("ticks"), model.ev_frame(), model.recorder.frame("setpoints"))
