@@ -32,8 +32,9 @@ This is a check of the **package**: ``P_down`` is the must-charge of the α pack
 rule (energy-share policy over the plugged-in vehicles beside sampled later arrivals, with one
 ``theta`` per station and day, a least-violation compromise on a day no ``theta`` fits), not
 of the vehicles. Where the vehicles could draw less now, a flagged interval is a package
-problem, not a physical one (the zonal case's evening, 18:30–22:45: a packaged must-serve of up
-to 210 kW flagged on 18 ticks while every station's vehicles could idle).
+problem, not a physical one (the zonal case on public daytime sessions, its evening,
+18:30–22:45: a packaged must-serve of up to 210 kW flagged on 18 ticks while every station's
+vehicles could idle).
 
 **Physical must-charge** (:meth:`GridAgent.must_charge`). What the plugged-in vehicles cannot
 shed now is station ``j``'s exact one-step lower bound ``L_j`` (the least its controllable
@@ -65,9 +66,9 @@ is made for those days (the α set is their intersection); the days discarded ar
 ``t``): a flag is certain, while a shortage that only binds over several intervals together
 shows in the real-time ticks, as the vehicles' one-step lower bounds rise. The package's own
 flag (its ``P_down`` above the network, the test above over all intervals) is kept beside it
-(``package_infeasible``): on the zonal case's evening, 21 intervals flagged with up to 600 kW
-of packaged must-serve while on every sampled day every station's vehicles could idle
-(``L <= 0`` throughout).
+(``package_infeasible``): on the evening of the zonal case on public daytime sessions, 21
+intervals flagged with up to 600 kW of packaged must-serve while on every sampled day every
+station's vehicles could idle (``L <= 0`` throughout).
 
 The published boundary is **never above the distribution layer**: per station
 ``[min(P_down, c), min(P_up, c)]`` with the cap ``c = P_max^D`` (and ``c = lam* m`` where the

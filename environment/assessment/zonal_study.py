@@ -87,6 +87,8 @@ class TwoLayer:
             departure requirement.
         n_vehicles: Vehicles dispatched; ``type_counts`` per user type 1-4.
         seconds: Wall time of the layer.
+        uncoordinated_kwh: The realised vehicles' uncoordinated (as-soon-as-possible) charging
+            energy, the basis their own schedules compare with.
     """
 
     tracks: list[AreaTracking]
@@ -105,6 +107,7 @@ class TwoLayer:
     n_vehicles: int
     type_counts: list[int]
     seconds: float
+    uncoordinated_kwh: float
 
 
 @dataclass(frozen=True)
@@ -279,4 +282,5 @@ def two_layers(sc: Scenario, setup: ZonalSetup, realised: list[Fleet], gm: GridM
                     if fix.feasible else 0.0, p_bus, ac_two, fix, rounds,
                     capability_ratios(setup, sets, rounds.targets.p_kw), costs, bad,
                     int(types.size),
-                    [int((types == k).sum()) for k in (1, 2, 3, 4)], seconds)
+                    [int((types == k).sum()) for k in (1, 2, 3, 4)], seconds,
+                    float(sum(af.asap_kw.sum() for af in afs) * setup.net.dt_h))

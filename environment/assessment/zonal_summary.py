@@ -62,7 +62,8 @@ def _aggregation(st: ZonalStudy, dt: float, peak_before_kw: float
             float(np.nanmax(finite[:, d])) if np.isfinite(finite[:, d]).any() else 0.0
             for d in range(finite.shape[1])),
         costs=CostParts(two.costs.purchase, two.costs.diesel, two.costs.curtailment,
-                        two.costs.carbon, two.costs.total, two.costs.peak_kw))
+                        two.costs.carbon, two.costs.total, two.costs.peak_kw),
+        uncoordinated_ev_energy_kwh=two.uncoordinated_kwh)
 
 
 def st_targets(rd) -> str:

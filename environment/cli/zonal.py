@@ -35,8 +35,9 @@ def run_zonal(args: argparse.Namespace, scenario, seed: int, out,
               " ...", file=sys.stderr, flush=True)
     st = run_zonal_study(scenario, behaviour, seed, progress=not args.quiet)
     if not st.setup.plan.feasible:
-        raise InputError("zonal dispatch: the distribution layer is infeasible (voltage, line "
-                         "or EV energy rows); relax grid.v_min_pu or grid.line_margin")
+        raise InputError("zonal dispatch: the distribution layer is infeasible (voltage, line, "
+                         "substation or EV energy rows); relax grid.v_min_pu, "
+                         "grid.line_margin or grid.substation_kw")
     one_based = scenario.grid.bus_numbering == "one_based"
 
     def label(v: int) -> int:
@@ -78,6 +79,8 @@ def _aggregation_line(al: AggregationLayerSummary) -> str:
     c = al.costs
     cost = "" if c is None else (f"two-layer cost {c.total:,.0f} (purchase {c.purchase:,.0f}, "
                                  f"carbon {c.carbon:,.0f}); ")
+    u = al.uncoordinated_ev_energy_kwh
+    energy = "" if u is None else f" ({u:,.0f} uncoordinated)"
     return (f"interaction: targets {al.targets}, {al.target_rounds} rounds, the targets {conv} "
             f"within {al.target_tol_kw:g} kW (last move {al.target_moves_kw[-1]:.3g} kW); "
             f"inter-area losses (eq. 6) {al.tie_loss_kwh_economic_plan:,.1f} kWh economic, "
@@ -85,8 +88,9 @@ def _aggregation_line(al: AggregationLayerSummary) -> str:
             f"their EVs' capability at most {max(al.demand_over_capability_max_by_area):.2f}\n"
             f"aggregation layer: {cost}{al.realised_vehicles} vehicles (types 1-4: "
             f"{list(al.user_types_1_to_4)}), {al.vehicles_outside_their_sets} outside their "
-            f"sets; areas off target {al.area_tracking_deviation_kwh:,.0f} kWh, vehicles off "
-            f"their targets {al.vehicle_deviation_kwh:,.0f} kWh; correction round {fix}; peak "
+            f"sets, {al.ev_energy_kwh:,.0f} kWh net{energy}; areas off target "
+            f"{al.area_tracking_deviation_kwh:,.0f} kWh, vehicles off their targets "
+            f"{al.vehicle_deviation_kwh:,.0f} kWh; correction round {fix}; peak "
             f"{al.peak_kw:,.0f} kW; AC v_min {al.ac_v_min_pu:.4f}; {al.seconds:.1f} s")
 
 

@@ -116,8 +116,8 @@ def plan_zonal_day(scenario: Scenario, gm: GridModel, pools: list[Fleet],
     agg = replace(agg, lo_kw=lo, hi_kw=hi, y_lo_kwh=np.cumsum(lo, axis=0) * dt,
                   y_hi_kwh=np.cumsum(hi, axis=0) * dt)
     setup = plan_zonal(sc, gm, agg)
-    fail = "zonal dispatch: the distribution layer is infeasible (voltage, line or EV energy " \
-           "rows); relax grid.v_min_pu or grid.line_margin"
+    fail = "zonal dispatch: the distribution layer is infeasible (voltage, line, substation or " \
+           "EV energy rows); relax grid.v_min_pu, grid.line_margin or grid.substation_kw"
     if not setup.plan.feasible:
         return ZonalDay(setup, None, names, costs, float("nan"), time.perf_counter() - t0, fail)
     to_area = np.eye(len(setup.parts))[setup.station_area]  # (J, D)

@@ -16,8 +16,9 @@ dispatch:zonal``.
    of the purchase tariff, base energies = the uncoordinated charging per period, the paper's
    elasticities); the coordinated day should deliver ``ENERGY_SHARE`` of the uncoordinated
    energy per area (a soft floor at ``UNSERVED_PER_KWH``). The plan is AC-checked (the grid
-   model's solver); where its AC voltage falls below ``v_min`` (LinDistFlow neglects losses)
-   the layer is re-solved with ``v_min`` raised by the shortfall (up to ``AC_ROUNDS`` times).
+   model's solver); where its AC voltage, a line's current or the substation's supply breaks
+   a limit (LinDistFlow neglects losses) the layer is re-solved tightened (``solve_with_ac``,
+   up to ``AC_ROUNDS`` times).
 """
 
 from __future__ import annotations
@@ -302,7 +303,8 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
       raised by the shortfall plus 0.001 p.u.;
     * the AC supply (slack, losses included) above ``substation_kw`` ``S`` (``None``: the
       instance's purchase limit as given): the rows' purchase limit lowered to leave room for
-      the plan's largest AC loss, ``S' = min(S', S - max_t (P_slack,t - buy_t) - 0.001 S)``;
+      the plan's largest AC loss in the intervals that break it,
+      ``S' = min(S', S - max_{t: P_slack,t > S} (P_slack,t - buy_t) - 0.001 S)``;
     * a branch loaded above 100 %: its rating in the line rows (``ZonalNetwork.line_scale``
       ``k_b``) lowered until the rows hold the plan's largest left-hand side on it divided by
       its AC loading (per unit), less 0.1 %:
@@ -326,7 +328,9 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
         if short <= 0 and not np.any(over > 1.0) and excess <= 0:
             break
         v_min = net.v_min_pu + (short + 1e-3 if short > 0 else 0.0)
-        gap = float(np.nanmax(ac_plan.p_slack_kw - plan.buy_kw))  # the AC losses
+        over_s = ac_plan.p_slack_kw > supply  # the intervals that break the substation
+        gap = float(np.max(ac_plan.p_slack_kw[over_s] - plan.buy_kw[over_s])) if excess > 0 \
+            else 0.0  # their largest AC loss
         buy_kw = (min(net.substation_kw, supply - gap - 1e-3 * supply) if excess > 0
                   else net.substation_kw)
         scale = np.ones_like(over) if net.line_scale is None else np.asarray(net.line_scale)

@@ -51,6 +51,8 @@ class AggregationLayerSummary:
     ``trading_price_premium_max_pct``: the largest inter-area trading price over the purchase
     price of its interval, in percent, over the intervals with a positive purchase price
     (``None`` when none has one, e.g. a tariff of capacity charges only).
+    ``ev_energy_kwh``: the realised vehicles' net energy (charging less V2G) after both layers;
+    ``uncoordinated_ev_energy_kwh``: what the same vehicles charge uncoordinated.
     """
 
     realised_vehicles: int
@@ -81,6 +83,7 @@ class AggregationLayerSummary:
     tie_loss_kwh_loss_plan: float = 0.0
     demand_over_capability_max_by_area: tuple[float, ...] = ()
     costs: CostParts | None = None
+    uncoordinated_ev_energy_kwh: float | None = None
 
 
 @dataclass(frozen=True)

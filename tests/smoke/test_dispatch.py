@@ -135,6 +135,7 @@ def test_zonal_partition_and_distribution_layer(tmp_path):
     assert two["vehicles_outside_their_sets"] == 0 and two["correction_round_feasible"]
     assert s["ac"]["intervals_violating_two_layers"] == 0
     assert sum(two["user_types_1_to_4"]) == two["realised_vehicles"]
+    assert two["uncoordinated_ev_energy_kwh"] > 0.5 * two["ev_energy_kwh"] > 0
     frame = pd.read_parquet(out / "areas.parquet")
     assert (frame.trading_price_per_kwh >= 0).all() and len(frame) == 96 * len(s["areas"])
 

@@ -29,8 +29,9 @@ def test_settings_apply_in_turn_and_are_validated():
 
 def test_n_ev_and_chargers_set_every_station():
     sc = load_scenario("zonal_case")
-    out = apply_settings(sc, ["chargers=300", "n_ev=250"])
-    assert [s.chargers for s in out.stations] == [300] * len(sc.stations)
+    out = apply_settings(sc, ["chargers=120", "n_ev=250"])
+    assert [s.chargers for s in out.stations] == [120] * len(sc.stations)
+    assert [s.chargers for s in sc.stations] != [120] * len(sc.stations)
     assert [s.n_ev for s in out.stations] == [250] * len(sc.stations)
     with pytest.raises(InputError, match=re.escape("--set chargers=0")):
         apply_settings(sc, ["chargers=0"])  # the schema wants at least one charger

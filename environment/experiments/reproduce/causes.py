@@ -97,8 +97,9 @@ _CAUSES = (
           "the evening peak of the base load and raises the 'before' peak; coordinated, that "
           "charging leaves the evening for the night and for the next morning's PV hours (the "
           "dispatch stacks below); how much the peak falls depends on the EVs' energy against "
-          "the base load's peak, which the paper does not give (the quick case's 100 EVs per "
-          "station shave less)"),
+          "the base load's peak, which the paper does not give (planned within the users' "
+          "response, the full case shaves about twice the paper's share; the quick case's 100 "
+          "EVs per station shave less)"),
     Cause("zonal_plan_with_response", "definition",
           "here the distribution layer plans within the users' price response "
           "(dispatch.zonal.response_in_layer = true, the DR-consistent plan): each price "

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from environment.experiments.reproduce.rows import Row, make_row, paper_values
 from environment.summaries import (
     AssessSummary,
-    CostParts,
     DispatchSummary,
     RegionSummary,
     ZonalSummary,
@@ -146,7 +145,7 @@ def zonal_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
         v = summaries["zonal" if not run.tag else f"zonal_{run.tag}"]
         assert isinstance(v, ZonalSummary)
         suffix = f"_{run.tag}" if run.tag else ""
-        _, both, shaving = _zonal_outcome(v)
+        both, shaving = _both_layers(v)
         ours |= {f"cost_reduction_pct{suffix}": _plan_reduction(v),
                  f"plan_peak_shaving_pct{suffix}": v.peak_shaving_pct,
                  f"both_layers_cost_reduction_pct{suffix}": both,
@@ -162,13 +161,13 @@ def _plan_reduction(s: ZonalSummary) -> float:
     return 100.0 * (1.0 - s.after.total / s.before.total)
 
 
-def _zonal_outcome(s: ZonalSummary) -> tuple[CostParts, float, float | None]:
-    """The "after" costs (both layers, the plan where the aggregation layer did not run), the
-    total cost reduction (%) and the two-layer peak shaving (%, ``None`` without that layer)."""
+def _both_layers(s: ZonalSummary) -> tuple[float | None, float | None]:
+    """The two-layer day's total cost reduction (%) and peak shaving (%) against the
+    uncoordinated day (``None`` where the aggregation layer did not run)."""
     al = s.aggregation_layer
-    after = s.after if al is None or al.costs is None else al.costs
-    return (after, 100.0 * (1.0 - after.total / s.before.total),
-            None if al is None else al.peak_shaving_pct_vs_before)
+    if al is None or al.costs is None:
+        return None, None
+    return 100.0 * (1.0 - al.costs.total / s.before.total), al.peak_shaving_pct_vs_before
 
 
 @dataclass(frozen=True)
