@@ -81,7 +81,8 @@ class GaussianCopula:
                 raise InputError(f"{name}: all {col.size} sessions have the same value "
                                  f"({col[0]:g}); the behaviour model needs variation in "
                                  f"{name}")
-        rho_s = np.atleast_2d(stats.spearmanr(data).statistic)
+        rho = stats.spearmanr(data).statistic  # a number for two columns, else the matrix
+        rho_s = np.array([[1.0, rho], [rho, 1.0]]) if np.ndim(rho) == 0 else np.asarray(rho)
         corr = nearest_correlation(spearman_to_pearson(rho_s))
         return cls(names=tuple(names), marginals=np.sort(data, axis=0).T, corr=corr)
 
@@ -125,7 +126,10 @@ class GaussianCopula:
         ends = np.cumsum(widths)
         j = np.minimum(np.searchsorted(ends, w, side="right"), len(widths) - 1)
         u_v = ranges[j, 0] + (w - (ends[j] - widths[j]))
-        u_v = np.clip(u_v, np.nextafter(ranges[j, 0], 1.0), ranges[j, 1])
+        # strictly inside (0, 1): at u = 1 the latent z_var would be infinite and drag every
+        # other coordinate to its largest or smallest observation
+        u_v = np.clip(u_v, np.nextafter(ranges[j, 0], 1.0),
+                      np.minimum(ranges[j, 1], np.nextafter(1.0, 0.0)))
         rest = [i for i in range(k) if i != var]
         r_rv = self.corr[rest, var]
         cond_cov = self.corr[np.ix_(rest, rest)] - np.outer(r_rv, r_rv)

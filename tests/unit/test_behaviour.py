@@ -145,3 +145,28 @@ def test_copula_sampling_is_deterministic():
     x1 = c.sample(np.random.default_rng(3), (4, 5))
     x2 = c.sample(np.random.default_rng(3), (4, 5))
     np.testing.assert_array_equal(x1, x2)
+
+
+def test_conditional_sampling_at_the_top_of_the_range_keeps_the_others_conditional():
+    """A conditioning draw at the very top of its range (``u = 1``, which the piecewise
+    inverse can round to): the other coordinates still follow their Gaussian conditional (a
+    finite latent value), not all their largest observation."""
+    data = np.random.default_rng(3).multivariate_normal([0, 0], [[1, 0.3], [0.3, 1]], 400)
+    cop = GaussianCopula.fit(data, ("a", "b"))
+    assert cop.corr.shape == (2, 2) and 0.2 < cop.corr[0, 1] < 0.4  # two columns: a matrix too
+
+    class Top:  # the uniform at its upper end, normals as drawn
+        def __init__(self):
+            self.rng = np.random.default_rng(4)
+
+        def uniform(self, lo, hi, size):
+            return np.full(size, hi)
+
+        def standard_normal(self, size):
+            return self.rng.standard_normal(size)
+
+    x = cop.sample_where(Top(), (2000,), 0, [(-np.inf, np.inf)])
+    assert np.all(x[:, 0] == data[:, 0].max())
+    # z_var at the top is about 8.2, so z_b ~ N(8.2 r, 1 - r^2) with r ~ 0.3 lands on b's top
+    # observation about 40 % of the time; at u = 1 exactly it would every time
+    assert np.mean(x[:, 1] == data[:, 1].max()) < 0.6
