@@ -136,6 +136,7 @@ class GaussianCopula:
         chol = np.linalg.cholesky(cond_cov + 1e-12 * np.eye(k - 1))
         z_v = stats.norm.ppf(u_v)
         z = np.empty((*size, k))
+        z[..., var] = z_v  # every entry set: np.empty's bytes can be a signalling NaN
         z[..., rest] = z_v[..., None] * r_rv + rng.standard_normal((*size, k - 1)) @ chol.T
         u = stats.norm.cdf(z)
         u[..., var] = u_v  # exact, not via the round trip through Phi
