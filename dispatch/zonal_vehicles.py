@@ -87,9 +87,7 @@ def schedule_vehicles(batt: BatterySet, types: IntArray, target_kw: FloatArray,
         m = np.isin(ty, group)
         if not m.any():
             continue
-        sub = BatterySet(batt.u_min_kw[m], batt.u_max_kw[m], batt.y_min_kwh[m],
-                         batt.y_max_kwh[m], batt.dt_h)
-        res = track(sub, residual)
+        res = track(batt.subset(m), residual)
         if res is None:
             raise ModelInputError(f"a vehicle set of type group {group} is empty")
         p[m] = res[0]

@@ -94,6 +94,11 @@ class BatterySet:
         for k, a in zip(("u_min_kw", "u_max_kw", "y_min_kwh", "y_max_kwh"), arrays, strict=True):
             object.__setattr__(self, k, a)
 
+    def subset(self, devices: BoolArray | IntArray) -> BatterySet:
+        """The sets of the selected devices (a mask ``(N,)`` or indices), same intervals."""
+        return BatterySet(self.u_min_kw[devices], self.u_max_kw[devices],
+                          self.y_min_kwh[devices], self.y_max_kwh[devices], self.dt_h)
+
     @property
     def n_devices(self) -> int:
         """Number of devices ``N``."""

@@ -272,9 +272,7 @@ def reschedule(fleets: list[AreaFleet], station_target_kw: FloatArray,
                     for k, group in enumerate(ORDER):
                         groups[k] += kept[np.isin(af.types[m], group)].sum(axis=0)
                     continue
-            sub = BatterySet(af.batt.u_min_kw[m], af.batt.u_max_kw[m], af.batt.y_min_kwh[m],
-                             af.batt.y_max_kwh[m], af.batt.dt_h)
-            sch = schedule_vehicles(sub, af.types[m], station_target_kw[:, j])
+            sch = schedule_vehicles(af.batt.subset(m), af.types[m], station_target_kw[:, j])
             p[m] = sch.p_kw
             dev += sch.deviation_kw
             groups += sch.group_kw

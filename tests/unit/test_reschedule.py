@@ -23,8 +23,7 @@ def _fleet() -> AreaFleet:
 
 def _sub(af: AreaFleet, j: int) -> tuple[BatterySet, np.ndarray]:
     m = af.station == j
-    b = af.batt
-    return BatterySet(b.u_min_kw[m], b.u_max_kw[m], b.y_min_kwh[m], b.y_max_kwh[m], DT_H), m
+    return af.batt.subset(m), m
 
 
 def test_a_station_that_already_follows_keeps_its_vehicles_and_the_other_is_retracked():

@@ -332,8 +332,7 @@ def test_the_joint_pass_keeps_an_earlier_group_where_moving_does_not_help():
 
 
 def _sub(batt, m):
-    return BatterySet(batt.u_min_kw[m], batt.u_max_kw[m], batt.y_min_kwh[m],
-                      batt.y_max_kwh[m], batt.dt_h)
+    return batt.subset(m)
 
 
 
