@@ -328,11 +328,11 @@ def solve_with_ac(net: ZonalNetwork, gm: GridModel, v_floor_pu: float | None = N
         if short <= 0 and not np.any(over > 1.0) and excess <= 0:
             break
         v_min = net.v_min_pu + (short + 1e-3 if short > 0 else 0.0)
-        over_s = ac_plan.p_slack_kw > supply  # the intervals that break the substation
-        gap = float(np.max(ac_plan.p_slack_kw[over_s] - plan.buy_kw[over_s])) if excess > 0 \
-            else 0.0  # their largest AC loss
-        buy_kw = (min(net.substation_kw, supply - gap - 1e-3 * supply) if excess > 0
-                  else net.substation_kw)
+        buy_kw = net.substation_kw
+        if excess > 0:  # room for the largest AC loss of the intervals that break the limit
+            over_s = ac_plan.p_slack_kw > supply
+            gap = float(np.max(ac_plan.p_slack_kw[over_s] - plan.buy_kw[over_s]))
+            buy_kw = min(buy_kw, supply - gap - 1e-3 * supply)
         scale = np.ones_like(over) if net.line_scale is None else np.asarray(net.line_scale)
         if np.any(over > 1.0):
             fp = gm.ldf.branch_flows(plan.p_bus_kw)

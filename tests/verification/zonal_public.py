@@ -9,9 +9,10 @@ price response, whose evening flags the α package above the network.
 from __future__ import annotations
 
 from environment.cli.runs import load_with_settings
+from environment.experiments.reproduce.papers import ZONAL_SENSITIVITY
 from scenarios.config import Scenario
 
-SETTINGS = ("behaviour.sessions=builtin:perth_kinross", "horizon.start=00:00", "chargers=120",
+SETTINGS = (*next(r for r in ZONAL_SENSITIVITY if r.tag == "public").settings, "chargers=120",
             "dispatch.zonal.response_in_layer=true")
 
 

@@ -142,7 +142,7 @@ def zonal_rows(summaries: Mapping[str, object], quick: bool) -> list[Row]:
                  f"{when}_curtailment": c.curtailment, f"{when}_carbon": c.carbon,
                  f"{when}_total": c.total}
     for run in (ZONAL_BASE, *ZONAL_SENSITIVITY):
-        v = summaries["zonal" if not run.tag else f"zonal_{run.tag}"]
+        v = summaries[run.name]
         assert isinstance(v, ZonalSummary)
         suffix = f"_{run.tag}" if run.tag else ""
         both, shaving = _both_layers(v)
@@ -183,6 +183,11 @@ class ZonalRun:
     settings: tuple[str, ...]
     residential: bool = True
     plotted: bool = False
+
+    @property
+    def name(self) -> str:
+        """Its step's name, the key of its summary: ``zonal`` or ``zonal_<tag>``."""
+        return f"zonal_{self.tag}" if self.tag else "zonal"
 
     def argv(self, quick: bool = False) -> tuple[str, ...]:
         """The run's command line."""
@@ -335,9 +340,8 @@ PAPERS: dict[str, PaperSpec] = {
     "zonal": PaperSpec(
         "zonal",
         "Bilevel zonal dispatch with EV demand response: Table 2, peak shaving",
-        (Step("zonal", ZONAL_BASE.argv(), ZONAL_BASE.argv(quick=True)),
-         *(Step(f"zonal_{run.tag}", run.argv(), run.argv(quick=True))
-           for run in ZONAL_SENSITIVITY)),
+        tuple(Step(run.name, run.argv(), run.argv(quick=True))
+              for run in (ZONAL_BASE, *ZONAL_SENSITIVITY)),
         (("Figure 5: partition", "zonal", "partition.png"),
          ("Figure 7: dispatch stack (noon to noon)", "zonal", "zonal_stack.png"),
          ("Figure 7: dispatch stack, plan within the users' price response", "zonal_response",
