@@ -255,7 +255,39 @@ def convex_region(points_mw: FloatArray, tol: float = 1e-9) -> Region:
                   origin_mw=centre, basis=basis)
 
 
-MAX_BUDGET_COORDS = 16  # 2^n subsets of coupon coordinates are enumerated
+MAX_BUDGET_COORDS = 16  # up to 2^16 subsets of coupon coordinates are enumerated
+SUPPORT_STEP_DEG = 3.0  # angular step of the support directions beyond that (up to 3-D)
+
+
+def knapsack_support(g: FloatArray, cost: FloatArray, upper: FloatArray,
+                     budget: float) -> FloatArray:
+    """Maximisers of ``g_k . psi`` s.t. ``c . psi <= B``, ``0 <= psi <= u``, one per row of ``g``.
+
+    The fractional knapsack's greedy solution (Dantzig 1957): coordinates with ``g_i > 0`` and
+    ``c_i = 0`` at ``u_i``; those with ``g_i > 0`` and ``c_i > 0`` filled in descending order
+    of ``g_i / c_i`` until the budget binds, ``psi_i = clip((B - sum_{j before i} c_j u_j) /
+    c_i, 0, u_i)``; the rest at 0. Vectorised over the rows.
+
+    Args:
+        g: Objective per row, ``(K, n)``.
+        cost: ``c >= 0``, ``(n,)``.
+        upper: ``u >= 0``, ``(n,)``.
+        budget: ``B >= 0``.
+
+    Returns:
+        ``psi`` per row, ``(K, n)``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(g > 0, np.where(cost > 0, g / cost, np.inf), -np.inf)
+    order = np.argsort(-ratio, axis=1, kind="stable")
+    take = np.take_along_axis(ratio, order, axis=1) > -np.inf
+    c_s, u_s = cost[order], upper[order]
+    before = np.cumsum(c_s * u_s, axis=1) - c_s * u_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(c_s > 0, np.clip((budget - before) / c_s, 0.0, u_s), u_s)
+    psi = np.zeros_like(g, dtype=np.float64)
+    np.put_along_axis(psi, order, np.where(take, fill, 0.0), axis=1)
+    return psi
 
 
 def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
@@ -268,7 +300,11 @@ def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
     <= B`` the point ``psi = u 1_S``, and for every ``j`` outside ``S`` with ``0 < (B - sum_S
     c_i u_i) / c_j < u_j`` the point ``u 1_S + e_j (B - sum_S c_i u_i) / c_j``. The hull of
     their images contains ``J psi`` for every feasible ``psi`` (a linear image of a polytope is
-    the hull of its vertices' images).
+    the hull of its vertices' images). Up to ``MAX_BUDGET_COORDS`` coordinates every such
+    vertex is enumerated (exact). Beyond, the points are the image's exact support points
+    (:func:`knapsack_support` on ``g = J^T w``) in the rotating-hyperplane directions ``w`` of
+    :func:`directions` at ``SUPPORT_STEP_DEG`` (90 degrees above three dimensions): their hull
+    is an inner approximation that touches the image in every one of those directions.
 
     Args:
         jac: The linear map ``J``, ``(d, n)``.
@@ -280,8 +316,7 @@ def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
         The images ``J psi`` of the candidate vertices, ``(N, d)`` (the origin among them).
 
     Raises:
-        RegionInputError: Shapes that do not match, negative or non-finite data, or more than
-            ``MAX_BUDGET_COORDS`` coordinates.
+        RegionInputError: Shapes that do not match, or negative or non-finite data.
     """
     j = np.asarray(jac, dtype=np.float64)
     c, u = np.asarray(cost, dtype=np.float64), np.asarray(upper, dtype=np.float64)
@@ -289,13 +324,14 @@ def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
     if j.ndim != 2 or j.shape[1] != n or u.shape != (n,):
         raise RegionInputError(f"budget_image_points: jac {j.shape}, cost {c.shape} and upper "
                                f"{u.shape} do not match (want (d, n), (n,), (n,))")
-    if n > MAX_BUDGET_COORDS:
-        raise RegionInputError(f"budget_image_points: {n} coordinates; at most "
-                               f"{MAX_BUDGET_COORDS} (2^n subsets are enumerated)")
     if not (np.all(np.isfinite(j)) and np.all(np.isfinite(c)) and np.all(np.isfinite(u))
             and np.isfinite(budget)) or (c < 0).any() or (u < 0).any() or budget < 0:
         raise RegionInputError("budget_image_points: jac, cost, upper and budget must be "
                                "finite, cost, upper and budget non-negative")
+    if n > MAX_BUDGET_COORDS:
+        w = directions(j.shape[0], SUPPORT_STEP_DEG if j.shape[0] <= 3 else 90.0)
+        psi = np.vstack([np.zeros(n), knapsack_support(w @ j, c, u, budget)])
+        return psi @ j.T
     mask = ((np.arange(2 ** n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
     full = mask * u[None, :]
     room = budget - full @ c
@@ -306,3 +342,4 @@ def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
     rows, cols = np.nonzero(frac)
     psi = np.concatenate([full[ok], full[rows] + np.eye(n)[cols] * t[rows, cols][:, None]])
     return psi @ j.T
+

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from flexibility.region import RegionInputError, budget_image_points, convex_region
+from flexibility.region import (
+    RegionInputError,
+    budget_image_points,
+    convex_region,
+    knapsack_support,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -44,3 +49,36 @@ def test_no_budget_is_the_origin_and_bad_input_is_refused():
         budget_image_points(np.eye(2), np.ones(3), np.ones(2), 1.0)
     with pytest.raises(RegionInputError, match="non-negative"):
         budget_image_points(np.eye(2), -np.ones(2), np.ones(2), 1.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(0, 2 ** 31 - 1), st.floats(0.0, 10.0))
+def test_knapsack_support_is_the_lp_optimum_and_feasible(n, seed, budget):
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=(4, n))
+    cost = rng.uniform(0.0, 2.0, n) * (rng.random(n) > 0.2)
+    upper = rng.uniform(0.0, 3.0, n)
+    psi = knapsack_support(g, cost, upper, budget)
+    assert (psi >= -1e-12).all() and (psi <= upper + 1e-12).all()
+    assert (psi @ cost <= budget + 1e-9).all()
+    for k in range(len(g)):
+        lp = linprog(-g[k], A_ub=cost[None], b_ub=[budget],
+                     bounds=list(zip(np.zeros(n), upper, strict=True)), method="highs")
+        assert g[k] @ psi[k] == pytest.approx(-lp.fun, abs=1e-7)
+
+
+def test_many_coordinates_give_an_inner_hull_touching_the_lp_support():
+    """Beyond the enumeration's 16 coordinates: every point is the image of a feasible coupon
+    (inside the LP's support in every direction) and the hull reaches the LP's support to
+    within 1 % of the image's extent in random directions."""
+    rng = np.random.default_rng(7)
+    n = 36
+    jac, cost, upper = rng.normal(size=(3, n)), rng.uniform(0.2, 2.0, n), rng.uniform(0, 2, n)
+    pts = budget_image_points(jac, cost, upper, 3.0)
+    extent = np.ptp(pts, axis=0).max()
+    for a in rng.normal(size=(20, 3)):
+        lp = linprog(-(a @ jac), A_ub=cost[None], b_ub=[3.0],
+                     bounds=list(zip(np.zeros(n), upper, strict=True)), method="highs")
+        best = (pts @ a).max()
+        assert best <= -lp.fun + 1e-7
+        assert best >= -lp.fun - 0.01 * extent * np.linalg.norm(a)
