@@ -56,10 +56,12 @@ def add_parser(sub) -> None:
                         "the DTA-vs-STA figure)")
     f.add_argument("--step-deg", type=finite_float("--step-deg", "45"), default=45.0,
                    help="angular step of the directions (default 45: 26 directions in 3-D)")
-    f.add_argument("--band-min", type=finite_float("--band-min", "60"), default=60.0,
+    f.add_argument("--band-min", type=finite_float("--band-min", "60"), default=None,
                    help="coupon band length in minutes of departure time, a multiple of the "
-                        "traffic interval (default 60: 2 bands x 3 stations x charge/V2G = 12 "
-                        "coupon coordinates)")
+                        "traffic interval (default: each model's interval, the paper's coupon "
+                        "per interval psi_a(t): 10 min dynamic, 12 bands x 3 stations x "
+                        "charge/V2G = 72 coupon coordinates; 30 min static, 24; 60 gives 12, "
+                        "one equilibrium per coordinate fewer to set up)")
     f.add_argument("--grid", choices=["enforce", "report"], default="enforce",
                    help="enforce: a point counts only if grid-feasible (LinDistFlow rows and "
                         "AC at t*); report: keep every equilibrium and flag its grid check "
@@ -114,7 +116,7 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
         raise InputError(f"--step-deg: {args.step_deg:g} must divide 180, e.g. 45 or 30")
     if args.workers < 1:
         raise InputError(f"--workers: {args.workers} < 1; use at least 1")
-    if args.band_min <= 0:
+    if args.band_min is not None and args.band_min <= 0:
         raise InputError("--band-min: must be positive, e.g. 30")
     if args.refine < 0:
         raise InputError("--refine: must be 0 or more")
@@ -123,18 +125,21 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     except ValueError as exc:
         raise InputError(f"--time: {exc}; e.g. 18:00") from None
     scenario = load_scenario(args.scenario)
-    names = [st.name for st in traffic_section(scenario, "flexibility-region").stations]
+    cfg = traffic_section(scenario, "flexibility-region")
+    names = [st.name for st in cfg.stations]
     if args.reserve_station not in names:
         raise InputError(f"--reserve-station: {args.reserve_station!r} is not a traffic "
                          f"station of {scenario.name}; use one of {', '.join(names) or '(none)'}")
     if len(names) != 3:
         raise InputError(f"--scenario: the region plots and the paper's method are 3-D; "
                          f"{scenario.name} has {len(names)} traffic stations")
-    from environment.experiments.flex_region import check_request, warm
+    from environment.experiments.flex_region import check_request, model_interval_min, warm
 
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
+    bands = {m: model_interval_min(cfg, m) if args.band_min is None else args.band_min
+             for m in models}
     for m in models:  # before any equilibrium is solved
-        check_request(scenario, m, args.time, args.band_min)
+        check_request(scenario, m, args.time, bands[m])
     out = checked_folder(args.out, args.resume, args.locks)
     from environment.experiments.cluster import Cluster
     from environment.experiments.flex_region_run import RegionOptions, run_region
@@ -145,13 +150,13 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     # started on a thread while this process builds the grid model and solves the no-coupon
     # equilibrium; the workers import the models meanwhile
     cluster = Cluster(args.workers - 1, warm=partial(warm, scenario, models[0], args.time,
-                                                 args.band_min),
+                                                 bands[models[0]]),
                       background=True) if args.workers > 1 else None
     runs = {}
     try:
         grid = build_grid_model(scenario)  # once: it travels to the workers where it can
         for m in models:
-            opt = RegionOptions(m, args.time, args.step_deg, args.band_min, refine=args.refine,
+            opt = RegionOptions(m, args.time, args.step_deg, bands[m], refine=args.refine,
                                 grid=args.grid, shared=not args.per_direction)
             runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
                                  progress=not args.quiet, grid=grid)
@@ -188,7 +193,7 @@ def _report(args, out: Path, runs: dict, budgets: list[float], tiers: list[float
            for m, run in runs.items()}
     total = {m: sum(len(pts) for pts in run.points.values()) for m, run in runs.items()}
     summary = RegionSummary(scenario=args.scenario, time=args.time, budgets=tuple(budgets),
-                            step_deg=args.step_deg, band_min=args.band_min, models=models,
+                            step_deg=args.step_deg, models=models,
                             validation=validation,
                             grid=RegionGridCheck(args.grid, bad, total), runtime_s=0.0,
                             processes=args.workers)

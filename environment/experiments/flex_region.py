@@ -256,6 +256,12 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
                   grid_mode, cluster)
 
 
+def model_interval_min(cfg: Traffic, model: str) -> float:
+    """The interval of a traffic model: the scenario's (dynamic) or ``STATIC_INTERVAL_MIN``
+    (static). The paper's coupon ``psi_a(t)`` is per interval, so it is the default band."""
+    return float(cfg.interval_min) if model == "dynamic" else STATIC_INTERVAL_MIN
+
+
 def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) -> float:
     """``t*`` in minutes from the traffic start, after checking it and the band length.
 

@@ -50,7 +50,7 @@ class RegionOptions:
     model: str = "dynamic"
     t_star: str = "18:00"
     step_deg: float = 45.0
-    band_min: float = 60.0
+    band_min: float = 10.0  # the paper's coupon per interval on nd_coupled's 10 minutes
     fd_step_per_kwh: float = 0.5
     refine: int = 1
     grid: str = "enforce"

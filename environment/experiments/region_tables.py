@@ -123,7 +123,7 @@ def model_summary(run: RegionRun, regs: dict[float, Region], budgets: list[float
     s = run.setup
     rate = s.spend_rate[s.spend_rate > 0]
     return RegionModelSummary(
-        stations=tuple(s.stations), directions=len(run.directions),
+        stations=tuple(s.stations), directions=len(run.directions), band_min=s.band_min,
         coupon_coordinates=int(s.jac.shape[1]),
         base_mw=tuple((s.base.p_kw / 1e3).tolist()), setup_s=round(run.setup_s, 2),
         resumed_points=run.resumed,

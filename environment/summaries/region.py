@@ -53,6 +53,8 @@ class RegionModelSummary:
     """One traffic model's regions (``dynamic`` or ``static``).
 
     Attributes:
+        band_min: Coupon band (minutes of departure time); ``coupon_coordinates`` = stations x
+            2 services x bands.
         base_mw: The no-coupon point per station.
         ports_range_mw: Per station, V2G ports at their power discharging to charging ports at
             theirs (under soft capacity occupancy may exceed the ports, at a waiting cost).
@@ -64,6 +66,7 @@ class RegionModelSummary:
 
     stations: tuple[str, ...]
     directions: int
+    band_min: float
     coupon_coordinates: int
     base_mw: tuple[float, ...]
     setup_s: float
@@ -127,7 +130,6 @@ class RegionSummary:
     time: str
     budgets: tuple[float, ...]
     step_deg: float
-    band_min: float
     models: Mapping[str, RegionModelSummary]
     validation: TierValidation | None
     grid: RegionGridCheck
@@ -138,7 +140,7 @@ class RegionSummary:
         """The file's entries (as before the schema)."""
         out: dict[str, Any] = {"scenario": self.scenario, "time": self.time,
                                "budgets": list(self.budgets), "step_deg": self.step_deg,
-                               "band_min": self.band_min, "models": to_json(self.models)}
+                               "models": to_json(self.models)}
         if self.validation is not None:
             val = to_json(self.validation)
             if self.validation.chosen_tier is None:

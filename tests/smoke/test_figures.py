@@ -290,6 +290,7 @@ SLOW_RUNS = {
     "montecarlo": (["montecarlo", "--replicates", "3"],
                    {"fan_charts", "histograms", "convergence"}),
     "flexibility-region": (["flexibility-region", "--budget", "1000,2000", "--tiers", "1000,2000",
+                            "--band-min", "60",
                             "--step-deg", "90", "--refine", "0", "--reserve-mw", "0.15",
                             "--grid", "report", "--model", "both"],
                            {"hulls_dynamic", "hulls_static", "volume_vs_budget", "dta_vs_sta"}),

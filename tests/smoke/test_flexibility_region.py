@@ -24,6 +24,7 @@ from traffic.scenario import build_demand, build_network, build_prices
 from traffic.static_stations import static_station_loads
 
 COARSE = ["flexibility-region", "--quiet", "--budget", "1000,2000", "--tiers", "1000,2000",
+          "--band-min", "60",
           "--step-deg", "90", "--refine", "1", "--reserve-mw", "0.15"]
 
 
