@@ -127,15 +127,17 @@ _CAUSES = (
           "cars leave before the night's valley, so the plan has little energy to move and "
           "little V2G to sell at the peak price"),
     Cause("region_budget_reach", "parameter",
-          "a coupon is paid per departure band to every session of its station, so a budget "
-          "buys a fraction of a CNY/kWh on one coordinate and that moves a few vehicles in "
-          "service (60 kW charging, 40 kW V2G each): the section 'Physical bounds' gives the "
-          "spend per unit coupon the set-up realised and the region the run's linear response "
-          "predicts for each budget; ours is of the order of that prediction (above it at "
-          "small budgets, where the departure response has thresholds the finite "
-          "differences miss; below it where the response saturates), and the paper's volume "
-          "would need a response per CNY several times larger on every axis (its F_bs "
-          "multiplies power, coupon and inflow without a consistent unit)"),
+          "a coupon is paid to every session of its station and departure interval, and it "
+          "moves only the users whose departure window (20 minutes either way) and travel "
+          "time can put them in or out of service at t* (60 kW charging, 40 kW V2G each): "
+          "the section 'Physical bounds' gives the spend per unit coupon the set-up realised "
+          "and the region its linear response predicts for each budget. That prediction "
+          "extrapolates one-coordinate steps of 0.5 CNY/kWh and caps neither the ports nor "
+          "the users within reach; our verified equilibria reach a part of it that shrinks "
+          "as the budget grows, and each station's extreme loads stop growing at the larger "
+          "budgets (ranges in the same table). The paper's volumes need a larger response "
+          "per CNY than our equilibria realise (its F_bs multiplies power, coupon and inflow "
+          "without a consistent unit)"),
     Cause("region_station_occupancy", "parameter",
           "the reserve asked of the station is beyond its ports at rated power and beyond what "
           "any tier's region reaches (section 'Physical bounds': the requirement, the ports "
