@@ -134,14 +134,17 @@ _CAUSES = (
           "and the region its linear response predicts for each budget. That prediction "
           "extrapolates one-coordinate steps of 0.5 CNY/kWh and caps neither the ports nor "
           "the users within reach; our verified equilibria reach a part of it that shrinks "
-          "as the budget grows, and each station's extreme loads stop growing at the larger "
-          "budgets (ranges in the same table). The paper's volumes need a larger response "
-          "per CNY than our equilibria realise (its F_bs multiplies power, coupon and inflow "
-          "without a consistent unit)"),
+          "as the budget grows. What bounds every budget is those users: with no budget "
+          "limit the search finds the region the same section gives, each station well "
+          "inside its ports, and a paper volume larger than that region needs users our "
+          "case does not have within reach of t* (the paper's F_bs multiplies power, coupon "
+          "and inflow without a consistent unit, so its response per CNY cannot be "
+          "compared)"),
     Cause("region_station_occupancy", "parameter",
           "the reserve asked of the station is beyond its ports at rated power and beyond what "
-          "any tier's region reaches (section 'Physical bounds': the requirement, the ports "
-          "and each tier's reach); the oversaturated Nguyen-Dupuis roads spread the station "
+          "any tier's region reaches, or any budget (section 'Physical bounds': the "
+          "requirement, the ports, each tier's reach and the reach with no budget limit); the "
+          "oversaturated Nguyen-Dupuis roads spread the station "
           "arrivals over hours, so the no-coupon load at 18:00 is far below the ports"),
     Cause("not_in_quick", "missing-data",
           "the reduced case (--quick) does not run this quantity; the full reproduction does"),

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from environment.experiments.reproduce.rows import Row, make_row, paper_values
+from environment.experiments.reproduce.rows import PaperValue, Row, make_row, paper_values
 from environment.summaries import (
     AssessSummary,
     DispatchSummary,
     RegionSummary,
+    TierValidation,
     ZonalSummary,
 )
 
@@ -307,7 +308,41 @@ def region_details(summaries: Mapping[str, object]) -> tuple[str, ...]:
         notes.append(f"* **validation**: {v.station} needs {v.requirement_mw:.2f} MW (its "
                      f"no-coupon load plus {v.reserve_mw:g} MW){cap}; the tiers' regions "
                      f"reach {reach} MW there.")
+    notes.extend(_unlimited_notes(summaries, paper, s.validation))
     return (*lines, "", *notes)
+
+
+def _unlimited_notes(summaries: Mapping[str, object], paper: Mapping[str, PaperValue],
+                     validation: TierValidation | None) -> list[str]:
+    """The users within reach: the region our search finds with no budget limit (the step
+    ``region_unlimited``, a budget no coupon vector within the price caps exhausts)."""
+    u = summaries.get("region_unlimited")
+    if not isinstance(u, RegionSummary):
+        return []
+    out = []
+    for name, m in u.models.items():
+        b = max(m.budgets, key=float)
+        r = m.budgets[b]
+        d = len(m.stations)
+        size = _measure(r.volume_mw3, r.dimension, r.measure, r.measure_unit, d)
+        text = (f"* **{name}, no budget limit** ({float(b):,.0f} CNY; the most a verified "
+                f"point spent: {r.max_subsidy_spent:,.0f} CNY, so the budget never binds): the "
+                f"region our search finds is {size}, per station {_ranges(r.range_mw)} MW. It "
+                "is the reach of the users who can be moved in or out of service at t*, as far "
+                "as this search finds it; no budget buys beyond it.")
+        vols = {bb: pv.paper for bb in ("1000", "2000", "4000", "6000")
+                if (pv := paper.get(f"{name}_volume_{bb}")) is not None}
+        if r.dimension == d and vols:
+            beyond = [f"{float(bb):,.0f}" for bb, x in vols.items() if x > r.volume_mw3]
+            text += (f" The paper's volumes at {', '.join(beyond)} CNY are larger than it."
+                     if beyond else " Every paper volume is within it.")
+        out.append(text)
+        if validation is not None and validation.station in r.range_mw:
+            hi = r.range_mw[validation.station][1]
+            out.append(f"* **validation, no budget limit**: {validation.station} reaches at "
+                       f"most {hi:.2f} MW against the {validation.requirement_mw:.2f} MW "
+                       "required.")
+    return out
 
 
 PAPERS: dict[str, PaperSpec] = {
@@ -361,12 +396,20 @@ PAPERS: dict[str, PaperSpec] = {
                          "--refine", "3", "--workers", "2"),
               ("flexibility-region", "--scenario", "nd_coupled", "--budget", "1000,2000",
                "--tiers", "1000,2000", "--model", "static", "--step-deg", "90",
-               "--refine", "0")),),
+               "--refine", "0")),
+         Step("region_unlimited",
+              ("flexibility-region", "--scenario", "nd_coupled", "--budget", "1000000",
+               "--tiers", "1000000", "--model", "dynamic", "--refine", "3", "--workers", "2",
+               "--no-plots"),
+              ("flexibility-region", "--scenario", "nd_coupled", "--budget", "1000000",
+               "--tiers", "1000000", "--model", "static", "--step-deg", "90", "--refine", "0",
+               "--no-plots"))),
         (("FOR hulls (dynamic)", "region", "hulls_dynamic.png"),
          ("FOR hulls (static)", "region", "hulls_static.png"),
          ("volume against budget", "region", "volume_vs_budget.png")),
         region_rows,
-        "the static model only, budgets 1,000 and 2,000, 90° steps, no refinement",
+        "the static model only, budgets 1,000 and 2,000 (and the run with no budget limit), "
+        "90° steps, no refinement",
         region_details),
 }
 """The four papers by key (``reproduce PAPER``)."""
