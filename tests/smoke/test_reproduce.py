@@ -98,3 +98,11 @@ def test_region_page_gives_the_physical_bounds_of_its_run(quick):
         cells = [c.strip() for c in ln.strip("|").split("|")]
         assert cells[1] == f"{float(b):,.0f}" and f"{lin['measure']:.3g}" in cells[3]
     assert "needs" in section and "ports" in section
+    # the run with no budget limit: its region and the station's reach, from its own summary
+    free = json.loads((quick / "region" / "region_unlimited" / "summary.json").read_text())
+    (budget, top), = free["models"]["static"]["budgets"].items()
+    assert top["max_subsidy_spent"] < float(budget)  # the budget never binds
+    line = next(ln for ln in section.splitlines() if "static, no budget limit" in ln)
+    assert f"{top['measure']:.3g}" in line
+    reach = next(ln for ln in section.splitlines() if "validation, no budget limit" in ln)
+    assert f"{top['range_mw']['CS3'][1]:.2f} MW" in reach

@@ -134,12 +134,11 @@ _CAUSES = (
           "and the region its linear response predicts for each budget. That prediction "
           "extrapolates one-coordinate steps of 0.5 CNY/kWh and caps neither the ports nor "
           "the users within reach; our verified equilibria reach a part of it that shrinks "
-          "as the budget grows. What bounds every budget is those users: with no budget "
-          "limit the search finds the region the same section gives, each station well "
-          "inside its ports, and a paper volume larger than that region needs users our "
-          "case does not have within reach of t* (the paper's F_bs multiplies power, coupon "
-          "and inflow without a consistent unit, so its response per CNY cannot be "
-          "compared)"),
+          "as the budget grows. With no budget limit at all our search finds the region the "
+          "same section gives, each station well inside its ports: where that is smaller "
+          "than the paper's volume, the users who can be moved at t* are too few for it, as "
+          "far as the search finds them (the paper's F_bs multiplies power, coupon and "
+          "inflow without a consistent unit, so its response per CNY cannot be compared)"),
     Cause("region_station_occupancy", "parameter",
           "the reserve asked of the station is beyond its ports at rated power and beyond what "
           "any tier's region reaches, or any budget (section 'Physical bounds': the "

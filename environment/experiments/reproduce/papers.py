@@ -327,9 +327,10 @@ def _unlimited_notes(summaries: Mapping[str, object], paper: Mapping[str, PaperV
         size = _measure(r.volume_mw3, r.dimension, r.measure, r.measure_unit, d)
         text = (f"* **{name}, no budget limit** ({float(b):,.0f} CNY; the most a verified "
                 f"point spent: {r.max_subsidy_spent:,.0f} CNY, so the budget never binds): the "
-                f"region our search finds is {size}, per station {_ranges(r.range_mw)} MW. It "
-                "is the reach of the users who can be moved in or out of service at t*, as far "
-                "as this search finds it; no budget buys beyond it.")
+                f"region our search finds is {size}, per station {_ranges(r.range_mw)} MW: the "
+                "users who can be moved in or out of service at t* as far as this search finds "
+                "them, a lower estimate of their reach (the search is local; a run that also "
+                "searches smaller budgets pools their points and can find more).")
         vols = {bb: pv.paper for bb in ("1000", "2000", "4000", "6000")
                 if (pv := paper.get(f"{name}_volume_{bb}")) is not None}
         if r.dimension == d and vols:
