@@ -276,13 +276,28 @@ def knapsack_support(g: FloatArray, cost: FloatArray, upper: FloatArray,
 
     Returns:
         ``psi`` per row, ``(K, n)``.
+
+    Raises:
+        RegionInputError: Shapes that do not match, or negative or non-finite data.
     """
+    g = np.asarray(g, dtype=np.float64)
+    cost = np.asarray(cost, dtype=np.float64)
+    upper = np.asarray(upper, dtype=np.float64)
+    if g.ndim != 2 or cost.shape != (g.shape[1],) or upper.shape != cost.shape:
+        raise RegionInputError(f"knapsack_support: g {g.shape}, cost {cost.shape} and upper "
+                               f"{upper.shape} do not match (want (K, n), (n,), (n,))")
+    if not (np.isfinite(g).all() and np.isfinite(cost).all() and np.isfinite(upper).all()
+            and np.isfinite(budget)) or (cost < 0).any() or (upper < 0).any() or budget < 0:
+        raise RegionInputError("knapsack_support: g, cost, upper and budget must be finite, "
+                               "cost, upper and budget non-negative")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(g > 0, np.where(cost > 0, g / cost, np.inf), -np.inf)
     order = np.argsort(-ratio, axis=1, kind="stable")
     take = np.take_along_axis(ratio, order, axis=1) > -np.inf
     c_s, u_s = cost[order], upper[order]
-    before = np.cumsum(c_s * u_s, axis=1) - c_s * u_s
+    spent = c_s * u_s
+    before = np.concatenate([np.zeros((spent.shape[0], 1)), np.cumsum(spent, axis=1)[:, :-1]],
+                            axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         fill = np.where(c_s > 0, np.clip((budget - before) / c_s, 0.0, u_s), u_s)
     psi = np.zeros_like(g, dtype=np.float64)

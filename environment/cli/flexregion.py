@@ -59,9 +59,9 @@ def add_parser(sub) -> None:
     f.add_argument("--band-min", type=finite_float("--band-min", "60"), default=None,
                    help="coupon band length in minutes of departure time, a multiple of the "
                         "traffic interval (default: each model's interval, the paper's coupon "
-                        "per interval psi_a(t): 10 min dynamic, 12 bands x 3 stations x "
-                        "charge/V2G = 72 coupon coordinates; 30 min static, 24; 60 gives 12, "
-                        "one equilibrium per coordinate fewer to set up)")
+                        "per interval psi_a(t); on nd_coupled 10 min dynamic, 12 bands x 3 "
+                        "stations x charge/V2G = 72 coupon coordinates, and 30 min static, 24; "
+                        "60 gives 12, and one set-up equilibrium per coordinate)")
     f.add_argument("--grid", choices=["enforce", "report"], default="enforce",
                    help="enforce: a point counts only if grid-feasible (LinDistFlow rows and "
                         "AC at t*); report: keep every equilibrium and flag its grid check "
@@ -136,10 +136,10 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     from environment.experiments.flex_region import check_request, model_interval_min, warm
 
     models = ["dynamic", "static"] if args.model == "both" else [args.model]
-    bands = {m: model_interval_min(cfg, m) if args.band_min is None else args.band_min
-             for m in models}
+    band_min_by_model = {m: model_interval_min(cfg, m) if args.band_min is None
+                         else args.band_min for m in models}
     for m in models:  # before any equilibrium is solved
-        check_request(scenario, m, args.time, bands[m])
+        check_request(scenario, m, args.time, band_min_by_model[m])
     out = checked_folder(args.out, args.resume, args.locks)
     from environment.experiments.cluster import Cluster
     from environment.experiments.flex_region_run import RegionOptions, run_region
@@ -150,14 +150,15 @@ def run_flexibility_region(args: argparse.Namespace) -> CommandOutcome:
     # started on a thread while this process builds the grid model and solves the no-coupon
     # equilibrium; the workers import the models meanwhile
     cluster = Cluster(args.workers - 1, warm=partial(warm, scenario, models[0], args.time,
-                                                 bands[models[0]]),
+                                                 band_min_by_model[models[0]]),
                       background=True) if args.workers > 1 else None
     runs = {}
     try:
         grid = build_grid_model(scenario)  # once: it travels to the workers where it can
         for m in models:
-            opt = RegionOptions(m, args.time, args.step_deg, bands[m], refine=args.refine,
-                                grid=args.grid, shared=not args.per_direction)
+            opt = RegionOptions(m, args.time, args.step_deg, band_min_by_model[m],
+                                refine=args.refine, grid=args.grid,
+                                shared=not args.per_direction)
             runs[m] = run_region(cluster, scenario, opt, budgets, out, args.resume,
                                  progress=not args.quiet, grid=grid)
         return _report(args, out, runs, budgets, tiers, t_start, cluster)

@@ -234,7 +234,7 @@ def n_bands_of(cfg: Traffic, band_min: float) -> int:
     return int(np.ceil(cfg.duration_min / band_min - 1e-9))
 
 
-def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
+def setup(scenario: Scenario, model: str, t_star: str, band_min: float,
           step_per_kwh: float = 0.5, grid_mode: str = "enforce", cluster=None,
           grid: GridModel | None = None) -> RegionSetup:
     """Base equilibrium and the finite-difference response model (``1 + n_psi`` equilibria).
@@ -257,9 +257,13 @@ def setup(scenario: Scenario, model: str, t_star: str, band_min: float = 60.0,
 
 
 def model_interval_min(cfg: Traffic, model: str) -> float:
-    """The interval of a traffic model: the scenario's (dynamic) or ``STATIC_INTERVAL_MIN``
-    (static). The paper's coupon ``psi_a(t)`` is per interval, so it is the default band."""
-    return float(cfg.interval_min) if model == "dynamic" else STATIC_INTERVAL_MIN
+    """The default coupon band of a traffic model: its interval, as the paper's coupon
+    ``psi_a(t)`` is per interval. Dynamic: the scenario's interval; static: the least multiple
+    of it that covers ``STATIC_INTERVAL_MIN`` (30 minutes on ``nd_coupled``'s 10)."""
+    step = float(cfg.interval_min)
+    if model == "dynamic":
+        return step
+    return step * float(np.ceil(STATIC_INTERVAL_MIN / step - 1e-9))
 
 
 def check_request(scenario: Scenario, model: str, t_star: str, band_min: float) -> float:

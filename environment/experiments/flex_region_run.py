@@ -10,6 +10,7 @@ a folder of another experiment. Directions are independent and every point is de
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -29,6 +30,7 @@ from environment.experiments.flex_region import (
     RegionSetup,
     acceptable,
     boundary_point,
+    model_interval_min,
     refit,
     setup,
     shared_grid,
@@ -39,7 +41,7 @@ from environment.experiments.flex_region import (
 from environment.outputs import number, write_json
 from flexibility.region import directions
 from grid.layers import GridModel
-from scenarios.config import Scenario
+from scenarios.config import Scenario, traffic_section
 from scenarios.errors import InputError
 
 
@@ -50,7 +52,7 @@ class RegionOptions:
     model: str = "dynamic"
     t_star: str = "18:00"
     step_deg: float = 45.0
-    band_min: float = 10.0  # the paper's coupon per interval on nd_coupled's 10 minutes
+    band_min: float | None = None  # None: the model's interval (flex_region.model_interval_min)
     fd_step_per_kwh: float = 0.5
     refine: int = 1
     grid: str = "enforce"
@@ -132,6 +134,9 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
     allows)."""
     from tqdm import tqdm
 
+    band_min = opt.band_min if opt.band_min is not None else \
+        model_interval_min(traffic_section(scenario, "flexibility-region"), opt.model)
+    opt = dataclasses.replace(opt, band_min=band_min)
     root = Path(folder) / opt.model
     manifest = root / "manifest.json"
     fp = fingerprint(scenario, opt)
@@ -147,7 +152,7 @@ def run_region(cluster: Cluster | None, scenario: Scenario, opt: RegionOptions,
         s = _setup_from(json.loads(setup_path.read_text()), scenario,
                         None if grid is None else shared_grid(grid))
     else:
-        s = setup(scenario, opt.model, opt.t_star, opt.band_min, opt.fd_step_per_kwh,
+        s = setup(scenario, opt.model, opt.t_star, band_min, opt.fd_step_per_kwh,
                   opt.grid, cluster, grid)
         write_json(setup_path, _setup_doc(s))
     setup_s = time.perf_counter() - t0

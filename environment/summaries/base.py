@@ -20,8 +20,9 @@ from typing import Any, ClassVar, Protocol
 from environment import outputs
 from environment.verdict import Verdict
 
-SCHEMA_VERSION = 2
-"""Version of the ``summary.json`` layout (2: typed summaries, the verdict first)."""
+SCHEMA_VERSION = 3
+"""Version of the ``summary.json`` layout (2: typed summaries, the verdict first; 3:
+``flexibility-region`` records its coupon band per model, ``models.<model>.band_min``)."""
 
 
 class CommandSummary(Protocol):

@@ -109,7 +109,8 @@ def test_one_budget_one_worker_against_two(tmp_path):
         pair = _side_by_side(2)
         slow.append(float(np.mean(pair)) / alone)
     s_med = float(np.median(slow))
-    print(f"machine ceiling: 12 equilibria in two processes at once against one alone, "
+    print(f"machine ceiling: {CEILING_COLUMNS} equilibria in two processes at once against one "
+          "alone, "
           f"slowdown {', '.join(f'{x:.3f}' for x in slow)} (median {s_med:.3f}), so at most "
           f"{2 / s_med:.2f}x on two processes (this run reached {w1 / w2 / (2 / s_med):.0%} "
           "of it)")

@@ -82,3 +82,10 @@ def test_many_coordinates_give_an_inner_hull_touching_the_lp_support():
         best = (pts @ a).max()
         assert best <= -lp.fun + 1e-7
         assert best >= -lp.fun - 0.01 * extent * np.linalg.norm(a)
+
+
+def test_knapsack_refuses_bad_input():
+    with pytest.raises(RegionInputError, match="do not match"):
+        knapsack_support(np.ones((2, 3)), np.ones(2), np.ones(3), 1.0)
+    with pytest.raises(RegionInputError, match="non-negative"):
+        knapsack_support(np.ones((2, 2)), -np.ones(2), np.ones(2), 1.0)

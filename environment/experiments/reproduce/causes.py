@@ -141,9 +141,9 @@ _CAUSES = (
           "inflow without a consistent unit, so its response per CNY cannot be compared)"),
     Cause("region_station_occupancy", "parameter",
           "the reserve asked of the station is beyond its ports at rated power and beyond what "
-          "any tier's region reaches, or any budget (section 'Physical bounds': the "
-          "requirement, the ports, each tier's reach and the reach with no budget limit); the "
-          "oversaturated Nguyen-Dupuis roads spread the station "
+          "any tier's region reaches, and beyond what the search reaches with no budget limit "
+          "(section 'Physical bounds': the requirement, the ports, each tier's reach and the "
+          "no-limit reach); the oversaturated Nguyen-Dupuis roads spread the station "
           "arrivals over hours, so the no-coupon load at 18:00 is far below the ports"),
     Cause("not_in_quick", "missing-data",
           "the reduced case (--quick) does not run this quantity; the full reproduction does"),

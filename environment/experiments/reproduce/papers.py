@@ -268,8 +268,9 @@ def region_details(summaries: Mapping[str, object]) -> tuple[str, ...]:
              "point, the stations' ports at their rated power, the spend per unit coupon the "
              "set-up realised (one equilibrium per coupon coordinate), and the region that "
              "set-up's linear response predicts for each budget (every coupon vector within "
-             "the budget and the price caps: `flexibility.region.budget_image_points`; not "
-             "capped by the ports). The linear response extrapolates one-coordinate steps "
+             "the budget and the price caps: `flexibility.region.budget_image_points`, beyond "
+             "16 coupon coordinates the hull of its support at 3° steps; not capped by the "
+             "ports). The linear response extrapolates one-coordinate steps "
              "of 0.5 CNY/kWh, so it is an estimate, not a bound: where the equilibria "
              "saturate (users beyond reach, ports) ours stays below it, and where the "
              "departure response has thresholds the steps miss ours can exceed it. The last "
@@ -325,8 +326,9 @@ def _unlimited_notes(summaries: Mapping[str, object], paper: Mapping[str, PaperV
         r = m.budgets[b]
         d = len(m.stations)
         size = _measure(r.volume_mw3, r.dimension, r.measure, r.measure_unit, d)
+        binds = "" if r.max_subsidy_spent < 0.9 * float(b) else ", close to the budget"
         text = (f"* **{name}, no budget limit** ({float(b):,.0f} CNY; the most a verified "
-                f"point spent: {r.max_subsidy_spent:,.0f} CNY, so the budget never binds): the "
+                f"point spent: {r.max_subsidy_spent:,.0f} CNY{binds}): the "
                 f"region our search finds is {size}, per station {_ranges(r.range_mw)} MW: the "
                 "users who can be moved in or out of service at t* as far as this search finds "
                 "them, a lower estimate of their reach (the search is local; a run that also "
