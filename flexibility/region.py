@@ -259,6 +259,23 @@ MAX_BUDGET_COORDS = 16  # up to 2^16 subsets of coupon coordinates are enumerate
 SUPPORT_STEP_DEG = 3.0  # angular step of the support directions beyond that (up to 3-D)
 
 
+def _budget_data(where: str, name: str, mat: FloatArray, cost: FloatArray,
+                 upper: FloatArray, budget: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The matrix (one column per coordinate), cost and upper bound as float arrays, after
+    checking their shapes and that everything is finite and cost, upper and budget are
+    non-negative (``RegionInputError`` naming ``where`` otherwise)."""
+    m = np.asarray(mat, dtype=np.float64)
+    c, u = np.asarray(cost, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    if m.ndim != 2 or c.shape != (m.shape[1],) or u.shape != c.shape:
+        raise RegionInputError(f"{where}: {name} {m.shape}, cost {c.shape} and upper {u.shape} "
+                               "do not match (want (k, n), (n,), (n,))")
+    if not (np.isfinite(m).all() and np.isfinite(c).all() and np.isfinite(u).all()
+            and np.isfinite(budget)) or (c < 0).any() or (u < 0).any() or budget < 0:
+        raise RegionInputError(f"{where}: {name}, cost, upper and budget must be finite, "
+                               "cost, upper and budget non-negative")
+    return m, c, u
+
+
 def knapsack_support(g: FloatArray, cost: FloatArray, upper: FloatArray,
                      budget: float) -> FloatArray:
     """Maximisers of ``g_k . psi`` s.t. ``c . psi <= B``, ``0 <= psi <= u``, one per row of ``g``.
@@ -280,16 +297,7 @@ def knapsack_support(g: FloatArray, cost: FloatArray, upper: FloatArray,
     Raises:
         RegionInputError: Shapes that do not match, or negative or non-finite data.
     """
-    g = np.asarray(g, dtype=np.float64)
-    cost = np.asarray(cost, dtype=np.float64)
-    upper = np.asarray(upper, dtype=np.float64)
-    if g.ndim != 2 or cost.shape != (g.shape[1],) or upper.shape != cost.shape:
-        raise RegionInputError(f"knapsack_support: g {g.shape}, cost {cost.shape} and upper "
-                               f"{upper.shape} do not match (want (K, n), (n,), (n,))")
-    if not (np.isfinite(g).all() and np.isfinite(cost).all() and np.isfinite(upper).all()
-            and np.isfinite(budget)) or (cost < 0).any() or (upper < 0).any() or budget < 0:
-        raise RegionInputError("knapsack_support: g, cost, upper and budget must be finite, "
-                               "cost, upper and budget non-negative")
+    g, cost, upper = _budget_data("knapsack_support", "g", g, cost, upper, budget)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(g > 0, np.where(cost > 0, g / cost, np.inf), -np.inf)
     order = np.argsort(-ratio, axis=1, kind="stable")
@@ -333,16 +341,8 @@ def budget_image_points(jac: FloatArray, cost: FloatArray, upper: FloatArray,
     Raises:
         RegionInputError: Shapes that do not match, or negative or non-finite data.
     """
-    j = np.asarray(jac, dtype=np.float64)
-    c, u = np.asarray(cost, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    j, c, u = _budget_data("budget_image_points", "jac", jac, cost, upper, budget)
     n = c.size
-    if j.ndim != 2 or j.shape[1] != n or u.shape != (n,):
-        raise RegionInputError(f"budget_image_points: jac {j.shape}, cost {c.shape} and upper "
-                               f"{u.shape} do not match (want (d, n), (n,), (n,))")
-    if not (np.all(np.isfinite(j)) and np.all(np.isfinite(c)) and np.all(np.isfinite(u))
-            and np.isfinite(budget)) or (c < 0).any() or (u < 0).any() or budget < 0:
-        raise RegionInputError("budget_image_points: jac, cost, upper and budget must be "
-                               "finite, cost, upper and budget non-negative")
     if n > MAX_BUDGET_COORDS:
         w = directions(j.shape[0], SUPPORT_STEP_DEG if j.shape[0] <= 3 else 90.0)
         psi = np.vstack([np.zeros(n), knapsack_support(w @ j, c, u, budget)])

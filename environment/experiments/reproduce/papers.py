@@ -333,8 +333,9 @@ def _unlimited_notes(summaries: Mapping[str, object], paper: Mapping[str, PaperV
                 "users who can be moved in or out of service at t* as far as this search finds "
                 "them, a lower estimate of their reach (the search is local; a run that also "
                 "searches smaller budgets pools their points and can find more).")
-        vols = {bb: pv.paper for bb in ("1000", "2000", "4000", "6000")
-                if (pv := paper.get(f"{name}_volume_{bb}")) is not None}
+        prefix = f"{name}_volume_"
+        vols = {q.removeprefix(prefix): pv.paper for q, pv in paper.items()
+                if q.startswith(prefix)}
         if r.dimension == d and vols:
             beyond = [f"{float(bb):,.0f}" for bb, x in vols.items() if x > r.volume_mw3]
             text += (f" The paper's volumes at {', '.join(beyond)} CNY are larger than it."
